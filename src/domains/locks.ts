@@ -1,0 +1,321 @@
+/**
+ * The lock domain: a hash-based pool of futex mutexes (src/internal/mutex.ts), one per stripe,
+ * each on its own 128-byte line. A key (hotkey, trade pair) maps to stripe
+ * `hashPair(seed, hotkey, tradePairId) & (stripes - 1)` (seeded: chosen hotkeys cannot pile onto
+ * one stripe). Two keys on one stripe share a lock: correct, at worst a little extra waiting.
+ *
+ * Region layout (one SharedArrayBuffer; lines of 128 bytes = 32 Int32 slots):
+ *
+ * | line        | slot / view           | name          | written by                | how |
+ * | ----------- | --------------------- | ------------- | ------------------------- | --- |
+ * | 0           | Int32 0..31           | header        | creator, once             | plain, before sharing (region.ts) |
+ * | 1           | Int32 0               | kRecoveries   | recovering thread         | Atomics.add |
+ * | 1           | Int32 1               | kTimeouts     | timed-out waiter          | Atomics.add |
+ * | 1           | Int32 2               | kMaxWaitUs    | contended acquirer        | CAS loop (max) |
+ * | 1           | BigInt64 2            | kWaitTotalUs  | contended acquirer        | Atomics.add |
+ * | 2           | Int32 0..31           | kHistogram+b  | contended acquirer        | Atomics.add: waits with floor(log2(µs)) = b |
+ * | 3 + s       | Int32 0               | kState        | any thread                | Atomics only: the futex word (mutex.ts) |
+ * | 3 + s       | Int32 1               | kDepth        | the owner, while holding  | plain; re-entrant depth beyond the first acquire |
+ * | 3 + s       | Float64 1             | kAcquired     | the owner, while holding  | plain; acquisitions of this stripe |
+ * | 3 + s       | Float64 2             | kContended    | the owner, while holding  | plain; acquisitions that had to wait |
+ * | 3 + s       | Float64 3             | kReentered    | the owner, while holding  | plain; re-entrant entries |
+ *
+ * Publication: the plain per-stripe slots are written only by the thread that holds the stripe,
+ * between the acquiring CAS and the releasing `Atomics.exchange` of kState, so the mutex itself
+ * orders them (the next owner sees them). `stats()` reads them without the lock: a racy but
+ * untorn-enough snapshot for monitoring (each value is one aligned 8-byte word). The stats lines 1
+ * and 2 are written only on the contended path, so the uncontended path touches the stripe's own
+ * line and nothing else.
+ *
+ * Re-entrancy: a thread that holds a stripe and asks for any key on it proceeds (kDepth + 1),
+ * including while a pending `withLockAsync` of the same thread holds it: mutual exclusion is
+ * between threads, and between `withLockAsync` calls (which always wait for the stripe to be
+ * free). Tasks of one event loop that interleave across `await` must use `withLockAsync`.
+ */
+import { threadId } from 'node:worker_threads';
+import { ErrorCode, SabStateError, checkKey, optPowerOfTwo } from '../errors.ts';
+import { type HashKey, hashPair } from '../internal/hash.ts';
+import { forceRelease, kWaiters, lockAsync, lockSlow, ownerOf, tagOf, tryLock, unlock } from '../internal/mutex.ts';
+import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
+
+const kStatsLine = HEADER_BYTES / LINE_BYTES;
+const kHistLine = kStatsLine + 1;
+const kFirstStripeLine = kHistLine + 1;
+const kRecoveries = 0;
+const kTimeouts = 1;
+const kMaxWaitUs = 2;
+const kWaitTotalUs = 2; // BigInt64 index within the stats line (bytes 16..23)
+const kHistBuckets = 32;
+const kState = 0;
+const kDepth = 1;
+const kAcquired = 1; // Float64 index within a stripe line
+const kContended = 2;
+const kReentered = 3;
+const F64_PER_LINE = LINE_BYTES / 8;
+const I64_PER_LINE = LINE_BYTES / 8;
+
+export const DEFAULT_STRIPES = 4096;
+
+export interface LockOptions {
+  readonly stripes: number;
+}
+export interface LockHandle {
+  readonly sab: SharedArrayBuffer;
+  readonly stripes: number;
+}
+export interface LockCallOptions {
+  /** Give up after this many milliseconds with ERR_LOCK_TIMEOUT. Default: wait forever. */
+  readonly timeoutMs?: number;
+}
+export interface LockStats {
+  stripes: number;
+  acquisitions: number;
+  contended: number;
+  contendedShare: number;
+  reentered: number;
+  held: number;
+  waitTotalMs: number;
+  waitMaxMs: number;
+  /** Waits by duration: bucket b counts waits of 2^b to 2^(b+1) microseconds (b = 0 includes < 1 µs). */
+  waitHistogramUs: number[];
+  timeouts: number;
+  recoveries: number;
+}
+
+export function resolveLockOptions(raw: unknown, path = 'options.lockStripes'): LockOptions {
+  return { stripes: optPowerOfTwo(raw, path, DEFAULT_STRIPES, 1 << 20) };
+}
+
+function specOf(stripes: number, key: HashKey): RegionSpec {
+  return { kind: RegionKind.LOCKS, key, params: [stripes] };
+}
+
+export function createLockHandle(opts: LockOptions, key: HashKey): LockHandle {
+  const bytes = (kFirstStripeLine + opts.stripes) * LINE_BYTES;
+  return { sab: createRegion(specOf(opts.stripes, key), bytes), stripes: opts.stripes };
+}
+
+function checkTimeout(opts: LockCallOptions | undefined): number {
+  const t = opts?.timeoutMs;
+  if (t === undefined) return Infinity;
+  if (typeof t !== 'number' || Number.isNaN(t) || t < 0) {
+    throw new TypeError('options.timeoutMs must be a non-negative number');
+  }
+  return t;
+}
+
+function isThenable(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+export class LockDomain {
+  readonly #w: Int32Array;
+  readonly #f: Float64Array;
+  readonly #big: BigInt64Array;
+  readonly #mask: number;
+  readonly #key: HashKey;
+  readonly #tag: number;
+  readonly stripes: number;
+
+  constructor(handle: LockHandle, key: HashKey) {
+    checkRegion(handle.sab, specOf(handle.stripes, key), 'locks');
+    this.#w = new Int32Array(handle.sab);
+    this.#f = new Float64Array(handle.sab);
+    this.#big = new BigInt64Array(handle.sab);
+    this.stripes = handle.stripes;
+    this.#mask = handle.stripes - 1;
+    this.#key = key;
+    this.#tag = tagOf(threadId);
+  }
+
+  /** The stripe of a key (validated). */
+  stripeOf(hotkey: string, tradePairId: string): number {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    return hashPair(this.#key, hotkey, tradePairId) & this.#mask;
+  }
+
+  /** Runs `fn` holding the stripe of (hotkey, tradePairId); releases on return or throw. */
+  withLock<T>(hotkey: string, tradePairId: string, fn: () => T, opts?: LockCallOptions): T {
+    const s = this.stripeOf(hotkey, tradePairId);
+    const timeoutMs = opts === undefined ? Infinity : checkTimeout(opts);
+    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const c = tryLock(this.#w, i, this.#tag);
+    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#reenter(i, fn);
+    if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
+    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    let out: T;
+    try {
+      out = fn();
+    } finally {
+      unlock(this.#w, i);
+    }
+    if (isThenable(out)) throw new TypeError('withLock: fn returned a Promise; the lock was released before it settled: use withLockAsync');
+    return out;
+  }
+
+  /**
+   * Like withLock, for the event-loop thread: waits with Atomics.waitAsync (never blocks the
+   * loop); `fn` may be async, the stripe is held until its promise settles. Not re-entrant: a
+   * nested withLockAsync on the same stripe waits for the outer one (and times out).
+   */
+  async withLockAsync<T>(hotkey: string, tradePairId: string, fn: () => T | Promise<T>, opts?: LockCallOptions): Promise<T> {
+    const s = this.stripeOf(hotkey, tradePairId);
+    const timeoutMs = checkTimeout(opts);
+    const i = (kFirstStripeLine + s) * LINE_INTS;
+    if (tryLock(this.#w, i, this.#tag) !== 0) {
+      const t0 = performance.now();
+      if (!(await lockAsync(this.#w, i, this.#tag, timeoutMs))) this.#timedOut(i, timeoutMs, `(${hotkey}, ${tradePairId})`);
+      this.#recordWait(s, performance.now() - t0);
+    }
+    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    try {
+      return await fn();
+    } finally {
+      unlock(this.#w, i);
+    }
+  }
+
+  /**
+   * Runs `fn` holding the stripes of every key. Stripes are taken in ascending order, each once
+   * (stripes this thread already holds are entered re-entrantly), so two threads asking for the
+   * same keys in any order cannot deadlock. `timeoutMs` bounds the whole acquisition.
+   */
+  withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T, opts?: LockCallOptions): T {
+    if (!Array.isArray(keys)) throw new TypeError('keys must be an array of [hotkey, tradePairId] pairs');
+    const timeoutMs = checkTimeout(opts);
+    const stripes = [...new Set(keys.map((k) => this.stripeOf(k[0], k[1])))].sort((a, b) => a - b);
+    const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
+    const taken: number[] = [];
+    const entered: number[] = [];
+    try {
+      for (const s of stripes) {
+        const i = (kFirstStripeLine + s) * LINE_INTS;
+        const c = tryLock(this.#w, i, this.#tag);
+        if (c !== 0 && (c & ~kWaiters) === this.#tag) {
+          this.#w[i + kDepth]!++;
+          entered.push(i);
+          continue;
+        }
+        if (c !== 0) {
+          const left = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
+          this.#acquireSlow(s, i, left, `stripe ${s} of withLocks`);
+        }
+        this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+        taken.push(i);
+      }
+      const out = fn();
+      if (isThenable(out)) throw new TypeError('withLocks: fn returned a Promise; use withLockAsync');
+      return out;
+    } finally {
+      for (let k = taken.length - 1; k >= 0; k--) unlock(this.#w, taken[k]!);
+      for (const i of entered) this.#w[i + kDepth]!--;
+    }
+  }
+
+  /** True if some thread (any) holds the stripe of this key right now. */
+  isHeld(hotkey: string, tradePairId: string): boolean {
+    const s = this.stripeOf(hotkey, tradePairId);
+    return Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0;
+  }
+
+  /** True if the calling thread holds the stripe of this key. */
+  isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean {
+    const s = this.stripeOf(hotkey, tradePairId);
+    return (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) & ~kWaiters) === this.#tag;
+  }
+
+  /** The threadId holding the stripe of this key, or -1. */
+  ownerOf(hotkey: string, tradePairId: string): number {
+    const s = this.stripeOf(hotkey, tradePairId);
+    return ownerOf(Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState));
+  }
+
+  /**
+   * Releases every stripe held by the thread `deadThreadId` and wakes its waiters. Only for a
+   * thread that has exited (engine.watch calls it on a worker's 'exit'). Returns how many.
+   */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    const tag = tagOf(deadThreadId);
+    let n = 0;
+    for (let s = 0; s < this.stripes; s++) {
+      const i = (kFirstStripeLine + s) * LINE_INTS;
+      if (forceRelease(this.#w, i, tag)) {
+        this.#w[i + kDepth] = 0;
+        n++;
+      }
+    }
+    if (n) Atomics.add(this.#w, kStatsLine * LINE_INTS + kRecoveries, n);
+    return n;
+  }
+
+  stats(): LockStats {
+    let acquisitions = 0;
+    let contended = 0;
+    let reentered = 0;
+    let held = 0;
+    for (let s = 0; s < this.stripes; s++) {
+      const f = (kFirstStripeLine + s) * F64_PER_LINE;
+      acquisitions += this.#f[f + kAcquired]!;
+      contended += this.#f[f + kContended]!;
+      reentered += this.#f[f + kReentered]!;
+      if (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0) held++;
+    }
+    const st = kStatsLine * LINE_INTS;
+    const hist: number[] = [];
+    for (let b = 0; b < kHistBuckets; b++) hist.push(Atomics.load(this.#w, kHistLine * LINE_INTS + b));
+    while (hist.length > 1 && hist[hist.length - 1] === 0) hist.pop();
+    return {
+      stripes: this.stripes,
+      acquisitions,
+      contended,
+      contendedShare: acquisitions ? contended / acquisitions : 0,
+      reentered,
+      held,
+      waitTotalMs: Number(Atomics.load(this.#big, kStatsLine * I64_PER_LINE + kWaitTotalUs)) / 1000,
+      waitMaxMs: Atomics.load(this.#w, st + kMaxWaitUs) / 1000,
+      waitHistogramUs: hist,
+      timeouts: Atomics.load(this.#w, st + kTimeouts),
+      recoveries: Atomics.load(this.#w, st + kRecoveries),
+    };
+  }
+
+  #reenter<T>(i: number, fn: () => T): T {
+    this.#w[i + kDepth]!++;
+    this.#f[(i / LINE_INTS) * F64_PER_LINE + kReentered]!++;
+    try {
+      return fn();
+    } finally {
+      this.#w[i + kDepth]!--;
+    }
+  }
+
+  #acquireSlow(s: number, i: number, timeoutMs: number, what: string): void {
+    const t0 = performance.now();
+    if (!lockSlow(this.#w, i, this.#tag, timeoutMs)) this.#timedOut(i, timeoutMs, what);
+    this.#recordWait(s, performance.now() - t0);
+  }
+
+  #recordWait(s: number, ms: number): void {
+    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kContended]!++;
+    const us = Math.min(Math.round(ms * 1000), 0x7fffffff);
+    const st = kStatsLine * LINE_INTS;
+    Atomics.add(this.#big, kStatsLine * I64_PER_LINE + kWaitTotalUs, BigInt(us));
+    for (let m = Atomics.load(this.#w, st + kMaxWaitUs); us > m; ) {
+      const seen = Atomics.compareExchange(this.#w, st + kMaxWaitUs, m, us);
+      if (seen === m) break;
+      m = seen;
+    }
+    const b = us <= 1 ? 0 : Math.min(31 - Math.clz32(us), kHistBuckets - 1);
+    Atomics.add(this.#w, kHistLine * LINE_INTS + b, 1);
+  }
+
+  #timedOut(i: number, timeoutMs: number, what: string): never {
+    Atomics.add(this.#w, kStatsLine * LINE_INTS + kTimeouts, 1);
+    const owner = ownerOf(Atomics.load(this.#w, i + kState));
+    throw new SabStateError(
+      ErrorCode.LOCK_TIMEOUT,
+      `lock ${what} not acquired within ${timeoutMs} ms; held by thread ${owner === -1 ? '(none now)' : owner}`,
+    );
+  }
+}
