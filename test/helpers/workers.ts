@@ -1,10 +1,19 @@
 /**
  * Runs real worker_threads for stress tests, with a hard timeout: if the workers have not all
  * finished in `timeoutMs`, every one is terminated and the promise rejects, so a deadlock fails
- * the test instead of hanging CI. Workers are TypeScript files; they inherit the parent's
- * `--import tsx` through process.execArgv.
+ * the test instead of hanging CI. Workers are TypeScript files started through `tsWorker`.
  */
-import { Worker } from 'node:worker_threads';
+import { Worker, type WorkerOptions } from 'node:worker_threads';
+
+/**
+ * A Worker running a TypeScript file. `--import tsx` does not reach worker threads on Node 20
+ * (module hooks are per thread), so the worker boots from a tiny ESM snippet that registers
+ * tsx's loader in its own thread, then imports the file.
+ */
+export function tsWorker(file: URL, options: WorkerOptions = {}): Worker {
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(file.href)}); })`;
+  return new Worker(boot, { ...options, eval: true });
+}
 
 export interface WorkerRun<R> {
   results: R[];
@@ -17,7 +26,7 @@ export function runWorkers<R = unknown>(
   timeoutMs: number,
   transferList: (d: unknown) => ArrayBuffer[] = () => [],
 ): Promise<R[]> {
-  const workers = datas.map((d) => new Worker(file, { workerData: d, transferList: transferList(d) as never }));
+  const workers = datas.map((d) => tsWorker(file, { workerData: d, transferList: transferList(d) as never }));
   return new Promise<R[]>((resolve, reject) => {
     const results: R[] = new Array(datas.length);
     let left = workers.length;
