@@ -67,6 +67,11 @@ export interface LockCallOptions {
   /** Give up after this many milliseconds with ERR_LOCK_TIMEOUT. Default: wait forever. */
   readonly timeoutMs?: number;
 }
+/** A held lock: release() exactly once, on the thread that acquired it. */
+export interface LockGuard {
+  release(): void;
+  [Symbol.dispose](): void;
+}
 export interface LockStats {
   stripes: number;
   acquisitions: number;
@@ -213,6 +218,29 @@ export class LockDomain {
     }
   }
 
+  /**
+   * Takes the lock and returns a guard; `guard.release()` (or `using` via Symbol.dispose) gives
+   * it back. For code whose critical section does not fit a callback. Re-entrant like withLock.
+   */
+  acquire(hotkey: string, tradePairId: string, opts?: LockCallOptions): LockGuard {
+    const s = this.stripeOf(hotkey, tradePairId);
+    const timeoutMs = checkTimeout(opts);
+    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const c = tryLock(this.#w, i, this.#tag);
+    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#enterGuard(i);
+    if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
+    return this.#ownGuard(s, i);
+  }
+
+  /** One attempt, never waits: a guard, or null if another thread holds the stripe. */
+  tryAcquire(hotkey: string, tradePairId: string): LockGuard | null {
+    const s = this.stripeOf(hotkey, tradePairId);
+    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const c = tryLock(this.#w, i, this.#tag);
+    if (c === 0) return this.#ownGuard(s, i);
+    return (c & ~kWaiters) === this.#tag ? this.#enterGuard(i) : null;
+  }
+
   /** True if some thread (any) holds the stripe of this key right now. */
   isHeld(hotkey: string, tradePairId: string): boolean {
     const s = this.stripeOf(hotkey, tradePairId);
@@ -278,6 +306,42 @@ export class LockDomain {
       timeouts: Atomics.load(this.#w, st + kTimeouts),
       recoveries: Atomics.load(this.#w, st + kRecoveries),
     };
+  }
+
+  #ownGuard(s: number, i: number): LockGuard {
+    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    return this.#guard(i);
+  }
+
+  #enterGuard(i: number): LockGuard {
+    this.#w[i + kDepth]!++;
+    this.#f[(i / LINE_INTS) * F64_PER_LINE + kReentered]!++;
+    return this.#guard(i);
+  }
+
+  /**
+   * Guards of one stripe held by one thread are counted, not stacked: any release gives back one
+   * level (kDepth - 1 while above zero, else the unlock), so they may be released in any order.
+   */
+  #guard(i: number): LockGuard {
+    let released = false;
+    const w = this.#w;
+    const tag = this.#tag;
+    const g = {
+      release(): void {
+        if (released) throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released twice');
+        if ((Atomics.load(w, i + kState) & ~kWaiters) !== tag) {
+          throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released by a thread that does not hold it');
+        }
+        released = true;
+        if (w[i + kDepth]! > 0) w[i + kDepth]!--;
+        else unlock(w, i);
+      },
+      [Symbol.dispose](): void {
+        if (!released) g.release();
+      },
+    };
+    return g;
   }
 
   #reenter<T>(i: number, fn: () => T): T {
