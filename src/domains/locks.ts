@@ -55,6 +55,8 @@ const F64_PER_LINE = LINE_BYTES / 8;
 const I64_PER_LINE = LINE_BYTES / 8;
 
 export const DEFAULT_STRIPES = 4096;
+/** Keys whose stripe a thread remembers (256 hotkeys x 51 trade pairs fit several times). */
+const kCacheMax = 1 << 16;
 
 export interface LockOptions {
   readonly stripes: number;
@@ -109,6 +111,36 @@ function checkTimeout(opts: LockCallOptions | undefined): number {
   return t;
 }
 
+/**
+ * Guards of one stripe held by one thread are counted, not stacked: any release gives back one
+ * level (kDepth - 1 while above zero, else the unlock), so they may be released in any order.
+ */
+class Guard implements LockGuard {
+  readonly #w: Int32Array;
+  readonly #i: number;
+  readonly #tag: number;
+  #released = false;
+  constructor(w: Int32Array, i: number, tag: number) {
+    this.#w = w;
+    this.#i = i;
+    this.#tag = tag;
+  }
+  release(): void {
+    if (this.#released) throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released twice');
+    const w = this.#w;
+    const i = this.#i;
+    if ((Atomics.load(w, i + kState) & ~kWaiters) !== this.#tag) {
+      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released by a thread that does not hold it');
+    }
+    this.#released = true;
+    if (w[i + kDepth]! > 0) w[i + kDepth]!--;
+    else unlock(w, i);
+  }
+  [Symbol.dispose](): void {
+    if (!this.#released) this.release();
+  }
+}
+
 function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
@@ -120,6 +152,8 @@ export class LockDomain {
   readonly #mask: number;
   readonly #key: HashKey;
   readonly #tag: number;
+  readonly #cache = new Map<string, Map<string, number>>();
+  #cached = 0;
   readonly stripes: number;
 
   constructor(handle: LockHandle, key: HashKey) {
@@ -133,11 +167,27 @@ export class LockDomain {
     this.#tag = tagOf(threadId);
   }
 
-  /** The stripe of a key (validated). */
+  /**
+   * The stripe of a key (validated). A per-thread cache (hotkey → trade pair → stripe) skips
+   * hashing and validation for keys seen before: V8 caches a string's own hash, so two Map
+   * lookups cost far less than HalfSipHash over 55 characters. Bounded: cleared when full.
+   */
   stripeOf(hotkey: string, tradePairId: string): number {
+    const byTp = this.#cache.get(hotkey);
+    if (byTp !== undefined) {
+      const s = byTp.get(tradePairId);
+      if (s !== undefined) return s;
+    }
     checkKey(hotkey, 'hotkey');
     checkKey(tradePairId, 'tradePairId');
-    return hashPair(this.#key, hotkey, tradePairId) & this.#mask;
+    const s = hashPair(this.#key, hotkey, tradePairId) & this.#mask;
+    if (++this.#cached > kCacheMax) {
+      this.#cache.clear();
+      this.#cached = 1;
+    }
+    if (byTp !== undefined) byTp.set(tradePairId, s);
+    else this.#cache.set(hotkey, new Map([[tradePairId, s]]));
+    return s;
   }
 
   /** Runs `fn` holding the stripe of (hotkey, tradePairId); releases on return or throw. */
@@ -319,29 +369,8 @@ export class LockDomain {
     return this.#guard(i);
   }
 
-  /**
-   * Guards of one stripe held by one thread are counted, not stacked: any release gives back one
-   * level (kDepth - 1 while above zero, else the unlock), so they may be released in any order.
-   */
   #guard(i: number): LockGuard {
-    let released = false;
-    const w = this.#w;
-    const tag = this.#tag;
-    const g = {
-      release(): void {
-        if (released) throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released twice');
-        if ((Atomics.load(w, i + kState) & ~kWaiters) !== tag) {
-          throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released by a thread that does not hold it');
-        }
-        released = true;
-        if (w[i + kDepth]! > 0) w[i + kDepth]!--;
-        else unlock(w, i);
-      },
-      [Symbol.dispose](): void {
-        if (!released) g.release();
-      },
-    };
-    return g;
+    return new Guard(this.#w, i, this.#tag);
   }
 
   #reenter<T>(i: number, fn: () => T): T {
