@@ -1,5 +1,7 @@
 /**
- * PLACEHOLDER (JSON + TextEncoder) with the final interface; the real codec replaces the bodies.
+ * Codec: lossless binary encoding of the validator's JSON values (positions, orders, elimination
+ * rows, map values, queue messages), faster than JSON + TextEncoder and than msgpackr on the
+ * validator's real positions, both ways (bench/codec.ts).
  *
  * Interface (fixed, used by positions / eliminations / maps / queues):
  * - encodeValue(v): lossless bytes of a JSON value (key order, -0, unknown fields kept). Throws
@@ -11,49 +13,207 @@
  *   remembers where `orders` stood in the key order, and decodePositionHead returns an object
  *   whose `orders` key is at that place with the value `null` (the caller fills it in).
  * - encodeOrder / decodeOrder: one order of a position (same aliasing rule as encodeValue).
+ * Every encode function takes an optional second argument, the name of the value in error
+ * messages (default `value`, `position`, `order`): `encodeOrder(o, 'position.orders[3]')`.
+ *
+ * FORMAT (version 1). Byte 0 is kFormatVersion; then exactly one value; nothing after it. A
+ * value is one tag byte and its payload (varint = unsigned LEB128, at most 5 bytes; all
+ * fixed-size numbers little-endian). Tag values are in codec-format.ts.
+ *
+ * | tag          | payload                               | value                              |
+ * | ------------ | ------------------------------------- | ---------------------------------- |
+ * | 0x00 0x01 0x02 | -                                   | null, false, true                  |
+ * | 0x03 F64     | 8 bytes float64                       | any other number (-0, doubles,     |
+ * |              |                                       | integers outside int32)            |
+ * | 0x04 I32     | 4 bytes int32                         | integer in int32, not 0..31        |
+ * | 0x20 + n     | -                                     | integer n, 0 <= n < 32             |
+ * | 0x40 + n     | n bytes                               | ASCII string of n < 64 chars       |
+ * | 0x05 ASCII   | varint n, n bytes                     | ASCII string of n >= 64 chars      |
+ * | 0x06 UTF8    | varint n, n bytes UTF-8               | well-formed non-ASCII string       |
+ * | 0x07 UTF16   | varint n, 2n bytes UTF-16LE units     | string with a lone surrogate       |
+ * | 0x80 + i     | -                                     | dictionary string i < 128          |
+ * | 0x08 DICT    | 1 byte j                              | dictionary string 128 + j          |
+ * | 0x09 ARRAY   | varint n, n values                    | array                              |
+ * | 0x0a OBJECT  | varint n, n × (string value, value)   | object, keys in their order        |
+ * | 0x10 POSITION| 13 values, in kPositionKeys order     | object with exactly these keys,    |
+ * | 0x11 ORDER   | 6 values, in kOrderKeys order         | in exactly this order              |
+ * | 0x12 SOURCE  | 11 values, in kPriceSourceKeys order  | (an order's price source)          |
+ *
+ * The dictionary (codec-format.ts) holds the keys of the known shapes, the keys of elimination
+ * rows and later validator versions, enum values (LONG/SHORT/FLAT, price sources, elimination
+ * reasons) and trade pair ids and names. Versioning: tags, shapes and dictionary are frozen for
+ * a version; any change bumps kFormatVersion and decoders refuse versions they do not know.
+ *
+ * Lossless: an object whose own keys are exactly a known shape, in order, with no undefined
+ * value, is written as its shape tag and its values; any other object (an added, removed or
+ * reordered field, in any known or unknown object) is written generically with its keys in
+ * their order, so nothing is lost, and its values keep using the known shapes. Every value is
+ * tagged, so a known field of an unexpected type (a vwap of null, a price that is a string)
+ * needs no special case. Numbers: int32 (not -0) as integers, everything else float64, bit
+ * for bit. Strings: ASCII as bytes, other well-formed strings as UTF-8, strings with lone
+ * surrogates as raw UTF-16, so every JS string comes back identical. "__proto__" own keys are
+ * decoded with Object.defineProperty. Integer-like keys are enumerated first by JS itself, in
+ * the original as in the decoded object, so the order still matches.
+ *
+ * Refused (SabStateError ERR_INVALID_VALUE naming the path, `value.orders[3].price is NaN`):
+ * undefined as the root or an array element (holes included), functions, symbols, bigints,
+ * NaN and ±Infinity, objects whose prototype is neither Object.prototype nor null (Date, Map,
+ * typed arrays, class instances, boxed primitives), cycles, nesting deeper than kMaxDepth
+ * (1000) arrays/objects. Object properties whose value is undefined are DROPPED, as
+ * JSON.stringify drops them; symbol-keyed and non-enumerable properties are ignored, as JSON
+ * does. No toJSON call: an object with a toJSON method is refused (the method is a function).
+ *
+ * Decoding garbage: see codec-decode.ts. It throws a plain Error ("codec: corrupt input ..."),
+ * in time and memory linear in the input size.
+ *
+ * Why it is fast: the three shapes that make up nearly all the bytes (position, order, price
+ * source) cost one tag byte and no keys; they are checked with one Object.keys and pointer
+ * comparisons of interned strings, read with named (monomorphic) property loads and rebuilt
+ * with object literals, so decode creates each object in its final hidden class at once.
+ * Numbers are one DataView store/load; short strings are written char by char and read with
+ * String.fromCharCode or a native latin1 slice; repeated enum strings and keys are one byte.
+ * Encoding writes into one growable scratch buffer per thread; decoding caches its views per
+ * input buffer. Invalid values cost nothing on the hot path: cycles show up as excess depth and
+ * the path of the culprit is found by a second, slow walk only when the encode has failed.
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
+import { decodeRoot } from './codec-decode.ts';
+import { beginEncode, endEncode, kInvalid, writeObject, writeValue } from './codec-encode.ts';
+import { kMaxDepth } from './codec-format.ts';
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
+export { kFormatVersion, kMaxDepth } from './codec-format.ts';
 
-function check(v: unknown, seen: Set<object>): void {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
-  if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new SabStateError(ErrorCode.INVALID_VALUE, `value contains a non-finite number`);
-    return;
-  }
-  if (typeof v !== 'object') throw new SabStateError(ErrorCode.INVALID_VALUE, `value contains a ${typeof v}`);
-  if (seen.has(v)) throw new SabStateError(ErrorCode.INVALID_VALUE, 'value contains a cycle');
-  seen.add(v);
-  if (Array.isArray(v)) for (const x of v) check(x, seen);
-  else for (const k of Object.keys(v)) check((v as Record<string, unknown>)[k], seen);
-  seen.delete(v);
+// ---- slow path: naming the first non-JSON value ------------------------------------------------
+// The encoder keeps neither a path nor the set of ancestors, to stay fast; when it throws
+// kInvalid, `describeInvalid` walks the value again with both, under the encoder's rules (listed
+// above), and returns the message, e.g. `value.orders[3].price is NaN`.
+
+const kIdentifier = /^[A-Za-z_$][\w$]*$/;
+
+function keyPath(path: string, key: string): string {
+  return kIdentifier.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
-export function encodeValue(v: unknown): Uint8Array {
-  check(v, new Set());
-  return enc.encode(JSON.stringify(v));
+function kindOf(o: object): string {
+  const proto: unknown = Object.getPrototypeOf(o);
+  const ctor = proto !== null && typeof proto === 'object' ? (proto as { constructor?: unknown }).constructor : undefined;
+  const name = typeof ctor === 'function' && ctor.name !== '' ? ctor.name : 'object with a custom prototype';
+  return `a ${name} (not a plain object or array)`;
+}
+
+function walk(v: unknown, path: string, ancestors: Map<object, string>, depth: number, skip: string | null): string | null {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(v) ? null : `${path} is ${String(v)}`;
+    case 'undefined':
+      return `${path} is undefined`;
+    case 'function':
+      return `${path} is a function`;
+    case 'symbol':
+      return `${path} is a symbol`;
+    case 'bigint':
+      return `${path} is a bigint`;
+    default:
+      break;
+  }
+  if (v === null) return null;
+  const o = v as object;
+  const seen = ancestors.get(o);
+  if (seen !== undefined) return `${path} is a cycle (it is ${seen} again)`;
+  if (depth > kMaxDepth) return `${path} is nested deeper than ${kMaxDepth} arrays/objects`;
+  ancestors.set(o, path);
+  let found: string | null = null;
+  if (Array.isArray(o)) {
+    for (let i = 0; i < o.length && found === null; i++) {
+      found = walk(o[i], `${path}[${i}]`, ancestors, depth + 1, null);
+    }
+  } else {
+    const proto: unknown = Object.getPrototypeOf(o);
+    if (proto !== Object.prototype && proto !== null) {
+      found = `${path} is ${kindOf(o)}`;
+    } else {
+      const rec = o as Record<string, unknown>;
+      for (const k of Object.keys(rec)) {
+        if (k === skip) continue;
+        const x = rec[k];
+        if (x === undefined) continue;
+        found = walk(x, keyPath(path, k), ancestors, depth + 1, null);
+        if (found !== null) break;
+      }
+    }
+  }
+  ancestors.delete(o);
+  return found;
+}
+
+/**
+ * The message for a value the encoder refused, naming its path from `root`; null when the walk
+ * finds nothing (cannot happen unless a getter changed the value between the two walks).
+ * `skip`: a key of the root object not to walk (the position head skips `orders`).
+ */
+function describeInvalid(v: unknown, root: string, skip: string | null = null): string | null {
+  return walk(v, root, new Map(), 1, skip);
+}
+
+function invalid(e: unknown, v: unknown, name: string, skip: string | null): unknown {
+  if (e !== kInvalid) return e;
+  const msg = describeInvalid(v, name, skip) ?? `${name} is not a JSON value`;
+  return new SabStateError(ErrorCode.INVALID_VALUE, msg);
+}
+
+export function encodeValue(v: unknown, name = 'value'): Uint8Array {
+  beginEncode();
+  try {
+    writeValue(v);
+  } catch (e) {
+    throw invalid(e, v, name, null);
+  }
+  return endEncode();
 }
 
 export function decodeValue(bytes: Uint8Array): unknown {
-  return JSON.parse(dec.decode(bytes));
+  return decodeRoot(bytes);
 }
 
-export function encodePositionHead(pos: Record<string, unknown>): Uint8Array {
-  const head: Record<string, unknown> = {};
-  for (const k of Object.keys(pos)) head[k] = k === 'orders' ? null : pos[k];
-  return encodeValue(head);
+/**
+ * The position without its orders: `orders` is written as null at its place in the key order
+ * (a position without an `orders` key, or with orders undefined, has none in the head either).
+ */
+export function encodePositionHead(pos: Record<string, unknown>, name = 'position'): Uint8Array {
+  if (typeof pos !== 'object' || pos === null || Array.isArray(pos)) {
+    throw new SabStateError(ErrorCode.INVALID_VALUE, `${name} is not an object`);
+  }
+  beginEncode();
+  try {
+    writeObject(pos, true);
+  } catch (e) {
+    throw invalid(e, pos, name, 'orders');
+  }
+  return endEncode();
+}
+
+function decodeObject(bytes: Uint8Array, what: string): Record<string, unknown> {
+  const v = decodeRoot(bytes);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new Error(`codec: corrupt input: ${what} is not an object`);
+  }
+  return v as Record<string, unknown>;
 }
 
 export function decodePositionHead(bytes: Uint8Array): Record<string, unknown> {
-  return decodeValue(bytes) as Record<string, unknown>;
+  return decodeObject(bytes, 'position head');
 }
 
-export function encodeOrder(order: unknown): Uint8Array {
-  return encodeValue(order);
+export function encodeOrder(order: unknown, name = 'order'): Uint8Array {
+  if (typeof order !== 'object' || order === null || Array.isArray(order)) {
+    throw new SabStateError(ErrorCode.INVALID_VALUE, `${name} is not an object`);
+  }
+  return encodeValue(order, name);
 }
 
 export function decodeOrder(bytes: Uint8Array): Record<string, unknown> {
-  return decodeValue(bytes) as Record<string, unknown>;
+  return decodeObject(bytes, 'order');
 }

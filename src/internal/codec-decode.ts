@@ -1,0 +1,261 @@
+/**
+ * Codec decoder: the bytes of codec.ts (format table there) back to JSON values.
+ *
+ * State is module-level (one decode at a time per thread; the decoder calls no user code). The
+ * views over the input's ArrayBuffer are cached per buffer, so decoding records copied into one
+ * reused buffer allocates no views. Known shapes are rebuilt with object literals (one hidden
+ * class per shape, no per-key stores); generic objects key by key, "__proto__" with
+ * Object.defineProperty so that it stays an own data property and never sets a prototype.
+ *
+ * Safety on garbage: every read is bounds-checked against the end of the input, every count and
+ * length is bounded by the bytes left (an item takes at least one byte), nesting by kMaxDepth.
+ * So the work and the memory of one decode are linear in the input size and corrupt input ends
+ * in a plain `Error` whose message starts with "codec: corrupt input" (never a hang, never an
+ * out-of-bounds read, never a SabStateError: the caller decides what corruption means).
+ */
+import {
+  kDictInlineCount,
+  kDictionary,
+  kF64Bytes,
+  kFormatVersion,
+  kI32Bytes,
+  kMaxDepth,
+  kMaxVarintBytes,
+  kTagArray,
+  kTagDictBase,
+  kTagDictExt,
+  kTagF64,
+  kTagFalse,
+  kTagI32,
+  kTagNull,
+  kTagObject,
+  kTagOrder,
+  kTagPosition,
+  kTagPriceSource,
+  kTagShortAsciiBase,
+  kTagSmallIntBase,
+  kTagStrAscii,
+  kTagStrUtf16,
+  kTagStrUtf8,
+  kTagTrue,
+  kUtf16Bytes,
+  kVarintMask,
+  kVarintMore,
+  kVarintPayloadBits,
+} from './codec-format.ts';
+
+type Slice = (this: Uint8Array, start: number, end: number) => string;
+const nodeBuffer = (globalThis as { Buffer?: { prototype: { latin1Slice?: Slice; utf8Slice?: Slice } } }).Buffer;
+const latin1Slice: Slice | undefined = nodeBuffer?.prototype.latin1Slice;
+const utf8Slice: Slice | undefined = nodeBuffer?.prototype.utf8Slice;
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
+const fcc = String.fromCharCode;
+/** Strings up to this length are built with String.fromCharCode, longer ones by a native slice. */
+const kShortString = 12;
+/** Code units per String.fromCharCode call when building a long UTF-16 string. */
+const kCharChunk = 4096;
+const kVarintShiftBase = 2 ** kVarintPayloadBits;
+
+let src: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+let view: DataView<ArrayBufferLike> = new DataView(src.buffer);
+let cached: ArrayBufferLike = src.buffer;
+let base = 0;
+let p = 0;
+let end = 0;
+let depth = 0;
+
+function corrupt(reason: string): never {
+  throw new Error(`codec: corrupt input at byte ${p - base}: ${reason}`);
+}
+
+function readVarint(): number {
+  let r = 0;
+  let scale = 1;
+  for (let i = 0; i < kMaxVarintBytes; i++) {
+    if (p >= end) corrupt('truncated varint');
+    const b = src[p++]!;
+    r += (b & kVarintMask) * scale;
+    if (b < kVarintMore) return r;
+    scale *= kVarintShiftBase;
+  }
+  return corrupt('varint too long');
+}
+
+/** A count of items that take at least `minBytes` each: bounded by the bytes left. */
+function readCount(minBytes: number): number {
+  const n = readVarint();
+  if (n * minBytes > end - p) corrupt(`count ${n} exceeds the input`);
+  return n;
+}
+
+function readAscii(n: number): string {
+  let q = p;
+  if (q + n > end) corrupt('truncated string');
+  p = q + n;
+  const b = src;
+  if (n > kShortString) {
+    return latin1Slice !== undefined ? latin1Slice.call(b, q, q + n) : fcc.apply(null, Array.from(b.subarray(q, q + n)));
+  }
+  let s = '';
+  for (; n >= 4; n -= 4, q += 4) s += fcc(b[q]!, b[q + 1]!, b[q + 2]!, b[q + 3]!);
+  for (; n > 0; n--, q++) s += fcc(b[q]!);
+  return s;
+}
+
+function readUtf8(): string {
+  const n = readCount(1);
+  const q = p;
+  p += n;
+  if (utf8Slice !== undefined) return utf8Slice.call(src, q, q + n);
+  const part = src.subarray(q, q + n);
+  return utf8Decoder.decode(part.buffer instanceof ArrayBuffer ? part : part.slice());
+}
+
+function readUtf16(): string {
+  const n = readCount(kUtf16Bytes);
+  let s = '';
+  const units: number[] = [];
+  for (let i = 0; i < n; i++) {
+    units.push(src[p]! | (src[p + 1]! << 8));
+    p += kUtf16Bytes;
+    if (units.length === kCharChunk || i === n - 1) {
+      s += fcc.apply(null, units);
+      units.length = 0;
+    }
+  }
+  return s;
+}
+
+function dict(i: number): string {
+  const s = kDictionary[i];
+  return s === undefined ? corrupt(`dictionary index ${i}`) : s;
+}
+
+export function readValue(): unknown {
+  if (p >= end) corrupt('truncated value');
+  const t = src[p++]!;
+  if (t >= kTagDictBase) return dict(t - kTagDictBase);
+  if (t >= kTagShortAsciiBase) return readAscii(t - kTagShortAsciiBase);
+  if (t >= kTagSmallIntBase) return t - kTagSmallIntBase;
+  switch (t) {
+    case kTagNull:
+      return null;
+    case kTagFalse:
+      return false;
+    case kTagTrue:
+      return true;
+    case kTagF64: {
+      if (p + kF64Bytes > end) corrupt('truncated float64');
+      const v = view.getFloat64(p, true);
+      p += kF64Bytes;
+      return v;
+    }
+    case kTagI32: {
+      if (p + kI32Bytes > end) corrupt('truncated int32');
+      const v = view.getInt32(p, true);
+      p += kI32Bytes;
+      return v;
+    }
+    case kTagStrAscii:
+      return readAscii(readCount(1));
+    case kTagStrUtf8:
+      return readUtf8();
+    case kTagStrUtf16:
+      return readUtf16();
+    case kTagDictExt:
+      if (p >= end) corrupt('truncated dictionary index');
+      return dict(kDictInlineCount + src[p++]!);
+    case kTagArray:
+      return readArray();
+    case kTagObject:
+      return readObject();
+    case kTagPosition:
+      return readPosition();
+    case kTagOrder:
+      return readOrder();
+    case kTagPriceSource:
+      return readPriceSource();
+    default:
+      return corrupt(`unknown tag 0x${t.toString(16)}`);
+  }
+}
+
+function enter(): void {
+  if (++depth > kMaxDepth) corrupt('nested too deep');
+}
+
+function readArray(): unknown[] {
+  enter();
+  const n = readCount(1);
+  const a: unknown[] = [];
+  for (let i = 0; i < n; i++) a.push(readValue());
+  depth--;
+  return a;
+}
+
+function readObject(): Record<string, unknown> {
+  enter();
+  const n = readCount(2);
+  const o: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) {
+    const k = readValue();
+    if (typeof k !== 'string') corrupt('object key is not a string');
+    const v = readValue();
+    if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+    else o[k] = v;
+  }
+  depth--;
+  return o;
+}
+
+// Known shapes: values in the order of kPositionKeys / kOrderKeys / kPriceSourceKeys.
+function readPriceSource(): Record<string, unknown> {
+  enter();
+  const source = readValue(), timespan_ms = readValue(), open = readValue(), close = readValue();
+  const vwap = readValue(), high = readValue(), low = readValue(), start_ms = readValue();
+  const websocket = readValue(), lag_ms = readValue(), volume = readValue();
+  depth--;
+  return { source, timespan_ms, open, close, vwap, high, low, start_ms, websocket, lag_ms, volume };
+}
+
+function readOrder(): Record<string, unknown> {
+  enter();
+  const order_type = readValue(), leverage = readValue(), price = readValue();
+  const processed_ms = readValue(), order_uuid = readValue(), price_sources = readValue();
+  depth--;
+  return { order_type, leverage, price, processed_ms, order_uuid, price_sources };
+}
+
+function readPosition(): Record<string, unknown> {
+  enter();
+  const miner_hotkey = readValue(), position_uuid = readValue(), open_ms = readValue();
+  const trade_pair = readValue(), orders = readValue(), current_return = readValue();
+  const close_ms = readValue(), return_at_close = readValue(), net_leverage = readValue();
+  const average_entry_price = readValue(), initial_entry_price = readValue();
+  const position_type = readValue(), is_closed_position = readValue();
+  depth--;
+  return {
+    miner_hotkey, position_uuid, open_ms, trade_pair, orders, current_return, close_ms,
+    return_at_close, net_leverage, average_entry_price, initial_entry_price, position_type,
+    is_closed_position,
+  };
+}
+
+/** Decodes one whole encoded value: version byte, one value, nothing after it. */
+export function decodeRoot(bytes: Uint8Array): unknown {
+  const buf = bytes.buffer;
+  if (buf !== cached) {
+    cached = buf;
+    src = new Uint8Array(buf);
+    view = new DataView(buf);
+  }
+  base = p = bytes.byteOffset;
+  end = p + bytes.byteLength;
+  depth = 0;
+  if (p >= end) corrupt('empty input');
+  if (src[p] !== kFormatVersion) corrupt(`unknown format version ${src[p]}`);
+  p++;
+  const v = readValue();
+  if (p !== end) corrupt(`${end - p} bytes after the value`);
+  return v;
+}

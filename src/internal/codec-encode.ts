@@ -1,0 +1,336 @@
+/**
+ * Codec encoder: JSON values to the bytes of codec.ts (format table there).
+ *
+ * One growable scratch buffer per thread (module state): `encodeRoot` returns a view of it,
+ * valid until the next encode on this thread. Objects whose own keys are exactly a known shape
+ * (position, order, price source) are written as a shape tag and their values only, read with
+ * named property loads; every other object is written generically (count, then key and value
+ * pairs), so unknown, missing or reordered fields are kept as they are.
+ *
+ * The hot path keeps no path and no set of ancestors: any non-JSON value, and any nesting deeper
+ * than kMaxDepth (which is how a cycle shows), throws `kInvalid`; the caller then walks the
+ * value again slowly (codec-check.ts) to name the offending path.
+ */
+import {
+  kAsciiLimit,
+  kDictIndex,
+  kDictInlineCount,
+  kDictMaxLength,
+  kF64Bytes,
+  kFormatVersion,
+  kI32Bytes,
+  kMaxDepth,
+  kMaxUtf8PerUnit,
+  kMaxVarintBytes,
+  kOrderKeys,
+  kPositionKeys,
+  kPriceSourceKeys,
+  kShortAsciiLimit,
+  kSmallIntLimit,
+  kTagArray,
+  kTagDictBase,
+  kTagDictExt,
+  kTagF64,
+  kTagFalse,
+  kTagI32,
+  kTagNull,
+  kTagObject,
+  kTagOrder,
+  kTagPosition,
+  kTagPriceSource,
+  kTagShortAsciiBase,
+  kTagSmallIntBase,
+  kTagStrAscii,
+  kTagStrUtf16,
+  kTagStrUtf8,
+  kTagTrue,
+  kUtf16Bytes,
+  kVarintMask,
+  kVarintMore,
+  kVarintPayloadBits,
+} from './codec-format.ts';
+
+/** Thrown by the hot path for any invalid value; never escapes codec.ts. */
+export const kInvalid: unique symbol = Symbol('codec.invalid');
+
+const kInitialScratch = 16 * 1024;
+/** A scratch buffer grown past this is dropped at the next encode (old views stay valid). */
+const kMaxRetainedScratch = 1024 * 1024;
+/** Worst-case bytes of one tag plus a fixed-size payload. */
+const kMaxScalarBytes = 1 + kF64Bytes;
+
+const utf8 = new TextEncoder();
+const ObjectProto = Object.prototype;
+
+let out = new Uint8Array(kInitialScratch);
+let view = new DataView(out.buffer);
+let cap = out.length;
+let pos = 0;
+let depth = 0;
+
+function grow(need: number): void {
+  let n = cap * 2;
+  while (n < pos + need) n *= 2;
+  const next = new Uint8Array(n);
+  next.set(out.subarray(0, pos));
+  out = next;
+  view = new DataView(next.buffer);
+  cap = n;
+}
+
+function writeVarint(n: number): void {
+  while (n >= kVarintMore) {
+    out[pos++] = (n & kVarintMask) | kVarintMore;
+    n >>>= kVarintPayloadBits;
+  }
+  out[pos++] = n;
+}
+
+function varintSize(n: number): number {
+  let s = 1;
+  while (n >= kVarintMore) {
+    n >>>= kVarintPayloadBits;
+    s++;
+  }
+  return s;
+}
+
+function writeNumber(v: number): void {
+  if (pos + kMaxScalarBytes > cap) grow(kMaxScalarBytes);
+  if ((v | 0) === v && (v !== 0 || 1 / v > 0)) {
+    if (v >= 0 && v < kSmallIntLimit) {
+      out[pos++] = kTagSmallIntBase + v;
+    } else {
+      out[pos] = kTagI32;
+      view.setInt32(pos + 1, v, true);
+      pos += 1 + kI32Bytes;
+    }
+  } else if (v - v === 0) {
+    out[pos] = kTagF64;
+    view.setFloat64(pos + 1, v, true);
+    pos += 1 + kF64Bytes;
+  } else {
+    throw kInvalid;
+  }
+}
+
+function writeString(s: string): void {
+  const n = s.length;
+  if (n <= kDictMaxLength) {
+    const d = kDictIndex.get(s);
+    if (d !== undefined) {
+      if (pos + 2 > cap) grow(2);
+      if (d < kDictInlineCount) {
+        out[pos++] = kTagDictBase + d;
+      } else {
+        out[pos++] = kTagDictExt;
+        out[pos++] = d - kDictInlineCount;
+      }
+      return;
+    }
+  }
+  const need = 1 + kMaxVarintBytes + n * kMaxUtf8PerUnit;
+  if (pos + need > cap) grow(need);
+  const start = pos;
+  let p: number;
+  if (n < kShortAsciiLimit) {
+    out[pos] = kTagShortAsciiBase + n;
+    p = pos + 1;
+  } else {
+    out[pos] = kTagStrAscii;
+    pos++;
+    writeVarint(n);
+    p = pos;
+  }
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= kAsciiLimit) {
+      pos = start;
+      writeStringSlow(s);
+      return;
+    }
+    out[p++] = c;
+  }
+  pos = p;
+}
+
+/** Non-ASCII: UTF-8 when well formed, raw UTF-16 units when it holds a lone surrogate. */
+function writeStringSlow(s: string): void {
+  const n = s.length;
+  if (s.isWellFormed()) {
+    out[pos++] = kTagStrUtf8;
+    const w = varintSize(n * kMaxUtf8PerUnit);
+    const at = pos + w;
+    const written = utf8.encodeInto(s, out.subarray(at)).written;
+    const actual = varintSize(written);
+    writeVarint(written);
+    if (actual < w) out.copyWithin(pos, at, at + written);
+    pos += written;
+    return;
+  }
+  out[pos++] = kTagStrUtf16;
+  writeVarint(n);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    out[pos] = c & 0xff;
+    out[pos + 1] = c >>> 8;
+    pos += kUtf16Bytes;
+  }
+}
+
+export function writeValue(v: unknown): void {
+  switch (typeof v) {
+    case 'string':
+      writeString(v);
+      return;
+    case 'number':
+      writeNumber(v);
+      return;
+    case 'boolean':
+      if (pos + 1 > cap) grow(1);
+      out[pos++] = v ? kTagTrue : kTagFalse;
+      return;
+    case 'object':
+      if (v === null) {
+        if (pos + 1 > cap) grow(1);
+        out[pos++] = kTagNull;
+      } else if (Array.isArray(v)) {
+        writeArray(v);
+      } else {
+        writeObject(v as Record<string, unknown>, false);
+      }
+      return;
+    default:
+      throw kInvalid;
+  }
+}
+
+function writeArray(a: readonly unknown[]): void {
+  if (++depth > kMaxDepth) throw kInvalid;
+  const n = a.length;
+  if (pos + 1 + kMaxVarintBytes > cap) grow(1 + kMaxVarintBytes);
+  out[pos++] = kTagArray;
+  writeVarint(n);
+  for (let i = 0; i < n; i++) {
+    const x = a[i];
+    if (x === undefined) throw kInvalid;
+    writeValue(x);
+  }
+  depth--;
+}
+
+function sameKeys(keys: string[], known: readonly string[]): boolean {
+  for (let i = 0; i < known.length; i++) if (keys[i] !== known[i]) return false;
+  return true;
+}
+
+/** `ordersAsNull`: the position head, whose `orders` value is written as null. */
+export function writeObject(o: Record<string, unknown>, ordersAsNull: boolean): void {
+  if (++depth > kMaxDepth) throw kInvalid;
+  const proto = Object.getPrototypeOf(o);
+  if (proto !== ObjectProto && proto !== null) throw kInvalid;
+  const keys = Object.keys(o);
+  const n = keys.length;
+  const done =
+    n === kPriceSourceKeys.length && keys[0] === 'source' && sameKeys(keys, kPriceSourceKeys)
+      ? writePriceSource(o)
+      : n === kOrderKeys.length && keys[0] === 'order_type' && sameKeys(keys, kOrderKeys)
+        ? writeOrder(o)
+        : n === kPositionKeys.length && keys[0] === 'miner_hotkey' && sameKeys(keys, kPositionKeys)
+          ? writePosition(o, ordersAsNull)
+          : false;
+  if (!done) writeGeneric(o, keys, ordersAsNull);
+  depth--;
+}
+
+function writeGeneric(o: Record<string, unknown>, keys: string[], ordersAsNull: boolean): void {
+  if (pos + 2 > cap) grow(2);
+  out[pos++] = kTagObject;
+  // One byte is reserved for the count; a count of 128 or more moves the entries up.
+  const countAt = pos++;
+  let count = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = o[k];
+    if (v === undefined) continue; // dropped, as JSON.stringify does (documented in codec.ts)
+    writeString(k);
+    if (ordersAsNull && k === 'orders') {
+      if (pos + 1 > cap) grow(1);
+      out[pos++] = kTagNull;
+    } else {
+      writeValue(v);
+    }
+    count++;
+  }
+  if (count < kVarintMore) {
+    out[countAt] = count;
+    return;
+  }
+  const extra = varintSize(count) - 1;
+  if (pos + extra > cap) grow(extra);
+  out.copyWithin(countAt + 1 + extra, countAt + 1, pos);
+  pos += extra;
+  const end = pos;
+  pos = countAt;
+  writeVarint(count);
+  pos = end;
+}
+
+// Known shapes: all values loaded first; any undefined one sends the object to writeGeneric.
+function writePriceSource(o: Record<string, unknown>): boolean {
+  const a = o.source, b = o.timespan_ms, c = o.open, d = o.close, e = o.vwap, f = o.high;
+  const g = o.low, h = o.start_ms, i = o.websocket, j = o.lag_ms, k = o.volume;
+  if (a === undefined || b === undefined || c === undefined || d === undefined || e === undefined) return false;
+  if (f === undefined || g === undefined || h === undefined || i === undefined || j === undefined) return false;
+  if (k === undefined) return false;
+  if (pos + 1 > cap) grow(1);
+  out[pos++] = kTagPriceSource;
+  writeValue(a); writeValue(b); writeValue(c); writeValue(d); writeValue(e); writeValue(f);
+  writeValue(g); writeValue(h); writeValue(i); writeValue(j); writeValue(k);
+  return true;
+}
+
+function writeOrder(o: Record<string, unknown>): boolean {
+  const a = o.order_type, b = o.leverage, c = o.price, d = o.processed_ms, e = o.order_uuid;
+  const f = o.price_sources;
+  if (a === undefined || b === undefined || c === undefined || d === undefined || e === undefined) return false;
+  if (f === undefined) return false;
+  if (pos + 1 > cap) grow(1);
+  out[pos++] = kTagOrder;
+  writeValue(a); writeValue(b); writeValue(c); writeValue(d); writeValue(e); writeValue(f);
+  return true;
+}
+
+function writePosition(o: Record<string, unknown>, ordersAsNull: boolean): boolean {
+  const a = o.miner_hotkey, b = o.position_uuid, c = o.open_ms, d = o.trade_pair, e = o.orders;
+  const f = o.current_return, g = o.close_ms, h = o.return_at_close, i = o.net_leverage;
+  const j = o.average_entry_price, k = o.initial_entry_price, l = o.position_type;
+  const m = o.is_closed_position;
+  if (a === undefined || b === undefined || c === undefined || d === undefined || e === undefined) return false;
+  if (f === undefined || g === undefined || h === undefined || i === undefined || j === undefined) return false;
+  if (k === undefined || l === undefined || m === undefined) return false;
+  if (pos + 1 > cap) grow(1);
+  out[pos++] = kTagPosition;
+  writeValue(a); writeValue(b); writeValue(c); writeValue(d);
+  writeValue(ordersAsNull ? null : e);
+  writeValue(f); writeValue(g); writeValue(h); writeValue(i); writeValue(j); writeValue(k);
+  writeValue(l); writeValue(m);
+  return true;
+}
+
+/** Starts an encode: the version byte at offset 0 of a (possibly fresh) scratch buffer. */
+export function beginEncode(): void {
+  if (cap > kMaxRetainedScratch) {
+    out = new Uint8Array(kInitialScratch);
+    view = new DataView(out.buffer);
+    cap = out.length;
+  }
+  pos = 0;
+  depth = 0;
+  out[pos++] = kFormatVersion;
+}
+
+/** The bytes written since beginEncode: a view of the scratch buffer. */
+export function endEncode(): Uint8Array {
+  return out.subarray(0, pos);
+}

@@ -1,0 +1,403 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
+import {
+  decodeOrder,
+  decodePositionHead,
+  decodeValue,
+  encodeOrder,
+  encodePositionHead,
+  encodeValue,
+  kFormatVersion,
+  kMaxDepth,
+} from '../src/internal/codec.ts';
+import { SabStateError } from '../src/errors.ts';
+import { fcParams, prng } from './helpers/seed.ts';
+
+type Obj = Record<string, unknown>;
+const RAW: string[] = JSON.parse(readFileSync(new URL('../../shared/data/ptn-miner-positions.json', import.meta.url), 'utf8'));
+const fresh = (i: number): Obj => JSON.parse(RAW[i]!) as Obj;
+
+/** Structural equality that also checks key order, own "__proto__" keys and Object.is on numbers. */
+function exact(a: unknown, b: unknown, path = 'v'): string | null {
+  if (typeof a !== typeof b) return `${path}: ${typeof a} vs ${typeof b}`;
+  if (typeof a === 'number') return Object.is(a, b) ? null : `${path}: ${Object.is(a, -0) ? '-0' : a} vs ${Object.is(b, -0) ? '-0' : String(b)}`;
+  if (typeof a !== 'object' || a === null || b === null) return a === b ? null : `${path}: ${String(a)} vs ${String(b)}`;
+  if (Array.isArray(a) !== Array.isArray(b)) return `${path}: array vs object`;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    if (a.length !== bb.length) return `${path}: length ${a.length} vs ${bb.length}`;
+    for (let i = 0; i < a.length; i++) {
+      const d = exact(a[i], bb[i], `${path}[${i}]`);
+      if (d) return d;
+    }
+    return null;
+  }
+  const ka = Object.keys(a);
+  const kb = Object.keys(b as object);
+  if (ka.join('\u0000') !== kb.join('\u0000') || ka.length !== kb.length) return `${path}: keys ${ka} vs ${kb}`;
+  for (const k of ka) {
+    const d = exact((a as Obj)[k], (b as Obj)[k], `${path}.${k}`);
+    if (d) return d;
+  }
+  return null;
+}
+
+/** The decoded value must be plain: Object.prototype objects, own "__proto__" never a prototype. */
+function plain(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return true;
+  if (Array.isArray(v)) return Object.getPrototypeOf(v) === Array.prototype && v.every(plain);
+  return Object.getPrototypeOf(v) === Object.prototype && Object.values(v).every(plain);
+}
+
+function roundTrip(v: unknown): unknown {
+  const bytes = encodeValue(v).slice();
+  const d = decodeValue(bytes);
+  const diff = exact(v, d);
+  if (diff) assert.unreachable(`round trip differs at ${diff}`);
+  assert.ok(plain(d), 'decoded value is plain');
+  return d;
+}
+
+function splitRoundTrip(p: Obj): Obj {
+  const head = decodePositionHead(encodePositionHead(p).slice());
+  const orders = (p.orders as unknown[]).map((o, i) => decodeOrder(encodeOrder(o, `position.orders[${i}]`).slice()));
+  assert.is(head.orders, null);
+  head.orders = orders;
+  const diff = exact(p, head);
+  if (diff) assert.unreachable(`split round trip differs at ${diff}`);
+  return head;
+}
+
+/** An object with these own keys in this order ("__proto__" included, as an own key). */
+function build(entries: [string, unknown][]): Obj {
+  const o: Obj = {};
+  for (const [k, v] of entries) Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+  return o;
+}
+
+function invalid(fn: () => unknown, message: string | RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.instance(e, SabStateError);
+    assert.is((e as SabStateError).code, 'ERR_INVALID_VALUE');
+    if (typeof message === 'string') assert.is((e as Error).message, message);
+    else assert.match((e as Error).message, message);
+    return;
+  }
+  assert.unreachable('no error thrown');
+}
+
+test('smoke: scalars, strings, arrays, objects', () => {
+  const values: unknown[] = [
+    null, true, false, 0, -0, 1, 31, 32, -1, 2 ** 31 - 1, 2 ** 31, -(2 ** 31), -(2 ** 31) - 1, 2 ** 53,
+    Number.MAX_VALUE, Number.MIN_VALUE, -5e-324, 0.1, 1713344522329, '', 'a', 'x'.repeat(63), 'x'.repeat(64),
+    'é', '日本', '😀', '\ud800', 'a\udfffb', '\ufeffBOM', 'LONG', 'BTC/USD', 'FAILED_CHALLENGE_PERIOD_DRAWDOWN',
+    [], [[]], {}, { a: 1, b: [1, 'two', null] }, { '1': 1, b: 2, '0': 0 }, [-0, { x: -0 }],
+    Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i])), Array.from({ length: 1000 }, (_, i) => i * 1.5),
+  ];
+  for (const v of values) roundTrip(v);
+  const d = decodeValue(encodeValue(-0));
+  assert.ok(Object.is(d, -0));
+});
+
+test('the version byte leads and unknown versions are refused', () => {
+  const b = encodeValue({ a: 1 }).slice();
+  assert.is(b[0], kFormatVersion);
+  b[0] = kFormatVersion + 1;
+  assert.throws(() => decodeValue(b), /codec: corrupt input.*version/);
+});
+
+test('every real position round-trips exactly (JSON text, key order, Object.is numbers)', () => {
+  assert.is(RAW.length, 63);
+  for (let i = 0; i < RAW.length; i++) {
+    const p = fresh(i);
+    const d = roundTrip(p);
+    assert.is(JSON.stringify(d), JSON.stringify(p));
+    const bytes = encodeValue(p);
+    assert.ok(bytes.length < JSON.stringify(p).length / 2, `position ${i}: ${bytes.length} bytes`);
+  }
+});
+
+test('head + orders split rebuilds every real position', () => {
+  for (let i = 0; i < RAW.length; i++) {
+    const p = fresh(i);
+    const d = splitRoundTrip(p);
+    assert.is(JSON.stringify(d), JSON.stringify(p));
+    assert.is(Object.keys(decodePositionHead(encodePositionHead(p)))[4], 'orders');
+  }
+  // orders elsewhere in the key order, or absent
+  const p = fresh(0);
+  const moved = build(Object.entries(p).filter(([k]) => k !== 'orders').concat([['orders', p.orders]]));
+  splitRoundTrip(moved);
+  assert.is(Object.keys(decodePositionHead(encodePositionHead(moved))).at(-1), 'orders');
+  const none = build(Object.entries(p).filter(([k]) => k !== 'orders'));
+  assert.not.ok('orders' in decodePositionHead(encodePositionHead(none)));
+});
+
+test('trade_pair: legacy array and id string', () => {
+  const p = fresh(5);
+  assert.ok(Array.isArray(p.trade_pair));
+  roundTrip(p);
+  splitRoundTrip(p);
+  p.trade_pair = (p.trade_pair as unknown[])[0];
+  assert.is(typeof p.trade_pair, 'string');
+  assert.is((roundTrip(p) as Obj).trade_pair, p.trade_pair);
+  splitRoundTrip(p);
+  p.trade_pair = 'NEWPAIR';
+  splitRoundTrip(p);
+});
+
+test('unknown, missing and reordered fields are kept in place', () => {
+  const p = fresh(10);
+  const o0 = (p.orders as Obj[])[0]!;
+  const withExtra = build([...Object.entries(o0).slice(0, 2), ['src', 3], ['bid', 0.5], ...Object.entries(o0).slice(2)]);
+  (p.orders as Obj[])[0] = withExtra;
+  const reordered = build(Object.entries(p).reverse());
+  roundTrip(reordered);
+  splitRoundTrip(reordered);
+  const srcs = o0.price_sources as Obj[];
+  if (srcs.length > 0) {
+    const s = srcs[0]!;
+    delete s.vwap;
+    s.price = 'not a number';
+    s.__extra = { nested: [1, 2, { deep: true }] };
+  }
+  roundTrip(p);
+  splitRoundTrip(p);
+  const retyped = fresh(3);
+  retyped.open_ms = '1711443744886';
+  retyped.net_leverage = null;
+  retyped.is_closed_position = { yes: 1 };
+  roundTrip(retyped);
+});
+
+test('"__proto__" own keys stay own keys and never set a prototype', () => {
+  const o = build([['a', 1], ['__proto__', { polluted: true }], ['b', [build([['__proto__', null]])]]]);
+  const d = roundTrip(o) as Obj;
+  assert.is(Object.getPrototypeOf(d), Object.prototype);
+  assert.equal(Object.keys(d), ['a', '__proto__', 'b']);
+  assert.is(({} as Obj).polluted, undefined);
+  assert.equal(JSON.stringify(d), JSON.stringify(o));
+  roundTrip(JSON.parse('{"__proto__": {"x": 1}, "constructor": 2, "toString": 3}'));
+  roundTrip(Object.assign(Object.create(null) as Obj, { a: 1 }));
+});
+
+test('undefined: object properties are dropped (documented), root and array elements refused', () => {
+  const d = decodeValue(encodeValue({ a: 1, b: undefined, c: 2 })) as Obj;
+  assert.equal(Object.keys(d), ['a', 'c']);
+  const p = fresh(0);
+  (p as Obj).vwap = undefined;
+  ((p.orders as Obj[])[0]!).price = undefined;
+  const q = decodeValue(encodeValue(p)) as Obj;
+  assert.not.ok('price' in (q.orders as Obj[])[0]!);
+  invalid(() => encodeValue(undefined), 'value is undefined');
+  invalid(() => encodeValue([1, undefined]), 'value[1] is undefined');
+  // eslint-disable-next-line no-sparse-arrays
+  invalid(() => encodeValue({ a: [1, , 3] }), 'value.a[1] is undefined');
+});
+
+test('errors: cycles and non-JSON values name their path', () => {
+  const p = fresh(20);
+  ((p.orders as Obj[])[1]!).price = NaN;
+  invalid(() => encodeValue(p), 'value.orders[1].price is NaN');
+  invalid(() => encodeOrder((p.orders as Obj[])[1], 'position.orders[1]'), 'position.orders[1].price is NaN');
+  // the head does not look into the orders: they are encoded one by one
+  decodePositionHead(encodePositionHead(p));
+  const c: Obj = { a: { b: [] } };
+  ((c.a as Obj).b as unknown[]).push(c.a);
+  invalid(() => encodeValue(c), 'value.a.b[0] is a cycle (it is value.a again)');
+  const self: Obj = {};
+  self.me = self;
+  invalid(() => encodePositionHead(self), 'position.me is a cycle (it is position again)');
+  invalid(() => encodeValue({ x: Infinity }), 'value.x is Infinity');
+  invalid(() => encodeValue([-Infinity]), 'value[0] is -Infinity');
+  invalid(() => encodeValue({ f: () => 1 }), 'value.f is a function');
+  invalid(() => encodeValue({ 'a b': 1n }), 'value["a b"] is a bigint');
+  invalid(() => encodeValue({ s: Symbol('s') }), 'value.s is a symbol');
+  invalid(() => encodeValue({ d: new Date(0) }), /^value\.d is a Date/);
+  invalid(() => encodeValue(new Map()), /^value is a Map/);
+  invalid(() => encodeValue({ t: new Uint8Array(2) }), /^value\.t is a Uint8Array/);
+  invalid(() => encodeValue({ n: new Number(1) }), /^value\.n is a Number/);
+  invalid(() => encodeValue({ toJSON: () => 1 }), 'value.toJSON is a function');
+  class Pos {
+    a = 1;
+  }
+  invalid(() => encodeValue([new Pos()]), /^value\[0\] is a Pos/);
+  invalid(() => encodeOrder('LONG'), 'order is not an object');
+  invalid(() => encodePositionHead([] as unknown as Obj), 'position is not an object');
+  // the encoder is still usable after an error
+  roundTrip(fresh(1));
+});
+
+test('nesting: kMaxDepth levels accepted, one more refused', () => {
+  const nest = (n: number): unknown => {
+    let v: unknown = 'leaf';
+    for (let i = 0; i < n; i++) v = i % 2 ? [v] : { k: v };
+    return v;
+  };
+  roundTrip(nest(kMaxDepth));
+  invalid(() => encodeValue(nest(kMaxDepth + 1)), /nested deeper than/);
+});
+
+test('decoding from shared memory, pooled Buffers and offsets', () => {
+  const v = { s: 'é😀\ud800', long: 'y'.repeat(200), p: fresh(7) };
+  const bytes = encodeValue(v);
+  const sab = new Uint8Array(new SharedArrayBuffer(bytes.length + 64), 13, bytes.length);
+  sab.set(bytes);
+  assert.is(exact(v, decodeValue(sab)), null);
+  const pooled = Buffer.from(bytes);
+  assert.is(exact(v, decodeValue(pooled)), null);
+  const other = Buffer.from(encodeValue([1, 2, 3]));
+  assert.equal(decodeValue(other), [1, 2, 3]);
+  assert.is(exact(v, decodeValue(sab)), null);
+});
+
+function mustFailCleanly(bytes: Uint8Array): void {
+  try {
+    decodeValue(bytes);
+  } catch (e) {
+    assert.instance(e, Error);
+    assert.not.instance(e, SabStateError);
+    assert.match((e as Error).message, /^codec: corrupt input/);
+  }
+}
+
+test('garbage and truncated input: clean errors, no hang', () => {
+  const started = Date.now();
+  const rnd = prng(12345);
+  for (let i = 0; i < RAW.length; i += 7) {
+    const good = encodeValue(fresh(i)).slice();
+    for (let n = 0; n < good.length; n++) {
+      assert.throws(() => decodeValue(good.subarray(0, n)), /^codec: corrupt input/);
+    }
+    for (let k = 0; k < 2000; k++) {
+      const bad = good.slice();
+      const flips = 1 + Math.floor(rnd() * 4);
+      for (let f = 0; f < flips; f++) bad[Math.floor(rnd() * bad.length)] = Math.floor(rnd() * 256);
+      mustFailCleanly(bad);
+    }
+  }
+  for (let k = 0; k < 5000; k++) {
+    mustFailCleanly(Uint8Array.from({ length: 1 + Math.floor(rnd() * 64) }, (_, j) => (j === 0 ? kFormatVersion : Math.floor(rnd() * 256))));
+  }
+  // absurd counts and lengths, deep nesting bombs
+  for (const b of [[0x09, 0xff, 0xff, 0xff, 0xff, 0x0f], [0x0a, 0xff, 0xff, 0xff, 0x7f], [0x05, 0xff, 0xff, 0xff, 0x7f], [0x07, 0x80, 0x80, 0x80, 0x80, 0x80]]) {
+    assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, ...b])), /^codec: corrupt input/);
+  }
+  assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, ...new Array<number>(100000).fill(0x11)])), /nested too deep/);
+  assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, ...new Array<number>(100000).fill(0x09).flatMap((t) => [t, 1])])), /nested too deep/);
+  assert.throws(() => decodeValue(new Uint8Array(0)), /empty/);
+  assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, 0x00, 0x00])), /after the value/);
+  assert.ok(Date.now() - started < 60_000);
+});
+
+// ---- properties --------------------------------------------------------------------------------
+
+const loneSurrogates = fc
+  .array(fc.oneof(fc.integer({ min: 0xd800, max: 0xdfff }), fc.integer({ min: 0, max: 0xffff }), fc.integer({ min: 0, max: 0x7f })), { maxLength: 80 })
+  .map((units) => String.fromCharCode(...units));
+const strings = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'binary' }),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ minLength: 60, maxLength: 300 }),
+  loneSurrogates,
+  fc.constantFrom('LONG', 'BTCUSD', 'BTC/USD', 'order_type', '\ufeff', '\ufeffx', 'é'),
+);
+const keys = fc.oneof(
+  strings,
+  fc.constantFrom('__proto__', 'constructor', 'toString', 'valueOf', '0', '1', '42', '-1', '1.5', '', 'orders', 'order_type', 'source', 'miner_hotkey', 'price'),
+);
+const numbers = fc.oneof(
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+  fc.integer(),
+  fc.maxSafeInteger(),
+  fc.constantFrom(-0, 0, 31, 32, -1, 2 ** 31, -(2 ** 31), 2 ** 31 - 1, -(2 ** 31) - 1, 2 ** 53, 5e-324, -5e-324, 1e21, 0.1),
+);
+const leaves = fc.oneof(numbers, strings, fc.boolean(), fc.constant(null));
+const { json } = fc.letrec<{ json: unknown }>((tie) => ({
+  json: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    leaves,
+    fc.array(tie('json'), { maxLength: 8 }),
+    fc.array(fc.tuple(keys, tie('json')), { maxLength: 8 }).map(build),
+  ),
+}));
+const deep = fc.tuple(fc.integer({ min: 1, max: kMaxDepth }), fc.array(fc.boolean(), { minLength: 1, maxLength: 16 }), leaves).map(([n, kinds, leaf]) => {
+  let v: unknown = leaf;
+  for (let i = 0; i < n; i++) v = kinds[i % kinds.length] ? [v] : build([['__proto__', 1], ['d', v]]);
+  return v;
+});
+
+test('property: fc.jsonValue() round-trips exactly', () => {
+  fc.assert(fc.property(fc.jsonValue(), (v) => void roundTrip(v)), fcParams(2000));
+});
+
+test('property: -0, lone surrogates, "__proto__" keys, deep nesting round-trip exactly', () => {
+  fc.assert(fc.property(json, (v) => void roundTrip(v)), fcParams(2000));
+  fc.assert(fc.property(deep, (v) => void roundTrip(v)), fcParams(100));
+});
+
+// Mutations of real positions: at the position, an order or a price source, add a field at any
+// place, remove one, move one, or give a field a value of another type.
+const mutation = fc.record({
+  level: fc.constantFrom('position', 'order', 'source'),
+  which: fc.nat(),
+  kind: fc.constantFrom('add', 'remove', 'move', 'retype'),
+  key: keys,
+  value: json,
+  at: fc.nat(),
+  to: fc.nat(),
+});
+type Mutation = typeof mutation extends fc.Arbitrary<infer T> ? T : never;
+
+function mutate(p: Obj, m: Mutation): Obj {
+  const orders = Array.isArray(p.orders) ? (p.orders as unknown[]) : [];
+  const apply = (o: Obj): Obj => {
+    const e = Object.entries(o);
+    const i = e.length === 0 ? 0 : m.at % e.length;
+    if (m.kind === 'add') {
+      const rest = e.filter(([k]) => k !== m.key);
+      rest.splice(m.at % (rest.length + 1), 0, [m.key, m.value]);
+      return build(rest);
+    }
+    if (e.length === 0) return o;
+    if (m.kind === 'remove') e.splice(i, 1);
+    else if (m.kind === 'move') e.splice(m.to % e.length, 0, ...e.splice(i, 1));
+    else e[i] = [e[i]![0], m.value];
+    return build(e);
+  };
+  if (m.level === 'position') return apply(p);
+  const oi = orders.length === 0 ? -1 : m.which % orders.length;
+  const order = orders[oi];
+  if (order === null || typeof order !== 'object' || Array.isArray(order)) return p;
+  if (m.level === 'order') {
+    orders[oi] = apply(order as Obj);
+    return p;
+  }
+  const srcs = (order as Obj).price_sources;
+  if (!Array.isArray(srcs) || srcs.length === 0) return p;
+  const si = m.which % srcs.length;
+  const s = srcs[si];
+  if (s !== null && typeof s === 'object' && !Array.isArray(s)) srcs[si] = apply(s as Obj);
+  return p;
+}
+
+test('property: mutated real positions round-trip exactly, whole and split', () => {
+  fc.assert(
+    fc.property(fc.nat({ max: RAW.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 6 }), (i, ms) => {
+      let p = fresh(i);
+      for (const m of ms) p = mutate(p, m);
+      roundTrip(p);
+      if (Array.isArray(p.orders) && (p.orders as unknown[]).every((o) => o !== null && typeof o === 'object' && !Array.isArray(o))) {
+        splitRoundTrip(p);
+      }
+    }),
+    fcParams(1000),
+  );
+});
+
+test.run();
