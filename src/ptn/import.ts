@@ -1,0 +1,174 @@
+/**
+ * importValidatorTree(engine, dir, { onError }): reads a validator's `validation/` tree (see
+ * tree.ts) into an engine. Two phases: every file is read and checked first, then the state is
+ * written; so with `onError: 'refuse'` a tree with any malformed file is refused whole
+ * (ERR_INVALID_VALUE listing the files) and the engine is left untouched. With the default
+ * `'skip'`, malformed files are skipped and reported. Nothing is ever dropped silently: every
+ * file is either loaded or listed in `report.errors` with its path and the reason.
+ *
+ * A position file is malformed when it is not JSON, not an object, or when its miner_hotkey,
+ * position_uuid, trade pair or open/closed state disagrees with its path; also when the engine
+ * refuses it on save (for instance a second open position for one (hotkey, trade pair)).
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { ErrorCode, SabStateError } from '../errors.ts';
+import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, isClosed, tradePairIdOf } from './tree.ts';
+
+export interface ImportError {
+  path: string;
+  reason: string;
+}
+export interface ImportReport {
+  positions: number;
+  open: number;
+  closed: number;
+  eliminations: number;
+  departed: number;
+  /** Files read (positions, eliminations.json, departed_hotkeys.json). */
+  files: number;
+  errors: ImportError[];
+}
+export interface ImportOptions {
+  /** 'skip' (default): load the rest, report the bad; 'refuse': load nothing if anything is bad. */
+  onError?: 'skip' | 'refuse';
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function list(p: string): string[] {
+  return isDir(p) ? readdirSync(p).filter((n) => !n.startsWith('.')).sort() : [];
+}
+
+function readJson(path: string, errors: ImportError[]): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    errors.push({ path, reason: `unreadable: ${(e as Error).message}` });
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    errors.push({ path, reason: `not JSON: ${(e as Error).message}` });
+    return undefined;
+  }
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+interface Loaded {
+  positions: { path: string; hotkey: string; tp: string; value: Record<string, unknown> }[];
+  eliminations: { path: string; row: Record<string, unknown> }[];
+  departed: { path: string; hotkey: string; ms: number }[];
+  files: number;
+}
+
+function readTree(dir: string, errors: ImportError[]): Loaded {
+  const out: Loaded = { positions: [], eliminations: [], departed: [], files: 0 };
+  for (const hotkey of list(join(dir, MINERS_DIR))) {
+    const posDir = join(dir, MINERS_DIR, hotkey, POSITIONS_DIR);
+    for (const tp of list(posDir)) {
+      for (const state of ['open', 'closed'] as const) {
+        for (const uuid of list(join(posDir, tp, state))) {
+          const path = join(posDir, tp, state, uuid);
+          if (!statSync(path).isFile()) continue;
+          out.files++;
+          const v = readJson(path, errors);
+          if (v === undefined) continue;
+          const bad = (reason: string) => errors.push({ path, reason });
+          if (!isObject(v)) bad('not a JSON object');
+          else if (v.miner_hotkey !== hotkey) bad(`miner_hotkey ${JSON.stringify(v.miner_hotkey)} differs from the directory ${hotkey}`);
+          else if (v.position_uuid !== uuid) bad(`position_uuid ${JSON.stringify(v.position_uuid)} differs from the file name`);
+          else if (tradePairIdOf(v) !== tp) bad(`trade pair ${JSON.stringify(tradePairIdOf(v))} differs from the directory ${tp}`);
+          else if (isClosed(v) !== (state === 'closed')) bad(`is_closed_position is ${String(v.is_closed_position)} but the file is under ${state}/`);
+          else if (!Array.isArray(v.orders)) bad('orders is not an array');
+          else out.positions.push({ path, hotkey, tp, value: v });
+        }
+      }
+    }
+  }
+  const elimPath = join(dir, ELIMINATIONS_FILE);
+  if (isDir(dir) && list(dir).includes(ELIMINATIONS_FILE)) {
+    out.files++;
+    const v = readJson(elimPath, errors);
+    if (v !== undefined) {
+      const rows = isObject(v) ? v.eliminations : undefined;
+      if (!Array.isArray(rows)) errors.push({ path: elimPath, reason: 'expected {"eliminations": [...]}' });
+      else rows.forEach((row, i) => {
+        if (isObject(row) && typeof row.hotkey === 'string' && row.hotkey !== '') out.eliminations.push({ path: elimPath, row });
+        else errors.push({ path: `${elimPath}#eliminations[${i}]`, reason: 'row without a hotkey' });
+      });
+    }
+  }
+  const depPath = join(dir, DEPARTED_FILE);
+  if (isDir(dir) && list(dir).includes(DEPARTED_FILE)) {
+    out.files++;
+    const v = readJson(depPath, errors);
+    if (v !== undefined) {
+      const map = isObject(v) ? v.departed_hotkeys : undefined;
+      if (!isObject(map)) errors.push({ path: depPath, reason: 'expected {"departed_hotkeys": {...}}' });
+      else for (const [hotkey, info] of Object.entries(map)) {
+        const ms = isObject(info) ? info.detected_ms : undefined;
+        if (typeof ms === 'number' && Number.isFinite(ms)) out.departed.push({ path: depPath, hotkey, ms });
+        else errors.push({ path: `${depPath}#${hotkey}`, reason: 'detected_ms is not a number' });
+      }
+    }
+  }
+  return out;
+}
+
+export function importValidatorTree(engine: TreeEngine, dir: string, options: ImportOptions = {}): ImportReport {
+  const onError = options.onError ?? 'skip';
+  if (onError !== 'skip' && onError !== 'refuse') throw new TypeError("options.onError must be 'skip' or 'refuse'");
+  if (!isDir(dir)) throw new SabStateError(ErrorCode.INVALID_VALUE, `importValidatorTree: ${dir} is not a directory`);
+  const errors: ImportError[] = [];
+  const t = readTree(dir, errors);
+  if (onError === 'refuse' && errors.length > 0) {
+    const list = errors.slice(0, 10).map((e) => `${e.path}: ${e.reason}`).join('; ');
+    throw new SabStateError(ErrorCode.INVALID_VALUE, `importValidatorTree refused ${errors.length} malformed file(s), nothing loaded: ${list}`);
+  }
+  const report: ImportReport = { positions: 0, open: 0, closed: 0, eliminations: 0, departed: 0, files: t.files, errors };
+  // Closed positions first: a tree may hold the closed version of a position next to a newer
+  // open one of the same trade pair; the open index then ends with the open one.
+  t.positions.sort((a, b) => Number(isClosed(b.value)) - Number(isClosed(a.value)));
+  for (const p of t.positions) {
+    try {
+      engine.locks.withLock(p.hotkey, p.tp, () => engine.positions.save(p.value));
+      report.positions++;
+      if (isClosed(p.value)) report.closed++;
+      else report.open++;
+    } catch (e) {
+      if (!(e instanceof SabStateError) || e.code === ErrorCode.CAPACITY) throw e;
+      errors.push({ path: p.path, reason: `${e.code}: ${e.message}` });
+    }
+  }
+  for (const e of t.eliminations) {
+    try {
+      engine.eliminations.add(e.row);
+      report.eliminations++;
+    } catch (x) {
+      if (!(x instanceof SabStateError) || x.code === ErrorCode.CAPACITY) throw x;
+      errors.push({ path: e.path, reason: `${x.code}: ${x.message}` });
+    }
+  }
+  for (const d of t.departed) {
+    try {
+      engine.departed.mark(d.hotkey, d.ms);
+      report.departed++;
+    } catch (x) {
+      if (!(x instanceof SabStateError) || x.code === ErrorCode.CAPACITY) throw x;
+      errors.push({ path: `${d.path}#${d.hotkey}`, reason: `${x.code}: ${x.message}` });
+    }
+  }
+  return report;
+}
