@@ -36,87 +36,103 @@ export function seedFromHashKey(key: HashKey): bigint {
   return (BigInt(key.k1 >>> 0) << 32n) | BigInt(key.k0 >>> 0);
 }
 
-// The state lives in module-level variables: the hot path allocates nothing.
-let v0 = 0;
-let v1 = 0;
-let v2 = 0;
-let v3 = 0;
-
-function init(k0: number, k1: number): void {
-  v0 = k0;
-  v1 = k1;
-  v2 = 0x6c796765 ^ k0;
-  v3 = 0x74656462 ^ k1;
-}
-
-function round(): void {
-  v0 = (v0 + v1) | 0;
-  v1 = (v1 << 5) | (v1 >>> 27);
-  v1 ^= v0;
-  v0 = (v0 << 16) | (v0 >>> 16);
-  v2 = (v2 + v3) | 0;
-  v3 = (v3 << 8) | (v3 >>> 24);
-  v3 ^= v2;
-  v0 = (v0 + v3) | 0;
-  v3 = (v3 << 7) | (v3 >>> 25);
-  v3 ^= v0;
-  v2 = (v2 + v1) | 0;
-  v1 = (v1 << 13) | (v1 >>> 19);
-  v1 ^= v2;
-  v2 = (v2 << 16) | (v2 >>> 16);
-}
-
-/** Absorbs one message word with one compression round (the "1" of 1-3). */
-function absorb(m: number): void {
-  v3 ^= m;
-  round();
-  v0 ^= m;
-}
+// The hot functions keep the four state words in local variables (V8 keeps them in registers;
+// module-level `let`s cost about 3x). The round is therefore written out where it is used:
+//   v0 += v1; v1 = rotl(v1, 5) ^ v0; v0 = rotl(v0, 16); v2 += v3; v3 = rotl(v3, 8) ^ v2;
+//   v0 += v3; v3 = rotl(v3, 7) ^ v0; v2 += v1; v1 = rotl(v1, 13) ^ v2; v2 = rotl(v2, 16)
 
 /** Final block then three finalization rounds (the "3" of 1-3). Returns an unsigned 32-bit value. */
-function finish(b: number): number {
+function finish(v0: number, v1: number, v2: number, v3: number, b: number): number {
   v3 ^= b;
-  round();
-  v0 ^= b;
-  v2 ^= 0xff;
-  round();
-  round();
-  round();
+  for (let r = 0; r < 4; r++) {
+    if (r === 1) {
+      v0 ^= b;
+      v2 ^= 0xff;
+    }
+    v0 = (v0 + v1) | 0; v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
+    v0 = (v0 + v3) | 0; v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
+    v2 = (v2 + v1) | 0; v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2; v2 = (v2 << 16) | (v2 >>> 16);
+  }
   return (v1 ^ v3) >>> 0;
 }
 
 /** HalfSipHash-1-3 of the UTF-16LE bytes of `s`. */
 export function hashString(key: HashKey, s: string): number {
-  init(key.k0, key.k1);
+  let v0 = key.k0;
+  let v1 = key.k1;
+  let v2 = 0x6c796765 ^ key.k0;
+  let v3 = 0x74656462 ^ key.k1;
   const n = s.length;
   const even = n & ~1;
-  for (let i = 0; i < even; i += 2) absorb(s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16));
+  for (let i = 0; i < even; i += 2) {
+    const m = s.charCodeAt(i) | (s.charCodeAt(i + 1) << 16);
+    v3 ^= m;
+    v0 = (v0 + v1) | 0; v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
+    v0 = (v0 + v3) | 0; v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
+    v2 = (v2 + v1) | 0; v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2; v2 = (v2 << 16) | (v2 >>> 16);
+    v0 ^= m;
+  }
   const tail = n & 1 ? s.charCodeAt(n - 1) : 0;
-  return finish((((n * 2) & 0xff) << 24) | tail);
+  return finish(v0, v1, v2, v3, (((n * 2) & 0xff) << 24) | tail);
 }
 
-/** HalfSipHash-1-3 of LE32(a.length) ‖ UTF16LE(a) ‖ UTF16LE(b): the key of (hotkey, trade pair). */
+/**
+ * HalfSipHash-1-3 of LE32(a.length) ‖ UTF16LE(a) ‖ UTF16LE(b): the key of (hotkey, trade pair).
+ * Three tight loops (the length word, a's pairs, the word that may straddle a and b, b's pairs):
+ * the round is written out in each, as above.
+ */
 export function hashPair(key: HashKey, a: string, b: string): number {
-  init(key.k0, key.k1);
+  let v0 = key.k0;
+  let v1 = key.k1;
+  let v2 = 0x6c796765 ^ key.k0;
+  let v3 = 0x74656462 ^ key.k1;
   const na = a.length;
   const nb = b.length;
-  absorb(na);
-  // Stream the code units of a then b, two per word, without concatenating the strings.
-  let i = 0;
+  let m = na;
+  v3 ^= m;
+  v0 = (v0 + v1) | 0; v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0; v0 = (v0 << 16) | (v0 >>> 16);
+  v2 = (v2 + v3) | 0; v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
+  v0 = (v0 + v3) | 0; v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
+  v2 = (v2 + v1) | 0; v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2; v2 = (v2 << 16) | (v2 >>> 16);
+  v0 ^= m;
   const evenA = na & ~1;
-  for (; i < evenA; i += 2) absorb(a.charCodeAt(i) | (a.charCodeAt(i + 1) << 16));
+  for (let i = 0; i < evenA; i += 2) {
+    m = a.charCodeAt(i) | (a.charCodeAt(i + 1) << 16);
+    v3 ^= m;
+    v0 = (v0 + v1) | 0; v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
+    v0 = (v0 + v3) | 0; v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
+    v2 = (v2 + v1) | 0; v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2; v2 = (v2 << 16) | (v2 >>> 16);
+    v0 ^= m;
+  }
   let j = 0;
+  const total = na + nb;
   if (na & 1) {
-    // The last unit of a shares a word with the first unit of b (or is the tail).
-    if (nb === 0) return finish((((4 + na * 2) & 0xff) << 24) | a.charCodeAt(na - 1));
-    absorb(a.charCodeAt(na - 1) | (b.charCodeAt(0) << 16));
+    // The last unit of a shares a word with the first unit of b, or is the tail.
+    if (nb === 0) return finish(v0, v1, v2, v3, (((4 + total * 2) & 0xff) << 24) | a.charCodeAt(na - 1));
+    m = a.charCodeAt(na - 1) | (b.charCodeAt(0) << 16);
+    v3 ^= m;
+    v0 = (v0 + v1) | 0; v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
+    v0 = (v0 + v3) | 0; v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
+    v2 = (v2 + v1) | 0; v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2; v2 = (v2 << 16) | (v2 >>> 16);
+    v0 ^= m;
     j = 1;
   }
-  const rest = nb - j;
-  const evenB = j + (rest & ~1);
-  for (; j < evenB; j += 2) absorb(b.charCodeAt(j) | (b.charCodeAt(j + 1) << 16));
-  const tail = rest & 1 ? b.charCodeAt(nb - 1) : 0;
-  return finish((((4 + (na + nb) * 2) & 0xff) << 24) | tail);
+  const endB = j + ((nb - j) & ~1);
+  for (; j < endB; j += 2) {
+    m = b.charCodeAt(j) | (b.charCodeAt(j + 1) << 16);
+    v3 ^= m;
+    v0 = (v0 + v1) | 0; v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
+    v0 = (v0 + v3) | 0; v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
+    v2 = (v2 + v1) | 0; v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2; v2 = (v2 << 16) | (v2 >>> 16);
+    v0 ^= m;
+  }
+  const tail = j < nb ? b.charCodeAt(nb - 1) : 0;
+  return finish(v0, v1, v2, v3, (((4 + total * 2) & 0xff) << 24) | tail);
 }
 
 /**
@@ -124,7 +140,16 @@ export function hashPair(key: HashKey, a: string, b: string): number {
  * d = 4 it reproduces the reference implementation's `vectors_hsip32`.
  */
 export function halfSipHashBytes(key: HashKey, bytes: Uint8Array, c = 1, d = 3): number {
-  init(key.k0, key.k1);
+  let v0 = key.k0;
+  let v1 = key.k1;
+  let v2 = 0x6c796765 ^ key.k0;
+  let v3 = 0x74656462 ^ key.k1;
+  const round = (): void => {
+    v0 = (v0 + v1) | 0; v1 = ((v1 << 5) | (v1 >>> 27)) ^ v0; v0 = (v0 << 16) | (v0 >>> 16);
+    v2 = (v2 + v3) | 0; v3 = ((v3 << 8) | (v3 >>> 24)) ^ v2;
+    v0 = (v0 + v3) | 0; v3 = ((v3 << 7) | (v3 >>> 25)) ^ v0;
+    v2 = (v2 + v1) | 0; v1 = ((v1 << 13) | (v1 >>> 19)) ^ v2; v2 = (v2 << 16) | (v2 >>> 16);
+  };
   const n = bytes.length;
   const whole = n & ~3;
   for (let i = 0; i < whole; i += 4) {
