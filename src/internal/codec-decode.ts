@@ -13,7 +13,12 @@
  * in a plain `Error` whose message starts with "codec: corrupt input" (never a hang, never an
  * out-of-bounds read, never a SabStateError: the caller decides what corruption means).
  */
-import {
+import * as format from './codec-format.ts';
+
+// Module-level copies of the format constants: V8 folds a module's own consts into optimized
+// code, but loads (and TDZ-checks) an imported binding at every use, which costs about 2 ns
+// per tag test in the hot loops.
+const {
   kDictInlineCount,
   kDictionary,
   kF64Bytes,
@@ -42,7 +47,7 @@ import {
   kVarintMask,
   kVarintMore,
   kVarintPayloadBits,
-} from './codec-format.ts';
+} = format;
 
 type Slice = (this: Uint8Array, start: number, end: number) => string;
 const nodeBuffer = (globalThis as { Buffer?: { prototype: { latin1Slice?: Slice; utf8Slice?: Slice } } }).Buffer;
@@ -208,20 +213,45 @@ function readObject(): Record<string, unknown> {
   return o;
 }
 
+// Fast paths for the fields of known shapes: the tag that field usually has is tested inline
+// (small enough for the optimizer to inline), anything else goes through readValue.
+function readNum(): unknown {
+  const t = src[p];
+  if (t === kTagF64 && p + 1 + kF64Bytes <= end) {
+    const v = view.getFloat64(p + 1, true);
+    p += 1 + kF64Bytes;
+    return v;
+  }
+  if (t !== undefined && t >= kTagSmallIntBase && t < kTagShortAsciiBase && p < end) {
+    p++;
+    return t - kTagSmallIntBase;
+  }
+  return readValue();
+}
+
+function readStr(): unknown {
+  const t = src[p];
+  if (t !== undefined && t >= kTagDictBase && p < end) {
+    p++;
+    return dict(t - kTagDictBase);
+  }
+  return readValue();
+}
+
 // Known shapes: values in the order of kPositionKeys / kOrderKeys / kPriceSourceKeys.
 function readPriceSource(): Record<string, unknown> {
   enter();
-  const source = readValue(), timespan_ms = readValue(), open = readValue(), close = readValue();
-  const vwap = readValue(), high = readValue(), low = readValue(), start_ms = readValue();
-  const websocket = readValue(), lag_ms = readValue(), volume = readValue();
+  const source = readStr(), timespan_ms = readNum(), open = readNum(), close = readNum();
+  const vwap = readNum(), high = readNum(), low = readNum(), start_ms = readNum();
+  const websocket = readValue(), lag_ms = readValue(), volume = readNum();
   depth--;
   return { source, timespan_ms, open, close, vwap, high, low, start_ms, websocket, lag_ms, volume };
 }
 
 function readOrder(): Record<string, unknown> {
   enter();
-  const order_type = readValue(), leverage = readValue(), price = readValue();
-  const processed_ms = readValue(), order_uuid = readValue(), price_sources = readValue();
+  const order_type = readStr(), leverage = readNum(), price = readNum();
+  const processed_ms = readNum(), order_uuid = readValue(), price_sources = readValue();
   depth--;
   return { order_type, leverage, price, processed_ms, order_uuid, price_sources };
 }

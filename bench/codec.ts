@@ -1,0 +1,152 @@
+/**
+ * Codec benchmark (`npm run bench:codec`): src/internal/codec.ts against JSON (JSON.stringify +
+ * TextEncoder, TextDecoder + JSON.parse) and msgpackr (a `new Packr()` with its defaults, which
+ * use msgpackr's record extension, and `new Packr({ useRecords: false })`, plain MessagePack
+ * maps as the standalone pack/unpack write them; neither uses structuredClone), side by side in
+ * one run, on the real positions of /work/shared/data (ptn-miner-positions.json):
+ *   (a) one real order with 4 price sources (the one of 917 bytes of JSON),
+ *   (b) the median real position (by JSON size), (c) the largest real position,
+ *   (d) a synthetic 100-order position: the largest position with 100 real orders.
+ * For the positions, "split" is what the positions store does: encodePositionHead plus one
+ * encodeOrder per order (copied out, as the store copies each into shared memory), and
+ * decodePositionHead plus one decodeOrder per order put back in place.
+ * Times are means in ns per value; MB/s is of the value's JSON text (the same data for every
+ * codec). Every codec's output is checked to decode to the input before timing. BENCH_MS
+ * (default 300) sets the time per task. The machine may be shared: compare within one run.
+ */
+import { Bench } from 'tinybench';
+import { Packr } from 'msgpackr';
+import { readFileSync } from 'node:fs';
+import { isDeepStrictEqual } from 'node:util';
+import {
+  decodeOrder,
+  decodePositionHead,
+  decodeValue,
+  encodeOrder,
+  encodePositionHead,
+  encodeValue,
+} from '../src/internal/codec.ts';
+
+type Obj = Record<string, unknown>;
+const ms = Number(process.env.BENCH_MS ?? 300);
+const kOrderJsonBytes = 917;
+const kSyntheticOrders = 100;
+/** Each task runs its codec this many times per sample on values below this size... */
+const kSmallJson = 4096;
+const kSmallReps = 20;
+
+const raw: string[] = JSON.parse(readFileSync(new URL('../../shared/data/ptn-miner-positions.json', import.meta.url), 'utf8'));
+const positions = raw.map((s) => JSON.parse(s) as Obj);
+const jsonSize = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
+const bySize = [...positions].sort((a, b) => jsonSize(a) - jsonSize(b));
+const allOrders = positions.flatMap((p) => p.orders as Obj[]);
+const order = allOrders.find((o) => jsonSize(o) === kOrderJsonBytes && (o.price_sources as unknown[]).length === 4) ?? allOrders[0]!;
+const largest = bySize[bySize.length - 1]!;
+const synthetic: Obj = { ...structuredClone(largest) };
+synthetic.orders = Array.from({ length: kSyntheticOrders }, (_, i) => structuredClone(allOrders[i % allOrders.length]!));
+
+const fixtures: { name: string; value: Obj; isPosition: boolean }[] = [
+  { name: '(a) one order', value: order, isPosition: false },
+  { name: '(b) median position', value: bySize[bySize.length >> 1]!, isPosition: true },
+  { name: '(c) largest position', value: largest, isPosition: true },
+  { name: '(d) 100-order position', value: synthetic, isPosition: true },
+];
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+const packr = new Packr();
+const packrMaps = new Packr({ useRecords: false });
+
+interface Codec {
+  name: string;
+  encode: (v: Obj) => Uint8Array;
+  decode: (b: Uint8Array) => unknown;
+}
+const codecs: Codec[] = [
+  { name: 'sabstate', encode: (v) => encodeValue(v), decode: (b) => decodeValue(b) },
+  { name: 'JSON', encode: (v) => te.encode(JSON.stringify(v)), decode: (b) => JSON.parse(td.decode(b)) },
+  { name: 'msgpackr', encode: (v) => packr.pack(v), decode: (b) => packr.unpack(b) },
+  { name: 'msgpackr maps', encode: (v) => packrMaps.pack(v), decode: (b) => packrMaps.unpack(b) },
+];
+
+// The positions store's path: head and orders encoded apart, each copied out.
+let chunks: Uint8Array[] = [];
+function encodeSplit(p: Obj): Uint8Array[] {
+  const orders = p.orders as Obj[];
+  const out = new Array<Uint8Array>(orders.length + 1);
+  out[0] = encodePositionHead(p).slice();
+  for (let i = 0; i < orders.length; i++) out[i + 1] = encodeOrder(orders[i]).slice();
+  return out;
+}
+function decodeSplit(parts: Uint8Array[]): Obj {
+  const head = decodePositionHead(parts[0]!);
+  const orders = new Array<Obj>(parts.length - 1);
+  for (let i = 1; i < parts.length; i++) orders[i - 1] = decodeOrder(parts[i]!);
+  head.orders = orders;
+  return head;
+}
+
+const bench = new Bench({ time: ms, warmup: true });
+let sink = 0;
+const sizes: Record<string, number[]> = {};
+for (const f of fixtures) {
+  const reps = jsonSize(f.value) < kSmallJson ? kSmallReps : 1;
+  const row: number[] = [jsonSize(f.value)];
+  for (const c of codecs) {
+    const bytes = c.encode(f.value).slice();
+    if (!isDeepStrictEqual(c.decode(bytes), f.value)) throw new Error(`${c.name} does not round-trip ${f.name}`);
+    row.push(bytes.length);
+    bench.add(`${f.name} encode ${c.name}`, () => {
+      for (let i = 0; i < reps; i++) sink += c.encode(f.value).length;
+    });
+    bench.add(`${f.name} decode ${c.name}`, () => {
+      for (let i = 0; i < reps; i++) sink += (c.decode(bytes) as Obj) === null ? 1 : 0;
+    });
+  }
+  sizes[f.name] = row;
+  if (f.isPosition) {
+    const parts = encodeSplit(f.value);
+    if (!isDeepStrictEqual(decodeSplit(parts), f.value)) throw new Error(`split does not round-trip ${f.name}`);
+    bench.add(`${f.name} encode sabstate split`, () => {
+      for (let i = 0; i < reps; i++) chunks = encodeSplit(f.value);
+    });
+    bench.add(`${f.name} decode sabstate split`, () => {
+      for (let i = 0; i < reps; i++) sink += decodeSplit(parts) === null ? 1 : 0;
+    });
+  }
+  (f as { reps?: number }).reps = reps;
+}
+await bench.run();
+
+const ns = (name: string, reps: number): number => {
+  const r = bench.tasks.find((t) => t.name === name)?.result as { latency?: { mean: number } } | undefined;
+  return ((r?.latency?.mean ?? NaN) * 1e6) / reps;
+};
+const fmtNs = (x: number): string => (Number.isNaN(x) ? '-' : x >= 1e4 ? `${(x / 1e3).toFixed(1)} µs` : `${x.toFixed(0)} ns`);
+const mbs = (bytes: number, t: number): string => (Number.isNaN(t) ? '-' : ((bytes / t) * 1e3).toFixed(0));
+
+console.log(`\nCodec, mean time per value and MB/s of JSON text (BENCH_MS=${ms}; node ${process.version}, ${process.platform}-${process.arch})`);
+console.log('| value | op | sabstate | sabstate split | JSON | msgpackr | msgpackr maps | JSON / sabstate | msgpackr / sabstate | msgpackr maps / sabstate |');
+console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const f of fixtures) {
+  const reps = (f as { reps?: number }).reps ?? 1;
+  const json = sizes[f.name]![0]!;
+  for (const op of ['encode', 'decode']) {
+    const t = codecs.map((c) => ns(`${f.name} ${op} ${c.name}`, reps));
+    const split = f.isPosition ? ns(`${f.name} ${op} sabstate split`, reps) : NaN;
+    const cell = (x: number): string => `${fmtNs(x)}, ${mbs(json, x)} MB/s`;
+    const ratio = (x: number): string => `${(x / t[0]!).toFixed(2)}x`;
+    console.log(
+      `| ${f.name} | ${op} | ${cell(t[0]!)} | ${f.isPosition ? cell(split) : '-'} | ${cell(t[1]!)} | ${cell(t[2]!)} | ${cell(t[3]!)} | ${ratio(t[1]!)} | ${ratio(t[2]!)} | ${ratio(t[3]!)} |`,
+    );
+  }
+}
+console.log('\nEncoded size in bytes (and vs JSON)');
+console.log('| value | JSON | sabstate | msgpackr | msgpackr maps |');
+console.log('| --- | ---: | ---: | ---: | ---: |');
+for (const f of fixtures) {
+  const [json, ours, , ...rest] = sizes[f.name]!;
+  console.log(`| ${f.name} | ${json} | ${[ours!, ...rest].map((b) => `${b} (${((b / json!) * 100).toFixed(0)}%)`).join(' | ')} |`);
+}
+console.log(`\nRatios > 1: sabstate is faster. sabstate encode returns a view of its scratch buffer (no copy);`);
+console.log(`"split" copies each chunk out. msgpackr does not keep -0 (it writes an integer 0). (sink ${sink & 1}, ${chunks.length})`);
