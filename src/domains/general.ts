@@ -1,0 +1,226 @@
+/**
+ * The general domain (`engine.general`): named MPMC queues, named 64-bit counters, named small
+ * maps and the sync gate, each in its own SharedArrayBuffer region(s), declared at creation:
+ *
+ *   general: { queues: { websockets: { capacity: 4096, maxMessageBytes: 4096 } },
+ *              counters: ['orders'], maps: ['accountSizes'] }
+ *
+ * Regions: one per queue (RegionKind.RING, see internal/ring.ts), one for all counters
+ * (RegionKind.CELLS, internal/counters.ts), one for the gate (RegionKind.GATE, internal/gate.ts);
+ * maps are whatever their provider allocates. The handle carries the buffers and the declared
+ * names and sizes (a plain structured-clonable object); the constructor checks every region's
+ * header against them and throws ERR_LAYOUT_MISMATCH on any difference.
+ *
+ * Unknown names: queue(name), counter(name) and map(name) all throw ERR_UNKNOWN_QUEUE (the one
+ * code for "not declared at creation" in this domain), with a message naming the kind.
+ *
+ * Maps (TODO hook, lead): the map structure lives on the positions engineer's hash table. A
+ * `GeneralMapProvider` plugs it in: `create` allocates one map's regions on the creating thread
+ * and returns its structured-clonable handle part; `attach` checks that part and returns the
+ * facade. engine.ts passes the same provider to createGeneralHandle and to every GeneralDomain.
+ * Without a provider, declaring maps is an options error.
+ */
+import { ErrorCode, MAX_KEY_LENGTH, SabStateError, optObject, optPositiveInt, optPowerOfTwo } from '../errors.ts';
+import { Counters, createCountersRegion } from '../internal/counters.ts';
+import type { Counter } from '../internal/counters.ts';
+import { SyncGate, createGateRegion } from '../internal/gate.ts';
+import type { HashKey } from '../internal/hash.ts';
+import {
+  RING_MAX_BYTES,
+  RING_MAX_CAPACITY,
+  RING_MAX_MESSAGE_BYTES,
+  Ring,
+  createRingRegion,
+  ringRegionBytes,
+} from '../internal/ring.ts';
+import type { RingStats } from '../internal/ring.ts';
+
+export const GENERAL_DEFAULTS = { capacity: 1024, maxMessageBytes: 4096 } as const;
+/** Most counters (or maps) one engine declares. */
+export const MAX_GENERAL_NAMES = 65536;
+
+export interface QueueDecl {
+  name: string;
+  capacity: number;
+  maxMessageBytes: number;
+}
+
+export interface ResolvedGeneralOptions {
+  queues: QueueDecl[];
+  counters: string[];
+  maps: string[];
+}
+
+export interface GeneralHandle {
+  queues: Array<QueueDecl & { sab: SharedArrayBuffer }>;
+  counters: { names: string[]; sab: SharedArrayBuffer };
+  gate: SharedArrayBuffer;
+  maps: Array<{ name: string; part: unknown }>;
+}
+
+/** A small shared map of the validator's other dicts (account sizes...). */
+export interface GeneralMap {
+  get(key: string): unknown;
+  set(key: string, value: unknown): void;
+  has(key: string): boolean;
+  delete(key: string): boolean;
+  entries(): Array<[string, unknown]>;
+  readonly size: number;
+}
+
+/** TODO hook (lead): supplies the map structure, see the top of the file. */
+export interface GeneralMapProvider {
+  create(name: string, key: HashKey): unknown;
+  attach(part: unknown, name: string, key: HashKey): GeneralMap;
+}
+
+export interface GeneralStats {
+  queues: Record<string, RingStats>;
+  counters: Record<string, number>;
+  gate: { epoch: number; inProgress: boolean; refused: number };
+  maps: Record<string, { size: number }>;
+}
+
+// ---- options -----------------------------------------------------------------------------------
+
+const IDENT = /^[A-Za-z_$][\w$]*$/;
+const at = (path: string, name: string): string => (IDENT.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`);
+
+function checkKeys(o: Record<string, unknown>, path: string, known: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) throw new TypeError(`${at(path, k)} must not be set (known options: ${known.join(', ')})`);
+  }
+}
+
+function checkName(name: unknown, path: string): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0 || name.length > MAX_KEY_LENGTH) {
+    throw new TypeError(`${path} must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`);
+  }
+}
+
+function resolveNames(raw: unknown, path: string): string[] {
+  if (raw === undefined) return [];
+  if (!Array.isArray(raw)) throw new TypeError(`${path} must be an array of names`);
+  if (raw.length > MAX_GENERAL_NAMES) throw new RangeError(`${path} must have at most ${MAX_GENERAL_NAMES} names`);
+  const seen = new Set<string>();
+  raw.forEach((name: unknown, i) => {
+    checkName(name, `${path}[${i}]`);
+    if (seen.has(name)) throw new RangeError(`${path}[${i}] must not repeat a name (${JSON.stringify(name)})`);
+    seen.add(name);
+  });
+  return [...seen];
+}
+
+/** Validates `options.general` once, at the public boundary (TypeError / RangeError). */
+export function resolveGeneralOptions(raw: unknown, path = 'options.general'): ResolvedGeneralOptions {
+  const o = optObject(raw, path);
+  checkKeys(o, path, ['queues', 'counters', 'maps']);
+  const qs = optObject(o.queues, `${path}.queues`);
+  const queues = Object.keys(qs).map((name): QueueDecl => {
+    const qpath = at(`${path}.queues`, name);
+    if (name.length === 0 || name.length > MAX_KEY_LENGTH) {
+      throw new TypeError(`${path}.queues names must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`);
+    }
+    const q = optObject(qs[name], qpath);
+    checkKeys(q, qpath, ['capacity', 'maxMessageBytes']);
+    const capacity = optPowerOfTwo(q.capacity, `${qpath}.capacity`, GENERAL_DEFAULTS.capacity, RING_MAX_CAPACITY);
+    // Vyukov's sequence scheme needs two slots: with one, "ready at pos" equals "free at pos + 1".
+    if (capacity < 2) throw new RangeError(`${qpath}.capacity must be a power of two of at least 2`);
+    const maxMessageBytes = optPositiveInt(q.maxMessageBytes, `${qpath}.maxMessageBytes`, GENERAL_DEFAULTS.maxMessageBytes, RING_MAX_MESSAGE_BYTES);
+    const bytes = ringRegionBytes(capacity, maxMessageBytes);
+    if (bytes > RING_MAX_BYTES) {
+      throw new RangeError(`${qpath} must fit in ${RING_MAX_BYTES} bytes (capacity x maxMessageBytes needs ${bytes})`);
+    }
+    return { name, capacity, maxMessageBytes };
+  });
+  return { queues, counters: resolveNames(o.counters, `${path}.counters`), maps: resolveNames(o.maps, `${path}.maps`) };
+}
+
+/** Allocates every region of the domain (creating thread only). */
+export function createGeneralHandle(opts: ResolvedGeneralOptions, key: HashKey, maps?: GeneralMapProvider): GeneralHandle {
+  if (opts.maps.length > 0 && maps === undefined) {
+    // TODO(lead): pass the hash-table map provider from engine.ts.
+    throw new RangeError('options.general.maps must be empty until a map provider is wired in (createGeneralHandle third argument)');
+  }
+  return {
+    queues: opts.queues.map((q) => ({ ...q, sab: createRingRegion(key, q.capacity, q.maxMessageBytes) })),
+    counters: { names: [...opts.counters], sab: createCountersRegion(key, opts.counters.length) },
+    gate: createGateRegion(key),
+    maps: opts.maps.map((name) => ({ name, part: maps!.create(name, key) })),
+  };
+}
+
+// ---- facade ------------------------------------------------------------------------------------
+
+function mismatch(why: string): never {
+  throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, `general: ${why}`);
+}
+
+function unknown(kind: string, name: unknown, known: Iterable<string>): never {
+  throw new SabStateError(
+    ErrorCode.UNKNOWN_QUEUE,
+    `no ${kind} named ${typeof name === 'string' ? JSON.stringify(name) : String(name)} was declared (declared: ${[...known].map((n) => JSON.stringify(n)).join(', ') || 'none'})`,
+  );
+}
+
+export class GeneralDomain {
+  /** The sync gate (begin / end / current, and guard for positions.save / eliminations.add). */
+  readonly syncGate: SyncGate;
+  #queues = new Map<string, Ring>();
+  #counters: Counters;
+  #maps = new Map<string, GeneralMap>();
+
+  /** Attaches to the domain's regions; ERR_LAYOUT_MISMATCH on any difference. */
+  constructor(handle: GeneralHandle, key: HashKey, maps?: GeneralMapProvider) {
+    if (typeof handle !== 'object' || handle === null) mismatch('handle is not an object');
+    if (!Array.isArray(handle.queues) || !Array.isArray(handle.maps)) mismatch('handle has no queues / maps lists');
+    if (typeof handle.counters !== 'object' || handle.counters === null || !Array.isArray(handle.counters.names)) {
+      mismatch('handle has no counters');
+    }
+    for (const q of handle.queues) {
+      if (this.#queues.has(q.name)) mismatch(`queue ${JSON.stringify(q.name)} appears twice`);
+      this.#queues.set(q.name, new Ring(q.sab, key, q.name, q.capacity, q.maxMessageBytes));
+    }
+    this.#counters = new Counters(handle.counters.sab, key, handle.counters.names);
+    this.syncGate = new SyncGate(handle.gate, key);
+    if (handle.maps.length > 0 && maps === undefined) mismatch('the handle has maps but no map provider was given');
+    for (const m of handle.maps) this.#maps.set(m.name, maps!.attach(m.part, m.name, key));
+  }
+
+  /** The queue declared as `name`; ERR_UNKNOWN_QUEUE otherwise. */
+  queue(name: string): Ring {
+    return this.#queues.get(name) ?? unknown('queue', name, this.#queues.keys());
+  }
+
+  /** The counter declared as `name`; ERR_UNKNOWN_QUEUE otherwise. */
+  counter(name: string): Counter {
+    return this.#counters.get(name) ?? unknown('counter', name, this.#counters.names());
+  }
+
+  /** The map declared as `name`; ERR_UNKNOWN_QUEUE otherwise. */
+  map(name: string): GeneralMap {
+    return this.#maps.get(name) ?? unknown('map', name, this.#maps.keys());
+  }
+
+  queueNames(): string[] {
+    return [...this.#queues.keys()];
+  }
+
+  counterNames(): string[] {
+    return this.#counters.names();
+  }
+
+  mapNames(): string[] {
+    return [...this.#maps.keys()];
+  }
+
+  stats(): GeneralStats {
+    const g = this.syncGate.current();
+    return {
+      queues: Object.fromEntries([...this.#queues].map(([n, q]) => [n, q.stats()])),
+      counters: Object.fromEntries(this.#counters.values()),
+      gate: { epoch: g.epoch, inProgress: g.inProgress, refused: this.syncGate.refused() },
+      maps: Object.fromEntries([...this.#maps].map(([n, m]) => [n, { size: m.size }])),
+    };
+  }
+}
