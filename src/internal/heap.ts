@@ -1,0 +1,369 @@
+/**
+ * A shared heap: variable-size blocks in one growable SharedArrayBuffer, every byte of allocator
+ * state inside the buffer, so any thread allocates and frees.
+ *
+ * Algorithm: segregated fits with size classes (as jemalloc / mimalloc bins), one lock-free
+ * Treiber stack of free blocks per class, plus a bump pointer for fresh memory.
+ * - Classes: 32..256 bytes in steps of 16, then four per power of two (320, 384, 448, 512,
+ *   640, ...): at most 25% internal waste (12.5% on average), a class computed with one clz32.
+ *   Why classes and not a coalescing first-fit: a free list per class is one CAS to pop or push
+ *   and needs no lock, and a thread killed between two steps leaks at most a block instead of
+ *   leaving a half-merged neighbour. The price: a freed block keeps its class forever (no
+ *   coalescing); when both the class and the bump space are exhausted, alloc takes a block of
+ *   any larger class before it reports ERR_CAPACITY.
+ * - Free-list heads are 64-bit words (offset | tag << 32) changed by CAS on a BigUint64Array;
+ *   the tag counts every push and pop, so a pop that read a stale `next` (ABA) fails its CAS.
+ * - The bump pointer kTop moves forward by CAS; the thread that moves it past byteLength grows
+ *   the buffer (SharedArrayBuffer.prototype.grow, by half again at least) before it writes the
+ *   block. Length-tracking views (`new Uint8Array(sab)`) follow growth in every thread: a block
+ *   is reached only through an atomic publish made after the grow.
+ * - Safe reclamation for lock-free readers (table.ts): `retire` frees a published block at once
+ *   unless some reader is pinned (kPinned > 0, the bounded-retry fallback of seqlock.ts); then
+ *   the block goes on a deferred list, freed by a later retire or `collect` when nobody is
+ *   pinned. A pinned reader pins before it loads a slot word and unpins after its last copy, so
+ *   a block it reached cannot be freed under it (proof in seqlock.ts).
+ *
+ * Block: a header of kBlockHeaderBytes, then the payload. Blocks are 16-byte aligned.
+ *
+ * | Int32 of block | name        | written by                  | how |
+ * | -------------- | ----------- | --------------------------- | --- |
+ * | 0              | kBlockClass | allocating / freeing thread | plain; class, or class + kFreeBit while free |
+ * | 1              | kBlockStamp | allocating thread           | plain; +1 on every allocation (never 0): (offset, stamp) names one allocation |
+ * | 2 (payload)    | kBlockNext  | pushing thread              | Atomics.store; next free / deferred block while not allocated |
+ *
+ * Region (RegionKind.HEAP, params [maxBytes]); lines of 128 bytes:
+ *
+ * | line | Int32 slot     | name            | written by            | how |
+ * | ---- | -------------- | --------------- | --------------------- | --- |
+ * | 0    | 0..31          | header          | creator               | region.ts |
+ * | 1    | 0              | kTop            | allocators            | CAS; end of the bump area |
+ * | 2    | 0              | kInUseBytes     | alloc / free          | Atomics.add / sub (class sizes) |
+ * | 2    | 1              | kInUseBlocks    | alloc / free          | Atomics.add / sub |
+ * | 2    | 2              | kCapacityErrors | failed alloc          | Atomics.add |
+ * | 3    | 0              | kPinned         | pinned readers        | Atomics.add / sub |
+ * | 3    | 1              | kDeferredHead   | retire / collect      | CAS push, Atomics.exchange take-all (ABA-free) |
+ * | 3    | 2              | kDeferredCount  | retire / collect      | Atomics.add / sub |
+ * | 3    | 3              | kPinnedReads    | pinned readers        | Atomics.add (stats) |
+ * | 4    | 0..2           | write gate      | domain writers        | seqlock.ts WriteGate |
+ * | 5+c  | BigUint64 0    | free head of c  | alloc / free          | CAS (offset, tag) |
+ *
+ * Publication: a block's header and payload are plain writes by the thread that owns it; the
+ * atomic store that publishes its offset (a table slot CAS) makes them visible to readers. A
+ * push's CAS publishes its kBlockNext store to the popper. kTop, counters: Atomics only.
+ */
+import { ErrorCode, SabStateError } from '../errors.ts';
+import type { HashKey } from './hash.ts';
+import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
+import { WriteGate } from './seqlock.ts';
+
+const kTop = 1 * LINE_INTS;
+const kInUseBytes = 2 * LINE_INTS;
+const kInUseBlocks = kInUseBytes + 1;
+const kCapacityErrors = kInUseBytes + 2;
+const kPinned = 3 * LINE_INTS;
+const kDeferredHead = kPinned + 1;
+const kDeferredCount = kPinned + 2;
+const kPinnedReads = kPinned + 3;
+const kGateBase = 4 * LINE_INTS;
+const kFirstClassLine = 5;
+/** Number of size classes: 15 of 16-byte steps up to 256, then 4 per power of two up to 2^31. */
+export const kClassCount = 15 + 4 * 23;
+export const kDataStart = (kFirstClassLine + kClassCount) * LINE_BYTES;
+
+export const kBlockHeaderBytes = 8;
+const kBlockClass = 0;
+const kBlockStamp = 1;
+const kBlockNext = 2;
+const kFreeBit = 0x10000;
+const kMask32 = 0xffffffffn;
+const kGrowStep = 1 << 16;
+
+/** Largest maxBytes: offsets and sizes stay below 2^31 (Int32 words). */
+export const MAX_HEAP_BYTES = 2 ** 31 - 2 ** 16;
+/** Smallest maxBytes: the metadata lines and a little room. */
+export const MIN_HEAP_BYTES = kDataStart + kGrowStep;
+const kDefaultInitialBytes = 1 << 20;
+
+/** Class of a block of n bytes (header included). */
+export function classOf(n: number): number {
+  if (n <= 32) return 0;
+  if (n <= 256) return (n - 17) >> 4;
+  const e = 31 - Math.clz32(n - 1);
+  const step = 1 << (e - 2);
+  return 15 + (e - 8) * 4 + Math.ceil((n - 2 ** e) / step) - 1;
+}
+
+/** Bytes of a block of class c (header included). */
+export function classSize(c: number): number {
+  if (c < 15) return 32 + 16 * c;
+  const e = 8 + ((c - 15) >> 2);
+  return 2 ** e + (((c - 15) & 3) + 1) * 2 ** (e - 2);
+}
+
+export interface HeapHandle {
+  readonly sab: SharedArrayBuffer;
+  readonly maxBytes: number;
+}
+
+export interface HeapStats {
+  maxBytes: number;
+  reservedBytes: number;
+  topBytes: number;
+  inUseBytes: number;
+  inUseBlocks: number;
+  deferredBlocks: number;
+  pinnedReaders: number;
+  pinnedReads: number;
+  capacityErrors: number;
+}
+
+function specOf(maxBytes: number, key: HashKey): RegionSpec {
+  return { kind: RegionKind.HEAP, key, params: [maxBytes] };
+}
+
+/** A new heap region of at most maxBytes (MIN_HEAP_BYTES..MAX_HEAP_BYTES, checked by the caller's options). */
+export function createHeapHandle(maxBytes: number, key: HashKey, initialBytes = kDefaultInitialBytes): HeapHandle {
+  if (!Number.isInteger(maxBytes) || maxBytes < MIN_HEAP_BYTES || maxBytes > MAX_HEAP_BYTES) {
+    throw new RangeError(`heap maxBytes must be an integer from ${MIN_HEAP_BYTES} to ${MAX_HEAP_BYTES}`);
+  }
+  const initial = Math.min(maxBytes, Math.max(MIN_HEAP_BYTES, initialBytes));
+  const sab = createRegion(specOf(maxBytes, key), initial, maxBytes);
+  new Int32Array(sab)[kTop] = kDataStart;
+  return { sab, maxBytes };
+}
+
+export class SharedHeap {
+  readonly sab: SharedArrayBuffer;
+  /** Length-tracking views of the whole buffer: they follow grow() in every thread. */
+  readonly u8: Uint8Array;
+  readonly u16: Uint16Array;
+  readonly i32: Int32Array;
+  readonly maxBytes: number;
+  /** The domain's write gate (snapshots): its words live in this region. */
+  readonly gate: WriteGate;
+  readonly what: string;
+  readonly #b64: BigUint64Array;
+  readonly #maxBlock: number;
+
+  constructor(handle: HeapHandle, key: HashKey, what: string) {
+    this.sab = checkRegion(handle.sab, specOf(handle.maxBytes, key), what);
+    this.maxBytes = handle.maxBytes;
+    this.u8 = new Uint8Array(this.sab);
+    this.u16 = new Uint16Array(this.sab);
+    this.i32 = new Int32Array(this.sab);
+    this.#b64 = new BigUint64Array(this.sab);
+    this.gate = new WriteGate(this.i32, kGateBase, what);
+    this.what = what;
+    let c = classOf(this.maxBytes - kDataStart);
+    while (c > 0 && classSize(c) > this.maxBytes - kDataStart) c--;
+    this.#maxBlock = classSize(c);
+  }
+
+  /**
+   * Allocates a block with at least `payloadBytes` of payload; returns its offset (the block
+   * ref). Throws ERR_VALUE_TOO_LARGE if no heap of maxBytes could hold it, ERR_CAPACITY if full.
+   */
+  alloc(payloadBytes: number): number {
+    const need = payloadBytes + kBlockHeaderBytes;
+    if (need > this.#maxBlock) {
+      throw new SabStateError(
+        ErrorCode.VALUE_TOO_LARGE,
+        `${this.what}: a block of ${payloadBytes} bytes cannot fit a heap of ${this.maxBytes} bytes`,
+      );
+    }
+    const c = classOf(need);
+    let ref = this.#pop(c);
+    if (ref === 0) ref = this.#bump(c);
+    for (let d = c + 1; ref === 0 && d < kClassCount; d++) ref = this.#pop(d);
+    if (ref === 0) {
+      Atomics.add(this.i32, kCapacityErrors, 1);
+      throw new SabStateError(
+        ErrorCode.CAPACITY,
+        `${this.what}: heap full (${this.maxBytes} bytes) allocating ${payloadBytes} bytes`,
+      );
+    }
+    const h = ref >> 2;
+    const cls = this.i32[h + kBlockClass]! & ~kFreeBit;
+    this.i32[h + kBlockClass] = cls;
+    this.i32[h + kBlockStamp] = (this.i32[h + kBlockStamp]! + 1) | 0 || 1;
+    Atomics.add(this.i32, kInUseBytes, classSize(cls));
+    Atomics.add(this.i32, kInUseBlocks, 1);
+    return ref;
+  }
+
+  /** Frees a block nobody else can reach (never published, or already unpublished and unpinned). */
+  free(ref: number): void {
+    const h = ref >> 2;
+    const cls = this.i32[h + kBlockClass]!;
+    if ((cls & kFreeBit) !== 0 || cls < 0 || cls >= kClassCount) {
+      throw new Error(`${this.what}: free of a block that is not allocated (offset ${ref})`);
+    }
+    this.i32[h + kBlockClass] = cls | kFreeBit;
+    Atomics.sub(this.i32, kInUseBytes, classSize(cls));
+    Atomics.sub(this.i32, kInUseBlocks, 1);
+    this.#push(cls, ref);
+  }
+
+  /**
+   * Frees a block that was published and has just been unpublished (its slot CAS is done):
+   * at once if no reader is pinned, else later (deferred list).
+   */
+  retire(ref: number): void {
+    if (Atomics.load(this.i32, kPinned) !== 0) {
+      this.#defer(ref);
+      return;
+    }
+    this.free(ref);
+    if (Atomics.load(this.i32, kDeferredHead) !== 0) this.collect();
+  }
+
+  /** Frees the deferred blocks if no reader is pinned. Returns how many were freed. */
+  collect(): number {
+    let ref = Atomics.exchange(this.i32, kDeferredHead, 0);
+    if (ref === 0) return 0;
+    // Checked after taking the list: a reader pinned now cannot reach these blocks (they were
+    // unpublished before they were deferred); a reader pinned earlier still counts in kPinned.
+    const pinned = Atomics.load(this.i32, kPinned) !== 0;
+    let n = 0;
+    while (ref !== 0) {
+      const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext);
+      if (pinned) {
+        this.#pushDeferred(ref);
+      } else {
+        this.free(ref);
+        n++;
+      }
+      ref = next;
+    }
+    if (n) Atomics.sub(this.i32, kDeferredCount, n);
+    return n;
+  }
+
+  /** Pins: until unpin(), no published block reached from now on is freed. */
+  pin(): void {
+    Atomics.add(this.i32, kPinned, 1);
+    Atomics.add(this.i32, kPinnedReads, 1);
+  }
+
+  unpin(): void {
+    Atomics.sub(this.i32, kPinned, 1);
+  }
+
+  /** Payload offset of a block. */
+  payload(ref: number): number {
+    return ref + kBlockHeaderBytes;
+  }
+
+  stampOf(ref: number): number {
+    return this.i32[(ref >> 2) + kBlockStamp]!;
+  }
+
+  /** Payload capacity of an allocated block. */
+  capacityOf(ref: number): number {
+    return classSize(this.i32[(ref >> 2) + kBlockClass]! & ~kFreeBit) - kBlockHeaderBytes;
+  }
+
+  /**
+   * For racing readers: the payload capacity of `ref` if it looks like an allocated block inside
+   * the buffer (aligned, valid class, not free, within byteLength), else -1. Garbage-proof.
+   */
+  checkBlock(ref: number): number {
+    if ((ref & 15) !== 0 || ref < kDataStart) return -1;
+    const cls = this.i32[(ref >> 2) + kBlockClass];
+    if (cls === undefined || cls < 0 || cls >= kClassCount) return -1;
+    const size = classSize(cls);
+    return ref + size <= this.u8.length ? size - kBlockHeaderBytes : -1;
+  }
+
+  stats(): HeapStats {
+    const i = this.i32;
+    return {
+      maxBytes: this.maxBytes,
+      reservedBytes: this.sab.byteLength,
+      topBytes: Atomics.load(i, kTop),
+      inUseBytes: Atomics.load(i, kInUseBytes),
+      inUseBlocks: Atomics.load(i, kInUseBlocks),
+      deferredBlocks: Atomics.load(i, kDeferredCount),
+      pinnedReaders: Atomics.load(i, kPinned),
+      pinnedReads: Atomics.load(i, kPinnedReads),
+      capacityErrors: Atomics.load(i, kCapacityErrors),
+    };
+  }
+
+  #headIndex(c: number): number {
+    return ((kFirstClassLine + c) * LINE_BYTES) >> 3;
+  }
+
+  #pop(c: number): number {
+    const i = this.#headIndex(c);
+    for (;;) {
+      const head = Atomics.load(this.#b64, i);
+      const ref = Number(head & kMask32);
+      if (ref === 0) return 0;
+      // May be garbage if another thread popped and reused the block: then the tag moved and
+      // the CAS below fails.
+      const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext) >>> 0;
+      const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
+      if (Atomics.compareExchange(this.#b64, i, head, tagged | BigInt(next)) === head) return ref;
+    }
+  }
+
+  #push(c: number, ref: number): void {
+    const i = this.#headIndex(c);
+    for (;;) {
+      const head = Atomics.load(this.#b64, i);
+      Atomics.store(this.i32, (ref >> 2) + kBlockNext, Number(head & kMask32));
+      const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
+      if (Atomics.compareExchange(this.#b64, i, head, tagged | BigInt(ref)) === head) return;
+    }
+  }
+
+  #bump(c: number): number {
+    const size = classSize(c);
+    for (;;) {
+      const top = Atomics.load(this.i32, kTop);
+      const end = top + size;
+      if (end > this.maxBytes) return 0;
+      if (Atomics.compareExchange(this.i32, kTop, top, end) !== top) continue;
+      if (!this.#ensure(end)) {
+        // Could not grow (out of memory): give the space back if nobody bumped after us.
+        Atomics.compareExchange(this.i32, kTop, end, top);
+        return 0;
+      }
+      this.i32[(top >> 2) + kBlockClass] = c;
+      return top;
+    }
+  }
+
+  /** Grows the buffer to at least `end` bytes. False if the system refused the memory. */
+  #ensure(end: number): boolean {
+    let len = this.sab.byteLength;
+    while (len < end) {
+      const want = Math.max(end, len + (len >> 1));
+      const target = Math.min(this.maxBytes, Math.ceil(want / kGrowStep) * kGrowStep);
+      try {
+        this.sab.grow(target);
+      } catch (e) {
+        // RangeError: another thread grew it past `target` meanwhile (grow never shrinks), or
+        // the memory could not be committed. Re-read the length to tell which.
+        if (!(e instanceof RangeError)) throw e;
+        if (this.sab.byteLength === len) return false;
+      }
+      len = this.sab.byteLength;
+    }
+    return true;
+  }
+
+  #defer(ref: number): void {
+    this.#pushDeferred(ref);
+    Atomics.add(this.i32, kDeferredCount, 1);
+  }
+
+  #pushDeferred(ref: number): void {
+    for (;;) {
+      const head = Atomics.load(this.i32, kDeferredHead);
+      Atomics.store(this.i32, (ref >> 2) + kBlockNext, head);
+      if (Atomics.compareExchange(this.i32, kDeferredHead, head, ref) === head) return;
+    }
+  }
+}

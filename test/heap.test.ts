@@ -1,0 +1,186 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { SabStateError } from '../src/errors.ts';
+import { hashKeyFromSeed } from '../src/internal/hash.ts';
+import {
+  MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, classOf, classSize, createHeapHandle, kClassCount, kDataStart,
+} from '../src/internal/heap.ts';
+import { fcParams, seed, stressScale } from './helpers/seed.ts';
+import { runWorkers } from './helpers/workers.ts';
+
+const WORKER = new URL('./workers/positions-heap-worker.ts', import.meta.url);
+const key = hashKeyFromSeed(BigInt(seed >>> 0));
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+function heapOf(maxBytes: number, initial?: number): SharedHeap {
+  return new SharedHeap(createHeapHandle(maxBytes, key, initial), key, 'test heap');
+}
+
+test('size classes: every size fits its class, waste at most 25% + 16 bytes, classes grow', () => {
+  for (let c = 1; c < kClassCount; c++) assert.ok(classSize(c) > classSize(c - 1), `class ${c}`);
+  assert.ok(classSize(kClassCount - 1) >= 2 ** 31);
+  fc.assert(
+    fc.property(fc.integer({ min: 1, max: 2 ** 31 - 1 }), (n) => {
+      const c = classOf(n);
+      assert.ok(c >= 0 && c < kClassCount);
+      assert.ok(classSize(c) >= n, `size ${n} class ${c}`);
+      assert.ok(c === 0 || classSize(c - 1) < n, `size ${n} not in the smallest class`);
+      assert.ok(classSize(c) <= Math.max(32, n * 1.25 + 16));
+    }),
+    fcParams(2000),
+  );
+});
+
+test('smoke: alloc, write, free, reuse of the same block with a new stamp', () => {
+  const heap = heapOf(MIN_HEAP_BYTES * 4);
+  const a = heap.alloc(100);
+  assert.ok(a >= kDataStart && a % 16 === 0);
+  assert.ok(heap.capacityOf(a) >= 100);
+  heap.u8.fill(7, heap.payload(a), heap.payload(a) + 100);
+  const s1 = heap.stampOf(a);
+  assert.ok(s1 !== 0);
+  assert.is(heap.stats().inUseBlocks, 1);
+  heap.free(a);
+  assert.is(heap.stats().inUseBytes, 0);
+  assert.is(heap.checkBlock(a), -1, 'a free block does not pass the reader check');
+  const b = heap.alloc(90);
+  assert.is(b, a, 'same class: the freed block is reused');
+  assert.is.not(heap.stampOf(b), s1, 'a new allocation gets a new stamp');
+  assert.throws(() => heap.free(a + 16), /not allocated/);
+  heap.free(b);
+  assert.throws(() => heap.free(b), /not allocated/);
+});
+
+test('capacity: a full heap is ERR_CAPACITY and stays usable; too large is ERR_VALUE_TOO_LARGE', () => {
+  const heap = heapOf(MIN_HEAP_BYTES);
+  assert.is(code(() => heap.alloc(MIN_HEAP_BYTES)), 'ERR_VALUE_TOO_LARGE');
+  assert.is(code(() => heap.alloc(2 ** 40)), 'ERR_VALUE_TOO_LARGE');
+  const refs: number[] = [];
+  let err: string | undefined;
+  while (err === undefined) {
+    try {
+      refs.push(heap.alloc(1000));
+    } catch (e) {
+      err = (e as SabStateError).code;
+    }
+  }
+  assert.is(err, 'ERR_CAPACITY');
+  assert.ok(refs.length >= 50);
+  const st = heap.stats();
+  assert.is(st.inUseBlocks, refs.length);
+  assert.is(st.capacityErrors, 1);
+  assert.ok(st.topBytes <= MIN_HEAP_BYTES);
+  // Smaller requests fall back to a block of a larger class when their own class is empty.
+  heap.free(refs.pop()!);
+  const small = heap.alloc(40);
+  assert.ok(heap.capacityOf(small) >= 1000);
+  heap.free(small);
+  for (const r of refs) heap.free(r);
+  assert.is(heap.stats().inUseBytes, 0);
+  // Full, freed, full again with the same count: free blocks are reused, nothing leaks.
+  let again = 0;
+  try {
+    for (;;) {
+      heap.alloc(1000);
+      again++;
+    }
+  } catch (e) {
+    assert.is((e as SabStateError).code, 'ERR_CAPACITY');
+  }
+  assert.is(again, refs.length + 1);
+});
+
+test('option limits', () => {
+  assert.throws(() => createHeapHandle(MIN_HEAP_BYTES - 1, key), RangeError);
+  assert.throws(() => createHeapHandle(MAX_HEAP_BYTES + 1, key), RangeError);
+  const h = createHeapHandle(MIN_HEAP_BYTES, key);
+  assert.throws(() => new SharedHeap(h, hashKeyFromSeed(1234n), 'x'), (e: unknown) => (e as SabStateError).code === 'ERR_LAYOUT_MISMATCH');
+  assert.throws(() => new SharedHeap({ ...h, maxBytes: MIN_HEAP_BYTES * 2 }, key, 'x'), /size param/);
+});
+
+test('growth: the buffer grows on demand up to maxBytes; views follow', () => {
+  const heap = heapOf(64 << 20, MIN_HEAP_BYTES);
+  const before = heap.sab.byteLength;
+  assert.is(before, MIN_HEAP_BYTES);
+  const r = heap.alloc(5 << 20);
+  assert.ok(heap.sab.byteLength >= r + (5 << 20));
+  assert.is(heap.u8.length, heap.sab.byteLength, 'length-tracking view');
+  heap.u8[heap.payload(r) + (5 << 20) - 1] = 9;
+  assert.is(heap.u8[heap.payload(r) + (5 << 20) - 1], 9);
+  assert.ok(heap.stats().reservedBytes > before);
+});
+
+test('retire defers while a reader is pinned; collect frees after unpin', () => {
+  const heap = heapOf(MIN_HEAP_BYTES * 2);
+  const a = heap.alloc(64);
+  const b = heap.alloc(64);
+  heap.pin();
+  heap.retire(a);
+  assert.is(heap.stats().deferredBlocks, 1);
+  assert.ok(heap.checkBlock(a) > 0, 'still allocated while pinned');
+  assert.is(heap.collect(), 0, 'nothing freed while pinned');
+  heap.unpin();
+  heap.retire(b);
+  const st = heap.stats();
+  assert.is(st.deferredBlocks, 0);
+  assert.is(st.inUseBytes, 0);
+  assert.is(st.pinnedReads, 1);
+});
+
+test('growth is seen by other threads: a block written past the old length reads back in a worker', async () => {
+  const h = createHeapHandle(32 << 20, key, MIN_HEAP_BYTES);
+  const flag = new SharedArrayBuffer(16);
+  const heap = new SharedHeap(h, key, 'test heap');
+  // worker grows, main reads
+  const grower = runWorkers<{ before: number; after: number }>(WORKER, [{ mode: 'grow', heap: h, seed, flag, bytes: 3 << 20 }], 30_000);
+  const f = new Int32Array(flag);
+  while (Atomics.load(f, 1) === 0) await new Promise((r) => setTimeout(r, 5));
+  const ref = Atomics.load(f, 1);
+  assert.ok(heap.u8.length >= ref + (3 << 20), 'main thread view followed the worker grow');
+  assert.is(heap.i32[heap.payload(ref) >> 2], 0x5a5a);
+  Atomics.store(f, 3, 1);
+  const [g] = await grower;
+  assert.ok(g!.after > g!.before);
+  // main grows, worker reads with views made before the growth
+  const flag2 = new SharedArrayBuffer(16);
+  const f2 = new Int32Array(flag2);
+  const reader = runWorkers<{ lenBefore: number; lenAfter: number; ok: boolean }>(WORKER, [{ mode: 'read', heap: h, seed, flag: flag2 }], 30_000);
+  await new Promise((r) => setTimeout(r, 200));
+  const big = heap.alloc(12 << 20);
+  const p = heap.payload(big);
+  heap.i32[p >> 2] = 0x5a5a;
+  for (let k = 4; k < 12 << 20; k++) heap.u8[p + k] = (0x5a5a + k) & 0xff;
+  Atomics.store(f2, 2, 12 << 20);
+  Atomics.store(f2, 1, big);
+  Atomics.notify(f2, 1);
+  const [r] = await reader;
+  assert.ok(r!.ok, 'worker read the block');
+  assert.ok(r!.lenAfter > r!.lenBefore || r!.lenBefore >= big + (12 << 20));
+});
+
+test('mpmc: threads allocate and free at once; no block is handed out twice; usage returns to 0', async () => {
+  const workers = 4;
+  const iterations = Math.round(20_000 * stressScale);
+  const h = createHeapHandle(24 << 20, key, MIN_HEAP_BYTES);
+  const flag = new SharedArrayBuffer(16);
+  const datas = Array.from({ length: workers }, (_, id) => ({ mode: 'churn', heap: h, seed, flag, workers, iterations, live: 64, id }));
+  const res = await runWorkers<{ bad: number; capacity: number }>(WORKER, datas, 60_000);
+  for (const r of res) {
+    assert.is(r.bad, 0, 'pattern intact');
+    assert.is(r.capacity, 0);
+  }
+  const st = new SharedHeap(h, key, 'test heap').stats();
+  assert.is(st.inUseBytes, 0);
+  assert.is(st.inUseBlocks, 0);
+});
+
+test.run();

@@ -1,0 +1,206 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { SabStateError } from '../src/errors.ts';
+import { hashKeyFromSeed } from '../src/internal/hash.ts';
+import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/heap.ts';
+import { SharedTable, createTableHandle, tableSlotsFor } from '../src/internal/table.ts';
+import { fcParams, seed, stressScale } from './helpers/seed.ts';
+import { runWorkers } from './helpers/workers.ts';
+
+const WORKER = new URL('./workers/positions-table-worker.ts', import.meta.url);
+const key = hashKeyFromSeed(BigInt(seed >>> 0));
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (e) {
+    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
+  }
+  return undefined;
+}
+
+function make(maxRecords: number, maxBytes = 8 << 20) {
+  const heapHandle = createHeapHandle(maxBytes, key);
+  const tableHandle = createTableHandle(maxRecords, key);
+  const heap = new SharedHeap(heapHandle, key, 'test heap');
+  const table = new SharedTable(tableHandle, heap, key, 'test table');
+  return { heapHandle, tableHandle, heap, table };
+}
+
+const str = (v: Uint8Array | undefined): string | undefined => (v === undefined ? undefined : dec.decode(v));
+
+test('smoke: string and pair keys, get / has / set / delete / take / scan', () => {
+  const { table, heap } = make(64);
+  assert.is(table.get('a'), undefined);
+  table.set('a', undefined, enc.encode('one'));
+  table.set('ab', 'c', enc.encode('pair ab|c'));
+  table.set('a', 'bc', enc.encode('pair a|bc'));
+  assert.is(str(table.get('a')), 'one');
+  assert.is(str(table.get('ab', 'c')), 'pair ab|c');
+  assert.is(str(table.get('a', 'bc')), 'pair a|bc');
+  assert.is(table.get('ab'), undefined, 'a single key is not a pair key');
+  assert.is(table.size, 3);
+  table.set('a', undefined, enc.encode('uno'));
+  assert.is(str(table.get('a')), 'uno');
+  assert.is(table.size, 3);
+  assert.ok(table.has('a', 'bc'));
+  assert.is(table.delete('a', 'bc'), true);
+  assert.is(table.delete('a', 'bc'), false);
+  assert.is(table.has('a', 'bc'), false);
+  assert.is(str(table.take('ab', 'c')), 'pair ab|c');
+  assert.is(table.take('ab', 'c'), undefined);
+  table.set('é😀\ud800', 'z', new Uint8Array(0));
+  assert.equal(table.get('é😀\ud800', 'z'), new Uint8Array(0));
+  const all = table.scan((a, b, u8, at, len) => [a, b, dec.decode(u8.slice(at, at + len))]);
+  assert.equal(all.sort(), [['a', undefined, 'uno'], ['é😀\ud800', 'z', '']].sort());
+  const st = table.stats();
+  assert.is(st.records, 2);
+  assert.is(st.inserts, 4);
+  table.delete('a');
+  table.delete('é😀\ud800', 'z');
+  assert.is(heap.stats().inUseBytes, 0, 'every record block was freed');
+});
+
+test('capacity: maxRecords records, then ERR_CAPACITY; updates and deletes still work', () => {
+  const { table } = make(10);
+  assert.is(table.slots, tableSlotsFor(10));
+  for (let i = 0; i < 10; i++) table.set(`k${i}`, undefined, enc.encode(`v${i}`));
+  assert.is(code(() => table.set('k10', undefined, enc.encode('x'))), 'ERR_CAPACITY');
+  assert.is(table.size, 10);
+  assert.is(table.get('k10'), undefined);
+  table.set('k3', undefined, enc.encode('v3b'));
+  assert.is(str(table.get('k3')), 'v3b');
+  table.delete('k0');
+  table.set('k10', undefined, enc.encode('x'));
+  assert.is(str(table.get('k10')), 'x');
+  for (let i = 1; i <= 10; i++) assert.ok(table.has(`k${i}`), `k${i}`);
+});
+
+test('value too large for the heap: ERR_VALUE_TOO_LARGE, table unchanged', () => {
+  const { table, heap } = make(4, MIN_HEAP_BYTES);
+  assert.is(code(() => table.set('big', undefined, new Uint8Array(MIN_HEAP_BYTES))), 'ERR_VALUE_TOO_LARGE');
+  assert.is(table.size, 0);
+  assert.is(heap.stats().inUseBytes, 0);
+});
+
+test('delete and reuse: churn far past the slot count never fills the table (tombstones reused / trimmed)', () => {
+  const { table, heap } = make(8);
+  for (let i = 0; i < 4000; i++) {
+    table.set(`key${i}`, 'x', enc.encode(String(i)));
+    if (i >= 5) assert.is(table.delete(`key${i - 5}`, 'x'), true);
+  }
+  for (let i = 3995; i < 4000; i++) assert.is(str(table.get(`key${i}`, 'x')), String(i));
+  assert.is(table.size, 5);
+  const st = table.stats();
+  assert.ok(st.usedSlots <= table.slots, 'some EMPTY slot is left');
+  assert.ok(st.trims > 0 || st.tombstones < table.slots);
+  for (let i = 3995; i < 4000; i++) table.delete(`key${i}`, 'x');
+  assert.is(heap.stats().inUseBytes, 0);
+});
+
+test('collisions in a small table: keys sharing a home slot are all found, by full key', () => {
+  const { table } = make(8); // 16 slots
+  const home = (k: string) => table.hash(k) & (table.slots - 1);
+  const target = home('seed');
+  const same: string[] = [];
+  for (let i = 0; same.length < 7; i++) if (home(`c${i}`) === target) same.push(`c${i}`);
+  same.forEach((k, i) => table.set(k, undefined, enc.encode(String(i))));
+  same.forEach((k, i) => assert.is(str(table.get(k)), String(i), k));
+  // delete from the middle of the chain: later keys are still reachable through the tombstone
+  table.delete(same[2]!);
+  assert.is(table.get(same[2]!), undefined);
+  for (const k of same.slice(3)) assert.ok(table.has(k), k);
+  table.set('new', undefined, enc.encode('n'));
+  assert.is(str(table.get('new')), 'n');
+  // equal hashes of different keys cannot be confused: the full key is compared
+  assert.is(table.get('c-nonexistent'), undefined);
+});
+
+test('update: read-modify-write; null deletes, undefined leaves', () => {
+  const { table } = make(8);
+  const inc = (old: Uint8Array | undefined) => enc.encode(String(Number(old === undefined ? 0 : dec.decode(old)) + 1));
+  for (let i = 0; i < 5; i++) table.update('n', undefined, inc);
+  assert.is(str(table.get('n')), '5');
+  assert.is(table.update('n', undefined, () => undefined), false);
+  assert.is(table.update('n', undefined, () => null), true);
+  assert.is(table.has('n'), false);
+  assert.is(table.update('n', undefined, () => null), false);
+});
+
+test('model: set / delete / take / get through two instances on the same buffers match a Map', () => {
+  const keys = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j');
+  const sub = fc.option(fc.constantFrom('x', 'y'), { nil: undefined });
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.tuple(fc.constantFrom('set', 'delete', 'take', 'get', 'update'), keys, sub, fc.string({ maxLength: 40 }), fc.boolean()),
+        { maxLength: 120 },
+      ),
+      (ops) => {
+        const { heapHandle, tableHandle, table, heap } = make(6);
+        const other = new SharedTable(tableHandle, new SharedHeap(heapHandle, key, 'h2'), key, 't2');
+        const model = new Map<string, string>();
+        for (const [op, a, b, v, second] of ops) {
+          const t = second ? other : table;
+          const mk = `${a}|${b ?? ''}|${b === undefined}`;
+          if (op === 'set' || op === 'update') {
+            const full = !model.has(mk) && model.size >= 6;
+            const c = code(() => (op === 'set' ? t.set(a, b, enc.encode(v)) : t.update(a, b, () => enc.encode(v))));
+            assert.is(c, full ? 'ERR_CAPACITY' : undefined);
+            if (!full) model.set(mk, v);
+          } else if (op === 'delete') {
+            assert.is(t.delete(a, b), model.delete(mk));
+          } else if (op === 'take') {
+            assert.is(str(t.take(a, b)), model.get(mk));
+            model.delete(mk);
+          } else {
+            assert.is(str(t.get(a, b)), model.get(mk));
+          }
+          assert.is(t.size, model.size);
+        }
+        for (const [mk, v] of model) {
+          const [a, b, single] = mk.split('|');
+          assert.is(str(other.get(a!, single === 'true' ? undefined : b)), v);
+        }
+        const live = heap.stats().inUseBlocks;
+        assert.is(live, model.size, 'one block per record, nothing leaked');
+      },
+    ),
+    fcParams(200),
+  );
+});
+
+test('mpmc: lock-free update() from 4 threads loses no increment; 2 readers never see a torn value', async () => {
+  const workers = 4;
+  const readers = 2;
+  const keys = 12;
+  const width = 64;
+  const iterations = Math.round(4000 * stressScale);
+  const { heapHandle, tableHandle, table, heap } = make(64, 16 << 20);
+  const flag = new SharedArrayBuffer(8);
+  const common = { heap: heapHandle, table: tableHandle, seed, flag, workers: workers + readers, keys, width };
+  const writers = runWorkers<{ mine: number[] }>(WORKER, Array.from({ length: workers }, (_, id) => ({ ...common, mode: 'count', iterations, id })), 120_000);
+  const reading = runWorkers<{ reads: number; torn: number }>(WORKER, Array.from({ length: readers }, (_, id) => ({ ...common, mode: 'read', id: 100 + id })), 120_000);
+  const res = await writers;
+  Atomics.store(new Int32Array(flag), 1, 1);
+  const rd = await reading;
+  for (let k = 0; k < keys; k++) {
+    const expected = res.reduce((s, r) => s + r.mine[k]!, 0);
+    const v = table.get(`hotkey-${k % 3}`, `key-${k}`);
+    const got = v === undefined ? 0 : new Int32Array(v.buffer, v.byteOffset, 1)[0];
+    assert.is(got, expected, `key ${k}`);
+  }
+  for (const r of rd) {
+    assert.is(r.torn, 0);
+    assert.ok(r.reads > 0);
+  }
+  const st = table.stats();
+  console.log(`  table mpmc: ${st.updates} updates, ${rd.reduce((s, r) => s + r.reads, 0)} reads, ${st.readRetries} read retries, ${st.pinnedReads} pinned`);
+  heap.collect();
+  assert.is(heap.stats().inUseBlocks, keys);
+});
+
+test.run();
