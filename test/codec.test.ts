@@ -232,6 +232,34 @@ test('errors: cycles and non-JSON values name their path', () => {
   roundTrip(fresh(1));
 });
 
+test('known shapes are recognised by their own keys only (enumerable inherited keys too)', () => {
+  const p = fresh(12);
+  const compact = encodeValue(p).length;
+  const proto = Object.prototype as Obj;
+  Object.defineProperty(proto, 'polluted', { value: 1, enumerable: true, configurable: true, writable: true });
+  try {
+    const d = roundTrip(p) as Obj;
+    assert.not.ok(Object.keys(d).includes('polluted'));
+  } finally {
+    delete proto.polluted;
+  }
+  assert.is(encodeValue(p).length, compact);
+  const srcs = ((p.orders as Obj[])[1]?.price_sources ?? []) as Obj[];
+  if (srcs[0]) Object.defineProperty(srcs[0], 'hidden', { value: 1, enumerable: false });
+  roundTrip(p);
+});
+
+test('scratch buffer: growth past 1 MiB, then small values; the view aliases the scratch', () => {
+  const big = { s: 'z'.repeat(3 << 20), p: fresh(62) };
+  roundTrip(big);
+  roundTrip(fresh(0));
+  const a = encodeValue([1, 2, 3]);
+  const copy = a.slice();
+  encodeValue('something else entirely');
+  assert.equal(decodeValue(copy), [1, 2, 3]);
+  for (const s of ['é'.repeat(50), '日'.repeat(50), 'é'.repeat(5000), '😀'.repeat(40)]) roundTrip({ s, a: [s] });
+});
+
 test('nesting: kMaxDepth levels accepted, one more refused', () => {
   const nest = (n: number): unknown => {
     let v: unknown = 'leaf';

@@ -139,6 +139,12 @@ function dict(i: number): string {
 export function readValue(): unknown {
   if (p >= end) corrupt('truncated value');
   const t = src[p++]!;
+  if (t === kTagF64) {
+    if (p + kF64Bytes > end) corrupt('truncated float64');
+    const v = view.getFloat64(p, true);
+    p += kF64Bytes;
+    return v;
+  }
   if (t >= kTagDictBase) return dict(t - kTagDictBase);
   if (t >= kTagShortAsciiBase) return readAscii(t - kTagShortAsciiBase);
   if (t >= kTagSmallIntBase) return t - kTagSmallIntBase;
@@ -149,12 +155,6 @@ export function readValue(): unknown {
       return false;
     case kTagTrue:
       return true;
-    case kTagF64: {
-      if (p + kF64Bytes > end) corrupt('truncated float64');
-      const v = view.getFloat64(p, true);
-      p += kF64Bytes;
-      return v;
-    }
     case kTagI32: {
       if (p + kI32Bytes > end) corrupt('truncated int32');
       const v = view.getInt32(p, true);
@@ -216,15 +216,10 @@ function readObject(): Record<string, unknown> {
 // Fast paths for the fields of known shapes: the tag that field usually has is tested inline
 // (small enough for the optimizer to inline), anything else goes through readValue.
 function readNum(): unknown {
-  const t = src[p];
-  if (t === kTagF64 && p + 1 + kF64Bytes <= end) {
-    const v = view.getFloat64(p + 1, true);
-    p += 1 + kF64Bytes;
-    return v;
-  }
-  if (t !== undefined && t >= kTagSmallIntBase && t < kTagShortAsciiBase && p < end) {
-    p++;
-    return t - kTagSmallIntBase;
+  const q = p;
+  if (src[q] === kTagF64 && q + 1 + kF64Bytes <= end) {
+    p = q + 1 + kF64Bytes;
+    return view.getFloat64(q + 1, true);
   }
   return readValue();
 }
@@ -241,9 +236,9 @@ function readStr(): unknown {
 // Known shapes: values in the order of kPositionKeys / kOrderKeys / kPriceSourceKeys.
 function readPriceSource(): Record<string, unknown> {
   enter();
-  const source = readStr(), timespan_ms = readNum(), open = readNum(), close = readNum();
+  const source = readStr(), timespan_ms = readValue(), open = readNum(), close = readNum();
   const vwap = readNum(), high = readNum(), low = readNum(), start_ms = readNum();
-  const websocket = readValue(), lag_ms = readValue(), volume = readNum();
+  const websocket = readValue(), lag_ms = readValue(), volume = readValue();
   depth--;
   return { source, timespan_ms, open, close, vwap, high, low, start_ms, websocket, lag_ms, volume };
 }

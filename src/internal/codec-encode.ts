@@ -183,10 +183,19 @@ function writeStringSlow(s: string): void {
   }
 }
 
-/** A value that is usually a number: the number path without the type switch. */
+/**
+ * A value that is usually a double (a price, a timestamp): the float64 path inline, small enough
+ * for the optimizer to inline at every field; anything else (int32, -0, not a number) goes
+ * through writeValue.
+ */
 function writeNum(v: unknown): void {
-  if (typeof v === 'number') writeNumber(v);
-  else writeValue(v);
+  if (typeof v === 'number' && (v | 0) !== v && v - v === 0 && pos + kMaxScalarBytes <= cap) {
+    out[pos] = kTagF64;
+    view.setFloat64(pos + 1, v, true);
+    pos += kMaxScalarBytes;
+  } else {
+    writeValue(v);
+  }
 }
 
 export function writeValue(v: unknown): void {

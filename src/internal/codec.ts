@@ -66,15 +66,28 @@
  * Decoding garbage: see codec-decode.ts. It throws a plain Error ("codec: corrupt input ..."),
  * in time and memory linear in the input size.
  *
- * Why it is fast: the three shapes that make up nearly all the bytes (position, order, price
- * source) cost one tag byte and no keys; they are checked with one Object.keys and pointer
- * comparisons of interned strings, read with named (monomorphic) property loads and rebuilt
- * with object literals, so decode creates each object in its final hidden class at once.
- * Numbers are one DataView store/load; short strings are written char by char and read with
- * String.fromCharCode or a native latin1 slice; repeated enum strings and keys are one byte.
- * Encoding writes into one growable scratch buffer per thread; decoding caches its views per
- * input buffer. Invalid values cost nothing on the hot path: cycles show up as excess depth and
- * the path of the culprit is found by a second, slow walk only when the encode has failed.
+ * Threads and aliasing: state is per thread (module level). The view returned by an encode is
+ * overwritten by the next encode on the same thread, so copy it (into shared memory) first.
+ * Encoding is not re-entrant: a getter or Proxy trap of the value being encoded must not encode.
+ * The decoder keeps a reference to the last input's ArrayBuffer (its views are cached).
+ *
+ * Why it is fast (bench/codec.ts, on the real positions: about 5-7x JSON and 3-5x msgpackr to
+ * encode, 6-9x JSON and 1.3-14x msgpackr to decode):
+ * - the three shapes that make up nearly all the bytes (position, order, price source) cost one
+ *   tag byte and no keys. The shape test is a for-in over V8's enum cache (no allocation),
+ *   comparing interned key strings by pointer; values are read with named (monomorphic)
+ *   property loads and rebuilt with object literals, so each decoded object is created in its
+ *   final hidden class at once, never grown key by key;
+ * - the fields of known shapes are read and written with small helpers the optimizer inlines,
+ *   testing the field's usual tag first (float64 for prices and timestamps, dictionary for
+ *   enums); numbers are one DataView store/load;
+ * - strings: ASCII written char by char, read with String.fromCharCode (short) or one native
+ *   latin1 slice; repeated keys and enum values are one dictionary byte, no string built;
+ * - one growable scratch buffer per thread for encoding; the decoder caches its views per input
+ *   buffer (records decoded out of one shared heap allocate no views); format constants are
+ *   module-level consts in the hot modules (V8 folds those, not imported bindings);
+ * - invalid values cost nothing on the hot path: cycles show up as excess depth, and the path
+ *   of the culprit is found by a second, slow walk only when the encode has failed.
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { decodeRoot } from './codec-decode.ts';
