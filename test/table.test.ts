@@ -130,6 +130,25 @@ test('update: read-modify-write; null deletes, undefined leaves', () => {
   assert.is(table.update('n', undefined, () => null), false);
 });
 
+test('bounded retries: a reader whose record changes on every attempt falls back to one pinned read', () => {
+  const { table, heap } = make(8);
+  table.set('k', undefined, enc.encode('v0'));
+  let calls = 0;
+  const got = table.read('k', undefined, (u8, at, len) => {
+    const v = dec.decode(u8.slice(at, at + len));
+    // A write inside the read window: the slot word moves, so the optimistic copy is refused.
+    table.set('k', undefined, enc.encode(`v${++calls}`));
+    return v;
+  });
+  const st = table.stats();
+  assert.is(st.pinnedReads, 1, 'fell back to the pinned read once');
+  assert.is(st.readRetries, calls - 1);
+  assert.is(got, `v${calls - 1}`, 'the pinned read returned the whole version it found');
+  assert.is(str(table.get('k')), `v${calls}`);
+  assert.is(heap.stats().deferredBlocks, 0, 'the block retired while pinned was freed later');
+  assert.is(heap.stats().inUseBlocks, 1);
+});
+
 test('model: set / delete / take / get through two instances on the same buffers match a Map', () => {
   const keys = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j');
   const sub = fc.option(fc.constantFrom('x', 'y'), { nil: undefined });

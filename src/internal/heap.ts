@@ -245,8 +245,9 @@ export class SharedHeap {
     Atomics.add(this.i32, kPinnedReads, 1);
   }
 
+  /** Unpins; the last pinned reader frees what was deferred meanwhile (lock-free, like retire). */
   unpin(): void {
-    Atomics.sub(this.i32, kPinned, 1);
+    if (Atomics.sub(this.i32, kPinned, 1) === 1 && Atomics.load(this.i32, kDeferredHead) !== 0) this.collect();
   }
 
   /** Payload offset of a block. */

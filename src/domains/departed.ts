@@ -1,0 +1,162 @@
+/**
+ * The departed domain: hotkeys that left the subnet -> `{ detected_ms }` (the validator's
+ * departed_hotkeys.json), on the shared table of table.ts with fixed-size values, in its own
+ * buffers (a heap region and a table region).
+ *
+ * Record: table key = the hotkey (single-string key), value = 8 bytes, the detected_ms as a
+ * float64 (8-aligned in the record, table.ts), written by the marking thread before the
+ * publishing CAS. Reads are lock-free and never block a writer (seqlock.ts); writes are
+ * lock-free upserts / removals (table.ts), except the insert of a new hotkey which takes the
+ * table's insert mutex for a few probes. Every write runs inside the heap's write gate, so
+ * entriesRaw() is a consistent view of the whole domain; entries() is lock-free and each entry
+ * is a whole value, but the array is not a snapshot while writers run.
+ */
+import { ErrorCode, SabStateError, checkKey, describe, optObject, optPositiveInt } from '../errors.ts';
+import type { HashKey } from '../internal/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
+import { RETRY } from '../internal/seqlock.ts';
+import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
+
+export const DEFAULT_DEPARTED_MAX_RECORDS = 16384;
+/** Heap bytes per record in the default maxBytes: the block class of a 256-character key (640). */
+const kBytesPerRecord = 640;
+const kValueBytes = 8;
+const MAX_RECORDS_LIMIT = 1 << 22;
+
+export interface DepartedOptions {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+}
+export interface DepartedHandle {
+  readonly heap: HeapHandle;
+  readonly table: TableHandle;
+}
+export interface DepartedEntry {
+  detected_ms: number;
+}
+export interface DepartedStats {
+  records: number;
+  operations: { reads: number; writes: number };
+  bytesUsed: number;
+  bytesReserved: number;
+  bytesCapacity: number;
+  readRetries: number;
+  pinnedReads: number;
+  heap: HeapStats;
+  table: TableStats;
+}
+
+/**
+ * Defaults: 16384 hotkeys (the validator has about 370 after two years), and a heap that can
+ * hold all of them even with 256-character keys (maxRecords x 640 bytes + metadata; growable,
+ * it starts at 1 MiB).
+ */
+export function resolveDepartedOptions(raw: unknown, path = 'options.departed'): DepartedOptions {
+  const o = optObject(raw, path);
+  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_DEPARTED_MAX_RECORDS, MAX_RECORDS_LIMIT);
+  const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
+  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
+  if (maxBytes < MIN_HEAP_BYTES) throw new RangeError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`);
+  return { maxRecords, maxBytes };
+}
+
+export function createDepartedHandle(opts: DepartedOptions, key: HashKey): DepartedHandle {
+  return { heap: createHeapHandle(opts.maxBytes, key, 1 << 20), table: createTableHandle(opts.maxRecords, key) };
+}
+
+export class DepartedDomain {
+  readonly #heap: SharedHeap;
+  readonly #table: SharedTable;
+  readonly #f64: Float64Array;
+  readonly #readMs: (u8: Uint8Array, at: number, len: number) => number;
+  #reads = 0;
+  #writes = 0;
+
+  constructor(handle: DepartedHandle, key: HashKey) {
+    this.#heap = new SharedHeap(handle.heap, key, 'departed heap');
+    this.#table = new SharedTable(handle.table, this.#heap, key, 'departed');
+    this.#f64 = new Float64Array(this.#heap.sab);
+    this.#readMs = (_u8, at, len) => {
+      if (len !== kValueBytes) throw RETRY;
+      return this.#f64[at >> 3]!;
+    };
+  }
+
+  get size(): number {
+    return this.#table.size;
+  }
+
+  /** Records (or overwrites) the time a hotkey was detected as departed. */
+  mark(hotkey: string, detectedMs: number): void {
+    checkKey(hotkey, 'hotkey');
+    if (typeof detectedMs !== 'number' || !Number.isInteger(detectedMs)) {
+      throw new SabStateError(ErrorCode.INVALID_VALUE, `detectedMs must be a finite integer, got ${describe(detectedMs)}`);
+    }
+    this.#writes++;
+    const t = this.#table;
+    const h = t.hash(hotkey);
+    this.#heap.gate.run(() => {
+      const ref = t.allocRecord(hotkey, undefined, h, kValueBytes);
+      this.#f64[t.valueOffset(ref) >> 3] = detectedMs;
+      let old: number;
+      try {
+        old = t.publish(hotkey, undefined, h, ref);
+      } catch (e) {
+        this.#heap.free(ref);
+        throw e;
+      }
+      if (old > 0) this.#heap.retire(old);
+    });
+  }
+
+  get(hotkey: string): DepartedEntry | undefined {
+    checkKey(hotkey, 'hotkey');
+    this.#reads++;
+    const ms = this.#table.read(hotkey, undefined, this.#readMs);
+    return ms === undefined ? undefined : { detected_ms: ms };
+  }
+
+  has(hotkey: string): boolean {
+    checkKey(hotkey, 'hotkey');
+    this.#reads++;
+    return this.#table.has(hotkey);
+  }
+
+  delete(hotkey: string): boolean {
+    checkKey(hotkey, 'hotkey');
+    this.#writes++;
+    return this.#heap.gate.run(() => this.#table.delete(hotkey));
+  }
+
+  /** Every entry, lock-free (each a whole value; not a snapshot while writers run). */
+  entries(): Array<[string, DepartedEntry]> {
+    this.#reads++;
+    return this.#table.scan((hk, _b, u8, at, len) => [hk, { detected_ms: this.#readMs(u8, at, len) }]);
+  }
+
+  /** Every entry as [hotkey, detected_ms], consistent for the whole domain (write gate freeze). */
+  entriesRaw(timeoutMs?: number): Array<[string, number]> {
+    return this.#heap.gate.freeze(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
+  }
+
+  /** Recovery after a thread died (engine.watch). */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    return this.#table.releaseAllOwnedBy(deadThreadId) + (this.#heap.gate.releaseIfOwnedBy(deadThreadId) ? 1 : 0);
+  }
+
+  stats(): DepartedStats {
+    const h = this.#heap.stats();
+    const t = this.#table.stats();
+    return {
+      records: t.records,
+      operations: { reads: this.#reads, writes: this.#writes },
+      bytesUsed: h.inUseBytes,
+      bytesReserved: h.reservedBytes,
+      bytesCapacity: h.maxBytes,
+      readRetries: t.readRetries,
+      pinnedReads: t.pinnedReads,
+      heap: h,
+      table: t,
+    };
+  }
+}

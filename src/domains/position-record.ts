@@ -1,0 +1,248 @@
+/**
+ * How a position is stored: one record (its encoded head and a list of chunk refs) plus one
+ * immutable chunk per order, so an order costs the head and the new order, not the history.
+ *
+ * Record value (in the records table, key (miner_hotkey, position_uuid)), 8-aligned:
+ *
+ * | bytes                | name         | what |
+ * | -------------------- | ------------ | ---- |
+ * | 0                    | kPosFlags    | Int32: bit 0 kOpenFlag (is_closed_position === false) |
+ * | 4                    | kPosHeadLen  | Int32: bytes of the encoded head |
+ * | 8                    | kPosOrders   | Int32: n, the number of orders |
+ * | 12                   | kPosTpLen    | Int32: UTF-16 units of the trade pair id |
+ * | 16 .. 16 + 8n        | refs         | n x (Int32 chunk offset, Int32 chunk stamp), in order |
+ * | then                 | trade pair   | the id's UTF-16 units |
+ * | then                 | head         | encodePositionHead bytes (the `orders` key's place kept) |
+ *
+ * Chunk (a bare heap block): payload Int32 kChunkLen, then the encodeOrder bytes. A chunk is
+ * written once by the saving thread, before the record that refers to it is published (the
+ * slot CAS publishes both), and freed (retired) only by a later save or delete of the same
+ * position, which holds the position's (hotkey, trade pair) lock, after the record version
+ * that no longer refers to it is published. Readers without the lock copy refs and chunk bytes
+ * inside the record's read window: the slot word validates all of it (seqlock.ts), and every
+ * length, offset and stamp is bounds-checked first (RETRY on garbage).
+ *
+ * The uuid lists of the hotkey index (key: hotkey) and the open index value (key: (hotkey,
+ * trade pair) -> uuid) are UTF-16 units: a uuid list is (length unit, units) repeated.
+ */
+import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
+import type { SharedHeap } from '../internal/heap.ts';
+import { RETRY } from '../internal/seqlock.ts';
+import type { OrderCache } from './position-cache.ts';
+
+const kPosFlags = 0;
+const kPosHeadLen = 1;
+const kPosOrders = 2;
+const kPosTpLen = 3;
+export const kPosRefsByte = 16;
+export const kOpenFlag = 1;
+const kChunkLen = 0;
+export const kChunkHeaderBytes = 4;
+const kMaxKeyUnits = 256;
+
+/** What a reader copies out of a record. */
+export const ReadMode = {
+  /** flags, trade pair, refs */
+  META: 0,
+  /** and the head bytes and orders (cached values or chunk bytes) */
+  FULL: 1,
+  /** FULL if open, else META */
+  FULL_IF_OPEN: 2,
+  /** FULL if closed, else META */
+  FULL_IF_CLOSED: 3,
+} as const;
+export type ReadModeValue = (typeof ReadMode)[keyof typeof ReadMode];
+
+export interface RawRecord {
+  open: boolean;
+  tp: string;
+  /** [offset0, stamp0, offset1, stamp1, ...] */
+  refs: number[];
+  /** Copied head bytes (null in META mode). */
+  head: Uint8Array | null;
+  /** Per order: the cached decoded order, or the copied chunk bytes to decode (null in META). */
+  parts: unknown[] | null;
+}
+
+export interface ValidPosition {
+  hotkey: string;
+  uuid: string;
+  tp: string;
+  open: boolean;
+  orders: unknown[];
+}
+
+function invalid(msg: string): never {
+  throw new SabStateError(ErrorCode.INVALID_VALUE, msg);
+}
+
+/** Checks the fields the engine indexes on; the rest is checked by the codec on encode. */
+export function validatePosition(p: unknown): ValidPosition {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) invalid(`position must be an object, got ${describe(p)}`);
+  const o = p as Record<string, unknown>;
+  checkKey(o.miner_hotkey, 'position.miner_hotkey');
+  checkKey(o.position_uuid, 'position.position_uuid');
+  const t = o.trade_pair;
+  if (typeof t !== 'string' && !Array.isArray(t)) {
+    invalid(`position.trade_pair must be a trade pair id or the legacy array [id, ...], got ${describe(t)}`);
+  }
+  const tp: unknown = typeof t === 'string' ? t : t[0];
+  checkKey(tp, 'position.trade_pair id');
+  if (!Array.isArray(o.orders)) invalid(`position.orders must be an array, got ${describe(o.orders)}`);
+  if (typeof o.is_closed_position !== 'boolean') {
+    invalid(`position.is_closed_position must be a boolean, got ${describe(o.is_closed_position)}`);
+  }
+  return { hotkey: o.miner_hotkey, uuid: o.position_uuid, tp, open: o.is_closed_position === false, orders: o.orders };
+}
+
+/** Bytes of a record value. */
+export function recordValueBytes(orders: number, tpLen: number, headLen: number): number {
+  return kPosRefsByte + 8 * orders + 2 * tpLen + headLen;
+}
+
+/** Writes a record value at byte `at` of the heap (a block this thread owns). */
+export function writeRecordValue(heap: SharedHeap, at: number, open: boolean, tp: string, refs: number[], head: Uint8Array): void {
+  const i32 = heap.i32;
+  const q = at >> 2;
+  const n = refs.length >> 1;
+  i32[q + kPosFlags] = open ? kOpenFlag : 0;
+  i32[q + kPosHeadLen] = head.length;
+  i32[q + kPosOrders] = n;
+  i32[q + kPosTpLen] = tp.length;
+  const r = q + (kPosRefsByte >> 2);
+  for (let k = 0; k < refs.length; k++) i32[r + k] = refs[k]!;
+  const u = (at + kPosRefsByte + 8 * n) >> 1;
+  for (let k = 0; k < tp.length; k++) heap.u16[u + k] = tp.charCodeAt(k);
+  heap.u8.set(head, at + kPosRefsByte + 8 * n + 2 * tp.length);
+}
+
+/** Allocates and fills a chunk for encoded order bytes; returns its ref. */
+export function writeChunk(heap: SharedHeap, bytes: Uint8Array): number {
+  const ref = heap.alloc(kChunkHeaderBytes + bytes.length);
+  const p = heap.payload(ref);
+  heap.i32[(p >> 2) + kChunkLen] = bytes.length;
+  heap.u8.set(bytes, p + kChunkHeaderBytes);
+  return ref;
+}
+
+/**
+ * Copies a record out of the heap inside a read window. Throws RETRY on anything that does
+ * not hold together (a racing writer freed and reused the blocks).
+ */
+export function readRecordValue(heap: SharedHeap, at: number, len: number, mode: ReadModeValue, cache: OrderCache): RawRecord {
+  const i32 = heap.i32;
+  const q = at >> 2;
+  const flags = i32[q + kPosFlags]!;
+  const headLen = i32[q + kPosHeadLen]!;
+  const n = i32[q + kPosOrders]!;
+  const tpLen = i32[q + kPosTpLen]!;
+  if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) throw RETRY;
+  const refs = new Array<number>(2 * n);
+  const r = q + (kPosRefsByte >> 2);
+  for (let k = 0; k < 2 * n; k++) refs[k] = i32[r + k]!;
+  const u = (at + kPosRefsByte + 8 * n) >> 1;
+  const tp = String.fromCharCode(...heap.u16.subarray(u, u + tpLen));
+  const open = (flags & kOpenFlag) !== 0;
+  const full = mode === ReadMode.FULL || (mode === ReadMode.FULL_IF_OPEN && open) || (mode === ReadMode.FULL_IF_CLOSED && !open);
+  if (!full) return { open, tp, refs, head: null, parts: null };
+  const hs = at + kPosRefsByte + 8 * n + 2 * tpLen;
+  const head = heap.u8.slice(hs, hs + headLen);
+  const parts = new Array<unknown>(n);
+  for (let k = 0; k < n; k++) {
+    const off = refs[2 * k]!;
+    const stamp = refs[2 * k + 1]!;
+    const hit = cache.get(off, stamp);
+    if (hit !== undefined) {
+      parts[k] = hit;
+      continue;
+    }
+    const cap = heap.checkBlock(off);
+    if (cap < kChunkHeaderBytes || heap.stampOf(off) !== stamp) throw RETRY;
+    const p = heap.payload(off);
+    const clen = i32[(p >> 2) + kChunkLen]!;
+    if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
+    parts[k] = heap.u8.slice(p + kChunkHeaderBytes, p + kChunkHeaderBytes + clen);
+  }
+  return { open, tp, refs, head, parts };
+}
+
+/** A copy of a record's head bytes (in a read window, after readRecordValue checked the lengths). */
+export function recordHead(heap: SharedHeap, at: number, len: number): Uint8Array {
+  const headLen = heap.i32[(at >> 2) + kPosHeadLen]!;
+  return heap.u8.slice(at + len - headLen, at + len);
+}
+
+/** The encoded bytes of one chunk of a record (entriesRaw: inside a read window too). */
+export function chunkBytes(heap: SharedHeap, off: number): Uint8Array {
+  const cap = heap.checkBlock(off);
+  if (cap < kChunkHeaderBytes) throw RETRY;
+  const p = heap.payload(off);
+  const clen = heap.i32[(p >> 2) + kChunkLen]!;
+  if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
+  return heap.u8.slice(p + kChunkHeaderBytes, p + kChunkHeaderBytes + clen);
+}
+
+// ---- uuid values (open index, hotkey index) ------------------------------------------------------
+
+export function uuidBytes(uuid: string): Uint8Array {
+  const u = new Uint16Array(uuid.length);
+  for (let k = 0; k < uuid.length; k++) u[k] = uuid.charCodeAt(k);
+  return new Uint8Array(u.buffer);
+}
+
+/** Reads a uuid value in a read window. */
+export function readUuid(heap: SharedHeap, at: number, len: number): string {
+  if ((len & 1) !== 0 || len === 0 || len > 2 * kMaxKeyUnits) throw RETRY;
+  return String.fromCharCode(...heap.u16.subarray(at >> 1, (at + len) >> 1));
+}
+
+/** Parses a uuid list from 16-bit units (a read window's heap view, or a copy). */
+export function parseUuidList(u16: Uint16Array, start: number, units: number): string[] {
+  const out: string[] = [];
+  const end = start + units;
+  for (let k = start; k < end; ) {
+    const n = u16[k]!;
+    if (n === 0 || n > kMaxKeyUnits || k + 1 + n > end) throw RETRY;
+    out.push(String.fromCharCode(...u16.subarray(k + 1, k + 1 + n)));
+    k += 1 + n;
+  }
+  return out;
+}
+
+function listOf(bytes: Uint8Array | undefined): string[] {
+  if (bytes === undefined) return [];
+  return parseUuidList(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1), 0, bytes.length >> 1);
+}
+
+function encodeList(uuids: string[]): Uint8Array {
+  let units = 0;
+  for (const s of uuids) units += 1 + s.length;
+  const u = new Uint16Array(units);
+  let k = 0;
+  for (const s of uuids) {
+    u[k++] = s.length;
+    for (let i = 0; i < s.length; i++) u[k++] = s.charCodeAt(i);
+  }
+  return new Uint8Array(u.buffer);
+}
+
+/** table.update function: append uuid to the list unless present. */
+export function addToList(uuid: string): (old: Uint8Array | undefined) => Uint8Array | undefined {
+  return (old) => {
+    const list = listOf(old);
+    if (list.includes(uuid)) return undefined;
+    list.push(uuid);
+    return encodeList(list);
+  };
+}
+
+/** table.update function: remove uuid from the list (null when the list becomes empty). */
+export function removeFromList(uuid: string): (old: Uint8Array | undefined) => Uint8Array | null | undefined {
+  return (old) => {
+    const list = listOf(old);
+    const i = list.indexOf(uuid);
+    if (i < 0) return undefined;
+    list.splice(i, 1);
+    return list.length === 0 ? null : encodeList(list);
+  };
+}

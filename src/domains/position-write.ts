@@ -1,0 +1,256 @@
+/**
+ * The write side of the positions domain: save and delete, run under the position's (hotkey,
+ * trade pair) lock (checked or taken by positions.ts).
+ *
+ * save(pos):
+ *   1. read the current record (META: flags, trade pair, chunk refs) and its slot word, and the
+ *      open-index entry of (hotkey, trade pair). Stable: only lock holders write them.
+ *   2. build the new version in blocks nobody else can reach: an order object that came from
+ *      this thread's cache (position-cache.ts) and whose chunk (offset, stamp) is in the
+ *      current version keeps that chunk; every other order is encoded into a new chunk; then
+ *      the head is encoded and the record block written. Any error here (codec refusal,
+ *      ERR_CAPACITY) frees what was built: nothing was published.
+ *   3. inside the heap's write gate: add the uuid to the hotkey list (new position only), CAS
+ *      the record slot from the word read in 1 (a different word means some thread wrote
+ *      without the lock: the save starts over), then set or clear the open-index entry.
+ *   4. retire the old record block and the old chunks the new version does not refer to. They
+ *      are unreachable from the published state, and retire() defers the free while a pinned
+ *      reader may still copy them (heap.ts).
+ * Cost of an order step on a position of n orders: one new chunk, a record of 16 + 8n bytes +
+ * trade pair + head, n WeakMap lookups and integer compares: no re-encoding of the history.
+ *
+ * delete(hotkey, uuid): reads the record's trade pair, takes that lock, re-reads, removes the
+ * record (CAS with the word read under the lock), clears the open index if it names this uuid,
+ * retires the blocks, and takes the uuid out of the hotkey list.
+ */
+import { ErrorCode, SabStateError } from '../errors.ts';
+import { encodeOrder, encodePositionHead } from '../internal/codec.ts';
+import type { SharedHeap } from '../internal/heap.ts';
+import type { SharedTable } from '../internal/table.ts';
+import type { OrderCache } from './position-cache.ts';
+import {
+  type RawRecord, ReadMode, type ValidPosition, addToList, readRecordValue, readUuid, recordValueBytes, removeFromList,
+  uuidBytes, writeChunk, writeRecordValue,
+} from './position-record.ts';
+
+export interface PositionStore {
+  readonly heap: SharedHeap;
+  readonly records: SharedTable;
+  readonly open: SharedTable;
+  readonly byHotkey: SharedTable;
+  readonly cache: OrderCache;
+}
+interface Locks {
+  isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean;
+  withLock<T>(hotkey: string, tradePairId: string, fn: () => T): T;
+}
+interface Built {
+  ref: number;
+  refs: number[];
+  fresh: number[];
+  published: boolean;
+}
+
+/** Starts of a save or delete whose expected slot word moved (only a writer without the lock can do that). */
+const kMaxAttempts = 8;
+type Reader<T> = (u8: Uint8Array, at: number, len: number) => T;
+
+export class PositionWriter {
+  readonly #s: PositionStore;
+  readonly #locks: Locks;
+  readonly #meta: Reader<RawRecord>;
+  readonly #uuid: Reader<string>;
+
+  constructor(store: PositionStore, locks: Locks) {
+    this.#s = store;
+    this.#locks = locks;
+    this.#meta = (_u8, at, len) => readRecordValue(store.heap, at, len, ReadMode.META, store.cache);
+    this.#uuid = (_u8, at, len) => readUuid(store.heap, at, len);
+  }
+
+  save(pos: object, v: ValidPosition): void {
+    const { records, open, heap } = this.#s;
+    const hRec = records.hash(v.hotkey, v.uuid);
+    const hOpen = open.hash(v.hotkey, v.tp);
+    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
+      const old = records.read(v.hotkey, v.uuid, this.#meta, hRec);
+      const oldWord = records.lastWord;
+      if (old !== undefined && old.tp !== v.tp && !this.#locks.isHeldByCurrentThread(v.hotkey, old.tp)) {
+        throw new SabStateError(
+          ErrorCode.LOCK_NOT_HELD,
+          `positions.save: ${v.uuid} is stored under trade pair ${old.tp}: moving it to ${v.tp} needs both locks`,
+        );
+      }
+      const openUuid = this.#openUuid(v.hotkey, v.tp, hOpen);
+      if (v.open && openUuid !== undefined && openUuid !== v.uuid) {
+        throw new SabStateError(
+          ErrorCode.INVALID_VALUE,
+          `positions.save: (${v.hotkey}, ${v.tp}) already has the open position ${openUuid}; close it before opening ${v.uuid}`,
+        );
+      }
+      const built = this.#build(pos, v, old, hRec);
+      let openRef = 0;
+      try {
+        if (v.open && openUuid !== v.uuid) {
+          openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
+          heap.u8.set(uuidBytes(v.uuid), open.valueOffset(openRef));
+        }
+        const done = heap.gate.run(() => this.#publish(v, old, oldWord, built, hRec, openRef, openUuid));
+        if (done) return;
+      } catch (e) {
+        if (!built.published) this.#discard(built, openRef);
+        throw e;
+      }
+      this.#discard(built, openRef);
+    }
+    throw new Error(`positions.save: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
+  }
+
+  delete(hotkey: string, uuid: string, meta: Reader<RawRecord>): boolean {
+    const { records, heap } = this.#s;
+    const h = records.hash(hotkey, uuid);
+    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
+      const first = records.read(hotkey, uuid, meta, h);
+      if (first === undefined) return false;
+      const r = this.#locks.withLock(hotkey, first.tp, (): boolean | null => {
+        const cur = records.read(hotkey, uuid, meta, h);
+        const w = records.lastWord;
+        if (cur === undefined) return false;
+        if (cur.tp !== first.tp) return null;
+        return heap.gate.run(() => {
+          const prev = records.remove(hotkey, uuid, h, w);
+          if (prev <= 0) return prev === 0 ? false : null;
+          if (cur.open) this.#unindexOpen(hotkey, cur.tp, uuid);
+          this.#retireChunks(cur.refs, []);
+          heap.retire(prev);
+          this.#unlist(hotkey, uuid);
+          return true;
+        });
+      });
+      if (r !== null) return r;
+    }
+    throw new Error(`positions.delete: (${hotkey}, ${uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
+  }
+
+  /** The uuid the open index names for (hotkey, tp), if that record is really open there. */
+  #openUuid(hotkey: string, tp: string, hOpen: number): string | undefined {
+    const uuid = this.#s.open.read(hotkey, tp, this.#uuid, hOpen);
+    if (uuid === undefined) return undefined;
+    const rec = this.#s.records.read(hotkey, uuid, this.#meta);
+    return rec !== undefined && rec.open && rec.tp === tp ? uuid : undefined;
+  }
+
+  #build(pos: object, v: ValidPosition, old: RawRecord | undefined, hRec: number): Built {
+    const { heap, records, cache } = this.#s;
+    const orders = v.orders;
+    const n = orders.length;
+    const refs = new Array<number>(2 * n);
+    const fresh: number[] = [];
+    let oldMap: Map<number, number> | null = null;
+    try {
+      for (let k = 0; k < n; k++) {
+        const o = orders[k];
+        const c = old === undefined ? undefined : cache.chunkOf(o);
+        if (c !== undefined) {
+          const or = old!.refs;
+          let live = 2 * k + 1 < or.length && or[2 * k] === c.off && or[2 * k + 1] === c.stamp;
+          if (!live) {
+            if (oldMap === null) {
+              oldMap = new Map();
+              for (let j = 0; j < or.length; j += 2) oldMap.set(or[j]!, or[j + 1]!);
+            }
+            live = oldMap.get(c.off) === c.stamp;
+          }
+          if (live) {
+            refs[2 * k] = c.off;
+            refs[2 * k + 1] = c.stamp;
+            continue;
+          }
+        }
+        const ref = writeChunk(heap, encodeOrder(o));
+        fresh.push(ref);
+        refs[2 * k] = ref;
+        refs[2 * k + 1] = heap.stampOf(ref);
+      }
+      const head = encodePositionHead(pos as Record<string, unknown>);
+      const ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n, v.tp.length, head.length));
+      writeRecordValue(heap, records.valueOffset(ref), v.open, v.tp, refs, head);
+      return { ref, refs, fresh, published: false };
+    } catch (e) {
+      for (const f of fresh) heap.free(f);
+      throw e;
+    }
+  }
+
+  /** Step 3 (inside the write gate). False if the record moved since it was read. */
+  #publish(v: ValidPosition, old: RawRecord | undefined, oldWord: bigint, built: Built, hRec: number, openRef: number, openUuid: string | undefined): boolean {
+    const { records, open, heap, byHotkey } = this.#s;
+    if (old === undefined) byHotkey.update(v.hotkey, undefined, addToList(v.uuid));
+    let prev: number;
+    try {
+      prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, oldWord);
+    } catch (e) {
+      if (old === undefined) this.#unlist(v.hotkey, v.uuid);
+      throw e;
+    }
+    if (prev === -1) return false;
+    built.published = true;
+    try {
+      if (openRef !== 0) {
+        const o = open.publish(v.hotkey, v.tp, open.hash(v.hotkey, v.tp), openRef);
+        openRef = 0;
+        if (o > 0) heap.retire(o);
+      } else if (!v.open && openUuid === v.uuid) {
+        this.#unindexOpen(v.hotkey, v.tp, v.uuid);
+      }
+      if (old !== undefined && old.open && old.tp !== v.tp) this.#unindexOpen(v.hotkey, old.tp, v.uuid);
+    } finally {
+      if (openRef !== 0) heap.free(openRef);
+    }
+    if (prev > 0) {
+      this.#retireChunks(old!.refs, built.refs);
+      heap.retire(prev);
+    }
+    return true;
+  }
+
+  #unindexOpen(hotkey: string, tp: string, uuid: string): void {
+    const { open, heap } = this.#s;
+    const h = open.hash(hotkey, tp);
+    if (open.read(hotkey, tp, this.#uuid, h) !== uuid) return;
+    const o = open.remove(hotkey, tp, h, open.lastWord);
+    if (o > 0) heap.retire(o);
+  }
+
+  /** Takes uuid out of the hotkey list; if the heap is too full even for that, readers skip it. */
+  #unlist(hotkey: string, uuid: string): void {
+    try {
+      this.#s.byHotkey.update(hotkey, undefined, removeFromList(uuid));
+    } catch (e) {
+      if (!(e instanceof SabStateError && e.code === ErrorCode.CAPACITY)) throw e;
+    }
+  }
+
+  /** Retires the chunks of oldRefs that newRefs does not hold (each once). */
+  #retireChunks(oldRefs: number[], newRefs: number[]): void {
+    let prefix = oldRefs.length <= newRefs.length;
+    for (let k = 0; prefix && k < oldRefs.length; k++) prefix = oldRefs[k] === newRefs[k];
+    if (prefix) return;
+    const keep = new Set<number>();
+    for (let k = 0; k < newRefs.length; k += 2) keep.add(newRefs[k]!);
+    for (let k = 0; k < oldRefs.length; k += 2) {
+      const off = oldRefs[k]!;
+      if (keep.has(off)) continue;
+      keep.add(off);
+      this.#s.heap.retire(off);
+    }
+  }
+
+  /** Frees a save's blocks that were never published. */
+  #discard(built: Built, openRef: number): void {
+    const heap = this.#s.heap;
+    for (const f of built.fresh) heap.free(f);
+    heap.free(built.ref);
+    if (openRef !== 0) heap.free(openRef);
+  }
+}

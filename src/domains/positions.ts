@@ -1,0 +1,319 @@
+/**
+ * The positions domain: every miner's positions, open and closed, in shared tables over one
+ * shared heap, with lock-free reads (DESIGN.md guarantees 1-3, 5).
+ *
+ * Structures (all on the table.ts / heap.ts code, one heap for the domain):
+ * - records:  (miner_hotkey, position_uuid) -> record (head + chunk refs, position-record.ts),
+ *             one immutable chunk per order, cached decoded per thread (position-cache.ts).
+ * - open:     (miner_hotkey, trade pair id) -> uuid of the open position: the order path reads
+ *             one position, never a miner's history.
+ * - byHotkey: miner_hotkey -> list of its position uuids (first-save order): listForHotkey and
+ *             hotkeys(). Written lock-free (table.update): writers of different trade pairs of
+ *             one hotkey do not share a lock.
+ *
+ * Writers: save and delete of a position run under its (hotkey, trade pair) lock, so records
+ * and open-index entries have one writer at a time; the writes publish in this order, each a
+ * single CAS: hotkey list (new position only) -> record -> open index; then the blocks no
+ * longer referenced are retired. A reader between two steps sees a state that the next step
+ * completes (getOpen checks that the record it finds is open and of that trade pair). A save
+ * that fails (validation, ERR_CAPACITY, codec errors) has published nothing; if the record
+ * cannot be inserted after its uuid went into the hotkey list, the uuid is taken out again
+ * (and skipped by readers if even that fails). All publishing steps run inside the heap's
+ * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
+ */
+import { ErrorCode, SabStateError, checkKey, optObject, optPositiveInt } from '../errors.ts';
+import { decodeOrder, decodePositionHead } from '../internal/codec.ts';
+import type { HashKey } from '../internal/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
+import { RETRY } from '../internal/seqlock.ts';
+import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
+import { OrderCache } from './position-cache.ts';
+import { type PositionStore, PositionWriter } from './position-write.ts';
+import {
+  type RawRecord, ReadMode, type ReadModeValue, chunkBytes, parseUuidList, readRecordValue, readUuid, recordHead, validatePosition,
+} from './position-record.ts';
+
+export const DEFAULT_POSITIONS_MAX_RECORDS = 131072;
+export const DEFAULT_POSITIONS_MAX_BYTES = 2 ** 30;
+const MAX_RECORDS_LIMIT = 1 << 22;
+
+/** A position as the validator writes it (unknown fields are kept byte for byte). */
+export interface Position {
+  miner_hotkey: string;
+  position_uuid: string;
+  trade_pair: string | unknown[];
+  orders: unknown[];
+  is_closed_position: boolean;
+  [field: string]: unknown;
+}
+
+export interface PositionsOptions {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+}
+export interface PositionsHandle {
+  readonly heap: HeapHandle;
+  readonly records: TableHandle;
+  readonly open: TableHandle;
+  readonly byHotkey: TableHandle;
+}
+/** What save/delete need of the lock domain (a LockDomain fits). */
+export interface PositionLocks {
+  isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean;
+  withLock<T>(hotkey: string, tradePairId: string, fn: () => T): T;
+}
+/** The sync gate's guarded write (general domain). */
+export interface SaveGate {
+  guard<T>(ifEpoch: number, fn: () => T): T;
+}
+export interface PositionsDeps {
+  readonly locks: PositionLocks;
+  readonly gate?: SaveGate;
+  /** Decoded orders cached by this thread (default 16384). */
+  readonly orderCacheSize?: number;
+}
+export interface RawPositionEntry {
+  hotkey: string;
+  positionUuid: string;
+  tradePairId: string;
+  open: boolean;
+  /** encodePositionHead bytes (decodePositionHead, then set `orders`). */
+  head: Uint8Array;
+  /** encodeOrder bytes of every order, in order. */
+  orders: Uint8Array[];
+}
+export interface PositionsStats {
+  records: number;
+  open: number;
+  hotkeys: number;
+  /** Operations by this thread's instance. */
+  operations: { gets: number; lists: number; saves: number; deletes: number };
+  bytesUsed: number;
+  bytesReserved: number;
+  bytesCapacity: number;
+  readRetries: number;
+  pinnedReads: number;
+  orderCache: { size: number; hits: number; misses: number };
+  heap: HeapStats;
+  tables: { records: TableStats; open: TableStats; byHotkey: TableStats };
+}
+
+/**
+ * Defaults sized for the validator: 256 hotkeys x 512 positions (open and closed) = 131072
+ * records; a heap of up to 1 GiB (it starts at 1 MiB and grows on demand), room for 13056 open
+ * positions of 100 KB and the closed history besides (stored positions take about their JSON
+ * size, see bench/positions.ts).
+ */
+export function resolvePositionsOptions(raw: unknown, path = 'options.positions'): PositionsOptions {
+  const o = optObject(raw, path);
+  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_POSITIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
+  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, DEFAULT_POSITIONS_MAX_BYTES, MAX_HEAP_BYTES);
+  if (maxBytes < MIN_HEAP_BYTES) throw new RangeError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`);
+  return { maxRecords, maxBytes };
+}
+
+export function createPositionsHandle(opts: PositionsOptions, key: HashKey): PositionsHandle {
+  return {
+    heap: createHeapHandle(opts.maxBytes, key),
+    records: createTableHandle(opts.maxRecords, key),
+    open: createTableHandle(opts.maxRecords, key),
+    byHotkey: createTableHandle(opts.maxRecords, key),
+  };
+}
+
+export class PositionsDomain {
+  readonly #store: PositionStore;
+  readonly #writer: PositionWriter;
+  readonly #locks: PositionLocks;
+  readonly #gate: SaveGate | undefined;
+  readonly #ops = { gets: 0, lists: 0, saves: 0, deletes: 0 };
+  readonly #readers: Array<(u8: Uint8Array, at: number, len: number) => RawRecord>;
+  readonly #uuidReader: (u8: Uint8Array, at: number, len: number) => string;
+  readonly #listReader: (u8: Uint8Array, at: number, len: number) => string[];
+
+  constructor(handle: PositionsHandle, key: HashKey, deps: PositionsDeps) {
+    if (typeof deps?.locks?.isHeldByCurrentThread !== 'function' || typeof deps.locks.withLock !== 'function') {
+      throw new TypeError('PositionsDomain needs deps.locks (a LockDomain)');
+    }
+    if (deps.gate !== undefined && typeof deps.gate.guard !== 'function') throw new TypeError('deps.gate must have guard(ifEpoch, fn)');
+    const heap = new SharedHeap(handle.heap, key, 'positions heap');
+    const store: PositionStore = {
+      heap,
+      records: new SharedTable(handle.records, heap, key, 'positions'),
+      open: new SharedTable(handle.open, heap, key, 'positions open index'),
+      byHotkey: new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index'),
+      cache: new OrderCache(deps.orderCacheSize),
+    };
+    this.#store = store;
+    this.#locks = deps.locks;
+    this.#gate = deps.gate;
+    this.#writer = new PositionWriter(store, deps.locks);
+    this.#readers = [ReadMode.META, ReadMode.FULL, ReadMode.FULL_IF_OPEN, ReadMode.FULL_IF_CLOSED].map(
+      (mode: ReadModeValue) => (_u8: Uint8Array, at: number, len: number) => readRecordValue(heap, at, len, mode, store.cache),
+    );
+    this.#uuidReader = (_u8, at, len) => readUuid(heap, at, len);
+    this.#listReader = (_u8, at, len) => {
+      if ((len & 1) !== 0) throw RETRY;
+      return parseUuidList(heap.u16, at >> 1, len >> 1);
+    };
+  }
+
+  get size(): number {
+    return this.#store.records.size;
+  }
+
+  /**
+   * The position, exactly as saved (same fields, same key order), or undefined. Returns a fresh
+   * object and a fresh `orders` array, but the ORDER OBJECTS ARE FROZEN and shared with other
+   * reads of this thread (decoded once per chunk): copy an order before changing it. Appending
+   * to `orders` and saving is the intended use; unchanged orders are then not encoded again.
+   */
+  get(hotkey: string, positionUuid: string): Position | undefined {
+    checkKey(hotkey, 'hotkey');
+    checkKey(positionUuid, 'positionUuid');
+    this.#ops.gets++;
+    const raw = this.#store.records.read(hotkey, positionUuid, this.#readers[ReadMode.FULL]!);
+    return raw === undefined ? undefined : this.#decode(raw);
+  }
+
+  /** The open position of (hotkey, trade pair), or undefined. Same object rules as get(). */
+  getOpen(hotkey: string, tradePairId: string): Position | undefined {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    this.#ops.gets++;
+    const uuid = this.#store.open.read(hotkey, tradePairId, this.#uuidReader);
+    if (uuid === undefined) return undefined;
+    const raw = this.#store.records.read(hotkey, uuid, this.#readers[ReadMode.FULL_IF_OPEN]!);
+    if (raw === undefined || !raw.open || raw.tp !== tradePairId) return undefined;
+    return this.#decode(raw);
+  }
+
+  /**
+   * The positions of a hotkey in the order they were first saved; `{ open: true }` only open
+   * ones, `{ open: false }` only closed ones. Each position is a whole version; the list is not
+   * a snapshot across positions. Same object rules as get().
+   */
+  listForHotkey(hotkey: string, opts?: { open?: boolean }): Position[] {
+    checkKey(hotkey, 'hotkey');
+    const open = opts === undefined ? undefined : optObject(opts, 'options').open;
+    if (open !== undefined && typeof open !== 'boolean') throw new TypeError('options.open must be a boolean');
+    this.#ops.lists++;
+    const uuids = this.#store.byHotkey.read(hotkey, undefined, this.#listReader) ?? [];
+    const mode = open === undefined ? ReadMode.FULL : open ? ReadMode.FULL_IF_OPEN : ReadMode.FULL_IF_CLOSED;
+    const out: Position[] = [];
+    for (const uuid of uuids) {
+      const raw = this.#store.records.read(hotkey, uuid, this.#readers[mode]!);
+      if (raw === undefined || (open !== undefined && raw.open !== open)) continue;
+      out.push(this.#decode(raw));
+    }
+    return out;
+  }
+
+  /** Hotkeys that have at least one position. */
+  hotkeys(): string[] {
+    const { byHotkey, records } = this.#store;
+    const lists = byHotkey.scan((hk, _b, u8, at, len) => [hk, this.#listReader(u8, at, len)] as const);
+    return lists.filter(([hk, uuids]) => uuids.some((u) => records.has(hk, u))).map(([hk]) => hk);
+  }
+
+  /**
+   * Saves (inserts or replaces) a position. The calling thread must hold the (miner_hotkey,
+   * trade pair) lock (ERR_LOCK_NOT_HELD otherwise). At most one open position per (hotkey,
+   * trade pair): saving a second open one with another uuid is ERR_INVALID_VALUE; saving it
+   * closed takes it out of the open index. With `{ ifEpoch }` the write runs inside the sync
+   * gate's guard and is refused (ERR_STALE_EPOCH) during or after a newer sync. Bad input is
+   * refused before anything is written. The caller's objects are not changed or frozen.
+   */
+  save(position: Position, opts?: { ifEpoch?: number }): void {
+    const v = validatePosition(position);
+    const ifEpoch = opts === undefined ? undefined : optObject(opts, 'options').ifEpoch;
+    if (ifEpoch !== undefined && (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch))) {
+      throw new TypeError('options.ifEpoch must be an integer');
+    }
+    if (!this.#locks.isHeldByCurrentThread(v.hotkey, v.tp)) {
+      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `positions.save: this thread does not hold the lock of (${v.hotkey}, ${v.tp})`);
+    }
+    this.#ops.saves++;
+    if (ifEpoch === undefined) {
+      this.#writer.save(position, v);
+      return;
+    }
+    if (this.#gate === undefined) {
+      throw new TypeError('positions.save: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate');
+    }
+    this.#gate.guard(ifEpoch, () => this.#writer.save(position, v));
+  }
+
+  /** Deletes a position (takes its (hotkey, trade pair) lock itself). True if it existed. */
+  delete(hotkey: string, positionUuid: string): boolean {
+    checkKey(hotkey, 'hotkey');
+    checkKey(positionUuid, 'positionUuid');
+    this.#ops.deletes++;
+    return this.#writer.delete(hotkey, positionUuid, this.#readers[ReadMode.META]!);
+  }
+
+  /**
+   * Every stored position as raw codec bytes, consistent for the whole domain: runs while no
+   * save or delete is in flight and holds new ones back until it returns (the heap's write
+   * gate; ERR_LOCK_TIMEOUT after timeoutMs if a write never finishes, e.g. a killed worker).
+   */
+  entriesRaw(timeoutMs?: number): RawPositionEntry[] {
+    const { heap, records } = this.#store;
+    return heap.gate.freeze(
+      () =>
+        records.scan((hotkey, uuid, _u8, at, len) => {
+          const meta = readRecordValue(heap, at, len, ReadMode.META, this.#store.cache);
+          const orders: Uint8Array[] = [];
+          for (let k = 0; k < meta.refs.length; k += 2) orders.push(chunkBytes(heap, meta.refs[k]!));
+          const head = recordHead(heap, at, len);
+          return { hotkey, positionUuid: uuid!, tradePairId: meta.tp, open: meta.open, head, orders };
+        }),
+      timeoutMs,
+    );
+  }
+
+  /** Recovery after a thread died (engine.watch): releases the insert mutexes and a freeze it held. */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    const { heap, records, open, byHotkey } = this.#store;
+    return (
+      records.releaseAllOwnedBy(deadThreadId) +
+      open.releaseAllOwnedBy(deadThreadId) +
+      byHotkey.releaseAllOwnedBy(deadThreadId) +
+      (heap.gate.releaseIfOwnedBy(deadThreadId) ? 1 : 0)
+    );
+  }
+
+  stats(): PositionsStats {
+    const { heap, records, open, byHotkey, cache } = this.#store;
+    const h = heap.stats();
+    const t = { records: records.stats(), open: open.stats(), byHotkey: byHotkey.stats() };
+    return {
+      records: t.records.records,
+      open: t.open.records,
+      hotkeys: t.byHotkey.records,
+      operations: { ...this.#ops },
+      bytesUsed: h.inUseBytes,
+      bytesReserved: h.reservedBytes,
+      bytesCapacity: h.maxBytes,
+      readRetries: t.records.readRetries + t.open.readRetries + t.byHotkey.readRetries,
+      pinnedReads: t.records.pinnedReads + t.open.pinnedReads + t.byHotkey.pinnedReads,
+      orderCache: { size: cache.size, hits: cache.hits, misses: cache.misses },
+      heap: h,
+      tables: t,
+    };
+  }
+
+  #decode(raw: RawRecord): Position {
+    const pos = decodePositionHead(raw.head!) as Position;
+    const parts = raw.parts!;
+    const orders = new Array<unknown>(parts.length);
+    const cache = this.#store.cache;
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k];
+      orders[k] = p instanceof Uint8Array ? cache.put(raw.refs[2 * k]!, raw.refs[2 * k + 1]!, decodeOrder(p)) : p;
+    }
+    pos.orders = orders;
+    return pos;
+  }
+}
+
