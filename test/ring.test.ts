@@ -20,6 +20,8 @@ function general(queues: Record<string, { capacity?: number; maxMessageBytes?: n
   return { handle, a: new GeneralDomain(handle, key), b: new GeneralDomain(handle, key) };
 }
 
+const make8k = () => general({ q: { capacity: 8, maxMessageBytes: 8192 } });
+
 function code(fn: () => unknown): string | undefined {
   try {
     fn();
@@ -44,6 +46,28 @@ test('smoke: every kind comes back as pushed, through another instance', () => {
   assert.is(a.queue('q').size, 0);
   const st = a.stats().queues.q!;
   assert.equal({ pushes: st.pushes, pops: st.pops, full: st.full, empty: st.empty, size: st.size }, { pushes: 11, pops: 11, full: 0, empty: 1, size: 0 });
+});
+
+test('smoke: popped bytes are independent copies (slab views and large ones)', () => {
+  const { a } = make8k();
+  const q = a.queue('q');
+  const kept: Uint8Array[] = [];
+  for (let round = 0; round < 40; round++) {
+    for (const len of [0, 1, 7, 100, 4096, 4097, 8000]) {
+      assert.ok(q.push(new Uint8Array(len).fill((round + len) & 255)));
+      const out = q.pop() as Uint8Array;
+      assert.ok(out instanceof Uint8Array && out.length === len);
+      assert.is(out.byteOffset % 8, 0);
+      kept.push(out);
+    }
+  }
+  let k = 0;
+  for (let round = 0; round < 40; round++) {
+    for (const len of [0, 1, 7, 100, 4096, 4097, 8000]) {
+      const out = kept[k++]!;
+      assert.ok(out.every((b) => b === ((round + len) & 255)), `message ${round}/${len} kept its bytes`);
+    }
+  }
 });
 
 test('smoke: too large and invalid messages throw and leave the queue unchanged', () => {
