@@ -1,7 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { tsWorker } from './helpers/workers.ts';
 import { GeneralDomain, createGeneralHandle, resolveGeneralOptions } from '../src/domains/general.ts';
 import type { GeneralHandle, GeneralMap, GeneralMapProvider } from '../src/domains/general.ts';
 import { SabStateError } from '../src/errors.ts';
@@ -9,7 +8,7 @@ import { hashKeyFromSeed } from '../src/internal/hash.ts';
 import type { HashKey } from '../src/internal/hash.ts';
 import { createRingRegion } from '../src/internal/ring.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
-import { runWorkers } from './helpers/workers.ts';
+import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { LOG_BYTES, LOG_ENTRIES, kEntries, kLogLen, kViolations } from './workers/general-log.ts';
 
 const WORKER = new URL('./workers/general-worker.ts', import.meta.url);
