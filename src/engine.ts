@@ -1,9 +1,13 @@
 /**
- * The engine: one SharedArrayBuffer set per contention domain, created on one thread and
- * attached on every other. `createEngine(options)` checks options once at this boundary and
- * allocates; `engine.handle()` is a small structured-clonable object (SharedArrayBuffers and
- * numbers) to pass as `workerData`; `attachEngine(handle)` re-creates the facades over the same
- * memory in a worker and checks every region's header (ERR_LAYOUT_MISMATCH on any difference).
+ * The engine: five contention domains, each in its own SharedArrayBuffer(s), created on one
+ * thread and attached on every other.
+ *
+ * - `createEngine(options)` checks every option once, at this boundary (TypeError / RangeError,
+ *   one message form: `options.positions.maxBytes must be a positive integer`), and allocates.
+ * - `engine.handle()` is a small structured-clonable object (SharedArrayBuffers and numbers) to
+ *   pass as `workerData`; `attachEngine(handle)` builds the facades over the same memory in a
+ *   worker and checks every region's header (ERR_LAYOUT_MISMATCH on any difference).
+ * - `snapshot(dir)` / `createEngine({ restoreFrom: dir })`: engine-snapshot.ts.
  */
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
@@ -11,26 +15,72 @@ import { ErrorCode, SabStateError, optObject } from './errors.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
 import { type LockHandle, LockDomain, type LockStats, createLockHandle, resolveLockOptions } from './domains/locks.ts';
+import {
+  type PositionsHandle, type PositionsOptions, type PositionsStats, PositionsDomain, createPositionsHandle, resolvePositionsOptions,
+} from './domains/positions.ts';
+import {
+  type DepartedHandle, type DepartedOptions, type DepartedStats, DepartedDomain, createDepartedHandle, resolveDepartedOptions,
+} from './domains/departed.ts';
+import {
+  type EliminationsHandle, type EliminationsOptions, type EliminationsStats, EliminationsDomain, createEliminationsHandle,
+  resolveEliminationsOptions,
+} from './domains/eliminations.ts';
+import {
+  type GeneralHandle, type GeneralStats, type ResolvedGeneralOptions, GeneralDomain, createGeneralHandle, resolveGeneralOptions,
+} from './domains/general.ts';
+import { SharedMap, sharedMapProvider } from './domains/shared-map.ts';
+import { formatStatsTable } from './stats-table.ts';
+import { readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
 
+export interface QueueOptions {
+  capacity?: number;
+  maxMessageBytes?: number;
+}
 export interface EngineOptions {
   /** Lock stripes: a power of two, default 4096. */
   lockStripes?: number;
-  /** 64-bit hash seed (bigint or safe integer). Default: random per engine. */
+  /** 64-bit hash seed (bigint or non-negative safe integer). Default: random per engine. */
   hashSeed?: bigint | number;
+  positions?: { maxRecords?: number; maxBytes?: number };
+  eliminations?: { maxRecords?: number; maxBytes?: number };
+  departed?: { maxRecords?: number; maxBytes?: number };
+  general?: { queues?: Record<string, QueueOptions>; counters?: string[]; maps?: string[] };
+  /** A snapshot directory (engine.snapshot) to start from. Options given here override its sizes. */
+  restoreFrom?: string;
+}
+
+/** Every option after checking, with defaults filled in (kept in the handle and in snapshots). */
+export interface ResolvedEngineOptions {
+  lockStripes: number;
+  positions: PositionsOptions;
+  eliminations: EliminationsOptions;
+  departed: DepartedOptions;
+  general: ResolvedGeneralOptions;
 }
 
 export interface EngineHandle {
   readonly kind: 'sabstate-engine';
   readonly version: number;
   readonly seed: readonly [number, number];
+  readonly options: ResolvedEngineOptions;
   readonly locks: LockHandle;
+  readonly positions: PositionsHandle;
+  readonly eliminations: EliminationsHandle;
+  readonly departed: DepartedHandle;
+  readonly general: GeneralHandle;
 }
 
 export interface EngineStats {
   locks: LockStats;
+  positions: PositionsStats;
+  eliminations: EliminationsStats;
+  departed: DepartedStats;
+  general: GeneralStats;
+  /** Workers watched with engine.watch() that exited, and what was recovered from them. */
+  watch: { exited: number; recoveredLocks: number; recoveredOther: number };
 }
 
-const KNOWN_OPTIONS = new Set(['lockStripes', 'hashSeed', 'positions', 'eliminations', 'departed', 'general', 'restoreFrom']);
+const KNOWN_OPTIONS = ['lockStripes', 'hashSeed', 'positions', 'eliminations', 'departed', 'general', 'restoreFrom'];
 
 function resolveSeed(raw: unknown): HashKey {
   if (raw === undefined) {
@@ -48,10 +98,33 @@ function resolveSeed(raw: unknown): HashKey {
   throw new TypeError('options.hashSeed must be a bigint or a non-negative safe integer');
 }
 
+/** Checks every option (the public boundary). */
+export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & { key: HashKey; restoreFrom?: string } {
+  const o = optObject(options, 'options');
+  for (const k of Object.keys(o)) if (!KNOWN_OPTIONS.includes(k)) throw new TypeError(`options.${k} is not a known option (known: ${KNOWN_OPTIONS.join(', ')})`);
+  if (o.restoreFrom !== undefined && (typeof o.restoreFrom !== 'string' || o.restoreFrom === '')) {
+    throw new TypeError('options.restoreFrom must be a directory path');
+  }
+  return {
+    key: resolveSeed(o.hashSeed),
+    lockStripes: resolveLockOptions(o.lockStripes).stripes,
+    positions: resolvePositionsOptions(o.positions),
+    eliminations: resolveEliminationsOptions(o.eliminations),
+    departed: resolveDepartedOptions(o.departed),
+    general: resolveGeneralOptions(o.general),
+    ...(typeof o.restoreFrom === 'string' ? { restoreFrom: o.restoreFrom } : {}),
+  };
+}
+
 export class Engine {
   readonly locks: LockDomain;
+  readonly positions: PositionsDomain;
+  readonly eliminations: EliminationsDomain;
+  readonly departed: DepartedDomain;
+  readonly general: GeneralDomain;
   readonly #handle: EngineHandle;
   readonly #key: HashKey;
+  readonly #watch = { exited: 0, recoveredLocks: 0, recoveredOther: 0 };
   #closed = false;
 
   /** @internal use createEngine / attachEngine. */
@@ -59,6 +132,10 @@ export class Engine {
     this.#handle = handle;
     this.#key = { k0: handle.seed[0], k1: handle.seed[1] };
     this.locks = new LockDomain(handle.locks, this.#key);
+    this.general = new GeneralDomain(handle.general, this.#key, sharedMapProvider);
+    this.positions = new PositionsDomain(handle.positions, this.#key, { locks: this.locks, gate: this.general.syncGate });
+    this.eliminations = new EliminationsDomain(handle.eliminations, this.#key, { gate: this.general.syncGate });
+    this.departed = new DepartedDomain(handle.departed, this.#key);
   }
 
   /** The structured-clonable handle to pass to workers (`workerData`). */
@@ -67,28 +144,64 @@ export class Engine {
     return this.#handle;
   }
 
+  /** The options the engine was created with, defaults filled in. */
+  get options(): ResolvedEngineOptions {
+    return this.#handle.options;
+  }
+
   /** The engine's 64-bit hash seed. */
   get hashSeed(): bigint {
     return seedFromHashKey(this.#key);
   }
 
+  /** Per-domain statistics as a plain object. */
   stats(): EngineStats {
     this.#checkOpen();
-    return { locks: this.locks.stats() };
+    return {
+      locks: this.locks.stats(),
+      positions: this.positions.stats(),
+      eliminations: this.eliminations.stats(),
+      departed: this.departed.stats(),
+      general: this.general.stats(),
+      watch: { ...this.#watch },
+    };
+  }
+
+  /** stats() as a text table, one call, for logs. */
+  statsTable(): string {
+    return formatStatsTable(this.stats());
   }
 
   /**
-   * Recovers the lock stripes a worker held when it exits (for instance terminated mid-order):
-   * they are released, their waiters woken, and the recovery counted in stats().
+   * Recovers what a worker held when it exits (terminated mid-order, crashed): its lock stripes
+   * are released and their waiters woken, and any domain-internal writer lock or snapshot
+   * freeze it held is cleared. Counted in stats().locks.recoveries and stats().watch.
    */
   watch(worker: Worker): void {
     const id = worker.threadId;
     worker.once('exit', () => {
-      this.locks.releaseAllOwnedBy(id);
+      this.#watch.exited++;
+      this.#watch.recoveredLocks += this.locks.releaseAllOwnedBy(id);
+      this.#watch.recoveredOther +=
+        this.positions.releaseAllOwnedBy(id) +
+        this.eliminations.releaseAllOwnedBy(id) +
+        this.departed.releaseAllOwnedBy(id) +
+        this.general.mapNames().reduce((n, name) => n + (this.general.map(name) as SharedMap).releaseAllOwnedBy(id), 0);
     });
   }
 
-  /** Drops this thread's view of the engine. The memory lives on while other threads use it. */
+  /**
+   * Writes a snapshot of every domain to `dir`, consistent per domain (positions, departed and
+   * maps are read with their writers held back for the moment of the copy; eliminations under
+   * its writer lock), atomically on disk (temp file, fsync, rename; a manifest with SHA-256 of
+   * every file is written last). Queue contents are not persisted (in-flight notices).
+   */
+  snapshot(dir: string): { generation: number; positions: number; eliminations: number; departed: number } {
+    this.#checkOpen();
+    return writeEngineSnapshot(this, dir);
+  }
+
+  /** Drops this thread's view of the engine (later calls throw ERR_CLOSED where checked). */
   close(): void {
     this.#closed = true;
   }
@@ -99,11 +212,38 @@ export class Engine {
 }
 
 export function createEngine(options: EngineOptions = {}): Engine {
-  const o = optObject(options, 'options');
-  for (const k of Object.keys(o)) if (!KNOWN_OPTIONS.has(k)) throw new TypeError(`options.${k} is not a known option`);
-  const key = resolveSeed(o.hashSeed);
-  const locks = createLockHandle(resolveLockOptions(o.lockStripes), key);
-  return new Engine({ kind: 'sabstate-engine', version: LAYOUT_VERSION, seed: [key.k0, key.k1], locks });
+  let r = resolveEngineOptions(options);
+  let state: ReturnType<typeof readEngineSnapshot> | undefined;
+  if (r.restoreFrom !== undefined) {
+    state = readEngineSnapshot(r.restoreFrom);
+    // The snapshot's sizes and declarations, overridden by what the caller gave explicitly.
+    const given = options as Record<string, unknown>;
+    r = resolveEngineOptions({
+      hashSeed: given.hashSeed ?? state.hashSeed,
+      lockStripes: given.lockStripes ?? state.options.lockStripes,
+      positions: given.positions ?? state.options.positions,
+      eliminations: given.eliminations ?? state.options.eliminations,
+      departed: given.departed ?? state.options.departed,
+      general: given.general ?? state.generalOptions,
+    });
+  }
+  const { key } = r;
+  const opts: ResolvedEngineOptions = {
+    lockStripes: r.lockStripes, positions: r.positions, eliminations: r.eliminations, departed: r.departed, general: r.general,
+  };
+  const engine = new Engine({
+    kind: 'sabstate-engine',
+    version: LAYOUT_VERSION,
+    seed: [key.k0, key.k1],
+    options: opts,
+    locks: createLockHandle({ stripes: opts.lockStripes }, key),
+    positions: createPositionsHandle(opts.positions, key),
+    eliminations: createEliminationsHandle(opts.eliminations, key),
+    departed: createDepartedHandle(opts.departed, key),
+    general: createGeneralHandle(opts.general, key, sharedMapProvider),
+  });
+  if (state !== undefined) restoreEngineState(engine, state);
+  return engine;
 }
 
 export function attachEngine(handle: EngineHandle): Engine {
@@ -113,6 +253,9 @@ export function attachEngine(handle: EngineHandle): Engine {
   }
   if (h.version !== LAYOUT_VERSION) {
     throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, `attachEngine: handle of layout version ${h.version}, this library reads ${LAYOUT_VERSION}`);
+  }
+  for (const d of ['locks', 'positions', 'eliminations', 'departed', 'general'] as const) {
+    if (typeof h[d] !== 'object' || h[d] === null) throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, `attachEngine: the handle has no ${d} domain`);
   }
   return new Engine(handle);
 }

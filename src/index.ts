@@ -1,8 +1,24 @@
 // Named exports only; types apart.
 export { createEngine, attachEngine, Engine } from './engine.ts';
 export { SabStateError, ErrorCode } from './errors.ts';
+export { importValidatorTree } from './ptn/import.ts';
+export { exportValidatorTree } from './ptn/export.ts';
 export { LockDomain } from './domains/locks.ts';
+export { PositionsDomain } from './domains/positions.ts';
+export { EliminationsDomain } from './domains/eliminations.ts';
+export { DepartedDomain } from './domains/departed.ts';
+export { GeneralDomain } from './domains/general.ts';
+export { hashBackend } from './internal/native.ts';
 
-export type { EngineOptions, EngineHandle, EngineStats } from './engine.ts';
+export type { EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions } from './engine.ts';
 export type { ErrorCodeValue } from './errors.ts';
-export type { LockCallOptions, LockStats } from './domains/locks.ts';
+export type { LockCallOptions, LockGuard, LockStats } from './domains/locks.ts';
+export type { Position, PositionsStats } from './domains/positions.ts';
+export type { EliminationRow, EliminationsStats } from './domains/eliminations.ts';
+export type { DepartedEntry, DepartedStats } from './domains/departed.ts';
+export type { GeneralMap, GeneralStats } from './domains/general.ts';
+export type { Ring as Queue, PopOptions, RingStats as QueueStats } from './internal/ring.ts';
+export type { Counter } from './internal/counters.ts';
+export type { SyncGate, GateState } from './internal/gate.ts';
+export type { ImportReport, ImportError, ImportOptions } from './ptn/import.ts';
+export type { ExportReport, ExportOptions } from './ptn/export.ts';

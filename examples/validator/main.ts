@@ -147,6 +147,11 @@ const sweeper = tsWorker(new URL('./sweeper-worker.ts', import.meta.url), {
 });
 engine.watch(consumer);
 engine.watch(sweeper);
+// Listen now: the sweeper may finish its list long before the orders are done.
+const consumerResult = once(consumer, 'message') as Promise<[{ notices: number; outOfOrder: number }]>;
+const sweeperResult = once(sweeper, 'message') as Promise<[{ eliminated: number; closedPositions: number }]>;
+const consumerExit = once(consumer, 'exit');
+const sweeperExit = once(sweeper, 'exit');
 for (const w of [...workers, consumer, sweeper]) w.on('error', (e) => { console.error('worker failed:', e); process.exit(1); });
 
 let syncs = 0;
@@ -183,8 +188,8 @@ if (engine.general.syncGate.current().inProgress) engine.general.syncGate.end();
 Atomics.store(new Int32Array(done), 0, 1);
 Atomics.store(new Int32Array(stopSweeper), 0, 1);
 Atomics.notify(new Int32Array(stopSweeper), 0);
-const [[consumed], [swept]] = (await Promise.all([once(consumer, 'message'), once(sweeper, 'message')])) as [[{ notices: number; outOfOrder: number }], [{ eliminated: number; closedPositions: number }]];
-await Promise.all([once(consumer, 'exit'), once(sweeper, 'exit')]);
+const [[consumed], [swept]] = await Promise.all([consumerResult, sweeperResult]);
+await Promise.all([consumerExit, sweeperExit]);
 if (tty) process.stdout.write('\n');
 
 // ---- results -------------------------------------------------------------------------------------

@@ -78,8 +78,8 @@ export type Order = Record<string, unknown> & { order_type: string; leverage: nu
 export type Position = Record<string, unknown> & {
   miner_hotkey: string;
   position_uuid: string;
-  trade_pair: unknown;
-  orders: readonly Order[];
+  trade_pair: string | unknown[];
+  orders: Order[];
   is_closed_position: boolean;
 };
 

@@ -37,6 +37,8 @@ export const RegionKind = {
   RING: 4,
   CELLS: 5,
   GATE: 6,
+  /** A small control region of one domain (writer mutex, generation words). */
+  CONTROL: 7,
 } as const;
 export type RegionKindValue = (typeof RegionKind)[keyof typeof RegionKind];
 

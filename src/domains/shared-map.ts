@@ -1,0 +1,92 @@
+/**
+ * Named small maps of the general domain (`engine.general.map(name)`): string key → small JSON
+ * value (the validator's other shared dicts, such as miner account sizes read on every order).
+ * Each map is one heap and one table of table.ts in its own buffers; values are encoded by
+ * codec.ts. Reads are lock-free (versioned slot words); writes are lock-free upserts / removals,
+ * except the first insert of a key, which takes the table's claim mutex for a few probes.
+ * Every write runs inside the heap's write gate so that `entriesConsistent()` can freeze the map
+ * for a snapshot.
+ *
+ * This module is the GeneralMapProvider the engine passes to the general domain.
+ */
+import { ErrorCode, SabStateError, checkKey } from '../errors.ts';
+import { decodeValue, encodeValue } from '../internal/codec.ts';
+import type { HashKey } from '../internal/hash.ts';
+import { type HeapHandle, SharedHeap, createHeapHandle } from '../internal/heap.ts';
+import { SharedTable, type TableHandle, createTableHandle } from '../internal/table.ts';
+import type { GeneralMap, GeneralMapProvider } from './general.ts';
+
+/** Keys per map and heap bytes per map (growable from 256 KiB). */
+export const MAP_MAX_RECORDS = 16384;
+export const MAP_MAX_BYTES = 64 * 2 ** 20;
+/** Largest encoded value: maps hold small values. */
+export const MAP_MAX_VALUE_BYTES = 64 * 1024;
+
+interface MapPart {
+  readonly heap: HeapHandle;
+  readonly table: TableHandle;
+}
+
+export class SharedMap implements GeneralMap {
+  readonly #heap: SharedHeap;
+  readonly #table: SharedTable;
+  readonly #name: string;
+  readonly #decode = (u8: Uint8Array, at: number, len: number): unknown => decodeValue(u8.subarray(at, at + len));
+
+  constructor(part: MapPart, name: string, key: HashKey) {
+    this.#name = name;
+    this.#heap = new SharedHeap(part.heap, key, `map ${name} heap`);
+    this.#table = new SharedTable(part.table, this.#heap, key, `map ${name}`);
+  }
+
+  get size(): number {
+    return this.#table.size;
+  }
+
+  get(key: string): unknown {
+    checkKey(key, 'key');
+    return this.#table.read(key, undefined, this.#decode);
+  }
+
+  has(key: string): boolean {
+    checkKey(key, 'key');
+    return this.#table.has(key);
+  }
+
+  set(key: string, value: unknown): void {
+    checkKey(key, 'key');
+    const bytes = encodeValue(value, 'value');
+    if (bytes.length > MAP_MAX_VALUE_BYTES) {
+      throw new SabStateError(ErrorCode.VALUE_TOO_LARGE, `map ${this.#name}: value of ${bytes.length} encoded bytes, at most ${MAP_MAX_VALUE_BYTES}`);
+    }
+    this.#heap.gate.run(() => this.#table.set(key, undefined, bytes));
+  }
+
+  delete(key: string): boolean {
+    checkKey(key, 'key');
+    return this.#heap.gate.run(() => this.#table.delete(key));
+  }
+
+  /** Every entry, lock-free: each value whole, the array not a snapshot while writers run. */
+  entries(): Array<[string, unknown]> {
+    return this.#table.scan((k, _b, u8, at, len) => [k, this.#decode(u8, at, len)]);
+  }
+
+  /** Every entry with writers held back: a consistent view (snapshots). */
+  entriesConsistent(timeoutMs?: number): Array<[string, unknown]> {
+    return this.#heap.gate.freeze(() => this.entries(), timeoutMs);
+  }
+
+  releaseAllOwnedBy(deadThreadId: number): number {
+    return this.#table.releaseAllOwnedBy(deadThreadId) + (this.#heap.gate.releaseIfOwnedBy(deadThreadId) ? 1 : 0);
+  }
+}
+
+export const sharedMapProvider: GeneralMapProvider = {
+  create(_name: string, key: HashKey): MapPart {
+    return { heap: createHeapHandle(MAP_MAX_BYTES, key, 256 * 1024), table: createTableHandle(MAP_MAX_RECORDS, key) };
+  },
+  attach(part: unknown, name: string, key: HashKey): GeneralMap {
+    return new SharedMap(part as MapPart, name, key);
+  },
+};

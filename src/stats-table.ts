@@ -1,0 +1,54 @@
+/**
+ * engine.statsTable(): the per-domain statistics as one text table for logs.
+ */
+import type { EngineStats } from './engine.ts';
+
+const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
+const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+export function formatStatsTable(s: EngineStats): string {
+  const l = s.locks;
+  const rows: [string, string, string, string][] = [
+    [
+      'locks',
+      `${n(l.acquisitions)} acquisitions, ${(l.contendedShare * 100).toFixed(2)} % contended, ${n(l.reentered)} re-entered`,
+      `${l.stripes} stripes, ${l.held} held`,
+      `wait total ${l.waitTotalMs.toFixed(1)} ms, max ${l.waitMaxMs.toFixed(2)} ms; timeouts ${l.timeouts}, recoveries ${l.recoveries}`,
+    ],
+    [
+      'positions',
+      `${n(s.positions.operations.saves)} saves, ${n(s.positions.operations.gets)} gets (this thread)`,
+      `${n(s.positions.records)} records, ${n(s.positions.open)} open, ${n(s.positions.hotkeys)} hotkeys`,
+      `${mb(s.positions.bytesUsed)} used of ${mb(s.positions.bytesCapacity)}; read retries ${n(s.positions.readRetries)}`,
+    ],
+    [
+      'eliminations',
+      `${n(s.eliminations.operations.reads)} reads, ${n(s.eliminations.operations.writes)} writes (this thread)`,
+      `${n(s.eliminations.records)} rows, set generation ${s.eliminations.generation}`,
+      `${mb(s.eliminations.bytesUsed)} used of ${mb(s.eliminations.bytesCapacity)}; read retries ${n(s.eliminations.readRetries)}`,
+    ],
+    [
+      'departed',
+      `${n(s.departed.operations.reads)} reads, ${n(s.departed.operations.writes)} writes (this thread)`,
+      `${n(s.departed.records)} hotkeys`,
+      `${mb(s.departed.bytesUsed)} used of ${mb(s.departed.bytesCapacity)}; read retries ${n(s.departed.readRetries)}`,
+    ],
+  ];
+  for (const [name, q] of Object.entries(s.general.queues)) {
+    const qs = q as unknown as Record<string, number>;
+    rows.push([
+      `queue ${name}`,
+      Object.entries(qs).filter(([k]) => k !== 'capacity' && k !== 'size').map(([k, v]) => `${k} ${n(v)}`).join(', '),
+      `${n(qs.size ?? 0)} queued of ${n(qs.capacity ?? 0)}`,
+      '',
+    ]);
+  }
+  const counters = Object.entries(s.general.counters).map(([k, v]) => `${k} ${n(v)}`).join(', ');
+  rows.push(['general', counters || 'no counters', `sync epoch ${s.general.gate.epoch}${s.general.gate.inProgress ? ' (in progress)' : ''}`, `stale saves refused ${n(s.general.gate.refused)}; maps ${Object.entries(s.general.maps).map(([k, v]) => `${k} ${v.size}`).join(', ') || 'none'}`]);
+  if (s.watch.exited > 0) rows.push(['watch', `${s.watch.exited} watched workers exited`, `${s.watch.recoveredLocks} stripes recovered`, `${s.watch.recoveredOther} other recoveries`]);
+  const head: [string, string, string, string] = ['domain', 'operations', 'records', 'memory / waits'];
+  const all = [head, ...rows];
+  const w = [0, 1, 2, 3].map((c) => Math.max(...all.map((r) => r[c]!.length)));
+  const line = (r: string[]) => `| ${r.map((x, c) => x.padEnd(w[c]!)).join(' | ')} |`;
+  return [line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
