@@ -12,7 +12,7 @@ export { hashBackend } from './internal/native.ts';
 
 export type { EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions } from './engine.ts';
 export type { ErrorCodeValue } from './errors.ts';
-export type { LockCallOptions, LockGuard, LockStats } from './domains/locks.ts';
+export type { LockCallOptions, LockGuard, LockStats, SlowLockInfo } from './domains/locks.ts';
 export type { Position, PositionsStats } from './domains/positions.ts';
 export type { EliminationRow, EliminationsStats } from './domains/eliminations.ts';
 export type { DepartedEntry, DepartedStats } from './domains/departed.ts';

@@ -138,6 +138,38 @@ test('withLockAsync waits without blocking, then runs once the holder releases',
   assert.ok(st.contended >= 1 && st.waitMaxMs > 0 && st.waitHistogramUs.some((x) => x > 0));
 });
 
+test('onSlowLock: reports long waits and long holds, after release; null removes it', async () => {
+  const e = createEngine({ lockStripes: 16 });
+  const seen: { hotkey: string; tradePair: string; waitMs: number; holdMs: number }[] = [];
+  e.locks.onSlowLock((info) => {
+    assert.is(e.locks.isHeld(info.hotkey, info.tradePair), false, 'called after release');
+    seen.push(info);
+  }, { thresholdMs: 20 });
+  e.locks.withLock(HK, 'BTCUSD', () => 1);
+  assert.is(seen.length, 0, 'a fast lock is not reported');
+  e.locks.withLock(HK, 'BTCUSD', () => {
+    const until = performance.now() + 30;
+    while (performance.now() < until);
+  });
+  assert.is(seen.length, 1);
+  assert.ok(seen[0]!.holdMs >= 30 && seen[0]!.waitMs < 20, JSON.stringify(seen[0]));
+  const flag = new Int32Array(new SharedArrayBuffer(8));
+  const w = tsWorker(WORKER, { workerData: { mode: 'holdFor', handle: e.handle(), flag: flag.buffer, keys: [[HK, 'ETHUSD']], ms: 80 } });
+  while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+  e.locks.withLock(HK, 'ETHUSD', () => 1);
+  assert.is(seen.length, 2);
+  assert.is(seen[1]!.tradePair, 'ETHUSD');
+  assert.ok(seen[1]!.waitMs >= 30, JSON.stringify(seen[1]));
+  await once(w, 'exit');
+  e.locks.onSlowLock(null);
+  e.locks.withLock(HK, 'BTCUSD', () => {
+    const until = performance.now() + 30;
+    while (performance.now() < until);
+  });
+  assert.is(seen.length, 2);
+  assert.throws(() => e.locks.onSlowLock((() => {}) as never, { thresholdMs: -1 }), /thresholdMs/);
+});
+
 test('withLockAsync calls on one thread exclude each other across awaits', async () => {
   const e = createEngine({ lockStripes: 16 });
   let inside = 0;

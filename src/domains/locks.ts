@@ -69,6 +69,13 @@ export interface LockCallOptions {
   /** Give up after this many milliseconds with ERR_LOCK_TIMEOUT. Default: wait forever. */
   readonly timeoutMs?: number;
 }
+/** What the slow-lock hook receives (times in milliseconds). */
+export interface SlowLockInfo {
+  hotkey: string;
+  tradePair: string;
+  waitMs: number;
+  holdMs: number;
+}
 /** A held lock: release() exactly once, on the thread that acquired it. */
 export interface LockGuard {
   release(): void;
@@ -153,6 +160,8 @@ export class LockDomain {
   readonly #key: HashKey;
   readonly #tag: number;
   readonly #cache = new Map<string, Map<string, number>>();
+  #slow: { hook: (info: SlowLockInfo) => void; thresholdMs: number } | null = null;
+  #acquiredAt = Number.NaN;
   #cached = 0;
   readonly stripes: number;
 
@@ -190,8 +199,26 @@ export class LockDomain {
     return s;
   }
 
+  /**
+   * Installs (or with null removes) this thread's slow-lock hook: after a withLock /
+   * withLockAsync whose wait or hold time reached `thresholdMs` (default 10), `hook` is called
+   * with the key and both times, after the lock is released. It replaces the timing log lines
+   * the Python validator needed. Costs two performance.now() per lock while installed.
+   */
+  onSlowLock(hook: ((info: SlowLockInfo) => void) | null, opts: { thresholdMs?: number } = {}): void {
+    if (hook !== null && typeof hook !== 'function') throw new TypeError('hook must be a function or null');
+    const t = opts.thresholdMs ?? 10;
+    if (typeof t !== 'number' || !(t >= 0)) throw new TypeError('options.thresholdMs must be a non-negative number');
+    this.#slow = hook === null ? null : { hook, thresholdMs: t };
+  }
+
   /** Runs `fn` holding the stripe of (hotkey, tradePairId); releases on return or throw. */
   withLock<T>(hotkey: string, tradePairId: string, fn: () => T, opts?: LockCallOptions): T {
+    if (this.#slow !== null) return this.#timed(hotkey, tradePairId, () => this.#withLock(hotkey, tradePairId, fn, opts));
+    return this.#withLock(hotkey, tradePairId, fn, opts);
+  }
+
+  #withLock<T>(hotkey: string, tradePairId: string, fn: () => T, opts?: LockCallOptions): T {
     const s = this.stripeOf(hotkey, tradePairId);
     const timeoutMs = opts === undefined ? Infinity : checkTimeout(opts);
     const i = (kFirstStripeLine + s) * LINE_INTS;
@@ -199,6 +226,7 @@ export class LockDomain {
     if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#reenter(i, fn);
     if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
     this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    if (this.#slow !== null) this.#acquiredAt = performance.now();
     let out: T;
     try {
       out = fn();
@@ -218,16 +246,18 @@ export class LockDomain {
     const s = this.stripeOf(hotkey, tradePairId);
     const timeoutMs = checkTimeout(opts);
     const i = (kFirstStripeLine + s) * LINE_INTS;
+    const t0 = performance.now();
     if (tryLock(this.#w, i, this.#tag) !== 0) {
-      const t0 = performance.now();
       if (!(await lockAsync(this.#w, i, this.#tag, timeoutMs))) this.#timedOut(i, timeoutMs, `(${hotkey}, ${tradePairId})`);
       this.#recordWait(s, performance.now() - t0);
     }
+    const t1 = performance.now();
     this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
     try {
       return await fn();
     } finally {
       unlock(this.#w, i);
+      if (this.#slow !== null) this.#report(hotkey, tradePairId, t1 - t0, performance.now() - t1);
     }
   }
 
@@ -371,6 +401,25 @@ export class LockDomain {
 
   #guard(i: number): LockGuard {
     return new Guard(this.#w, i, this.#tag);
+  }
+
+  #timed<T>(hotkey: string, tradePairId: string, run: () => T): T {
+    const outer = this.#acquiredAt; // a timed withLock around this one (re-entrant nesting)
+    const t0 = performance.now();
+    this.#acquiredAt = Number.NaN;
+    try {
+      return run();
+    } finally {
+      const t2 = performance.now();
+      const t1 = Number.isNaN(this.#acquiredAt) ? t0 : this.#acquiredAt; // NaN: re-entered or timed out
+      this.#acquiredAt = outer;
+      this.#report(hotkey, tradePairId, t1 - t0, t2 - t1);
+    }
+  }
+
+  #report(hotkey: string, tradePair: string, waitMs: number, holdMs: number): void {
+    const slow = this.#slow;
+    if (slow !== null && (waitMs >= slow.thresholdMs || holdMs >= slow.thresholdMs)) slow.hook({ hotkey, tradePair, waitMs, holdMs });
   }
 
   #reenter<T>(i: number, fn: () => T): T {
