@@ -129,13 +129,16 @@ console.log(
 const histograms = createHistograms(cfg.workers);
 const done = new SharedArrayBuffer(4);
 const stopSweeper = new SharedArrayBuffer(4);
-const t0 = performance.now();
+// Start line: [0] order workers ready, [1] go. Orders/s is timed from the go, not from startup.
+const start = new SharedArrayBuffer(8);
+const startLine = new Int32Array(start);
+const tStartup = performance.now();
 const per = Math.floor(cfg.orders / cfg.workers);
 const workers = Array.from({ length: cfg.workers }, (_, i) => {
   const w = tsWorker(new URL('./order-worker.ts', import.meta.url), {
     workerData: {
       handle: engine.handle(), index: i, orders: i === cfg.workers - 1 ? cfg.orders - per * (cfg.workers - 1) : per,
-      seed: cfg.seed * 1000 + i, hotkeys, templates, histograms, maxOrders: cfg.maxOrders,
+      seed: cfg.seed * 1000 + i, hotkeys, templates, histograms, maxOrders: cfg.maxOrders, start,
     },
   });
   engine.watch(w);
@@ -153,6 +156,12 @@ const sweeperResult = once(sweeper, 'message') as Promise<[{ eliminated: number;
 const consumerExit = once(consumer, 'exit');
 const sweeperExit = once(sweeper, 'exit');
 for (const w of [...workers, consumer, sweeper]) w.on('error', (e) => { console.error('worker failed:', e); process.exit(1); });
+
+while (Atomics.load(startLine, 0) < cfg.workers) await new Promise((r) => setTimeout(r, 5));
+const t0 = performance.now();
+console.log(`${cfg.workers + 2} threads started in ${((t0 - tStartup) / 1000).toFixed(2)} s; go`);
+Atomics.store(startLine, 1, 1);
+Atomics.notify(startLine, 1);
 
 let syncs = 0;
 let syncTimer: NodeJS.Timeout | undefined;

@@ -24,6 +24,7 @@ interface Data {
   templates: Order[];
   histograms: SharedArrayBuffer;
   maxOrders: number;
+  start: SharedArrayBuffer;
 }
 const d = workerData as Data;
 const engine = attachEngine(d.handle);
@@ -42,6 +43,11 @@ const c = {
 };
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number) => Atomics.wait(pause, 0, 0, ms);
+
+// Start line: say ready, wait for the go (so that startup is not timed as order processing).
+const startLine = new Int32Array(d.start);
+Atomics.add(startLine, 0, 1);
+while (Atomics.load(startLine, 1) === 0) Atomics.wait(startLine, 1, 0, 100);
 
 for (let n = 0; n < d.orders; n++) {
   const hotkey = d.hotkeys[Math.floor(rnd() * d.hotkeys.length)]!;
