@@ -107,13 +107,14 @@ test('option limits', () => {
   assert.throws(() => new SharedHeap({ ...h, maxBytes: MIN_HEAP_BYTES * 2 }, key, 'x'), /size param/);
 });
 
-test('growth: the buffer grows on demand up to maxBytes; views follow', () => {
+test('growth: the buffer grows on demand up to maxBytes; the views are extended', () => {
   const heap = heapOf(64 << 20, MIN_HEAP_BYTES);
   const before = heap.sab.byteLength;
   assert.is(before, MIN_HEAP_BYTES);
   const r = heap.alloc(5 << 20);
   assert.ok(heap.sab.byteLength >= r + (5 << 20));
-  assert.is(heap.u8.length, heap.sab.byteLength, 'length-tracking view');
+  assert.is(heap.u8.length, heap.sab.byteLength, 'views cover the whole buffer after alloc');
+  assert.is(heap.checkBlock(heap.sab.byteLength), -1, 'an offset past the buffer is refused');
   heap.u8[heap.payload(r) + (5 << 20) - 1] = 9;
   assert.is(heap.u8[heap.payload(r) + (5 << 20) - 1], 9);
   assert.ok(heap.stats().reservedBytes > before);
@@ -148,7 +149,9 @@ test('growth is seen by other threads: a block written past the old length reads
   const f = new Int32Array(flag);
   while (Atomics.load(f, 1) === 0) await new Promise((r) => setTimeout(r, 5));
   const ref = Atomics.load(f, 1);
-  assert.ok(heap.u8.length >= ref + (3 << 20), 'main thread view followed the worker grow');
+  assert.ok(heap.u8.length < ref + (3 << 20), 'the block lies past this thread\'s views');
+  assert.ok(heap.checkBlock(ref) >= 3 << 20, 'the buffer as this thread sees it covers the worker\'s block');
+  assert.ok(heap.u8.length >= ref + (3 << 20), 'the views were extended');
   assert.is(heap.i32[heap.payload(ref) >> 2], 0x5a5a);
   Atomics.store(f, 3, 1);
   const [g] = await grower;

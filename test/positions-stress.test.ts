@@ -12,7 +12,9 @@ import { type StressKey, fixture, problem, realPositionObjects, saveLocked } fro
 
 const WORKER = new URL('./workers/positions-stress-worker.ts', import.meta.url);
 const real = realPositionObjects();
-const template = real.flatMap((p) => p.orders).reduce((a, b) => (JSON.stringify(b).length > JSON.stringify(a).length ? b : a)) as Record<string, unknown>;
+const biggest = real.flatMap((p) => p.orders).reduce((a, b) => (JSON.stringify(b).length > JSON.stringify(a).length ? b : a)) as Record<string, unknown>;
+// Padded so that the heap grows past its initial 1 MiB while the threads run.
+const template = { ...biggest, pad: 'p'.repeat(1200) };
 const start = real.find((p) => p.is_closed_position === false)!;
 const keySeed = 99;
 
@@ -67,6 +69,7 @@ test('stress: 4 writers (order steps under withLock) and 2 lock-free readers; no
     assert.is(p.orders.length, start.orders.length + steps);
   });
   const st = f.positions.stats();
+  assert.ok(st.bytesReserved > 1 << 20, `the heap grew during the run (${st.bytesReserved} bytes)`);
   console.log(`  ${writers * iterations} order steps, ${views} entriesRaw views, ${rd.reduce((s, x) => s + x.reads, 0)} reads; read retries ${st.readRetries}, pinned reads ${st.pinnedReads}; ${(st.bytesUsed / 1024).toFixed(0)} KiB in use`);
   for (const k of keys) assert.ok(f.positions.delete(k.hk, k.uuid));
   assert.is(f.positions.size, 0);

@@ -67,7 +67,6 @@ export function createDepartedHandle(opts: DepartedOptions, key: HashKey): Depar
 export class DepartedDomain {
   readonly #heap: SharedHeap;
   readonly #table: SharedTable;
-  readonly #f64: Float64Array;
   readonly #readMs: (u8: Uint8Array, at: number, len: number) => number;
   #reads = 0;
   #writes = 0;
@@ -75,10 +74,9 @@ export class DepartedDomain {
   constructor(handle: DepartedHandle, key: HashKey) {
     this.#heap = new SharedHeap(handle.heap, key, 'departed heap');
     this.#table = new SharedTable(handle.table, this.#heap, key, 'departed');
-    this.#f64 = new Float64Array(this.#heap.sab);
     this.#readMs = (_u8, at, len) => {
       if (len !== kValueBytes) throw RETRY;
-      return this.#f64[at >> 3]!;
+      return this.#heap.f64[at >> 3]!;
     };
   }
 
@@ -97,7 +95,7 @@ export class DepartedDomain {
     const h = t.hash(hotkey);
     this.#heap.gate.run(() => {
       const ref = t.allocRecord(hotkey, undefined, h, kValueBytes);
-      this.#f64[t.valueOffset(ref) >> 3] = detectedMs;
+      this.#heap.f64[t.valueOffset(ref) >> 3] = detectedMs;
       let old: number;
       try {
         old = t.publish(hotkey, undefined, h, ref);

@@ -28,6 +28,7 @@
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import { RETRY } from '../internal/seqlock.ts';
+import { unitsToString } from '../internal/table.ts';
 import type { OrderCache } from './position-cache.ts';
 
 const kPosFlags = 0;
@@ -58,7 +59,7 @@ export interface RawRecord {
   tp: string;
   /** [offset0, stamp0, offset1, stamp1, ...] */
   refs: number[];
-  /** Copied head bytes (null in META mode). */
+  /** Copied head bytes (null in META mode), valid until this thread's next readRecordValue. */
   head: Uint8Array | null;
   /** Per order: the cached decoded order, or the copied chunk bytes to decode (null in META). */
   parts: unknown[] | null;
@@ -126,8 +127,30 @@ export function writeChunk(heap: SharedHeap, bytes: Uint8Array): number {
 }
 
 /**
- * Copies a record out of the heap inside a read window. Throws RETRY on anything that does
- * not hold together (a racing writer freed and reused the blocks).
+ * This thread's copy-out buffer: readRecordValue copies a record's head and missing chunks here
+ * (the decoder caches its views per input buffer, so decoding from one reused buffer allocates
+ * no view and no ArrayBuffer). The copies are valid until the next readRecordValue of this
+ * thread: decode them before reading again.
+ */
+let scratch = new Uint8Array(1 << 16);
+let cursor = 0;
+
+function copyOut(heap: SharedHeap, from: number, n: number): Uint8Array {
+  if (cursor + n > scratch.length) {
+    // Earlier views keep the old buffer (already copied, still valid); new copies go to a new one.
+    scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+    cursor = 0;
+  }
+  const at = cursor;
+  scratch.set(heap.u8.subarray(from, from + n), at);
+  cursor += n;
+  return scratch.subarray(at, at + n);
+}
+
+/**
+ * Copies a record out of the heap inside a read window (head and missing chunks into this
+ * thread's scratch buffer, see copyOut). Throws RETRY on anything that does not hold together
+ * (a racing writer freed and reused the blocks).
  */
 export function readRecordValue(heap: SharedHeap, at: number, len: number, mode: ReadModeValue, cache: OrderCache): RawRecord {
   const i32 = heap.i32;
@@ -141,12 +164,13 @@ export function readRecordValue(heap: SharedHeap, at: number, len: number, mode:
   const r = q + (kPosRefsByte >> 2);
   for (let k = 0; k < 2 * n; k++) refs[k] = i32[r + k]!;
   const u = (at + kPosRefsByte + 8 * n) >> 1;
-  const tp = String.fromCharCode(...heap.u16.subarray(u, u + tpLen));
+  const tp = unitsToString(heap.u16, u, tpLen);
   const open = (flags & kOpenFlag) !== 0;
   const full = mode === ReadMode.FULL || (mode === ReadMode.FULL_IF_OPEN && open) || (mode === ReadMode.FULL_IF_CLOSED && !open);
   if (!full) return { open, tp, refs, head: null, parts: null };
   const hs = at + kPosRefsByte + 8 * n + 2 * tpLen;
-  const head = heap.u8.slice(hs, hs + headLen);
+  cursor = 0;
+  const head = copyOut(heap, hs, headLen);
   const parts = new Array<unknown>(n);
   for (let k = 0; k < n; k++) {
     const off = refs[2 * k]!;
@@ -159,9 +183,9 @@ export function readRecordValue(heap: SharedHeap, at: number, len: number, mode:
     const cap = heap.checkBlock(off);
     if (cap < kChunkHeaderBytes || heap.stampOf(off) !== stamp) throw RETRY;
     const p = heap.payload(off);
-    const clen = i32[(p >> 2) + kChunkLen]!;
+    const clen = heap.i32[(p >> 2) + kChunkLen]!; // heap.i32 again: checkBlock may have covered more
     if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
-    parts[k] = heap.u8.slice(p + kChunkHeaderBytes, p + kChunkHeaderBytes + clen);
+    parts[k] = copyOut(heap, p + kChunkHeaderBytes, clen);
   }
   return { open, tp, refs, head, parts };
 }
@@ -193,7 +217,7 @@ export function uuidBytes(uuid: string): Uint8Array {
 /** Reads a uuid value in a read window. */
 export function readUuid(heap: SharedHeap, at: number, len: number): string {
   if ((len & 1) !== 0 || len === 0 || len > 2 * kMaxKeyUnits) throw RETRY;
-  return String.fromCharCode(...heap.u16.subarray(at >> 1, (at + len) >> 1));
+  return unitsToString(heap.u16, at >> 1, len >> 1);
 }
 
 /** Parses a uuid list from 16-bit units (a read window's heap view, or a copy). */
@@ -203,7 +227,7 @@ export function parseUuidList(u16: Uint16Array, start: number, units: number): s
   for (let k = start; k < end; ) {
     const n = u16[k]!;
     if (n === 0 || n > kMaxKeyUnits || k + 1 + n > end) throw RETRY;
-    out.push(String.fromCharCode(...u16.subarray(k + 1, k + 1 + n)));
+    out.push(unitsToString(u16, k + 1, n));
     k += 1 + n;
   }
   return out;

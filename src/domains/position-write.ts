@@ -75,13 +75,14 @@ export class PositionWriter {
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
       const old = records.read(v.hotkey, v.uuid, this.#meta, hRec);
       const oldWord = records.lastWord;
+      const oldSlot = records.lastSlot;
       if (old !== undefined && old.tp !== v.tp && !this.#locks.isHeldByCurrentThread(v.hotkey, old.tp)) {
         throw new SabStateError(
           ErrorCode.LOCK_NOT_HELD,
           `positions.save: ${v.uuid} is stored under trade pair ${old.tp}: moving it to ${v.tp} needs both locks`,
         );
       }
-      const openUuid = this.#openUuid(v.hotkey, v.tp, hOpen);
+      const openUuid = this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
       if (v.open && openUuid !== undefined && openUuid !== v.uuid) {
         throw new SabStateError(
           ErrorCode.INVALID_VALUE,
@@ -95,7 +96,7 @@ export class PositionWriter {
           openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
           heap.u8.set(uuidBytes(v.uuid), open.valueOffset(openRef));
         }
-        const done = heap.gate.run(() => this.#publish(v, old, oldWord, built, hRec, openRef, openUuid));
+        const done = heap.gate.run(() => this.#publish(v, old, oldWord, oldSlot, built, hRec, openRef, openUuid));
         if (done) return;
       } catch (e) {
         if (!built.published) this.#discard(built, openRef);
@@ -117,8 +118,9 @@ export class PositionWriter {
         const w = records.lastWord;
         if (cur === undefined) return false;
         if (cur.tp !== first.tp) return null;
+        const slot = records.lastSlot;
         return heap.gate.run(() => {
-          const prev = records.remove(hotkey, uuid, h, w);
+          const prev = records.remove(hotkey, uuid, h, w, slot);
           if (prev <= 0) return prev === 0 ? false : null;
           if (cur.open) this.#unindexOpen(hotkey, cur.tp, uuid);
           this.#retireChunks(cur.refs, []);
@@ -132,10 +134,13 @@ export class PositionWriter {
     throw new Error(`positions.delete: (${hotkey}, ${uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
 
-  /** The uuid the open index names for (hotkey, tp), if that record is really open there. */
-  #openUuid(hotkey: string, tp: string, hOpen: number): string | undefined {
+  /**
+   * The uuid the open index names for (hotkey, tp), if that record is really open there (an
+   * index entry left by an interrupted write is ignored, then overwritten).
+   */
+  #openUuid(hotkey: string, tp: string, hOpen: number, saving: string): string | undefined {
     const uuid = this.#s.open.read(hotkey, tp, this.#uuid, hOpen);
-    if (uuid === undefined) return undefined;
+    if (uuid === undefined || uuid === saving) return uuid;
     const rec = this.#s.records.read(hotkey, uuid, this.#meta);
     return rec !== undefined && rec.open && rec.tp === tp ? uuid : undefined;
   }
@@ -183,12 +188,15 @@ export class PositionWriter {
   }
 
   /** Step 3 (inside the write gate). False if the record moved since it was read. */
-  #publish(v: ValidPosition, old: RawRecord | undefined, oldWord: bigint, built: Built, hRec: number, openRef: number, openUuid: string | undefined): boolean {
+  #publish(
+    v: ValidPosition, old: RawRecord | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, openRef: number,
+    openUuid: string | undefined,
+  ): boolean {
     const { records, open, heap, byHotkey } = this.#s;
     if (old === undefined) byHotkey.update(v.hotkey, undefined, addToList(v.uuid));
     let prev: number;
     try {
-      prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, oldWord);
+      prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, oldWord, oldSlot);
     } catch (e) {
       if (old === undefined) this.#unlist(v.hotkey, v.uuid);
       throw e;
@@ -218,7 +226,7 @@ export class PositionWriter {
     const { open, heap } = this.#s;
     const h = open.hash(hotkey, tp);
     if (open.read(hotkey, tp, this.#uuid, h) !== uuid) return;
-    const o = open.remove(hotkey, tp, h, open.lastWord);
+    const o = open.remove(hotkey, tp, h, open.lastWord, open.lastSlot);
     if (o > 0) heap.retire(o);
   }
 

@@ -15,12 +15,15 @@
  *   the tag counts every push and pop, so a pop that read a stale `next` (ABA) fails its CAS.
  * - The bump pointer kTop moves forward by CAS; the thread that moves it past byteLength grows
  *   the buffer (SharedArrayBuffer.prototype.grow, by half again at least) before it writes the
- *   block. Length-tracking views (`new Uint8Array(sab)`) follow growth in every thread: a block
- *   is reached only through an atomic publish made after the grow.
+ *   block. A block is reached only through an atomic publish made after the grow, so every
+ *   thread sees a byteLength that covers it. The views (u8, u16, i32, f64) are FIXED-length
+ *   views of the buffer, replaced by longer ones when a block lies past them (`cover`, called by
+ *   alloc, free and checkBlock): V8 reads length-tracking views (`new Uint8Array(sab)`) about
+ *   7x slower per element. Rule for users: read `heap.u8` etc. again after any call that may
+ *   cover (alloc, checkBlock, free, retire); never keep a view across one.
  * - Safe reclamation for lock-free readers (table.ts): `retire` frees a published block at once
  *   unless some reader is pinned (kPinned > 0, the bounded-retry fallback of seqlock.ts); then
- *   the block goes on a deferred list, freed by a later retire or `collect` when nobody is
- *   pinned. A pinned reader pins before it loads a slot word and unpins after its last copy, so
+ *   the block goes on a deferred list, freed by a later retire, `collect`, or the last unpin. A pinned reader pins before it loads a slot word and unpins after its last copy, so
  *   a block it reached cannot be freed under it (proof in seqlock.ts).
  *
  * Block: a header of kBlockHeaderBytes, then the payload. Blocks are 16-byte aligned.
@@ -77,6 +80,8 @@ const kBlockNext = 2;
 const kFreeBit = 0x10000;
 const kMask32 = 0xffffffffn;
 const kGrowStep = 1 << 16;
+/** Bytes of a block header plus the free-list link: what free() and checkBlock() touch first. */
+const kBlockPrefix = 16;
 
 /** Largest maxBytes: offsets and sizes stay below 2^31 (Int32 words). */
 export const MAX_HEAP_BYTES = 2 ** 31 - 2 ** 16;
@@ -88,16 +93,21 @@ const kDefaultInitialBytes = 1 << 20;
 export function classOf(n: number): number {
   if (n <= 32) return 0;
   if (n <= 256) return (n - 17) >> 4;
-  const e = 31 - Math.clz32(n - 1);
-  const step = 1 << (e - 2);
-  return 15 + (e - 8) * 4 + Math.ceil((n - 2 ** e) / step) - 1;
+  const e = 31 - Math.clz32(n - 1); // n in (2^e, 2^(e+1)], 8 <= e <= 30
+  // ceil((n - 2^e) / 2^(e-2)) - 1: which quarter step above 2^e
+  return 15 + (e - 8) * 4 + ((n - (1 << e) - 1) >> (e - 2));
 }
 
-/** Bytes of a block of class c (header included). */
-export function classSize(c: number): number {
+function computeClassSize(c: number): number {
   if (c < 15) return 32 + 16 * c;
   const e = 8 + ((c - 15) >> 2);
   return 2 ** e + (((c - 15) & 3) + 1) * 2 ** (e - 2);
+}
+const kClassSizes = Float64Array.from({ length: kClassCount }, (_, c) => computeClassSize(c));
+
+/** Bytes of a block of class c (header included). */
+export function classSize(c: number): number {
+  return kClassSizes[c]!;
 }
 
 export interface HeapHandle {
@@ -134,10 +144,11 @@ export function createHeapHandle(maxBytes: number, key: HashKey, initialBytes = 
 
 export class SharedHeap {
   readonly sab: SharedArrayBuffer;
-  /** Length-tracking views of the whole buffer: they follow grow() in every thread. */
-  readonly u8: Uint8Array;
-  readonly u16: Uint16Array;
-  readonly i32: Int32Array;
+  /** Fixed-length views of the buffer as far as this thread has covered it (see `cover`). */
+  u8: Uint8Array;
+  u16: Uint16Array;
+  i32: Int32Array;
+  f64: Float64Array;
   readonly maxBytes: number;
   /** The domain's write gate (snapshots): its words live in this region. */
   readonly gate: WriteGate;
@@ -148,11 +159,14 @@ export class SharedHeap {
   constructor(handle: HeapHandle, key: HashKey, what: string) {
     this.sab = checkRegion(handle.sab, specOf(handle.maxBytes, key), what);
     this.maxBytes = handle.maxBytes;
-    this.u8 = new Uint8Array(this.sab);
-    this.u16 = new Uint16Array(this.sab);
-    this.i32 = new Int32Array(this.sab);
-    this.#b64 = new BigUint64Array(this.sab);
-    this.gate = new WriteGate(this.i32, kGateBase, what);
+    const len = this.sab.byteLength & ~7;
+    this.u8 = new Uint8Array(this.sab, 0, len);
+    this.u16 = new Uint16Array(this.sab, 0, len >> 1);
+    this.i32 = new Int32Array(this.sab, 0, len >> 2);
+    this.f64 = new Float64Array(this.sab, 0, len >> 3);
+    this.#b64 = new BigUint64Array(this.sab, 0, kDataStart >> 3);
+    // The metadata lines never move: the gate keeps a view of them only.
+    this.gate = new WriteGate(new Int32Array(this.sab, 0, kDataStart >> 2), kGateBase, what);
     this.what = what;
     let c = classOf(this.maxBytes - kDataStart);
     while (c > 0 && classSize(c) > this.maxBytes - kDataStart) c--;
@@ -182,8 +196,10 @@ export class SharedHeap {
         `${this.what}: heap full (${this.maxBytes} bytes) allocating ${payloadBytes} bytes`,
       );
     }
+    this.cover(ref + kBlockPrefix);
     const h = ref >> 2;
     const cls = this.i32[h + kBlockClass]! & ~kFreeBit;
+    this.cover(ref + classSize(cls));
     this.i32[h + kBlockClass] = cls;
     this.i32[h + kBlockStamp] = (this.i32[h + kBlockStamp]! + 1) | 0 || 1;
     Atomics.add(this.i32, kInUseBytes, classSize(cls));
@@ -193,6 +209,7 @@ export class SharedHeap {
 
   /** Frees a block nobody else can reach (never published, or already unpublished and unpinned). */
   free(ref: number): void {
+    this.cover(ref + kBlockPrefix);
     const h = ref >> 2;
     const cls = this.i32[h + kBlockClass]!;
     if ((cls & kFreeBit) !== 0 || cls < 0 || cls >= kClassCount) {
@@ -226,6 +243,7 @@ export class SharedHeap {
     const pinned = Atomics.load(this.i32, kPinned) !== 0;
     let n = 0;
     while (ref !== 0) {
+      this.cover(ref + kBlockPrefix);
       const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext);
       if (pinned) {
         this.#pushDeferred(ref);
@@ -250,6 +268,22 @@ export class SharedHeap {
     if (Atomics.sub(this.i32, kPinned, 1) === 1 && Atomics.load(this.i32, kDeferredHead) !== 0) this.collect();
   }
 
+  /**
+   * Makes the views reach at least `end` bytes if the buffer does (another thread may have grown
+   * it). Returns false if even the buffer is shorter (a garbage offset, for racing readers).
+   */
+  cover(end: number): boolean {
+    if (end <= this.u8.length) return true;
+    const len = this.sab.byteLength & ~7;
+    if (len > this.u8.length) {
+      this.u8 = new Uint8Array(this.sab, 0, len);
+      this.u16 = new Uint16Array(this.sab, 0, len >> 1);
+      this.i32 = new Int32Array(this.sab, 0, len >> 2);
+      this.f64 = new Float64Array(this.sab, 0, len >> 3);
+    }
+    return end <= len;
+  }
+
   /** Payload offset of a block. */
   payload(ref: number): number {
     return ref + kBlockHeaderBytes;
@@ -261,19 +295,21 @@ export class SharedHeap {
 
   /** Payload capacity of an allocated block. */
   capacityOf(ref: number): number {
+    this.cover(ref + kBlockPrefix);
     return classSize(this.i32[(ref >> 2) + kBlockClass]! & ~kFreeBit) - kBlockHeaderBytes;
   }
 
   /**
    * For racing readers: the payload capacity of `ref` if it looks like an allocated block inside
    * the buffer (aligned, valid class, not free, within byteLength), else -1. Garbage-proof.
+   * Covers the block: the views (read them again) reach its end.
    */
   checkBlock(ref: number): number {
-    if ((ref & 15) !== 0 || ref < kDataStart) return -1;
-    const cls = this.i32[(ref >> 2) + kBlockClass];
-    if (cls === undefined || cls < 0 || cls >= kClassCount) return -1;
+    if ((ref & 15) !== 0 || ref < kDataStart || !this.cover(ref + kBlockPrefix)) return -1;
+    const cls = this.i32[(ref >> 2) + kBlockClass]!;
+    if (cls < 0 || cls >= kClassCount) return -1;
     const size = classSize(cls);
-    return ref + size <= this.u8.length ? size - kBlockHeaderBytes : -1;
+    return this.cover(ref + size) ? size - kBlockHeaderBytes : -1;
   }
 
   stats(): HeapStats {
@@ -301,6 +337,7 @@ export class SharedHeap {
       const head = Atomics.load(this.#b64, i);
       const ref = Number(head & kMask32);
       if (ref === 0) return 0;
+      this.cover(ref + kBlockPrefix);
       // May be garbage if another thread popped and reused the block: then the tag moved and
       // the CAS below fails.
       const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext) >>> 0;
@@ -331,6 +368,8 @@ export class SharedHeap {
         Atomics.compareExchange(this.i32, kTop, end, top);
         return 0;
       }
+      // Cover before writing: a typed-array write past a view's end is silently dropped.
+      this.cover(end);
       this.i32[(top >> 2) + kBlockClass] = c;
       return top;
     }
@@ -361,6 +400,7 @@ export class SharedHeap {
   }
 
   #pushDeferred(ref: number): void {
+    this.cover(ref + kBlockPrefix);
     for (;;) {
       const head = Atomics.load(this.i32, kDeferredHead);
       Atomics.store(this.i32, (ref >> 2) + kBlockNext, head);

@@ -101,6 +101,16 @@ const verOf = (w: bigint): bigint => w >> 32n;
 /** Next word: version + 1 (never back to 0 within 2^32 changes), new offset. */
 const nextWord = (w: bigint, ref: number): bigint => (((verOf(w) + 1n) & kMask32) << 32n) | BigInt(ref);
 
+/** A string from UTF-16 units of a (shared) view: char loop when short, apply otherwise (never spread). */
+export function unitsToString(u16: Uint16Array, start: number, n: number): string {
+  if (n <= 8) {
+    let r = '';
+    for (let k = 0; k < n; k++) r += String.fromCharCode(u16[start + k]!);
+    return r;
+  }
+  return String.fromCharCode.apply(null, u16.subarray(start, start + n) as unknown as number[]);
+}
+
 export function tableSlotsFor(maxRecords: number): number {
   let s = 8;
   while (s < maxRecords * 2) s *= 2;
@@ -129,6 +139,8 @@ export class SharedTable {
   readonly #tag: number;
   /** Word of the slot found by the last probe / read (0n: not found). */
   #word = 0n;
+  /** Slot found by the last probe / read (-1: not found). */
+  #slot = -1;
   /** Claim target of the last probe: first TOMB or the EMPTY that ended the chain (-1: none). */
   #target = -1;
 
@@ -158,6 +170,11 @@ export class SharedTable {
     return this.#word;
   }
 
+  /** The slot of that record (-1): pass it with lastWord to publish/remove to skip the probe. */
+  get lastSlot(): number {
+    return this.#slot;
+  }
+
   // ---- reads: never lock, never block a writer ---------------------------------------------
 
   /**
@@ -167,7 +184,6 @@ export class SharedTable {
    * fn's result, or undefined if the key is absent.
    */
   read<T>(a: string, b: string | undefined, fn: ValueReader<T>, h = this.hash(a, b)): T | undefined {
-    const u8 = this.heap.u8;
     for (let attempt = 0; attempt < kMaxOptimisticReads; attempt++) {
       const slot = this.#probe(a, b, h, false);
       if (slot === -1) return undefined;
@@ -176,8 +192,10 @@ export class SharedTable {
         let out: T | undefined;
         let err: unknown = null;
         try {
-          const at = this.#valueAt(Number(w & kMask32), a, b);
-          out = fn(u8, at, this.#valueLen(Number(w & kMask32), at));
+          const ref = Number(w & kMask32);
+          const at = this.#valueAt(ref, a, b);
+          const len = this.#valueLen(ref, at);
+          out = fn(this.heap.u8, at, len);
         } catch (e) {
           err = e;
         }
@@ -193,7 +211,8 @@ export class SharedTable {
       if (slot < 0) return undefined;
       const ref = Number(this.#word & kMask32);
       const at = this.#valueAt(ref, a, b);
-      return fn(u8, at, this.#valueLen(ref, at));
+      const len = this.#valueLen(ref, at);
+      return fn(this.heap.u8, at, len);
     });
   }
 
@@ -212,18 +231,19 @@ export class SharedTable {
    */
   scan<T>(fn: (a: string, b: string | undefined, u8: Uint8Array, at: number, len: number) => T): T[] {
     const out: T[] = [];
-    const u8 = this.heap.u8;
     const body = (ref: number): T => {
+      const cap = this.heap.checkBlock(ref);
+      if (cap < kRecKeyByte) throw RETRY;
       const p = this.heap.payload(ref) >> 2;
-      const i32 = this.heap.i32;
-      const la = i32[p + kRecKeyA]!;
-      const lb = i32[p + kRecKeyB]!;
-      if (!(la >= 0 && la <= 256 && lb >= kNoSecond && lb <= 256) || this.heap.checkBlock(ref) < kRecKeyByte + 2 * (la + lb)) throw RETRY;
+      const la = this.heap.i32[p + kRecKeyA]!;
+      const lb = this.heap.i32[p + kRecKeyB]!;
+      if (!(la >= 0 && la <= 256 && lb >= kNoSecond && lb <= 256) || cap < kRecKeyByte + 2 * (la + Math.max(lb, 0))) throw RETRY;
       const u = (p << 1) + (kRecKeyByte >> 1);
-      const a = String.fromCharCode(...this.heap.u16.subarray(u, u + la));
-      const b = lb === kNoSecond ? undefined : String.fromCharCode(...this.heap.u16.subarray(u + la, u + la + lb));
+      const a = unitsToString(this.heap.u16, u, la);
+      const b = lb === kNoSecond ? undefined : unitsToString(this.heap.u16, u + la, lb);
       const at = this.#valueAt(ref, a, b);
-      return fn(a, b, u8, at, this.#valueLen(ref, at));
+      const len = this.#valueLen(ref, at);
+      return fn(a, b, this.heap.u8, at, len);
     };
     for (let i = 0; i <= this.#mask; i++) {
       const wi = this.#wi(i);
@@ -286,10 +306,13 @@ export class SharedTable {
   /**
    * Publishes the record block `ref` (from allocRecord) as the value of (a, b). Returns the
    * unpublished old block (the caller retires it: heap.retire), 0 if the key was new, or -1 if
-   * `expect` did not hold (0n: the key must be absent; a word from lastWord: must be current).
+   * `expect` did not hold (0n: the key must be absent; a word from lastWord: must be current;
+   * with `slot` from lastSlot too, one CAS on that slot, no probe: the word names one version of
+   * one record, so if the slot still holds it, it still holds this key).
    * Throws ERR_CAPACITY if the key is new and the table holds maxRecords records.
    */
-  publish(a: string, b: string | undefined, h: number, ref: number, expect?: bigint): number {
+  publish(a: string, b: string | undefined, h: number, ref: number, expect?: bigint, slot = -1): number {
+    if (slot >= 0 && expect !== undefined && expect !== 0n) return this.#casAt(slot, expect, ref, kUpdates);
     for (;;) {
       const slot = this.#probeStable(a, b, h);
       if (slot >= 0) {
@@ -309,16 +332,15 @@ export class SharedTable {
   }
 
   /** Removes (a, b); returns the unpublished old block (caller retires it), 0 if absent, -1 if `expect` failed. */
-  remove(a: string, b: string | undefined, h: number, expect?: bigint): number {
+  remove(a: string, b: string | undefined, h: number, expect?: bigint, slot = -1): number {
+    if (slot >= 0 && expect !== undefined && expect !== 0n) return this.#casAt(slot, expect, kTomb, kDeletes);
     for (;;) {
       const slot = this.#probeStable(a, b, h);
       if (slot < 0) return expect === undefined || expect === 0n ? 0 : -1;
       const w = this.#word;
       if (expect !== undefined && w !== expect) return -1;
       if (Atomics.compareExchange(this.#b64, this.#wi(slot), w, nextWord(w, kTomb)) === w) {
-        Atomics.sub(this.#i32, kLive, 1);
-        Atomics.add(this.#i32, kTombs, 1);
-        Atomics.add(this.#i32, kDeletes, 1);
+        this.#removed();
         return Number(w & kMask32);
       }
       if (expect !== undefined) return -1;
@@ -350,6 +372,7 @@ export class SharedTable {
   take(a: string, b?: string): Uint8Array | undefined {
     const old = this.remove(a, b, this.hash(a, b));
     if (old <= 0) return undefined;
+    this.heap.checkBlock(old); // covers it: another thread may have allocated it past our views
     const at = this.valueOffset(old);
     const out = this.heap.u8.slice(at, at + this.heap.i32[(this.heap.payload(old) >> 2) + kRecValueLen]!);
     this.heap.retire(old);
@@ -417,6 +440,20 @@ export class SharedTable {
 
   // ---- internals -------------------------------------------------------------------------------
 
+  /** One CAS of a known slot from `expect` to `ref` (a block or kTomb). Old block, or -1. */
+  #casAt(slot: number, expect: bigint, ref: number, counter: number): number {
+    if (Atomics.compareExchange(this.#b64, this.#wi(slot), expect, nextWord(expect, ref)) !== expect) return -1;
+    if (ref === kTomb) this.#removed();
+    else Atomics.add(this.#i32, counter, 1);
+    return Number(expect & kMask32);
+  }
+
+  #removed(): void {
+    Atomics.sub(this.#i32, kLive, 1);
+    Atomics.add(this.#i32, kTombs, 1);
+    Atomics.add(this.#i32, kDeletes, 1);
+  }
+
   #wi(slot: number): number {
     return (kFirstSlotByte + slot * kSlotBytes) >> 3;
   }
@@ -454,6 +491,7 @@ export class SharedTable {
     let i = h & this.#mask;
     this.#target = -1;
     this.#word = 0n;
+    this.#slot = -1;
     for (let n = 0; n <= this.#mask; n++, i = (i + 1) & this.#mask) {
       for (let tries = 0; ; tries++) {
         const w = Atomics.load(b64, this.#wi(i));
@@ -471,6 +509,7 @@ export class SharedTable {
         if (pinned || Atomics.load(b64, this.#wi(i)) === w) {
           if (!match) break;
           this.#word = w;
+          this.#slot = i;
           return i;
         }
         if (tries >= kMaxOptimisticReads) return -2;
@@ -481,11 +520,11 @@ export class SharedTable {
 
   #keyMatches(ref: number, a: string, b: string | undefined, h: number): boolean {
     const heap = this.heap;
-    const p = heap.payload(ref) >> 2;
-    const i32 = heap.i32;
     const la = a.length;
     const lb = b === undefined ? 0 : b.length;
     if (heap.checkBlock(ref) < kRecKeyByte + 2 * (la + lb)) return false;
+    const p = heap.payload(ref) >> 2;
+    const i32 = heap.i32;
     if (i32[p + kRecHash] !== h || i32[p + kRecKeyA] !== la || i32[p + kRecKeyB] !== (b === undefined ? kNoSecond : lb)) return false;
     const u16 = heap.u16;
     const u = (p << 1) + (kRecKeyByte >> 1);
@@ -501,8 +540,8 @@ export class SharedTable {
 
   /** Value length, bounds-checked against the block (throws RETRY if garbage). */
   #valueLen(ref: number, at: number): number {
-    const len = this.heap.i32[(this.heap.payload(ref) >> 2) + kRecValueLen]!;
     const cap = this.heap.checkBlock(ref);
+    const len = this.heap.i32[(this.heap.payload(ref) >> 2) + kRecValueLen]!;
     if (cap < 0 || len < 0 || at + len > this.heap.payload(ref) + cap) throw RETRY;
     return len;
   }

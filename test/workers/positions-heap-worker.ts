@@ -4,8 +4,8 @@
 //   freeing a block check its pattern (a block handed to two threads at once shows up here).
 // - 'grow': allocate a block bigger than the buffer (forces grow()), fill it, publish its offset
 //   in flag[1] and its length in flag[2], then wait for the parent to check it.
-// - 'read': wait for flag[1] != 0, then read the block the parent published there with the
-//   views made before the growth and report its checksum.
+// - 'read': wait for flag[1] != 0, then read the block the parent published there (made after
+//   this thread attached, past its views) and report whether it reads back.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SharedHeap, type HeapHandle } from '../../src/internal/heap.ts';
 import { hashKeyFromSeed } from '../../src/internal/hash.ts';
@@ -34,6 +34,7 @@ function fill(ref: number, len: number, tag: number): void {
 }
 
 function check(ref: number, len: number, tag: number): boolean {
+  if (heap.checkBlock(ref) < len) return false; // also covers: the views then reach the block
   const p = heap.payload(ref);
   if (heap.i32[p >> 2] !== tag) return false;
   for (let k = 4; k < len; k++) if (heap.u8[p + k] !== ((tag + k) & 0xff)) return false;
