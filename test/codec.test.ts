@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import {
   decodeOrder,
@@ -52,6 +53,7 @@ function roundTrip(v: unknown): unknown {
 }
 
 function splitRoundTrip(p: Obj): Obj {
+  roundTrip(p);
   const head = decodePositionHead(encodePositionHead(p).slice());
   const orders = (p.orders as unknown[]).map((o, i) => decodeOrder(encodeOrder(o, `position.orders[${i}]`).slice()));
   assert.is(head.orders, null);
@@ -90,13 +92,9 @@ test('smoke: scalars, strings, arrays, objects', () => {
     Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i])), Array.from({ length: 1000 }, (_, i) => i * 1.5),
   ];
   for (const v of values) roundTrip(v);
-  const d = decodeValue(encodeValue(-0));
-  assert.ok(Object.is(d, -0));
-});
-
-test('the version byte leads and unknown versions are refused', () => {
+  assert.ok(Object.is(decodeValue(encodeValue(-0)), -0));
   const b = encodeValue({ a: 1 }).slice();
-  assert.is(b[0], kFormatVersion);
+  assert.is(b[0], kFormatVersion); // the version byte leads; others are refused
   b[0] = kFormatVersion + 1;
   assert.throws(() => decodeValue(b), /codec: corrupt input.*version/);
 });
@@ -105,10 +103,8 @@ test('every real position round-trips exactly (JSON text, key order, Object.is n
   assert.is(RAW.length, 63);
   for (let i = 0; i < RAW.length; i++) {
     const p = fresh(i);
-    const d = roundTrip(p);
-    assert.is(JSON.stringify(d), JSON.stringify(p));
-    const bytes = encodeValue(p);
-    assert.ok(bytes.length < JSON.stringify(p).length / 2, `position ${i}: ${bytes.length} bytes`);
+    assert.is(JSON.stringify(roundTrip(p)), JSON.stringify(p));
+    assert.ok(encodeValue(p).length < JSON.stringify(p).length / 2, `position ${i} is at most half its JSON size`);
   }
 });
 
@@ -131,14 +127,12 @@ test('head + orders split rebuilds every real position', () => {
 test('trade_pair: legacy array and id string', () => {
   const p = fresh(5);
   assert.ok(Array.isArray(p.trade_pair));
-  roundTrip(p);
   splitRoundTrip(p);
-  p.trade_pair = (p.trade_pair as unknown[])[0];
-  assert.is(typeof p.trade_pair, 'string');
-  assert.is((roundTrip(p) as Obj).trade_pair, p.trade_pair);
-  splitRoundTrip(p);
-  p.trade_pair = 'NEWPAIR';
-  splitRoundTrip(p);
+  for (const tp of [(p.trade_pair as unknown[])[0], 'NEWPAIR']) {
+    p.trade_pair = tp;
+    assert.is((roundTrip(p) as Obj).trade_pair, tp);
+    splitRoundTrip(p);
+  }
 });
 
 test('unknown, missing and reordered fields are kept in place', () => {
@@ -146,23 +140,12 @@ test('unknown, missing and reordered fields are kept in place', () => {
   const o0 = (p.orders as Obj[])[0]!;
   const withExtra = build([...Object.entries(o0).slice(0, 2), ['src', 3], ['bid', 0.5], ...Object.entries(o0).slice(2)]);
   (p.orders as Obj[])[0] = withExtra;
-  const reordered = build(Object.entries(p).reverse());
-  roundTrip(reordered);
-  splitRoundTrip(reordered);
-  const srcs = o0.price_sources as Obj[];
-  if (srcs.length > 0) {
-    const s = srcs[0]!;
-    delete s.vwap;
-    s.price = 'not a number';
-    s.__extra = { nested: [1, 2, { deep: true }] };
-  }
-  roundTrip(p);
+  splitRoundTrip(build(Object.entries(p).reverse()));
+  const s = (o0.price_sources as Obj[])[0] ?? {};
+  delete s.vwap;
+  Object.assign(s, { price: 'not a number', __extra: { nested: [1, 2, { deep: true }] } });
   splitRoundTrip(p);
-  const retyped = fresh(3);
-  retyped.open_ms = '1711443744886';
-  retyped.net_leverage = null;
-  retyped.is_closed_position = { yes: 1 };
-  roundTrip(retyped);
+  splitRoundTrip(Object.assign(fresh(3), { open_ms: '1711443744886', net_leverage: null, is_closed_position: { yes: 1 } }));
 });
 
 test('"__proto__" own keys stay own keys and never set a prototype', () => {
@@ -213,42 +196,57 @@ test('errors: cycles and non-JSON values name their path', () => {
   invalid(() => encodeValue({ t: new Uint8Array(2) }), /^value\.t is a Uint8Array/);
   invalid(() => encodeValue({ n: new Number(1) }), /^value\.n is a Number/);
   invalid(() => encodeValue({ toJSON: () => 1 }), 'value.toJSON is a function');
-  class Pos {
-    a = 1;
-  }
-  invalid(() => encodeValue([new Pos()]), /^value\[0\] is a Pos/);
+  invalid(() => encodeValue([new (class Pos {})()]), /^value\[0\] is a Pos/);
   assert.is(decodeOrder(encodeOrder('LONG')), 'LONG' as unknown); // any JSON value, as before
   invalid(() => encodePositionHead([] as unknown as Obj), 'position is not an object');
   // the encoder is still usable after an error
   roundTrip(fresh(1));
 });
 
-test('known shapes are recognised by their own keys only (enumerable inherited keys too)', () => {
-  const p = fresh(12);
-  const compact = encodeValue(p).length;
+test('shape tests see own enumerable keys only (even with Object.prototype polluted)', () => {
+  const p = fresh(RAW.findIndex((r) => r.includes('"source"')));
+  const src = (p.orders as Obj[]).flatMap((o) => o.price_sources as Obj[])[0]!;
+  delete src.volume; // a price source without volume, and a learned (compiled) shape {a, b}
+  for (let r = 0; r < 4; r++) roundTrip([{ a: r, b: r }]);
   const proto = Object.prototype as Obj;
-  Object.defineProperty(proto, 'polluted', { value: 1, enumerable: true, configurable: true, writable: true });
-  try {
-    const d = roundTrip(p) as Obj;
-    assert.not.ok(Object.keys(d).includes('polluted'));
-  } finally {
-    delete proto.polluted;
+  for (const [k, v] of [['volume', p], ['b', [{ a: 1 }, { a: 2 }]]] as const) {
+    Object.defineProperty(proto, k, { value: 1, enumerable: true, configurable: true, writable: true });
+    try {
+      roundTrip(v);
+    } finally {
+      delete proto[k];
+    }
   }
-  assert.is(encodeValue(p).length, compact);
-  const srcs = ((p.orders as Obj[])[1]?.price_sources ?? []) as Obj[];
-  if (srcs[0]) Object.defineProperty(srcs[0], 'hidden', { value: 1, enumerable: false });
+  Object.defineProperty(src, 'hidden', { value: 1, enumerable: false });
   roundTrip(p);
 });
 
 test('scratch buffer: growth past 1 MiB, then small values; the view aliases the scratch', () => {
-  const big = { s: 'z'.repeat(3 << 20), p: fresh(62) };
-  roundTrip(big);
+  roundTrip({ s: 'z'.repeat(3 << 20), p: fresh(62) });
   roundTrip(fresh(0));
-  const a = encodeValue([1, 2, 3]);
-  const copy = a.slice();
+  const copy = encodeValue([1, 2, 3]).slice();
   encodeValue('something else entirely');
   assert.equal(decodeValue(copy), [1, 2, 3]);
   for (const s of ['é'.repeat(50), '日'.repeat(50), 'é'.repeat(5000), '😀'.repeat(40)]) roundTrip({ s, a: [s] });
+});
+
+test('learned shapes: repeated unknown key lists, compiled or not, undefined values, many shapes', () => {
+  const row = (i: number): Obj => build([['hotkey', `hk${i}`], ['1', i], ['__proto__', { i }], ['dd', i / 3], ['reason', 'ZOMBIE']]);
+  const rows = Array.from({ length: 20 }, (_, i) => row(i));
+  for (let r = 0; r < 5; r++) roundTrip(rows); // the first runs build key by key, later ones compiled
+  assert.ok(encodeValue(rows).length < 20 * encodeValue(row(1)).length * 0.8, 'SHAPE_REF is shorter');
+  const v2 = (i: number): Obj => ({ ...(fresh(i % 63).orders as Obj[])[0], src: 0, bid: 1.5, ask: 1.25 });
+  for (let r = 0; r < 5; r++) roundTrip(Array.from({ length: 10 }, (_, i) => v2(i + r)));
+  const holes = rows.map((o, i) => (i % 3 === 0 ? { ...o, dd: undefined } : o));
+  const d = decodeValue(encodeValue(holes)) as Obj[];
+  assert.not.ok('dd' in d[3]!);
+  assert.is(d[4]!.dd, 4 / 3);
+  roundTrip(Array.from({ length: 200 }, (_, i) => ({ [`k${i % 90}`]: i, x: [{ [`j${i % 70}`]: i }] })));
+  const child = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', `
+    import { encodeValue, decodeValue } from './src/internal/codec.ts';
+    const v = Array.from({ length: 50 }, (_, i) => ({ a: i, b: [i], c: 'x' }));
+    for (let r = 0; r < 5; r++) if (JSON.stringify(decodeValue(encodeValue(v))) !== JSON.stringify(v)) process.exit(3);`], { cwd: new URL('..', import.meta.url).pathname });
+  assert.is(child.status, 0, `without code generation: ${String(child.stderr)}`);
 });
 
 test('nesting: kMaxDepth levels accepted, one more refused', () => {
@@ -300,6 +298,8 @@ test('garbage and truncated input: clean errors, no hang', () => {
   }
   assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, ...new Array<number>(100000).fill(0x11)])), /nested too deep/);
   assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, ...new Array<number>(100000).fill(0x09).flatMap((t) => [t, 1])])), /nested too deep/);
+  assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, 0x0c, 0x00])), /shape 0 is not defined/);
+  assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, 0x0b, 0x01, 0x02, 0x80, 0x20, 0x20])), /shape keys do not fill/);
   assert.throws(() => decodeValue(new Uint8Array(0)), /empty/);
   assert.throws(() => decodeValue(Uint8Array.from([kFormatVersion, 0x00, 0x00])), /after the value/);
   assert.ok(Date.now() - started < 60_000);

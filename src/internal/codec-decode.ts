@@ -14,39 +14,17 @@
  * out-of-bounds read, never a SabStateError: the caller decides what corruption means).
  */
 import * as format from './codec-format.ts';
+import { type ShapeEntry, addShape, findShape, useShape } from './codec-shapes.ts';
 
 // Module-level copies of the format constants: V8 folds a module's own consts into optimized
 // code, but loads (and TDZ-checks) an imported binding at every use, which costs about 2 ns
 // per tag test in the hot loops.
 const {
-  kDictInlineCount,
-  kDictionary,
-  kF64Bytes,
-  kFormatVersion,
-  kI32Bytes,
-  kMaxDepth,
-  kMaxVarintBytes,
-  kTagArray,
-  kTagDictBase,
-  kTagDictExt,
-  kTagF64,
-  kTagFalse,
-  kTagI32,
-  kTagNull,
-  kTagObject,
-  kTagOrder,
-  kTagPosition,
-  kTagPriceSource,
-  kTagShortAsciiBase,
-  kTagSmallIntBase,
-  kTagStrAscii,
-  kTagStrUtf16,
-  kTagStrUtf8,
-  kTagTrue,
-  kUtf16Bytes,
-  kVarintMask,
-  kVarintMore,
-  kVarintPayloadBits,
+  kDictInlineCount, kDictionary, kF64Bytes, kFormatVersion, kI32Bytes, kMaxDepth,
+  kMaxVarintBytes, kTagArray, kTagDictBase, kTagDictExt, kTagF64, kTagFalse, kTagI32, kTagNull,
+  kTagObject, kTagOrder, kTagPosition, kTagPriceSource, kTagShapeDef, kTagShapeRef,
+  kTagShortAsciiBase, kTagSmallIntBase, kTagStrAscii, kTagStrUtf16, kTagStrUtf8, kTagTrue,
+  kUtf16Bytes, kVarintMask, kVarintMore, kVarintPayloadBits,
 } = format;
 
 type Slice = (this: Uint8Array, start: number, end: number) => string;
@@ -174,6 +152,10 @@ export function readValue(): unknown {
       return readArray();
     case kTagObject:
       return readObject();
+    case kTagShapeDef:
+      return readShapeDef();
+    case kTagShapeRef:
+      return readShapeRef();
     case kTagPosition:
       return readPosition();
     case kTagOrder:
@@ -208,6 +190,55 @@ function readObject(): Record<string, unknown> {
     const v = readValue();
     if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
     else o[k] = v;
+  }
+  depth--;
+  return o;
+}
+
+// Learned shapes (codec-shapes.ts): the entries of this value's SHAPE_DEFs, by index.
+const shapes: ShapeEntry[] = [];
+let shapeCount = 0;
+
+function readShapeDef(): Record<string, unknown> {
+  const n = readCount(2);
+  const bytes = readCount(1);
+  const start = p;
+  const stop = p + bytes;
+  let e = findShape(src, start, stop);
+  if (e === undefined) {
+    const keys: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = readValue();
+      if (typeof k !== 'string' || p > stop) corrupt('bad shape key');
+      keys.push(k);
+    }
+    if (p !== stop) corrupt('shape keys do not fill their length');
+    e = addShape(src, start, stop, keys);
+  }
+  p = stop;
+  shapes[shapeCount++] = e;
+  return readShaped(e);
+}
+
+function readShapeRef(): Record<string, unknown> {
+  const id = readVarint();
+  if (id >= shapeCount) corrupt(`shape ${id} is not defined`);
+  return readShaped(shapes[id]!);
+}
+
+function readShaped(e: ShapeEntry): Record<string, unknown> {
+  enter();
+  const build = useShape(e);
+  let o: Record<string, unknown>;
+  if (build !== null) {
+    o = build(readNum);
+  } else {
+    o = {};
+    for (const k of e.keys) {
+      const v = readValue();
+      if (k === '__proto__') Object.defineProperty(o, k, { value: v, writable: true, enumerable: true, configurable: true });
+      else o[k] = v;
+    }
   }
   depth--;
   return o;
@@ -277,6 +308,7 @@ export function decodeRoot(bytes: Uint8Array): unknown {
   base = p = bytes.byteOffset;
   end = p + bytes.byteLength;
   depth = 0;
+  shapeCount = 0;
   if (p >= end) corrupt('empty input');
   if (src[p] !== kFormatVersion) corrupt(`unknown format version ${src[p]}`);
   p++;

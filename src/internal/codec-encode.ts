@@ -9,49 +9,21 @@
  *
  * The hot path keeps no path and no set of ancestors: any non-JSON value, and any nesting deeper
  * than kMaxDepth (which is how a cycle shows), throws `kInvalid`; the caller then walks the
- * value again slowly (codec-check.ts) to name the offending path.
+ * value again slowly (codec.ts, describeInvalid) to name the offending path.
  */
 import * as format from './codec-format.ts';
+import { type EncoderShape, matchShape, shapeFor, useWriter } from './codec-shapes.ts';
 
 // Module-level copies of the format constants: V8 folds a module's own consts into optimized
 // code, but loads (and TDZ-checks) an imported binding at every use, which costs about 2 ns
 // per tag test in the hot loops.
 const {
-  kAsciiLimit,
-  kDictIndex,
-  kDictInlineCount,
-  kDictMaxLength,
-  kF64Bytes,
-  kFormatVersion,
-  kI32Bytes,
-  kMaxDepth,
-  kMaxUtf8PerUnit,
-  kMaxVarintBytes,
-  kOrderKeys,
-  kPositionKeys,
-  kPriceSourceKeys,
-  kShortAsciiLimit,
-  kSmallIntLimit,
-  kTagArray,
-  kTagDictBase,
-  kTagDictExt,
-  kTagF64,
-  kTagFalse,
-  kTagI32,
-  kTagNull,
-  kTagObject,
-  kTagOrder,
-  kTagPosition,
-  kTagPriceSource,
-  kTagShortAsciiBase,
-  kTagSmallIntBase,
-  kTagStrAscii,
-  kTagStrUtf16,
-  kTagStrUtf8,
-  kTagTrue,
-  kUtf16Bytes,
-  kVarintMask,
-  kVarintMore,
+  kAsciiLimit, kDictIndex, kDictInlineCount, kDictMaxLength, kF64Bytes, kFormatVersion,
+  kI32Bytes, kMaxDepth, kMaxUtf8PerUnit, kMaxValueShapes, kMaxVarintBytes, kOrderKeys,
+  kPositionKeys, kPriceSourceKeys, kShortAsciiLimit, kSmallIntLimit, kTagArray, kTagDictBase,
+  kTagDictExt, kTagF64, kTagFalse, kTagI32, kTagNull, kTagObject, kTagOrder, kTagPosition,
+  kTagPriceSource, kTagShapeDef, kTagShapeRef, kTagShortAsciiBase, kTagSmallIntBase,
+  kTagStrAscii, kTagStrUtf16, kTagStrUtf8, kTagTrue, kUtf16Bytes, kVarintMask, kVarintMore,
   kVarintPayloadBits,
 } = format;
 
@@ -273,20 +245,80 @@ export function writeObject(o: Record<string, unknown>, ordersAsNull: boolean): 
   if (++depth > kMaxDepth) throw kInvalid;
   const proto = Object.getPrototypeOf(o);
   if (proto !== ObjectProto && proto !== null) throw kInvalid;
-  const shape = shapeOf(o);
-  const done =
-    shape === kShapePriceSource
-      ? writePriceSource(o)
-      : shape === kShapeOrder
-        ? writeOrder(o)
-        : shape === kShapePosition
-          ? writePosition(o, ordersAsNull)
-          : false;
-  if (!done) writeGeneric(o, Object.keys(o), ordersAsNull);
+  let learned: EncoderShape | undefined;
+  if (protoClean) {
+    const shape = shapeOf(o);
+    if (shape === kShapePriceSource ? writePriceSource(o) : shape === kShapeOrder ? writeOrder(o) : shape === kShapePosition && writePosition(o, ordersAsNull)) {
+      depth--;
+      return;
+    }
+    learned = matchShape(o);
+  }
+  if (learned !== undefined) {
+    writeShaped(o, learned, ordersAsNull);
+  } else {
+    const keys = Object.keys(o);
+    if (keys.length === 0) writeEntries(o, keys, ordersAsNull);
+    else writeShaped(o, shapeFor(keys), ordersAsNull);
+  }
   depth--;
 }
 
-function writeGeneric(o: Record<string, unknown>, keys: string[], ordersAsNull: boolean): void {
+// Learned shapes of this value: the key lists of the SHAPE_DEFs written so far (the arrays of
+// codec-shapes.ts's entries, so they compare by identity).
+const shapes: string[][] = [];
+let shapeCount = 0;
+/** No enumerable property on Object.prototype (checked per value): for-in shape tests are exact. */
+let protoClean = true;
+
+function writeValues(o: Record<string, unknown>, keys: string[], ordersAsNull: boolean): boolean {
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = o[k];
+    if (v === undefined) return false;
+    writeValue(ordersAsNull && k === 'orders' ? null : v);
+  }
+  return true;
+}
+
+/**
+ * An object of a learned shape: SHAPE_REF when its key list was met before in this value, else
+ * SHAPE_DEF; an OBJECT when it has an undefined value (dropped, so the key list is not what is
+ * written) or when the value already holds kMaxValueShapes shapes.
+ */
+function writeShaped(o: Record<string, unknown>, e: EncoderShape, ordersAsNull: boolean): void {
+  const keys = e.keys;
+  const id = shapeCount === 0 ? -1 : shapes.lastIndexOf(keys, shapeCount - 1);
+  if (id < 0 && shapeCount >= kMaxValueShapes) return writeEntries(o, keys, ordersAsNull);
+  const start = pos;
+  if (pos + 1 + kMaxVarintBytes > cap) grow(1 + kMaxVarintBytes);
+  if (id >= 0) {
+    out[pos++] = kTagShapeRef;
+    writeVarint(id);
+  } else {
+    let kb = e.keyBytes;
+    if (kb === null) {
+      for (let i = 0; i < keys.length; i++) writeString(keys[i]!);
+      kb = e.keyBytes = out.slice(start, pos);
+      pos = start;
+    }
+    if (pos + 1 + 2 * kMaxVarintBytes + kb.length > cap) grow(1 + 2 * kMaxVarintBytes + kb.length);
+    out[pos++] = kTagShapeDef;
+    writeVarint(keys.length);
+    writeVarint(kb.length);
+    for (let i = 0; i < kb.length; i++) out[pos + i] = kb[i]!;
+    pos += kb.length;
+    shapes[shapeCount++] = keys;
+  }
+  const shapesBefore = id >= 0 ? shapeCount : shapeCount - 1;
+  const w = ordersAsNull ? null : useWriter(e);
+  if (w !== null ? w(o, writeNum) : writeValues(o, keys, ordersAsNull)) return;
+  pos = start; // an undefined value: rewritten as an OBJECT without it
+  shapeCount = shapesBefore;
+  writeEntries(o, keys, ordersAsNull);
+}
+
+function writeEntries(o: Record<string, unknown>, keys: string[], ordersAsNull: boolean): void {
   if (pos + 2 > cap) grow(2);
   out[pos++] = kTagObject;
   // One byte is reserved for the count; a count of 128 or more moves the entries up.
@@ -370,6 +402,9 @@ export function beginEncode(): void {
   }
   pos = 0;
   depth = 0;
+  shapeCount = 0;
+  protoClean = true;
+  for (const _ in ObjectProto) protoClean = false;
   out[pos++] = kFormatVersion;
 }
 

@@ -31,6 +31,11 @@ export const kTagDictExt = 0x08;
 export const kTagArray = 0x09;
 /** Generic object: varint count, then count × (key as a string value, value). */
 export const kTagObject = 0x0a;
+/** Learned shape, first use in this value: varint count, varint byte length of the keys, the
+ * key strings, then the values. */
+export const kTagShapeDef = 0x0b;
+/** Learned shape, later use: varint index of its SHAPE_DEF in this value, then the values. */
+export const kTagShapeRef = 0x0c;
 /** Known shape, exact keys in exact order: the values follow, nothing else (see kShapes). */
 export const kTagPosition = 0x10;
 export const kTagOrder = 0x11;
@@ -58,6 +63,8 @@ export const kVarintMask = 0x7f;
 export const kMaxUtf8PerUnit = 3;
 export const kUtf16Bytes = 2;
 export const kAsciiLimit = 0x80;
+/** SHAPE_DEFs an encoder writes into one value at most (later new shapes are plain OBJECTs). */
+export const kMaxValueShapes = 64;
 /** Nesting depth of arrays and objects accepted by both encoder and decoder. */
 export const kMaxDepth = 1000;
 
@@ -122,6 +129,7 @@ export const kDictionary: readonly string[] = [
   // fields of later validator versions
   'src', 'bid', 'ask', 'slippage', 'quote_usd_rate', 'usd_base_rate', 'value', 'execution_type',
   'limit_price', 'stop_loss', 'take_profit', 'is_closed', 'account_size', 'timestamp_ms',
+  'trade_pair_id', 'quantity', 'margin_loan', 'bracket_orders', 'MARKET', 'LIMIT',
   // enum values
   'LONG', 'SHORT', 'FLAT',
   'TwelveData_ws', 'TwelveData_rest', 'Polygon_ws', 'Polygon_rest', 'Tiingo_ws', 'Tiingo_rest',

@@ -35,6 +35,9 @@
  * | 0x08 DICT    | 1 byte j                              | dictionary string 128 + j          |
  * | 0x09 ARRAY   | varint n, n values                    | array                              |
  * | 0x0a OBJECT  | varint n, n × (string value, value)   | object, keys in their order        |
+ * | 0x0b SHAPE_DEF | varint n, varint b, n key strings   | object; defines learned shape #k   |
+ * |              | (b bytes), n values                   | (k-th SHAPE_DEF of this value)     |
+ * | 0x0c SHAPE_REF | varint k, n values                  | object of learned shape #k         |
  * | 0x10 POSITION| 13 values, in kPositionKeys order     | object with exactly these keys,    |
  * | 0x11 ORDER   | 6 values, in kOrderKeys order         | in exactly this order              |
  * | 0x12 SOURCE  | 11 values, in kPriceSourceKeys order  | (an order's price source)          |
@@ -46,8 +49,13 @@
  *
  * Lossless: an object whose own keys are exactly a known shape, in order, with no undefined
  * value, is written as its shape tag and its values; any other object (an added, removed or
- * reordered field, in any known or unknown object) is written generically with its keys in
- * their order, so nothing is lost, and its values keep using the known shapes. Every value is
+ * reordered field, in any known or unknown object) is written with its own key list, in order:
+ * a SHAPE_DEF the first time that list appears in the value, a SHAPE_REF after (an OBJECT if
+ * it has an undefined value, or past kMaxValueShapes lists), so nothing is lost, and its values
+ * keep using the known shapes. Learned shapes also make later validator versions (orders with
+ * bid/ask/src..., which are not the known shapes) fast: codec-shapes.ts caches them per thread
+ * and compiles an object-literal builder (decode) and a named-load writer (encode) for the
+ * shapes met often. Every value is
  * tagged, so a known field of an unexpected type (a vwap of null, a price that is a string)
  * needs no special case. Numbers: int32 (not -0) as integers, everything else float64, bit
  * for bit. Strings: ASCII as bytes, other well-formed strings as UTF-8, strings with lone
@@ -86,6 +94,8 @@
  * - one growable scratch buffer per thread for encoding; the decoder caches its views per input
  *   buffer (records decoded out of one shared heap allocate no views); format constants are
  *   module-level consts in the hot modules (V8 folds those, not imported bindings);
+ * - learned shapes (codec-shapes.ts) give unknown shapes met often the same treatment through
+ *   compiled builders and writers; a SHAPE_DEF already met is found by hashing its key bytes;
  * - invalid values cost nothing on the hot path: cycles show up as excess depth, and the path
  *   of the culprit is found by a second, slow walk only when the encode has failed.
  */
