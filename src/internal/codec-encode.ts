@@ -1,11 +1,12 @@
 /**
  * Codec encoder: JSON values to the bytes of codec.ts (format table there).
  *
- * One growable scratch buffer per thread (module state): `encodeRoot` returns a view of it,
+ * One growable scratch buffer per thread (module state): `endEncode` returns a view of it,
  * valid until the next encode on this thread. Objects whose own keys are exactly a known shape
  * (position, order, price source) are written as a shape tag and their values only, read with
- * named property loads; every other object is written generically (count, then key and value
- * pairs), so unknown, missing or reordered fields are kept as they are.
+ * named property loads; every other object with its own key list, as a learned shape
+ * (SHAPE_DEF, then SHAPE_REF; codec-shapes.ts) or an OBJECT, so unknown, missing or reordered
+ * fields are kept as they are.
  *
  * The hot path keeps no path and no set of ancestors: any non-JSON value, and any nesting deeper
  * than kMaxDepth (which is how a cycle shows), throws `kInvalid`; the caller then walks the
@@ -147,12 +148,7 @@ function writeStringSlow(s: string): void {
   }
   out[pos++] = kTagStrUtf16;
   writeVarint(n);
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    out[pos] = c & 0xff;
-    out[pos + 1] = c >>> 8;
-    pos += kUtf16Bytes;
-  }
+  for (let i = 0; i < n; i++, pos += kUtf16Bytes) view.setUint16(pos, s.charCodeAt(i), true);
 }
 
 /**
@@ -318,46 +314,28 @@ function writeShaped(o: Record<string, unknown>, e: EncoderShape, ordersAsNull: 
   writeEntries(o, keys, ordersAsNull);
 }
 
+/** An OBJECT: count, then key and value pairs; undefined values are dropped, as by JSON. */
 function writeEntries(o: Record<string, unknown>, keys: string[], ordersAsNull: boolean): void {
-  if (pos + 2 > cap) grow(2);
-  out[pos++] = kTagObject;
-  // One byte is reserved for the count; a count of 128 or more moves the entries up.
-  const countAt = pos++;
   let count = 0;
+  for (let i = 0; i < keys.length; i++) if (o[keys[i]!] !== undefined) count++;
+  if (pos + 1 + kMaxVarintBytes > cap) grow(1 + kMaxVarintBytes);
+  out[pos++] = kTagObject;
+  writeVarint(count);
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
     const v = o[k];
-    if (v === undefined) continue; // dropped, as JSON.stringify does (documented in codec.ts)
+    if (v === undefined) continue;
     writeString(k);
-    if (ordersAsNull && k === 'orders') {
-      if (pos + 1 > cap) grow(1);
-      out[pos++] = kTagNull;
-    } else {
-      writeValue(v);
-    }
-    count++;
+    writeValue(ordersAsNull && k === 'orders' ? null : v);
   }
-  if (count < kVarintMore) {
-    out[countAt] = count;
-    return;
-  }
-  const extra = varintSize(count) - 1;
-  if (pos + extra > cap) grow(extra);
-  out.copyWithin(countAt + 1 + extra, countAt + 1, pos);
-  pos += extra;
-  const end = pos;
-  pos = countAt;
-  writeVarint(count);
-  pos = end;
 }
 
-// Known shapes: all values loaded first; any undefined one sends the object to writeGeneric.
+// Known shapes: all values loaded first; any undefined one sends the object to the learned path.
 function writePriceSource(o: Record<string, unknown>): boolean {
   const a = o.source, b = o.timespan_ms, c = o.open, d = o.close, e = o.vwap, f = o.high;
   const g = o.low, h = o.start_ms, i = o.websocket, j = o.lag_ms, k = o.volume;
   if (a === undefined || b === undefined || c === undefined || d === undefined || e === undefined) return false;
-  if (f === undefined || g === undefined || h === undefined || i === undefined || j === undefined) return false;
-  if (k === undefined) return false;
+  if (f === undefined || g === undefined || h === undefined || i === undefined || j === undefined || k === undefined) return false;
   if (pos + 1 > cap) grow(1);
   out[pos++] = kTagPriceSource;
   writeValue(a); writeNum(b); writeNum(c); writeNum(d); writeNum(e); writeNum(f);
@@ -368,8 +346,7 @@ function writePriceSource(o: Record<string, unknown>): boolean {
 function writeOrder(o: Record<string, unknown>): boolean {
   const a = o.order_type, b = o.leverage, c = o.price, d = o.processed_ms, e = o.order_uuid;
   const f = o.price_sources;
-  if (a === undefined || b === undefined || c === undefined || d === undefined || e === undefined) return false;
-  if (f === undefined) return false;
+  if (a === undefined || b === undefined || c === undefined || d === undefined || e === undefined || f === undefined) return false;
   if (pos + 1 > cap) grow(1);
   out[pos++] = kTagOrder;
   writeValue(a); writeNum(b); writeNum(c); writeNum(d); writeValue(e); writeValue(f);
