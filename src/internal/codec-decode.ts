@@ -4,8 +4,10 @@
  * State is module-level (one decode at a time per thread; the decoder calls no user code). The
  * views over the input's ArrayBuffer are cached per buffer, so decoding records copied into one
  * reused buffer allocates no views. Known shapes are rebuilt with object literals (one hidden
- * class per shape, no per-key stores); generic objects key by key, "__proto__" with
+ * class per shape, no per-key stores), learned shapes with the compiled builders of
+ * codec-shapes.ts once they are common; other objects key by key, "__proto__" with
  * Object.defineProperty so that it stays an own data property and never sets a prototype.
+ * (The "decoder calls no user code" holds for builders too: they are generated from keys only.)
  *
  * Safety on garbage: every read is bounds-checked against the end of the input, every count and
  * length is bounded by the bytes left (an item takes at least one byte), nesting by kMaxDepth.
