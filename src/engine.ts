@@ -98,6 +98,18 @@ function resolveSeed(raw: unknown): HashKey {
   throw new TypeError('options.hashSeed must be a bigint or a non-negative safe integer');
 }
 
+/**
+ * Refuses fields other than maxRecords / maxBytes in options.positions / options.departed: their
+ * resolvers ignore unknown fields, so a misspelled size would silently become the default
+ * (options.eliminations and options.general already refuse them, with the same message form).
+ */
+function knownSizes(raw: unknown, path: string): unknown {
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+    for (const k of Object.keys(raw)) if (k !== 'maxRecords' && k !== 'maxBytes') throw new TypeError(`${path}.${k} is not a known option`);
+  }
+  return raw;
+}
+
 /** Checks every option (the public boundary). */
 export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & { key: HashKey; restoreFrom?: string } {
   const o = optObject(options, 'options');
@@ -108,9 +120,9 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
   return {
     key: resolveSeed(o.hashSeed),
     lockStripes: resolveLockOptions(o.lockStripes).stripes,
-    positions: resolvePositionsOptions(o.positions),
+    positions: resolvePositionsOptions(knownSizes(o.positions, 'options.positions')),
     eliminations: resolveEliminationsOptions(o.eliminations),
-    departed: resolveDepartedOptions(o.departed),
+    departed: resolveDepartedOptions(knownSizes(o.departed, 'options.departed')),
     general: resolveGeneralOptions(o.general),
     ...(typeof o.restoreFrom === 'string' ? { restoreFrom: o.restoreFrom } : {}),
   };
