@@ -6,7 +6,8 @@
  * one run, on the real positions of /work/shared/data (ptn-miner-positions.json):
  *   (a) one real order with 4 price sources (the one of 917 bytes of JSON),
  *   (b) the median real position (by JSON size), (c) the largest real position,
- *   (d) a synthetic 100-order position: the largest position with 100 real orders.
+ *   (d) a synthetic 100-order position: the largest position with 100 real orders,
+ *   (e) order (a) with the fields of a later validator version (no known shape: learned shapes).
  * For the positions, "split" is what the positions store does: encodePositionHead plus one
  * encodeOrder per order, each copied into a SharedArrayBuffer heap, and decodePositionHead plus
  * one decodeOrder per order (from the heap; the orders put back in place).
@@ -45,11 +46,22 @@ const largest = bySize[bySize.length - 1]!;
 const synthetic: Obj = { ...structuredClone(largest) };
 synthetic.orders = Array.from({ length: kSyntheticOrders }, (_, i) => structuredClone(allOrders[i % allOrders.length]!));
 
+// An order as a later validator version writes it (vanta-network's Order.to_python_dict key
+// order, values from the real order): no known shape, so it takes the learned-shape path.
+const laterOrder: Obj = {
+  trade_pair_id: 'EURCHF', trade_pair: ['EURCHF', 'EUR/CHF'], order_type: order.order_type, leverage: order.leverage,
+  value: null, quantity: null, price: order.price, bid: order.price, ask: order.price, slippage: 0.0001,
+  quote_usd_rate: 1.1, usd_base_rate: 1.08, processed_ms: order.processed_ms, price_sources: order.price_sources,
+  order_uuid: order.order_uuid, src: 0, execution_type: 'MARKET', limit_price: null, stop_loss: null, take_profit: null,
+  margin_loan: 0, bracket_orders: null,
+};
+
 const fixtures: { name: string; value: Obj; isPosition: boolean }[] = [
   { name: '(a) one order', value: order, isPosition: false },
   { name: '(b) median position', value: bySize[bySize.length >> 1]!, isPosition: true },
   { name: '(c) largest position', value: largest, isPosition: true },
   { name: '(d) 100-order position', value: synthetic, isPosition: true },
+  { name: '(e) later-version order', value: laterOrder, isPosition: false },
 ];
 
 const te = new TextEncoder();
