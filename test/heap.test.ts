@@ -7,7 +7,8 @@ import {
   MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, classOf, classSize, createHeapHandle, kClassCount, kDataStart,
 } from '../src/internal/heap.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
-import { runWorkers } from './helpers/workers.ts';
+import { once } from 'node:events';
+import { runWorkers, tsWorker } from './helpers/workers.ts';
 
 const WORKER = new URL('./workers/positions-heap-worker.ts', import.meta.url);
 const key = hashKeyFromSeed(BigInt(seed >>> 0));
@@ -171,6 +172,29 @@ test('growth is seen by other threads: a block written past the old length reads
   const [r] = await reader;
   assert.ok(r!.ok, 'worker read the block');
   assert.ok(r!.lenAfter > r!.lenBefore || r!.lenBefore >= big + (12 << 20));
+});
+
+test('recovery: a thread that died inside the write gate and pinned is released by releaseAllOwnedBy', async () => {
+  const h = createHeapHandle(MIN_HEAP_BYTES * 2, key);
+  const heap = new SharedHeap(h, key, 'test heap');
+  const flag = new SharedArrayBuffer(16);
+  const w = tsWorker(WORKER, { workerData: { mode: 'hold', heap: h, seed, flag } });
+  const [{ threadId }] = (await once(w, 'message')) as [{ threadId: number }];
+  await w.terminate();
+  assert.is(heap.gate.stats().writesInFlight, 1);
+  assert.is(heap.stats().pinnedReaders, 1);
+  const a = heap.alloc(100);
+  heap.retire(a);
+  assert.is(heap.stats().deferredBlocks, 1, 'the dead reader\'s pin defers frees');
+  assert.is(code(() => heap.gate.freeze(() => 0, 50)), 'ERR_LOCK_TIMEOUT');
+  assert.is(heap.gate.releaseAllOwnedBy(threadId), 1);
+  assert.is(heap.stats().pinnedReaders, 0);
+  assert.is(heap.gate.freeze(() => 42, 1000), 42);
+  heap.collect();
+  assert.is(heap.stats().inUseBlocks, 0);
+  // the gate itself keeps working: a write, a freeze, a write
+  heap.gate.run(() => heap.free(heap.alloc(10)));
+  assert.is(heap.gate.stats().writesInFlight, 0);
 });
 
 test('mpmc: threads allocate and free at once; no block is handed out twice; usage returns to 0', async () => {

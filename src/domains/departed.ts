@@ -139,7 +139,7 @@ export class DepartedDomain {
 
   /** Recovery after a thread died (engine.watch). */
   releaseAllOwnedBy(deadThreadId: number): number {
-    return this.#table.releaseAllOwnedBy(deadThreadId) + (this.#heap.gate.releaseIfOwnedBy(deadThreadId) ? 1 : 0);
+    return this.#table.releaseAllOwnedBy(deadThreadId) + this.#heap.gate.releaseAllOwnedBy(deadThreadId);
   }
 
   stats(): DepartedStats {

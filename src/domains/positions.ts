@@ -279,7 +279,7 @@ export class PositionsDomain {
       records.releaseAllOwnedBy(deadThreadId) +
       open.releaseAllOwnedBy(deadThreadId) +
       byHotkey.releaseAllOwnedBy(deadThreadId) +
-      (heap.gate.releaseIfOwnedBy(deadThreadId) ? 1 : 0)
+      heap.gate.releaseAllOwnedBy(deadThreadId)
     );
   }
 

@@ -22,7 +22,7 @@
  *   7x slower per element. Rule for users: read `heap.u8` etc. again after any call that may
  *   cover (alloc, checkBlock, free, retire); never keep a view across one.
  * - Safe reclamation for lock-free readers (table.ts): `retire` frees a published block at once
- *   unless some reader is pinned (kPinned > 0, the bounded-retry fallback of seqlock.ts); then
+ *   unless some reader is pinned (gate kPinned > 0, the bounded-retry fallback of seqlock.ts); then
  *   the block goes on a deferred list, freed by a later retire, `collect`, or the last unpin. A pinned reader pins before it loads a slot word and unpins after its last copy, so
  *   a block it reached cannot be freed under it (proof in seqlock.ts).
  *
@@ -43,12 +43,12 @@
  * | 2    | 0              | kInUseBytes     | alloc / free          | Atomics.add / sub (class sizes) |
  * | 2    | 1              | kInUseBlocks    | alloc / free          | Atomics.add / sub |
  * | 2    | 2              | kCapacityErrors | failed alloc          | Atomics.add |
- * | 3    | 0              | kPinned         | pinned readers        | Atomics.add / sub |
- * | 3    | 1              | kDeferredHead   | retire / collect      | CAS push, Atomics.exchange take-all (ABA-free) |
- * | 3    | 2              | kDeferredCount  | retire / collect      | Atomics.add / sub |
- * | 3    | 3              | kPinnedReads    | pinned readers        | Atomics.add (stats) |
- * | 4    | 0..2           | write gate      | domain writers        | seqlock.ts WriteGate |
+ * | 3    | 0              | kDeferredHead   | retire / collect      | CAS push, Atomics.exchange take-all (ABA-free) |
+ * | 3    | 1              | kDeferredCount  | retire / collect      | Atomics.add / sub |
+ * | 3    | 2              | kPinnedReads    | pinned readers        | Atomics.add (stats) |
+ * | 4    | 0..3           | gate words      | writers, pinned readers, freezer | seqlock.ts WriteGate (kPinned, kFrozen, ...) |
  * | 5+c  | BigUint64 0    | free head of c  | alloc / free          | CAS (offset, tag) |
+ * | 5+kClassCount+k | 0    | gate slot k     | its thread            | seqlock.ts WriteGate (kGateSlots lines) |
  *
  * Publication: a block's header and payload are plain writes by the thread that owns it; the
  * atomic store that publishes its offset (a table slot CAS) makes them visible to readers. A
@@ -57,21 +57,21 @@
 import { ErrorCode, SabStateError } from '../errors.ts';
 import type { HashKey } from './hash.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
-import { WriteGate } from './seqlock.ts';
+import { WriteGate, kGateSlots } from './seqlock.ts';
 
 const kTop = 1 * LINE_INTS;
 const kInUseBytes = 2 * LINE_INTS;
 const kInUseBlocks = kInUseBytes + 1;
 const kCapacityErrors = kInUseBytes + 2;
-const kPinned = 3 * LINE_INTS;
-const kDeferredHead = kPinned + 1;
-const kDeferredCount = kPinned + 2;
-const kPinnedReads = kPinned + 3;
+const kDeferredHead = 3 * LINE_INTS;
+const kDeferredCount = kDeferredHead + 1;
+const kPinnedReads = kDeferredHead + 2;
 const kGateBase = 4 * LINE_INTS;
 const kFirstClassLine = 5;
 /** Number of size classes: 15 of 16-byte steps up to 256, then 4 per power of two up to 2^31. */
 export const kClassCount = 15 + 4 * 23;
-export const kDataStart = (kFirstClassLine + kClassCount) * LINE_BYTES;
+const kFirstGateSlotLine = kFirstClassLine + kClassCount;
+export const kDataStart = (kFirstGateSlotLine + kGateSlots) * LINE_BYTES;
 
 export const kBlockHeaderBytes = 8;
 const kBlockClass = 0;
@@ -166,7 +166,7 @@ export class SharedHeap {
     this.f64 = new Float64Array(this.sab, 0, len >> 3);
     this.#b64 = new BigUint64Array(this.sab, 0, kDataStart >> 3);
     // The metadata lines never move: the gate keeps a view of them only.
-    this.gate = new WriteGate(new Int32Array(this.sab, 0, kDataStart >> 2), kGateBase, what);
+    this.gate = new WriteGate(new Int32Array(this.sab, 0, kDataStart >> 2), kGateBase, kFirstGateSlotLine * LINE_INTS, LINE_INTS, what);
     this.what = what;
     let c = classOf(this.maxBytes - kDataStart);
     while (c > 0 && classSize(c) > this.maxBytes - kDataStart) c--;
@@ -226,7 +226,7 @@ export class SharedHeap {
    * at once if no reader is pinned, else later (deferred list).
    */
   retire(ref: number): void {
-    if (Atomics.load(this.i32, kPinned) !== 0) {
+    if (this.gate.pinned() > 0) {
       this.#defer(ref);
       return;
     }
@@ -240,7 +240,7 @@ export class SharedHeap {
     if (ref === 0) return 0;
     // Checked after taking the list: a reader pinned now cannot reach these blocks (they were
     // unpublished before they were deferred); a reader pinned earlier still counts in kPinned.
-    const pinned = Atomics.load(this.i32, kPinned) !== 0;
+    const pinned = this.gate.pinned() > 0;
     let n = 0;
     while (ref !== 0) {
       this.cover(ref + kBlockPrefix);
@@ -259,13 +259,13 @@ export class SharedHeap {
 
   /** Pins: until unpin(), no published block reached from now on is freed. */
   pin(): void {
-    Atomics.add(this.i32, kPinned, 1);
+    this.gate.pin();
     Atomics.add(this.i32, kPinnedReads, 1);
   }
 
   /** Unpins; the last pinned reader frees what was deferred meanwhile (lock-free, like retire). */
   unpin(): void {
-    if (Atomics.sub(this.i32, kPinned, 1) === 1 && Atomics.load(this.i32, kDeferredHead) !== 0) this.collect();
+    if (this.gate.unpin() && Atomics.load(this.i32, kDeferredHead) !== 0) this.collect();
   }
 
   /**
@@ -321,7 +321,7 @@ export class SharedHeap {
       inUseBytes: Atomics.load(i, kInUseBytes),
       inUseBlocks: Atomics.load(i, kInUseBlocks),
       deferredBlocks: Atomics.load(i, kDeferredCount),
-      pinnedReaders: Atomics.load(i, kPinned),
+      pinnedReaders: this.gate.pinned(),
       pinnedReads: Atomics.load(i, kPinnedReads),
       capacityErrors: Atomics.load(i, kCapacityErrors),
     };

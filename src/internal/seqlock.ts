@@ -27,7 +27,7 @@
  *    is what every seqlock in JS relies on; the bounds checks make even a reordered read safe.
  *
  * 2. BOUNDED RETRIES. A reader retries at most kMaxOptimisticReads times, then PINS the heap
- *    (heap.pin(): Atomics.add(kPinned, 1)), reads once without validation, and unpins. While a
+ *    (gate.pin(): Atomics.add(kPinned, 1)), reads once without validation, and unpins. While a
  *    reader is pinned, retire() defers frees to a list instead of freeing (heap.ts). Why the
  *    pinned read is whole: the reader pins before it loads the word; a block it reaches was
  *    published at that load, so the CAS that unpublishes it and the writer's following
@@ -38,27 +38,36 @@
  *
  * 3. THE WRITE GATE (a snapshot's "brief domain-wide writer lock"). Domain writers wrap their
  *    publishing steps in `gate.run(fn)`; `gate.freeze(fn)` runs fn when no write is in flight
- *    and holds new ones back until fn returns. Same announcement scheme as the sync gate:
+ *    and holds new ones back until fn returns. Every thread announces itself in a slot of its
+ *    own (one per 128-byte line, claimed on first use by CAS 0 -> its tag), so a dead thread's
+ *    announcement can be found and cleared (releaseAllOwnedBy, called by engine.watch):
  *
- *    writer: W1 Atomics.add(kActive, 1)   W2 f = Atomics.load(kFrozen)
+ *    writer: W1 Atomics.store(mySlot, tag | kSlotActive)   W2 f = Atomics.load(kFrozen)
  *               f !== 0: W4, wait while kFrozen === f, start again
- *            W3 fn()  W4 Atomics.sub(kActive, 1); if it was 1 and kWaiting > 0: notify kActive
+ *            W3 fn()  W4 Atomics.store(mySlot, tag); if kWaiting > 0: notify mySlot
  *    freeze: F1 CAS kFrozen 0 -> my tag (else wait for the other freezer)
- *            F2 Atomics.add(kWaiting, 1)  F3 wait until Atomics.load(kActive) === 0
+ *            F2 Atomics.add(kWaiting, 1)  F3 for every slot: wait while it has kSlotActive
  *            F4 fn()  F5 Atomics.sub(kWaiting, 1); Atomics.store(kFrozen, 0); notify kFrozen
- *    If F1 precedes W2 the writer backs off; otherwise kActive counts it from W1 until W4,
- *    so F3 returns only after its fn completed. A writer inside fn never waits (it must not
- *    take locks inside the gate), so freezing cannot deadlock with the lock domain.
+ *    Every Atomics operation is sequentially consistent: if F1 precedes W2 the writer backs
+ *    off; otherwise W1 precedes F1, so F3 sees the active bit and waits for W4, which follows
+ *    fn. No lost wakeup: F3 sleeps with Atomics.wait(slot, active value), which returns at once
+ *    if W4 already stored. A writer inside fn never waits (it must not take locks inside the
+ *    gate), so freezing cannot deadlock with the lock domain. A pinned reader sets kSlotPinned
+ *    in its slot too, so recovery can give back the pin of a thread that died pinned.
+ *    More than kGateSlots threads: the extra ones count in kOverflow (Atomics.add / sub),
+ *    which works the same way but cannot be recovered.
  *
- * | Int32 slot (base +) | name      | written by        | how |
- * | ------------------- | --------- | ----------------- | --- |
- * | 0                   | kActive   | writers           | Atomics.add / sub |
- * | 1                   | kFrozen   | freezer           | CAS to its tag, Atomics.store 0 |
- * | 2                   | kWaiting  | freezer           | Atomics.add / sub |
+ * | Int32 (base +)    | name       | written by        | how |
+ * | ----------------- | ---------- | ----------------- | --- |
+ * | 0                 | kPinned    | pinned readers    | Atomics.add / sub (retire loads it) |
+ * | 1                 | kFrozen    | freezer           | CAS to its tag, Atomics.store 0 |
+ * | 2                 | kWaiting   | freezer           | Atomics.add / sub |
+ * | 3                 | kOverflow  | slotless writers  | Atomics.add / sub |
+ * | slot s (own line) | kSlot      | its thread; recovery | Atomics.store: 0 free, tag << 2 idle, + kSlotActive / kSlotPinned |
  *
- * Limits: a worker terminated inside gate.run leaves kActive >= 1: later freezes time out with
- * ERR_LOCK_TIMEOUT (writes and reads go on). A freezer that dies leaves kFrozen set until
- * releaseIfOwnedBy(threadId) (engine.watch): writers wait in the meantime.
+ * Limits: a freezer that dies leaves kFrozen set until releaseAllOwnedBy(threadId): writers
+ * wait in the meantime. A freeze waiting for a dead writer that nobody recovered times out
+ * (ERR_LOCK_TIMEOUT); reads and writes go on.
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
@@ -79,20 +88,41 @@ export class ReadRetry extends Error {
 /** One preallocated instance: throwing it costs no stack capture. */
 export const RETRY = new ReadRetry();
 
-const kActive = 0;
+const kPinned = 0;
 const kFrozen = 1;
 const kWaiting = 2;
+const kOverflow = 3;
+/** Words of the gate itself (then the slots, each on its own line). */
+export const kGateWords = 4;
+/** Thread slots of a write gate. */
+export const kGateSlots = 64;
+const kSlotActive = 1;
+const kSlotPinned = 2;
+const kNoSlot = -2;
 
 export class WriteGate {
   readonly #i32: Int32Array;
   readonly #base: number;
+  readonly #slots: number;
+  readonly #stride: number;
   readonly #tag: number;
   readonly #what: string;
+  /** Index of this instance's slot word, -1 not claimed yet, kNoSlot if none was free. */
+  #slot = -1;
+  #bits = 0;
+  #depth = 0;
+  #pins = 0;
 
-  constructor(i32: Int32Array, base: number, what: string) {
+  /**
+   * Gate words at i32[base ..], kGateSlots slot words at i32[slots + k * stride] (stride: Int32s
+   * per line, so each slot has its line).
+   */
+  constructor(i32: Int32Array, base: number, slots: number, stride: number, what: string) {
     this.#i32 = i32;
     this.#base = base;
-    this.#tag = tagOf(threadId);
+    this.#slots = slots;
+    this.#stride = stride;
+    this.#tag = (threadId + 1) << 2;
     this.#what = what;
   }
 
@@ -107,14 +137,15 @@ export class WriteGate {
   }
 
   enter(): void {
-    const a = this.#base + kActive;
+    if (this.#depth++ > 0) return;
     const f = this.#base + kFrozen;
     for (;;) {
-      Atomics.add(this.#i32, a, 1);
+      this.#announce(true);
       const frozen = Atomics.load(this.#i32, f);
       if (frozen === 0) return;
-      this.leave();
-      if (frozen === this.#tag) {
+      this.#announce(false);
+      if (frozen === tagOf(threadId)) {
+        this.#depth = 0;
         throw new Error(`${this.#what}: write attempted inside this thread's own freeze (snapshot)`);
       }
       Atomics.wait(this.#i32, f, frozen, 1000);
@@ -122,32 +153,51 @@ export class WriteGate {
   }
 
   leave(): void {
-    const a = this.#base + kActive;
-    if (Atomics.sub(this.#i32, a, 1) === 1 && Atomics.load(this.#i32, this.#base + kWaiting) > 0) {
-      Atomics.notify(this.#i32, a);
-    }
+    if (--this.#depth > 0) return;
+    this.#announce(false);
+  }
+
+  /** Readers' fallback (heap.ts): while pinned, published blocks that get retired are deferred. */
+  pin(): void {
+    Atomics.add(this.#i32, this.#base + kPinned, 1);
+    if (this.#pins++ === 0 && this.#mySlot() >= 0) this.#setBits(this.#bits | kSlotPinned);
+  }
+
+  /** Returns true if this was the last pin of the whole heap. */
+  unpin(): boolean {
+    if (--this.#pins === 0 && this.#slot >= 0) this.#setBits(this.#bits & ~kSlotPinned);
+    return Atomics.sub(this.#i32, this.#base + kPinned, 1) === 1;
+  }
+
+  /** Number of pinned readers now. */
+  pinned(): number {
+    return Atomics.load(this.#i32, this.#base + kPinned);
   }
 
   /** Runs fn with no write in flight and new writes held back. Not re-entrant. */
   freeze<T>(fn: () => T, timeoutMs = kFreezeTimeoutMs): T {
     const i = this.#i32;
     const f = this.#base + kFrozen;
-    const a = this.#base + kActive;
+    const me = tagOf(threadId);
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      const seen = Atomics.compareExchange(i, f, 0, this.#tag);
+      const seen = Atomics.compareExchange(i, f, 0, me);
       if (seen === 0) break;
-      if (seen === this.#tag) throw new Error(`${this.#what}: freeze is not re-entrant`);
+      if (seen === me) throw new Error(`${this.#what}: freeze is not re-entrant`);
       const left = deadline - performance.now();
       if (left <= 0) this.#timeout(`another thread (${ownerOf(seen)}) holds the freeze`, timeoutMs);
       Atomics.wait(i, f, seen, left);
     }
     Atomics.add(i, this.#base + kWaiting, 1);
     try {
-      for (let n = Atomics.load(i, a); n !== 0; n = Atomics.load(i, a)) {
-        const left = deadline - performance.now();
-        if (left <= 0) this.#timeout(`${n} write(s) still in flight (a terminated worker?)`, timeoutMs);
-        Atomics.wait(i, a, n, left);
+      for (let k = 0; k <= kGateSlots; k++) {
+        const w = k < kGateSlots ? this.#slots + k * this.#stride : this.#base + kOverflow;
+        const busy = (v: number): boolean => (k < kGateSlots ? (v & kSlotActive) !== 0 : v !== 0);
+        for (let v = Atomics.load(i, w); busy(v); v = Atomics.load(i, w)) {
+          const left = deadline - performance.now();
+          if (left <= 0) this.#timeout(`a write is still in flight (thread ${k < kGateSlots ? (v >>> 2) - 1 : '?'}; terminated?)`, timeoutMs);
+          Atomics.wait(i, w, v, left);
+        }
       }
       return fn();
     } finally {
@@ -157,19 +207,78 @@ export class WriteGate {
     }
   }
 
-  /** Clears a freeze left by a dead thread. */
-  releaseIfOwnedBy(deadThreadId: number): boolean {
-    const f = this.#base + kFrozen;
-    if (Atomics.compareExchange(this.#i32, f, tagOf(deadThreadId), 0) !== tagOf(deadThreadId)) return false;
-    Atomics.notify(this.#i32, f);
-    return true;
+  /**
+   * Recovery of a thread that died (engine.watch): clears its slots (a write it left in flight,
+   * a pin it held) and a freeze it held. Returns how many things it released.
+   */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    const i = this.#i32;
+    const tag = (deadThreadId + 1) << 2;
+    let n = 0;
+    for (let k = 0; k < kGateSlots; k++) {
+      const w = this.#slots + k * this.#stride;
+      const v = Atomics.load(i, w);
+      if (v === 0 || (v & ~(kSlotActive | kSlotPinned)) !== tag) continue;
+      if (Atomics.compareExchange(i, w, v, 0) !== v) continue;
+      if (v & kSlotPinned) Atomics.sub(i, this.#base + kPinned, 1);
+      if (v & (kSlotActive | kSlotPinned)) n++;
+      Atomics.notify(i, w);
+    }
+    if (Atomics.compareExchange(i, this.#base + kFrozen, tagOf(deadThreadId), 0) === tagOf(deadThreadId)) {
+      Atomics.notify(i, this.#base + kFrozen);
+      n++;
+    }
+    return n;
   }
 
-  stats(): { writesInFlight: number; frozenBy: number } {
-    return {
-      writesInFlight: Atomics.load(this.#i32, this.#base + kActive),
-      frozenBy: ownerOf(Atomics.load(this.#i32, this.#base + kFrozen)),
-    };
+  /** releaseAllOwnedBy(...) > 0 (the first version's name, kept for its callers). */
+  releaseIfOwnedBy(deadThreadId: number): boolean {
+    return this.releaseAllOwnedBy(deadThreadId) > 0;
+  }
+
+  stats(): { writesInFlight: number; pinned: number; frozenBy: number; slotsUsed: number } {
+    const i = this.#i32;
+    let active = Atomics.load(i, this.#base + kOverflow);
+    let used = 0;
+    for (let k = 0; k < kGateSlots; k++) {
+      const v = Atomics.load(i, this.#slots + k * this.#stride);
+      if (v !== 0) used++;
+      if (v & kSlotActive) active++;
+    }
+    return { writesInFlight: active, pinned: this.pinned(), frozenBy: ownerOf(Atomics.load(i, this.#base + kFrozen)), slotsUsed: used };
+  }
+
+  /** Sets or clears this thread's active bit (or counts in kOverflow without a slot). */
+  #announce(active: boolean): void {
+    if (this.#mySlot() >= 0) {
+      this.#setBits(active ? this.#bits | kSlotActive : this.#bits & ~kSlotActive);
+      return;
+    }
+    const o = this.#base + kOverflow;
+    if (active) Atomics.add(this.#i32, o, 1);
+    else if (Atomics.sub(this.#i32, o, 1) === 1 && Atomics.load(this.#i32, this.#base + kWaiting) > 0) Atomics.notify(this.#i32, o);
+  }
+
+  #setBits(bits: number): void {
+    const had = this.#bits;
+    this.#bits = bits;
+    Atomics.store(this.#i32, this.#slot, this.#tag | bits);
+    if ((had & kSlotActive) !== 0 && (bits & kSlotActive) === 0 && Atomics.load(this.#i32, this.#base + kWaiting) > 0) {
+      Atomics.notify(this.#i32, this.#slot);
+    }
+  }
+
+  #mySlot(): number {
+    if (this.#slot !== -1) return this.#slot;
+    this.#slot = kNoSlot;
+    for (let k = 0; k < kGateSlots; k++) {
+      const w = this.#slots + k * this.#stride;
+      if (Atomics.load(this.#i32, w) === 0 && Atomics.compareExchange(this.#i32, w, 0, this.#tag) === 0) {
+        this.#slot = w;
+        break;
+      }
+    }
+    return this.#slot;
   }
 
   #timeout(why: string, timeoutMs: number): never {

@@ -4,6 +4,8 @@
 //   freeing a block check its pattern (a block handed to two threads at once shows up here).
 // - 'grow': allocate a block bigger than the buffer (forces grow()), fill it, publish its offset
 //   in flag[1] and its length in flag[2], then wait for the parent to check it.
+// - 'hold': enter the write gate and pin the heap, signal flag[0] = 1, then sleep forever (the
+//   test terminates it: a thread that died mid-write and mid-read).
 // - 'read': wait for flag[1] != 0, then read the block the parent published there (made after
 //   this thread attached, past its views) and report whether it reads back.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -12,7 +14,7 @@ import { hashKeyFromSeed } from '../../src/internal/hash.ts';
 import { prng } from '../helpers/seed.ts';
 
 interface Data {
-  mode: 'churn' | 'grow' | 'read';
+  mode: 'churn' | 'grow' | 'read' | 'hold';
   heap: HeapHandle;
   seed: number;
   flag: SharedArrayBuffer;
@@ -79,6 +81,13 @@ if (d.mode === 'churn') {
   Atomics.notify(flag, 1);
   while (Atomics.load(flag, 3) === 0) Atomics.wait(flag, 3, 0, 100);
   parentPort!.postMessage({ before, after: heap.sab.byteLength });
+} else if (d.mode === 'hold') {
+  heap.gate.enter();
+  heap.pin();
+  parentPort!.postMessage({ threadId: (await import('node:worker_threads')).threadId });
+  Atomics.store(flag, 0, 1);
+  Atomics.notify(flag, 0);
+  for (;;) Atomics.wait(flag, 3, 0, 1000);
 } else {
   const lenBefore = heap.u8.length;
   while (Atomics.load(flag, 1) === 0) Atomics.wait(flag, 1, 0, 100);
