@@ -223,21 +223,42 @@ export class Engine {
   }
 }
 
+const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A snapshot's option overridden by the caller's: objects field by field, anything else whole. */
+function mergeOption(saved: unknown, given: unknown): unknown {
+  if (given === undefined) return saved;
+  if (!isPlain(saved) || !isPlain(given)) return given;
+  const out: Record<string, unknown> = { ...saved };
+  for (const [k, v] of Object.entries(given)) if (v !== undefined) out[k] = v;
+  return out;
+}
+
 export function createEngine(options: EngineOptions = {}): Engine {
   let r = resolveEngineOptions(options);
   let state: ReturnType<typeof readEngineSnapshot> | undefined;
   if (r.restoreFrom !== undefined) {
     state = readEngineSnapshot(r.restoreFrom);
-    // The snapshot's sizes and declarations, overridden by what the caller gave explicitly.
+    const saved: Record<string, unknown> = {
+      hashSeed: state.hashSeed,
+      lockStripes: state.options.lockStripes,
+      positions: state.options.positions,
+      eliminations: state.options.eliminations,
+      departed: state.options.departed,
+      general: state.generalOptions,
+    };
+    // The manifest's options passed its checksum-free JSON parse only: check them as options.
+    try {
+      resolveEngineOptions(saved);
+    } catch (e) {
+      throw new SabStateError(ErrorCode.SNAPSHOT_CORRUPT, `snapshot ${r.restoreFrom}: the manifest's options are invalid (${(e as Error).message})`, { cause: e });
+    }
+    // The snapshot's sizes and declarations, each field overridden by what the caller gave
+    // explicitly (positions: { maxRecords } keeps the snapshot's positions.maxBytes).
     const given = options as Record<string, unknown>;
-    r = resolveEngineOptions({
-      hashSeed: given.hashSeed ?? state.hashSeed,
-      lockStripes: given.lockStripes ?? state.options.lockStripes,
-      positions: given.positions ?? state.options.positions,
-      eliminations: given.eliminations ?? state.options.eliminations,
-      departed: given.departed ?? state.options.departed,
-      general: given.general ?? state.generalOptions,
-    });
+    const merged: Record<string, unknown> = {};
+    for (const k of Object.keys(saved)) merged[k] = mergeOption(saved[k], given[k]);
+    r = resolveEngineOptions(merged);
   }
   const { key } = r;
   const opts: ResolvedEngineOptions = {
