@@ -93,7 +93,13 @@ export function readEngineSnapshot(dir: string): EngineSnapshotState & { dir: st
     corrupt(dir, 'departed part is malformed');
   }
   const g = p.general as Partial<GeneralPart> | undefined;
-  if (!isObj(g) || !isObj(g.counters) || !isObj(g.maps)) corrupt(dir, 'general part is malformed');
+  if (
+    !isObj(g) || !isObj(g.counters) || !isObj(g.maps) ||
+    !Object.values(g.counters).every((v) => Number.isSafeInteger(v)) ||
+    !Object.values(g.maps).every((es) => Array.isArray(es) && es.every((x) => Array.isArray(x) && x.length === 2))
+  ) {
+    corrupt(dir, 'general part is malformed');
+  }
   return {
     dir,
     hashSeed: BigInt(m.hashSeed!),
@@ -115,13 +121,14 @@ export function restoreEngineState(engine: Engine, state: EngineSnapshotState & 
     // Closed positions first: the open index ends with the open version of each trade pair.
     const ordered = [...parts.positions].sort((a, b) => Number(b.is_closed_position === true) - Number(a.is_closed_position === true));
     for (const p of ordered) {
-      const tp = typeof p.trade_pair === 'string' ? p.trade_pair : String((p.trade_pair as unknown[])[0]);
-      engine.locks.withLock(p.miner_hotkey, tp, () => engine.positions.save(p));
+      // A malformed trade pair or hotkey is refused by withLock (ERR_INVALID_KEY) or save.
+      const tp: unknown = typeof p.trade_pair === 'string' ? p.trade_pair : Array.isArray(p.trade_pair) ? p.trade_pair[0] : undefined;
+      engine.locks.withLock(p.miner_hotkey, tp as string, () => engine.positions.save(p));
     }
     engine.eliminations.replaceAll(parts.eliminations);
     for (const [hk, ms] of parts.departed) engine.departed.mark(hk, ms);
     for (const [name, value] of Object.entries(parts.general.counters)) {
-      if (engine.options.general.counters.includes(name) && typeof value === 'number' && value !== 0) engine.general.counter(name).add(value);
+      if (engine.options.general.counters.includes(name) && value !== 0) engine.general.counter(name).add(value);
     }
     for (const [name, entries] of Object.entries(parts.general.maps)) {
       if (!engine.options.general.maps.includes(name)) continue;
