@@ -88,11 +88,6 @@ export function useShape(e: ShapeEntry): Builder | null {
   return e.build;
 }
 
-/** Drops every cached shape (tests). */
-export function clearShapeCache(): void {
-  slots.fill(undefined);
-}
-
 // ---- encoder side ------------------------------------------------------------------------------
 // The encoder recognises a learned shape by a for-in walk of the object against the most recent
 // key list that starts with its first key (no Object.keys allocation; exact only while
