@@ -241,7 +241,7 @@ test('learned shapes: repeated unknown key lists, compiled or not, undefined val
   const d = decodeValue(encodeValue(holes)) as Obj[];
   assert.not.ok('dd' in d[3]!);
   assert.is(d[4]!.dd, 4 / 3);
-  roundTrip(Array.from({ length: 200 }, (_, i) => ({ [`k${i % 90}`]: i, x: [{ [`j${i % 70}`]: i }] })));
+  roundTrip(Array.from({ length: 200 }, (_, i) => ({ [`k${i % 90}`]: i, x: [{ [`j${i % 70}`]: i, [`${'L'.repeat(5000)}${i % 3}`]: 1 }] })));
   const child = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', `
     import { encodeValue, decodeValue } from './src/internal/codec.ts';
     const v = Array.from({ length: 50 }, (_, i) => ({ a: i, b: [i], c: 'x' }));

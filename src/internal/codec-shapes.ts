@@ -17,8 +17,8 @@
  * The cache is direct-mapped by a hash (FNV-1a of the length and the bytes at both ends) of the
  * key list's encoded bytes, whose length the SHAPE_DEF gives: a SHAPE_DEF met again is
  * recognised by hashing and comparing its key bytes, without decoding the keys.
- * Entries and compiled builders are bounded (kCacheSlots, kMaxCompiledKeys), so hostile input can
- * only cost work proportional to its size.
+ * Entries and compiled builders are bounded (kCacheSlots, kMaxCachedKeyBytes, kMaxCompiledKeys),
+ * so hostile input can only cost work proportional to its size.
  */
 
 export type Builder = (read: () => unknown) => Record<string, unknown>;
@@ -37,6 +37,8 @@ const kSlotMask = kCacheSlots - 1;
 const kCompileAfterUses = 3;
 /** Larger shapes are always built key by key. */
 const kMaxCompiledKeys = 256;
+/** Key lists longer than this (in bytes) are not cached, so not compiled either. */
+const kMaxCachedKeyBytes = 4096;
 const kFnvOffset = 0x811c9dc5;
 const kFnvPrime = 0x01000193;
 
@@ -64,10 +66,11 @@ export function findShape(b: Uint8Array, start: number, end: number): ShapeEntry
   return e;
 }
 
-/** Caches a shape (evicting the one in its slot). */
+/** Caches a shape (evicting the one in its slot); one with very long keys is not cached. */
 export function addShape(b: Uint8Array, start: number, end: number, keys: readonly string[]): ShapeEntry {
-  const e: ShapeEntry = { bytes: b.slice(start, end), keys, build: null, uses: 0 };
-  slots[hashBytes(b, start, end)] = e;
+  const cached = end - start <= kMaxCachedKeyBytes;
+  const e: ShapeEntry = { bytes: cached ? b.slice(start, end) : new Uint8Array(0), keys, build: null, uses: 0 };
+  if (cached) slots[hashBytes(b, start, end)] = e;
   return e;
 }
 
