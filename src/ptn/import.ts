@@ -7,8 +7,10 @@
  * file is either loaded or listed in `report.errors` with its path and the reason.
  *
  * A position file is malformed when it is not JSON, not an object, or when its miner_hotkey,
- * position_uuid, trade pair or open/closed state disagrees with its path; also when the engine
- * refuses it on save (for instance a second open position for one (hotkey, trade pair)).
+ * position_uuid, trade pair or open/closed state disagrees with its path, or when it is a second
+ * open position for one (hotkey, trade pair) (all found before anything is written); also when
+ * the engine refuses it on save (reported in 'skip' mode; in 'refuse' mode only the checks above
+ * run before writing, so such a refusal is still reported, not refused whole).
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -75,6 +77,9 @@ interface Loaded {
 
 function readTree(dir: string, errors: ImportError[]): Loaded {
   const out: Loaded = { positions: [], eliminations: [], departed: [], files: 0 };
+  // (hotkey, trade pair) -> the path of its open position, so that a second one is found in
+  // this phase (save would refuse it only after other files were written: 'refuse' must not).
+  const openAt = new Map<string, string>();
   for (const hotkey of list(join(dir, MINERS_DIR))) {
     const posDir = join(dir, MINERS_DIR, hotkey, POSITIONS_DIR);
     for (const tp of list(posDir)) {
@@ -91,8 +96,13 @@ function readTree(dir: string, errors: ImportError[]): Loaded {
           else if (v.position_uuid !== uuid) bad(`position_uuid ${JSON.stringify(v.position_uuid)} differs from the file name`);
           else if (tradePairIdOf(v) !== tp) bad(`trade pair ${JSON.stringify(tradePairIdOf(v))} differs from the directory ${tp}`);
           else if (isClosed(v) !== (state === 'closed')) bad(`is_closed_position is ${String(v.is_closed_position)} but the file is under ${state}/`);
+          else if (typeof v.is_closed_position !== 'boolean') bad(`is_closed_position is ${JSON.stringify(v.is_closed_position)}, not a boolean`);
           else if (!Array.isArray(v.orders)) bad('orders is not an array');
-          else out.positions.push({ path, hotkey, tp, value: v });
+          else if (state === 'open' && openAt.has(`${hotkey}\n${tp}`)) bad(`a second open position of (${hotkey}, ${tp}); ${openAt.get(`${hotkey}\n${tp}`)} is open too`);
+          else {
+            if (state === 'open') openAt.set(`${hotkey}\n${tp}`, path);
+            out.positions.push({ path, hotkey, tp, value: v });
+          }
         }
       }
     }
