@@ -88,6 +88,58 @@ export class ReadRetry extends Error {
 /** One preallocated instance: throwing it costs no stack capture. */
 export const RETRY = new ReadRetry();
 
+// ---- the versioned word (section 1) ---------------------------------------------------------
+
+const kMask32 = 0xffffffffn;
+/** The block offset a word names (or a marker below the heap's data start). */
+export const wordRef = (w: bigint): number => Number(w & kMask32);
+/** The word that replaces w: offset `ref`, version + 1 (mod 2^32: versions never reset). */
+export const nextWord = (w: bigint, ref: number): bigint => ((((w >> 32n) + 1n) & kMask32) << 32n) | BigInt(ref);
+
+/** An attempt's answer when the word moved under it (or what it copied did not hold together). */
+export const MOVED: unique symbol = Symbol('moved');
+export type Moved = typeof MOVED;
+
+/**
+ * The reader side (sections 1, 2): `attempt(false)` up to kMaxOptimisticReads times while it
+ * answers MOVED (`retried()` counts each), then `attempt(true)` once between pin() and unpin().
+ * A pinned attempt must not answer MOVED or throw RETRY: nothing can move under it, so that
+ * would be a corrupt structure.
+ */
+export function readVersioned<T>(attempt: (pinned: boolean) => T | Moved, pins: { pin(): void; unpin(): void }, retried: () => void): T {
+  for (let n = 0; n < kMaxOptimisticReads; n++) {
+    const r = attempt(false);
+    if (r !== MOVED) return r;
+    retried();
+  }
+  pins.pin();
+  try {
+    const r = attempt(true);
+    if (r !== MOVED) return r;
+  } catch (e) {
+    if (!(e instanceof ReadRetry)) throw e;
+  } finally {
+    pins.unpin();
+  }
+  throw new Error('sabstate: a record did not hold together while pinned (corrupt structure)');
+}
+
+/**
+ * One optimistic copy: copy()'s result if `same()` (the word is unchanged) holds after it, else
+ * MOVED. An exception while the word moved, or RETRY, is MOVED too; any other exception with
+ * the word unchanged is real and propagates.
+ */
+export function validated<T>(copy: () => T, same: () => boolean): T | Moved {
+  let out: T;
+  try {
+    out = copy();
+  } catch (e) {
+    if (e instanceof ReadRetry || !same()) return MOVED;
+    throw e;
+  }
+  return same() ? out : MOVED;
+}
+
 const kPinned = 0;
 const kFrozen = 1;
 const kWaiting = 2;
