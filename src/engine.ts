@@ -290,5 +290,16 @@ export function attachEngine(handle: EngineHandle): Engine {
   for (const d of ['locks', 'positions', 'eliminations', 'departed', 'general'] as const) {
     if (typeof h[d] !== 'object' || h[d] === null) throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, `attachEngine: the handle has no ${d} domain`);
   }
-  return new Engine(handle);
+  if (!Array.isArray(h.seed) || h.seed.length !== 2 || !h.seed.every((x) => Number.isInteger(x))) {
+    throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: the handle has no hash seed');
+  }
+  if (typeof h.options !== 'object' || h.options === null) throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: the handle has no options');
+  try {
+    return new Engine(handle);
+  } catch (e) {
+    // Each region's header is checked by its domain (ERR_LAYOUT_MISMATCH naming it); a handle
+    // missing a part of a domain (no heap, no tables...) fails before that, on the missing part.
+    if (e instanceof SabStateError) throw e;
+    throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, `attachEngine: the handle is malformed (${(e as Error).message})`, { cause: e });
+  }
 }
