@@ -400,6 +400,9 @@ test('ERR_LAYOUT_MISMATCH: not an engine handle, other layout version, a domain 
   for (const d of ['locks', 'positions', 'eliminations', 'departed', 'general']) {
     mismatch(tampered(e, (h) => { delete h[d]; }), new RegExp(`no ${d} domain`));
   }
+  mismatch(tampered(e, (h) => { delete h.seed; }), /^attachEngine: the handle has no hash seed$/);
+  mismatch(tampered(e, (h) => { h.seed = 'x'; }), /^attachEngine: the handle has no hash seed$/);
+  mismatch(tampered(e, (h) => { delete h.options; }), /^attachEngine: the handle has no options$/);
   // another hash seed: every region's header disagrees
   mismatch(tampered(e, (h) => { h.seed = [h.seed[0] ^ 1, h.seed[1]]; }), /hash seed differs/);
 });
@@ -453,6 +456,23 @@ test('ERR_LAYOUT_MISMATCH: tampered general handle (queue, counters, gate, map)'
   // the untampered handle still attaches
   const ok = attachEngine(e.handle());
   assert.equal(ok.general.queueNames(), ['orders']);
+});
+
+test('ERR_LAYOUT_MISMATCH: a domain handle missing a part (never a TypeError)', () => {
+  const e = createEngine({ ...SMALL, general: GEN });
+  const parts: Array<(h: Loose) => void> = [
+    (h) => { delete h.locks.sab; },
+    (h) => { delete h.positions.heap; },
+    (h) => { delete h.positions.records; },
+    (h) => { delete h.eliminations.tables; },
+    (h) => { delete h.eliminations.heap; },
+    (h) => { delete h.departed.table; },
+    (h) => { h.general.queues[0] = null; },
+    (h) => { delete h.general.counters; },
+    (h) => { delete h.general.gate; },
+    (h) => { delete h.general.maps[0].part; },
+  ];
+  for (const change of parts) mismatch(tampered(e, change), /./);
 });
 
 // ---- watch / recovery --------------------------------------------------------------------------
