@@ -3,8 +3,9 @@
  * every file atomically (temp file, fsync, rename), as JSON the Python validator reads back to
  * the same values (py-json.ts). A position is written under open/ or closed/ by its state, and
  * the file of the same uuid under the other state directory is removed (the validator moves a
- * position's file when it closes). With `prune: true`, position files of the engine's hotkeys
- * that the engine no longer holds are removed too, so the tree mirrors the engine.
+ * position's file when it closes). With `prune: true`, position files that the engine no longer
+ * holds are removed too, so the tree mirrors the engine: under every hotkey directory of the tree,
+ * including hotkeys the engine holds no position of any more (all deleted).
  */
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -39,7 +40,12 @@ function listDirs(dir: string): string[] {
 
 export function exportValidatorTree(engine: TreeEngine, dir: string, options: ExportOptions = {}): ExportReport {
   const report: ExportReport = { positions: 0, eliminations: 0, departed: 0, removed: 0 };
-  for (const hotkey of engine.positions.hotkeys()) {
+  const hotkeys = engine.positions.hotkeys();
+  if (options.prune) {
+    const held = new Set(hotkeys);
+    for (const hk of listDirs(join(dir, MINERS_DIR))) if (!held.has(hk)) hotkeys.push(hk);
+  }
+  for (const hotkey of hotkeys) {
     const posDir = join(dir, MINERS_DIR, hotkey, POSITIONS_DIR);
     const written = new Set<string>();
     for (const p of engine.positions.listForHotkey(hotkey)) {
