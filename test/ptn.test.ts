@@ -384,6 +384,25 @@ test('export with prune removes position files the engine no longer has (without
   assert.not.ok(existsSync(stray));
 });
 
+test('export with prune: a hotkey whose positions were all deleted has its files removed too', () => {
+  const dir = realTree();
+  const e = createEngine(OPTIONS);
+  importValidatorTree(e, dir);
+  // a second miner with one position, kept
+  const keep = { ...(JSON.parse(realPositionTexts()[0]!) as Record<string, unknown>), miner_hotkey: 'other-miner', position_uuid: 'kept' };
+  e.locks.withLock('other-miner', tpOf(keep), () => e.positions.save(keep as Position));
+  exportValidatorTree(e, dir);
+  for (const p of e.positions.listForHotkey(HK)) assert.ok(e.positions.delete(HK, p.position_uuid));
+  assert.equal(e.positions.hotkeys(), ['other-miner']);
+  const r = exportValidatorTree(e, dir, { prune: true });
+  assert.is(r.removed, 63);
+  assert.is(r.positions, 1);
+  assert.equal(filesUnder(dir), ['departed_hotkeys.json', 'eliminations.json', `miners/other-miner/positions/${tpOf(keep)}/closed/kept`]);
+  const back = createEngine(OPTIONS);
+  assert.is(importValidatorTree(back, dir).positions, 1);
+  assert.equal(dump(back), dump(e));
+});
+
 test('a position moved from open to closed: export writes closed/ and removes the open/ file', () => {
   const dir = realTree();
   const e = createEngine(OPTIONS);
