@@ -44,7 +44,7 @@ import { type HashKey, hashPair, hashString } from './hash.ts';
 import type { SharedHeap } from './heap.ts';
 import { forceRelease, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
-import { MOVED, type Moved, RETRY, kMaxOptimisticReads, nextWord, readVersioned, validated, wordRef } from './seqlock.ts';
+import { MOVED, type Moved, RETRY, ReadRetry, kMaxOptimisticReads, nextWord, readVersioned, validated, wordRef } from './seqlock.ts';
 
 const kMutex = 1 * LINE_INTS;
 const kLive = 2 * LINE_INTS;
@@ -165,16 +165,18 @@ export class SharedTable {
    * exception on a moved word is retried). fn's result, or undefined if the key is absent.
    */
   read<T>(a: string, b: string | undefined, fn: ValueReader<T>, h = this.hash(a, b)): T | undefined {
+    // The first attempt inline (no closures: the common case costs a probe and a copy).
+    const first = this.#probe(a, b, h, false);
+    if (first === -1) return undefined;
+    if (first >= 0) {
+      const r = this.#copy(first, this.#word, a, b, fn, false);
+      if (r !== MOVED) return r;
+    }
+    this.#retried();
     return readVersioned((pinned): T | undefined | Moved => {
       const slot = this.#probe(a, b, h, pinned);
       if (slot < 0) return slot === -1 ? undefined : MOVED;
-      const w = this.#word;
-      const copy = (): T => {
-        const at = this.#valueAt(wordRef(w), a, b);
-        const len = this.#valueLen(wordRef(w), at);
-        return fn(this.heap.u8, at, len);
-      };
-      return pinned ? copy() : validated(copy, () => Atomics.load(this.#b64, this.#wi(slot)) === w);
+      return this.#copy(slot, this.#word, a, b, fn, pinned);
     }, this.#pins, this.#retried);
   }
 
@@ -330,6 +332,20 @@ export class SharedTable {
 
   // ---- internals -------------------------------------------------------------------------------
 
+  /** fn on the value that word w of `slot` names; unless pinned, MOVED if w moved (seqlock.ts validated). */
+  #copy<T>(slot: number, w: bigint, a: string, b: string | undefined, fn: ValueReader<T>, pinned: boolean): T | Moved {
+    let out: T;
+    try {
+      const at = this.#valueAt(wordRef(w), a, b);
+      const len = this.#valueLen(wordRef(w), at);
+      out = fn(this.heap.u8, at, len);
+    } catch (e) {
+      if (pinned || !(e instanceof ReadRetry || Atomics.load(this.#b64, this.#wi(slot)) !== w)) throw e;
+      return MOVED;
+    }
+    return pinned || Atomics.load(this.#b64, this.#wi(slot)) === w ? out : MOVED;
+  }
+
   /** Writes bytes into a new block and publishes it (frees it if not published); -1 if `expect` failed. */
   #put(a: string, b: string | undefined, h: number, bytes: Uint8Array, expect?: bigint): number {
     const ref = this.allocRecord(a, b, h, bytes.length);
@@ -367,6 +383,8 @@ export class SharedTable {
 
   /** A probe that always answers (optimistic, then pinned). */
   #probeStable(a: string, b: string | undefined, h: number): number {
+    const first = this.#probe(a, b, h, false);
+    if (first !== -2) return first;
     return readVersioned((pinned) => {
       const slot = this.#probe(a, b, h, pinned);
       return slot === -2 ? MOVED : slot;
