@@ -22,9 +22,10 @@
  *   7x slower per element. Rule for users: read `heap.u8` etc. again after any call that may
  *   cover (alloc, checkBlock, free, retire); never keep a view across one.
  * - Safe reclamation for lock-free readers (table.ts): `retire` frees a published block at once
- *   unless some reader is pinned (gate kPinned > 0, the bounded-retry fallback of seqlock.ts); then
- *   the block goes on a deferred list, freed by a later retire, `collect`, or the last unpin. A pinned reader pins before it loads a slot word and unpins after its last copy, so
- *   a block it reached cannot be freed under it (proof in seqlock.ts).
+ *   unless some reader is pinned (gate kPinned > 0: the bounded-retry fallback of seqlock.ts);
+ *   then the block goes on a deferred list, freed by a later retire, `collect`, or the last
+ *   unpin. A reader pins before it loads a slot word and unpins after its last copy, so a block
+ *   it reached cannot be freed under it (proof in seqlock.ts).
  *
  * Block: a header of kBlockHeaderBytes, then the payload. Blocks are 16-byte aligned.
  *
@@ -115,17 +116,7 @@ export interface HeapHandle {
   readonly maxBytes: number;
 }
 
-export interface HeapStats {
-  maxBytes: number;
-  reservedBytes: number;
-  topBytes: number;
-  inUseBytes: number;
-  inUseBlocks: number;
-  deferredBlocks: number;
-  pinnedReaders: number;
-  pinnedReads: number;
-  capacityErrors: number;
-}
+export type HeapStats = ReturnType<SharedHeap['stats']>;
 
 function specOf(maxBytes: number, key: HashKey): RegionSpec {
   return { kind: RegionKind.HEAP, key, params: [maxBytes] };
@@ -312,7 +303,7 @@ export class SharedHeap {
     return this.cover(ref + size) ? size - kBlockHeaderBytes : -1;
   }
 
-  stats(): HeapStats {
+  stats() {
     const i = this.i32;
     return {
       maxBytes: this.maxBytes,

@@ -9,7 +9,10 @@
  * the full key, never the hash only.
  * - Lookup: probe from hash & mask; EMPTY ends the chain, TOMB is skipped, a slot whose hint
  *   differs is skipped; else the key is compared and the word loaded again: if it moved, the
- *   slot is examined again (a compare on a freed block proves nothing).
+ *   slot is examined again (a compare on a freed block proves nothing). A read copies the value
+ *   and checks the word is unchanged; it makes one attempt inline, then up to
+ *   kMaxOptimisticReads more, then one pinned attempt that cannot fail (seqlock.ts section 2):
+ *   it always terminates and never waits for a writer, dead or alive.
  * - Update / delete, lock-free: CAS the found word to (new block | TOMB, version + 1), else
  *   start over; then retire the old block (heap.ts). With `expect` (a word read before) it is a
  *   compare-and-set: read-modify-write without a lock (`update`).
