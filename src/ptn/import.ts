@@ -7,8 +7,9 @@
  * file is either loaded or listed in `report.errors` with its path and the reason.
  *
  * A position file is malformed when it is not JSON, not an object, or when its miner_hotkey,
- * position_uuid, trade pair or open/closed state disagrees with its path, or when it is a second
- * open position for one (hotkey, trade pair) (all found before anything is written); also when
+ * position_uuid, trade pair or open/closed state disagrees with its path, when it is a second
+ * open position for one (hotkey, trade pair), or an open/ file whose uuid is also under closed/
+ * (all found before anything is written); also when
  * the engine refuses it on save (reported in 'skip' mode; in 'refuse' mode only the checks above
  * run before writing, so such a refusal is still reported, not refused whole).
  */
@@ -83,7 +84,10 @@ function readTree(dir: string, errors: ImportError[]): Loaded {
   for (const hotkey of list(join(dir, MINERS_DIR))) {
     const posDir = join(dir, MINERS_DIR, hotkey, POSITIONS_DIR);
     for (const tp of list(posDir)) {
-      for (const state of ['open', 'closed'] as const) {
+      // closed/ first: an open/ file of a uuid also under closed/ is the leftover of a move the
+      // validator did not finish (it writes closed/, then removes open/): the closed one wins.
+      const closedUuids = new Set<string>();
+      for (const state of ['closed', 'open'] as const) {
         for (const uuid of list(join(posDir, tp, state))) {
           const path = join(posDir, tp, state, uuid);
           if (!statSync(path).isFile()) continue;
@@ -98,9 +102,11 @@ function readTree(dir: string, errors: ImportError[]): Loaded {
           else if (isClosed(v) !== (state === 'closed')) bad(`is_closed_position is ${String(v.is_closed_position)} but the file is under ${state}/`);
           else if (typeof v.is_closed_position !== 'boolean') bad(`is_closed_position is ${JSON.stringify(v.is_closed_position)}, not a boolean`);
           else if (!Array.isArray(v.orders)) bad('orders is not an array');
+          else if (state === 'open' && closedUuids.has(uuid)) bad(`also under closed/ (a move to closed/ left behind): the closed version is loaded`);
           else if (state === 'open' && openAt.has(`${hotkey}\n${tp}`)) bad(`a second open position of (${hotkey}, ${tp}); ${openAt.get(`${hotkey}\n${tp}`)} is open too`);
           else {
             if (state === 'open') openAt.set(`${hotkey}\n${tp}`, path);
+            else closedUuids.add(uuid);
             out.positions.push({ path, hotkey, tp, value: v });
           }
         }
