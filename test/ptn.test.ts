@@ -289,6 +289,22 @@ test('a position the engine refuses on save (an open one conflicting with the en
   assert.is(e.positions.getOpen(HK, tpOf(open))!.position_uuid, open.position_uuid);
 });
 
+test('a position under both open/ and closed/ (a move left half done): the closed version loads, the open file is reported', () => {
+  const dir = realTree();
+  const closed = realPositionTexts().map((t) => JSON.parse(t) as Record<string, unknown>).find((p) => isClosed(p) && tpOf(p) === 'BTCUSD')!;
+  const stale = positionPath(dir, closed, 'open');
+  put(stale, JSON.stringify({ ...closed, is_closed_position: false, orders: (closed.orders as unknown[]).slice(0, 1) }));
+  const e = createEngine(OPTIONS);
+  const r = importValidatorTree(e, dir);
+  assert.equal(r.errors, [{ path: stale, reason: 'also under closed/ (a move to closed/ left behind): the closed version is loaded' }]);
+  assert.equal([r.positions, r.open, r.closed], [63, 3, 60]);
+  assert.is(JSON.stringify(e.positions.get(HK, closed.position_uuid as string)), JSON.stringify(closed));
+  assert.is(e.positions.getOpen(HK, 'BTCUSD'), undefined);
+  // export then removes the leftover
+  assert.is(exportValidatorTree(e, dir).removed, 1);
+  assert.not.ok(existsSync(stale));
+});
+
 test('eliminations.json without the {"eliminations": [...]} wrapper is reported and skipped', () => {
   const dir = realTree();
   writeEliminations(join(dir, 'eliminations.json'), ELIMINATIONS_JSON, false);
