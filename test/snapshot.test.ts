@@ -191,8 +191,8 @@ test('round trip of every domain with the real data', () => {
   assert.is(b.stats().positions.records, 64);
 });
 
-test('an empty engine round trips too', () => {
-  const dir = tempDir();
+test('an empty engine round trips too (into a directory that does not exist yet)', () => {
+  const dir = join(tempDir(), 'not', 'yet', 'there');
   const a = createEngine({ lockStripes: 64, positions: { maxRecords: 64, maxBytes: 1 << 20 } });
   assert.equal(a.snapshot(dir), { generation: 1, positions: 0, eliminations: 0, departed: 0 });
   const b = createEngine({ restoreFrom: dir });
