@@ -85,6 +85,25 @@ test('returned objects: fresh heads and arrays, frozen shared orders; caller obj
   assert.is((c.orders[1] as { price: number }).price, 12345);
 });
 
+test('order objects from another engine are encoded again, never mistaken for a chunk of this heap', () => {
+  const f1 = fixture();
+  const f2 = fixture();
+  saveLocked(f1, pos('p', 'BTCUSD', true, [{ order_uuid: 'A', price: 1 }]));
+  saveLocked(f2, pos('p', 'BTCUSD', true, [{ order_uuid: 'B', price: 2 }]));
+  const a = f1.positions.get(HK, 'p')!;
+  // Same layout in both heaps: the order from f1 names a chunk offset and stamp that f2 also has.
+  const moved = { ...pos('p', 'BTCUSD', true), orders: [a.orders[0]] };
+  saveLocked(f2, moved);
+  assert.equal(f2.positions.get(HK, 'p')!.orders, [{ order_uuid: 'A', price: 1 }]);
+  const fresh = new PositionsDomain(f2.handle, f2.key, { locks: f2.locks }); // no cache: reads the heap
+  assert.equal(fresh.get(HK, 'p')!.orders, [{ order_uuid: 'A', price: 1 }]);
+  // The link to the chunk is invisible: not in JSON, keys or spread copies.
+  const o = a.orders[0] as object;
+  assert.equal(Object.keys(o), ['order_uuid', 'price']);
+  assert.is(JSON.stringify(o), '{"order_uuid":"A","price":1}');
+  assert.is(Object.getOwnPropertySymbols({ ...o }).length, 0);
+});
+
 test('order step: getOpen + append + save adds one block per order (the history is not copied)', () => {
   const f = fixture();
   const p = real.find((x) => x.is_closed_position === false)!;
@@ -103,7 +122,8 @@ test('order step: getOpen + append + save adds one block per order (the history 
   const last = f.positions.getOpen(HK, tp)!;
   assert.is(last.orders.length, p.orders.length + 20);
   assert.is(JSON.stringify(last.orders.slice(0, p.orders.length)), JSON.stringify(p.orders));
-  assert.ok(st.orderCache.hits > st.orderCache.misses, 'orders come from the cache after first sight');
+  assert.ok(st.orderCache.misses <= p.orders.length + 20, `each order decoded once (${st.orderCache.misses} decodes)`);
+  assert.ok(st.orderCache.listHits >= 38, 'getOpen and save found the order list of the version they replace');
 });
 
 test('validation: typed errors before any write, state unchanged', () => {

@@ -8,9 +8,13 @@
  * same (offset, stamp): iterating the orders of a 100-order position costs 100 Map lookups,
  * not 100 decodes. The objects are deep-frozen (shared between every caller of this thread).
  *
- * The reverse map (WeakMap order object -> chunk) lets `save` recognize an order that came
- * from this cache and keep its chunk instead of encoding it again; save checks that the chunk
- * belongs to the version it replaces, so a chunk is only reused while it is alive.
+ * The reverse link (order object -> chunk) lets `save` recognize an order that came from this
+ * cache and keep its chunk instead of encoding it again; save checks that the chunk belongs to
+ * the version it replaces, so a chunk is only reused while it is alive. The link is a
+ * non-enumerable symbol-keyed property set before freezing: JSON.stringify, Object.keys, for-in,
+ * spread, structuredClone and the codec do not see it, and a copy (`{ ...order }`) does not
+ * carry it. (A WeakMap did the same but cost about 2 us per insert in GC ephemeron work once it
+ * held thousands of live entries.)
  *
  * Eviction: insertion-ordered Map with a size cap; an entry that is hit after more than half
  * the cap of newer insertions moves to the back (a cheap approximate LRU: hits on fresh entries
@@ -19,6 +23,8 @@
  */
 
 export interface CachedChunk {
+  /** The heap's buffer: (off, stamp) name a chunk of this heap only. */
+  readonly heap: object;
   readonly off: number;
   readonly stamp: number;
   readonly value: unknown;
@@ -26,22 +32,32 @@ export interface CachedChunk {
 }
 
 export const DEFAULT_ORDER_CACHE_SIZE = 16384;
+export const DEFAULT_RECORD_MEMO_SIZE = 1024;
 
+const kChunk = Symbol('sabstate.chunk');
+
+/** Freezes a freshly decoded value and everything in it (plain objects and arrays only). */
 function deepFreeze(v: unknown): void {
-  if (typeof v !== 'object' || v === null || Object.isFrozen(v)) return;
+  if (typeof v !== 'object' || v === null) return;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) deepFreeze(v[i]);
+  } else {
+    for (const k in v) deepFreeze((v as Record<string, unknown>)[k]);
+  }
   Object.freeze(v);
-  for (const x of Object.values(v)) deepFreeze(x);
 }
 
 export class OrderCache {
   readonly #map = new Map<number, CachedChunk>();
-  readonly #weak = new WeakMap<object, CachedChunk>();
   readonly #cap: number;
+  readonly #heap: object;
   #tick = 0;
   hits = 0;
   misses = 0;
 
-  constructor(cap = DEFAULT_ORDER_CACHE_SIZE) {
+  /** `heap`: the heap's SharedArrayBuffer (what chunk offsets refer to). */
+  constructor(heap: object, cap = DEFAULT_ORDER_CACHE_SIZE) {
+    this.#heap = heap;
     this.#cap = Math.max(16, cap);
   }
 
@@ -64,11 +80,11 @@ export class OrderCache {
 
   /** Caches a freshly decoded value of chunk (off, stamp); deep-freezes it and returns it. */
   put(off: number, stamp: number, value: unknown): unknown {
+    const e: CachedChunk = { heap: this.#heap, off, stamp, value, tick: ++this.#tick };
+    if (typeof value === 'object' && value !== null) Object.defineProperty(value, kChunk, { value: e });
     deepFreeze(value);
-    const e: CachedChunk = { off, stamp, value, tick: ++this.#tick };
     this.#map.delete(off);
     this.#map.set(off, e);
-    if (typeof value === 'object' && value !== null) this.#weak.set(value, e);
     this.misses++;
     if (this.#map.size > this.#cap) {
       let drop = this.#cap >> 3;
@@ -82,10 +98,55 @@ export class OrderCache {
 
   /** The chunk an order object was decoded from, if it came from this cache. */
   chunkOf(value: unknown): CachedChunk | undefined {
-    return typeof value === 'object' && value !== null ? this.#weak.get(value) : undefined;
+    if (typeof value !== 'object' || value === null) return undefined;
+    const e = (value as { [kChunk]?: CachedChunk })[kChunk];
+    // Only a chunk of this heap (an order decoded from another engine's heap is encoded again).
+    return e !== undefined && e.heap === this.#heap ? e : undefined;
   }
 
   clear(): void {
     this.#map.clear();
+  }
+}
+
+/**
+ * The per-thread memo of whole order lists, keyed by record version: (record block, stamp) ->
+ * the frozen orders of that version, in order. A read of a version seen before copies the list
+ * (one slice, no per-order lookup); a save whose orders are that list plus new ones reuses the
+ * chunks by index (one identity compare per order, no WeakMap lookup). Filled by reads, and by
+ * saves that add at most a couple of orders (position-write.ts). Same eviction as OrderCache.
+ */
+export class RecordMemo {
+  readonly #map = new Map<number, { stamp: number; orders: readonly unknown[] }>();
+  readonly #cap: number;
+  hits = 0;
+
+  constructor(cap = DEFAULT_RECORD_MEMO_SIZE) {
+    this.#cap = Math.max(8, cap);
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+
+  /** The orders of record version (ref, stamp), or undefined. Do not modify the array. */
+  get(ref: number, stamp: number): readonly unknown[] | undefined {
+    const e = this.#map.get(ref);
+    if (e === undefined || e.stamp !== stamp) return undefined;
+    this.hits++;
+    return e.orders;
+  }
+
+  /** Remembers the orders (frozen cached values, kept as given) of version (ref, stamp). */
+  put(ref: number, stamp: number, orders: readonly unknown[]): void {
+    this.#map.delete(ref);
+    this.#map.set(ref, { stamp, orders });
+    if (this.#map.size > this.#cap) {
+      let drop = this.#cap >> 3;
+      for (const k of this.#map.keys()) {
+        this.#map.delete(k);
+        if (--drop <= 0) break;
+      }
+    }
   }
 }

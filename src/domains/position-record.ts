@@ -29,7 +29,7 @@ import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import { RETRY } from '../internal/seqlock.ts';
 import { unitsToString } from '../internal/table.ts';
-import type { OrderCache } from './position-cache.ts';
+import type { OrderCache, RecordMemo } from './position-cache.ts';
 
 const kPosFlags = 0;
 const kPosHeadLen = 1;
@@ -57,12 +57,17 @@ export type ReadModeValue = (typeof ReadMode)[keyof typeof ReadMode];
 export interface RawRecord {
   open: boolean;
   tp: string;
+  /** This version: the record block and its stamp. */
+  ref: number;
+  stamp: number;
   /** [offset0, stamp0, offset1, stamp1, ...] */
   refs: number[];
   /** Copied head bytes (null in META mode), valid until this thread's next readRecordValue. */
   head: Uint8Array | null;
   /** Per order: the cached decoded order, or the copied chunk bytes to decode (null in META). */
   parts: unknown[] | null;
+  /** The whole order list from the RecordMemo (then parts is null); do not modify. */
+  memo: readonly unknown[] | null;
 }
 
 export interface ValidPosition {
@@ -152,7 +157,9 @@ function copyOut(heap: SharedHeap, from: number, n: number): Uint8Array {
  * thread's scratch buffer, see copyOut). Throws RETRY on anything that does not hold together
  * (a racing writer freed and reused the blocks).
  */
-export function readRecordValue(heap: SharedHeap, at: number, len: number, mode: ReadModeValue, cache: OrderCache): RawRecord {
+export function readRecordValue(
+  heap: SharedHeap, at: number, len: number, ref: number, mode: ReadModeValue, cache: OrderCache, memo: RecordMemo,
+): RawRecord {
   const i32 = heap.i32;
   const q = at >> 2;
   const flags = i32[q + kPosFlags]!;
@@ -166,11 +173,14 @@ export function readRecordValue(heap: SharedHeap, at: number, len: number, mode:
   const u = (at + kPosRefsByte + 8 * n) >> 1;
   const tp = unitsToString(heap.u16, u, tpLen);
   const open = (flags & kOpenFlag) !== 0;
+  const stamp = heap.stampOf(ref);
   const full = mode === ReadMode.FULL || (mode === ReadMode.FULL_IF_OPEN && open) || (mode === ReadMode.FULL_IF_CLOSED && !open);
-  if (!full) return { open, tp, refs, head: null, parts: null };
+  if (!full) return { open, tp, ref, stamp, refs, head: null, parts: null, memo: null };
   const hs = at + kPosRefsByte + 8 * n + 2 * tpLen;
   cursor = 0;
   const head = copyOut(heap, hs, headLen);
+  const known = memo.get(ref, stamp);
+  if (known !== undefined && known.length === n) return { open, tp, ref, stamp, refs, head, parts: null, memo: known };
   const parts = new Array<unknown>(n);
   for (let k = 0; k < n; k++) {
     const off = refs[2 * k]!;
@@ -187,7 +197,7 @@ export function readRecordValue(heap: SharedHeap, at: number, len: number, mode:
     if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
     parts[k] = copyOut(heap, p + kChunkHeaderBytes, clen);
   }
-  return { open, tp, refs, head, parts };
+  return { open, tp, ref, stamp, refs, head, parts, memo: null };
 }
 
 /** A copy of a record's head bytes (in a read window, after readRecordValue checked the lengths). */
@@ -196,13 +206,17 @@ export function recordHead(heap: SharedHeap, at: number, len: number): Uint8Arra
   return heap.u8.slice(at + len - headLen, at + len);
 }
 
-/** The encoded bytes of one chunk of a record (entriesRaw: inside a read window too). */
-export function chunkBytes(heap: SharedHeap, off: number): Uint8Array {
+/**
+ * The encoded bytes of one chunk (in a read window too): a fresh copy, or with `scratch` a view
+ * of this thread's copy-out buffer (valid until the next readRecordValue).
+ */
+export function chunkBytes(heap: SharedHeap, off: number, scratch = false): Uint8Array {
   const cap = heap.checkBlock(off);
   if (cap < kChunkHeaderBytes) throw RETRY;
   const p = heap.payload(off);
   const clen = heap.i32[(p >> 2) + kChunkLen]!;
   if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
+  if (scratch) return copyOut(heap, p + kChunkHeaderBytes, clen);
   return heap.u8.slice(p + kChunkHeaderBytes, p + kChunkHeaderBytes + clen);
 }
 

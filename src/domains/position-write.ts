@@ -24,12 +24,12 @@
  * retires the blocks, and takes the uuid out of the hotkey list.
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
-import { encodeOrder, encodePositionHead } from '../internal/codec.ts';
+import { decodeOrder, encodeOrder, encodePositionHead } from '../internal/codec.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import type { SharedTable } from '../internal/table.ts';
-import type { OrderCache } from './position-cache.ts';
+import type { OrderCache, RecordMemo } from './position-cache.ts';
 import {
-  type RawRecord, ReadMode, type ValidPosition, addToList, readRecordValue, readUuid, recordValueBytes, removeFromList,
+  type RawRecord, ReadMode, type ValidPosition, addToList, chunkBytes, readRecordValue, readUuid, recordValueBytes, removeFromList,
   uuidBytes, writeChunk, writeRecordValue,
 } from './position-record.ts';
 
@@ -39,6 +39,7 @@ export interface PositionStore {
   readonly open: SharedTable;
   readonly byHotkey: SharedTable;
   readonly cache: OrderCache;
+  readonly memo: RecordMemo;
 }
 interface Locks {
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean;
@@ -47,13 +48,19 @@ interface Locks {
 interface Built {
   ref: number;
   refs: number[];
+  /** Chunks written for this save. */
   fresh: number[];
+  /** Per order: the frozen cached value when its chunk was reused, else undefined. */
+  vals: unknown[];
   published: boolean;
 }
 
+/** A save that wrote at most this many new chunks decodes them for the RecordMemo. */
+const kMemoFresh = 1;
+
 /** Starts of a save or delete whose expected slot word moved (only a writer without the lock can do that). */
 const kMaxAttempts = 8;
-type Reader<T> = (u8: Uint8Array, at: number, len: number) => T;
+type Reader<T> = (u8: Uint8Array, at: number, len: number, ref: number) => T;
 
 export class PositionWriter {
   readonly #s: PositionStore;
@@ -64,7 +71,7 @@ export class PositionWriter {
   constructor(store: PositionStore, locks: Locks) {
     this.#s = store;
     this.#locks = locks;
-    this.#meta = (_u8, at, len) => readRecordValue(store.heap, at, len, ReadMode.META, store.cache);
+    this.#meta = (_u8, at, len, ref) => readRecordValue(store.heap, at, len, ref, ReadMode.META, store.cache, store.memo);
     this.#uuid = (_u8, at, len) => readUuid(store.heap, at, len);
   }
 
@@ -97,7 +104,10 @@ export class PositionWriter {
           heap.u8.set(uuidBytes(v.uuid), open.valueOffset(openRef));
         }
         const done = heap.gate.run(() => this.#publish(v, old, oldWord, oldSlot, built, hRec, openRef, openUuid));
-        if (done) return;
+        if (done) {
+          if (built.fresh.length <= kMemoFresh) this.#remember(built);
+          return;
+        }
       } catch (e) {
         if (!built.published) this.#discard(built, openRef);
         throw e;
@@ -146,15 +156,24 @@ export class PositionWriter {
   }
 
   #build(pos: object, v: ValidPosition, old: RawRecord | undefined, hRec: number): Built {
-    const { heap, records, cache } = this.#s;
+    const { heap, records, cache, memo } = this.#s;
     const orders = v.orders;
     const n = orders.length;
     const refs = new Array<number>(2 * n);
+    const vals = new Array<unknown>(n);
     const fresh: number[] = [];
     let oldMap: Map<number, number> | null = null;
+    // The old version's order list, if this thread read it: reuse by index, one compare each.
+    const known = old === undefined ? undefined : memo.get(old.ref, old.stamp);
     try {
       for (let k = 0; k < n; k++) {
         const o = orders[k];
+        if (known !== undefined && k < known.length && o === known[k]) {
+          refs[2 * k] = old!.refs[2 * k]!;
+          refs[2 * k + 1] = old!.refs[2 * k + 1]!;
+          vals[k] = o;
+          continue;
+        }
         const c = old === undefined ? undefined : cache.chunkOf(o);
         if (c !== undefined) {
           const or = old!.refs;
@@ -169,6 +188,7 @@ export class PositionWriter {
           if (live) {
             refs[2 * k] = c.off;
             refs[2 * k + 1] = c.stamp;
+            vals[k] = o;
             continue;
           }
         }
@@ -180,7 +200,7 @@ export class PositionWriter {
       const head = encodePositionHead(pos as Record<string, unknown>);
       const ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n, v.tp.length, head.length));
       writeRecordValue(heap, records.valueOffset(ref), v.open, v.tp, refs, head);
-      return { ref, refs, fresh, published: false };
+      return { ref, refs, fresh, vals, published: false };
     } catch (e) {
       for (const f of fresh) heap.free(f);
       throw e;
@@ -220,6 +240,18 @@ export class PositionWriter {
       heap.retire(prev);
     }
     return true;
+  }
+
+  /** Puts the version just published in the RecordMemo (decoding its few new chunks now). */
+  #remember(built: Built): void {
+    const { heap, cache, memo } = this.#s;
+    const vals = built.vals;
+    for (let k = 0; k < vals.length; k++) {
+      if (vals[k] !== undefined) continue;
+      const off = built.refs[2 * k]!;
+      vals[k] = cache.put(off, built.refs[2 * k + 1]!, decodeOrder(chunkBytes(heap, off, true)));
+    }
+    memo.put(built.ref, heap.stampOf(built.ref), vals);
   }
 
   #unindexOpen(hotkey: string, tp: string, uuid: string): void {

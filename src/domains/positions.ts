@@ -27,7 +27,7 @@ import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
 import { RETRY } from '../internal/seqlock.ts';
 import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
-import { OrderCache } from './position-cache.ts';
+import { OrderCache, RecordMemo } from './position-cache.ts';
 import { type PositionStore, PositionWriter } from './position-write.ts';
 import {
   type RawRecord, ReadMode, type ReadModeValue, chunkBytes, parseUuidList, readRecordValue, readUuid, recordHead, validatePosition,
@@ -93,7 +93,8 @@ export interface PositionsStats {
   bytesCapacity: number;
   readRetries: number;
   pinnedReads: number;
-  orderCache: { size: number; hits: number; misses: number };
+  /** This thread's caches: decoded orders by chunk, and whole order lists by record version. */
+  orderCache: { size: number; hits: number; misses: number; lists: number; listHits: number };
   heap: HeapStats;
   tables: { records: TableStats; open: TableStats; byHotkey: TableStats };
 }
@@ -127,7 +128,7 @@ export class PositionsDomain {
   readonly #locks: PositionLocks;
   readonly #gate: SaveGate | undefined;
   readonly #ops = { gets: 0, lists: 0, saves: 0, deletes: 0 };
-  readonly #readers: Array<(u8: Uint8Array, at: number, len: number) => RawRecord>;
+  readonly #readers: Array<(u8: Uint8Array, at: number, len: number, ref: number) => RawRecord>;
   readonly #uuidReader: (u8: Uint8Array, at: number, len: number) => string;
   readonly #listReader: (u8: Uint8Array, at: number, len: number) => string[];
 
@@ -142,14 +143,16 @@ export class PositionsDomain {
       records: new SharedTable(handle.records, heap, key, 'positions'),
       open: new SharedTable(handle.open, heap, key, 'positions open index'),
       byHotkey: new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index'),
-      cache: new OrderCache(deps.orderCacheSize),
+      cache: new OrderCache(heap.sab, deps.orderCacheSize),
+      memo: new RecordMemo(),
     };
     this.#store = store;
     this.#locks = deps.locks;
     this.#gate = deps.gate;
     this.#writer = new PositionWriter(store, deps.locks);
     this.#readers = [ReadMode.META, ReadMode.FULL, ReadMode.FULL_IF_OPEN, ReadMode.FULL_IF_CLOSED].map(
-      (mode: ReadModeValue) => (_u8: Uint8Array, at: number, len: number) => readRecordValue(heap, at, len, mode, store.cache),
+      (mode: ReadModeValue) => (_u8: Uint8Array, at: number, len: number, ref: number) =>
+        readRecordValue(heap, at, len, ref, mode, store.cache, store.memo),
     );
     this.#uuidReader = (_u8, at, len) => readUuid(heap, at, len);
     this.#listReader = (_u8, at, len) => {
@@ -261,8 +264,8 @@ export class PositionsDomain {
     const { heap, records } = this.#store;
     return heap.gate.freeze(
       () =>
-        records.scan((hotkey, uuid, _u8, at, len) => {
-          const meta = readRecordValue(heap, at, len, ReadMode.META, this.#store.cache);
+        records.scan((hotkey, uuid, _u8, at, len, ref) => {
+          const meta = readRecordValue(heap, at, len, ref, ReadMode.META, this.#store.cache, this.#store.memo);
           const orders: Uint8Array[] = [];
           for (let k = 0; k < meta.refs.length; k += 2) orders.push(chunkBytes(heap, meta.refs[k]!));
           const head = recordHead(heap, at, len);
@@ -284,7 +287,7 @@ export class PositionsDomain {
   }
 
   stats(): PositionsStats {
-    const { heap, records, open, byHotkey, cache } = this.#store;
+    const { heap, records, open, byHotkey, cache, memo } = this.#store;
     const h = heap.stats();
     const t = { records: records.stats(), open: open.stats(), byHotkey: byHotkey.stats() };
     return {
@@ -297,7 +300,7 @@ export class PositionsDomain {
       bytesCapacity: h.maxBytes,
       readRetries: t.records.readRetries + t.open.readRetries + t.byHotkey.readRetries,
       pinnedReads: t.records.pinnedReads + t.open.pinnedReads + t.byHotkey.pinnedReads,
-      orderCache: { size: cache.size, hits: cache.hits, misses: cache.misses },
+      orderCache: { size: cache.size, hits: cache.hits, misses: cache.misses, lists: memo.size, listHits: memo.hits },
       heap: h,
       tables: t,
     };
@@ -305,6 +308,10 @@ export class PositionsDomain {
 
   #decode(raw: RawRecord): Position {
     const pos = decodePositionHead(raw.head!) as Position;
+    if (raw.memo !== null) {
+      pos.orders = raw.memo.slice();
+      return pos;
+    }
     const parts = raw.parts!;
     const orders = new Array<unknown>(parts.length);
     const cache = this.#store.cache;
@@ -312,7 +319,8 @@ export class PositionsDomain {
       const p = parts[k];
       orders[k] = p instanceof Uint8Array ? cache.put(raw.refs[2 * k]!, raw.refs[2 * k + 1]!, decodeOrder(p)) : p;
     }
-    pos.orders = orders;
+    this.#store.memo.put(raw.ref, raw.stamp, orders);
+    pos.orders = orders.slice();
     return pos;
   }
 }

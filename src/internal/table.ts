@@ -80,8 +80,11 @@ export interface TableHandle {
   readonly maxRecords: number;
 }
 export type TableStats = ReturnType<SharedTable['stats']>;
-/** Copies or decodes a value: (heap bytes, value offset, value length). Runs in a read window. */
-export type ValueReader<T> = (u8: Uint8Array, at: number, len: number) => T;
+/**
+ * Copies or decodes a value in a read window: (heap bytes, value offset, value length, record
+ * block ref: with heap.stampOf(ref) it names this version of the record).
+ */
+export type ValueReader<T> = (u8: Uint8Array, at: number, len: number, ref: number) => T;
 type Change = (old: Uint8Array | undefined) => Uint8Array | null | undefined;
 
 const align8 = (n: number): number => (n + 7) & ~7;
@@ -193,10 +196,10 @@ export class SharedTable {
   }
 
   /**
-   * fn(a, b, u8, at, len) on every record, in a read window like read(): each record a whole
+   * fn(a, b, u8, at, len, ref) on every record, in a read window like read(): each record a whole
    * version, the set not a snapshot (the domain's write gate gives that). O(slots).
    */
-  scan<T>(fn: (a: string, b: string | undefined, u8: Uint8Array, at: number, len: number) => T): T[] {
+  scan<T>(fn: (a: string, b: string | undefined, u8: Uint8Array, at: number, len: number, ref: number) => T): T[] {
     const out: T[] = [];
     const none = Symbol('none');
     for (let i = 0; i <= this.#mask; i++) {
@@ -209,7 +212,7 @@ export class SharedTable {
           const [a, b] = this.#keyOf(wordRef(w));
           const at = this.#valueAt(wordRef(w), a, b);
           const len = this.#valueLen(wordRef(w), at);
-          return fn(a, b, this.heap.u8, at, len);
+          return fn(a, b, this.heap.u8, at, len, wordRef(w));
         };
         return pinned ? copy() : validated(copy, () => Atomics.load(this.#b64, this.#wi(i)) === w);
       }, this.#pins, this.#retried);
@@ -341,7 +344,7 @@ export class SharedTable {
     try {
       const at = this.#valueAt(wordRef(w), a, b);
       const len = this.#valueLen(wordRef(w), at);
-      out = fn(this.heap.u8, at, len);
+      out = fn(this.heap.u8, at, len, wordRef(w));
     } catch (e) {
       if (pinned || !(e instanceof ReadRetry || Atomics.load(this.#b64, this.#wi(slot)) !== w)) throw e;
       return MOVED;
