@@ -1,0 +1,184 @@
+/**
+ * What every case of bench/order-path.ts shares: the latency histogram, the order stream (which
+ * miner, which trade pair, which real order as a template), the order decision (type, leverage,
+ * next position, websocket notice), and the sabstate order step itself (the demo's order path:
+ * examples/validator/order-worker.ts), so that the single-thread case, the worker threads and the
+ * JS server-thread peer run the same code. The Python peer (bench/peers/manager_order_path.py)
+ * mirrors the decision and the histogram line for line.
+ */
+import { SabStateError } from '../../src/index.ts';
+import type { Engine } from '../../src/index.ts';
+import { QUEUE, TRADE_PAIRS, nextPosition, uuid } from '../../examples/validator/shared.ts';
+import type { Order, Position } from '../../examples/validator/shared.ts';
+
+export type TradePair = (typeof TRADE_PAIRS)[number];
+
+// ---- latency histogram ----------------------------------------------------------------------------
+/**
+ * 16 buckets per octave of microseconds (each about 4.4 % wide), 320 buckets (up to 2^20 µs).
+ * Bucket 0 is below 1 µs; bucket b > 0 holds [2^((b-1)/16), 2^(b/16)) µs. A percentile is reported
+ * as its bucket's upper bound. The Python peer uses the same formula.
+ */
+export const BUCKETS = 320;
+export const PER_OCTAVE = 16;
+
+export function bucketOf(us: number): number {
+  if (us < 1) return 0;
+  return Math.min(BUCKETS - 1, Math.floor(Math.log2(us) * PER_OCTAVE) + 1);
+}
+
+export function percentilesOf(rows: ArrayLike<number>[], ps: number[]): { count: number; values: number[] } {
+  const sum = new Float64Array(BUCKETS);
+  for (const row of rows) for (let b = 0; b < BUCKETS; b++) sum[b]! += row[b] ?? 0;
+  let count = 0;
+  for (const c of sum) count += c;
+  const values = ps.map((p) => {
+    const target = count * p;
+    let acc = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      acc += sum[b]!;
+      if (acc >= target && acc > 0) return b === 0 ? 1 : 2 ** (b / PER_OCTAVE);
+    }
+    return NaN;
+  });
+  return { count, values };
+}
+
+// ---- the shared setup -------------------------------------------------------------------------------
+/** Everything a case starts from (built once by bench/order-path.ts, the same for every peer). */
+export interface Setup {
+  hotkeys: string[];
+  eliminated: string[];
+  departed: Record<string, { detected_ms: number }>;
+  accountSizes: Record<string, number>;
+  /** Real positions (the fixture's, plus real positions re-keyed as open ones of other miners). */
+  positions: Position[];
+  seededOrders: number;
+  /** Real orders with price sources. */
+  templates: Order[];
+  maxOrders: number;
+}
+
+/** Counts of one order thread (or of the single-thread loop). */
+export interface Tally {
+  orders: number;
+  saved: number;
+  rejected: number;
+  /** Orders done before the timed window (warmup): in the stored totals, not in orders/s. */
+  warmOrders: number;
+  warmSaved: number;
+  elapsedMs: number;
+}
+
+export const tpIdOf = (p: Position): string => (typeof p.trade_pair === 'string' ? p.trade_pair : (p.trade_pair as string[])[0]!);
+
+export function countStoredOrders(engine: Engine): number {
+  let n = 0;
+  for (const hk of engine.positions.hotkeys()) for (const p of engine.positions.listForHotkey(hk) as Position[]) n += p.orders.length;
+  return n;
+}
+
+// ---- one order ------------------------------------------------------------------------------------
+/** One draw of the order stream: the miner, the trade pair, the template, a uniform number. */
+export interface Pick {
+  hotkey: string;
+  tp: TradePair;
+  template: Order;
+  r: number;
+}
+
+export function pick(rnd: () => number, setup: Setup): Pick {
+  return {
+    hotkey: setup.hotkeys[Math.floor(rnd() * setup.hotkeys.length)]!,
+    tp: TRADE_PAIRS[Math.floor(rnd() * TRADE_PAIRS.length)]!,
+    template: setup.templates[Math.floor(rnd() * setup.templates.length)]!,
+    r: rnd(),
+  };
+}
+
+export interface Notice {
+  hotkey: string;
+  trade_pair: string;
+  position_uuid: string;
+  order_uuid: string;
+  order_type: string;
+  n_orders: number;
+  closed: boolean;
+}
+
+/** The order decision of the demo: the order (a real one as template), the next position, the notice. */
+export function decide(
+  p: Pick, open: Position | undefined, accountSize: number | undefined, maxOrders: number, rnd: () => number,
+): { next: Position; notice: Notice } {
+  let type = p.r < 0.45 ? 'LONG' : p.r < 0.9 ? 'SHORT' : 'FLAT';
+  if (open === undefined && type === 'FLAT') type = 'LONG';
+  if (open !== undefined && open.orders.length >= maxOrders - 1) type = 'FLAT';
+  const lev = type === 'FLAT' ? 0 : (type === 'LONG' ? 1 : -1) * Math.min(0.5, (accountSize ?? 100_000) / 1e6) * (0.1 + p.r);
+  const order: Order = { ...p.template, order_type: type, leverage: lev, processed_ms: Date.now(), order_uuid: uuid(rnd) };
+  const next = nextPosition(open, p.hotkey, p.tp, order, uuid(rnd));
+  const notice: Notice = {
+    hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid, order_type: type,
+    n_orders: next.orders.length, closed: next.is_closed_position,
+  };
+  return { next, notice };
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+const sleep = (ms: number): void => void Atomics.wait(pause, 0, 0, ms);
+
+/** What the sabstate order step needs, attached once per thread. */
+export interface SabPath {
+  engine: Engine;
+  accountSizes: ReturnType<Engine['general']['map']>;
+  notices: ReturnType<Engine['general']['queue']>;
+  maxOrders: number;
+  rnd: () => number;
+  /** Called when the notice queue is full (the single-thread case drains it there). */
+  onFull: () => void;
+}
+
+export function sabPath(engine: Engine, maxOrders: number, rnd: () => number, onFull?: () => void): SabPath {
+  return {
+    engine, maxOrders, rnd, accountSizes: engine.general.map('accountSizes'), notices: engine.general.queue(QUEUE),
+    onFull: onFull ?? (() => sleep(0.2)),
+  };
+}
+
+/**
+ * The demo's order path on sabstate: fail early on eliminated / departed miners (no lock), then
+ * under the (hotkey, trade pair) lock: account size, open position, next position, save with
+ * ifEpoch (retried if a sync began), notice pushed (waiting while the queue is full).
+ * Returns true when saved, false when rejected.
+ */
+export function sabOrder(s: SabPath, p: Pick): boolean {
+  const { engine } = s;
+  if (engine.eliminations.has(p.hotkey)) return false;
+  if (engine.departed.has(p.hotkey)) return false;
+  for (;;) {
+    const g = engine.general.syncGate.current();
+    if (g.inProgress) {
+      sleep(1);
+      continue;
+    }
+    try {
+      engine.locks.withLock(p.hotkey, p.tp[0], () => {
+        const accountSize = s.accountSizes.get(p.hotkey) as number | undefined;
+        const open = engine.positions.getOpen(p.hotkey, p.tp[0]) as Position | undefined;
+        const { next, notice } = decide(p, open, accountSize, s.maxOrders, s.rnd);
+        engine.positions.save(next, { ifEpoch: g.epoch });
+        while (!s.notices.push(notice)) s.onFull();
+      });
+      return true;
+    } catch (e) {
+      if (e instanceof SabStateError && e.code === 'ERR_STALE_EPOCH') continue;
+      throw e;
+    }
+  }
+}
+
+/** Start barrier: each thread adds itself to [0] and waits for [1] to become 1. */
+export function arriveAndWait(barrier: Int32Array): void {
+  Atomics.add(barrier, 0, 1);
+  Atomics.notify(barrier, 0);
+  while (Atomics.load(barrier, 1) === 0) Atomics.wait(barrier, 1, 0, 100);
+}

@@ -1,0 +1,69 @@
+/**
+ * bench/order-path.ts, sabstate cases: one thread of the engine.
+ *  - role 'order': the demo's order path (sabOrder) for `warmMs` (untimed), then the start
+ *    barrier, then for `ms`, performance.now() around each order into its own histogram row.
+ *  - role 'consumer': the websocket consumer, popping notices until told the orders are done and
+ *    the queue is empty; reports how many it popped.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { attachEngine } from '../../src/index.ts';
+import type { EngineHandle } from '../../src/index.ts';
+import { QUEUE, prng } from '../../examples/validator/shared.ts';
+import { BUCKETS, arriveAndWait, bucketOf, pick, sabOrder, sabPath } from './order-path-common.ts';
+import type { Setup, Tally } from './order-path-common.ts';
+
+interface Data {
+  role: 'order' | 'consumer';
+  handle: EngineHandle;
+  index: number;
+  seed: number;
+  setup: Setup;
+  histograms: SharedArrayBuffer;
+  barrier: SharedArrayBuffer;
+  done: SharedArrayBuffer;
+  warmMs: number;
+  ms: number;
+}
+const d = workerData as Data;
+const engine = attachEngine(d.handle);
+
+if (d.role === 'consumer') {
+  const q = engine.general.queue(QUEUE);
+  const done = new Int32Array(d.done);
+  let popped = 0;
+  for (;;) {
+    const m = q.pop({ timeoutMs: 20 });
+    if (m !== undefined) {
+      popped++;
+      continue;
+    }
+    if (Atomics.load(done, 0) === 1 && q.size === 0) break;
+  }
+  parentPort!.postMessage({ popped });
+} else {
+  const rnd = prng(d.seed);
+  const path = sabPath(engine, d.setup.maxOrders, rnd);
+  const hist = new Int32Array(d.histograms, d.index * BUCKETS * 4, BUCKETS);
+  const t: Tally = { orders: 0, saved: 0, rejected: 0, warmOrders: 0, warmSaved: 0, elapsedMs: 0 };
+  const warmEnd = performance.now() + d.warmMs;
+  while (performance.now() < warmEnd) {
+    t.warmOrders++;
+    if (sabOrder(path, pick(rnd, d.setup))) t.warmSaved++;
+  }
+  arriveAndWait(new Int32Array(d.barrier));
+  const t0 = performance.now();
+  const end = t0 + d.ms;
+  let now = t0;
+  while (now < end) {
+    const p = pick(rnd, d.setup);
+    const a = performance.now();
+    const ok = sabOrder(path, p);
+    now = performance.now();
+    hist[bucketOf((now - a) * 1000)]!++;
+    t.orders++;
+    if (ok) t.saved++;
+    else t.rejected++;
+  }
+  t.elapsedMs = now - t0;
+  parentPort!.postMessage(t);
+}
