@@ -5,13 +5,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
+import { once } from 'node:events';
 import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine, EliminationRow } from '../src/index.ts';
 import { MIN_HEAP_BYTES } from '../src/internal/heap.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
-import { runWorkers } from './helpers/workers.ts';
+import { runWorkers, tsWorker } from './helpers/workers.ts';
 import {
-  type ReaderResult, type StaleSyncResult, type StaleWriterResult, type TakerResult, kBarriers, rowsOfSet,
+  type ReaderResult, type StaleSyncResult, type StaleWriterResult, type TakerResult, kBarriers, kDone, rowsOfSet,
 } from './workers/eliminations-shared.ts';
 
 const WORKER = new URL('./workers/eliminations-worker.ts', import.meta.url);
@@ -380,11 +381,11 @@ test('attach: a second engine on the handle (and on a structured clone of it) se
 
 // ---- model ---------------------------------------------------------------------------------------
 
-test('model: add / take / delete / get / has / list / replaceAll / size through two engines match a Map', () => {
+test('model: add (plain and with ifEpoch) / take / delete / get / has / list / replaceAll / size, sync begin / end, through two engines match a Map', () => {
   const MAX = 6;
   const hotkeys = ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'é✓', 'k'.repeat(256)];
   type Who = 0 | 1;
-  interface Model { rows: Map<string, EliminationRow> }
+  interface Model { rows: Map<string, EliminationRow>; epoch: number; inProgress: boolean }
   interface Real { engines: [Engine, Engine] }
   const canon = (r: EliminationRow | undefined): string => (r === undefined ? 'undefined' : JSON.stringify(r));
   const sorted = (rows: EliminationRow[]): string => JSON.stringify([...rows].sort((a, b) => (a.hotkey < b.hotkey ? -1 : 1)));
@@ -415,6 +416,36 @@ test('model: add / take / delete / get / has / list / replaceAll / size through 
       if (!full) m.rows.set(this.r.hotkey, JSON.parse(JSON.stringify(this.r)) as EliminationRow);
     }
     toString() { return `add(${this.w}, ${JSON.stringify(this.r)})`; }
+  }
+  class AddIfEpoch implements fc.Command<Model, Real> {
+    constructor(readonly w: Who, readonly r: EliminationRow, readonly delta: -1 | 0 | 1) {}
+    check() { return true; }
+    run(m: Model, real: Real) {
+      const ifEpoch = Math.max(0, m.epoch + this.delta);
+      const admitted = !m.inProgress && ifEpoch === m.epoch;
+      const full = !m.rows.has(this.r.hotkey) && m.rows.size >= MAX;
+      const c = code(() => el(real, this.w).add(this.r, { ifEpoch }));
+      assert.is(c, !admitted ? 'ERR_STALE_EPOCH' : full ? 'ERR_CAPACITY' : undefined);
+      if (admitted && !full) m.rows.set(this.r.hotkey, JSON.parse(JSON.stringify(this.r)) as EliminationRow);
+    }
+    toString() { return `addIfEpoch(${this.w}, epoch${this.delta >= 0 ? '+' : ''}${this.delta}, ${JSON.stringify(this.r)})`; }
+  }
+  class Sync implements fc.Command<Model, Real> {
+    constructor(readonly w: Who, readonly begin: boolean) {}
+    check() { return true; }
+    run(m: Model, real: Real) {
+      const gate = real.engines[this.w].general.syncGate;
+      if (this.begin) {
+        m.epoch++;
+        m.inProgress = true;
+        assert.is(gate.begin(), m.epoch);
+      } else {
+        m.inProgress = false;
+        gate.end();
+      }
+      assert.equal(real.engines[1 - this.w]!.general.syncGate.current(), { epoch: m.epoch, inProgress: m.inProgress });
+    }
+    toString() { return `${this.begin ? 'begin' : 'end'}(${this.w})`; }
   }
   class Take implements fc.Command<Model, Real> {
     constructor(readonly w: Who, readonly hk: string) {}
@@ -475,6 +506,8 @@ test('model: add / take / delete / get / has / list / replaceAll / size through 
       fc.commands(
         [
           fc.tuple(who, rowArb).map(([w, r]) => new Add(w, r)),
+          fc.tuple(who, rowArb, fc.constantFrom<-1 | 0 | 1>(-1, 0, 0, 1)).map(([w, r, d]) => new AddIfEpoch(w, r, d)),
+          fc.tuple(who, fc.boolean()).map(([w, b]) => new Sync(w, b)),
           fc.tuple(who, hkArb).map(([w, hk]) => new Take(w, hk)),
           fc.tuple(who, hkArb).map(([w, hk]) => new Delete(w, hk)),
           fc.tuple(who, hkArb).map(([w, hk]) => new Get(w, hk)),
@@ -486,7 +519,7 @@ test('model: add / take / delete / get / has / list / replaceAll / size through 
       (cmds) => {
         const a = createEngine({ eliminations: { maxRecords: MAX } });
         const real: Real = { engines: [a, attachEngine(a.handle())] };
-        fc.modelRun(() => ({ model: { rows: new Map() }, real }), cmds);
+        fc.modelRun(() => ({ model: { rows: new Map(), epoch: 0, inProgress: false }, real }), cmds);
         // no block leaked by any sequence: empty both tables, and the heap is empty
         a.eliminations.replaceAll([]);
         real.engines[1].eliminations.replaceAll([]);
@@ -552,7 +585,42 @@ test('stress: readers during repeated replaceAll never see a mix of two sets', a
   assert.ok(rd.every((r) => r.lists > 0), 'every reader completed lists while the writer ran');
   assert.ok(distinctRounds > readers, 'readers saw the set change under them');
   assert.is(e.eliminations.list().length, 200);
-  assert.is(e.stats().eliminations.generation, rounds + 1);
+  const st = e.stats().eliminations;
+  assert.is(st.generation, rounds + 1);
+  assert.is(st.heap.pinnedReaders, 0);
+  assert.is(st.heap.deferredBlocks, 0, 'blocks retired while readers were pinned were freed after');
+});
+
+test('recovery: a worker terminated in the middle of replaceAll calls: a whole set stays, watch() frees the writer lock', async () => {
+  for (const delayMs of [30, 120]) {
+    const e = createEngine({ eliminations: { maxRecords: 512 } });
+    e.eliminations.replaceAll(rowsOfSet(0));
+    const ctl = new SharedArrayBuffer(64);
+    const flags = new Int32Array(ctl);
+    const w = tsWorker(WORKER, { workerData: { role: 'forever', handle: e.handle(), ctl, workers: 1 } });
+    e.watch(w);
+    const exited = once(w, 'exit'); // after watch's own 'exit' listener, so recovery has run
+    const deadline = Date.now() + 30_000;
+    while (Atomics.load(flags, kDone) < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+    assert.ok(Atomics.load(flags, kDone) >= 3, 'the worker ran replaceAll calls');
+    await new Promise((r) => setTimeout(r, delayMs));
+    void w.terminate();
+    await exited;
+    const last = Atomics.load(flags, kDone);
+    const rows = e.eliminations.list();
+    assert.is(rows.length, 200);
+    const round = rows[0]!.round as number;
+    assert.ok(round === last || round === last + 1, `the live set is round ${round}, the worker finished round ${last}`);
+    assert.is(JSON.stringify(rows.sort((a, b) => Number(a.hotkey.slice(2)) - Number(b.hotkey.slice(2)))), JSON.stringify(rowsOfSet(round)));
+    // the writer lock is free again (or was never held): writes go through at once
+    const t = performance.now();
+    e.eliminations.replaceAll(rowsOfSet(round + 1));
+    e.eliminations.add(row('after'));
+    assert.ok(performance.now() - t < 5_000, 'no wait on a dead writer');
+    assert.is(e.eliminations.size, 201);
+    assert.is(e.stats().watch.exited, 1);
+    console.log(`  terminated after round ${last}; live round ${round}; recovered ${e.stats().watch.recoveredOther}`);
+  }
 });
 
 test('stress property: an add with a stale epoch never lands, whatever the interleaving (1 syncer, 2 writers)', async () => {
@@ -578,7 +646,7 @@ test('stress property: an add with a stale epoch never lands, whatever the inter
       fc.record({
         seed: fc.integer(),
         syncs: fc.integer({ min: 5, max: Math.round(120 * stressScale) }),
-        syncGap: fc.integer({ min: 0, max: 200_000 }), // syncer's spin between syncs
+        syncGap: fc.integer({ min: 2_000, max: 200_000 }), // syncer's spin between syncs
         syncHold: fc.integer({ min: 0, max: 20_000 }), // syncer's spin inside a sync
         writerSpin: fc.integer({ min: 0, max: 5_000 }), // writer's spin between reading the epoch and add
         staleRate: fc.double({ min: 0, max: 0.5, noNaN: true }),
@@ -586,7 +654,8 @@ test('stress property: an add with a stale epoch never lands, whatever the inter
       async (plan) => {
         const e = createEngine({ eliminations: { maxRecords: 1 << 14 } });
         const ctl = new SharedArrayBuffer(64);
-        const base = { ...plan, handle: e.handle(), ctl, workers: 3, maxLanded: 6000 };
+        // minMs: even a plan of few short syncs leaves the writers time to land and be refused
+        const base = { ...plan, handle: e.handle(), ctl, workers: 3, maxLanded: 6000, minMs: 20 };
         const rs = await runWorkers<StaleSyncResult | StaleWriterResult>(
           WORKER,
           [{ ...base, role: 'syncer' }, { ...base, role: 'writer', id: 1, seed: plan.seed + 1 }, { ...base, role: 'writer', id: 2, seed: plan.seed + 2 }],

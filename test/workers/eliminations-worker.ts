@@ -4,11 +4,14 @@
 //   in the same order (even rounds) or from a random start (odd), a get() before some takes;
 //   returns the hotkeys it got per round, and any row that was not the one stored there.
 // - 'replacer': replaceAll(rowsOfSet(r)) for r = 1..rounds, then sets ctl[kDone].
+// - 'forever': replaceAll(rowsOfSet(r)) for r = 1, 2, ... (ctl[kDone] = last finished round)
+//   until it is terminated.
 // - 'reader': until ctl[kDone]: list() must be one whole set (200 rows, one gen, one round, the
 //   hotkeys of that gen, every field matching), rounds never go back; get() of keys in both
 //   sets / in one set agree with the same rules; size is always 200.
-// - 'syncer': `syncs` times: spin, begin(), note [E, size], check that size (and now and then
-//   list()) does not move while the sync is in progress, end(). Then sets ctl[kDone].
+// - 'syncer': `syncs` times (and for at least minMs): spin, begin(), note [E, size], check
+//   that size (and now and then list()) does not move while the sync is in progress, end().
+//   Then sets ctl[kDone].
 // - 'writer': until ctl[kDone] (or maxLanded): read the epoch, pick ifEpoch (sometimes stale,
 //   sometimes ahead), spin, add({hotkey: fresh, epoch: ifEpoch}, { ifEpoch }).
 import { parentPort, workerData } from 'node:worker_threads';
@@ -20,7 +23,7 @@ import {
 } from './eliminations-shared.ts';
 
 interface Data {
-  role: 'taker' | 'replacer' | 'reader' | 'syncer' | 'writer';
+  role: 'taker' | 'replacer' | 'forever' | 'reader' | 'syncer' | 'writer';
   handle: EngineHandle;
   ctl: SharedArrayBuffer;
   workers: number;
@@ -34,6 +37,7 @@ interface Data {
   staleRate?: number;
   id?: number;
   maxLanded?: number;
+  minMs?: number;
 }
 
 const d = workerData as Data;
@@ -78,6 +82,13 @@ if (d.role === 'taker') {
   }
   Atomics.store(ctl, kDone, 1);
   parentPort!.postMessage({ rounds: d.rounds });
+} else if (d.role === 'forever') {
+  // replaceAll without end, publishing the last finished round in ctl[kDone]: to be terminated.
+  for (let r = 1; ; r++) {
+    el.replaceAll(Array.from({ length: 200 }, (_, k) => rowOf((r % 2 === 0 ? 0 : 100) + k, r)));
+    Atomics.store(ctl, kDone, r);
+    Atomics.notify(ctl, kDone);
+  }
 } else if (d.role === 'reader') {
   const out: ReaderResult = { lists: 0, gets: 0, roundsSeen: 0, violations: [] };
   const bad = (m: string): void => {
@@ -144,7 +155,8 @@ if (d.role === 'taker') {
 } else if (d.role === 'syncer') {
   const gate = engine.general.syncGate;
   const out: StaleSyncResult = { counts: [], violations: [] };
-  for (let s = 0; s < d.syncs!; s++) {
+  const t0 = performance.now();
+  for (let s = 0; s < d.syncs! || performance.now() - t0 < d.minMs!; s++) {
     spin(Math.floor(rnd() * d.syncGap!));
     const E = gate.begin({ timeoutMs: 20_000 });
     const n0 = el.size;
