@@ -30,10 +30,10 @@ const allOrders = positions.flatMap((p) => p.orders as Obj[]);
 const order = allOrders.find((o) => jsonSize(o) === 917 && (o.price_sources as unknown[]).length === 4) ?? allOrders[0]!;
 const openOnes = positions.filter((p) => p.is_closed_position === false);
 
-function domain(orderCacheSize?: number) {
+function domain(orderCacheSize?: number, recordMemoSize?: number) {
   const locks = new LockDomain(createLockHandle(resolveLockOptions(undefined), key), key);
   const handle = createPositionsHandle(resolvePositionsOptions({ maxRecords: 4096, maxBytes: 256 << 20 }), key);
-  const d = new PositionsDomain(handle, key, { locks, orderCacheSize });
+  const d = new PositionsDomain(handle, key, { locks, orderCacheSize, recordMemoSize });
   return { locks, handle, d };
 }
 const clone = (p: Position): Position => JSON.parse(JSON.stringify(p)) as Position;
@@ -65,7 +65,7 @@ memory('all 63 real positions', positions);
 // ---- timings ---------------------------------------------------------------------------------
 const main = domain();
 for (const p of positions) save(main, p);
-const cold = domain(16);
+const cold = domain(16, 0);
 for (const p of positions) save(cold, p);
 const bench = new Bench({ time: ms, warmup: true });
 let sink = 0;
@@ -155,4 +155,4 @@ console.log('| stored | positions | JSON bytes | heap bytes | heap / JSON |');
 console.log('| --- | ---: | ---: | ---: | ---: |');
 for (const r of memRows) console.log(r);
 const st = main.d.stats();
-console.log(`\nPlus table slots: 16 bytes per slot, 2-4 slots per record of maxRecords, in 3 tables. Order cache: ${st.orderCache.size} entries, ${st.orderCache.hits} hits, ${st.orderCache.misses} misses. (sink ${sink & 1})`);
+console.log(`\nPlus table slots: 16 bytes per slot, 2-4 slots per record of maxRecords, in 3 tables. This thread's caches: ${st.orderCache.size} decoded orders (${st.orderCache.hits} hits, ${st.orderCache.misses} decodes), ${st.orderCache.lists} order lists (${st.orderCache.listHits} hits). (sink ${sink & 1})`);

@@ -8,14 +8,6 @@
  * same (offset, stamp): iterating the orders of a 100-order position costs 100 Map lookups,
  * not 100 decodes. The objects are deep-frozen (shared between every caller of this thread).
  *
- * The reverse link (order object -> chunk) lets `save` recognize an order that came from this
- * cache and keep its chunk instead of encoding it again; save checks that the chunk belongs to
- * the version it replaces, so a chunk is only reused while it is alive. The link is a
- * non-enumerable symbol-keyed property set before freezing: JSON.stringify, Object.keys, for-in,
- * spread, structuredClone and the codec do not see it, and a copy (`{ ...order }`) does not
- * carry it. (A WeakMap did the same but cost about 2 us per insert in GC ephemeron work once it
- * held thousands of live entries.)
- *
  * Eviction: insertion-ordered Map with a size cap; an entry that is hit after more than half
  * the cap of newer insertions moves to the back (a cheap approximate LRU: hits on fresh entries
  * cost no Map write). When the cap is passed, the oldest eighth is dropped. One entry per
@@ -23,8 +15,6 @@
  */
 
 export interface CachedChunk {
-  /** The heap's buffer: (off, stamp) name a chunk of this heap only. */
-  readonly heap: object;
   readonly off: number;
   readonly stamp: number;
   readonly value: unknown;
@@ -34,30 +24,25 @@ export interface CachedChunk {
 export const DEFAULT_ORDER_CACHE_SIZE = 16384;
 export const DEFAULT_RECORD_MEMO_SIZE = 1024;
 
-const kChunk = Symbol('sabstate.chunk');
-
 /** Freezes a freshly decoded value and everything in it (plain objects and arrays only). */
-function deepFreeze(v: unknown): void {
-  if (typeof v !== 'object' || v === null) return;
+export function deepFreeze<T>(v: T): T {
+  if (typeof v !== 'object' || v === null) return v;
   if (Array.isArray(v)) {
     for (let i = 0; i < v.length; i++) deepFreeze(v[i]);
   } else {
     for (const k in v) deepFreeze((v as Record<string, unknown>)[k]);
   }
-  Object.freeze(v);
+  return Object.freeze(v);
 }
 
 export class OrderCache {
   readonly #map = new Map<number, CachedChunk>();
   readonly #cap: number;
-  readonly #heap: object;
   #tick = 0;
   hits = 0;
   misses = 0;
 
-  /** `heap`: the heap's SharedArrayBuffer (what chunk offsets refer to). */
-  constructor(heap: object, cap = DEFAULT_ORDER_CACHE_SIZE) {
-    this.#heap = heap;
+  constructor(cap = DEFAULT_ORDER_CACHE_SIZE) {
     this.#cap = Math.max(16, cap);
   }
 
@@ -80,8 +65,7 @@ export class OrderCache {
 
   /** Caches a freshly decoded value of chunk (off, stamp); deep-freezes it and returns it. */
   put(off: number, stamp: number, value: unknown): unknown {
-    const e: CachedChunk = { heap: this.#heap, off, stamp, value, tick: ++this.#tick };
-    if (typeof value === 'object' && value !== null) Object.defineProperty(value, kChunk, { value: e });
+    const e: CachedChunk = { off, stamp, value, tick: ++this.#tick };
     deepFreeze(value);
     this.#map.delete(off);
     this.#map.set(off, e);
@@ -94,14 +78,6 @@ export class OrderCache {
       }
     }
     return value;
-  }
-
-  /** The chunk an order object was decoded from, if it came from this cache. */
-  chunkOf(value: unknown): CachedChunk | undefined {
-    if (typeof value !== 'object' || value === null) return undefined;
-    const e = (value as { [kChunk]?: CachedChunk })[kChunk];
-    // Only a chunk of this heap (an order decoded from another engine's heap is encoded again).
-    return e !== undefined && e.heap === this.#heap ? e : undefined;
   }
 
   clear(): void {
@@ -121,8 +97,9 @@ export class RecordMemo {
   readonly #cap: number;
   hits = 0;
 
+  /** cap 0 disables the memo (then saves re-encode every order: for measurements). */
   constructor(cap = DEFAULT_RECORD_MEMO_SIZE) {
-    this.#cap = Math.max(8, cap);
+    this.#cap = Math.max(0, cap);
   }
 
   get size(): number {
@@ -139,10 +116,11 @@ export class RecordMemo {
 
   /** Remembers the orders (frozen cached values, kept as given) of version (ref, stamp). */
   put(ref: number, stamp: number, orders: readonly unknown[]): void {
+    if (this.#cap === 0) return;
     this.#map.delete(ref);
     this.#map.set(ref, { stamp, orders });
     if (this.#map.size > this.#cap) {
-      let drop = this.#cap >> 3;
+      let drop = Math.max(1, this.#cap >> 3);
       for (const k of this.#map.keys()) {
         this.#map.delete(k);
         if (--drop <= 0) break;

@@ -5,9 +5,9 @@
  * save(pos):
  *   1. read the current record (META: flags, trade pair, chunk refs) and its slot word, and the
  *      open-index entry of (hotkey, trade pair). Stable: only lock holders write them.
- *   2. build the new version in blocks nobody else can reach: an order object that came from
- *      this thread's cache (position-cache.ts) and whose chunk (offset, stamp) is in the
- *      current version keeps that chunk; every other order is encoded into a new chunk; then
+ *   2. build the new version in blocks nobody else can reach: an order that is one of the
+ *      frozen objects of the current version's order list as this thread read it (RecordMemo,
+ *      position-cache.ts) keeps its chunk; every other order is encoded into a new chunk; then
  *      the head is encoded and the record block written. Any error here (codec refusal,
  *      ERR_CAPACITY) frees what was built: nothing was published.
  *   3. inside the heap's write gate: add the uuid to the hotkey list (new position only), CAS
@@ -17,7 +17,9 @@
  *      are unreachable from the published state, and retire() defers the free while a pinned
  *      reader may still copy them (heap.ts).
  * Cost of an order step on a position of n orders: one new chunk, a record of 16 + 8n bytes +
- * trade pair + head, n WeakMap lookups and integer compares: no re-encoding of the history.
+ * trade pair + head, n identity compares: no re-encoding of the history. After publishing, a
+ * save that wrote at most kMemoFresh chunks decodes them and remembers the new version's list,
+ * so the next getOpen of this thread copies it (the decode the next read would do anyway).
  *
  * delete(hotkey, uuid): reads the record's trade pair, takes that lock, re-reads, removes the
  * record (CAS with the word read under the lock), clears the open index if it names this uuid,
@@ -27,7 +29,7 @@ import { ErrorCode, SabStateError } from '../errors.ts';
 import { decodeOrder, encodeOrder, encodePositionHead } from '../internal/codec.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import type { SharedTable } from '../internal/table.ts';
-import type { OrderCache, RecordMemo } from './position-cache.ts';
+import { type OrderCache, type RecordMemo, deepFreeze } from './position-cache.ts';
 import {
   type RawRecord, ReadMode, type ValidPosition, addToList, chunkBytes, readRecordValue, readUuid, recordValueBytes, removeFromList,
   uuidBytes, writeChunk, writeRecordValue,
@@ -50,7 +52,7 @@ interface Built {
   refs: number[];
   /** Chunks written for this save. */
   fresh: number[];
-  /** Per order: the frozen cached value when its chunk was reused, else undefined. */
+  /** Per order: the frozen object when its chunk was kept, else undefined (written fresh). */
   vals: unknown[];
   published: boolean;
 }
@@ -156,41 +158,36 @@ export class PositionWriter {
   }
 
   #build(pos: object, v: ValidPosition, old: RawRecord | undefined, hRec: number): Built {
-    const { heap, records, cache, memo } = this.#s;
+    const { heap, records, memo } = this.#s;
     const orders = v.orders;
     const n = orders.length;
     const refs = new Array<number>(2 * n);
     const vals = new Array<unknown>(n);
     const fresh: number[] = [];
-    let oldMap: Map<number, number> | null = null;
-    // The old version's order list, if this thread read it: reuse by index, one compare each.
+    // The old version's order list, if this thread read it (RecordMemo): an order that is one of
+    // its frozen objects keeps that chunk. Same index: one identity compare; else a Map, built
+    // once, finds moved ones.
     const known = old === undefined ? undefined : memo.get(old.ref, old.stamp);
+    let index: Map<unknown, number> | null = null;
+    // True while orders[0..k) are known[0..k): orders past known.length are then new (appended).
+    let prefix = true;
     try {
       for (let k = 0; k < n; k++) {
         const o = orders[k];
-        if (known !== undefined && k < known.length && o === known[k]) {
-          refs[2 * k] = old!.refs[2 * k]!;
-          refs[2 * k + 1] = old!.refs[2 * k + 1]!;
+        let j = -1;
+        if (known !== undefined) {
+          if (k < known.length && known[k] === o) j = k;
+          else if ((k < known.length || !prefix) && typeof o === 'object' && o !== null) {
+            prefix = false;
+            if (index === null) index = new Map(known.map((x, i) => [x, i]));
+            j = index.get(o) ?? -1;
+          }
+        }
+        if (j >= 0) {
+          refs[2 * k] = old!.refs[2 * j]!;
+          refs[2 * k + 1] = old!.refs[2 * j + 1]!;
           vals[k] = o;
           continue;
-        }
-        const c = old === undefined ? undefined : cache.chunkOf(o);
-        if (c !== undefined) {
-          const or = old!.refs;
-          let live = 2 * k + 1 < or.length && or[2 * k] === c.off && or[2 * k + 1] === c.stamp;
-          if (!live) {
-            if (oldMap === null) {
-              oldMap = new Map();
-              for (let j = 0; j < or.length; j += 2) oldMap.set(or[j]!, or[j + 1]!);
-            }
-            live = oldMap.get(c.off) === c.stamp;
-          }
-          if (live) {
-            refs[2 * k] = c.off;
-            refs[2 * k + 1] = c.stamp;
-            vals[k] = o;
-            continue;
-          }
         }
         const ref = writeChunk(heap, encodeOrder(o));
         fresh.push(ref);
@@ -244,12 +241,10 @@ export class PositionWriter {
 
   /** Puts the version just published in the RecordMemo (decoding its few new chunks now). */
   #remember(built: Built): void {
-    const { heap, cache, memo } = this.#s;
+    const { heap, memo } = this.#s;
     const vals = built.vals;
     for (let k = 0; k < vals.length; k++) {
-      if (vals[k] !== undefined) continue;
-      const off = built.refs[2 * k]!;
-      vals[k] = cache.put(off, built.refs[2 * k + 1]!, decodeOrder(chunkBytes(heap, off, true)));
+      if (vals[k] === undefined) vals[k] = deepFreeze(decodeOrder(chunkBytes(heap, built.refs[2 * k]!, true)));
     }
     memo.put(built.ref, heap.stampOf(built.ref), vals);
   }
@@ -271,19 +266,25 @@ export class PositionWriter {
     }
   }
 
-  /** Retires the chunks of oldRefs that newRefs does not hold (each once). */
+  /**
+   * Retires the chunks of oldRefs that newRefs does not hold (each once). The common cases, an
+   * order appended or the last ones dropped, share a prefix: only the rest is compared.
+   */
   #retireChunks(oldRefs: number[], newRefs: number[]): void {
-    let prefix = oldRefs.length <= newRefs.length;
-    for (let k = 0; prefix && k < oldRefs.length; k++) prefix = oldRefs[k] === newRefs[k];
-    if (prefix) return;
-    const keep = new Set<number>();
-    for (let k = 0; k < newRefs.length; k += 2) keep.add(newRefs[k]!);
-    for (let k = 0; k < oldRefs.length; k += 2) {
-      const off = oldRefs[k]!;
-      if (keep.has(off)) continue;
-      keep.add(off);
-      this.#s.heap.retire(off);
+    const m = Math.min(oldRefs.length, newRefs.length);
+    let p = 0;
+    while (p < m && oldRefs[p] === newRefs[p]) p++;
+    p &= ~1;
+    if (p === oldRefs.length) return;
+    const gone = new Set<number>();
+    for (let k = p; k < oldRefs.length; k += 2) gone.add(oldRefs[k]!);
+    // A chunk can sit twice in a version (the same order object twice): keep what newRefs holds.
+    if (gone.size <= 4) {
+      for (let k = 0; k < newRefs.length && gone.size > 0; k += 2) gone.delete(newRefs[k]!);
+    } else {
+      for (let k = 0; k < newRefs.length; k += 2) gone.delete(newRefs[k]!);
     }
+    for (const off of gone) this.#s.heap.retire(off);
   }
 
   /** Frees a save's blocks that were never published. */

@@ -71,6 +71,8 @@ export interface PositionsDeps {
   readonly gate?: SaveGate;
   /** Decoded orders cached by this thread (default 16384). */
   readonly orderCacheSize?: number;
+  /** Order lists of record versions remembered by this thread (default 1024; 0: none). */
+  readonly recordMemoSize?: number;
 }
 export interface RawPositionEntry {
   hotkey: string;
@@ -143,8 +145,8 @@ export class PositionsDomain {
       records: new SharedTable(handle.records, heap, key, 'positions'),
       open: new SharedTable(handle.open, heap, key, 'positions open index'),
       byHotkey: new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index'),
-      cache: new OrderCache(heap.sab, deps.orderCacheSize),
-      memo: new RecordMemo(),
+      cache: new OrderCache(deps.orderCacheSize),
+      memo: new RecordMemo(deps.recordMemoSize),
     };
     this.#store = store;
     this.#locks = deps.locks;
