@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
-import { ErrorCode, SabStateError, optObject } from './errors.ts';
+import { ErrorCode, SabStateError, checkKnownKeys, optObject } from './errors.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
 import { type LockHandle, LockDomain, type LockStats, createLockHandle, resolveLockOptions } from './domains/locks.ts';
@@ -105,7 +105,7 @@ function resolveSeed(raw: unknown): HashKey {
  */
 function knownSizes(raw: unknown, path: string): unknown {
   if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    for (const k of Object.keys(raw)) if (k !== 'maxRecords' && k !== 'maxBytes') throw new TypeError(`${path}.${k} is not a known option`);
+    checkKnownKeys(raw as Record<string, unknown>, path, ['maxRecords', 'maxBytes']);
   }
   return raw;
 }
@@ -113,7 +113,7 @@ function knownSizes(raw: unknown, path: string): unknown {
 /** Checks every option (the public boundary). */
 export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & { key: HashKey; restoreFrom?: string } {
   const o = optObject(options, 'options');
-  for (const k of Object.keys(o)) if (!KNOWN_OPTIONS.includes(k)) throw new TypeError(`options.${k} is not a known option (known: ${KNOWN_OPTIONS.join(', ')})`);
+  checkKnownKeys(o, 'options', KNOWN_OPTIONS);
   if (o.restoreFrom !== undefined && (typeof o.restoreFrom !== 'string' || o.restoreFrom === '')) {
     throw new TypeError('options.restoreFrom must be a directory path');
   }

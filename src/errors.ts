@@ -74,6 +74,16 @@ export function optPowerOfTwo(value: unknown, path: string, dflt: number, max = 
   return n;
 }
 
+/** Unknown option keys: `${path}.${k} is not a known option (known: a, b)`, the one form everywhere. */
+export function checkKnownKeys(o: Record<string, unknown>, path: string, known: readonly string[]): void {
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) {
+      const at = /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`;
+      throw new TypeError(`${at} is not a known option (known: ${known.join(', ')})`);
+    }
+  }
+}
+
 export function optObject(value: unknown, path: string): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {

@@ -118,7 +118,7 @@ for (const domain of ['positions', 'eliminations', 'departed'] as const) {
 
   test(`options.${domain}: unknown option`, () => {
     // A misspelled size must not be silently ignored (the default would be used instead).
-    refused({ [domain]: { maxRecord: 64 } }, TypeError, `options.${domain}.maxRecord is not a known option`);
+    refused({ [domain]: { maxRecord: 64 } }, TypeError, `options.${domain}.maxRecord is not a known option (known: maxRecords, maxBytes)`);
   });
 
   test(`options.${domain}.maxRecords: not an integer`, () => {
@@ -153,7 +153,7 @@ test('options.general: not an object', () => {
 });
 
 test('options.general: unknown option', () => {
-  refused({ general: { queue: {} } }, TypeError, 'options.general.queue must not be set (known options: queues, counters, maps)');
+  refused({ general: { queue: {} } }, TypeError, 'options.general.queue is not a known option (known: queues, counters, maps)');
 });
 
 test('options.general.queues: not an object', () => {
@@ -173,7 +173,7 @@ test('options.general.queues.<name>: not an object', () => {
 });
 
 test('options.general.queues.<name>: unknown option', () => {
-  refused({ general: { queues: { orders: { size: 8 } } } }, TypeError, 'options.general.queues.orders.size must not be set (known options: capacity, maxMessageBytes)');
+  refused({ general: { queues: { orders: { size: 8 } } } }, TypeError, 'options.general.queues.orders.size is not a known option (known: capacity, maxMessageBytes)');
 });
 
 test('options.general.queues.<name>.capacity: not an integer', () => {

@@ -194,13 +194,13 @@ test('gate property: a stale or in-sync write never lands, whatever the interlea
 const P = 'options.general';
 test('options: general must be an object', () => throws(() => resolveGeneralOptions(5), TypeError, `${P} must be an object`));
 test('options: unknown general key', () =>
-  throws(() => resolveGeneralOptions({ queue: {} }), TypeError, `${P}.queue must not be set (known options: queues, counters, maps)`));
+  throws(() => resolveGeneralOptions({ queue: {} }), TypeError, `${P}.queue is not a known option (known: queues, counters, maps)`));
 test('options: queues must be an object', () => throws(() => resolveGeneralOptions({ queues: [] }), TypeError, `${P}.queues must be an object`));
 test('options: queue names non-empty', () =>
   throws(() => resolveGeneralOptions({ queues: { '': {} } }), TypeError, `${P}.queues names must be non-empty strings of at most 256 characters`));
 test('options: a queue must be an object', () => throws(() => resolveGeneralOptions({ queues: { ws: 5 } }), TypeError, `${P}.queues.ws must be an object`));
 test('options: unknown queue key', () =>
-  throws(() => resolveGeneralOptions({ queues: { ws: { cap: 4 } } }), TypeError, `${P}.queues.ws.cap must not be set (known options: capacity, maxMessageBytes)`));
+  throws(() => resolveGeneralOptions({ queues: { ws: { cap: 4 } } }), TypeError, `${P}.queues.ws.cap is not a known option (known: capacity, maxMessageBytes)`));
 test('options: capacity must be an integer', () =>
   throws(() => resolveGeneralOptions({ queues: { ws: { capacity: 1.5 } } }), TypeError, `${P}.queues.ws.capacity must be a positive integer`));
 test('options: capacity in range', () =>

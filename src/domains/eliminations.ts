@@ -30,7 +30,7 @@
  * flip publishes "this table is the set" and nothing else.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKey, describe, optObject, optPositiveInt } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt } from '../errors.ts';
 import { decodeValue, encodeValue } from '../internal/codec.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
@@ -75,7 +75,7 @@ export interface EpochGuard {
 
 export function resolveEliminationsOptions(raw: unknown, path = 'options.eliminations'): EliminationsOptions {
   const o = optObject(raw, path);
-  for (const k of Object.keys(o)) if (k !== 'maxRecords' && k !== 'maxBytes') throw new TypeError(`${path}.${k} is not a known option`);
+  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
   const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_ELIMINATIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
   const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
   const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);

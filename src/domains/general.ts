@@ -20,7 +20,7 @@
  * facade. engine.ts passes the same provider to createGeneralHandle and to every GeneralDomain.
  * Without a provider, declaring maps is an options error.
  */
-import { ErrorCode, MAX_KEY_LENGTH, SabStateError, optObject, optPositiveInt, optPowerOfTwo } from '../errors.ts';
+import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKnownKeys, optObject, optPositiveInt, optPowerOfTwo } from '../errors.ts';
 import { Counters, createCountersRegion } from '../internal/counters.ts';
 import type { Counter } from '../internal/counters.ts';
 import { SyncGate, createGateRegion } from '../internal/gate.ts';
@@ -86,11 +86,6 @@ export interface GeneralStats {
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 const at = (path: string, name: string): string => (IDENT.test(name) ? `${path}.${name}` : `${path}[${JSON.stringify(name)}]`);
 
-function checkKeys(o: Record<string, unknown>, path: string, known: readonly string[]): void {
-  for (const k of Object.keys(o)) {
-    if (!known.includes(k)) throw new TypeError(`${at(path, k)} must not be set (known options: ${known.join(', ')})`);
-  }
-}
 
 function checkName(name: unknown, path: string): asserts name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_KEY_LENGTH) {
@@ -114,7 +109,7 @@ function resolveNames(raw: unknown, path: string): string[] {
 /** Validates `options.general` once, at the public boundary (TypeError / RangeError). */
 export function resolveGeneralOptions(raw: unknown, path = 'options.general'): ResolvedGeneralOptions {
   const o = optObject(raw, path);
-  checkKeys(o, path, ['queues', 'counters', 'maps']);
+  checkKnownKeys(o, path, ['queues', 'counters', 'maps']);
   const qs = optObject(o.queues, `${path}.queues`);
   const queues = Object.keys(qs).map((name): QueueDecl => {
     const qpath = at(`${path}.queues`, name);
@@ -122,7 +117,7 @@ export function resolveGeneralOptions(raw: unknown, path = 'options.general'): R
       throw new TypeError(`${path}.queues names must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`);
     }
     const q = optObject(qs[name], qpath);
-    checkKeys(q, qpath, ['capacity', 'maxMessageBytes']);
+    checkKnownKeys(q, qpath, ['capacity', 'maxMessageBytes']);
     const capacity = optPowerOfTwo(q.capacity, `${qpath}.capacity`, GENERAL_DEFAULTS.capacity, RING_MAX_CAPACITY);
     // Vyukov's sequence scheme needs two slots: with one, "ready at pos" equals "free at pos + 1".
     if (capacity < 2) throw new RangeError(`${qpath}.capacity must be a power of two of at least 2`);
