@@ -167,7 +167,8 @@ export class PositionWriter {
     // The old version's order list, if this thread read it (RecordMemo): an order that is one of
     // its frozen objects keeps that chunk. Same index: one identity compare; else a Map, built
     // once, finds moved ones.
-    const known = old === undefined ? undefined : memo.get(old.ref, old.stamp);
+    const listed = old === undefined ? undefined : memo.get(old.ref, old.stamp);
+    const known = listed !== undefined && listed.length === old!.refs.length >> 1 ? listed : undefined;
     let index: Map<unknown, number> | null = null;
     // True while orders[0..k) are known[0..k): orders past known.length are then new (appended).
     let prefix = true;
