@@ -89,7 +89,7 @@ export class OrderCache {
  * The per-thread memo of whole order lists, keyed by record version: (record block, stamp) ->
  * the frozen orders of that version, in order. A read of a version seen before copies the list
  * (one slice, no per-order lookup); a save whose orders are that list plus new ones reuses the
- * chunks by index (one identity compare per order, no WeakMap lookup). Filled by reads, and by
+ * chunks by identity (one compare per order at the same index). Filled by reads, and by
  * saves that add at most a couple of orders (position-write.ts). Same eviction as OrderCache.
  */
 export class RecordMemo {

@@ -4,7 +4,8 @@
  *
  * Structures (all on the table.ts / heap.ts code, one heap for the domain):
  * - records:  (miner_hotkey, position_uuid) -> record (head + chunk refs, position-record.ts),
- *             one immutable chunk per order, cached decoded per thread (position-cache.ts).
+ *             one immutable chunk per order; per thread, decoded orders are cached by chunk
+ *             and whole order lists by record version (position-cache.ts).
  * - open:     (miner_hotkey, trade pair id) -> uuid of the open position: the order path reads
  *             one position, never a miner's history.
  * - byHotkey: miner_hotkey -> list of its position uuids (first-save order): listForHotkey and
@@ -171,7 +172,8 @@ export class PositionsDomain {
    * The position, exactly as saved (same fields, same key order), or undefined. Returns a fresh
    * object and a fresh `orders` array, but the ORDER OBJECTS ARE FROZEN and shared with other
    * reads of this thread (decoded once per chunk): copy an order before changing it. Appending
-   * to `orders` and saving is the intended use; unchanged orders are then not encoded again.
+   * to `orders` (or replacing some) and saving from the same thread is the intended use: the
+   * orders still the same objects keep their stored chunks and are not encoded again.
    */
   get(hotkey: string, positionUuid: string): Position | undefined {
     checkKey(hotkey, 'hotkey');
