@@ -11,7 +11,7 @@ import { encodeValue } from '../src/internal/codec.ts';
 import { MAP_MAX_RECORDS, MAP_MAX_VALUE_BYTES } from '../src/domains/shared-map.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
-import { CHURN, type IncrResult, type MapReaderResult, isWhole, wholeValue } from './workers/maps-shared.ts';
+import { CHURN, type IncrResult, type MapReaderResult, isRacerValue, isWhole, wholeValue } from './workers/maps-shared.ts';
 
 const WORKER = new URL('./workers/maps-worker.ts', import.meta.url);
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';
@@ -366,6 +366,27 @@ test('stress: 4 workers increment map values under locks.withLock (exact sums); 
   console.log(`  ${total} increments; readers: ${rd.map((r) => `${r.reads} value reads, ${r.scans} entries() scans`).join('; ')}`);
   const st = e.stats().locks;
   assert.is(st.held, 0);
+});
+
+test('stress: 4 workers race lock-free sets, deletes and first inserts of the same keys: one entry per key, whole values', async () => {
+  const { e, m } = make();
+  const racerKeys = 300;
+  const ctl = new SharedArrayBuffer(16);
+  const iterations = Math.round(20_000 * stressScale);
+  const rs = await runWorkers<IncrResult>(
+    WORKER,
+    [0, 1, 2, 3].map((w) => ({ role: 'racer', handle: e.handle(), id: w, ctl, keys: [], incrementers: 0, workers: 4, racerKeys, iterations, seed: seed + 7 * w })),
+    90_000,
+  );
+  assert.equal(rs.flatMap((r) => r.errors), [], 'racing readers saw only whole values');
+  const es = m.entries();
+  assert.is(es.length, racerKeys, 'entries(): one per key after the final pass');
+  assert.is(new Set(es.map(([k]) => k)).size, racerKeys, 'no key twice');
+  assert.is(m.size, racerKeys);
+  for (const [k, v] of es) {
+    assert.ok(isRacerValue(k, v), `${k}: ${JSON.stringify(v)}`);
+    assert.is((v as { n: number }).n, iterations, `${k}: the final pass's value`);
+  }
 });
 
 test.run();

@@ -3,6 +3,7 @@
 /** Int32 slots of the `ctl` SharedArrayBuffer. */
 export const kReady = 0; // start barrier: workers that arrived
 export const kDone = 1; // incrementers that finished
+export const kPhase = 2; // racers: barrier before the final pass
 
 /** A key that incrementers set and delete in turn (tombstones and re-inserts under readers). */
 export const CHURN = 'churn';
@@ -31,4 +32,16 @@ export interface MapReaderResult {
   reads: number;
   scans: number;
   violations: string[];
+}
+
+/** A racer's value for key index i (written without a lock by worker w, step n). */
+export function racerValue(i: number, w: number, n: number): { i: number; w: number; n: number; pad: string; i2: number } {
+  return { i, w, n, pad: 'q'.repeat((i * 3 + w + n) % 40), i2: i };
+}
+
+export function isRacerValue(key: string, v: unknown): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  const { i, w, n } = v as { i?: unknown; w?: unknown; n?: unknown };
+  if (typeof i !== 'number' || typeof w !== 'number' || typeof n !== 'number' || key !== `r${i}`) return false;
+  return JSON.stringify(v) === JSON.stringify(racerValue(i, w, n));
 }

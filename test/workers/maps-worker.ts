@@ -4,6 +4,9 @@
 //   engine.locks.withLock(key, 'map') (keys picked by a seeded PRNG, mostly two hot keys);
 //   every 20th step also flips the 'churn' key (set when absent, delete when present) under its
 //   lock. Returns how many increments it made per key. Bumps ctl[kDone] at the end.
+// - 'racer': no locks at all: `iterations` random set / delete of keys r0..r{n-1} racing the
+//   other racers (first inserts of one key from several threads, deletes against sets), reads
+//   checked whole; then, after a barrier (ctl[kPhase]), sets every key once.
 // - 'reader': until ctl[kDone] reaches `incrementers`: get() of random keys and, now and then,
 //   entries() and size: every value must be whole (wholeValue(n)), never go back for one key,
 //   and the size never exceeds the keys in play.
@@ -11,10 +14,14 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { attachEngine } from '../../src/index.ts';
 import type { EngineHandle } from '../../src/index.ts';
 import { prng } from '../helpers/seed.ts';
-import { CHURN, type IncrResult, type MapReaderResult, isWhole, kDone, kReady, wholeValue } from './maps-shared.ts';
+import {
+  CHURN, type IncrResult, type MapReaderResult, isRacerValue, isWhole, kDone, kPhase, kReady, racerValue, wholeValue,
+} from './maps-shared.ts';
 
 interface Data {
-  role: 'incr' | 'reader';
+  role: 'incr' | 'racer' | 'reader';
+  id?: number;
+  racerKeys?: number;
   handle: EngineHandle;
   ctl: SharedArrayBuffer;
   workers: number;
@@ -56,6 +63,25 @@ if (d.role === 'incr') {
   }
   Atomics.add(ctl, kDone, 1);
   parentPort!.postMessage(out);
+} else if (d.role === 'racer') {
+  const errors: string[] = [];
+  const n = d.racerKeys!;
+  const w = d.id!;
+  for (let s = 0; s < d.iterations!; s++) {
+    const i = Math.floor(rnd() * n);
+    const key = `r${i}`;
+    const x = rnd();
+    if (x < 0.6) map.set(key, racerValue(i, w, s));
+    else if (x < 0.85) map.delete(key);
+    else {
+      const v = map.get(key);
+      if (v !== undefined && !isRacerValue(key, v) && errors.length < 20) errors.push(`get(${key}) gave ${JSON.stringify(v)}`);
+    }
+  }
+  Atomics.add(ctl, kPhase, 1);
+  while (Atomics.load(ctl, kPhase) < d.workers) Atomics.wait(ctl, kPhase, Atomics.load(ctl, kPhase), 1);
+  for (let i = 0; i < n; i++) map.set(`r${i}`, racerValue(i, w, d.iterations!));
+  parentPort!.postMessage({ counts: {}, errors } satisfies IncrResult);
 } else {
   const out: MapReaderResult = { reads: 0, scans: 0, violations: [] };
   const bad = (m: string): void => {
