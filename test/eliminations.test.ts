@@ -174,6 +174,10 @@ test('errors: bad rows and keys give typed errors and leave the state unchanged'
       refused(e, 'ERR_INVALID_KEY', () => el[op](hk as string), `${op}: ${what}`);
     }
   }
+  // holes are not rows: an array with holes must not be read as a shorter (or empty) set
+  refused(e, 'ERR_INVALID_VALUE', () => el.replaceAll([, row('5Fresh')] as unknown as EliminationRow[]), 'replaceAll with a hole'); // eslint-disable-line no-sparse-arrays
+  refused(e, 'ERR_INVALID_VALUE', () => el.replaceAll(new Array<EliminationRow>(3)), 'replaceAll(new Array(3))');
+  refused(e, 'ERR_INVALID_VALUE', () => el.replaceAll([undefined] as unknown as EliminationRow[]), 'replaceAll([undefined])');
   refused(e, 'ERR_INVALID_VALUE', () => el.replaceAll('rows' as unknown as EliminationRow[]), 'replaceAll of a non-array');
   refused(e, 'ERR_INVALID_VALUE', () => el.replaceAll(null as unknown as EliminationRow[]), 'replaceAll(null)');
   assert.is(el.size, 2);

@@ -185,10 +185,12 @@ export class EliminationsDomain {
   replaceAll(rows: readonly EliminationRow[]): void {
     if (!Array.isArray(rows)) throw new SabStateError(ErrorCode.INVALID_VALUE, `rows must be an array, got ${describe(rows)}`);
     const byKey = new Map<string, Uint8Array>();
-    rows.forEach((row, i) => {
-      const r = checkRow(row, `rows[${i}]`);
+    // An index loop, not forEach: forEach skips holes, so [, row] or new Array(n) would pass as
+    // a shorter (or empty) set instead of being refused.
+    for (let i = 0; i < rows.length; i++) {
+      const r = checkRow(rows[i], `rows[${i}]`);
       byKey.set(r.hotkey, encodeValue(r, `rows[${i}]`).slice());
-    });
+    }
     const max = this.#tables[0].maxRecords;
     if (byKey.size > max) throw new SabStateError(ErrorCode.CAPACITY, `replaceAll: ${byKey.size} rows, the domain holds at most ${max}`);
     this.#writes++;
