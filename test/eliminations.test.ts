@@ -387,7 +387,7 @@ test('attach: a second engine on the handle (and on a structured clone of it) se
 
 test('model: add (plain and with ifEpoch) / take / delete / get / has / list / replaceAll / size, sync begin / end, through two engines match a Map', () => {
   const MAX = 6;
-  const hotkeys = ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'h7', 'é✓', 'k'.repeat(256)];
+  const hotkeys = ['h0', 'h1', 'h2', 'h3', 'h4', 'h5', '__proto__', 'constructor', 'é✓', 'k'.repeat(256)];
   type Who = 0 | 1;
   interface Model { rows: Map<string, EliminationRow>; epoch: number; inProgress: boolean }
   interface Real { engines: [Engine, Engine] }

@@ -256,7 +256,7 @@ test('attach: a second engine (and a structured clone of the handle) sees the sa
 // ---- model ---------------------------------------------------------------------------------------
 
 test('model: set / get / has / delete / entries / size through two engines match a Map', () => {
-  const keys = ['a', 'b', 'c', 'd', 'e', HK, 'é✓😀', 'k'.repeat(256)];
+  const keys = ['a', 'b', 'c', '__proto__', 'constructor', HK, 'é✓😀', 'k'.repeat(256)];
   type Who = 0 | 1;
   interface Model { m: Map<string, string> } // key -> JSON text of the value
   interface Real { maps: [GeneralMap, GeneralMap] }
