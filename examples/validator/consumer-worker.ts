@@ -28,10 +28,15 @@ const done = new Int32Array(d.done);
 const last = new Map<string, { uuid: string; n: number }>();
 let outOfOrder = 0;
 let n = 0;
+// Drain, then nap 1 ms without registering as a waiter on the queue: producers then never pay an
+// Atomics.notify and this thread is not woken once per notice (a millisecond is nothing to a
+// websocket client). pop({ timeoutMs }) is for a consumer that needs each message at once.
+const nap = new Int32Array(new SharedArrayBuffer(4));
 for (;;) {
-  const m = q.pop({ timeoutMs: 20 }) as Notice | undefined;
+  const m = q.pop() as Notice | undefined;
   if (m === undefined) {
     if (Atomics.load(done, 0) === 1 && q.size === 0) break;
+    Atomics.wait(nap, 0, 0, 1);
     continue;
   }
   n++;
