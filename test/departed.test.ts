@@ -97,6 +97,7 @@ test('options', () => {
   assert.ok(o.maxBytes >= 16384 * 640);
   assert.throws(() => resolveDepartedOptions({ maxRecords: -1 }), /options\.departed\.maxRecords must be a positive integer/);
   assert.throws(() => resolveDepartedOptions({ maxBytes: 10 }), /options\.departed\.maxBytes must be at least/);
+  assert.throws(() => resolveDepartedOptions({ max: 10 }), /options\.departed\.max is not a known option/);
 });
 
 test('model: mark / delete / get through two instances match a Map', () => {

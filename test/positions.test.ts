@@ -249,6 +249,7 @@ test('options: defaults and messages', () => {
   assert.throws(() => resolvePositionsOptions({ maxRecords: 0 }), /options\.positions\.maxRecords must be a positive integer/);
   assert.throws(() => resolvePositionsOptions({ maxBytes: 1000 }), /must be at least/);
   assert.throws(() => resolvePositionsOptions(5), /options\.positions must be an object/);
+  assert.throws(() => resolvePositionsOptions({ maxRecord: 5 }), /options\.positions\.maxRecord is not a known option/);
   const f = fixture();
   assert.throws(() => new PositionsDomain(f.handle, f.key, {} as never), TypeError);
 });

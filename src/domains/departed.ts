@@ -11,7 +11,7 @@
  * entriesRaw() is a consistent view of the whole domain; entries() is lock-free and each entry
  * is a whole value, but the array is not a snapshot while writers run.
  */
-import { ErrorCode, SabStateError, checkKey, describe, optObject, optPositiveInt } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt } from '../errors.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
 import { RETRY } from '../internal/seqlock.ts';
@@ -53,6 +53,7 @@ export interface DepartedStats {
  */
 export function resolveDepartedOptions(raw: unknown, path = 'options.departed'): DepartedOptions {
   const o = optObject(raw, path);
+  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
   const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_DEPARTED_MAX_RECORDS, MAX_RECORDS_LIMIT);
   const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
   const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
