@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKnownKeys, optObject } from './errors.ts';
+import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt } from './errors.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
 import { type LockHandle, LockDomain, type LockStats, createLockHandle, resolveLockOptions } from './domains/locks.ts';
@@ -47,6 +47,28 @@ export interface EngineOptions {
   general?: { queues?: Record<string, QueueOptions>; counters?: string[]; maps?: string[] };
   /** A snapshot directory (engine.snapshot) to start from. Options given here override its sizes. */
   restoreFrom?: string;
+}
+
+/**
+ * Options of one thread's view of the engine (createEngine's and attachEngine's second
+ * argument): sizes of this thread's private caches of decoded positions. Larger caches make
+ * getOpen/save cheaper when a thread touches many positions (each cached order is a frozen
+ * object of about 1-2 KB of JS heap), smaller ones save memory.
+ */
+export interface ThreadOptions {
+  /** Decoded orders this thread keeps (default 32768). */
+  orderCacheSize?: number;
+  /** Position versions whose order lists this thread remembers for chunk reuse on save (default 8192). */
+  recordMemoSize?: number;
+}
+
+function resolveThreadOptions(raw: unknown): { orderCacheSize?: number; recordMemoSize?: number } {
+  const o = optObject(raw, 'threadOptions');
+  checkKnownKeys(o, 'threadOptions', ['orderCacheSize', 'recordMemoSize']);
+  const out: { orderCacheSize?: number; recordMemoSize?: number } = {};
+  if (o.orderCacheSize !== undefined) out.orderCacheSize = optPositiveInt(o.orderCacheSize, 'threadOptions.orderCacheSize', 1, 1 << 24);
+  if (o.recordMemoSize !== undefined) out.recordMemoSize = optPositiveInt(o.recordMemoSize, 'threadOptions.recordMemoSize', 1, 1 << 24);
+  return out;
 }
 
 /** Every option after checking, with defaults filled in (kept in the handle and in snapshots). */
@@ -140,12 +162,13 @@ export class Engine {
   #closed = false;
 
   /** @internal use createEngine / attachEngine. */
-  constructor(handle: EngineHandle) {
+  constructor(handle: EngineHandle, threadOptions?: ThreadOptions) {
+    const t = resolveThreadOptions(threadOptions);
     this.#handle = handle;
     this.#key = { k0: handle.seed[0], k1: handle.seed[1] };
     this.locks = new LockDomain(handle.locks, this.#key);
     this.general = new GeneralDomain(handle.general, this.#key, sharedMapProvider);
-    this.positions = new PositionsDomain(handle.positions, this.#key, { locks: this.locks, gate: this.general.syncGate });
+    this.positions = new PositionsDomain(handle.positions, this.#key, { locks: this.locks, gate: this.general.syncGate, ...t });
     this.eliminations = new EliminationsDomain(handle.eliminations, this.#key, { gate: this.general.syncGate });
     this.departed = new DepartedDomain(handle.departed, this.#key);
   }
@@ -234,7 +257,8 @@ function mergeOption(saved: unknown, given: unknown): unknown {
   return out;
 }
 
-export function createEngine(options: EngineOptions = {}): Engine {
+export function createEngine(options: EngineOptions = {}, threadOptions?: ThreadOptions): Engine {
+  resolveThreadOptions(threadOptions);
   let r = resolveEngineOptions(options);
   let state: ReturnType<typeof readEngineSnapshot> | undefined;
   if (r.restoreFrom !== undefined) {
@@ -274,12 +298,13 @@ export function createEngine(options: EngineOptions = {}): Engine {
     eliminations: createEliminationsHandle(opts.eliminations, key),
     departed: createDepartedHandle(opts.departed, key),
     general: createGeneralHandle(opts.general, key, sharedMapProvider),
-  });
+  }, threadOptions);
   if (state !== undefined) restoreEngineState(engine, state);
   return engine;
 }
 
-export function attachEngine(handle: EngineHandle): Engine {
+export function attachEngine(handle: EngineHandle, threadOptions?: ThreadOptions): Engine {
+  resolveThreadOptions(threadOptions);
   const h = handle as Partial<EngineHandle> | null;
   if (typeof h !== 'object' || h === null || h.kind !== 'sabstate-engine') {
     throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: not an engine handle (use engine.handle())');
@@ -295,7 +320,7 @@ export function attachEngine(handle: EngineHandle): Engine {
   }
   if (typeof h.options !== 'object' || h.options === null) throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: the handle has no options');
   try {
-    return new Engine(handle);
+    return new Engine(handle, threadOptions);
   } catch (e) {
     // Each region's header is checked by its domain (ERR_LAYOUT_MISMATCH naming it); a handle
     // missing a part of a domain (no heap, no tables...) fails before that, on the missing part.

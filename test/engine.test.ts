@@ -601,4 +601,13 @@ test('close: handle(), stats(), statsTable() and snapshot() then throw ERR_CLOSE
   assert.ok(b.handle().kind === 'sabstate-engine');
 });
 
+test('thread options: cache sizes per thread, checked at the boundary', () => {
+  const e = createEngine({}, { orderCacheSize: 64, recordMemoSize: 16 });
+  const b = attachEngine(e.handle(), { orderCacheSize: 1 << 20 });
+  assert.ok(b.positions.size === 0);
+  assert.throws(() => attachEngine(e.handle(), { orderCacheSize: 0 }), (x: unknown) => x instanceof RangeError && (x as Error).message === 'threadOptions.orderCacheSize must be a positive integer at most 16777216');
+  assert.throws(() => attachEngine(e.handle(), { recordMemoSize: 1.5 }), (x: unknown) => x instanceof TypeError && (x as Error).message === 'threadOptions.recordMemoSize must be a positive integer');
+  assert.throws(() => createEngine({}, { cache: 1 } as never), (x: unknown) => x instanceof TypeError && (x as Error).message === 'threadOptions.cache is not a known option (known: orderCacheSize, recordMemoSize)');
+});
+
 test.run();

@@ -26,12 +26,12 @@
  * retires the blocks, and takes the uuid out of the hotkey list.
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
-import { decodeOrder, encodeOrder, encodePositionHead } from '../internal/codec.ts';
+import { encodeOrder, encodePositionHead } from '../internal/codec.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import type { SharedTable } from '../internal/table.ts';
-import { type OrderCache, type RecordMemo, deepFreeze } from './position-cache.ts';
+import { type OrderCache, type RecordMemo, frozenCopy } from './position-cache.ts';
 import {
-  type RawRecord, ReadMode, type ValidPosition, addToList, chunkBytes, readRecordValue, readUuid, recordValueBytes, removeFromList,
+  type RawRecord, ReadMode, type ValidPosition, addToList, readRecordValue, readUuid, recordValueBytes, removeFromList,
   uuidBytes, writeChunk, writeRecordValue,
 } from './position-record.ts';
 
@@ -54,6 +54,8 @@ interface Built {
   fresh: number[];
   /** Per order: the frozen object when its chunk was kept, else undefined (written fresh). */
   vals: unknown[];
+  /** The caller's orders (for the memo's frozen copies of the fresh ones). */
+  orders: readonly unknown[];
   published: boolean;
 }
 
@@ -198,7 +200,7 @@ export class PositionWriter {
       const head = encodePositionHead(pos as Record<string, unknown>);
       const ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n, v.tp.length, head.length));
       writeRecordValue(heap, records.valueOffset(ref), v.open, v.tp, refs, head);
-      return { ref, refs, fresh, vals, published: false };
+      return { ref, refs, fresh, vals, orders, published: false };
     } catch (e) {
       for (const f of fresh) heap.free(f);
       throw e;
@@ -245,7 +247,7 @@ export class PositionWriter {
     const { heap, memo } = this.#s;
     const vals = built.vals;
     for (let k = 0; k < vals.length; k++) {
-      if (vals[k] === undefined) vals[k] = deepFreeze(decodeOrder(chunkBytes(heap, built.refs[2 * k]!, true)));
+      if (vals[k] === undefined) vals[k] = frozenCopy(built.orders[k]);
     }
     memo.put(built.ref, heap.stampOf(built.ref), vals);
   }

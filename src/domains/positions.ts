@@ -70,7 +70,7 @@ export interface SaveGate {
 export interface PositionsDeps {
   readonly locks: PositionLocks;
   readonly gate?: SaveGate;
-  /** Decoded orders cached by this thread (default 16384). */
+  /** Decoded orders cached by this thread (default DEFAULT_ORDER_CACHE_SIZE, position-cache.ts). */
   readonly orderCacheSize?: number;
   /** Order lists of record versions remembered by this thread (default 1024; 0: none). */
   readonly recordMemoSize?: number;
