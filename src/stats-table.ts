@@ -5,6 +5,8 @@ import type { EngineStats } from './engine.ts';
 
 const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
+/** Widest cell of the text table before it wraps. */
+const kWidth = 56;
 
 export function formatStatsTable(s: EngineStats): string {
   const l = s.locks;
@@ -47,8 +49,28 @@ export function formatStatsTable(s: EngineStats): string {
   rows.push(['general', counters || 'no counters', `sync epoch ${s.general.gate.epoch}${s.general.gate.inProgress ? ' (in progress)' : ''}`, `stale saves refused ${n(s.general.gate.refused)}; maps ${Object.entries(s.general.maps).map(([k, v]) => `${k} ${v.size}`).join(', ') || 'none'}`]);
   if (s.watch.exited > 0) rows.push(['watch', `${s.watch.exited} watched workers exited`, `${s.watch.recoveredLocks} stripes recovered`, `${s.watch.recoveredOther} other recoveries`]);
   const head: [string, string, string, string] = ['domain', 'operations', 'records', 'memory / waits'];
-  const all = [head, ...rows];
-  const w = [0, 1, 2, 3].map((c) => Math.max(...all.map((r) => r[c]!.length)));
-  const line = (r: string[]) => `| ${r.map((x, c) => x.padEnd(w[c]!)).join(' | ')} |`;
-  return [line(head), `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+  // Long cells wrap at ", " so that the table stays readable in a log (each cell at most kWidth).
+  const wrap = (cell: string): string[] => {
+    const out: string[] = [];
+    let line = '';
+    for (const part of cell.split(/(?<=,) /)) {
+      if (line !== '' && line.length + 1 + part.length > kWidth) {
+        out.push(line);
+        line = part;
+      } else line = line === '' ? part : `${line} ${part}`;
+    }
+    out.push(line);
+    return out;
+  };
+  const lines: string[][] = [];
+  for (const r of [head, ...rows]) {
+    const cells = r.map(wrap);
+    const h = Math.max(...cells.map((c) => c.length));
+    for (let i = 0; i < h; i++) lines.push(cells.map((c) => c[i] ?? ''));
+    if (r === head) lines.push([]);
+  }
+  const w = [0, 1, 2, 3].map((c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
+  return lines
+    .map((l) => (l.length === 0 ? `|${w.map((x) => '-'.repeat(x + 2)).join('|')}|` : `| ${l.map((x, c) => x.padEnd(w[c]!)).join(' | ')} |`))
+    .join('\n');
 }

@@ -63,9 +63,14 @@ export function makeHotkey(rnd: () => number): string {
   return s;
 }
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** A version-4-shaped uuid from the seeded stream (four 32-bit draws). */
 export function uuid(rnd: () => number): string {
-  const h = (n: number) => Array.from({ length: n }, () => Math.floor(rnd() * 16).toString(16)).join('');
-  return `${h(8)}-${h(4)}-4${h(3)}-${'89ab'[Math.floor(rnd() * 4)]}${h(3)}-${h(12)}`;
+  const w = [0, 0, 0, 0].map(() => (rnd() * 2 ** 32) >>> 0);
+  const b = (i: number): string => HEX[(w[i >> 2]! >>> ((i & 3) * 8)) & 255]!;
+  const v = HEX[((w[1]! >>> 16) & 0x0f) | 0x40]!;
+  const r = HEX[((w[2]! & 0x3f) | 0x80)]!;
+  return `${b(0)}${b(1)}${b(2)}${b(3)}-${b(4)}${b(5)}-${v}${b(7)}-${r}${b(9)}-${b(10)}${b(11)}${b(12)}${b(13)}${b(14)}${b(15)}`;
 }
 
 /** Starts a TypeScript worker: registers tsx's loader in the worker thread, then imports the file. */
