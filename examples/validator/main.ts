@@ -167,7 +167,8 @@ let syncs = 0;
 let syncTimer: NodeJS.Timeout | undefined;
 if (cfg.syncEvery > 0) {
   syncTimer = setInterval(() => {
-    engine.general.syncGate.begin();
+    // Bounded: a worker terminated inside a guarded save would otherwise hold the sync back forever.
+    engine.general.syncGate.begin({ timeoutMs: 5000 });
     syncs++;
     setTimeout(() => engine.general.syncGate.end(), 5);
   }, cfg.syncEvery);
