@@ -168,7 +168,13 @@ let syncTimer: NodeJS.Timeout | undefined;
 if (cfg.syncEvery > 0) {
   syncTimer = setInterval(() => {
     // Bounded: a worker terminated inside a guarded save would otherwise hold the sync back forever.
-    engine.general.syncGate.begin({ timeoutMs: 5000 });
+    try {
+      engine.general.syncGate.begin({ timeoutMs: 5000 });
+    } catch (e) {
+      console.error(`sync skipped: ${(e as Error).message}`);
+      engine.general.syncGate.end();
+      return;
+    }
     syncs++;
     setTimeout(() => engine.general.syncGate.end(), 5);
   }, cfg.syncEvery);
