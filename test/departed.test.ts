@@ -6,17 +6,9 @@ import { hashKeyFromSeed } from '../src/internal/hash.ts';
 import { DepartedDomain, createDepartedHandle, resolveDepartedOptions } from '../src/domains/departed.ts';
 import { realDeparted } from './helpers/data.ts';
 import { fcParams, seed } from './helpers/seed.ts';
+import { code } from './helpers/errors.ts';
 
 const key = hashKeyFromSeed(BigInt(seed >>> 0));
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function make(raw?: unknown) {
   const handle = createDepartedHandle(resolveDepartedOptions(raw), key);

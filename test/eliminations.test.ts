@@ -14,18 +14,10 @@ import { runWorkers, tsWorker } from './helpers/workers.ts';
 import {
   type ReaderResult, type StaleSyncResult, type StaleWriterResult, type TakerResult, kBarriers, kDone, rowsOfSet,
 } from './workers/eliminations-shared.ts';
+import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/eliminations-worker.ts', import.meta.url);
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function row(hotkey: string, extra: Record<string, unknown> = {}): EliminationRow {
   return { hotkey, elimination_initiated_time_ms: 1_717_000_000_000, dd: 0.1123, reason: 'MAX_TOTAL_DRAWDOWN', ...extra };

@@ -11,6 +11,7 @@ import { ringRegionBytes } from '../src/internal/ring.ts';
 import { realPositionTexts } from './helpers/data.ts';
 import { tsWorker } from './helpers/workers.ts';
 import type { AllData, AllResult, HoldData } from './workers/engine-fixture.ts';
+import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/engine-worker.ts', import.meta.url);
 const HK = '5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5LhujRT9t';
@@ -21,15 +22,6 @@ const SMALL = {
   eliminations: { maxRecords: 64 },
   departed: { maxRecords: 1024 },
 } as const;
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function caught(fn: () => unknown): unknown {
   try {

@@ -10,6 +10,7 @@ import { createRingRegion } from '../src/internal/ring.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { LOG_BYTES, LOG_ENTRIES, kEntries, kLogLen, kViolations } from './workers/general-log.ts';
+import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/general-worker.ts', import.meta.url);
 const key = hashKeyFromSeed(0xabcdef_0123n);
@@ -17,15 +18,6 @@ const key = hashKeyFromSeed(0xabcdef_0123n);
 function make(general: unknown = {}, k: HashKey = key) {
   const handle = createGeneralHandle(resolveGeneralOptions(general), k);
   return { handle, a: new GeneralDomain(handle, k), b: new GeneralDomain(handle, k) };
-}
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
 }
 
 function throws(fn: () => unknown, type: typeof TypeError | typeof RangeError, message: string): void {

@@ -9,18 +9,10 @@ import {
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { once } from 'node:events';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
+import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/positions-heap-worker.ts', import.meta.url);
 const key = hashKeyFromSeed(BigInt(seed >>> 0));
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function heapOf(maxBytes: number, initial?: number): SharedHeap {
   return new SharedHeap(createHeapHandle(maxBytes, key, initial), key, 'test heap');

@@ -6,18 +6,10 @@ import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine } from '../src/index.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
+import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/locks-worker.ts', import.meta.url);
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 /** Two distinct keys that share a stripe of this engine. */
 function sameStripe(engine: Engine): [[string, string], [string, string]] {

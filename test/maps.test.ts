@@ -12,18 +12,10 @@ import { MAP_MAX_RECORDS, MAP_MAX_VALUE_BYTES } from '../src/domains/shared-map.
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
 import { CHURN, type IncrResult, type MapReaderResult, isRacerValue, isWhole, wholeValue } from './workers/maps-shared.ts';
+import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/maps-worker.ts', import.meta.url);
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function make(maps = ['accountSizes']): { e: Engine; m: GeneralMap } {
   const e = createEngine({ general: { maps } });

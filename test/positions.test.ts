@@ -4,18 +4,10 @@ import { ErrorCode, SabStateError } from '../src/errors.ts';
 import { decodeOrder, decodePositionHead } from '../src/internal/codec.ts';
 import { type Position, PositionsDomain, resolvePositionsOptions } from '../src/domains/positions.ts';
 import { fixture, realPositionObjects, saveLocked, tpOf } from './workers/positions-fixture.ts';
+import { code } from './helpers/errors.ts';
 
 const real = realPositionObjects();
 const HK = real[0]!.miner_hotkey;
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function pos(uuid: string, tp: string, open: boolean, orders: unknown[] = [], hk = HK): Position {
   return { miner_hotkey: hk, position_uuid: uuid, open_ms: 1, trade_pair: tp, orders, current_return: 1, is_closed_position: !open };

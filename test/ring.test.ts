@@ -11,6 +11,7 @@ import { Ring, createRingRegion, ringStartAtForTest } from '../src/internal/ring
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
 import { ID_BITS, checkMessage } from './workers/ring-messages.ts';
+import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/ring-worker.ts', import.meta.url);
 const key = hashKeyFromSeed(0x5eed_1234n);
@@ -21,15 +22,6 @@ function general(queues: Record<string, { capacity?: number; maxMessageBytes?: n
 }
 
 const make8k = () => general({ q: { capacity: 8, maxMessageBytes: 8192 } });
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 test('smoke: every kind comes back as pushed, through another instance', () => {
   const { a, b } = general({ q: { capacity: 16, maxMessageBytes: 64 } });

@@ -7,20 +7,12 @@ import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/he
 import { SharedTable, createTableHandle, tableSlotsFor } from '../src/internal/table.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
+import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/positions-table-worker.ts', import.meta.url);
 const key = hashKeyFromSeed(BigInt(seed >>> 0));
 const enc = new TextEncoder();
 const dec = new TextDecoder();
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`;
-  }
-  return undefined;
-}
 
 function make(maxRecords: number, maxBytes = 8 << 20) {
   const heapHandle = createHeapHandle(maxBytes, key);
