@@ -28,7 +28,7 @@
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import { RETRY } from '../internal/seqlock.ts';
-import { unitsToString } from '../internal/table.ts';
+import { unitsToString } from '../internal/table-record.ts';
 import type { OrderCache, RecordMemo } from './position-cache.ts';
 
 const kPosFlags = 0;

@@ -36,10 +36,8 @@
  * | 4+   | 16 bytes / slot | kWord       | writers            | BigUint64 CAS only: offset, version << 32 |
  * |      | +8              | kHint       | claimer            | Atomics.store before the claiming CAS: the key's hash |
  *
- * Word offsets: kEmpty 0 (never used, or trimmed), kTomb 1, else a record block. Record block
- * payload: kRecHash, kRecKeyA (units of a), kRecKeyB (units of b, or kNoSecond), kRecValueLen;
- * the key's UTF-16 units padded to 8; the value (8-aligned). Plain writes by the owner, made
- * visible by the publishing CAS.
+ * Word offsets: kEmpty 0 (never used, or trimmed), kTomb 1, else a record block: its layout, its
+ * writer and its garbage-proof readers are in table-record.ts.
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
@@ -47,7 +45,10 @@ import { type HashKey, hashPair, hashString } from './hash.ts';
 import type { SharedHeap } from './heap.ts';
 import { forceRelease, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
-import { MOVED, type Moved, RETRY, ReadRetry, kMaxOptimisticReads, nextWord, readVersioned, validated, wordRef } from './seqlock.ts';
+import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readVersioned, validated, wordRef } from './seqlock.ts';
+import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './table-record.ts';
+
+export { kNoSecond, type ValueReader } from './table-record.ts';
 
 const kMutex = 1 * LINE_INTS;
 const kLive = 2 * LINE_INTS;
@@ -64,14 +65,6 @@ const kSlotBytes = 16;
 const kHintByte = 8;
 const kEmpty = 0;
 const kTomb = 1;
-const kRecHash = 0;
-const kRecKeyA = 1;
-const kRecKeyB = 2;
-const kRecValueLen = 3;
-const kRecKeyByte = 16;
-const kMaxKeyUnits = 256;
-/** kRecKeyB of a single-string key. */
-export const kNoSecond = -1;
 const kClaimTimeoutMs = 10_000;
 
 export interface TableHandle {
@@ -80,22 +73,7 @@ export interface TableHandle {
   readonly maxRecords: number;
 }
 export type TableStats = ReturnType<SharedTable['stats']>;
-/**
- * Copies or decodes a value in a read window: (heap bytes, value offset, value length, record
- * block ref: with heap.stampOf(ref) it names this version of the record).
- */
-export type ValueReader<T> = (u8: Uint8Array, at: number, len: number, ref: number) => T;
 type Change = (old: Uint8Array | undefined) => Uint8Array | null | undefined;
-
-const align8 = (n: number): number => (n + 7) & ~7;
-
-/** A string from UTF-16 units of a (shared) view: a char loop when short, else apply (never spread). */
-export function unitsToString(u16: Uint16Array, start: number, n: number): string {
-  if (n > 8) return String.fromCharCode.apply(null, u16.subarray(start, start + n) as unknown as number[]);
-  let r = '';
-  for (let k = 0; k < n; k++) r += String.fromCharCode(u16[start + k]!);
-  return r;
-}
 
 export function tableSlotsFor(maxRecords: number): number {
   let s = 8;
@@ -199,7 +177,7 @@ export class SharedTable {
    * fn(a, b, u8, at, len, ref) on every record, in a read window like read(): each record a whole
    * version, the set not a snapshot (the domain's write gate gives that). O(slots).
    */
-  scan<T>(fn: (a: string, b: string | undefined, u8: Uint8Array, at: number, len: number, ref: number) => T): T[] {
+  scan<T>(fn: RecordReader<T>): T[] {
     const out: T[] = [];
     const none = Symbol('none');
     for (let i = 0; i <= this.#mask; i++) {
@@ -208,12 +186,7 @@ export class SharedTable {
       const r = readVersioned((pinned): T | typeof none | Moved => {
         const w = Atomics.load(this.#b64, this.#wi(i));
         if (wordRef(w) <= kTomb) return none;
-        const copy = (): T => {
-          const [a, b] = this.#keyOf(wordRef(w));
-          const at = this.#valueAt(wordRef(w), a, b);
-          const len = this.#valueLen(wordRef(w), at);
-          return fn(a, b, this.heap.u8, at, len, wordRef(w));
-        };
+        const copy = (): T => readRecord(this.heap, wordRef(w), fn);
         return pinned ? copy() : validated(copy, () => Atomics.load(this.#b64, this.#wi(i)) === w);
       }, this.#pins, this.#retried);
       if (r !== none) out.push(r);
@@ -223,27 +196,14 @@ export class SharedTable {
 
   // ---- writes: lock-free, except inserts of new keys (claim mutex) ----------------------------
 
-  /** Allocates a record block for (a, b) with room for valueLen bytes; returns its ref. */
+  /** Allocates a record block for (a, b) with room for valueLen bytes; returns its ref (table-record.ts). */
   allocRecord(a: string, b: string | undefined, h: number, valueLen: number): number {
-    const lb = b === undefined ? 0 : b.length;
-    const ref = this.heap.alloc(kRecKeyByte + align8(2 * (a.length + lb)) + valueLen);
-    const q = this.heap.payload(ref) >> 2;
-    const { i32, u16 } = this.heap;
-    i32[q + kRecHash] = h;
-    i32[q + kRecKeyA] = a.length;
-    i32[q + kRecKeyB] = b === undefined ? kNoSecond : lb;
-    i32[q + kRecValueLen] = valueLen;
-    const u = (q << 1) + (kRecKeyByte >> 1);
-    for (let k = 0; k < a.length; k++) u16[u + k] = a.charCodeAt(k);
-    for (let k = 0; k < lb; k++) u16[u + a.length + k] = b!.charCodeAt(k);
-    return ref;
+    return allocRecord(this.heap, a, b, h, valueLen);
   }
 
   /** Byte offset (in heap.u8) of the value of a record block this thread owns. */
   valueOffset(ref: number): number {
-    const q = this.heap.payload(ref) >> 2;
-    const lb = this.heap.i32[q + kRecKeyB]!;
-    return (q << 2) + kRecKeyByte + align8(2 * (this.heap.i32[q + kRecKeyA]! + Math.max(lb, 0)));
+    return valueOffset(this.heap, ref);
   }
 
   /**
@@ -297,8 +257,7 @@ export class SharedTable {
     const old = this.remove(a, b, this.hash(a, b));
     if (old <= 0) return undefined;
     this.heap.checkBlock(old); // covers it: another thread may have allocated it past our views
-    const at = this.valueOffset(old);
-    const out = this.heap.u8.slice(at, at + this.heap.i32[(this.heap.payload(old) >> 2) + kRecValueLen]!);
+    const out = copyOwnedValue(this.heap, old);
     this.heap.retire(old);
     return out;
   }
@@ -342,9 +301,7 @@ export class SharedTable {
   #copy<T>(slot: number, w: bigint, a: string, b: string | undefined, fn: ValueReader<T>, pinned: boolean): T | Moved {
     let out: T;
     try {
-      const at = this.#valueAt(wordRef(w), a, b);
-      const len = this.#valueLen(wordRef(w), at);
-      out = fn(this.heap.u8, at, len, wordRef(w));
+      out = readValue(this.heap, wordRef(w), a, b, fn);
     } catch (e) {
       if (pinned || !(e instanceof ReadRetry || Atomics.load(this.#b64, this.#wi(slot)) !== w)) throw e;
       return MOVED;
@@ -413,7 +370,7 @@ export class SharedTable {
           break;
         }
         if (Atomics.load(this.#i32, this.#hi(i)) !== h) break;
-        const match = this.#keyMatches(ref, a, b, h);
+        const match = keyMatches(this.heap, ref, a, b, h);
         if (pinned || Atomics.load(this.#b64, this.#wi(i)) === w) {
           if (!match) break;
           this.#word = w;
@@ -424,44 +381,6 @@ export class SharedTable {
       }
     }
     return -1;
-  }
-
-  #keyMatches(ref: number, a: string, b: string | undefined, h: number): boolean {
-    const la = a.length;
-    const lb = b === undefined ? 0 : b.length;
-    if (this.heap.checkBlock(ref) < kRecKeyByte + 2 * (la + lb)) return false;
-    const q = this.heap.payload(ref) >> 2;
-    const { i32, u16 } = this.heap;
-    if (i32[q + kRecHash] !== h || i32[q + kRecKeyA] !== la || i32[q + kRecKeyB] !== (b === undefined ? kNoSecond : lb)) return false;
-    const u = (q << 1) + (kRecKeyByte >> 1);
-    for (let k = 0; k < la; k++) if (u16[u + k] !== a.charCodeAt(k)) return false;
-    for (let k = 0; k < lb; k++) if (u16[u + la + k] !== b!.charCodeAt(k)) return false;
-    return true;
-  }
-
-  /** The key of a record block, for scan (RETRY if garbage). */
-  #keyOf(ref: number): [string, string | undefined] {
-    const cap = this.heap.checkBlock(ref);
-    if (cap < kRecKeyByte) throw RETRY;
-    const q = this.heap.payload(ref) >> 2;
-    const la = this.heap.i32[q + kRecKeyA]!;
-    const lb = this.heap.i32[q + kRecKeyB]!;
-    if (!(la >= 0 && la <= kMaxKeyUnits && lb >= kNoSecond && lb <= kMaxKeyUnits) || cap < kRecKeyByte + 2 * (la + Math.max(lb, 0))) throw RETRY;
-    const u = (q << 1) + (kRecKeyByte >> 1);
-    return [unitsToString(this.heap.u16, u, la), lb === kNoSecond ? undefined : unitsToString(this.heap.u16, u + la, lb)];
-  }
-
-  /** Value offset of block `ref` whose key is (a, b): computed, not read (garbage-proof). */
-  #valueAt(ref: number, a: string, b: string | undefined): number {
-    return this.heap.payload(ref) + kRecKeyByte + align8(2 * (a.length + (b === undefined ? 0 : b.length)));
-  }
-
-  /** Value length, bounds-checked against the block (RETRY if garbage). */
-  #valueLen(ref: number, at: number): number {
-    const cap = this.heap.checkBlock(ref);
-    const len = this.heap.i32[(this.heap.payload(ref) >> 2) + kRecValueLen]!;
-    if (cap < 0 || len < 0 || at + len > this.heap.payload(ref) + cap) throw RETRY;
-    return len;
   }
 
   /** Inserts a new key under the claim mutex. False if the key turned out to exist. */
