@@ -25,7 +25,8 @@
  * orders them (the next owner sees them). `stats()` reads them without the lock: a racy but
  * untorn-enough snapshot for monitoring (each value is one aligned 8-byte word). The stats lines 1
  * and 2 are written only on the contended path, so the uncontended path touches the stripe's own
- * line and nothing else.
+ * line and nothing else. Their writers and the snapshot, with the slow-lock hook's timing, are in
+ * src/internal/lock-stats.ts.
  *
  * Re-entrancy: a thread that holds a stripe and asks for any key on it proceeds (kDepth + 1),
  * including while a pending `withLockAsync` of the same thread holds it: mutual exclusion is
@@ -36,23 +37,21 @@ import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError, checkKey, optPowerOfTwo } from '../errors.ts';
 import { type HashKey, hashPair } from '../internal/hash.ts';
 import { forceRelease, kWaiters, lockAsync, lockSlow, ownerOf, tagOf, tryLock, unlock } from '../internal/mutex.ts';
-import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
+import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
+import {
+  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, kHistLine, lockStats, recordWait, reportSlow,
+  slowLockOf,
+} from '../internal/lock-stats.ts';
 
-const kStatsLine = HEADER_BYTES / LINE_BYTES;
-const kHistLine = kStatsLine + 1;
+export type { LockStats, SlowLockInfo } from '../internal/lock-stats.ts';
+
 const kFirstStripeLine = kHistLine + 1;
-const kRecoveries = 0;
-const kTimeouts = 1;
-const kMaxWaitUs = 2;
-const kWaitTotalUs = 2; // BigInt64 index within the stats line (bytes 16..23)
-const kHistBuckets = 32;
 const kState = 0;
 const kDepth = 1;
 const kAcquired = 1; // Float64 index within a stripe line
 const kContended = 2;
 const kReentered = 3;
 const F64_PER_LINE = LINE_BYTES / 8;
-const I64_PER_LINE = LINE_BYTES / 8;
 
 export const DEFAULT_STRIPES = 4096;
 /** Keys whose stripe a thread remembers (256 hotkeys x 51 trade pairs fit several times). */
@@ -69,31 +68,10 @@ export interface LockCallOptions {
   /** Give up after this many milliseconds with ERR_LOCK_TIMEOUT. Default: wait forever. */
   readonly timeoutMs?: number;
 }
-/** What the slow-lock hook receives (times in milliseconds). */
-export interface SlowLockInfo {
-  hotkey: string;
-  tradePair: string;
-  waitMs: number;
-  holdMs: number;
-}
 /** A held lock: release() exactly once, on the thread that acquired it. */
 export interface LockGuard {
   release(): void;
   [Symbol.dispose](): void;
-}
-export interface LockStats {
-  stripes: number;
-  acquisitions: number;
-  contended: number;
-  contendedShare: number;
-  reentered: number;
-  held: number;
-  waitTotalMs: number;
-  waitMaxMs: number;
-  /** Waits by duration: bucket b counts waits of 2^b to 2^(b+1) microseconds (b = 0 includes < 1 µs). */
-  waitHistogramUs: number[];
-  timeouts: number;
-  recoveries: number;
 }
 
 export function resolveLockOptions(raw: unknown, path = 'options.lockStripes'): LockOptions {
@@ -160,8 +138,8 @@ export class LockDomain {
   readonly #key: HashKey;
   readonly #tag: number;
   readonly #cache = new Map<string, Map<string, number>>();
-  #slow: { hook: (info: SlowLockInfo) => void; thresholdMs: number } | null = null;
-  #acquiredAt = Number.NaN;
+  #slow: SlowLock | null = null;
+  readonly #timer = new SlowLockTimer();
   #cached = 0;
   readonly stripes: number;
 
@@ -206,10 +184,7 @@ export class LockDomain {
    * the Python validator needed. Costs two performance.now() per lock while installed.
    */
   onSlowLock(hook: ((info: SlowLockInfo) => void) | null, opts: { thresholdMs?: number } = {}): void {
-    if (hook !== null && typeof hook !== 'function') throw new TypeError('hook must be a function or null');
-    const t = opts.thresholdMs ?? 10;
-    if (typeof t !== 'number' || !(t >= 0)) throw new TypeError('options.thresholdMs must be a non-negative number');
-    this.#slow = hook === null ? null : { hook, thresholdMs: t };
+    this.#slow = slowLockOf(hook, opts);
   }
 
   /** Runs `fn` holding the stripe of (hotkey, tradePairId); releases on return or throw. */
@@ -226,7 +201,7 @@ export class LockDomain {
     if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#reenter(i, fn);
     if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
     this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
-    if (this.#slow !== null) this.#acquiredAt = performance.now();
+    if (this.#slow !== null) this.#timer.acquiredAt = performance.now();
     let out: T;
     try {
       out = fn();
@@ -257,7 +232,7 @@ export class LockDomain {
       return await fn();
     } finally {
       unlock(this.#w, i);
-      if (this.#slow !== null) this.#report(hotkey, tradePairId, t1 - t0, performance.now() - t1);
+      if (this.#slow !== null) reportSlow(this.#slow, hotkey, tradePairId, t1 - t0, performance.now() - t1);
     }
   }
 
@@ -353,7 +328,7 @@ export class LockDomain {
         n++;
       }
     }
-    if (n) Atomics.add(this.#w, kStatsLine * LINE_INTS + kRecoveries, n);
+    if (n) countRecoveries(this.#w, n);
     return n;
   }
 
@@ -369,23 +344,7 @@ export class LockDomain {
       reentered += this.#f[f + kReentered]!;
       if (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0) held++;
     }
-    const st = kStatsLine * LINE_INTS;
-    const hist: number[] = [];
-    for (let b = 0; b < kHistBuckets; b++) hist.push(Atomics.load(this.#w, kHistLine * LINE_INTS + b));
-    while (hist.length > 1 && hist[hist.length - 1] === 0) hist.pop();
-    return {
-      stripes: this.stripes,
-      acquisitions,
-      contended,
-      contendedShare: acquisitions ? contended / acquisitions : 0,
-      reentered,
-      held,
-      waitTotalMs: Number(Atomics.load(this.#big, kStatsLine * I64_PER_LINE + kWaitTotalUs)) / 1000,
-      waitMaxMs: Atomics.load(this.#w, st + kMaxWaitUs) / 1000,
-      waitHistogramUs: hist,
-      timeouts: Atomics.load(this.#w, st + kTimeouts),
-      recoveries: Atomics.load(this.#w, st + kRecoveries),
-    };
+    return lockStats(this.#w, this.#big, { stripes: this.stripes, acquisitions, contended, reentered, held });
   }
 
   #ownGuard(s: number, i: number): LockGuard {
@@ -404,22 +363,7 @@ export class LockDomain {
   }
 
   #timed<T>(hotkey: string, tradePairId: string, run: () => T): T {
-    const outer = this.#acquiredAt; // a timed withLock around this one (re-entrant nesting)
-    const t0 = performance.now();
-    this.#acquiredAt = Number.NaN;
-    try {
-      return run();
-    } finally {
-      const t2 = performance.now();
-      const t1 = Number.isNaN(this.#acquiredAt) ? t0 : this.#acquiredAt; // NaN: re-entered or timed out
-      this.#acquiredAt = outer;
-      this.#report(hotkey, tradePairId, t1 - t0, t2 - t1);
-    }
-  }
-
-  #report(hotkey: string, tradePair: string, waitMs: number, holdMs: number): void {
-    const slow = this.#slow;
-    if (slow !== null && (waitMs >= slow.thresholdMs || holdMs >= slow.thresholdMs)) slow.hook({ hotkey, tradePair, waitMs, holdMs });
+    return this.#timer.timed(run, (waitMs, holdMs) => reportSlow(this.#slow, hotkey, tradePairId, waitMs, holdMs));
   }
 
   #reenter<T>(i: number, fn: () => T): T {
@@ -440,20 +384,11 @@ export class LockDomain {
 
   #recordWait(s: number, ms: number): void {
     this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kContended]!++;
-    const us = Math.min(Math.round(ms * 1000), 0x7fffffff);
-    const st = kStatsLine * LINE_INTS;
-    Atomics.add(this.#big, kStatsLine * I64_PER_LINE + kWaitTotalUs, BigInt(us));
-    for (let m = Atomics.load(this.#w, st + kMaxWaitUs); us > m; ) {
-      const seen = Atomics.compareExchange(this.#w, st + kMaxWaitUs, m, us);
-      if (seen === m) break;
-      m = seen;
-    }
-    const b = us <= 1 ? 0 : Math.min(31 - Math.clz32(us), kHistBuckets - 1);
-    Atomics.add(this.#w, kHistLine * LINE_INTS + b, 1);
+    recordWait(this.#w, this.#big, ms);
   }
 
   #timedOut(i: number, timeoutMs: number, what: string): never {
-    Atomics.add(this.#w, kStatsLine * LINE_INTS + kTimeouts, 1);
+    countTimeout(this.#w);
     const owner = ownerOf(Atomics.load(this.#w, i + kState));
     throw new SabStateError(
       ErrorCode.LOCK_TIMEOUT,
