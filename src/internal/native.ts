@@ -77,7 +77,12 @@ export interface NativeStatus {
   readonly reason: string;
 }
 
-/** Batches from this many keys on go native when the backend is native (bench/hash.ts). */
+/**
+ * Byte batches from this many keys on go native when the backend is native (bench/hash.ts).
+ * Strings always use the JS hash: with its state in local variables it is as fast as one N-API
+ * call for a single key and faster for batches (each key costs a string copy out of V8 on the
+ * native side). Keys that already sit in a buffer are where native wins (about 10x).
+ */
 export const NATIVE_MIN_BATCH = 16;
 
 /** Where the binary is looked for: SABSTATE_NATIVE_PATH, else native/sabstate-hash.node. */
@@ -226,12 +231,10 @@ export function nativeStatus(): NativeStatus {
   return ensureLoaded().status;
 }
 
-// ---- batch entry points: native from NATIVE_MIN_BATCH keys on, else JS; same results ---------
+// ---- batch entry points: same results whichever backend runs them -------------------------------
 
 /** out[i] = hashString(key, keys[i]). */
 export function hashStringsInto(key: HashKey, keys: readonly string[], out = new Uint32Array(keys.length)): Uint32Array {
-  const n = nativeHash();
-  if (n !== null && keys.length >= NATIVE_MIN_BATCH) return n.hashStrings(key, keys, out);
   if (out.length < keys.length) throw new RangeError(`out has ${out.length} elements, ${keys.length} needed`);
   for (let i = 0; i < keys.length; i++) out[i] = hashString(key, keys[i]!);
   return out;
@@ -244,8 +247,6 @@ export function hashPairsInto(
   b: readonly string[] | string,
   out = new Uint32Array(a.length),
 ): Uint32Array {
-  const n = nativeHash();
-  if (n !== null && a.length >= NATIVE_MIN_BATCH) return n.hashPairs(key, a, b, out);
   if (typeof b !== 'string' && b.length !== a.length) throw new RangeError(`bs has ${b.length} elements, as has ${a.length}`);
   if (out.length < a.length) throw new RangeError(`out has ${out.length} elements, ${a.length} needed`);
   for (let i = 0; i < a.length; i++) out[i] = hashPair(key, a[i]!, typeof b === 'string' ? b : b[i]!);
