@@ -3,7 +3,7 @@
  * TextEncoder, TextDecoder + JSON.parse) and msgpackr (a `new Packr()` with its defaults, which
  * use msgpackr's record extension, and `new Packr({ useRecords: false })`, plain MessagePack
  * maps as the standalone pack/unpack write them; neither uses structuredClone), side by side in
- * one run, on the real positions of /work/shared/data (ptn-miner-positions.json):
+ * one run, on the real positions of test/fixtures/ptn (ptn-miner-positions.json):
  *   (a) one real order with 4 price sources (the one of 917 bytes of JSON),
  *   (b) the median real position (by JSON size), (c) the largest real position,
  *   (d) a synthetic 100-order position: the largest position with 100 real orders,
@@ -17,7 +17,6 @@
  */
 import { Bench } from 'tinybench';
 import { Packr } from 'msgpackr';
-import { readFileSync } from 'node:fs';
 import { isDeepStrictEqual } from 'node:util';
 import {
   decodeOrder,
@@ -27,6 +26,7 @@ import {
   encodePositionHead,
   encodeValue,
 } from '../src/internal/codec.ts';
+import { realPositionTexts } from '../test/helpers/data.ts';
 
 type Obj = Record<string, unknown>;
 const ms = Number(process.env.BENCH_MS ?? 300);
@@ -36,7 +36,7 @@ const kSyntheticOrders = 100;
 const kSmallJson = 4096;
 const kSmallReps = 20;
 
-const raw: string[] = JSON.parse(readFileSync(new URL('../../shared/data/ptn-miner-positions.json', import.meta.url), 'utf8'));
+const raw: string[] = realPositionTexts();
 const positions = raw.map((s) => JSON.parse(s) as Obj);
 const jsonSize = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
 const bySize = [...positions].sort((a, b) => jsonSize(a) - jsonSize(b));

@@ -1,6 +1,6 @@
 /**
  * Positions benchmark (`npm run bench:positions`): get / getOpen / save of the real positions of
- * /work/shared/data (ptn-miner-positions.json), memory per stored position, and the order step
+ * test/fixtures/ptn (ptn-miner-positions.json), memory per stored position, and the order step
  * (inside withLock: getOpen, append one real order, save) for positions of 1, 10 and 100 orders
  * and for the real median position.
  * Times are medians (p50 of tinybench's samples; robust to neighbours' load) in µs per operation;
@@ -11,15 +11,15 @@
  * real median position.
  */
 import { Bench } from 'tinybench';
-import { readFileSync } from 'node:fs';
 import { hashKeyFromSeed } from '../src/internal/hash.ts';
 import { LockDomain, createLockHandle, resolveLockOptions } from '../src/domains/locks.ts';
 import { type Position, PositionsDomain, createPositionsHandle, resolvePositionsOptions } from '../src/domains/positions.ts';
+import { realPositionTexts } from '../test/helpers/data.ts';
 
 type Obj = Record<string, unknown>;
 const ms = Number(process.env.BENCH_MS ?? 300);
 const key = hashKeyFromSeed(0x5eedn);
-const raw: string[] = JSON.parse(readFileSync(new URL('../../shared/data/ptn-miner-positions.json', import.meta.url), 'utf8'));
+const raw: string[] = realPositionTexts();
 const positions = raw.map((s) => JSON.parse(s) as Position);
 const jsonSize = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
 const tpOf = (p: Position): string => (typeof p.trade_pair === 'string' ? p.trade_pair : (p.trade_pair[0] as string));

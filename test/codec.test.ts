@@ -2,7 +2,6 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import {
   decodeOrder,
   decodePositionHead,
@@ -15,9 +14,10 @@ import {
 } from '../src/internal/codec.ts';
 import { SabStateError } from '../src/errors.ts';
 import { fcParams, prng } from './helpers/seed.ts';
+import { realPositionTexts } from './helpers/data.ts';
 
 type Obj = Record<string, unknown>;
-const RAW: string[] = JSON.parse(readFileSync(new URL('../../shared/data/ptn-miner-positions.json', import.meta.url), 'utf8'));
+const RAW: string[] = realPositionTexts();
 const fresh = (i: number): Obj => JSON.parse(RAW[i]!) as Obj;
 
 /** Structural equality that also checks key order, own "__proto__" keys and Object.is on numbers. */
