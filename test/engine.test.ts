@@ -12,16 +12,12 @@ import { realPositionTexts } from './helpers/data.ts';
 import { tsWorker } from './helpers/workers.ts';
 import type { AllData, AllResult, HoldData } from './workers/engine-fixture.ts';
 import { code } from './helpers/errors.ts';
+import { SMALL_ENGINE } from './helpers/temp.ts';
 
 const WORKER = new URL('./workers/engine-worker.ts', import.meta.url);
 const HK = '5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5LhujRT9t';
 /** Small sizes: tests create many engines. */
-const SMALL = {
-  lockStripes: 256,
-  positions: { maxRecords: 1024, maxBytes: 16 << 20 },
-  eliminations: { maxRecords: 64 },
-  departed: { maxRecords: 1024 },
-} as const;
+const SMALL = SMALL_ENGINE;
 
 function caught(fn: () => unknown): unknown {
   try {

@@ -5,8 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { createEngine, exportValidatorTree, importValidatorTree, SabStateError } from '../src/index.ts';
 import type { Engine, EngineOptions, ImportReport, Position } from '../src/index.ts';
@@ -14,7 +13,7 @@ import { pyJsonDumps } from '../src/ptn/py-json.ts';
 import { realDeparted, realDepartedText, realPositionTexts } from './helpers/data.ts';
 
 const HK = '5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5LhujRT9t';
-const OPTIONS: EngineOptions = { lockStripes: 256, positions: { maxRecords: 1024, maxBytes: 16 << 20 }, eliminations: { maxRecords: 64 }, departed: { maxRecords: 1024 } };
+const OPTIONS: EngineOptions = SMALL_ENGINE;
 /** The python3 interpreter itself (a pyenv shim costs a second per start), or undefined. */
 const PYTHON: string | undefined = (() => {
   const r = spawnSync('python3', ['-c', 'import sys; print(sys.version_info[0], sys.executable)'], { encoding: 'utf8' });
@@ -26,15 +25,7 @@ function python(code: string, args: string[], input?: string) {
   return spawnSync(PYTHON!, ['-I', '-c', code, ...args], { encoding: 'utf8', ...(input === undefined ? {} : { input }) });
 }
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'sabstate-ptn-'));
-  dirs.push(d);
-  return d;
-}
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs('sabstate-ptn-', test);
 
 const tpOf = (p: Record<string, unknown>): string => (typeof p.trade_pair === 'string' ? p.trade_pair : String((p.trade_pair as unknown[])[0]));
 const isClosed = (p: Record<string, unknown>): boolean => p.is_closed_position === true;
@@ -200,6 +191,7 @@ for f in sorted(fa & fb):
 print(json.dumps({"compared": len(fa & fb), "bad": bad}))
 sys.exit(1 if bad else 0)
 `;
+import { SMALL_ENGINE, tempDirs } from './helpers/temp.ts';
 
 (PYTHON ? test : test.skip)('python3: json.load of every exported file equals json.load of the original', () => {
   const src = realTree();

@@ -4,34 +4,23 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine, EngineOptions, Position } from '../src/index.ts';
 import { realDeparted, realPositionTexts } from './helpers/data.ts';
 import { runWorkers } from './helpers/workers.ts';
 import type { SaverData } from './workers/engine-fixture.ts';
+import { SMALL_ENGINE, tempDirs } from './helpers/temp.ts';
 
 const WORKER = new URL('./workers/engine-worker.ts', import.meta.url);
 const HK = '5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5LhujRT9t';
 const OPTIONS = {
-  lockStripes: 256,
-  positions: { maxRecords: 1024, maxBytes: 16 << 20 },
-  eliminations: { maxRecords: 64 },
-  departed: { maxRecords: 1024 },
+  ...SMALL_ENGINE,
   general: { queues: { orders: { capacity: 64, maxMessageBytes: 512 } }, counters: ['orders_seen', 'syncs', 'never'], maps: ['accounts', 'empty'] },
 } satisfies EngineOptions;
 
-const dirs: string[] = [];
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'sabstate-snapshot-'));
-  dirs.push(d);
-  return d;
-}
-test.after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs('sabstate-snapshot-', test);
 
 function caught(fn: () => unknown): unknown {
   try {
