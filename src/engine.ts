@@ -218,6 +218,7 @@ export class Engine {
       this.#watch.exited++;
       this.#watch.recoveredLocks += this.locks.releaseAllOwnedBy(id);
       this.#watch.recoveredOther +=
+        this.general.syncGate.releaseAllOwnedBy(id) +
         this.positions.releaseAllOwnedBy(id) +
         this.eliminations.releaseAllOwnedBy(id) +
         this.departed.releaseAllOwnedBy(id) +

@@ -598,4 +598,25 @@ test('thread options: cache sizes per thread, checked at the boundary', () => {
   assert.throws(() => createEngine({}, { cache: 1 } as never), (x: unknown) => x instanceof TypeError && (x as Error).message === 'threadOptions.cache is not a known option (known: orderCacheSize, recordMemoSize)');
 });
 
+test('watch: a worker terminated inside a guarded write does not hold back the next sync', async () => {
+  const e = createEngine(SMALL);
+  const flag = new Int32Array(new SharedArrayBuffer(8));
+  const w = tsWorker(new URL('./workers/gate-worker.ts', import.meta.url), { workerData: { handle: e.handle(), flag: flag.buffer } });
+  e.watch(w);
+  const exited = once(w, 'exit');
+  while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+  // While the worker is inside its guard, begin() must wait for it (and here times out).
+  assert.is(code(() => e.general.syncGate.begin({ timeoutMs: 50 })), 'ERR_LOCK_TIMEOUT');
+  e.general.syncGate.end();
+  await w.terminate();
+  await exited;
+  const t0 = performance.now();
+  const epoch = e.general.syncGate.begin({ timeoutMs: 5000 });
+  assert.ok(performance.now() - t0 < 1000, 'begin() no longer waits for the dead writer');
+  assert.is(e.general.syncGate.current().inProgress, true);
+  e.general.syncGate.end();
+  assert.is(epoch, 2);
+  assert.ok(e.stats().watch.recoveredOther >= 1);
+});
+
 test.run();

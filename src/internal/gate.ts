@@ -40,11 +40,29 @@
  * | kRefused      | 1    | refused guards            | Atomics.add             | stats only |
  * | kActive       | 2    | every guard               | Atomics.add / sub       | guarded writes in flight |
  *
+ * Recovery of a dead writer: a worker terminated inside fn never runs G4, so its guard would
+ * stay counted in kActive and every later begin() would wait (until its timeoutMs). So each
+ * thread also counts its own guards in flight in a slot of its own (kSlots: up to kSlotCount
+ * threads, each slot on its own line; the thread claims one by CAS of its tag on first use).
+ * G1 and G4 add / subtract on the slot too (the slot after kActive in G1, before it in G4, so
+ * the slot never counts more than the thread's share of kActive: recovery can never drive
+ * kActive below the guards really in flight; a thread killed between the two adds leaves one
+ * guard unrecoverable, which begin()'s timeoutMs bounds). releaseAllOwnedBy(deadThread), called by
+ * engine.watch after the worker has exited, takes the slot's count with Atomics.exchange,
+ * subtracts it from kActive (notifying a waiting begin() as G4 would), and frees the slot. A
+ * thread beyond kSlotCount guards without a slot: its guards cannot be recovered (documented
+ * limit; begin()'s timeoutMs still bounds the wait).
+ *
+ * | kSlots + k*LINE_INTS     | slot k | claiming thread / recovery | CAS 0 -> tag, store 0 | owner tag |
+ * | kSlots + k*LINE_INTS + 1 | slot k | owner thread / recovery    | Atomics.add / exchange | its guards in flight |
+ *
  * The epoch is 31 bits (kState >>> 1): it wraps after 2^31 syncs. One sync thread at a time is
  * expected: a second begin() while in progress bumps the epoch again; end() clears the flag.
  */
+import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
 import type { HashKey } from './hash.ts';
+import { tagOf } from './mutex.ts';
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, checkRegion, createRegion } from './region.ts';
 import type { RegionSpec } from './region.ts';
 
@@ -52,8 +70,12 @@ const kState = LINE_INTS;
 const kBeginWaiting = kState + 1;
 const kRefused = kState + 2;
 const kActive = 2 * LINE_INTS;
-const GATE_BYTES = HEADER_BYTES + 2 * LINE_BYTES;
-const GATE_LAYOUT = 1;
+const kSlots = 3 * LINE_INTS;
+const kSlotCount = 64;
+const kSlotTag = 0;
+const kSlotCountWord = 1;
+const GATE_BYTES = HEADER_BYTES + (2 + kSlotCount) * LINE_BYTES;
+const GATE_LAYOUT = 2;
 
 export interface GateState {
   epoch: number;
@@ -83,6 +105,8 @@ const localDepth = new WeakMap<SharedArrayBuffer, { depth: number }>();
 export class SyncGate {
   #i32: Int32Array;
   #local: { depth: number };
+  /** Index in i32 of this thread's count slot; -1: not claimed yet; -2: none free. */
+  #slot = -1;
 
   /** Attaches to a gate region; ERR_LAYOUT_MISMATCH unless it is one. */
   constructor(sab: unknown, key: HashKey) {
@@ -143,7 +167,9 @@ export class SyncGate {
    */
   guard<T>(ifEpoch: number, fn: () => T): T {
     const i32 = this.#i32;
+    const slot = this.#slot >= 0 ? this.#slot : this.#claimSlot();
     Atomics.add(i32, kActive, 1); // G1
+    if (slot >= 0) Atomics.add(i32, slot + kSlotCountWord, 1);
     const s = Atomics.load(i32, kState); // G2
     if ((s & 1) !== 0 || s >>> 1 !== ifEpoch) this.#refuse(s, ifEpoch);
     const local = this.#local;
@@ -165,9 +191,42 @@ export class SyncGate {
 
   #leave(): void {
     const i32 = this.#i32;
+    if (this.#slot >= 0) Atomics.sub(i32, this.#slot + kSlotCountWord, 1);
     if (Atomics.sub(i32, kActive, 1) === 1 && Atomics.load(i32, kBeginWaiting) !== 0) {
       Atomics.notify(i32, kActive);
     }
+  }
+
+  /** Claims a count slot for this thread (once per thread and region): its index, or -2. */
+  #claimSlot(): number {
+    if (this.#slot !== -1) return this.#slot;
+    const tag = tagOf(threadId);
+    for (let k = 0; k < kSlotCount; k++) {
+      const at = kSlots + k * LINE_INTS;
+      const seen = Atomics.compareExchange(this.#i32, at + kSlotTag, 0, tag);
+      if (seen === 0 || seen === tag) return (this.#slot = at);
+    }
+    return (this.#slot = -2);
+  }
+
+  /**
+   * Recovery (engine.watch, after the worker exited): forgets the guarded writes the dead thread
+   * had in flight, so begin() stops waiting for them, and frees its slot. Returns how many.
+   */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    const i32 = this.#i32;
+    const tag = tagOf(deadThreadId);
+    for (let k = 0; k < kSlotCount; k++) {
+      const at = kSlots + k * LINE_INTS;
+      if (Atomics.load(i32, at + kSlotTag) !== tag) continue;
+      const n = Atomics.exchange(i32, at + kSlotCountWord, 0);
+      if (n > 0 && Atomics.sub(i32, kActive, n) === n && Atomics.load(i32, kBeginWaiting) !== 0) {
+        Atomics.notify(i32, kActive);
+      }
+      Atomics.store(i32, at + kSlotTag, 0);
+      return n;
+    }
+    return 0;
   }
 
   #refuse(s: number, ifEpoch: number): never {
