@@ -104,6 +104,23 @@ export class OrderCache {
     return value;
   }
 
+  /**
+   * Caches a value that is already deep-frozen (a frozenCopy of an order this thread has just
+   * written into chunk (off, stamp)): no freeze walk, not counted as a miss.
+   */
+  keep(off: number, stamp: number, value: unknown): void {
+    const e: CachedChunk = { off, stamp, value, tick: ++this.#tick };
+    this.#map.delete(off);
+    this.#map.set(off, e);
+    if (this.#map.size > this.#cap) {
+      let drop = this.#cap >> 3;
+      for (const k of this.#map.keys()) {
+        this.#map.delete(k);
+        if (--drop <= 0) break;
+      }
+    }
+  }
+
   clear(): void {
     this.#map.clear();
   }

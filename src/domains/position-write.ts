@@ -242,12 +242,22 @@ export class PositionWriter {
     return true;
   }
 
-  /** Puts the version just published in the RecordMemo (decoding its few new chunks now). */
+  /**
+   * Puts the version just published in the RecordMemo (decoding its few new chunks now), and
+   * each new chunk's frozen order in the OrderCache: once another thread saves this position,
+   * this thread's next read misses the memo and looks its orders up by chunk, and without this
+   * it would decode again every order it wrote itself.
+   */
   #remember(built: Built): void {
-    const { heap, memo } = this.#s;
+    const { heap, memo, cache } = this.#s;
     const vals = built.vals;
+    const refs = built.refs;
     for (let k = 0; k < vals.length; k++) {
-      if (vals[k] === undefined) vals[k] = frozenCopy(built.orders[k]);
+      if (vals[k] === undefined) {
+        const v = frozenCopy(built.orders[k]);
+        vals[k] = v;
+        cache.keep(refs[2 * k]!, refs[2 * k + 1]!, v);
+      }
     }
     memo.put(built.ref, heap.stampOf(built.ref), vals);
   }
