@@ -19,7 +19,9 @@
  *
  * Every case: the same seeded state (the real positions of test/fixtures/ptn, plus real positions
  * re-keyed as open positions of other miners; real orders with price sources as templates), a
- * warmup of BENCH_WARM_MS (default 250) per thread, a start barrier, then BENCH_MS (default 2000)
+ * warmup of BENCH_WARM_MS (default 2000: worker threads start, load modules and get optimized on
+ * the same 2 cores, and 250 ms measured half-warm code) per thread, a start barrier, then
+ * BENCH_MS (default 2000)
  * of orders with performance.now() around each into a log histogram (buckets 4.4 % wide; a
  * percentile is its bucket's upper bound). Also measured: the CPU time of all the case's threads
  * or processes in the timed window, per order (less sensitive to the machine's load than
@@ -46,7 +48,7 @@ import { BUCKETS, bucketOf, countStoredOrders, percentilesOf, pick, sabOrder, sa
 import type { Setup, Tally } from './workers/order-path-common.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
-const warmMs = Number(process.env.BENCH_WARM_MS ?? 250);
+const warmMs = Number(process.env.BENCH_WARM_MS ?? 2000);
 /** BENCH_THREADS: the sabstate worker-thread counts (default 2,4). */
 const THREADS = (process.env.BENCH_THREADS ?? '2,4').split(',').map(Number).filter((n) => Number.isInteger(n) && n > 0);
 const PEER_THREADS = [1, 2, 4];
