@@ -52,6 +52,21 @@ export function tryLock(w: Int32Array, i: number, tag: number): number {
 }
 
 /**
+ * One step of the waiting loop shared by lockSlow and lockAsync: takes the lock if it is free
+ * (keeping kWaiters, like Drepper's "2"), else makes sure the word says someone waits. Returns 0
+ * when acquired, kRetry when the word moved under a CAS, else the word value to wait on (it has
+ * kWaiters set, so the unlocker that changes it will notify).
+ */
+/** Never a lock word: words are tags (threadId + 1) << 1, or-ed with kWaiters, for threadIds < 2^30. */
+const kRetry = -1;
+function acquireOrMark(w: Int32Array, i: number, tag: number): number {
+  const c = Atomics.load(w, i);
+  if (c === 0) return Atomics.compareExchange(w, i, 0, tag | kWaiters) === 0 ? 0 : kRetry;
+  if (c & kWaiters) return c;
+  return Atomics.compareExchange(w, i, c, c | kWaiters) === c ? c | kWaiters : kRetry;
+}
+
+/**
  * Blocks until acquired or `timeoutMs` elapsed (Infinity: no limit). Returns true if acquired.
  * Must not be called on the main thread of a browser (Atomics.wait); Node allows it everywhere.
  */
@@ -66,15 +81,9 @@ export function lockSlow(w: Int32Array, i: number, tag: number, timeoutMs: numbe
   }
   const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
   for (;;) {
-    let c = Atomics.load(w, i);
-    if (c === 0) {
-      if (Atomics.compareExchange(w, i, 0, tag | kWaiters) === 0) return true;
-      continue;
-    }
-    if ((c & kWaiters) === 0) {
-      if (Atomics.compareExchange(w, i, c, c | kWaiters) !== c) continue;
-      c |= kWaiters;
-    }
+    const c = acquireOrMark(w, i, tag);
+    if (c === 0) return true;
+    if (c === kRetry) continue;
     if (deadline === Infinity) {
       Atomics.wait(w, i, c);
     } else {
@@ -95,15 +104,9 @@ export async function lockAsync(w: Int32Array, i: number, tag: number, timeoutMs
   const keepAlive = setInterval(() => {}, 1 << 30);
   try {
     for (;;) {
-      let c = Atomics.load(w, i);
-      if (c === 0) {
-        if (Atomics.compareExchange(w, i, 0, tag | kWaiters) === 0) return true;
-        continue;
-      }
-      if ((c & kWaiters) === 0) {
-        if (Atomics.compareExchange(w, i, c, c | kWaiters) !== c) continue;
-        c |= kWaiters;
-      }
+      const c = acquireOrMark(w, i, tag);
+      if (c === 0) return true;
+      if (c === kRetry) continue;
       const left = deadline === Infinity ? undefined : deadline - performance.now();
       if (left !== undefined && left <= 0) return false;
       const r = Atomics.waitAsync(w, i, c, left);
