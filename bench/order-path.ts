@@ -44,7 +44,7 @@ import {
   QUEUE, TRADE_PAIRS, fixturesPresent, generalOptions, makeHotkey, prng, realDeparted, realPositionTexts, uuid,
 } from '../examples/validator/shared.ts';
 import type { Order, Position } from '../examples/validator/shared.ts';
-import { BUCKETS, bucketOf, countStoredOrders, percentilesOf, pick, sabOrder, sabPath, tpIdOf } from './workers/order-path-common.ts';
+import { BUCKETS, bucketOf, countStoredOrders, createHistograms, percentilesOf, pick, sabOrder, sabPath, tpIdOf } from './workers/order-path-common.ts';
 import type { Setup, Tally } from './workers/order-path-common.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
@@ -236,7 +236,7 @@ if (CASES.has('sabstate')) {
 // ---- 2. sabstate, W worker threads ----------------------------------------------------------------
 for (const W of CASES.has('sabstate') ? THREADS : []) {
   const engine = newEngine();
-  const histograms = new SharedArrayBuffer(W * BUCKETS * 4);
+  const histograms = createHistograms(W);
   const barrier = new SharedArrayBuffer(8);
   const done = new SharedArrayBuffer(4);
   const common = { handle: engine.handle(), setup, histograms, barrier, done, warmMs, ms };
@@ -268,7 +268,7 @@ for (const W of CASES.has('sabstate') ? THREADS : []) {
 
 // ---- 3. peer A: JS server thread ------------------------------------------------------------------
 for (const W of CASES.has('js-server') ? PEER_THREADS : []) {
-  const histograms = new SharedArrayBuffer(W * BUCKETS * 4);
+  const histograms = createHistograms(W);
   const barrier = new SharedArrayBuffer(8);
   const done = new SharedArrayBuffer(4);
   const channels = Array.from({ length: W + 1 }, () => new MessageChannel());

@@ -13,36 +13,8 @@ import type { Order, Position } from '../../examples/validator/shared.ts';
 
 export type TradePair = (typeof TRADE_PAIRS)[number];
 
-// ---- latency histogram ----------------------------------------------------------------------------
-/**
- * 16 buckets per octave of microseconds (each about 4.4 % wide), 320 buckets (up to 2^20 µs).
- * Bucket 0 is below 1 µs; bucket b > 0 holds [2^((b-1)/16), 2^(b/16)) µs. A percentile is reported
- * as its bucket's upper bound. The Python peer uses the same formula.
- */
-export const BUCKETS = 320;
-export const PER_OCTAVE = 16;
-
-export function bucketOf(us: number): number {
-  if (us < 1) return 0;
-  return Math.min(BUCKETS - 1, Math.floor(Math.log2(us) * PER_OCTAVE) + 1);
-}
-
-export function percentilesOf(rows: ArrayLike<number>[], ps: number[]): { count: number; values: number[] } {
-  const sum = new Float64Array(BUCKETS);
-  for (const row of rows) for (let b = 0; b < BUCKETS; b++) sum[b]! += row[b] ?? 0;
-  let count = 0;
-  for (const c of sum) count += c;
-  const values = ps.map((p) => {
-    const target = count * p;
-    let acc = 0;
-    for (let b = 0; b < BUCKETS; b++) {
-      acc += sum[b]!;
-      if (acc >= target && acc > 0) return b === 0 ? 1 : 2 ** (b / PER_OCTAVE);
-    }
-    return NaN;
-  });
-  return { count, values };
-}
+// ---- latency histogram: examples/validator/latency.ts (the demo's, the same formula) -----------------
+export { BUCKETS, bucketOf, createHistograms, percentilesOf } from '../../examples/validator/latency.ts';
 
 // ---- the shared setup -------------------------------------------------------------------------------
 /** Everything a case starts from (built once by bench/order-path.ts, the same for every peer). */
