@@ -44,7 +44,7 @@ import {
   QUEUE, TRADE_PAIRS, fixturesPresent, generalOptions, makeHotkey, prng, realDeparted, realPositionTexts, uuid,
 } from '../examples/validator/shared.ts';
 import type { Order, Position } from '../examples/validator/shared.ts';
-import { BUCKETS, bucketOf, countStoredOrders, createHistograms, percentilesOf, pick, sabOrder, sabPath, tpIdOf } from './workers/order-path-common.ts';
+import { BUCKETS, bucketOf, countStoredOrders, createHistograms, histogramRows, percentilesOf, pick, sabOrder, sabPath, tpIdOf } from './workers/order-path-common.ts';
 import type { Setup, Tally } from './workers/order-path-common.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
@@ -257,7 +257,7 @@ for (const W of CASES.has('sabstate') ? THREADS : []) {
   const saved = ts.reduce((s, t) => s + t.saved, 0);
   const warmSaved = ts.reduce((s, t) => s + t.warmSaved, 0);
   const { check, ok } = checkLine(countStoredOrders(engine), saved, warmSaved, popped);
-  const rows = Array.from({ length: W }, (_, i) => new Int32Array(histograms, i * BUCKETS * 4, BUCKETS));
+  const rows = histogramRows(histograms);
   const st = engine.stats();
   const qs = st.general.queues[QUEUE];
   const detail = `locks: ${(st.locks.contendedShare * 100).toFixed(1)} % of acquisitions contended, wait total ${st.locks.waitTotalMs.toFixed(0)} ms, held at the end ${st.locks.held}; ` +
@@ -302,7 +302,7 @@ for (const W of CASES.has('js-server') ? PEER_THREADS : []) {
   const saved = ts.reduce((s, t) => s + t.saved, 0);
   const warmSaved = ts.reduce((s, t) => s + t.warmSaved, 0);
   const { check, ok } = checkLine(rep.storedOrders, saved, warmSaved, popped);
-  const rows = Array.from({ length: W }, (_, i) => new Int32Array(histograms, i * BUCKETS * 4, BUCKETS));
+  const rows = histogramRows(histograms);
   record('js-server', W, ts, rows, cpuMs, `${check}; locks held at the end ${rep.locksHeld}`, ok && rep.locksHeld === 0);
 }
 

@@ -14,7 +14,7 @@ import type { Order, Position } from '../../examples/validator/shared.ts';
 export type TradePair = (typeof TRADE_PAIRS)[number];
 
 // ---- latency histogram: examples/validator/latency.ts (the demo's, the same formula) -----------------
-export { BUCKETS, bucketOf, createHistograms, percentilesOf } from '../../examples/validator/latency.ts';
+export { BUCKETS, bucketOf, createHistograms, histogramRows, percentilesOf } from '../../examples/validator/latency.ts';
 
 // ---- the shared setup -------------------------------------------------------------------------------
 /** Everything a case starts from (built once by bench/order-path.ts, the same for every peer). */

@@ -26,6 +26,11 @@ export function createHistograms(workers: number): SharedArrayBuffer {
   return new SharedArrayBuffer(workers * BUCKETS * 4);
 }
 
+/** The per-worker rows of a createHistograms buffer. */
+export function histogramRows(sab: SharedArrayBuffer): Int32Array[] {
+  return Array.from({ length: sab.byteLength / (BUCKETS * 4) }, (_, i) => new Int32Array(sab, i * BUCKETS * 4, BUCKETS));
+}
+
 /** Percentiles (upper bounds, µs) of the summed rows; NaN when the rows are empty. */
 export function percentilesOf(rows: ArrayLike<number>[], ps: number[]): { count: number; values: number[] } {
   const sum = new Float64Array(BUCKETS);
@@ -46,8 +51,6 @@ export function percentilesOf(rows: ArrayLike<number>[], ps: number[]): { count:
 
 /** percentilesOf over the rows of a createHistograms buffer, 0 when nothing was recorded yet. */
 export function percentiles(sab: SharedArrayBuffer, ps: number[]): { count: number; values: number[] } {
-  const rows: Int32Array[] = [];
-  for (let off = 0; off < sab.byteLength; off += BUCKETS * 4) rows.push(new Int32Array(sab, off, BUCKETS));
-  const r = percentilesOf(rows, ps);
+  const r = percentilesOf(histogramRows(sab), ps);
   return { count: r.count, values: r.values.map((v) => (Number.isNaN(v) ? 0 : v)) };
 }
