@@ -4,78 +4,117 @@
  *
  * It replaces the Python validator's `sync_in_progress` flag and `sync_epoch` value, where a save
  * checked the flag and the epoch, then wrote: a sync that began between the check and the write
- * let a stale save land. Here the check and the write are ordered against `begin()` by an
- * "active writers" count (a reader-side announcement, like a SRCU / rwlock read count):
+ * let a stale save land. Here the check and the write are ordered against `begin()` by
+ * announcements: a guarded write in flight holds one slot of the region, with its thread's tag in
+ * it (a reader-side announcement, like the per-CPU counts of SRCU, but one word per write so that
+ * the slot is the ONLY record of it: claimed in one atomic step, cleared in one, and readable by
+ * recovery). begin() is rare and scans every slot.
  *
- *   guard(ifEpoch, fn):                      begin():
- *     G1 Atomics.add(kActive, 1)                B1 CAS kState -> (epoch + 1, in progress)
- *     G2 s = Atomics.load(kState)               B2 Atomics.add(kBeginWaiting, 1)
- *        s != (ifEpoch, idle): G4, throw        B3 loop: a = Atomics.load(kActive);
- *     G3 fn()                                        a == 0: done; else Atomics.wait(kActive, a)
- *     G4 Atomics.sub(kActive, 1); if it was 1   B4 Atomics.sub(kBeginWaiting, 1); return epoch + 1
- *        and Atomics.load(kBeginWaiting) > 0:
- *        Atomics.notify(kActive)
+ *   guard(ifEpoch, fn), outermost on its thread:      begin():
+ *     G1 CAS a free slot 0 -> tag                         B1 Atomics.store(kSyncOwner, tag)
+ *        (none free: ERR_CAPACITY, nothing written)       B2 CAS kState -> (epoch + 1, in progress)
+ *     G2 s = Atomics.load(kState)                         B3 for every slot: v = Atomics.load(slot);
+ *        s != (ifEpoch, idle): R1, G4, throw                 while v != 0 (a write in flight):
+ *     G3 fn()                                                B3a CAS slot v -> v | kWaited (if unset)
+ *     G4 old = Atomics.exchange(slot, 0);                    B3b Atomics.wait(slot, v | kWaited)
+ *        if old has kWaited: Atomics.notify(slot)            v = Atomics.load(slot)
+ *     R1 (refused) Atomics.add(kRefused, 1)               return epoch + 1
+ *   end(): E1 Atomics.and(kState, ~1)
  *
  * Why a guarded write either completes before begin() returns or is refused. Every Atomics
- * operation is sequentially consistent: all of G1..G4 and B1..B4 of all threads sit in one total
- * order. Take a guard and a begin. If B1 precedes G2, G2 reads the in-progress state (or, after
- * end(), a newer epoch than ifEpoch, since epochs only grow) and the write is refused. Otherwise
- * G1 < G2 < B1 < every load of B3, and kActive counts this guard from G1 until its G4; so every
- * B3 load before G4 sees a >= 1, and the load that lets begin() return comes after G4, which comes
- * after fn (G3) in the guard's own thread. So fn is complete when begin() returns.
- * No lost wakeup for begin(): only the G4 that brings kActive to 0 notifies. If its load of
- * kBeginWaiting precedes B2, then it precedes B3's loads, which read 0 (or a newer guard, which
- * will notify in turn). If B2 precedes it, the notify comes: either begin() is asleep and wakes,
- * or B3's Atomics.wait(kActive, a) with a != 0 finds kActive != a and returns at once.
- * Nested guard() calls on one thread only add to kActive and never wait: no deadlock. begin()
- * inside a guarded fn on the same thread would wait for itself, so it throws instead.
+ * operation is sequentially consistent: all the steps above of all threads sit in one total
+ * order. Take a guard that holds slot k and a begin(). If B2 precedes G2, G2 reads the
+ * in-progress state (or, after end(), a newer epoch than ifEpoch, since epochs only grow) and the
+ * write is refused. Otherwise G1 < G2 < B2 < every load of B3. From G1 until its G4, slot k holds
+ * tag or tag | kWaited: B3a only adds the bit, another guard's G1 fails on a non-zero slot, and
+ * only the guard's own G4 (or recovery of its dead thread, below) clears it. So every B3 load of
+ * slot k before G4 sees it busy, begin() moves past slot k only after a load that follows G4,
+ * and G4 follows fn (G3) in the guard's thread: fn is complete when begin() returns. A guard
+ * that claims a slot begin() has already passed does so after that B3 load, so after B2: its G2
+ * refuses it.
+ * No lost wakeup: begin() sleeps only in B3b, Atomics.wait(slot, w) with w = v | kWaited, which
+ * returns at once unless the slot still holds w. If B3a's CAS (or an earlier begin's) precedes
+ * G4, G4's exchange returns a value with kWaited and notifies; if G4 precedes B3a, the CAS fails
+ * and begin() loads the slot again. No global count, nothing for begin() to miss.
+ * Nested guard() calls on one thread run inside the outermost one's slot (no shared step but
+ * G2). begin() inside a guarded fn on the same thread would wait for itself, so it throws.
  * fn must be synchronous: its writes must be done when it returns.
  *
- * Region (RegionKind.GATE, params [1]):
+ * Region (RegionKind.GATE, params [GATE_LAYOUT]):
  *
- * | slot          | line | written by                | how                     | meaning |
- * | ------------- | ---- | ------------------------- | ----------------------- | ------- |
- * | kState        | 1    | begin(), end()            | Atomics.compareExchange / and | epoch * 2 + inProgress |
- * | kBeginWaiting | 1    | begin()                   | Atomics.add / sub       | a begin() waits in B3 |
- * | kRefused      | 1    | refused guards            | Atomics.add             | stats only |
- * | kActive       | 2    | every guard               | Atomics.add / sub       | guarded writes in flight |
+ * | slot                     | line   | written by                      | how                     | meaning |
+ * | ------------------------ | ------ | ------------------------------- | ----------------------- | ------- |
+ * | kState                   | 1      | begin(), end(), recovery        | Atomics.compareExchange / and | epoch * 2 + inProgress |
+ * | kSyncOwner               | 1      | begin() (B1)                    | Atomics.store           | tag of the thread that last called begin() |
+ * | kRefused                 | 2      | refused guards (R1)             | Atomics.add             | stats only |
+ * | kSlots + k * LINE_INTS   | 3 + k  | guard (G1, G4), begin (B3a), recovery | CAS 0 -> tag, exchange 0, CAS +kWaited, CAS -> 0 | 0 free; tag: a guarded write of that thread in flight; + kWaited: a begin() sleeps on it |
  *
- * Recovery of a dead writer: a worker terminated inside fn never runs G4, so its guard would
- * stay counted in kActive and every later begin() would wait (until its timeoutMs). So each
- * thread also counts its own guards in flight in a slot of its own (kSlots: up to kSlotCount
- * threads, each slot on its own line; the thread claims one by CAS of its tag on first use).
- * G1 and G4 add / subtract on the slot too (the slot after kActive in G1, before it in G4, so
- * the slot never counts more than the thread's share of kActive: recovery can never drive
- * kActive below the guards really in flight; a thread killed between the two adds leaves one
- * guard unrecoverable, which begin()'s timeoutMs bounds). releaseAllOwnedBy(deadThread), called by
- * engine.watch after the worker has exited, takes the slot's count with Atomics.exchange,
- * subtracts it from kActive (notifying a waiting begin() as G4 would), and frees the slot. A
- * thread beyond kSlotCount guards without a slot: its guards cannot be recovered (documented
- * limit; begin()'s timeoutMs still bounds the wait).
+ * tag = tagOf(threadId) of mutex.ts: (threadId + 1) << 1, never 0, low bit clear (kWaited).
  *
- * | kSlots + k*LINE_INTS     | slot k | claiming thread / recovery | CAS 0 -> tag, store 0 | owner tag |
- * | kSlots + k*LINE_INTS + 1 | slot k | owner thread / recovery    | Atomics.add / exchange | its guards in flight |
+ * Slots: GATE_SLOTS of them, each on its own 128-byte line; a thread holds one only while its
+ * outermost guarded write is in flight (so the slots are not used up by threads that come and
+ * go), and tries the slot it used last first. More than GATE_SLOTS threads inside guarded writes
+ * at the same moment: the extra guard is REFUSED with ERR_CAPACITY naming the limit, before any
+ * shared write (fn does not run; the caller may retry). There is no unrecoverable path.
  *
- * The epoch is 31 bits (kState >>> 1): it wraps after 2^31 syncs. One sync thread at a time is
- * expected: a second begin() while in progress bumps the epoch again; end() clears the flag.
+ * CRASH TABLE. A thread may die between any two steps; engine.watch then calls
+ * releaseAllOwnedBy(deadThreadId), which (X1) clears every slot holding the dead thread's tag
+ * (CAS v -> 0) and notifies it, as G4 would, and (X2) ends the sync if the dead thread was the
+ * syncer: if kState is in progress and kSyncOwner holds its tag, CAS kState s -> s & ~1, as its
+ * end() would have (like the Python validator's `finally: sync_in_progress = False`; nothing
+ * stays held for a dead thread, guarantee 8).
+ *
+ * | crash point after           | what it leaves                                  | recovery |
+ * | --------------------------- | ----------------------------------------------- | -------- |
+ * | G1 `gate.guard.announced`   | slot = tag; fn not run                           | X1: slot freed, a waiting begin() woken; the write never started |
+ * | G2 `gate.guard.admitted`    | same (G2 only loads)                             | X1 |
+ * | inside fn                   | slot = tag; fn's own steps (its domain's crash table) | the domain completes or undoes the write; X1 |
+ * | G3 `gate.guard.written`     | slot = tag; the write complete                   | X1: the write completed (before begin() returns) |
+ * | R1 `gate.guard.refused`     | slot = tag; refused, counted; fn not run         | X1 |
+ * | G4                          | nothing                                          | - |
+ * | B1 `gate.begin.owned`       | kSyncOwner = tag; no sync begun                  | X2 finds no sync in progress: nothing; the stale owner word is read only with the in-progress bit |
+ * | B2 `gate.begin.flagged`     | sync in progress, epoch + 1 (begin complete but for the drain) | X2 ends the sync: the epoch stays, later writes carrying it are admitted |
+ * | B3a `gate.begin.marked`     | as B2, and kWaited on a busy slot                | X2; the stray bit costs that guard's G4 one notify |
+ * | B3 (a finished drain)       | as B2                                            | X2 |
+ * | E1                          | one step: nothing half-done                      | - |
+ *
+ * Recovery order matters (engine.ts): the domains' recovery of a dead guarded write (rolling it
+ * forward or back) must run before X1, or a begin() woken by X1 could return while that write
+ * is still being completed.
+ * One sync thread at a time is expected (as before: a second begin() while in progress bumps
+ * the epoch again, and the first end() ends it for both); with concurrent syncers kSyncOwner
+ * names only the last one, so X2 may end another thread's sync or miss the dead one's.
+ *
+ * The epoch is 31 bits (kState >>> 1): it wraps after 2^31 syncs.
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
+import { crashPoint, declareCrashPoints } from './crash.ts';
 import type { HashKey } from './hash.ts';
-import { tagOf } from './mutex.ts';
+import { ownerOf, tagOf } from './mutex.ts';
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, checkRegion, createRegion } from './region.ts';
 import type { RegionSpec } from './region.ts';
 
-const kState = LINE_INTS;
-const kBeginWaiting = kState + 1;
-const kRefused = kState + 2;
-const kActive = 2 * LINE_INTS;
+declareCrashPoints('gate', [
+  'gate.guard.announced',
+  'gate.guard.admitted',
+  'gate.guard.written',
+  'gate.guard.refused',
+  'gate.begin.owned',
+  'gate.begin.flagged',
+  'gate.begin.marked',
+]);
+
+const kState = 1 * LINE_INTS;
+const kSyncOwner = kState + 1;
+const kRefused = 2 * LINE_INTS;
 const kSlots = 3 * LINE_INTS;
-const kSlotCount = 64;
-const kSlotTag = 0;
-const kSlotCountWord = 1;
-const GATE_BYTES = HEADER_BYTES + (2 + kSlotCount) * LINE_BYTES;
-const GATE_LAYOUT = 2;
+/** Guarded writes that can be in flight at once (threads inside a guard at the same moment). */
+export const GATE_SLOTS = 256;
+/** Low bit of a slot word: a begin() sleeps on it (tags have the low bit clear). */
+const kWaited = 1;
+const GATE_BYTES = HEADER_BYTES + (2 + GATE_SLOTS) * LINE_BYTES;
+const GATE_LAYOUT = 3;
 
 export interface GateState {
   epoch: number;
@@ -96,17 +135,24 @@ export function createGateRegion(key: HashKey): SharedArrayBuffer {
   return createRegion(gateSpec(key), GATE_BYTES);
 }
 
+/** @internal Int32 index of slot k (0 <= k < GATE_SLOTS), for tests and invariant checks. */
+export function gateSlotIndex(k: number): number {
+  return kSlots + k * LINE_INTS;
+}
+
 /**
- * Guards in flight on this thread, per region object: begin() inside one would deadlock. Two
- * SyncGate instances built on the same buffer object in one thread share the count.
+ * Guards in flight on this thread, per region object: begin() inside one would deadlock, and
+ * only the outermost one holds a slot. Two SyncGate instances built on the same buffer object in
+ * one thread share the count.
  */
 const localDepth = new WeakMap<SharedArrayBuffer, { depth: number }>();
 
 export class SyncGate {
-  #i32: Int32Array;
-  #local: { depth: number };
-  /** Index in i32 of this thread's count slot; -1: not claimed yet; -2: none free. */
-  #slot = -1;
+  readonly #i32: Int32Array;
+  readonly #local: { depth: number };
+  readonly #tag = tagOf(threadId);
+  /** Index in i32 of the slot this thread used last (tried first). */
+  #hint = gateSlotIndex(threadId % GATE_SLOTS);
 
   /** Attaches to a gate region; ERR_LAYOUT_MISMATCH unless it is one. */
   constructor(sab: unknown, key: HashKey) {
@@ -140,9 +186,11 @@ export class SyncGate {
       throw new Error('syncGate.begin() called inside a guarded write on the same thread (it would wait for itself)');
     }
     const i32 = this.#i32;
+    Atomics.store(i32, kSyncOwner, this.#tag); // B1
+    crashPoint('gate.begin.owned');
     let s = Atomics.load(i32, kState);
     for (;;) {
-      const next = (((s >>> 1) + 1) << 1) | 1; // B1
+      const next = (((s >>> 1) + 1) << 1) | 1; // B2
       const seen = Atomics.compareExchange(i32, kState, s, next);
       if (seen === s) {
         s = next;
@@ -150,35 +198,48 @@ export class SyncGate {
       }
       s = seen;
     }
-    // A first B3 load: 0 means every guard admitted under the old state is done (see above).
-    if (Atomics.load(i32, kActive) !== 0) this.#drain(timeoutMs, s >>> 1);
+    crashPoint('gate.begin.flagged');
+    this.#drain(timeoutMs, s >>> 1);
     return s >>> 1;
   }
 
   /** Clears in-progress; the epoch stays. Idempotent. */
   end(): void {
-    Atomics.and(this.#i32, kState, ~1);
+    Atomics.and(this.#i32, kState, ~1); // E1
   }
 
   /**
    * @internal Runs `fn` (a write) only if no sync is in progress and the epoch is `ifEpoch`,
-   * atomically with respect to begin(); throws ERR_STALE_EPOCH otherwise (fn not run). Used by
-   * positions.save and eliminations.add. `fn` must be synchronous.
+   * atomically with respect to begin(); throws ERR_STALE_EPOCH otherwise (fn not run), and
+   * ERR_CAPACITY if GATE_SLOTS other threads are inside guarded writes at this moment (fn not
+   * run). Used by positions.save and eliminations.add. `fn` must be synchronous.
    */
   guard<T>(ifEpoch: number, fn: () => T): T {
-    const i32 = this.#i32;
-    const slot = this.#slot >= 0 ? this.#slot : this.#claimSlot();
-    Atomics.add(i32, kActive, 1); // G1
-    if (slot >= 0) Atomics.add(i32, slot + kSlotCountWord, 1);
-    const s = Atomics.load(i32, kState); // G2
-    if ((s & 1) !== 0 || s >>> 1 !== ifEpoch) this.#refuse(s, ifEpoch);
+    if (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch) || ifEpoch < 0) {
+      throw new SabStateError(ErrorCode.INVALID_VALUE, `ifEpoch must be a non-negative integer, got ${String(ifEpoch)}`);
+    }
     const local = this.#local;
-    local.depth++;
+    if (local.depth > 0) return this.#nested(ifEpoch, fn);
+    const i32 = this.#i32;
+    let slot = this.#hint;
+    if (Atomics.compareExchange(i32, slot, 0, this.#tag) !== 0) slot = this.#claimSlow(); // G1
+    crashPoint('gate.guard.announced');
+    const s = Atomics.load(i32, kState); // G2
+    if ((s & 1) !== 0 || s >>> 1 !== ifEpoch) {
+      Atomics.add(i32, kRefused, 1); // R1
+      crashPoint('gate.guard.refused');
+      this.#leave(slot);
+      this.#refuse(s, ifEpoch);
+    }
+    crashPoint('gate.guard.admitted');
+    local.depth = 1;
     try {
-      return fn(); // G3
+      const out = fn(); // G3
+      crashPoint('gate.guard.written');
+      return out;
     } finally {
-      local.depth--;
-      this.#leave(); // G4
+      local.depth = 0;
+      this.#leave(slot); // G4
     }
   }
 
@@ -187,54 +248,76 @@ export class SyncGate {
     return Atomics.load(this.#i32, kRefused) >>> 0;
   }
 
-  // ---- slow paths --------------------------------------------------------------------------
-
-  #leave(): void {
-    const i32 = this.#i32;
-    if (this.#slot >= 0) Atomics.sub(i32, this.#slot + kSlotCountWord, 1);
-    if (Atomics.sub(i32, kActive, 1) === 1 && Atomics.load(i32, kBeginWaiting) !== 0) {
-      Atomics.notify(i32, kActive);
+  /** Thread ids with a guarded write in flight now (one entry per slot held). */
+  guardsInFlight(): number[] {
+    const out: number[] = [];
+    for (let k = 0; k < GATE_SLOTS; k++) {
+      const v = Atomics.load(this.#i32, gateSlotIndex(k));
+      if (v !== 0) out.push(ownerOf(v & ~kWaited));
     }
-  }
-
-  /** Claims a count slot for this thread (once per thread and region): its index, or -2. */
-  #claimSlot(): number {
-    if (this.#slot !== -1) return this.#slot;
-    const tag = tagOf(threadId);
-    for (let k = 0; k < kSlotCount; k++) {
-      const at = kSlots + k * LINE_INTS;
-      const seen = Atomics.compareExchange(this.#i32, at + kSlotTag, 0, tag);
-      if (seen === 0 || seen === tag) return (this.#slot = at);
-    }
-    return (this.#slot = -2);
+    return out;
   }
 
   /**
-   * Recovery (engine.watch, after the worker exited): forgets the guarded writes the dead thread
-   * had in flight, so begin() stops waiting for them, and frees its slot. Returns how many.
+   * Recovery (engine.watch, after the worker exited; see the crash table): frees the slots of the
+   * guarded writes the dead thread had in flight, waking a begin() that waits on them, and ends
+   * the sync it had begun. Returns how many things it released.
    */
   releaseAllOwnedBy(deadThreadId: number): number {
     const i32 = this.#i32;
     const tag = tagOf(deadThreadId);
-    for (let k = 0; k < kSlotCount; k++) {
-      const at = kSlots + k * LINE_INTS;
-      if (Atomics.load(i32, at + kSlotTag) !== tag) continue;
-      const n = Atomics.exchange(i32, at + kSlotCountWord, 0);
-      if (n > 0 && Atomics.sub(i32, kActive, n) === n && Atomics.load(i32, kBeginWaiting) !== 0) {
-        Atomics.notify(i32, kActive);
+    let n = 0;
+    for (let k = 0; k < GATE_SLOTS; k++) {
+      const at = gateSlotIndex(k);
+      for (let v = Atomics.load(i32, at); (v & ~kWaited) === tag; v = Atomics.load(i32, at)) {
+        if (Atomics.compareExchange(i32, at, v, 0) !== v) continue; // X1 (a begin() may add kWaited)
+        Atomics.notify(i32, at);
+        n++;
+        break;
       }
-      Atomics.store(i32, at + kSlotTag, 0);
-      return n;
     }
-    return 0;
+    const s = Atomics.load(i32, kState);
+    if ((s & 1) === 1 && Atomics.load(i32, kSyncOwner) === tag && Atomics.compareExchange(i32, kState, s, s & ~1) === s) n++; // X2
+    return n;
+  }
+
+  // ---- slow paths --------------------------------------------------------------------------
+
+  /** A guard inside this thread's guarded write: no slot of its own, only G2. */
+  #nested<T>(ifEpoch: number, fn: () => T): T {
+    const s = Atomics.load(this.#i32, kState);
+    if ((s & 1) !== 0 || s >>> 1 !== ifEpoch) {
+      Atomics.add(this.#i32, kRefused, 1);
+      this.#refuse(s, ifEpoch);
+    }
+    const local = this.#local;
+    local.depth++;
+    try {
+      return fn();
+    } finally {
+      local.depth--;
+    }
+  }
+
+  /** G1 when the slot used last is taken: the first free one; ERR_CAPACITY if none. */
+  #claimSlow(): number {
+    const i32 = this.#i32;
+    for (let k = 0; k < GATE_SLOTS; k++) {
+      const at = gateSlotIndex(k);
+      if (Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, this.#tag) === 0) return (this.#hint = at);
+    }
+    throw new SabStateError(
+      ErrorCode.CAPACITY,
+      `syncGate: all ${GATE_SLOTS} guard slots are in use (at most ${GATE_SLOTS} threads can be inside guarded writes at once); the write was not made`,
+    );
+  }
+
+  /** G4: frees the slot; wakes begin() if it marked the slot. */
+  #leave(slot: number): void {
+    if ((Atomics.exchange(this.#i32, slot, 0) & kWaited) !== 0) Atomics.notify(this.#i32, slot);
   }
 
   #refuse(s: number, ifEpoch: number): never {
-    this.#leave();
-    if (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch) || ifEpoch < 0) {
-      throw new SabStateError(ErrorCode.INVALID_VALUE, `ifEpoch must be a non-negative integer, got ${String(ifEpoch)}`);
-    }
-    Atomics.add(this.#i32, kRefused, 1);
     const why = (s & 1) === 1 ? 'a sync is in progress' : 'the epoch moved on';
     throw new SabStateError(
       ErrorCode.STALE_EPOCH,
@@ -242,26 +325,27 @@ export class SyncGate {
     );
   }
 
-  /** B2..B4: waits until no guarded write admitted under the old state is in flight. */
+  /** B3: waits until no slot holds a guarded write admitted under the old state. */
   #drain(timeoutMs: number, epoch: number): void {
     const i32 = this.#i32;
     const deadline = performance.now() + timeoutMs;
-    Atomics.add(i32, kBeginWaiting, 1); // B2
-    try {
-      for (;;) {
-        const a = Atomics.load(i32, kActive); // B3
-        if (a === 0) return;
+    for (let k = 0; k < GATE_SLOTS; k++) {
+      const at = gateSlotIndex(k);
+      for (let v = Atomics.load(i32, at); v !== 0; v = Atomics.load(i32, at)) {
+        if ((v & kWaited) === 0) {
+          if (Atomics.compareExchange(i32, at, v, v | kWaited) !== v) continue; // B3a
+          v |= kWaited;
+          crashPoint('gate.begin.marked');
+        }
         const left = deadline - performance.now();
         if (left <= 0) {
           throw new SabStateError(
             ErrorCode.LOCK_TIMEOUT,
-            `syncGate.begin: ${a} guarded write(s) still in flight after ${timeoutMs} ms (epoch ${epoch} stays in progress)`,
+            `syncGate.begin: a guarded write of thread ${ownerOf(v & ~kWaited)} still in flight after ${timeoutMs} ms (epoch ${epoch} stays in progress; a terminated worker is recovered by engine.watch)`,
           );
         }
-        Atomics.wait(i32, kActive, a, left);
+        Atomics.wait(i32, at, v, left); // B3b
       }
-    } finally {
-      Atomics.sub(i32, kBeginWaiting, 1); // B4
     }
   }
 }
