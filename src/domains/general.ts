@@ -5,6 +5,12 @@
  *   general: { queues: { websockets: { capacity: 4096, maxMessageBytes: 4096 } },
  *              counters: ['orders'], maps: ['accountSizes'] }
  *
+ * Queues (internal/ring.ts: a two-lock bounded ring): `push` false only when the queue really is
+ * full, `pop` undefined only when it really is empty or its timeout passed, `size` exact: all
+ * three linearizable, also while another thread is stalled mid-operation (it is waited for, spin
+ * then sleep). A thread that dies mid-push or mid-pop holds a queue lock until engine.watch calls
+ * `releaseQueuesOwnedBy(its threadId)`, which completes or undoes its operation on every queue.
+ *
  * Regions: one per queue (RegionKind.RING, see internal/ring.ts), one for all counters
  * (RegionKind.CELLS, internal/counters.ts), one for the gate (RegionKind.GATE, internal/gate.ts);
  * maps are whatever their provider allocates. The handle carries the buffers and the declared
@@ -119,7 +125,7 @@ export function resolveGeneralOptions(raw: unknown, path = 'options.general'): R
     const q = optObject(qs[name], qpath);
     checkKnownKeys(q, qpath, ['capacity', 'maxMessageBytes']);
     const capacity = optPowerOfTwo(q.capacity, `${qpath}.capacity`, GENERAL_DEFAULTS.capacity, RING_MAX_CAPACITY);
-    // Vyukov's sequence scheme needs two slots: with one, "ready at pos" equals "free at pos + 1".
+    // At least 2: the minimum since the first (Vyukov) ring, whose slot sequence numbers needed it.
     if (capacity < 2) throw new RangeError(`${qpath}.capacity must be a power of two of at least 2`);
     const maxMessageBytes = optPositiveInt(q.maxMessageBytes, `${qpath}.maxMessageBytes`, GENERAL_DEFAULTS.maxMessageBytes, RING_MAX_MESSAGE_BYTES);
     const bytes = ringRegionBytes(capacity, maxMessageBytes);
@@ -195,6 +201,17 @@ export class GeneralDomain {
   /** The map declared as `name`; ERR_UNKNOWN_QUEUE otherwise. */
   map(name: string): GeneralMap {
     return this.#maps.get(name) ?? unknown('map', name, this.#maps.keys());
+  }
+
+  /**
+   * Recovery of a dead thread (engine.watch): on every queue, completes or undoes the push or pop
+   * it was in the middle of, releases its queue locks and waiter slots, and wakes every waiter.
+   * Returns how many locks and waiter slots were released.
+   */
+  releaseQueuesOwnedBy(deadThreadId: number): number {
+    let n = 0;
+    for (const q of this.#queues.values()) n += q.releaseAllOwnedBy(deadThreadId);
+    return n;
   }
 
   queueNames(): string[] {

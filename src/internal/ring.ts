@@ -1,86 +1,160 @@
 /**
- * A named bounded MPMC queue: Dmitry Vyukov's bounded MPMC queue (per-slot sequence numbers),
+ * A named bounded MPMC queue: a two-lock bounded ring (Michael & Scott's two-lock queue, "Simple,
+ * Fast, and Practical Non-Blocking and Blocking Concurrent Queue Algorithms", 1996, on an array),
  * one SharedArrayBuffer region per queue, messages copied into the slots.
  *
- * Algorithm (Vyukov, "Bounded MPMC queue", 1024cores.net; crossbeam's `ArrayQueue` is the same
- * with stamps). Positions `tail` (next push) and `head` (next pop) only grow; slot `i = pos & mask`
- * carries a sequence number `seq`:
- *   seq == pos        the slot is free for the push at position pos
- *   seq == pos + 1    the slot holds the message pushed at pos, ready for the pop at pos
- *   seq == pos + cap  the pop at pos released it: free for the push at pos + cap (next lap)
- * push: read tail; if its slot's seq == tail, CAS tail -> tail + 1 claims the slot; write the
- *   payload; Atomics.store(seq, tail + 1) publishes it. seq < tail (a lap behind): full.
- * pop: read head; if its slot's seq == head + 1, CAS head -> head + 1 claims it; copy the payload
- *   out; Atomics.store(seq, head + cap) hands the slot back to producers. seq < head + 1: empty.
- * Positions and sequences are Int32 and wrap modulo 2^32; every comparison is the signed
- * difference `(a - b) | 0`, exact while |a - b| < 2^31 (capacity is at most 2^24). The capacity is
- * a power of two so that `pos & mask` stays right across the 2^32 wrap (2^32 is a multiple of it),
- * and at least 2 (with one slot "ready for the pop at pos" and "free for the push at pos + 1"
- * would be the same seq).
+ * Algorithm. Positions `tail` (next push) and `head` (next pop) only grow; the message pushed at
+ * position p lives in slot `p & mask`; the queue holds the messages at head .. tail - 1. Producers
+ * take the push lock, consumers the pop lock (futex mutexes of mutex.ts, the owner's thread tag in
+ * the word), so each position has one writer at a time:
+ *   push: lock; t = tail; full if t - head == capacity (head read while tail is ours: a true
+ *         answer); else write the payload into slot t; Atomics.store(tail, t + 1) publishes it;
+ *         unlock; wake consumers only if one announced waiting.
+ *   pop:  lock; h = head; empty if h == tail (tail read while head is ours: a true answer); else
+ *         copy the payload out AND decode it into private memory; Atomics.store(head, h + 1)
+ *         hands the slot back to producers; unlock.
+ * Each operation takes effect (is linearized) at one atomic step: a push at its tail store, a pop
+ * at its head store, a refused push at its head load, an empty pop at its tail load, `size` at
+ * the tail load of a double collect (head, tail, head again: equal heads mean head had that value
+ * when tail was read). So `push` false means full and `pop` undefined means empty at that instant,
+ * even while another thread is stalled mid-operation: a stalled push or pop has not taken effect
+ * yet, and a peer that needs the lock it holds waits (spin, then sleep) instead of answering. Two
+ * exceptions that are also true answers: a push that finds the lock busy returns false at once if
+ * a double collect says full, a pop that finds it busy returns EMPTY at once if it says empty.
+ * A pop never lets a message go before it is wholly in the caller's thread: an exception while
+ * copying or decoding (allocation failure) leaves the message in the queue and the lock free.
  *
- * "Full" and "empty" are Vyukov's: a push may see full while the consumer that claimed the oldest
- * slot is still copying it out, a pop may see empty while the producer that claimed the next slot
- * is still writing it. Both are momentary; when the queue is quiescent they are exact.
+ * Positions are Int32 and wrap modulo 2^32; every comparison is the signed difference
+ * `(a - b) | 0`, exact while |a - b| < 2^31 (capacity is at most 2^24). The capacity is a power of
+ * two so that `pos & mask` stays right across the 2^32 wrap. Each side keeps a cached copy of the
+ * other side's position on its own line (kHeadSeen, kTailSeen: written only under that side's
+ * lock, never ahead of the real one), so a push reads the consumers' line only when the cached
+ * head says full and a pop reads the producers' line only when the cached tail says empty.
+ * Wrap counts for stats: kTailHi / kHeadHi is twice the number of wraps, plus 1 while the
+ * wrapping operation is between its two steps (see the crash table): pushes = (hi >> 1) * 2^32 +
+ * tail, with an odd hi counting the wrap once tail is 0.
  *
- * Region (after the 128-byte header, whose params are [capacity, maxMessageBytes]):
+ * Region (after the 128-byte header, whose params are [capacity, maxMessageBytes, RING_LAYOUT]):
  *
- * | slot          | line | written by              | how                 | publishes / meaning |
- * | ------------- | ---- | ----------------------- | ------------------- | ------------------- |
- * | kTail         | 1    | producers               | Atomics.compareExchange | claims a slot for a push |
- * | kTailWraps    | 1    | the producer moving tail -1 -> 0 | Atomics.add | pushes = wraps * 2^32 + tail (stats) |
- * | kFull         | 1    | producers refused       | Atomics.add         | stats only |
- * | kHead         | 2    | consumers               | Atomics.compareExchange | claims a slot for a pop |
- * | kHeadWraps    | 2    | the consumer moving head -1 -> 0 | Atomics.add | pops, as kTailWraps |
- * | kEmpty        | 2    | consumers finding none  | Atomics.add         | stats only |
- * | kWaiters      | 3    | consumers (slow path)   | Atomics.add / sub   | consumers announced before waiting |
- * | kSignal       | 3    | producers, if kWaiters > 0 | Atomics.add      | the futex word consumers wait on |
- * | kWaits        | 3    | consumers               | Atomics.add         | stats: blocking waits entered |
- * | slot + kSeq   | slot | producer, then consumer | Atomics.store       | publishes the payload (see above) |
- * | slot + kMeta  | slot | the claiming producer   | plain               | length * 4 + type tag, published by kSeq |
- * | slot payload  | slot | the claiming producer   | plain (Uint8Array.set) | published by kSeq |
+ * | slot          | line | written by                 | how                    | publishes / meaning |
+ * | ------------- | ---- | -------------------------- | ---------------------- | ------------------- |
+ * | kPushLock     | 1    | producers; recovery        | mutex.ts (CAS / exchange) | the push lock, owner tag in the word |
+ * | kTail         | 1    | the push lock holder       | Atomics.store          | publishes slot tail - 1 (meta and payload) |
+ * | kTailHi       | 1    | the push lock holder; recovery | Atomics.add / store | 2 x tail wraps (+1 mid-wrap) |
+ * | kHeadSeen     | 1    | the push lock holder       | plain (under the lock) | a head value read earlier; <= head |
+ * | kFull         | 1    | producers refused          | Atomics.add            | stats only |
+ * | kPopLock      | 2    | consumers; recovery        | mutex.ts               | the pop lock |
+ * | kHead         | 2    | the pop lock holder        | Atomics.store          | hands slot head - 1 back to producers |
+ * | kHeadHi       | 2    | the pop lock holder; recovery | Atomics.add / store | 2 x head wraps (+1 mid-wrap) |
+ * | kTailSeen     | 2    | the pop lock holder        | plain (under the lock) | a tail value read earlier; <= tail |
+ * | kEmpty        | 2    | consumers returning undefined | Atomics.add         | stats only |
+ * | kWaiters      | 3    | waiting consumers; recovery | Atomics.or / and      | bit i: waiter slot i is announced |
+ * | kSignal       | 3    | producers if kWaiters != 0; recovery | Atomics.add  | the futex word consumers wait on |
+ * | kWaits        | 3    | waiting consumers          | Atomics.add            | stats: blocking waits entered |
+ * | kWaiterTag+i  | 3    | a waiting consumer; recovery | Atomics CAS / store  | owner tag of waiter slot i (0: free) |
+ * | slot + kMeta  | slot | the push lock holder       | plain                  | length * 4 + type tag, published by kTail |
+ * | slot payload  | slot | the push lock holder       | plain (Uint8Array.set) | published by kTail |
  *
  * Ordering (every Atomics operation is sequentially consistent, one total order):
- * - The producer's plain writes of kMeta and the payload come before its Atomics.store of kSeq;
- *   the consumer reads kMeta and the payload only after its Atomics.load saw that kSeq value. The
- *   seq store publishes the payload; the order matters because a consumer may claim the slot the
- *   moment kSeq says ready.
- * - The consumer copies the payload out BEFORE its Atomics.store(kSeq, head + cap): after that
- *   store a producer may overwrite the slot.
+ * - The producer's plain writes of kMeta and the payload come before its Atomics.store of kTail;
+ *   a consumer reads them only after an Atomics.load of kTail saw that value, itself or through
+ *   kTailSeen written by an earlier pop lock holder (the lock's unlock exchange / lock CAS carry
+ *   that load's knowledge to the next holder). The tail store publishes the payload.
+ * - The consumer's plain reads of the slot come before its Atomics.store of kHead; a producer
+ *   writes the slot again only after an Atomics.load of kHead (directly or through kHeadSeen)
+ *   saw a head past it. So a slot is never written while it is being read.
+ * - Plain words under a lock (kHeadSeen, kTailSeen) are published to the next holder by the
+ *   unlock's Atomics.exchange and the lock's Atomics.compareExchange.
  *
  * Waking consumers without a notify per push. A consumer that found the queue empty and wants to
- * wait does: (C1) Atomics.add(kWaiters, 1); then, in a loop, (C2) s = Atomics.load(kSignal);
- * (C3) try to pop; (C4) Atomics.wait(kSignal, s). A producer, after (P1) its kSeq store, does
- * (P2) Atomics.load(kWaiters) and only if it is > 0: (P3) Atomics.add(kSignal, 1) and
- * Atomics.notify(kSignal) (all waiters). No lost wakeup: if P2 precedes C1 in the total order, then
- * P1 < C1 < C3 and the pop at C3 sees the message (or another consumer took it). If C1 precedes
- * P2, the producer bumps kSignal: if that bump precedes C2, then P1 < C2 < C3 and C3 sees the
- * message; otherwise C4's Atomics.wait either finds kSignal != s and returns at once, or was
- * already asleep and is woken by the notify. Notify wakes ALL waiters: with "one" a consumer woken
- * for a message published behind a not-yet-published slot could fall asleep again while the later
- * producer's wake went to someone else, leaving a message behind a sleeping consumer.
- * A pending Atomics.waitAsync does not keep Node's event loop alive, so popAsync holds a ref'ed
- * interval while it waits and clears it after.
+ * wait (C1) claims a waiter slot i (CAS of kWaiterTag + i from 0 to its tag), then sets bit i of
+ * kWaiters (Atomics.or); then, in a loop, (C2) s = Atomics.load(kSignal); (C3) pops, which loads
+ * kTail before answering empty; (C4) Atomics.wait(kSignal, s). A producer, after (P1) its kTail
+ * store and its unlock, does (P2) Atomics.load(kWaiters) and only if it is not 0: (P3)
+ * Atomics.add(kSignal, 1) and Atomics.notify(kSignal) (all waiters). No lost wakeup: if P2
+ * precedes C1's Atomics.or, then P1 < C1 < C3 and C3's tail load sees the message (or another
+ * consumer took it). Otherwise the producer bumps kSignal: if that bump precedes C2, then P1 < C2
+ * < C3 and C3 sees the message; else C4's Atomics.wait either finds kSignal != s and returns, or
+ * was already asleep and is woken by the notify. Notify wakes ALL waiters: with "one" the woken
+ * consumer could lose the race for the message to a spinning one and sleep again while another
+ * waiter still had a message to take. Waiter slots, not a count, so that recovery can withdraw a
+ * dead waiter's announcement (a count could not tell whose it is). With all MAX_ANNOUNCED slots
+ * taken a consumer waits unannounced, re-checking every POLL_MS. A pending Atomics.waitAsync does
+ * not keep Node's event loop alive, so popAsync holds a ref'ed interval while it waits.
+ *
+ * CRASH TABLE. A thread may die right after any step (worker.terminate(), process.exit()); an
+ * exception thrown inside a lock releases it (try / finally) and leaves the state of the last
+ * completed step. `releaseAllOwnedBy(deadThreadId)` (engine.watch) then: for a lock whose word
+ * holds the dead tag, settles a half-done wrap count (odd hi: tail / head already 0 -> counted,
+ * hi + 1; else -> not, hi - 1), then force-releases the lock; clears the dead thread's waiter
+ * slots and their kWaiters bits; and wakes every waiter of the push lock, the pop lock and
+ * kSignal (Atomics.add(kSignal) + notify all), since the dead thread may have published a message
+ * without signalling, or been the one waiter a notify(1) woke.
+ *
+ * | crash point             | after the step                 | the dead thread leaves          | recovery / outcome |
+ * | ----------------------- | ------------------------------ | ------------------------------- | ------------------ |
+ * | ring.push.locked        | push lock taken (CAS)          | lock held, nothing written      | release: the push never happened |
+ * | ring.push.fullCounted   | refused: kFull + 1             | lock held, queue unchanged      | release: a refused push (full was true) |
+ * | ring.push.written       | meta + payload in slot tail    | lock held, bytes past the tail  | release: never happened (unpublished bytes are overwritten by the next push) |
+ * | ring.push.wrapMarked    | kTailHi odd (only at tail -1)  | lock held, tail still -1        | hi - 1, release: never happened |
+ * | ring.push.published     | Atomics.store(kTail, t + 1)    | lock held, message in the queue | (hi + 1 if odd), release: the push happened |
+ * | ring.push.wrapCounted   | kTailHi even again             | lock held, message in the queue | release: the push happened |
+ * | ring.push.unlocked      | push lock released             | message in, waiters not woken   | wake every waiter |
+ * | ring.push.signalled     | Atomics.add(kSignal) (P3)      | waiters not yet notified        | notify every waiter |
+ * | ring.pop.locked         | pop lock taken (CAS)           | lock held, nothing taken        | release: the pop never happened |
+ * | ring.pop.copied         | message copied and decoded     | lock held, message still queued | release: never happened, the message stays |
+ * | ring.pop.wrapMarked     | kHeadHi odd (only at head -1)  | lock held, head still -1        | hi - 1, release: never happened |
+ * | ring.pop.released       | Atomics.store(kHead, h + 1)    | lock held, message gone         | (hi + 1 if odd), release: the pop happened (its message went with the dead thread) |
+ * | ring.pop.wrapCounted    | kHeadHi even again             | lock held, message gone         | release: the pop happened |
+ * | ring.wait.slotClaimed   | kWaiterTag + i = tag (C1, CAS) | a waiter slot, bit not set      | free the slot |
+ * | ring.wait.announced     | kWaiters bit i set (C1)        | an announced waiter             | clear the bit, free the slot |
+ * | ring.wait.withdrawn     | kWaiters bit i cleared         | the slot still claimed          | free the slot |
+ * After the pop lock's release (its last step) a pop leaves nothing; a pop that returns undefined
+ * bumps kEmpty after it (stats only). A thread that dies while waiting for a lock or on kSignal
+ * leaves only its waiter slot, if any; one woken by notify(1) that dies before taking the lock is
+ * covered by the wake-all above.
  */
+import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { decodeValue, encodeValue } from './codec.ts';
+import { crashPoint, declareCrashPoints } from './crash.ts';
 import type { HashKey } from './hash.ts';
+import { forceRelease, lockAsync, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from './region.ts';
 import type { RegionSpec } from './region.ts';
 
+declareCrashPoints('ring', [
+  'ring.push.locked', 'ring.push.fullCounted', 'ring.push.written', 'ring.push.wrapMarked', 'ring.push.published',
+  'ring.push.wrapCounted', 'ring.push.unlocked', 'ring.push.signalled',
+  'ring.pop.locked', 'ring.pop.copied', 'ring.pop.wrapMarked', 'ring.pop.released', 'ring.pop.wrapCounted',
+  'ring.wait.slotClaimed', 'ring.wait.announced', 'ring.wait.withdrawn',
+]);
+
+/** Layout of the ring region (a header param: a buffer of another layout does not attach). */
+const RING_LAYOUT = 2;
+
 // Int32 slots, one line per writer group (table above).
-const kTail = LINE_INTS, kTailWraps = kTail + 1, kFull = kTail + 2;
-const kHead = 2 * LINE_INTS, kHeadWraps = kHead + 1, kEmpty = kHead + 2;
-const kWaiters = 3 * LINE_INTS, kSignal = kWaiters + 1, kWaits = kWaiters + 2;
-/** Byte offset of slot 0; Int32 offsets inside a slot, and the payload's byte offset. */
+const kPushLock = LINE_INTS, kTail = kPushLock + 1, kTailHi = kPushLock + 2, kHeadSeen = kPushLock + 3, kFull = kPushLock + 4;
+const kPopLock = 2 * LINE_INTS, kHead = kPopLock + 1, kHeadHi = kPopLock + 2, kTailSeen = kPopLock + 3, kEmpty = kPopLock + 4;
+const kWaiters = 3 * LINE_INTS, kSignal = kWaiters + 1, kWaits = kWaiters + 2, kWaiterTag = kWaiters + 3;
+/** Waiter slots: the rest of line 3 (bits 0 .. 28 of kWaiters). */
+const MAX_ANNOUNCED = LINE_INTS - 3;
+/** Byte offset of slot 0 and its Int32 index; Int32 offset of kMeta in a slot; the payload's byte offset. */
 const kSlotsByte = HEADER_BYTES + 3 * LINE_BYTES;
-const kSeq = 0, kMeta = 1, kPayloadByte = 8;
+const kSlot0 = kSlotsByte >> 2;
+const kMeta = 0, kPayloadByte = 8;
 
 /** Type tags kept in kMeta so that pop returns the kind that was pushed. */
 const TAG_JSON = 0, TAG_STRING = 1, TAG_BYTES = 2;
 
-/** Tries before a blocking pop announces itself and waits. */
+/** Two-load checks a blocking pop makes before it announces itself and waits. */
 const SPIN_TRIES = 64;
+/** Re-check period of a consumer that found every waiter slot taken (waits unannounced). */
+const POLL_MS = 1;
+/** pop found the queue empty (a true answer), or its time ran out. */
 const EMPTY: unique symbol = Symbol('empty');
+/** The pop lock is held by another consumer and the queue is not empty: wait for the lock. */
+const BUSY: unique symbol = Symbol('busy');
 const SLAB_BYTES = 64 * 1024;
 const SLAB_MAX_VIEW = 4096;
 const TWO_32 = 2 ** 32;
@@ -98,21 +172,25 @@ export const RING_MAX_BYTES = 2 ** 31;
 export type RingMessage = unknown;
 
 export interface PopOptions {
-  /** 0 (pop's default): do not wait; Infinity (popAsync's default): wait until a message comes. */
+  /**
+   * Longest wait in ms, for a message to come and for a consumer stalled mid-pop. 0 (pop's
+   * default): do not wait for a message; a message already in the queue is still returned, after
+   * waiting for a stalled consumer if one is in the way. Infinity (popAsync's default): no limit.
+   */
   timeoutMs?: number;
 }
 
 /**
- * pushes / pops: from the positions and their wrap counts (exact when quiescent; for a moment
- * after a 2^32 wrap, until its wrap count is bumped, 2^32 short); full: refused pushes; empty:
- * pops that returned undefined; waits: blocking waits entered by consumers.
+ * pushes / pops: from the positions and their wrap counts (exact when quiescent); full: refused
+ * pushes; empty: pops that returned undefined; waits: blocking waits entered by consumers;
+ * waiting: consumers announced as waiting now.
  */
 export interface RingStats {
   capacity: number; maxMessageBytes: number; size: number;
-  pushes: number; pops: number; full: number; empty: number; waits: number;
+  pushes: number; pops: number; full: number; empty: number; waits: number; waiting: number;
 }
 
-/** Bytes of one slot: seq, meta, payload, rounded to whole lines (no false sharing of slots). */
+/** Bytes of one slot: meta, payload, rounded to whole lines (no false sharing of slots). */
 export function ringSlotBytes(maxMessageBytes: number): number {
   return alignLine(kPayloadByte + maxMessageBytes);
 }
@@ -123,22 +201,40 @@ export function ringRegionBytes(capacity: number, maxMessageBytes: number): numb
 }
 
 export function ringSpec(key: HashKey, capacity: number, maxMessageBytes: number): RegionSpec {
-  return { kind: RegionKind.RING, key, params: [capacity, maxMessageBytes] };
+  return { kind: RegionKind.RING, key, params: [capacity, maxMessageBytes, RING_LAYOUT] };
 }
 
 /** Allocates and initialises a ring region (capacity: a power of two; callers checked sizes). */
 export function createRingRegion(key: HashKey, capacity: number, maxMessageBytes: number): SharedArrayBuffer {
-  const sab = createRegion(ringSpec(key, capacity, maxMessageBytes), ringRegionBytes(capacity, maxMessageBytes));
-  const i32 = new Int32Array(sab);
-  const stride = ringSlotBytes(maxMessageBytes) >> 2;
-  // Plain writes before the buffer is shared (see region.ts): slot i is free for the push at i.
-  for (let i = 0; i < capacity; i++) i32[(kSlotsByte >> 2) + i * stride + kSeq] = i;
-  return sab;
+  // All zero is the empty ring at position 0: locks free, no waiter.
+  return createRegion(ringSpec(key, capacity, maxMessageBytes), ringRegionBytes(capacity, maxMessageBytes));
 }
 
 function badTimeout(t: unknown): SabStateError | undefined {
   if (typeof t === 'number' && t >= 0) return undefined;
   return new SabStateError(ErrorCode.INVALID_VALUE, `timeoutMs must be a non-negative number, got ${String(t)}`);
+}
+
+/** A position with its wrap count (see the header): for stats. */
+function count(i32: Int32Array, kHi: number, kPos: number): number {
+  for (;;) {
+    const hi = Atomics.load(i32, kHi);
+    const pos = Atomics.load(i32, kPos);
+    if (Atomics.load(i32, kHi) !== hi) continue;
+    const wraps = (hi >>> 1) + ((hi & 1) !== 0 && pos === 0 ? 1 : 0);
+    return wraps * TWO_32 + (pos >>> 0);
+  }
+}
+
+/** Recovery, while the dead thread's tag still holds the side's lock: finish or undo its wrap count. */
+function settleWrap(i32: Int32Array, kHi: number, kPos: number): void {
+  const hi = Atomics.load(i32, kHi);
+  if ((hi & 1) !== 0) Atomics.store(i32, kHi, Atomics.load(i32, kPos) === 0 ? hi + 1 : hi - 1);
+}
+
+/** True if the lock word at i is held by `tag` (mutex.ts: the word is the tag, or-ed with a low waiters bit). */
+function heldBy(i32: Int32Array, i: number, tag: number): boolean {
+  return (Atomics.load(i32, i) & ~1) === tag;
 }
 
 export class Ring {
@@ -150,13 +246,13 @@ export class Ring {
   /** capacity - 1, and the slot stride in Int32 units. */
   #mask: number;
   #stride: number;
+  /** This thread's owner tag in lock words and waiter slots. */
+  #tag = tagOf(threadId);
   /** Private (non-shared) buffer: strings are encoded here, payloads copied out here. */
   #scratch: Uint8Array;
   /** Private slab that popped bytes messages are views of (see #bytesOut). */
   #slab = new ArrayBuffer(SLAB_BYTES);
   #slabOff = 0;
-  /** Position claimed by the last #claimPush. */
-  #pushPos = 0;
   #enc = new TextEncoder();
   #dec = new TextDecoder();
 
@@ -176,16 +272,21 @@ export class Ring {
     this.#scratch = new Uint8Array(maxMessageBytes);
   }
 
-  /** Messages in the queue: approximate under concurrency, exact when quiescent. */
+  /** Messages in the queue (linearizable: a double collect, see the header). */
   get size(): number {
-    const n = (Atomics.load(this.#i32, kTail) - Atomics.load(this.#i32, kHead)) | 0;
-    return n < 0 ? 0 : n > this.capacity ? this.capacity : n;
+    const i32 = this.#i32;
+    for (;;) {
+      const h = Atomics.load(i32, kHead);
+      const t = Atomics.load(i32, kTail);
+      if (Atomics.load(i32, kHead) === h) return (t - h) | 0;
+    }
   }
 
   /**
-   * Pushes a message; false when the queue is full (state unchanged). Throws ERR_VALUE_TOO_LARGE
-   * when its encoding exceeds maxMessageBytes, ERR_INVALID_VALUE when it is not JSON, a string or
-   * bytes; both before touching the queue.
+   * Pushes a message; false only when the queue is full (state unchanged). Waits (spin, then
+   * sleep) for a producer stalled mid-push. Throws ERR_VALUE_TOO_LARGE when its encoding exceeds
+   * maxMessageBytes, ERR_INVALID_VALUE when it is not JSON, a string or bytes; both before
+   * touching the queue.
    */
   push(msg: RingMessage): boolean {
     let bytes: Uint8Array;
@@ -205,26 +306,61 @@ export class Ring {
       tag = TAG_JSON;
     }
     if (bytes.length > this.maxMessageBytes) this.#tooLarge(`a message of ${bytes.length} bytes`);
-    const slot = this.#claimPush();
-    if (slot < 0) return false;
     const i32 = this.#i32;
-    i32[slot + kMeta] = bytes.length * 4 + tag;
-    this.#u8.set(bytes, slot * 4 + kPayloadByte);
-    // Publish: the plain writes above become visible to the consumer that loads this seq.
-    Atomics.store(i32, slot + kSeq, (this.#pushPos + 1) | 0);
-    if (Atomics.load(i32, kWaiters) !== 0) this.#wake();
+    if (tryLock(i32, kPushLock, this.#tag) !== 0 && !this.#lockPushSlow()) return this.#refuse();
+    try {
+      crashPoint('ring.push.locked');
+      const t = Atomics.load(i32, kTail);
+      if (((t - i32[kHeadSeen]!) | 0) >= this.capacity) {
+        const h = Atomics.load(i32, kHead); // full if still so: tail is ours, so a true answer
+        i32[kHeadSeen] = h;
+        if (((t - h) | 0) >= this.capacity) {
+          Atomics.add(i32, kFull, 1);
+          crashPoint('ring.push.fullCounted');
+          return false;
+        }
+      }
+      const slot = kSlot0 + (t & this.#mask) * this.#stride;
+      i32[slot + kMeta] = bytes.length * 4 + tag;
+      this.#u8.set(bytes, slot * 4 + kPayloadByte);
+      crashPoint('ring.push.written');
+      const next = (t + 1) | 0;
+      if (next === 0) {
+        Atomics.add(i32, kTailHi, 1);
+        crashPoint('ring.push.wrapMarked');
+      }
+      // Publish: the plain writes above become visible to the consumer that loads this tail.
+      Atomics.store(i32, kTail, next);
+      crashPoint('ring.push.published');
+      if (next === 0) {
+        Atomics.add(i32, kTailHi, 1);
+        crashPoint('ring.push.wrapCounted');
+      }
+    } finally {
+      unlock(i32, kPushLock);
+    }
+    crashPoint('ring.push.unlocked');
+    if (Atomics.load(i32, kWaiters) !== 0) {
+      Atomics.add(i32, kSignal, 1);
+      crashPoint('ring.push.signalled');
+      Atomics.notify(i32, kSignal);
+    }
     return true;
   }
 
-  /** Pops a message; undefined when empty after timeoutMs (default 0: no wait). */
+  /**
+   * Pops a message; undefined only when the queue is empty (and stayed so for timeoutMs, default
+   * 0: no wait for a message), or timeoutMs ran out waiting for a consumer stalled mid-pop.
+   */
   pop(options?: PopOptions): RingMessage | undefined {
     const t = options?.timeoutMs;
-    const bad = t === undefined ? undefined : badTimeout(t);
-    if (bad) throw bad;
-    const v = this.#tryPop();
-    if (v !== EMPTY) return v;
-    if (t === undefined || t === 0) return this.#empty();
-    return this.#popSlow(t);
+    if (t !== undefined && t !== 0) {
+      const bad = badTimeout(t);
+      if (bad) throw bad;
+      return this.#popSlow(t);
+    }
+    const v = this.#take(Infinity);
+    return v === EMPTY ? this.#empty() : v;
   }
 
   /** Pops a message, waiting with Atomics.waitAsync (never blocks the thread); default no timeout. */
@@ -232,76 +368,124 @@ export class Ring {
     const t = options?.timeoutMs ?? Infinity;
     const bad = badTimeout(t);
     if (bad) return Promise.reject(bad);
-    const v = this.#tryPop();
-    if (v !== EMPTY) return Promise.resolve(v);
-    if (t === 0) return Promise.resolve(this.#empty());
-    return this.#popAsyncSlow(t);
+    const v = this.#takeNow();
+    if (v === EMPTY) return t === 0 ? Promise.resolve(this.#empty()) : this.#popAsyncSlow(t);
+    return v === BUSY ? this.#popAsyncSlow(t) : Promise.resolve(v);
   }
 
   stats(): RingStats {
     const a = this.#i32;
-    const count = (wraps: number, pos: number): number => Atomics.load(a, wraps) * TWO_32 + (Atomics.load(a, pos) >>> 0);
     const { capacity, maxMessageBytes, size } = this;
     const [full, empty, waits] = [kFull, kEmpty, kWaits].map((k) => Atomics.load(a, k) >>> 0) as [number, number, number];
-    return { capacity, maxMessageBytes, size, pushes: count(kTailWraps, kTail), pops: count(kHeadWraps, kHead), full, empty, waits };
+    let waiting = 0;
+    for (let w = Atomics.load(a, kWaiters); w !== 0; w &= w - 1) waiting++;
+    return { capacity, maxMessageBytes, size, pushes: count(a, kTailHi, kTail), pops: count(a, kHeadHi, kHead), full, empty, waits, waiting };
+  }
+
+  /**
+   * Recovery of a dead thread (engine.watch, after it exited): completes or undoes the push or pop
+   * it was in the middle of (crash table above), releases the locks it held and its waiter slots,
+   * and wakes every waiter. Returns how many locks and waiter slots it released.
+   */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    if (!Number.isInteger(deadThreadId) || deadThreadId < 0) return 0; // a Worker's threadId is -1 once it exited
+    const i32 = this.#i32;
+    const tag = tagOf(deadThreadId);
+    let n = 0;
+    // Settle the wrap count while the dead tag still keeps live holders out of the position.
+    if (heldBy(i32, kPushLock, tag)) {
+      settleWrap(i32, kTailHi, kTail);
+      if (forceRelease(i32, kPushLock, tag)) n++;
+    }
+    if (heldBy(i32, kPopLock, tag)) {
+      settleWrap(i32, kHeadHi, kHead);
+      if (forceRelease(i32, kPopLock, tag)) n++;
+    }
+    for (let i = 0; i < MAX_ANNOUNCED; i++) {
+      if (Atomics.load(i32, kWaiterTag + i) !== tag) continue;
+      Atomics.and(i32, kWaiters, ~(1 << i));
+      if (Atomics.compareExchange(i32, kWaiterTag + i, tag, 0) === tag) n++;
+    }
+    // Wake everyone: a lock waiter woken by the dead thread's notify(1) may be the dead thread,
+    // and a push it published may not have been signalled. Waiters re-check and sleep again.
+    Atomics.notify(i32, kPushLock);
+    Atomics.notify(i32, kPopLock);
+    Atomics.add(i32, kSignal, 1);
+    Atomics.notify(i32, kSignal);
+    return n;
   }
 
   // ---- fast path ---------------------------------------------------------------------------
 
-  /** Claims the slot of the next push: its Int32 index, or -1 when full. */
-  #claimPush(): number {
-    const i32 = this.#i32;
-    let pos = Atomics.load(i32, kTail);
-    for (;;) {
-      const slot = (kSlotsByte >> 2) + (pos & this.#mask) * this.#stride;
-      const dif = (Atomics.load(i32, slot + kSeq) - pos) | 0;
-      if (dif === 0) {
-        const seen = Atomics.compareExchange(i32, kTail, pos, (pos + 1) | 0);
-        if (seen === pos) {
-          if (pos === -1) Atomics.add(i32, kTailWraps, 1);
-          this.#pushPos = pos;
-          return slot;
-        }
-        pos = seen;
-      } else if (dif < 0) {
-        Atomics.add(i32, kFull, 1);
-        return -1;
-      } else {
-        pos = Atomics.load(i32, kTail);
-      }
-    }
+  /** Another producer holds the push lock. Full now is a true answer (false); else wait for it. */
+  #lockPushSlow(): boolean {
+    if (this.size >= this.capacity) return false;
+    return lockSlow(this.#i32, kPushLock, this.#tag, Infinity);
   }
 
-  /** One pop attempt: the message, or EMPTY. */
-  #tryPop(): RingMessage | typeof EMPTY {
+  /** One pop that never blocks: the message, EMPTY (a true empty), or BUSY (see BUSY). */
+  #takeNow(): RingMessage | typeof EMPTY | typeof BUSY {
+    if (tryLock(this.#i32, kPopLock, this.#tag) !== 0) return this.size === 0 ? EMPTY : BUSY;
+    return this.#takeLocked();
+  }
+
+  /** One pop, waiting up to lockWaitMs for a consumer stalled mid-pop: the message or EMPTY. */
+  #take(lockWaitMs: number): RingMessage | typeof EMPTY {
+    const v = this.#takeNow();
+    if (v !== BUSY) return v;
+    return lockSlow(this.#i32, kPopLock, this.#tag, lockWaitMs) ? this.#takeLocked() : EMPTY;
+  }
+
+  async #takeAsync(lockWaitMs: number): Promise<RingMessage | typeof EMPTY> {
+    const v = this.#takeNow();
+    if (v !== BUSY) return v;
+    return (await lockAsync(this.#i32, kPopLock, this.#tag, lockWaitMs)) ? this.#takeLocked() : EMPTY;
+  }
+
+  /** The pop proper, with the pop lock held; releases it (also on an exception: nothing taken). */
+  #takeLocked(): RingMessage | typeof EMPTY {
     const i32 = this.#i32;
-    let pos = Atomics.load(i32, kHead);
-    let slot: number;
-    for (;;) {
-      slot = (kSlotsByte >> 2) + (pos & this.#mask) * this.#stride;
-      const dif = (Atomics.load(i32, slot + kSeq) - ((pos + 1) | 0)) | 0;
-      if (dif === 0) {
-        const seen = Atomics.compareExchange(i32, kHead, pos, (pos + 1) | 0);
-        if (seen === pos) break;
-        pos = seen;
-      } else if (dif < 0) {
-        return EMPTY;
-      } else {
-        pos = Atomics.load(i32, kHead);
+    try {
+      crashPoint('ring.pop.locked');
+      const h = Atomics.load(i32, kHead);
+      if (h === i32[kTailSeen]) {
+        const t = Atomics.load(i32, kTail); // empty if still so: head is ours, so a true answer
+        i32[kTailSeen] = t;
+        if (h === t) return EMPTY;
       }
+      // Copy out and decode before releasing: an exception here leaves the message queued.
+      const slot = kSlot0 + (h & this.#mask) * this.#stride;
+      const meta = i32[slot + kMeta]!;
+      const len = meta >>> 2;
+      const tag = meta & 3;
+      const from = slot * 4 + kPayloadByte;
+      let v: RingMessage;
+      if (tag === TAG_BYTES) {
+        const out = this.#bytesOut(len);
+        out.set(this.#u8.subarray(from, from + len));
+        v = out;
+      } else {
+        const view = this.#scratch.subarray(0, len);
+        view.set(this.#u8.subarray(from, from + len));
+        v = tag === TAG_STRING ? this.#dec.decode(view) : decodeValue(view);
+      }
+      crashPoint('ring.pop.copied');
+      const next = (h + 1) | 0;
+      if (next === 0) {
+        Atomics.add(i32, kHeadHi, 1);
+        crashPoint('ring.pop.wrapMarked');
+      }
+      // Release: producers that load this head may overwrite the slot (the copy above is done).
+      Atomics.store(i32, kHead, next);
+      crashPoint('ring.pop.released');
+      if (next === 0) {
+        Atomics.add(i32, kHeadHi, 1);
+        crashPoint('ring.pop.wrapCounted');
+      }
+      return v;
+    } finally {
+      unlock(i32, kPopLock);
     }
-    if (pos === -1) Atomics.add(i32, kHeadWraps, 1);
-    // Copy out first (the kSeq load above made the producer's writes visible), then release.
-    const meta = i32[slot + kMeta]!;
-    const len = meta >>> 2;
-    const tag = meta & 3;
-    const from = slot * 4 + kPayloadByte;
-    const out = tag === TAG_BYTES ? this.#bytesOut(len) : this.#scratch;
-    out.set(this.#u8.subarray(from, from + len));
-    Atomics.store(i32, slot + kSeq, (pos + this.capacity) | 0);
-    if (tag === TAG_BYTES) return out;
-    const view = out.subarray(0, len);
-    return tag === TAG_STRING ? this.#dec.decode(view) : decodeValue(view);
   }
 
   /**
@@ -325,6 +509,11 @@ export class Ring {
     return undefined;
   }
 
+  #refuse(): false {
+    Atomics.add(this.#i32, kFull, 1);
+    return false;
+  }
+
   #tooLarge(what: string): never {
     throw new SabStateError(
       ErrorCode.VALUE_TOO_LARGE,
@@ -332,69 +521,85 @@ export class Ring {
     );
   }
 
-  // ---- slow path ---------------------------------------------------------------------------
+  // ---- slow path: waiting for a message ------------------------------------------------------
 
-  /** Producer side of the wakeup protocol (P3): bump the futex word, wake every waiter. */
-  #wake(): void {
-    Atomics.add(this.#i32, kSignal, 1);
-    Atomics.notify(this.#i32, kSignal);
+  /** C1: claims a waiter slot and sets its kWaiters bit; the slot, or -1 if all are taken. */
+  #announce(): number {
+    const i32 = this.#i32;
+    for (let i = 0; i < MAX_ANNOUNCED; i++) {
+      if (Atomics.load(i32, kWaiterTag + i) !== 0 || Atomics.compareExchange(i32, kWaiterTag + i, 0, this.#tag) !== 0) continue;
+      crashPoint('ring.wait.slotClaimed');
+      Atomics.or(i32, kWaiters, 1 << i);
+      crashPoint('ring.wait.announced');
+      return i;
+    }
+    return -1;
+  }
+
+  #withdraw(slot: number): void {
+    if (slot < 0) return;
+    Atomics.and(this.#i32, kWaiters, ~(1 << slot));
+    crashPoint('ring.wait.withdrawn');
+    Atomics.store(this.#i32, kWaiterTag + slot, 0);
+  }
+
+  /** True if a message may be there (two loads, no lock traffic): for spinning. */
+  #maybe(): boolean {
+    return Atomics.load(this.#i32, kTail) !== Atomics.load(this.#i32, kHead);
   }
 
   #popSlow(timeoutMs: number): RingMessage | undefined {
-    for (let i = 0; i < SPIN_TRIES; i++) {
-      const v = this.#tryPop();
-      if (v !== EMPTY) return v;
-    }
     const i32 = this.#i32;
     const deadline = performance.now() + timeoutMs;
-    Atomics.add(i32, kWaiters, 1); // C1
+    for (let i = 0; i < SPIN_TRIES; i++) {
+      if (i > 0 && !this.#maybe()) continue;
+      const v = this.#take(deadline - performance.now());
+      if (v !== EMPTY) return v;
+    }
+    const slot = this.#announce(); // C1
     try {
       for (;;) {
         const s = Atomics.load(i32, kSignal); // C2
-        const v = this.#tryPop(); // C3
+        const v = this.#take(deadline - performance.now()); // C3
         if (v !== EMPTY) return v;
         const left = deadline - performance.now();
         if (left <= 0) return this.#empty();
         Atomics.add(i32, kWaits, 1);
-        Atomics.wait(i32, kSignal, s, left); // C4
+        Atomics.wait(i32, kSignal, s, slot < 0 ? Math.min(left, POLL_MS) : left); // C4
       }
     } finally {
-      Atomics.sub(i32, kWaiters, 1);
+      this.#withdraw(slot);
     }
   }
 
   async #popAsyncSlow(timeoutMs: number): Promise<RingMessage | undefined> {
     const i32 = this.#i32;
     const deadline = performance.now() + timeoutMs;
+    // timeoutMs 0 comes here only to wait for a stalled consumer in the way of a message: no limit.
+    const lockWait = (): number => (timeoutMs === 0 ? Infinity : deadline - performance.now());
     // Keeps the event loop alive while waiting: a pending waitAsync alone does not.
     const keepAlive = setInterval(() => {}, 1 << 30);
-    Atomics.add(i32, kWaiters, 1); // C1
+    const slot = this.#announce(); // C1
     try {
       for (;;) {
         const s = Atomics.load(i32, kSignal); // C2
-        const v = this.#tryPop(); // C3
+        const v = await this.#takeAsync(lockWait()); // C3
         if (v !== EMPTY) return v;
         const left = deadline - performance.now();
         if (left <= 0) return this.#empty();
         Atomics.add(i32, kWaits, 1);
-        const r = Atomics.waitAsync(i32, kSignal, s, left); // C4
+        const r = Atomics.waitAsync(i32, kSignal, s, slot < 0 ? Math.min(left, POLL_MS) : left); // C4
         if (r.async) await r.value;
       }
     } finally {
-      Atomics.sub(i32, kWaiters, 1);
+      this.#withdraw(slot);
       clearInterval(keepAlive);
     }
   }
 }
 
 /** @internal Tests only: moves a fresh, unshared ring's head and tail to `pos` (to test the 2^32 wrap). */
-export function ringStartAtForTest(sab: SharedArrayBuffer, capacity: number, maxMessageBytes: number, pos: number): void {
+export function ringStartAtForTest(sab: SharedArrayBuffer, _capacity: number, _maxMessageBytes: number, pos: number): void {
   const i32 = new Int32Array(sab);
-  const stride = ringSlotBytes(maxMessageBytes) >> 2;
-  i32[kTail] = pos | 0;
-  i32[kHead] = pos | 0;
-  for (let k = 0; k < capacity; k++) {
-    const p = (pos + k) | 0;
-    i32[(kSlotsByte >> 2) + (p & (capacity - 1)) * stride + kSeq] = p;
-  }
+  for (const k of [kTail, kHeadSeen, kHead, kTailSeen]) i32[k] = pos | 0;
 }
