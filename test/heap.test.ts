@@ -149,12 +149,22 @@ test('growth is seen by other threads: a block written past the old length reads
   Atomics.store(f, 3, 1);
   const [g] = await grower;
   assert.ok(g!.after > g!.before);
-  // main grows, worker reads with views made before the growth
+  // main grows, worker reads with views made before the growth. The worker reports its views'
+  // length once it has attached, and only then does this thread grow: with a sleep here instead,
+  // a worker that booted in under the sleep made its views before the growth and one that booted
+  // later made them after it (then the test proved nothing).
   const flag2 = new SharedArrayBuffer(16);
   const f2 = new Int32Array(flag2);
   const reader = runWorkers<{ lenBefore: number; lenAfter: number; ok: boolean }>(WORKER, [{ mode: 'read', heap: h, seed, flag: flag2 }], 30_000);
-  await new Promise((r) => setTimeout(r, 200));
+  let readerFailed: unknown;
+  reader.catch((e: unknown) => { readerFailed = e; });
+  while (Atomics.load(f2, 0) === 0) {
+    if (readerFailed !== undefined) throw readerFailed;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const attachedLen = Atomics.load(f2, 0);
   const big = heap.alloc(12 << 20);
+  assert.ok(attachedLen < big + (12 << 20), 'the block lies past the worker\'s views');
   const p = heap.payload(big);
   heap.i32[p >> 2] = 0x5a5a;
   for (let k = 4; k < 12 << 20; k++) heap.u8[p + k] = (0x5a5a + k) & 0xff;
@@ -163,7 +173,8 @@ test('growth is seen by other threads: a block written past the old length reads
   Atomics.notify(f2, 1);
   const [r] = await reader;
   assert.ok(r!.ok, 'worker read the block');
-  assert.ok(r!.lenAfter > r!.lenBefore || r!.lenBefore >= big + (12 << 20));
+  assert.is(r!.lenBefore, attachedLen);
+  assert.ok(r!.lenAfter >= big + (12 << 20), 'the worker\'s checkBlock extended its views');
 });
 
 test('recovery: a thread that died inside the write gate and pinned is released by releaseAllOwnedBy', async () => {

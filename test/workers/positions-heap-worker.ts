@@ -6,8 +6,9 @@
 //   in flag[1] and its length in flag[2], then wait for the parent to check it.
 // - 'hold': enter the write gate and pin the heap, signal flag[0] = 1, then sleep forever (the
 //   test terminates it: a thread that died mid-write and mid-read).
-// - 'read': wait for flag[1] != 0, then read the block the parent published there (made after
-//   this thread attached, past its views) and report whether it reads back.
+// - 'read': store its views' length in flag[0] (the parent grows the buffer only after that),
+//   wait for flag[1] != 0, then read the block the parent published there (past its views) and
+//   report whether it reads back, and its views' length before and after that read.
 import { parentPort, workerData } from 'node:worker_threads';
 import { SharedHeap, type HeapHandle } from '../../src/internal/heap.ts';
 import { hashKeyFromSeed } from '../../src/internal/hash.ts';
@@ -90,8 +91,11 @@ if (d.mode === 'churn') {
   for (;;) Atomics.wait(flag, 3, 0, 1000);
 } else {
   const lenBefore = heap.u8.length;
+  Atomics.store(flag, 0, lenBefore); // attached: the parent grows the buffer only after this
+  Atomics.notify(flag, 0);
   while (Atomics.load(flag, 1) === 0) Atomics.wait(flag, 1, 0, 100);
   const ref = Atomics.load(flag, 1);
   const len = Atomics.load(flag, 2);
-  parentPort!.postMessage({ lenBefore, lenAfter: heap.u8.length, ok: check(ref, len, 0x5a5a) });
+  const ok = check(ref, len, 0x5a5a); // the first touch: its checkBlock extends the views
+  parentPort!.postMessage({ lenBefore, lenAfter: heap.u8.length, ok }); // lenAfter read AFTER the check
 }
