@@ -216,14 +216,14 @@ test('capacity: a heap too small for the new set -> ERR_CAPACITY, the old set in
   assert.is(code(() => el.replaceAll(Array.from({ length: 8 }, (_, i) => big(`new${i}`)))), 'ERR_CAPACITY');
   assert.is(state(e), before, 'the old set is intact and still the one readers see');
   assert.ok(el.has('old0') && !el.has('new0'));
-  // the spare table may hold the half-built set until the next replaceAll clears it: nothing
-  // else. A smaller replaceAll then works and leaves exactly its rows.
-  assert.ok(inUse(e) >= bytes);
+  // issue 10: the refused set's rows are gone from the spare table, their blocks freed
+  assert.is(inUse(e), bytes, 'a refused replaceAll leaves the heap as it was');
+  assert.equal(e.eliminations.verify(), [], 'nothing left in the spare table');
+  // a smaller replaceAll then works and leaves exactly its rows
   el.replaceAll([big('next0', 100)]);
   assert.equal(el.list(), [big('next0', 100)]);
   el.replaceAll([]);
-  el.replaceAll([]);
-  assert.is(inUse(e), 0, 'after two empty replaceAll calls both tables and the heap are empty');
+  assert.is(inUse(e), 0, 'after an empty replaceAll both tables and the heap are empty');
   // point writes: a full heap is ERR_CAPACITY with nothing written; one row too big for any
   // heap of this size is ERR_VALUE_TOO_LARGE
   for (let i = 0; i < 6; i++) el.add(big(`p${i}`));
@@ -296,11 +296,10 @@ test('replaceAll: many successive calls do not leak heap or table space', () => 
     Array.from({ length: 200 }, (_, i) => row(`hk${String((i + n * 37) % 300).padStart(3, '0')}`, { round: `r${String(n).padStart(6, '0')}`, pad: 'p'.repeat(i % 50) }));
   el.replaceAll(set(1));
   const after1 = e.stats().eliminations.heap;
-  // Double buffering keeps the previous set in the spare table until the next replaceAll clears
-  // it: the steady state is two sets, reached after the second call.
+  // The old set is emptied right after the flip: the heap holds one set, never two.
   el.replaceAll(set(2));
   const after2 = e.stats().eliminations.heap;
-  assert.ok(after2.inUseBytes <= 2 * after1.inUseBytes);
+  assert.is(after2.inUseBytes, after1.inUseBytes, 'one set held, not two');
   const cycles = Math.round(300 * stressScale);
   for (let n = 3; n <= cycles; n++) el.replaceAll(set(n));
   const afterN = e.stats().eliminations.heap;
@@ -310,7 +309,6 @@ test('replaceAll: many successive calls do not leak heap or table space', () => 
   assert.is(afterN.deferredBlocks, 0);
   assert.is(el.size, 200);
   assert.equal(el.list().map((r) => r.round).filter((r) => r !== `r${String(cycles).padStart(6, '0')}`), []);
-  el.replaceAll([]);
   el.replaceAll([]);
   assert.is(e.stats().eliminations.heap.inUseBytes, 0);
 });
@@ -608,11 +606,15 @@ test('recovery: a worker terminated in the middle of replaceAll calls: a whole s
     const round = rows[0]!.round as number;
     assert.ok(round === last || round === last + 1, `the live set is round ${round}, the worker finished round ${last}`);
     assert.is(JSON.stringify(rows.sort((a, b) => Number(a.hotkey.slice(2)) - Number(b.hotkey.slice(2)))), JSON.stringify(rowsOfSet(round)));
-    // the writer lock is free again (or was never held): writes go through at once
-    const t = performance.now();
+    // The flake this test had (size 200, 201 expected, below): the worker died between a table
+    // insert's CAS and its count in the spare table, so the next replaceAll emptied it to -1 and
+    // filled it to 199. Recovery now recounts; eliminations-crash.test.ts makes it deterministic.
+    assert.is(e.eliminations.size, 200, 'size counts the rows after recovery');
+    // the writer lock is free again (or was never held): these writes take it (ERR_LOCK_TIMEOUT
+    // after 30 s otherwise)
     e.eliminations.replaceAll(rowsOfSet(round + 1));
     e.eliminations.add(row('after'));
-    assert.ok(performance.now() - t < 5_000, 'no wait on a dead writer');
+    assert.is(e.eliminations.list().length, 201);
     assert.is(e.eliminations.size, 201);
     assert.is(e.stats().watch.exited, 1);
     console.log(`  terminated after round ${last}; live round ${round}; recovered ${e.stats().watch.recoveredOther}`);

@@ -4,43 +4,94 @@
  * kept, encoded by codec.ts), in its own buffers: one heap, two tables (A and B) on it, and a
  * control region.
  *
- * Algorithm: double buffering with a generation word. Table `gen & 1` is the live set.
- * - Reads (get, has, list) are lock-free: g = load(kGen); read table g & 1; if load(kGen) !== g,
- *   start again. Inside a table each record is read under its slot's versioned word (table.ts).
+ * Algorithm: double buffering with a generation word. Table `gen & 1` is the live set, the other
+ * (the spare) is EMPTY outside a writer's critical section.
+ * - Reads (get, has, list, size) are lock-free: g = load(kGen); read table g & 1; if
+ *   load(kGen) !== g, start again. Inside a table each record is read under its slot's
+ *   versioned word (table.ts).
  * - Writes (add, take, delete, replaceAll) take the domain's writer mutex (low traffic: rows
- *   change a few times an hour), so a point write never lands in a table that replaceAll is
- *   about to retire. add / take / delete act on the live table.
- * - replaceAll(rows): clears the spare table (gen + 1) & 1, fills it with the new rows, then
- *   `Atomics.add(kGen, 1)` makes it live in one step. The spare table is only written while it
- *   is not live, and only after a flip; a reader that started on it before the flip sees kGen
- *   moved at its final check and reads again. So a reader sees the whole old set or the whole
- *   new one, never a mix.
+ *   change a few times an hour), then do ALL their table and control-word steps inside ONE
+ *   `heap.gate.run` (the write gate of seqlock.ts): so under the gate's freeze (recovery's repair,
+ *   verify) no write of this domain is half-way, and the spare table is empty unless a dead
+ *   writer left it otherwise. add / take / delete act on the live table.
+ * - replaceAll(rows): fills the spare table, `Atomics.add(kGen, 1)` makes it live in one step,
+ *   then empties the old table (now the spare). Readers that started on the old table before the
+ *   flip see kGen moved at their final check and read again; the new table was written only
+ *   while it was not live. So a reader sees the whole old set or the whole new one, never a mix.
+ *   A refused replaceAll (ERR_CAPACITY while filling) empties the spare again: the heap is left
+ *   as it was (its blocks freed, or deferred while a reader is pinned).
  * - take(hotkey): under the mutex, the table's atomic remove-and-return: of any number of
  *   racing takers (any threads) exactly one gets the row.
  *
- * Control region (RegionKind.CONTROL, params [maxRecords]):
- *
- * | line | slot     | name    | written by            | how |
- * | ---- | -------- | ------- | --------------------- | --- |
- * | 0    | 0..31    | header  | creator               | region.ts |
- * | 1    | Int32 0  | kMutex  | writers               | futex word (mutex.ts) |
- * | 2    | Int32 0  | kGen    | replaceAll, under kMutex | Atomics.add: publishes the spare table's rows |
+ * Control region (RegionKind.CONTROL, params [maxRecords, ELIMINATIONS_LAYOUT]):
+ * | line | slot     | name    | written by               | how |
+ * | ---- | -------- | ------- | ------------------------ | --- |
+ * | 0    | 0..31    | header  | creator                  | region.ts |
+ * | 1    | Int32 0  | kMutex  | writers, recovery        | futex word (mutex.ts): the writer's tag |
+ * | 2    | Int32 0  | kGen    | replaceAll, under kMutex and the gate | Atomics.add: publishes the spare table's rows |
  *
  * The rows' plain writes into the heap are published by each table's slot CAS (table.ts); the
  * flip publishes "this table is the set" and nothing else.
+ *
+ * CRASH TABLE. A writer may die between any two steps (also inside the mutex, gate, table and
+ * heap steps: their files' crash tables). Recovery is engine.watch: phase 1
+ * `releaseAllOwnedBy(dead)` (never waits): the tables' claim mutexes and the dead thread's
+ * gate slot and pin are released (store-recovery.ts); then, if the dead thread holds the writer
+ * mutex, it was inside a write and no live writer can be: while the mutex is still held,
+ * recovery (X1) empties the spare table and (X2) recounts both tables' counters (table.ts
+ * recount, which asks that no slot change meanwhile: only holders of this mutex write these
+ * tables), inside a gate.tryEnter (if a freeze holds writers back, both wait for phase 2), then
+ * (X3) force-releases the mutex and wakes its waiters. Until phase 2 a live replaceAll empties
+ * a leftover spare itself (`eliminations.replaceAll.leftover`). Phase 2 `repair()` (under the
+ * gate's freeze) does X1 and the recount again and sweeps the heap (heap-sweep.ts: blocks the
+ * dead writer allocated and never published, or unpublished and never retired).
+ *
+ * | op         | crash point after                      | the dead writer leaves                    | recovery gives |
+ * | ---------- | -------------------------------------- | ----------------------------------------- | -------------- |
+ * | any write  | mutex acquired `eliminations.write.locked` | the mutex held                        | X3: never started |
+ * | any write  | gate entered `eliminations.write.entered`  | the mutex held, its gate slot active  | slot cleared, X3: never started |
+ * | add        | table.set `eliminations.add.published` | the row published (one slot CAS)          | completed |
+ * | add        | inside table.set: before / after its CAS | a built block no one refers to / the row published, counters or the old block pending | never started, the sweep frees it / completed, X2 and the sweep |
+ * | take       | table.take `eliminations.take.removed` | the row removed (its CAS)                 | completed: the dead thread took it, no one else gets it |
+ * | delete     | table.delete `eliminations.delete.removed` | the row removed                       | completed |
+ * | replaceAll | a leftover removed `eliminations.replaceAll.leftover` | a dead writer's half set partly gone | X1 (as the next replaceAll would) |
+ * | replaceAll | a row filled `eliminations.replaceAll.filled` | the spare holds part of the new set | X1: never started (the live set untouched) |
+ * | replaceAll | flip `eliminations.replaceAll.flipped` | the new set live; the old one still in the spare | X1: completed |
+ * | replaceAll | an old row removed `eliminations.replaceAll.cleared` | the new set live; the old one partly gone | X1: completed |
+ * | replaceAll | a row undone `eliminations.replaceAll.undone` (refused) | part of the refused set left | X1: refused, the state as before |
+ * | any write  | gate left `eliminations.write.left`    | the mutex held                            | X3: completed |
+ * Recovery is idempotent: if the recovering thread dies, running it again completes it.
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt } from '../errors.ts';
 import { decodeValue, encodeValue } from '../internal/codec.ts';
+import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { forceRelease, lockSlow, tagOf, tryLock, unlock } from '../internal/mutex.ts';
+import { forceRelease, lockSlow, ownerOf, tagOf, tryLock, unlock, wakeWaiters } from '../internal/mutex.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
+import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
 import { SharedTable, type TableHandle, createTableHandle } from '../internal/table.ts';
+
+declareCrashPoints('eliminations', [
+  'eliminations.write.locked',
+  'eliminations.write.entered',
+  'eliminations.write.left',
+  'eliminations.add.published',
+  'eliminations.take.removed',
+  'eliminations.delete.removed',
+  'eliminations.replaceAll.leftover',
+  'eliminations.replaceAll.filled',
+  'eliminations.replaceAll.flipped',
+  'eliminations.replaceAll.cleared',
+  'eliminations.replaceAll.undone',
+]);
 
 const kMutex = 1 * LINE_INTS;
 const kGen = 2 * LINE_INTS;
 const kControlBytes = 3 * LINE_BYTES;
+/** Control region layout: 2 = the spare table is empty outside writes (checked by verify). */
+const ELIMINATIONS_LAYOUT = 2;
 const kWriterTimeoutMs = 30_000;
 export const DEFAULT_ELIMINATIONS_MAX_RECORDS = 4096;
 /** Heap bytes per row in the default maxBytes: two sets (A and B) of rows of up to ~1.5 KB. */
@@ -84,7 +135,7 @@ export function resolveEliminationsOptions(raw: unknown, path = 'options.elimina
 }
 
 function controlSpec(maxRecords: number, key: HashKey): RegionSpec {
-  return { kind: RegionKind.CONTROL, key, params: [maxRecords] };
+  return { kind: RegionKind.CONTROL, key, params: [maxRecords, ELIMINATIONS_LAYOUT] };
 }
 
 export function createEliminationsHandle(opts: EliminationsOptions, key: HashKey): EliminationsHandle {
@@ -113,12 +164,16 @@ export class EliminationsDomain {
   readonly #tag: number;
   readonly #gate: EpochGuard | undefined;
   readonly #decode = (u8: Uint8Array, at: number, len: number): EliminationRow => decodeValue(u8.subarray(at, at + len)) as EliminationRow;
+  readonly #parts: StoreParts;
   #reads = 0;
   #writes = 0;
 
   constructor(handle: EliminationsHandle, key: HashKey, deps: { gate?: EpochGuard } = {}) {
-    checkRegion(handle.control, controlSpec(handle.maxRecords, key), 'eliminations');
-    this.#ctl = new Int32Array(handle.control);
+    const control = checkRegion(handle.control, controlSpec(handle.maxRecords, key), 'eliminations');
+    if (control.byteLength !== kControlBytes) {
+      throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, `eliminations: control region of ${control.byteLength} bytes, expected ${kControlBytes}`);
+    }
+    this.#ctl = new Int32Array(control);
     this.#heap = new SharedHeap(handle.heap, key, 'eliminations heap');
     this.#tables = [
       new SharedTable(handle.tables[0], this.#heap, key, 'eliminations A'),
@@ -126,6 +181,7 @@ export class EliminationsDomain {
     ];
     this.#tag = tagOf(threadId);
     this.#gate = deps.gate;
+    this.#parts = { heap: this.#heap, tables: this.#tables, check: (repair) => this.#checkSpare(repair) };
   }
 
   get size(): number {
@@ -136,7 +192,7 @@ export class EliminationsDomain {
   add(row: EliminationRow, opts?: { ifEpoch?: number }): void {
     const r = checkRow(row, 'row');
     const bytes = encodeValue(r, 'row').slice();
-    const write = (): void => this.#write(() => this.#live().set(r.hotkey, undefined, bytes));
+    const write = (): void => this.#write(() => this.#live().set(r.hotkey, undefined, bytes), 'eliminations.add.published');
     this.#writes++;
     const ifEpoch = opts?.ifEpoch;
     if (ifEpoch === undefined) return write();
@@ -161,14 +217,14 @@ export class EliminationsDomain {
   take(hotkey: string): EliminationRow | undefined {
     checkKey(hotkey, 'hotkey');
     this.#writes++;
-    const bytes = this.#write(() => this.#live().take(hotkey));
+    const bytes = this.#write(() => this.#live().take(hotkey), 'eliminations.take.removed');
     return bytes === undefined ? undefined : (decodeValue(bytes) as EliminationRow);
   }
 
   delete(hotkey: string): boolean {
     checkKey(hotkey, 'hotkey');
     this.#writes++;
-    return this.#write(() => this.#live().delete(hotkey));
+    return this.#write(() => this.#live().delete(hotkey), 'eliminations.delete.removed');
   }
 
   /** Every row of one set (never a mix of two replaceAll generations). */
@@ -180,7 +236,8 @@ export class EliminationsDomain {
   /**
    * Replaces the whole set. Every row is checked and encoded first (bad input: typed error,
    * state unchanged); rows with the same hotkey: the last wins. Readers see the old set or the
-   * new one, never a mix.
+   * new one, never a mix. A set the heap cannot hold: ERR_CAPACITY, the old set and the heap as
+   * they were.
    */
   replaceAll(rows: readonly EliminationRow[]): void {
     if (!Array.isArray(rows)) throw new SabStateError(ErrorCode.INVALID_VALUE, `rows must be an array, got ${describe(rows)}`);
@@ -194,30 +251,68 @@ export class EliminationsDomain {
     const max = this.#tables[0].maxRecords;
     if (byKey.size > max) throw new SabStateError(ErrorCode.CAPACITY, `replaceAll: ${byKey.size} rows, the domain holds at most ${max}`);
     this.#writes++;
-    this.#withMutex(() => {
+    this.#write(() => {
       const gen = Atomics.load(this.#ctl, kGen);
       const spare = this.#tables[(gen + 1) & 1]!;
-      this.#heap.gate.run(() => {
-        for (const hk of spare.scan((a) => a)) spare.delete(hk);
-        for (const [hk, bytes] of byKey) spare.set(hk, undefined, bytes);
-      });
-      Atomics.add(this.#ctl, kGen, 1);
+      // Normally empty; a writer that died mid-replaceAll and was not repaired yet left rows.
+      this.#empty(spare, 'eliminations.replaceAll.leftover');
+      try {
+        for (const [hk, bytes] of byKey) {
+          spare.set(hk, undefined, bytes);
+          crashPoint('eliminations.replaceAll.filled');
+        }
+      } catch (e) {
+        this.#empty(spare, 'eliminations.replaceAll.undone');
+        throw e;
+      }
+      Atomics.add(this.#ctl, kGen, 1); // the flip: the new set is live
+      crashPoint('eliminations.replaceAll.flipped');
+      this.#empty(this.#tables[gen & 1]!, 'eliminations.replaceAll.cleared');
     });
   }
 
-  /** Every row, consistent for the whole domain (held writers; for snapshots). */
+  /** Every row, consistent for the whole domain (writers held; for snapshots). */
   listConsistent(timeoutMs?: number): EliminationRow[] {
     return this.#withMutex(() => this.#live().scan((_a, _b, u8, at, len) => this.#decode(u8, at, len)), timeoutMs);
   }
 
-  /** Recovery after a thread died (engine.watch). */
+  /**
+   * Recovery phase 1 after a thread died (engine.watch; the crash table above): never waits.
+   * Returns how many things it released or repaired.
+   */
   releaseAllOwnedBy(deadThreadId: number): number {
-    return (
-      (forceRelease(this.#ctl, kMutex, tagOf(deadThreadId)) ? 1 : 0) +
-      this.#tables[0].releaseAllOwnedBy(deadThreadId) +
-      this.#tables[1].releaseAllOwnedBy(deadThreadId) +
-      (this.#heap.gate.releaseIfOwnedBy(deadThreadId) ? 1 : 0)
-    );
+    let n = releaseStore(this.#parts, deadThreadId);
+    if (ownerOf(Atomics.load(this.#ctl, kMutex)) === deadThreadId) {
+      // The dead thread was inside a write and no live writer can be (it holds the mutex).
+      const gate = this.#heap.gate;
+      if (gate.tryEnter()) {
+        try {
+          n += this.#checkSpare(true).length; // X1
+          for (const t of this.#tables) n += t.recount(true).length; // X2
+        } finally {
+          gate.leave();
+        }
+      }
+      if (forceRelease(this.#ctl, kMutex, tagOf(deadThreadId))) n++; // X3
+    }
+    wakeWaiters(this.#ctl, kMutex); // a dead unlocker or woken waiter may have left sleepers
+    return n;
+  }
+
+  /** Recovery phase 2 (after releaseAllOwnedBy): X1, counters, heap sweep, under the freeze. */
+  repair(timeoutMs?: number): StoreRecovery {
+    return repairStore(this.#parts, timeoutMs);
+  }
+
+  /**
+   * Every violation of the domain's invariants ([] if sound): the spare table not empty, table
+   * counters, the heap (store-recovery.ts), the writer mutex held by an exited thread.
+   */
+  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
+    const out = verifyStore(this.#parts, timeoutMs, exited);
+    const owner = ownerOf(Atomics.load(this.#ctl, kMutex));
+    if (exited?.has(owner)) out.push(`eliminations: the writer mutex is held by exited thread ${owner}`);
+    return out;
   }
 
   stats(): EliminationsStats {
@@ -248,8 +343,40 @@ export class EliminationsDomain {
     }
   }
 
-  #write<T>(fn: () => T): T {
-    return this.#withMutex(() => this.#heap.gate.run(fn));
+  /** Deletes every row of a table that is not live (a writer under the mutex, or recovery). */
+  #empty(t: SharedTable, point: string | null): void {
+    for (const hk of t.scan((a) => a)) {
+      t.delete(hk);
+      if (point !== null) crashPoint(point);
+    }
+  }
+
+  /** The spare table must be empty outside writes: its rows, as violations; `repair` deletes them. */
+  #checkSpare(repair: boolean): string[] {
+    const spare = this.#tables[(Atomics.load(this.#ctl, kGen) + 1) & 1]!;
+    const rows = spare.scan((a) => a);
+    if (rows.length === 0) return [];
+    if (repair) this.#empty(spare, null);
+    return [`eliminations: the spare table (${spare.what}) holds ${rows.length} row(s) left by a writer that died mid-replaceAll`];
+  }
+
+  /** The writer mutex, then the write gate around every step of fn; crash point `done` after fn. */
+  #write<T>(fn: () => T, done: string | null = null): T {
+    return this.#withMutex(() => {
+      crashPoint('eliminations.write.locked');
+      const gate = this.#heap.gate;
+      gate.enter();
+      let out: T;
+      try {
+        crashPoint('eliminations.write.entered');
+        out = fn();
+        if (done !== null) crashPoint(done);
+      } finally {
+        gate.leave();
+      }
+      crashPoint('eliminations.write.left');
+      return out;
+    });
   }
 
   #withMutex<T>(fn: () => T, timeoutMs = kWriterTimeoutMs): T {

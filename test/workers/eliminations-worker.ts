@@ -14,16 +14,26 @@
 //   Then sets ctl[kDone].
 // - 'writer': until ctl[kDone] (or maxLanded): read the epoch, pick ifEpoch (sometimes stale,
 //   sometimes ahead), spin, add({hotkey: fresh, epoch: ifEpoch}, { ifEpoch }).
+// - 'op' (test/eliminations-crash.test.ts): stopAtCrashPoint(crashAt), then one operation
+//   (crashOp in eliminations-shared.ts); posts { done, result } if it is not stopped.
+// - 'probe': the same operation with a hook that records every crash point it passes: posts
+//   { points: [name, passes][] } in the order of first pass.
+// - 'storm': until terminated, a seeded mix of add / take / delete / replaceAll over small rows,
+//   counting in ctl[kDone].
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachEngine, SabStateError } from '../../src/index.ts';
 import type { EliminationRow, EngineHandle } from '../../src/index.ts';
+import { setCrashHook } from '../../src/internal/crash.ts';
+import { type CrashAt, stopAtCrashPoint } from '../helpers/crash.ts';
 import { prng } from '../helpers/seed.ts';
 import {
-  type ReaderResult, type StaleSyncResult, type StaleWriterResult, type TakerResult, kBarriers, kDone, kReady, rowOf,
+  type CrashOp, type ReaderResult, type StaleSyncResult, type StaleWriterResult, type TakerResult, crashOp, kBarriers, kDone, kReady, rowOf, stormStep,
 } from './eliminations-shared.ts';
 
 interface Data {
-  role: 'taker' | 'replacer' | 'forever' | 'reader' | 'syncer' | 'writer';
+  role: 'taker' | 'replacer' | 'forever' | 'reader' | 'syncer' | 'writer' | 'op' | 'probe' | 'storm';
+  op?: CrashOp;
+  crashAt?: CrashAt;
   handle: EngineHandle;
   ctl: SharedArrayBuffer;
   workers: number;
@@ -188,4 +198,19 @@ if (d.role === 'taker') {
     }
   }
   parentPort!.postMessage(out);
+} else if (d.role === 'op') {
+  stopAtCrashPoint(d.crashAt);
+  const result = crashOp(engine, d.op!);
+  parentPort!.postMessage({ done: true, result });
+} else if (d.role === 'probe') {
+  const passes = new Map<string, number>(); // in the order of first pass
+  setCrashHook((name) => void passes.set(name, (passes.get(name) ?? 0) + 1));
+  crashOp(engine, d.op!);
+  setCrashHook(null);
+  parentPort!.postMessage({ points: [...passes] });
+} else if (d.role === 'storm') {
+  for (;;) {
+    stormStep(el, rnd);
+    Atomics.add(ctl, kDone, 1);
+  }
 }
