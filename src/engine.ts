@@ -14,6 +14,7 @@ import type { Worker } from 'node:worker_threads';
 import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt } from './errors.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
+import { EngineRecovery, type WatchStats } from './engine-recovery.ts';
 import { type LockHandle, LockDomain, type LockStats, createLockHandle, resolveLockOptions } from './domains/locks.ts';
 import {
   type PositionsHandle, type PositionsOptions, type PositionsStats, PositionsDomain, createPositionsHandle, resolvePositionsOptions,
@@ -99,7 +100,7 @@ export interface EngineStats {
   departed: DepartedStats;
   general: GeneralStats;
   /** Workers watched with engine.watch() that exited, and what was recovered from them. */
-  watch: { exited: number; recoveredLocks: number; recoveredOther: number };
+  watch: WatchStats;
 }
 
 const KNOWN_OPTIONS = ['lockStripes', 'hashSeed', 'positions', 'eliminations', 'departed', 'general', 'restoreFrom'];
@@ -158,7 +159,7 @@ export class Engine {
   readonly general: GeneralDomain;
   readonly #handle: EngineHandle;
   readonly #key: HashKey;
-  readonly #watch = { exited: 0, recoveredLocks: 0, recoveredOther: 0 };
+  readonly #recovery: EngineRecovery;
   #closed = false;
 
   /** @internal use createEngine / attachEngine. */
@@ -171,6 +172,14 @@ export class Engine {
     this.positions = new PositionsDomain(handle.positions, this.#key, { locks: this.locks, gate: this.general.syncGate, ...t });
     this.eliminations = new EliminationsDomain(handle.eliminations, this.#key, { gate: this.general.syncGate });
     this.departed = new DepartedDomain(handle.departed, this.#key);
+    this.#recovery = new EngineRecovery({
+      locks: this.locks,
+      stores: () => [
+        ['positions', this.positions], ['eliminations', this.eliminations], ['departed', this.departed],
+        ...this.general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, this.general.map(n) as SharedMap]),
+      ],
+      others: () => [this.general.syncGate, { releaseAllOwnedBy: (id: number) => this.general.releaseQueuesOwnedBy(id) }],
+    });
   }
 
   /** The structured-clonable handle to pass to workers (`workerData`). */
@@ -198,7 +207,7 @@ export class Engine {
       eliminations: this.eliminations.stats(),
       departed: this.departed.stats(),
       general: this.general.stats(),
-      watch: { ...this.#watch },
+      watch: this.#recovery.stats(),
     };
   }
 
@@ -208,22 +217,31 @@ export class Engine {
   }
 
   /**
-   * Recovers what a worker held when it exits (terminated mid-order, crashed): its lock stripes
-   * are released and their waiters woken, and any domain-internal writer lock or snapshot
-   * freeze it held is cleared. Counted in stats().locks.recoveries and stats().watch.
+   * Recovers what a worker left when it exits (terminated at any step, process.exit(), an
+   * uncaught exception): everything it held is released and its waiters woken at once, then its
+   * half-done writes are completed or undone and its leaked memory swept (engine-recovery.ts).
+   * Counted in stats().watch; `whenRecovered()` resolves when the repair is done.
    */
   watch(worker: Worker): void {
-    const id = worker.threadId;
-    worker.once('exit', () => {
-      this.#watch.exited++;
-      this.#watch.recoveredLocks += this.locks.releaseAllOwnedBy(id);
-      this.#watch.recoveredOther +=
-        this.general.syncGate.releaseAllOwnedBy(id) +
-        this.positions.releaseAllOwnedBy(id) +
-        this.eliminations.releaseAllOwnedBy(id) +
-        this.departed.releaseAllOwnedBy(id) +
-        this.general.mapNames().reduce((n, name) => n + (this.general.map(name) as SharedMap).releaseAllOwnedBy(id), 0);
-    });
+    this.#recovery.watch(worker);
+  }
+
+  /** Resolves once every repair after a watched worker's exit has run (rejects on corruption). */
+  whenRecovered(): Promise<void> {
+    return this.#recovery.whenRecovered();
+  }
+
+  /**
+   * The invariant checker: walks every heap, table and index of the engine, each domain with
+   * its writes held back for the moment of the walk, and returns a report: ok, and every
+   * violation found (blocks both free and used, entries pointing outside the heap or at freed
+   * blocks, counters that disagree with the walk, leaked blocks, open positions missing from the
+   * open index, slots or pins of threads that have exited). Run it after a crash, or in tests.
+   */
+  verify(options?: { timeoutMs?: number }): { ok: boolean; violations: string[] } {
+    this.#checkOpen();
+    const violations = this.#recovery.verify(options?.timeoutMs);
+    return { ok: violations.length === 0, violations };
   }
 
   /**

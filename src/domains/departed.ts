@@ -11,6 +11,7 @@
  * entriesRaw() is a consistent view of the whole domain; entries() is lock-free and each entry
  * is a whole value, but the array is not a snapshot while writers run.
  */
+import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
 import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt } from '../errors.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
@@ -138,9 +139,23 @@ export class DepartedDomain {
     return this.#heap.gate.freeze(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
   }
 
-  /** Recovery after a thread died (engine.watch). */
+  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
   releaseAllOwnedBy(deadThreadId: number): number {
-    return this.#table.releaseAllOwnedBy(deadThreadId) + this.#heap.gate.releaseAllOwnedBy(deadThreadId);
+    return releaseStore(this.#parts, deadThreadId);
+  }
+
+  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept (store-recovery.ts). */
+  repair(timeoutMs?: number): StoreRecovery {
+    return repairStore(this.#parts, timeoutMs);
+  }
+
+  get #parts(): StoreParts {
+    return { heap: this.#heap, tables: [this.#table] };
+  }
+
+  /** Every violation of the domain's invariants (table counters, heap), [] if sound. */
+  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
+    return verifyStore(this.#parts, timeoutMs, exited);
   }
 
   stats(): DepartedStats {

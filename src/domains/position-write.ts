@@ -26,6 +26,7 @@
  * retires the blocks, and takes the uuid out of the hotkey list.
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
+import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import { encodeOrder, encodePositionHead } from '../internal/codec.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import type { SharedTable } from '../internal/table.ts';
@@ -58,6 +59,11 @@ interface Built {
   orders: readonly unknown[];
   published: boolean;
 }
+
+declareCrashPoints('positions', [
+  'positions.save.listed', 'positions.save.indexed', 'positions.save.published', 'positions.save.unindexed',
+  'positions.delete.removed', 'positions.delete.unindexed',
+]);
 
 /** A save that wrote at most this many new chunks decodes them for the RecordMemo. */
 const kMemoFresh = 1;
@@ -100,23 +106,32 @@ export class PositionWriter {
           `positions.save: (${v.hotkey}, ${v.tp}) already has the open position ${openUuid}; close it before opening ${v.uuid}`,
         );
       }
-      const built = this.#build(pos, v, old, hRec);
-      let openRef = 0;
-      try {
-        if (v.open && openUuid !== v.uuid) {
-          openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
-          heap.u8.set(uuidBytes(v.uuid), open.valueOffset(openRef));
+      // Built and published inside the write gate: recovery's heap sweep (under the freeze)
+      // never sees this save's blocks between their allocation and their publication.
+      let built: Built | undefined;
+      const done = heap.gate.run(() => {
+        built = this.#build(pos, v, old, hRec);
+        let openRef = 0;
+        try {
+          if (v.open && openUuid !== v.uuid) {
+            openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
+            heap.u8.set(uuidBytes(v.uuid), open.valueOffset(openRef));
+          }
+        } catch (e) {
+          this.#discard(built, openRef);
+          throw e;
         }
-        const done = heap.gate.run(() => this.#publish(v, old, oldWord, oldSlot, built, hRec, openRef, openUuid));
-        if (done) {
-          if (built.fresh.length <= kMemoFresh) this.#remember(built);
-          return;
+        // #publish owns openRef from here: it publishes it or frees it.
+        try {
+          return this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid);
+        } finally {
+          if (!built.published) this.#discard(built, 0);
         }
-      } catch (e) {
-        if (!built.published) this.#discard(built, openRef);
-        throw e;
+      });
+      if (done) {
+        if (built!.fresh.length <= kMemoFresh) this.#remember(built!);
+        return;
       }
-      this.#discard(built, openRef);
     }
     throw new Error(`positions.save: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
@@ -136,7 +151,9 @@ export class PositionWriter {
         return heap.gate.run(() => {
           const prev = records.remove(hotkey, uuid, h, w, slot);
           if (prev <= 0) return prev === 0 ? false : null;
+          crashPoint('positions.delete.removed');
           if (cur.open) this.#unindexOpen(hotkey, cur.tp, uuid);
+          crashPoint('positions.delete.unindexed');
           this.#retireChunks(cur.refs, []);
           heap.retire(prev);
           this.#unlist(hotkey, uuid);
@@ -207,34 +224,50 @@ export class PositionWriter {
     }
   }
 
-  /** Step 3 (inside the write gate). False if the record moved since it was read. */
+  /**
+   * Step 3 (inside the write gate): hotkey list (new position), open index (opening), record,
+   * then the closing or moving updates of the open index, then retirement. Each step that can
+   * be refused (ERR_CAPACITY, an insert lock not free) comes before the record's CAS, and a
+   * refusal undoes the steps before it: a save that throws has published nothing. The open
+   * index may name the uuid before the record is open: readers check the record (getOpen), and
+   * a save finding such an entry overwrites it. False (everything undone, the caller frees the
+   * built blocks) if the record moved since it was read.
+   */
   #publish(
-    v: ValidPosition, old: RawRecord | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, openRef: number,
-    openUuid: string | undefined,
+    v: ValidPosition, old: RawRecord | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, hOpen: number,
+    openRef: number, openUuid: string | undefined,
   ): boolean {
     const { records, open, heap, byHotkey } = this.#s;
-    if (old === undefined) byHotkey.update(v.hotkey, undefined, addToList(v.uuid));
-    let prev: number;
+    let listed = false;
+    let indexed = false;
+    let prev = -1;
     try {
+      if (old === undefined) {
+        byHotkey.update(v.hotkey, undefined, addToList(v.uuid));
+        listed = true;
+        crashPoint('positions.save.listed');
+      }
+      if (openRef !== 0) {
+        const o = open.publish(v.hotkey, v.tp, hOpen, openRef);
+        openRef = 0;
+        indexed = true;
+        if (o > 0) heap.retire(o);
+        crashPoint('positions.save.indexed');
+      }
       prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, oldWord, oldSlot);
-    } catch (e) {
-      if (old === undefined) this.#unlist(v.hotkey, v.uuid);
-      throw e;
+    } finally {
+      if (openRef !== 0) heap.free(openRef);
+      if (prev === -1) {
+        if (indexed) this.#unindexOpen(v.hotkey, v.tp, v.uuid);
+        if (listed) this.#unlist(v.hotkey, v.uuid);
+      }
     }
     if (prev === -1) return false;
     built.published = true;
-    try {
-      if (openRef !== 0) {
-        const o = open.publish(v.hotkey, v.tp, open.hash(v.hotkey, v.tp), openRef);
-        openRef = 0;
-        if (o > 0) heap.retire(o);
-      } else if (!v.open && openUuid === v.uuid) {
-        this.#unindexOpen(v.hotkey, v.tp, v.uuid);
-      }
-      if (old !== undefined && old.open && old.tp !== v.tp) this.#unindexOpen(v.hotkey, old.tp, v.uuid);
-    } finally {
-      if (openRef !== 0) heap.free(openRef);
-    }
+    crashPoint('positions.save.published');
+    if (!v.open && openUuid === v.uuid) this.#unindexOpen(v.hotkey, v.tp, v.uuid);
+    if (old !== undefined && old.open && old.tp !== v.tp) this.#unindexOpen(v.hotkey, old.tp, v.uuid);
+    crashPoint('positions.save.unindexed');
     if (prev > 0) {
       this.#retireChunks(old!.refs, built.refs);
       heap.retire(prev);

@@ -28,7 +28,9 @@ import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
 import { RETRY } from '../internal/seqlock.ts';
 import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
+import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
 import { OrderCache, RecordMemo } from './position-cache.ts';
+import { checkPositions, markPositionBlocks } from './position-repair.ts';
 import { type PositionStore, PositionWriter } from './position-write.ts';
 import {
   type RawRecord, ReadMode, type ReadModeValue, chunkBytes, parseUuidList, readRecordValue, readUuid, recordHead, validatePosition,
@@ -280,15 +282,31 @@ export class PositionsDomain {
     );
   }
 
-  /** Recovery after a thread died (engine.watch): releases the insert mutexes and a freeze it held. */
+  /** Recovery after a thread died (engine.watch): its insert mutexes, gate slot, pin and freeze released. */
   releaseAllOwnedBy(deadThreadId: number): number {
-    const { heap, records, open, byHotkey } = this.#store;
-    return (
-      records.releaseAllOwnedBy(deadThreadId) +
-      open.releaseAllOwnedBy(deadThreadId) +
-      byHotkey.releaseAllOwnedBy(deadThreadId) +
-      heap.gate.releaseAllOwnedBy(deadThreadId)
-    );
+    return releaseStore(this.#parts, deadThreadId);
+  }
+
+  /**
+   * After releaseAllOwnedBy of every dead thread: under the freeze, a save or delete a dead
+   * thread left half done is completed or undone (position-repair.ts), counters recounted and
+   * leaked blocks swept (store-recovery.ts).
+   */
+  repair(timeoutMs?: number): StoreRecovery {
+    return repairStore(this.#parts, timeoutMs);
+  }
+
+  /** Every violation of the domain's invariants (records, open index, lists, heap), [] if sound. */
+  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
+    return verifyStore(this.#parts, timeoutMs, exited);
+  }
+
+  get #parts(): StoreParts {
+    const s = this.#store;
+    return {
+      heap: s.heap, tables: [s.records, s.open, s.byHotkey],
+      check: (repair) => checkPositions(s, repair), mark: (mark) => markPositionBlocks(s, mark),
+    };
   }
 
   stats(): PositionsStats {

@@ -9,6 +9,7 @@
  *
  * This module is the GeneralMapProvider the engine passes to the general domain.
  */
+import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
 import { ErrorCode, SabStateError, checkKey } from '../errors.ts';
 import { decodeValue, encodeValue } from '../internal/codec.ts';
 import type { HashKey } from '../internal/hash.ts';
@@ -77,8 +78,23 @@ export class SharedMap implements GeneralMap {
     return this.#heap.gate.freeze(() => this.entries(), timeoutMs);
   }
 
+  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
   releaseAllOwnedBy(deadThreadId: number): number {
-    return this.#table.releaseAllOwnedBy(deadThreadId) + (this.#heap.gate.releaseIfOwnedBy(deadThreadId) ? 1 : 0);
+    return releaseStore(this.#parts, deadThreadId);
+  }
+
+  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept (store-recovery.ts). */
+  repair(timeoutMs?: number): StoreRecovery {
+    return repairStore(this.#parts, timeoutMs);
+  }
+
+  get #parts(): StoreParts {
+    return { heap: this.#heap, tables: [this.#table] };
+  }
+
+  /** Every violation of the map's invariants (table counters, heap), [] if sound. */
+  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
+    return verifyStore(this.#parts, timeoutMs, exited);
   }
 }
 

@@ -54,11 +54,38 @@
  * Publication: a block's header and payload are plain writes by the thread that owns it; the
  * atomic store that publishes its offset (a table slot CAS) makes them visible to readers. A
  * push's CAS publishes its kBlockNext store to the popper. kTop, counters: Atomics only.
+ *
+ * Rule for the domains: every alloc, free, retire and collect runs inside the heap's write gate
+ * (gate.run / enter; unpin's collect uses tryEnter and skips while frozen), so that under the
+ * gate's freeze no block is between two of these steps except a dead thread's.
+ *
+ * CRASH TABLE (a thread terminated right after the step; recovery = engine.watch: the dead
+ * thread's gate slot and pin bit cleared, then under the freeze the sweep of heap-sweep.ts,
+ * which walks every block and repairs from the state alone):
+ *
+ * | protocol | after step                              | leaves                                   | recovery |
+ * | -------- | --------------------------------------- | ---------------------------------------- | -------- |
+ * | alloc    | pop CAS / bump CAS (heap.alloc.claimed) | a block on no list, still marked free (pop) or zeroed / past byteLength (bump) | sweep: a free block on no list goes back on its list; zeroed memory reads as class-0 blocks, freed; kTop past the buffer: the buffer is grown |
+ * | alloc    | header + stamp (heap.alloc.stamped)     | an allocated block nothing refers to; counters short | sweep frees it, counters set from the walk |
+ * | alloc    | counters                                | as above, counters right                 | sweep frees it |
+ * | free     | free bit (heap.free.marked)             | a free block on no list; counters high   | sweep lists it; counters from the walk |
+ * | free     | counters (heap.free.counted)            | a free block on no list                  | sweep lists it |
+ * | free     | push CAS                                | nothing                                  | nothing |
+ * | retire   | deferred push (heap.defer.pushed)       | kDeferredCount one short                 | counters from the walk |
+ * | collect  | exchange (heap.collect.taken)           | the deferred blocks reachable from nowhere | sweep frees them (defers while pinned) |
+ * | collect  | each free (heap.collect.freeing)        | the rest of the list, as above           | as above |
+ * | pin      | mask bit set (gate.pin.set)             | a pin: every retire defers               | the bit cleared (seqlock.ts); the next retire / collect frees the deferred |
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
 import type { HashKey } from './hash.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
+import { crashPoint, declareCrashPoints } from './crash.ts';
 import { WriteGate, kGateSlots } from './seqlock.ts';
+
+declareCrashPoints('heap', [
+  'heap.alloc.claimed', 'heap.alloc.stamped', 'heap.free.marked', 'heap.free.counted', 'heap.defer.pushed', 'heap.collect.taken',
+  'heap.collect.freeing',
+]);
 
 const kTop = 1 * LINE_INTS;
 const kInUseBytes = 2 * LINE_INTS;
@@ -109,6 +136,22 @@ const kClassSizes = Float64Array.from({ length: kClassCount }, (_, c) => compute
 /** Bytes of a block of class c (header included). */
 export function classSize(c: number): number {
   return kClassSizes[c]!;
+}
+
+/** Block header words and the free bit, for heap-sweep.ts. */
+export const kBlockClassWord = kBlockClass;
+export const kBlockNextWord = kBlockNext;
+export const kBlockFreeBit = kFreeBit;
+
+export interface SweepAccess {
+  top(): number;
+  freeHead(c: number): number;
+  deferredHead(): number;
+  counters(): { inUseBytes: number; inUseBlocks: number; deferred: number };
+  setCounters(inUseBytes: number, inUseBlocks: number, deferred: number): void;
+  pushFree(c: number, ref: number): void;
+  pushDeferred(ref: number): void;
+  ensure(end: number): boolean;
 }
 
 export interface HeapHandle {
@@ -187,12 +230,14 @@ export class SharedHeap {
         `${this.what}: heap full (${this.maxBytes} bytes) allocating ${payloadBytes} bytes`,
       );
     }
+    crashPoint('heap.alloc.claimed');
     this.cover(ref + kBlockPrefix);
     const h = ref >> 2;
     const cls = this.i32[h + kBlockClass]! & ~kFreeBit;
     this.cover(ref + classSize(cls));
     this.i32[h + kBlockClass] = cls;
     this.i32[h + kBlockStamp] = (this.i32[h + kBlockStamp]! + 1) | 0 || 1;
+    crashPoint('heap.alloc.stamped');
     Atomics.add(this.i32, kInUseBytes, classSize(cls));
     Atomics.add(this.i32, kInUseBlocks, 1);
     return ref;
@@ -207,14 +252,16 @@ export class SharedHeap {
       throw new Error(`${this.what}: free of a block that is not allocated (offset ${ref})`);
     }
     this.i32[h + kBlockClass] = cls | kFreeBit;
+    crashPoint('heap.free.marked');
     Atomics.sub(this.i32, kInUseBytes, classSize(cls));
     Atomics.sub(this.i32, kInUseBlocks, 1);
+    crashPoint('heap.free.counted');
     this.#push(cls, ref);
   }
 
   /**
    * Frees a block that was published and has just been unpublished (its slot CAS is done):
-   * at once if no reader is pinned, else later (deferred list).
+   * at once if no reader is pinned, else later (deferred list). Called inside the write gate.
    */
   retire(ref: number): void {
     if (this.gate.pinned() > 0) {
@@ -225,12 +272,17 @@ export class SharedHeap {
     if (Atomics.load(this.i32, kDeferredHead) !== 0) this.collect();
   }
 
-  /** Frees the deferred blocks if no reader is pinned. Returns how many were freed. */
+  /**
+   * Frees the deferred blocks if no reader is pinned. Returns how many were freed. Called inside
+   * the write gate (the blocks between the exchange and their free are reachable from nowhere:
+   * a heap sweep, which runs under the gate's freeze, must not see that moment).
+   */
   collect(): number {
     let ref = Atomics.exchange(this.i32, kDeferredHead, 0);
     if (ref === 0) return 0;
+    crashPoint('heap.collect.taken');
     // Checked after taking the list: a reader pinned now cannot reach these blocks (they were
-    // unpublished before they were deferred); a reader pinned earlier still counts in kPinned.
+    // unpublished before they were deferred); a reader pinned earlier still has its bit set.
     const pinned = this.gate.pinned() > 0;
     let n = 0;
     while (ref !== 0) {
@@ -241,6 +293,7 @@ export class SharedHeap {
       } else {
         this.free(ref);
         n++;
+        crashPoint('heap.collect.freeing');
       }
       ref = next;
     }
@@ -254,9 +307,18 @@ export class SharedHeap {
     Atomics.add(this.i32, kPinnedReads, 1);
   }
 
-  /** Unpins; the last pinned reader frees what was deferred meanwhile (lock-free, like retire). */
+  /**
+   * Unpins; the last pinned reader frees what was deferred meanwhile (lock-free, like retire),
+   * inside the write gate unless a freeze holds it (then a later retire or collect does it).
+   */
   unpin(): void {
-    if (this.gate.unpin() && Atomics.load(this.i32, kDeferredHead) !== 0) this.collect();
+    if (!this.gate.unpin() || Atomics.load(this.i32, kDeferredHead) === 0) return;
+    if (!this.gate.tryEnter()) return;
+    try {
+      this.collect();
+    } finally {
+      this.gate.leave();
+    }
   }
 
   /**
@@ -315,6 +377,30 @@ export class SharedHeap {
       pinnedReaders: this.gate.pinned(),
       pinnedReads: Atomics.load(i, kPinnedReads),
       capacityErrors: Atomics.load(i, kCapacityErrors),
+    };
+  }
+
+  /**
+   * @internal For heap-sweep.ts only (recovery and verify run under the gate's freeze): the
+   * allocator's words, read and repaired there.
+   */
+  sweepAccess(): SweepAccess {
+    return {
+      top: () => Atomics.load(this.i32, kTop),
+      freeHead: (c) => Number(Atomics.load(this.#b64, this.#headIndex(c)) & kMask32),
+      deferredHead: () => Atomics.load(this.i32, kDeferredHead),
+      counters: () => ({
+        inUseBytes: Atomics.load(this.i32, kInUseBytes), inUseBlocks: Atomics.load(this.i32, kInUseBlocks),
+        deferred: Atomics.load(this.i32, kDeferredCount),
+      }),
+      setCounters: (bytes, blocks, deferred) => {
+        Atomics.store(this.i32, kInUseBytes, bytes);
+        Atomics.store(this.i32, kInUseBlocks, blocks);
+        Atomics.store(this.i32, kDeferredCount, deferred);
+      },
+      pushFree: (c, ref) => this.#push(c, ref),
+      pushDeferred: (ref) => this.#pushDeferred(ref),
+      ensure: (end) => this.#ensure(end) && this.cover(end),
     };
   }
 
@@ -387,6 +473,7 @@ export class SharedHeap {
 
   #defer(ref: number): void {
     this.#pushDeferred(ref);
+    crashPoint('heap.defer.pushed');
     Atomics.add(this.i32, kDeferredCount, 1);
   }
 

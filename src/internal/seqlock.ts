@@ -22,12 +22,12 @@
  *    reads racing with writes, so it may be garbage: readers bounds-check every length and
  *    offset before using it and treat any exception as "retry" unless the word is unchanged
  *    (then the data was a whole version and the exception is real). The JS memory model gives
- *    no ordering between those plain reads and the later SC load of w2; on x86-64 (TSO) loads
- *    are not reordered with loads, and V8 emits ordered loads for Atomics.load on ARM64, which
- *    is what every seqlock in JS relies on; the bounds checks make even a reordered read safe.
+ *    no ordering between those plain reads and the later SC load of w2: every validation puts
+ *    readFence() (section 5) between the copy and the load of w2, which orders them on ARM64;
+ *    the bounds checks make even a reordered read safe.
  *
  * 2. BOUNDED RETRIES. A reader retries at most kMaxOptimisticReads times, then PINS the heap
- *    (gate.pin(): Atomics.add(kPinned, 1)), reads once without validation, and unpins. While a
+ *    (gate.pin(): its bit in the pin mask, section 4), reads once without validation, and unpins. While a
  *    reader is pinned, retire() defers frees to a list instead of freeing (heap.ts). Why the
  *    pinned read is whole: the reader pins before it loads the word; a block it reaches was
  *    published at that load, so the CAS that unpublishes it and the writer's following
@@ -52,18 +52,62 @@
  *    off; otherwise W1 precedes F1, so F3 sees the active bit and waits for W4, which follows
  *    fn. No lost wakeup: F3 sleeps with Atomics.wait(slot, active value), which returns at once
  *    if W4 already stored. A writer inside fn never waits (it must not take locks inside the
- *    gate), so freezing cannot deadlock with the lock domain. A pinned reader sets kSlotPinned
- *    in its slot too, so recovery can give back the pin of a thread that died pinned.
+ *    gate), so freezing cannot deadlock with the lock domain.
  *    More than kGateSlots threads: the extra ones count in kOverflow (Atomics.add / sub),
- *    which works the same way but cannot be recovered.
+ *    which works the same way but cannot be recovered (documented limit: a domain attached by
+ *    more than kGateSlots threads at once).
  *
- * | Int32 (base +)    | name       | written by        | how |
- * | ----------------- | ---------- | ----------------- | --- |
- * | 0                 | kPinned    | pinned readers    | Atomics.add / sub (retire loads it) |
- * | 1                 | kFrozen    | freezer           | CAS to its tag, Atomics.store 0 |
- * | 2                 | kWaiting   | freezer           | Atomics.add / sub |
- * | 3                 | kOverflow  | slotless writers  | Atomics.add / sub |
- * | slot s (own line) | kSlot      | its thread; recovery | Atomics.store: 0 free, tag << 2 idle, + kSlotActive / kSlotPinned |
+ * 4. PINS, one bit per thread. A pinned reader (section 2) is recorded by ONE idempotent atomic
+ *    operation: Atomics.or of its slot's bit into the pin mask (kPinMask0 / kPinMask1, 64 bits
+ *    for the 64 slots); unpin is one Atomics.and of the bit's complement. Nested pins of one
+ *    thread are counted in a private field; only the outermost pin and unpin touch the mask.
+ *    retire() asks "is anybody pinned?" with two loads. Why a mask and not a count plus a
+ *    per-thread record: a count changed by Atomics.add and a record stored beside it are two
+ *    steps, and a thread terminated between them leaves a count that recovery cannot correct
+ *    (it cannot tell whether the add happened): one leaked pin stops every later free (an
+ *    8 MiB heap with one live position filled up after about 10,000 saves). A bit set or
+ *    cleared is its own record: recovery clears the dead thread's bit, whatever it was doing.
+ *    Threads beyond kGateSlots pin through kPinOverflow (add / sub), unrecoverable like kOverflow.
+ *    The proof of section 2 holds with "kPinned >= 1" read as "some bit of the mask is set".
+ *
+ * 5. THE READ FENCE (ARM64). A reader copies with plain loads, then validates with
+ *    Atomics.load. On ARM64 V8 emits LDAR for Atomics.load, which is acquire-only: it keeps LATER
+ *    accesses after it, not EARLIER plain loads before it, so without more a validated copy could
+ *    mix two versions (Linux puts smp_rmb() in read_seqcount_retry for the same reason).
+ *    `readFence()` is a release-ordered read-modify-write on a word private to this thread
+ *    (Atomics.add(fence, 0, 0): LDAXR/STLXR on ARM64, LOCK XADD on x86-64). A release keeps every
+ *    earlier load and store before it, and ARM64 keeps a store-release before a later
+ *    load-acquire (RCsc), so: plain copy < fence < validating Atomics.load. This rests on V8's
+ *    code generation for Atomics on ARM64 and x86-64, not on the ECMAScript memory model (which
+ *    gives racing plain reads no order at all); the readers' bounds checks keep even a torn copy
+ *    from reading outside the buffer. On x86-64 (TSO) loads are not reordered with loads and
+ *    the fence only costs its few ns (bench/read-fence.ts measures it).
+ *
+ * CRASH TABLE (what a thread terminated right after each step leaves; recovery is
+ * releaseAllOwnedBy(deadThreadId), called by engine.watch once the thread has exited):
+ *
+ * | protocol | after step                         | leaves                               | recovery |
+ * | -------- | ---------------------------------- | ------------------------------------ | -------- |
+ * | claim    | CAS slot 0 -> tag                  | a slot owned by a dead thread        | slot CAS to 0 |
+ * | run      | W1 store slot active               | a write in flight (freeze waits)     | slot cleared, waiter notified; blocks the write allocated are reclaimed by the heap sweep |
+ * | run      | W3 inside fn                       | same                                 | same, then the domain's repair completes or undoes fn's publishes |
+ * | run      | W4 store slot idle                 | nothing                              | slot freed |
+ * | pin      | Atomics.or(mask, bit)              | a pin (every retire defers)          | Atomics.and(mask, ~bit); deferred blocks collected |
+ * | unpin    | Atomics.and(mask, ~bit)            | deferred blocks not yet collected    | collect() |
+ * | freeze   | F1 CAS kFrozen -> tag              | writers held back                    | kFrozen CAS back to 0, notify |
+ * | freeze   | F2 add kWaiting                    | kWaiting one too high (extra notifies only) | kWaiting counted per freezer: subtracted with kFrozen |
+ * | freeze   | F4 inside fn                       | as F2                                | as F2 |
+ * | freeze   | F5 sub kWaiting, store kFrozen 0   | nothing                              | nothing |
+ *
+ * | Int32 (base +)    | name         | written by        | how |
+ * | ----------------- | ------------ | ----------------- | --- |
+ * | 0                 | kPinMask0    | pinned readers of slots 0..31; recovery | Atomics.or / and (retire loads it) |
+ * | 1                 | kFrozen      | freezer           | CAS to its tag, Atomics.store 0 |
+ * | 2                 | kWaiting     | freezer           | Atomics.add / sub |
+ * | 3                 | kOverflow    | slotless writers  | Atomics.add / sub |
+ * | 4                 | kPinMask1    | pinned readers of slots 32..63; recovery | Atomics.or / and |
+ * | 5                 | kPinOverflow | slotless pinned readers | Atomics.add / sub |
+ * | slot s (own line) | kSlot        | its thread; recovery | Atomics.store: 0 free, tag << 2 idle, + kSlotActive |
  *
  * Limits: a freezer that dies leaves kFrozen set until releaseAllOwnedBy(threadId): writers
  * wait in the meantime. A freeze waiting for a dead writer that nobody recovered times out
@@ -71,6 +115,7 @@
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
+import { crashPoint, declareCrashPoints } from './crash.ts';
 import { ownerOf, tagOf } from './mutex.ts';
 
 /** Optimistic attempts before a reader pins. */
@@ -134,23 +179,45 @@ export function validated<T>(copy: () => T, same: () => boolean): T | Moved {
   try {
     out = copy();
   } catch (e) {
+    readFence();
     if (e instanceof ReadRetry || !same()) return MOVED;
     throw e;
   }
+  readFence(); // section 5: the copy's plain loads stay before the validating load
   return same() ? out : MOVED;
 }
 
-const kPinned = 0;
+const kPinMask0 = 0;
 const kFrozen = 1;
 const kWaiting = 2;
 const kOverflow = 3;
+const kPinMask1 = 4;
+const kPinOverflow = 5;
 /** Words of the gate itself (then the slots, each on its own line). */
-export const kGateWords = 4;
-/** Thread slots of a write gate. */
+export const kGateWords = 6;
+/** Thread slots of a write gate (two 32-bit pin mask words). */
 export const kGateSlots = 64;
 const kSlotActive = 1;
-const kSlotPinned = 2;
 const kNoSlot = -2;
+
+declareCrashPoints('seqlock', ['gate.run.announced', 'gate.run.left', 'gate.pin.set', 'gate.freeze.frozen', 'gate.freeze.waiting']);
+
+/** This thread's private fence word (module state is per thread: each worker loads its own copy). */
+const fenceWord = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Section 5: a release-ordered atomic operation between a reader's plain copy and its
+ * validating Atomics.load, so that on ARM64 the copy cannot be satisfied after the validation.
+ */
+export function readFence(): void {
+  Atomics.add(fenceWord, 0, 0);
+}
+
+function popcount(x: number): number {
+  x -= (x >>> 1) & 0x55555555;
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (Math.imul((x + (x >>> 4)) & 0x0f0f0f0f, 0x01010101) >>> 24);
+}
 
 export class WriteGate {
   readonly #i32: Int32Array;
@@ -161,9 +228,13 @@ export class WriteGate {
   readonly #what: string;
   /** Index of this instance's slot word, -1 not claimed yet, kNoSlot if none was free. */
   #slot = -1;
+  /** Slot number of #slot, -1 without one. */
+  #slotIndex = -1;
   #bits = 0;
   #depth = 0;
   #pins = 0;
+  /** True while this thread runs a freeze(fn, t, true): its own writes pass. */
+  #ownWrites = false;
 
   /**
    * Gate words at i32[base ..], kGateSlots slot words at i32[slots + k * stride] (stride: Int32s
@@ -193,8 +264,12 @@ export class WriteGate {
     const f = this.#base + kFrozen;
     for (;;) {
       this.#announce(true);
+      crashPoint('gate.run.announced');
       const frozen = Atomics.load(this.#i32, f);
       if (frozen === 0) return;
+      // Recovery's repair writes inside its own freeze (freeze(fn, t, true)): it waited for
+      // every other write already, so its own need not wait.
+      if (this.#ownWrites && frozen === tagOf(threadId)) return;
       this.#announce(false);
       if (frozen === tagOf(threadId)) {
         this.#depth = 0;
@@ -207,27 +282,75 @@ export class WriteGate {
   leave(): void {
     if (--this.#depth > 0) return;
     this.#announce(false);
+    crashPoint('gate.run.left');
   }
 
-  /** Readers' fallback (heap.ts): while pinned, published blocks that get retired are deferred. */
+  /**
+   * Readers' fallback (heap.ts): while pinned, published blocks that get retired are deferred.
+   * One idempotent Atomics.or of this thread's bit (section 4); nested pins are counted privately.
+   */
   pin(): void {
-    Atomics.add(this.#i32, this.#base + kPinned, 1);
-    if (this.#pins++ === 0 && this.#mySlot() >= 0) this.#setBits(this.#bits | kSlotPinned);
+    if (this.#pins++ > 0) return;
+    const k = this.#mySlotIndex();
+    if (k >= 0) Atomics.or(this.#i32, this.#base + (k < 32 ? kPinMask0 : kPinMask1), 1 << (k & 31));
+    else Atomics.add(this.#i32, this.#base + kPinOverflow, 1);
+    crashPoint('gate.pin.set');
   }
 
-  /** Returns true if this was the last pin of the whole heap. */
+  /** Returns true if this was this thread's outermost pin and no reader is pinned any more. */
   unpin(): boolean {
-    if (--this.#pins === 0 && this.#slot >= 0) this.#setBits(this.#bits & ~kSlotPinned);
-    return Atomics.sub(this.#i32, this.#base + kPinned, 1) === 1;
+    if (--this.#pins > 0) return false;
+    const k = this.#slotIndex;
+    if (k >= 0) Atomics.and(this.#i32, this.#base + (k < 32 ? kPinMask0 : kPinMask1), ~(1 << (k & 31)));
+    else Atomics.sub(this.#i32, this.#base + kPinOverflow, 1);
+    return this.pinned() === 0;
   }
 
-  /** Number of pinned readers now. */
+  /** Number of pinned readers now (threads with a pin, and slotless pins). */
   pinned(): number {
-    return Atomics.load(this.#i32, this.#base + kPinned);
+    const i = this.#i32;
+    const b = this.#base;
+    const m0 = Atomics.load(i, b + kPinMask0);
+    const m1 = Atomics.load(i, b + kPinMask1);
+    const o = Atomics.load(i, b + kPinOverflow);
+    return m0 === 0 && m1 === 0 ? o : popcount(m0) + popcount(m1) + o;
   }
 
-  /** Runs fn with no write in flight and new writes held back. Not re-entrant. */
-  freeze<T>(fn: () => T, timeoutMs = kFreezeTimeoutMs): T {
+  /** The pin mask bits (recovery and verify). */
+  pinMask(): [number, number] {
+    return [Atomics.load(this.#i32, this.#base + kPinMask0), Atomics.load(this.#i32, this.#base + kPinMask1)];
+  }
+
+  /**
+   * Like enter(), but never waits: false (nothing announced) if a freeze holds writers back.
+   * For work a reader may do on its way out (heap.unpin's collect).
+   */
+  tryEnter(): boolean {
+    if (this.#depth > 0) {
+      this.#depth++;
+      return true;
+    }
+    this.#announce(true);
+    const frozen = Atomics.load(this.#i32, this.#base + kFrozen);
+    if (frozen === 0 || (this.#ownWrites && frozen === tagOf(threadId))) {
+      this.#depth = 1;
+      return true;
+    }
+    this.#announce(false);
+    return false;
+  }
+
+  /** True while this thread is inside run() / enter() (heap sweeps and asserts). */
+  get inside(): boolean {
+    return this.#depth > 0;
+  }
+
+  /**
+   * Runs fn with no write in flight and new writes held back. Not re-entrant. With
+   * `ownWrites`, fn may write through this gate (recovery's repair); otherwise a write inside
+   * fn is refused (a snapshot must not change what it copies).
+   */
+  freeze<T>(fn: () => T, timeoutMs = kFreezeTimeoutMs, ownWrites = false): T {
     const i = this.#i32;
     const f = this.#base + kFrozen;
     const me = tagOf(threadId);
@@ -240,7 +363,9 @@ export class WriteGate {
       if (left <= 0) this.#timeout(`another thread (${ownerOf(seen)}) holds the freeze`, timeoutMs);
       Atomics.wait(i, f, seen, left);
     }
+    crashPoint('gate.freeze.frozen');
     Atomics.add(i, this.#base + kWaiting, 1);
+    crashPoint('gate.freeze.waiting');
     try {
       for (let k = 0; k <= kGateSlots; k++) {
         const w = k < kGateSlots ? this.#slots + k * this.#stride : this.#base + kOverflow;
@@ -251,8 +376,10 @@ export class WriteGate {
           Atomics.wait(i, w, v, left);
         }
       }
+      this.#ownWrites = ownWrites;
       return fn();
     } finally {
+      this.#ownWrites = false;
       Atomics.sub(i, this.#base + kWaiting, 1);
       Atomics.store(i, f, 0);
       Atomics.notify(i, f);
@@ -260,8 +387,8 @@ export class WriteGate {
   }
 
   /**
-   * Recovery of a thread that died (engine.watch): clears its slots (a write it left in flight,
-   * a pin it held) and a freeze it held. Returns how many things it released.
+   * Recovery of a thread that died (engine.watch): clears its slot (a write it left in flight),
+   * its pin bit, and a freeze it held. Returns how many things it released.
    */
   releaseAllOwnedBy(deadThreadId: number): number {
     const i = this.#i32;
@@ -270,17 +397,35 @@ export class WriteGate {
     for (let k = 0; k < kGateSlots; k++) {
       const w = this.#slots + k * this.#stride;
       const v = Atomics.load(i, w);
-      if (v === 0 || (v & ~(kSlotActive | kSlotPinned)) !== tag) continue;
+      if (v === 0 || (v & ~kSlotActive) !== tag) continue;
+      const bit = 1 << (k & 31);
+      const mask = this.#base + (k < 32 ? kPinMask0 : kPinMask1);
+      // The pin bit first, then the slot: once the slot is free another thread may take it.
+      const pinned = (Atomics.and(i, mask, ~bit) & bit) !== 0;
       if (Atomics.compareExchange(i, w, v, 0) !== v) continue;
-      if (v & kSlotPinned) Atomics.sub(i, this.#base + kPinned, 1);
-      if (v & (kSlotActive | kSlotPinned)) n++;
+      if (pinned || (v & kSlotActive) !== 0) n++;
       Atomics.notify(i, w);
     }
-    if (Atomics.compareExchange(i, this.#base + kFrozen, tagOf(deadThreadId), 0) === tagOf(deadThreadId)) {
-      Atomics.notify(i, this.#base + kFrozen);
-      n++;
+    if (Atomics.load(i, this.#base + kFrozen) === tagOf(deadThreadId)) {
+      // Only the holder of kFrozen adds to kWaiting (F2): with the holder dead nobody else is
+      // between F2 and F5, so the word is reset, not decremented (the add may not have happened).
+      Atomics.store(i, this.#base + kWaiting, 0);
+      if (Atomics.compareExchange(i, this.#base + kFrozen, tagOf(deadThreadId), 0) === tagOf(deadThreadId)) {
+        Atomics.notify(i, this.#base + kFrozen);
+        n++;
+      }
     }
     return n;
+  }
+
+  /** Tags of the threads owning a slot now (verify: none may belong to a thread that is gone). */
+  slotOwners(): number[] {
+    const out: number[] = [];
+    for (let k = 0; k < kGateSlots; k++) {
+      const v = Atomics.load(this.#i32, this.#slots + k * this.#stride);
+      if (v !== 0) out.push((v >>> 2) - 1);
+    }
+    return out;
   }
 
   /** releaseAllOwnedBy(...) > 0 (the first version's name, kept for its callers). */
@@ -327,10 +472,17 @@ export class WriteGate {
       const w = this.#slots + k * this.#stride;
       if (Atomics.load(this.#i32, w) === 0 && Atomics.compareExchange(this.#i32, w, 0, this.#tag) === 0) {
         this.#slot = w;
+        this.#slotIndex = k;
         break;
       }
     }
     return this.#slot;
+  }
+
+  /** This thread's slot number (0..kGateSlots-1), claiming it on first use; -1 if none was free. */
+  #mySlotIndex(): number {
+    this.#mySlot();
+    return this.#slotIndex;
   }
 
   #timeout(why: string, timeoutMs: number): never {

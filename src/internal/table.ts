@@ -38,17 +38,38 @@
  *
  * Word offsets: kEmpty 0 (never used, or trimmed), kTomb 1, else a record block: its layout, its
  * writer and its garbage-proof readers are in table-record.ts.
+ *
+ * Writes (set, delete, take, update, and the domains' publish / remove) run inside the heap's
+ * write gate, so recovery's sweep (heap-sweep.ts, under the gate's freeze) never sees a block
+ * between its allocation and its publication, or between its unpublication and its retirement.
+ *
+ * CRASH TABLE (a thread terminated right after the step; recovery = engine.watch: gate slot
+ * cleared, then under the gate's freeze the domain's repair, recount(true) and the heap sweep):
+ *
+ * | protocol | after step                      | leaves                                  | recovery |
+ * | -------- | ------------------------------- | --------------------------------------- | -------- |
+ * | any write| allocRecord                     | an allocated block nothing refers to    | sweep frees it |
+ * | claim    | tryLock / lockSlow (kMutex)     | the claim mutex held by a dead thread   | releaseAllOwnedBy: forceRelease, notify all |
+ * | claim    | hint store (table.claim.hinted) | a hint on an EMPTY / TOMB slot: ignored | nothing needed |
+ * | claim    | slot CAS (table.claim.published)| the record published, kLive / kUsed / kTombs one off | recount(true) |
+ * | claim    | counters (table.claim.counted)  | the mutex held                          | forceRelease |
+ * | claim    | trim, mid-run                   | some TOMB runs trimmed, counters off    | recount(true) |
+ * | cas      | slot CAS (table.cas.done)       | counters one off; the old block unretired | recount(true); sweep frees the block (deferred while pinned) |
+ * | delete / take / update | remove CAS        | as cas                                  | as cas |
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { type HashKey, hashPair, hashString } from './hash.ts';
 import type { SharedHeap } from './heap.ts';
+import { crashPoint, declareCrashPoints } from './crash.ts';
 import { forceRelease, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
-import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readVersioned, validated, wordRef } from './seqlock.ts';
+import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from './seqlock.ts';
 import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './table-record.ts';
 
 export { kNoSecond, type ValueReader } from './table-record.ts';
+
+declareCrashPoints('table', ['table.claim.locked', 'table.claim.hinted', 'table.claim.published', 'table.claim.counted', 'table.cas.done']);
 
 const kMutex = 1 * LINE_INTS;
 const kLive = 2 * LINE_INTS;
@@ -243,23 +264,45 @@ export class SharedTable {
 
   /** Upsert of a byte value. */
   set(a: string, b: string | undefined, bytes: Uint8Array): void {
-    this.#put(a, b, this.hash(a, b), bytes);
+    const gate = this.heap.gate;
+    gate.enter();
+    try {
+      this.#put(a, b, this.hash(a, b), bytes);
+    } finally {
+      gate.leave();
+    }
   }
 
   delete(a: string, b?: string): boolean {
-    const old = this.remove(a, b, this.hash(a, b));
-    if (old > 0) this.heap.retire(old);
-    return old > 0;
+    const gate = this.heap.gate;
+    gate.enter();
+    try {
+      const old = this.remove(a, b, this.hash(a, b));
+      if (old > 0) this.heap.retire(old);
+      return old > 0;
+    } finally {
+      gate.leave();
+    }
   }
 
   /** Atomic remove-and-return: of concurrent takers exactly one gets the value (its CAS won). */
   take(a: string, b?: string): Uint8Array | undefined {
-    const old = this.remove(a, b, this.hash(a, b));
-    if (old <= 0) return undefined;
-    this.heap.checkBlock(old); // covers it: another thread may have allocated it past our views
-    const out = copyOwnedValue(this.heap, old);
-    this.heap.retire(old);
-    return out;
+    const gate = this.heap.gate;
+    gate.enter();
+    try {
+      const old = this.remove(a, b, this.hash(a, b));
+      if (old <= 0) return undefined;
+      this.heap.checkBlock(old); // covers it: another thread may have allocated it past our views
+      // Copied while the block is still allocated; if the copy throws (out of memory) the CAS
+      // has happened: the row is gone and the block is retired anyway (nothing leaks).
+      try {
+        return copyOwnedValue(this.heap, old);
+      } finally {
+        this.heap.retire(old);
+      }
+    } finally {
+      gate.leave();
+    }
   }
 
   /**
@@ -268,6 +311,16 @@ export class SharedTable {
    * True if it changed the table.
    */
   update(a: string, b: string | undefined, fn: Change): boolean {
+    const gate = this.heap.gate;
+    gate.enter();
+    try {
+      return this.#update(a, b, fn);
+    } finally {
+      gate.leave();
+    }
+  }
+
+  #update(a: string, b: string | undefined, fn: Change): boolean {
     const h = this.hash(a, b);
     for (;;) {
       const old = this.read(a, b, (u8, at, len) => u8.slice(at, at + len), h);
@@ -281,9 +334,59 @@ export class SharedTable {
     }
   }
 
-  /** Releases the claim mutex if a dead thread held it (engine.watch). */
+  /** Releases the claim mutex if a dead thread held it (engine.watch), and wakes its waiters. */
   releaseAllOwnedBy(deadThreadId: number): number {
-    return forceRelease(this.#i32, kMutex, tagOf(deadThreadId)) ? 1 : 0;
+    const n = forceRelease(this.#i32, kMutex, tagOf(deadThreadId)) ? 1 : 0;
+    Atomics.notify(this.#i32, kMutex);
+    return n;
+  }
+
+  /** Marks every record block a slot names (heap-sweep.ts). Under the gate's freeze. */
+  markBlocks(mark: (ref: number, what: string) => void): void {
+    for (let i = 0; i <= this.#mask; i++) {
+      const ref = wordRef(Atomics.load(this.#b64, this.#wi(i)));
+      if (ref > kTomb) mark(ref, `${this.what} slot ${i}`);
+    }
+  }
+
+  /**
+   * The record counters recomputed from the slots (a writer killed between its CAS and its
+   * counter update leaves them one off). Under the gate's freeze and the claim mutex, so no
+   * slot changes meanwhile. Returns the differences found (verify) and, with `repair`, fixes them.
+   */
+  recount(repair: boolean): string[] {
+    let live = 0;
+    let tombs = 0;
+    for (let i = 0; i <= this.#mask; i++) {
+      const ref = wordRef(Atomics.load(this.#b64, this.#wi(i)));
+      if (ref === kTomb) tombs++;
+      else if (ref !== kEmpty) live++;
+    }
+    const out: string[] = [];
+    const check = (k: number, name: string, want: number): void => {
+      const have = Atomics.load(this.#i32, k);
+      if (have === want) return;
+      out.push(`${this.what}: ${name} counter says ${have}, the slots hold ${want}`);
+      if (repair) Atomics.store(this.#i32, k, want);
+    };
+    const run = (): void => {
+      check(kLive, 'records', live);
+      check(kTombs, 'tombstones', tombs);
+      check(kUsed, 'used slots', live + tombs);
+    };
+    if (!repair) {
+      run();
+      return out;
+    }
+    if (tryLock(this.#i32, kMutex, this.#tag) !== 0 && !lockSlow(this.#i32, kMutex, this.#tag, kClaimTimeoutMs)) {
+      throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `${this.what}: insert lock not free within ${kClaimTimeoutMs} ms during recovery`);
+    }
+    try {
+      run();
+    } finally {
+      unlock(this.#i32, kMutex);
+    }
+    return out;
   }
 
   stats() {
@@ -303,10 +406,14 @@ export class SharedTable {
     try {
       out = readValue(this.heap, wordRef(w), a, b, fn);
     } catch (e) {
-      if (pinned || !(e instanceof ReadRetry || Atomics.load(this.#b64, this.#wi(slot)) !== w)) throw e;
+      if (pinned) throw e;
+      readFence();
+      if (!(e instanceof ReadRetry || Atomics.load(this.#b64, this.#wi(slot)) !== w)) throw e;
       return MOVED;
     }
-    return pinned || Atomics.load(this.#b64, this.#wi(slot)) === w ? out : MOVED;
+    if (pinned) return out;
+    readFence(); // seqlock.ts section 5: the copy's plain loads stay before the validating load
+    return Atomics.load(this.#b64, this.#wi(slot)) === w ? out : MOVED;
   }
 
   /** Writes bytes into a new block and publishes it (frees it if not published); -1 if `expect` failed. */
@@ -326,6 +433,7 @@ export class SharedTable {
   /** One CAS of a slot from `expect` to `ref` (a block, or kTomb): the old block, or -1. */
   #casAt(slot: number, expect: bigint, ref: number): number {
     if (Atomics.compareExchange(this.#b64, this.#wi(slot), expect, nextWord(expect, ref)) !== expect) return -1;
+    crashPoint('table.cas.done');
     if (ref !== kTomb) {
       Atomics.add(this.#i32, kUpdates, 1);
     } else {
@@ -371,6 +479,7 @@ export class SharedTable {
         }
         if (Atomics.load(this.#i32, this.#hi(i)) !== h) break;
         const match = keyMatches(this.heap, ref, a, b, h);
+        if (!pinned) readFence(); // seqlock.ts section 5: the key compare's loads before the validation
         if (pinned || Atomics.load(this.#b64, this.#wi(i)) === w) {
           if (!match) break;
           this.#word = w;
@@ -389,6 +498,7 @@ export class SharedTable {
     if (tryLock(i32, kMutex, this.#tag) !== 0 && !lockSlow(i32, kMutex, this.#tag, kClaimTimeoutMs)) {
       throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `${this.what}: insert lock not free within ${kClaimTimeoutMs} ms (a terminated worker? engine.watch releases it)`);
     }
+    crashPoint('table.claim.locked');
     try {
       if (this.#probeStable(a, b, h) >= 0) return false;
       const t = this.#target;
@@ -397,13 +507,16 @@ export class SharedTable {
       }
       const tw = Atomics.load(this.#b64, this.#wi(t));
       Atomics.store(i32, this.#hi(t), h);
+      crashPoint('table.claim.hinted');
       if (Atomics.compareExchange(this.#b64, this.#wi(t), tw, nextWord(tw, ref)) !== tw) {
         throw new Error(`${this.what}: free slot changed under the insert lock`);
       }
+      crashPoint('table.claim.published');
       Atomics.add(i32, kLive, 1);
       Atomics.add(i32, kInserts, 1);
       if (wordRef(tw) === kTomb) Atomics.sub(i32, kTombs, 1);
       else if ((Atomics.add(i32, kUsed, 1) + 1) * 4 > this.slots * 3) this.#trim();
+      crashPoint('table.claim.counted');
       return true;
     } finally {
       unlock(i32, kMutex);
