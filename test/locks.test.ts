@@ -2,14 +2,47 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { once } from 'node:events';
+import type { Worker } from 'node:worker_threads';
 import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
-import type { Engine } from '../src/index.ts';
+import type { Engine, SlowLockInfo } from '../src/index.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/locks-worker.ts', import.meta.url);
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';
+/** Hard bound on any one wait for a worker (its startup under load included). */
+const STEP_MS = 30_000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** p, or a rejection "timed out: <what>" after ms: a hang fails the test instead of the run. */
+function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
+
+/** Polls pred every 2 ms (keeping the event loop alive); rejects after ms. */
+async function until(pred: () => boolean, what: string, ms = STEP_MS): Promise<void> {
+  const end = performance.now() + ms;
+  while (!pred()) {
+    if (performance.now() > end) throw new Error(`timed out: ${what} within ${ms} ms`);
+    await sleep(2);
+  }
+}
+
+/**
+ * The 'exit' of a worker, listened for from its creation. Attaching `once(w, 'exit')` later can
+ * miss the event (a worker that already exited does not emit it again): the test then awaits a
+ * promise that nothing will settle, the event loop empties and the process ends with uvu's
+ * "Exiting early before testing is finished" (finding 12 of issue 9).
+ */
+function exitOf(w: Worker): Promise<unknown> {
+  return once(w, 'exit');
+}
 
 /** Two distinct keys that share a stripe of this engine. */
 function sameStripe(engine: Engine): [[string, string], [string, string]] {
@@ -83,9 +116,9 @@ test('invalid keys and options: typed errors, nothing held', () => {
 test('timeouts: ERR_LOCK_TIMEOUT names the owner thread; sync and async', async () => {
   const e = createEngine({ lockStripes: 16 });
   const flag = new Int32Array(new SharedArrayBuffer(8));
-  const w = tsWorker(WORKER, { workerData: { mode: 'holdFor', handle: e.handle(), flag: flag.buffer, keys: [[HK, 'BTCUSD']], ms: 60_000 } });
+  const w = tsWorker(WORKER, { workerData: { mode: 'hold', handle: e.handle(), flag: flag.buffer, keys: [[HK, 'BTCUSD']] } });
   try {
-    while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+    await until(() => Atomics.load(flag, 0) === 1, 'the worker holds the key');
     let err: unknown;
     try {
       e.locks.withLock(HK, 'BTCUSD', () => 1, { timeoutMs: 50 });
@@ -95,14 +128,10 @@ test('timeouts: ERR_LOCK_TIMEOUT names the owner thread; sync and async', async 
     assert.ok(err instanceof SabStateError && err.code === 'ERR_LOCK_TIMEOUT');
     assert.match((err as Error).message, new RegExp(`held by thread ${w.threadId}`));
     assert.is(e.locks.ownerOf(HK, 'BTCUSD'), w.threadId);
-    // async: the loop keeps running while it waits
-    let ticks = 0;
-    const iv = setInterval(() => ticks++, 5);
-    const r = await e.locks.withLockAsync(HK, 'BTCUSD', () => 1, { timeoutMs: 100 }).catch((x: unknown) => x);
-    clearInterval(iv);
+    const r = await within(e.locks.withLockAsync(HK, 'BTCUSD', () => 1, { timeoutMs: 100 }).catch((x: unknown) => x), STEP_MS, 'the async timeout');
     assert.ok(r instanceof SabStateError && r.code === 'ERR_LOCK_TIMEOUT');
-    assert.ok(ticks >= 5, `event loop ran ${ticks} ticks while waiting`);
-    assert.ok(e.stats().locks.timeouts >= 2);
+    assert.match((r as Error).message, new RegExp(`held by thread ${w.threadId}`));
+    assert.is(e.stats().locks.timeouts, 2);
   } finally {
     await w.terminate();
   }
@@ -111,48 +140,72 @@ test('timeouts: ERR_LOCK_TIMEOUT names the owner thread; sync and async', async 
 test('withLockAsync waits without blocking, then runs once the holder releases', async () => {
   const e = createEngine({ lockStripes: 16 });
   const flag = new Int32Array(new SharedArrayBuffer(8));
-  const w = tsWorker(WORKER, { workerData: { mode: 'holdFor', handle: e.handle(), flag: flag.buffer, keys: [[HK, 'SOLUSD']], ms: 150 } });
-  while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 5));
-  let ticks = 0;
-  const iv = setInterval(() => ticks++, 5);
-  const t0 = performance.now();
-  const v = await e.locks.withLockAsync(HK, 'SOLUSD', async () => {
-    await new Promise((r) => setTimeout(r, 1));
-    return e.locks.isHeldByCurrentThread(HK, 'SOLUSD');
-  });
-  clearInterval(iv);
-  assert.is(v, true);
-  assert.ok(performance.now() - t0 >= 50);
-  assert.ok(ticks >= 5);
-  assert.is(e.locks.isHeld(HK, 'SOLUSD'), false);
-  await once(w, 'exit');
-  const st = e.stats().locks;
-  assert.ok(st.contended >= 1 && st.waitMaxMs > 0 && st.waitHistogramUs.some((x) => x > 0));
+  const w = tsWorker(WORKER, { workerData: { mode: 'holdUntil', handle: e.handle(), flag: flag.buffer, keys: [[HK, 'SOLUSD']] } });
+  const exited = exitOf(w);
+  try {
+    await until(() => Atomics.load(flag, 0) === 1, 'the worker holds the key');
+    let settled = false;
+    const p = e.locks.withLockAsync(HK, 'SOLUSD', async () => {
+      await sleep(1);
+      return e.locks.isHeldByCurrentThread(HK, 'SOLUSD');
+    }).finally(() => {
+      settled = true;
+    });
+    // the event loop keeps running while it waits (the worker holds the key until told)
+    let ticks = 0;
+    const iv = setInterval(() => ticks++, 5);
+    await until(() => ticks >= 5, 'five interval ticks while withLockAsync waits');
+    clearInterval(iv);
+    assert.is(settled, false, 'still waiting: the worker holds the key');
+    Atomics.store(flag, 1, 1);
+    Atomics.notify(flag, 1);
+    assert.is(await within(p, STEP_MS, 'withLockAsync acquired after the release'), true);
+    assert.is(e.locks.isHeld(HK, 'SOLUSD'), false);
+    await within(exited, STEP_MS, 'the worker exited');
+    const st = e.stats().locks;
+    assert.ok(st.contended === 1 && st.waitMaxMs > 0 && st.waitHistogramUs.some((x) => x > 0), JSON.stringify(st));
+  } finally {
+    await w.terminate();
+  }
 });
 
 test('onSlowLock: reports long waits and long holds, after release; null removes it', async () => {
   const e = createEngine({ lockStripes: 16 });
   const seen: { hotkey: string; tradePair: string; waitMs: number; holdMs: number }[] = [];
-  e.locks.onSlowLock((info) => {
+  const hook = (info: SlowLockInfo): void => {
     assert.is(e.locks.isHeld(info.hotkey, info.tradePair), false, 'called after release');
     seen.push(info);
-  }, { thresholdMs: 20 });
+  };
+  // below the threshold: not reported (a threshold no scheduling delay reaches)
+  e.locks.onSlowLock(hook, { thresholdMs: 600_000 });
   e.locks.withLock(HK, 'BTCUSD', () => 1);
-  assert.is(seen.length, 0, 'a fast lock is not reported');
+  assert.is(seen.length, 0, 'a lock below the threshold is not reported');
+  e.locks.onSlowLock(hook, { thresholdMs: 20 });
   e.locks.withLock(HK, 'BTCUSD', () => {
     const until = performance.now() + 30;
     while (performance.now() < until);
   });
   assert.is(seen.length, 1);
-  assert.ok(seen[0]!.holdMs >= 30 && seen[0]!.waitMs < 20, JSON.stringify(seen[0]));
+  assert.ok(seen[0]!.tradePair === 'BTCUSD' && seen[0]!.holdMs >= 30, JSON.stringify(seen[0]));
+  // a long wait: the worker holds ETHUSD until told, and is told 40 ms (or more) after the wait began
   const flag = new Int32Array(new SharedArrayBuffer(8));
-  const w = tsWorker(WORKER, { workerData: { mode: 'holdFor', handle: e.handle(), flag: flag.buffer, keys: [[HK, 'ETHUSD']], ms: 80 } });
-  while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 5));
-  e.locks.withLock(HK, 'ETHUSD', () => 1);
+  const w = tsWorker(WORKER, { workerData: { mode: 'holdUntil', handle: e.handle(), flag: flag.buffer, keys: [[HK, 'ETHUSD']] } });
+  const exited = exitOf(w);
+  try {
+    await until(() => Atomics.load(flag, 0) === 1, 'the worker holds the key');
+    const p = e.locks.withLockAsync(HK, 'ETHUSD', () => 1);
+    const t0 = performance.now(); // after the call: withLockAsync's own start is no later
+    await until(() => performance.now() - t0 >= 40, '40 ms');
+    Atomics.store(flag, 1, 1);
+    Atomics.notify(flag, 1);
+    await within(p, STEP_MS, 'withLockAsync acquired after the release');
+    await within(exited, STEP_MS, 'the worker exited');
+  } finally {
+    await w.terminate();
+  }
   assert.is(seen.length, 2);
   assert.is(seen[1]!.tradePair, 'ETHUSD');
-  assert.ok(seen[1]!.waitMs >= 30, JSON.stringify(seen[1]));
-  await once(w, 'exit');
+  assert.ok(seen[1]!.waitMs >= 40, JSON.stringify(seen[1]));
   e.locks.onSlowLock(null);
   e.locks.withLock(HK, 'BTCUSD', () => {
     const until = performance.now() + 30;
@@ -198,12 +251,12 @@ test('recovery: a worker terminated while holding a lock; watch() releases it', 
   const flag = new Int32Array(new SharedArrayBuffer(8));
   const w = tsWorker(WORKER, { workerData: { mode: 'hold', handle: e.handle(), flag: flag.buffer, keys: [[HK, 'BTCUSD']] } });
   e.watch(w);
-  while (Atomics.load(flag, 0) === 0) await new Promise((r) => setTimeout(r, 5));
+  await until(() => Atomics.load(flag, 0) === 1, 'the worker holds the key');
   assert.is(e.locks.isHeld(HK, 'BTCUSD'), true);
   // a waiter blocked on the dead owner's stripe is woken by the recovery
   const waiting = e.locks.withLockAsync(HK, 'BTCUSD', () => 'got it', { timeoutMs: 10_000 });
   await w.terminate();
-  assert.is(await waiting, 'got it');
+  assert.is(await within(waiting, STEP_MS, 'the waiter acquired'), 'got it');
   assert.is(e.locks.isHeld(HK, 'BTCUSD'), false);
   assert.is(e.stats().locks.recoveries, 1);
 });
@@ -245,7 +298,7 @@ test('model: tryAcquire/release/isHeld through two handles (two threads) on the 
   const ask = async (m: object): Promise<unknown> => {
     const p = once(w, 'message');
     w.postMessage(m);
-    return (await p)[0];
+    return (await within(p, STEP_MS, `the model worker answered ${JSON.stringify(m)}`))[0];
   };
   const keys = ['A', 'B', 'C', 'D', 'E', 'F'].map((t) => [HK, t] as [string, string]);
   type Who = 0 | 1;

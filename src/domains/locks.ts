@@ -15,10 +15,11 @@
  * | 1           | BigInt64 2            | kWaitTotalUs  | contended acquirer        | Atomics.add |
  * | 2           | Int32 0..31           | kHistogram+b  | contended acquirer        | Atomics.add: waits with floor(log2(µs)) = b |
  * | 3 + s       | Int32 0               | kState        | any thread                | Atomics only: the futex word (mutex.ts) |
- * | 3 + s       | Int32 1               | kDepth        | the owner, while holding  | plain; re-entrant depth beyond the first acquire |
  * | 3 + s       | Float64 1             | kAcquired     | the owner, while holding  | plain; acquisitions of this stripe |
  * | 3 + s       | Float64 2             | kContended    | the owner, while holding  | plain; acquisitions that had to wait |
  * | 3 + s       | Float64 3             | kReentered    | the owner, while holding  | plain; re-entrant entries |
+ *
+ * Int32 1 of a stripe line is unused: re-entrancy depth is not shared state (below).
  *
  * Publication: the plain per-stripe slots are written only by the thread that holds the stripe,
  * between the acquiring CAS and the releasing `Atomics.exchange` of kState, so the mutex itself
@@ -28,15 +29,29 @@
  * line and nothing else. Their writers and the snapshot, with the slow-lock hook's timing, are in
  * src/internal/lock-stats.ts.
  *
- * Re-entrancy: a thread that holds a stripe and asks for any key on it proceeds (kDepth + 1),
- * including while a pending `withLockAsync` of the same thread holds it: mutual exclusion is
- * between threads, and between `withLockAsync` calls (which always wait for the stripe to be
- * free). Tasks of one event loop that interleave across `await` must use `withLockAsync`.
+ * Re-entrancy: a thread that holds a stripe and asks for any key on it proceeds, including while
+ * a pending `withLockAsync` of the same thread holds it: mutual exclusion is between threads, and
+ * between `withLockAsync` calls (which always wait for the stripe to be free). Tasks of one event
+ * loop that interleave across `await` must use `withLockAsync`. The depth is the thread's own
+ * (class LocalView: plain typed arrays, never in shared memory), so no other thread reads it and a
+ * dead thread's depth dies with it; recovery frees the word and nothing else. Levels of a stripe
+ * are counted, not stacked: re-entrant withLock frames and guards each give back one level, in any
+ * order, and the last one unlocks; but a withLock / withLocks / withLockAsync that TOOK the
+ * stripe ends the whole acquisition when it returns or throws, so a guard acquired inside and
+ * never released cannot keep the stripe held; that guard is stale from then on, and its release()
+ * throws ERR_LOCK_NOT_HELD (each guard remembers its acquisition's generation).
+ *
+ * Crash points: mutex.ts's table covers the lock word. Recovery, `releaseAllOwnedBy(dead)`, frees
+ * every word of the dead tag and wakes the waiters of every stripe; `locks.recover.freed` is
+ * after one stripe is freed and its waiters woken, before the next: another thread may take that
+ * stripe there (nothing of the dead thread remains in it). A recovering thread that dies there
+ * leaves the dead thread's other stripes held: recovery is idempotent, run it again.
  */
 import { threadId } from 'node:worker_threads';
+import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import { ErrorCode, SabStateError, checkKey, optPowerOfTwo } from '../errors.ts';
 import { type HashKey, hashPair } from '../internal/hash.ts';
-import { forceRelease, kWaiters, lockAsync, lockSlow, ownerOf, tagOf, tryLock, unlock } from '../internal/mutex.ts';
+import { forceRelease, kWaiters, lockAsync, lockSlow, ownerOf, tagOf, tryLock, unlock, wakeWaiters } from '../internal/mutex.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
 import {
   type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, kHistLine, lockStats, recordWait, reportSlow,
@@ -45,9 +60,10 @@ import {
 
 export type { LockStats, SlowLockInfo } from '../internal/lock-stats.ts';
 
+declareCrashPoints('locks', ['locks.recover.freed']);
+
 const kFirstStripeLine = kHistLine + 1;
 const kState = 0;
-const kDepth = 1;
 const kAcquired = 1; // Float64 index within a stripe line
 const kContended = 2;
 const kReentered = 3;
@@ -97,29 +113,75 @@ function checkTimeout(opts: LockCallOptions | undefined): number {
 }
 
 /**
+ * This thread's view of one lock region, with its re-entrancy state (thread-private, never
+ * shared): depth[s] is the number of levels it holds on stripe s beyond the first (0 whenever it
+ * does not hold s); gen[s] names the current acquisition for guards, bumped when an acquisition
+ * ends with levels still open (leaked guards), which makes those guards stale. One per region per
+ * thread (keyed by the SharedArrayBuffer), shared by every LockDomain of the thread on those
+ * buffers, and by its guards (a guard is then four fields: this, its stripe, gen, released).
+ */
+class LocalView {
+  readonly w: Int32Array;
+  readonly tag: number;
+  readonly depth: Int32Array;
+  readonly gen: Int32Array;
+  constructor(sab: SharedArrayBuffer, stripes: number) {
+    this.w = new Int32Array(sab);
+    this.tag = tagOf(threadId);
+    this.depth = new Int32Array(stripes);
+    this.gen = new Int32Array(stripes);
+  }
+}
+const localViews = new WeakMap<SharedArrayBuffer, LocalView>();
+
+function localViewOf(sab: SharedArrayBuffer, stripes: number): LocalView {
+  let r = localViews.get(sab);
+  if (r === undefined) localViews.set(sab, (r = new LocalView(sab, stripes)));
+  return r;
+}
+
+/** Gives back one level of stripe s (line offset i), held by this thread: the last one unlocks. */
+function leave(w: Int32Array, i: number, depth: Int32Array, s: number): void {
+  if (depth[s]! > 0) depth[s]!--;
+  else unlock(w, i);
+}
+
+/** Levels still open when the frame that took stripe s ends: they end with it (guards go stale). */
+function dropOpenLevels(depth: Int32Array, gen: Int32Array, s: number): void {
+  depth[s] = 0;
+  gen[s]!++;
+}
+
+/**
  * Guards of one stripe held by one thread are counted, not stacked: any release gives back one
- * level (kDepth - 1 while above zero, else the unlock), so they may be released in any order.
+ * level, so they may be released in any order. A guard belongs to one acquisition (gen).
  */
 class Guard implements LockGuard {
-  readonly #w: Int32Array;
-  readonly #i: number;
-  readonly #tag: number;
+  readonly #r: LocalView;
+  readonly #s: number;
+  readonly #gen: number;
   #released = false;
-  constructor(w: Int32Array, i: number, tag: number) {
-    this.#w = w;
-    this.#i = i;
-    this.#tag = tag;
+  constructor(r: LocalView, s: number) {
+    this.#r = r;
+    this.#s = s;
+    this.#gen = r.gen[s]!;
   }
   release(): void {
     if (this.#released) throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released twice');
-    const w = this.#w;
-    const i = this.#i;
-    if ((Atomics.load(w, i + kState) & ~kWaiters) !== this.#tag) {
+    const r = this.#r;
+    const s = this.#s;
+    if (r.gen[s] !== this.#gen) {
+      throw new SabStateError(
+        ErrorCode.LOCK_NOT_HELD,
+        'lock guard of an acquisition that has ended (the withLock, withLocks or withLockAsync that took the stripe returned first)',
+      );
+    }
+    const i = (kFirstStripeLine + s) * LINE_INTS;
+    if ((Atomics.load(r.w, i + kState) & ~kWaiters) !== r.tag) {
       throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released by a thread that does not hold it');
     }
     this.#released = true;
-    if (w[i + kDepth]! > 0) w[i + kDepth]!--;
-    else unlock(w, i);
+    leave(r.w, i, r.depth, s);
   }
   [Symbol.dispose](): void {
     if (!this.#released) this.release();
@@ -137,6 +199,9 @@ export class LockDomain {
   readonly #mask: number;
   readonly #key: HashKey;
   readonly #tag: number;
+  readonly #r: LocalView;
+  readonly #depth: Int32Array; // this.#r's arrays, held directly: one load less on the hot path
+  readonly #gen: Int32Array;
   readonly #cache = new Map<string, Map<string, number>>();
   #slow: SlowLock | null = null;
   readonly #timer = new SlowLockTimer();
@@ -152,6 +217,9 @@ export class LockDomain {
     this.#mask = handle.stripes - 1;
     this.#key = key;
     this.#tag = tagOf(threadId);
+    this.#r = localViewOf(handle.sab, handle.stripes);
+    this.#depth = this.#r.depth;
+    this.#gen = this.#r.gen;
   }
 
   /**
@@ -198,7 +266,7 @@ export class LockDomain {
     const timeoutMs = opts === undefined ? Infinity : checkTimeout(opts);
     const i = (kFirstStripeLine + s) * LINE_INTS;
     const c = tryLock(this.#w, i, this.#tag);
-    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#reenter(i, fn);
+    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#reenter(s, i, fn);
     if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
     this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
     if (this.#slow !== null) this.#timer.acquiredAt = performance.now();
@@ -206,6 +274,7 @@ export class LockDomain {
     try {
       out = fn();
     } finally {
+      if (this.#depth[s] !== 0) dropOpenLevels(this.#depth, this.#gen, s);
       unlock(this.#w, i);
     }
     if (isThenable(out)) throw new TypeError('withLock: fn returned a Promise; the lock was released before it settled: use withLockAsync');
@@ -231,6 +300,7 @@ export class LockDomain {
     try {
       return await fn();
     } finally {
+      if (this.#depth[s] !== 0) dropOpenLevels(this.#depth, this.#gen, s);
       unlock(this.#w, i);
       if (this.#slow !== null) reportSlow(this.#slow, hotkey, tradePairId, t1 - t0, performance.now() - t1);
     }
@@ -253,8 +323,8 @@ export class LockDomain {
         const i = (kFirstStripeLine + s) * LINE_INTS;
         const c = tryLock(this.#w, i, this.#tag);
         if (c !== 0 && (c & ~kWaiters) === this.#tag) {
-          this.#w[i + kDepth]!++;
-          entered.push(i);
+          this.#depth[s]!++;
+          entered.push(s);
           continue;
         }
         if (c !== 0) {
@@ -262,14 +332,18 @@ export class LockDomain {
           this.#acquireSlow(s, i, left, `stripe ${s} of withLocks`);
         }
         this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
-        taken.push(i);
+        taken.push(s);
       }
       const out = fn();
       if (isThenable(out)) throw new TypeError('withLocks: fn returned a Promise; use withLockAsync');
       return out;
     } finally {
-      for (let k = taken.length - 1; k >= 0; k--) unlock(this.#w, taken[k]!);
-      for (const i of entered) this.#w[i + kDepth]!--;
+      for (let k = taken.length - 1; k >= 0; k--) {
+        const s = taken[k]!;
+        if (this.#depth[s] !== 0) dropOpenLevels(this.#depth, this.#gen, s);
+        unlock(this.#w, (kFirstStripeLine + s) * LINE_INTS);
+      }
+      for (const s of entered) leave(this.#w, (kFirstStripeLine + s) * LINE_INTS, this.#depth, s);
     }
   }
 
@@ -282,7 +356,7 @@ export class LockDomain {
     const timeoutMs = checkTimeout(opts);
     const i = (kFirstStripeLine + s) * LINE_INTS;
     const c = tryLock(this.#w, i, this.#tag);
-    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#enterGuard(i);
+    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#enterGuard(s, i);
     if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
     return this.#ownGuard(s, i);
   }
@@ -293,7 +367,7 @@ export class LockDomain {
     const i = (kFirstStripeLine + s) * LINE_INTS;
     const c = tryLock(this.#w, i, this.#tag);
     if (c === 0) return this.#ownGuard(s, i);
-    return (c & ~kWaiters) === this.#tag ? this.#enterGuard(i) : null;
+    return (c & ~kWaiters) === this.#tag ? this.#enterGuard(s, i) : null;
   }
 
   /** True if some thread (any) holds the stripe of this key right now. */
@@ -315,8 +389,11 @@ export class LockDomain {
   }
 
   /**
-   * Releases every stripe held by the thread `deadThreadId` and wakes its waiters. Only for a
-   * thread that has exited (engine.watch calls it on a worker's 'exit'). Returns how many.
+   * Releases every stripe held by the thread `deadThreadId`, and wakes the waiters of EVERY
+   * stripe: a thread that died between an unlock's exchange and its notify holds nothing, yet
+   * left waiters asleep on a free word (mutex.ts's crash table). Only for a thread that has
+   * exited (engine.watch calls it on a worker's 'exit'), whether or not it held anything.
+   * Idempotent. Returns how many stripes it released.
    */
   releaseAllOwnedBy(deadThreadId: number): number {
     const tag = tagOf(deadThreadId);
@@ -324,8 +401,11 @@ export class LockDomain {
     for (let s = 0; s < this.stripes; s++) {
       const i = (kFirstStripeLine + s) * LINE_INTS;
       if (forceRelease(this.#w, i, tag)) {
-        this.#w[i + kDepth] = 0;
+        // freed, its waiters woken; the dead thread's depth was private and died with it
+        crashPoint('locks.recover.freed');
         n++;
+      } else {
+        wakeWaiters(this.#w, i);
       }
     }
     if (n) countRecoveries(this.#w, n);
@@ -349,30 +429,26 @@ export class LockDomain {
 
   #ownGuard(s: number, i: number): LockGuard {
     this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
-    return this.#guard(i);
+    return new Guard(this.#r, s);
   }
 
-  #enterGuard(i: number): LockGuard {
-    this.#w[i + kDepth]!++;
-    this.#f[(i / LINE_INTS) * F64_PER_LINE + kReentered]!++;
-    return this.#guard(i);
-  }
-
-  #guard(i: number): LockGuard {
-    return new Guard(this.#w, i, this.#tag);
+  #enterGuard(s: number, i: number): LockGuard {
+    this.#depth[s]!++;
+    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kReentered]!++;
+    return new Guard(this.#r, s);
   }
 
   #timed<T>(hotkey: string, tradePairId: string, run: () => T): T {
     return this.#timer.timed(run, (waitMs, holdMs) => reportSlow(this.#slow, hotkey, tradePairId, waitMs, holdMs));
   }
 
-  #reenter<T>(i: number, fn: () => T): T {
-    this.#w[i + kDepth]!++;
-    this.#f[(i / LINE_INTS) * F64_PER_LINE + kReentered]!++;
+  #reenter<T>(s: number, i: number, fn: () => T): T {
+    this.#depth[s]!++;
+    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kReentered]!++;
     try {
       return fn();
     } finally {
-      this.#w[i + kDepth]!--;
+      leave(this.#w, i, this.#depth, s);
     }
   }
 

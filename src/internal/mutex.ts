@@ -2,7 +2,8 @@
  * A futex mutex on one Int32 word of a SharedArrayBuffer: Drepper's three-state mutex
  * ("Futexes Are Tricky", mutex #3: 0 free, 1 locked, 2 locked with waiters) with the owner's
  * identity folded into the word, so that "who holds it" is read and cleared atomically with the
- * lock itself (timeout messages name the owner; recovery of a dead owner is one CAS).
+ * lock itself (timeout messages name the owner; recovery of a dead owner is one CAS). One change
+ * to Drepper for threads that may die at any step: unlock wakes EVERY waiter, not one (below).
  *
  * The word:
  *
@@ -12,7 +13,8 @@
  * | tag                | held by the thread whose tag it is        | 1       |
  * | tag `or` kWaiters  | held, and some thread may be waiting      | 2       |
  *
- * where tag = (threadId + 1) << 1 (never 0, low bit clear) and kWaiters = 1.
+ * where tag = (threadId + 1) << 1 (never 0, low bit clear) and kWaiters = 1. Written by any
+ * thread, with Atomics only (compareExchange, exchange). This is the protocol's only shared slot.
  *
  * Operations (every Atomics operation is sequentially consistent in JavaScript):
  * - tryLock: one `Atomics.compareExchange(w, i, 0, tag)`. Success is the acquire: every plain
@@ -23,14 +25,56 @@
  *   `Atomics.wait(w, i, expected)`. A thread that acquires after waiting stores tag|kWaiters
  *   (like Drepper's "2"): it cannot know whether others still wait, so it keeps the bit.
  * - unlock: `Atomics.exchange(w, i, 0)` publishes every plain write made under the lock; only
- *   when the old value had kWaiters does it call `Atomics.notify(w, i, 1)`.
- * - forceRelease (recovery of a dead owner): CAS the owner's value to 0, then notify everyone.
+ *   when the old value had kWaiters does it call `Atomics.notify(w, i)`, waking every waiter.
+ * - forceRelease (recovery of a dead owner): CAS the owner's value to 0, then wake every waiter.
+ * - wakeWaiters (recovery of a thread that died owning nothing): wake every waiter of a word.
  *
- * No lost wakeup: a waiter sleeps only via `Atomics.wait(w, i, v)` with v having kWaiters set,
- * which returns at once if the word is no longer v. The unlocker's exchange makes the word 0,
- * so either the waiter sees the change before sleeping, or it is asleep and the unlocker (which
- * saw kWaiters in the old value) notifies it.
+ * No lost wakeup while threads live: a waiter sleeps only via `Atomics.wait(w, i, v)` with v
+ * having kWaiters set, which returns at once if the word is no longer v. The unlocker's exchange
+ * makes the word 0, so either the waiter sees the change before sleeping, or it is asleep and the
+ * unlocker (which saw kWaiters in the old value) wakes it.
+ *
+ * Why wake all, not one (Drepper wakes one): a woken waiter takes over the duty to re-mark the
+ * word (its next CAS stores tag|kWaiters or re-sets the bit), and a thread can be terminated
+ * between its wake-up and that CAS. With wake-one, every other waiter would then sleep on a free
+ * word that says nobody waits, and no later unlock would notify them; the dead thread held
+ * nothing, so recovery of its stripes would not either. A woken waiter that merely cannot run
+ * does the same for as long as it stalls: an async waiter (Atomics.waitAsync) whose thread is
+ * blocked, say in a sync withLock on a stripe that one of the sleepers holds, which is then a
+ * deadlock on a free lock. Waking all, each woken waiter re-marks for itself, so no single one
+ * can lose the wake-up for the rest. The cost is a herd on a contended unlock: the waiters that
+ * lose the race find the bit set and sleep again (bench/locks.ts case 3 measures it, against the
+ * wake-one unlock); with one waiter it is the same call. The uncontended path (tryLock, then an
+ * exchange that finds no kWaiters) is unchanged.
+ *
+ * CRASH TABLE (src/internal/crash.ts names each point; a thread may also die anywhere else, where
+ * it is either not in this protocol or simply holding the word). Recovery of a dead thread is
+ * `LockDomain.releaseAllOwnedBy(dead)` (called by engine.watch on a worker's exit): forceRelease
+ * every word that carries the dead tag, then wakeWaiters on EVERY word, held by the dead thread
+ * or not (a dead unlocker or a dead woken waiter holds nothing, yet left sleepers behind).
+ *
+ * | point                 | after the step                                   | a thread terminated here leaves                 | recovery |
+ * | --------------------- | ------------------------------------------------ | ----------------------------------------------- | -------- |
+ * | (none: fast path)     | tryLock's CAS 0 -> tag                           | the word held by a dead tag                     | forceRelease: CAS to 0, wake all |
+ * | mutex.lock.marked     | the word carries kWaiters (this thread's CAS or another waiter's), before Atomics.wait / waitAsync | a waiters bit for a waiter that never sleeps | nothing to undo: the owner's unlock sees the bit and wakes whoever sleeps (at worst a spurious notify) |
+ * | mutex.lock.woken      | Atomics.wait / waitAsync returned (woken, timed out, or the word had moved), before the next CAS | a wake-up that nobody acts on; the word may be 0 | none needed: the unlock that woke it woke every other waiter too, and each re-marks or acquires for itself; recovery's wake-all is a second net |
+ * | mutex.lock.acquired   | the waiting loop's CAS 0 -> tag or kWaiters      | the word held by a dead tag, kWaiters set       | forceRelease: CAS to 0, wake all |
+ * | mutex.unlock.released | unlock's exchange to 0 (the old word had kWaiters), before Atomics.notify | a free word with waiters asleep on its old value: no later unlock will see kWaiters | wakeWaiters on every word: they wake, see 0, acquire (re-marking) |
+ * | mutex.force.released  | forceRelease's CAS to 0, before Atomics.notify (a recovering thread died) | the same as mutex.unlock.released | the recovering thread's own recovery wakes every word's waiters |
+ *
+ * A thread asleep in Atomics.wait that is terminated is simply gone (V8 drops it from the wait
+ * list); the waiters bit it set stays, costing one spurious notify. A timed waiter that gives up
+ * returns without touching the word, like a dead one.
  */
+import { crashPoint, declareCrashPoints } from './crash.ts';
+
+declareCrashPoints('mutex', [
+  'mutex.lock.marked',
+  'mutex.lock.woken',
+  'mutex.lock.acquired',
+  'mutex.unlock.released',
+  'mutex.force.released',
+]);
 
 export const kWaiters = 1;
 /** Spin iterations before sleeping. Short: on 2 cores a descheduled owner makes spinning waste. */
@@ -51,17 +95,22 @@ export function tryLock(w: Int32Array, i: number, tag: number): number {
   return Atomics.compareExchange(w, i, 0, tag);
 }
 
+/** Never a lock word: words are tags (threadId + 1) << 1, or-ed with kWaiters, for threadIds < 2^30. */
+const kRetry = -1;
+
 /**
  * One step of the waiting loop shared by lockSlow and lockAsync: takes the lock if it is free
  * (keeping kWaiters, like Drepper's "2"), else makes sure the word says someone waits. Returns 0
  * when acquired, kRetry when the word moved under a CAS, else the word value to wait on (it has
  * kWaiters set, so the unlocker that changes it will notify).
  */
-/** Never a lock word: words are tags (threadId + 1) << 1, or-ed with kWaiters, for threadIds < 2^30. */
-const kRetry = -1;
 function acquireOrMark(w: Int32Array, i: number, tag: number): number {
   const c = Atomics.load(w, i);
-  if (c === 0) return Atomics.compareExchange(w, i, 0, tag | kWaiters) === 0 ? 0 : kRetry;
+  if (c === 0) {
+    if (Atomics.compareExchange(w, i, 0, tag | kWaiters) !== 0) return kRetry;
+    crashPoint('mutex.lock.acquired');
+    return 0;
+  }
   if (c & kWaiters) return c;
   return Atomics.compareExchange(w, i, c, c | kWaiters) === c ? c | kWaiters : kRetry;
 }
@@ -85,12 +134,15 @@ export function lockSlow(w: Int32Array, i: number, tag: number, timeoutMs: numbe
     if (c === 0) return true;
     if (c === kRetry) continue;
     if (deadline === Infinity) {
+      crashPoint('mutex.lock.marked');
       Atomics.wait(w, i, c);
     } else {
       const left = deadline - performance.now();
       if (left <= 0) return false;
+      crashPoint('mutex.lock.marked');
       Atomics.wait(w, i, c, left);
     }
+    crashPoint('mutex.lock.woken');
   }
 }
 
@@ -109,17 +161,35 @@ export async function lockAsync(w: Int32Array, i: number, tag: number, timeoutMs
       if (c === kRetry) continue;
       const left = deadline === Infinity ? undefined : deadline - performance.now();
       if (left !== undefined && left <= 0) return false;
+      crashPoint('mutex.lock.marked');
       const r = Atomics.waitAsync(w, i, c, left);
       if (r.async) await r.value;
+      crashPoint('mutex.lock.woken');
     }
   } finally {
     clearInterval(keepAlive);
   }
 }
 
-/** Releases; wakes one waiter only if the word says someone may wait. */
+/**
+ * Releases; wakes every waiter, only if the word says someone may wait. All, not one: a woken
+ * waiter may die before it re-marks the word (see "Why wake all" above).
+ */
 export function unlock(w: Int32Array, i: number): void {
-  if (Atomics.exchange(w, i, 0) & kWaiters) Atomics.notify(w, i, 1);
+  if (Atomics.exchange(w, i, 0) & kWaiters) {
+    crashPoint('mutex.unlock.released');
+    Atomics.notify(w, i);
+  }
+}
+
+/**
+ * Wakes every thread waiting on the word, whatever it holds (recovery: a thread that died between
+ * an unlock's exchange and its notify, or after being woken, leaves sleepers on a word that may
+ * be free and say nobody waits). Woken waiters re-check the word, so a spurious wake is harmless.
+ * Returns how many were woken.
+ */
+export function wakeWaiters(w: Int32Array, i: number): number {
+  return Atomics.notify(w, i);
 }
 
 /**
@@ -131,6 +201,7 @@ export function forceRelease(w: Int32Array, i: number, tag: number): boolean {
     const c = Atomics.load(w, i);
     if (c === 0 || (c & ~kWaiters) !== tag) return false;
     if (Atomics.compareExchange(w, i, c, 0) === c) {
+      crashPoint('mutex.force.released');
       Atomics.notify(w, i);
       return true;
     }

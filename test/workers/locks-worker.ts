@@ -3,7 +3,7 @@
 //   with PLAIN reads and writes under withLock (a lost update shows up in the final sum).
 // - 'pairs': withLocks over two keys in the given order, many times (deadlock check).
 // - 'hold': take a key, signal on flag[0], then spin forever (to be terminated: recovery test).
-// - 'holdFor': take a key, signal, hold `ms` milliseconds, release.
+// - 'holdUntil': take a key, signal on flag[0], hold until flag[1] becomes non-zero, release.
 // - 'model': answer tryAcquire/release/isHeld requests over the parent port (fc model run).
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachEngine } from '../../src/index.ts';
@@ -11,7 +11,7 @@ import type { EngineHandle, LockGuard } from '../../src/index.ts';
 import { prng } from '../helpers/seed.ts';
 
 interface Data {
-  mode: 'increment' | 'pairs' | 'hold' | 'holdFor' | 'model';
+  mode: 'increment' | 'pairs' | 'hold' | 'holdUntil' | 'model';
   handle: EngineHandle;
   cells?: SharedArrayBuffer;
   flag?: SharedArrayBuffer;
@@ -51,14 +51,14 @@ if (d.mode === 'increment') {
     }, { timeoutMs: 20_000 });
   }
   parentPort!.postMessage('done');
-} else if (d.mode === 'hold' || d.mode === 'holdFor') {
+} else if (d.mode === 'hold' || d.mode === 'holdUntil') {
   const flag = new Int32Array(d.flag!);
   const [hk, tp] = d.keys![0]!;
   engine.locks.withLock(hk, tp, () => {
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
     if (d.mode === 'hold') for (;;) Atomics.wait(flag, 1, 0, 1000);
-    Atomics.wait(flag, 1, 0, d.ms!);
+    while (Atomics.load(flag, 1) === 0) Atomics.wait(flag, 1, 0, 1000);
   });
   parentPort!.postMessage('done');
 } else if (d.mode === 'model') {
