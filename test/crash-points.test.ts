@@ -14,7 +14,7 @@ import { createEngine } from '../src/index.ts';
 import { crashPoints } from '../src/internal/crash.ts';
 import { SMALL_ENGINE } from './helpers/temp.ts';
 import { killAtCrashPoint } from './helpers/crash.ts';
-import { tsWorker } from './helpers/workers.ts';
+import { bundledWorker } from './helpers/workers.ts';
 import { TP, hotkeyOf } from './workers/crash-engine-worker.ts';
 
 const WORKER = new URL('./workers/crash-engine-worker.ts', import.meta.url);
@@ -34,7 +34,7 @@ test('every crash point: killed there, recovered, the engine is sound; then ever
   const notReached: string[] = [];
   let run = 0;
   for (const name of points) {
-    const w = tsWorker(WORKER, { workerData: { handle: engine.handle(), crashAt: { name, skip: 1 }, rounds: 60, run: run++ } });
+    const w = bundledWorker(WORKER, { workerData: { handle: engine.handle(), crashAt: { name, skip: 1 }, rounds: 60, run: run++ } });
     engine.watch(w);
     const hit = await killAtCrashPoint(w, 60_000);
     (hit ? reached : notReached).push(name);

@@ -42,7 +42,12 @@ export function workload(e: ReturnType<typeof attachEngine>, heap: SharedHeap, r
     } else {
       next = { ...open, is_closed_position: true };
     }
-    e.positions.save(next, { ifEpoch: epoch });
+    try {
+      e.positions.save(next, { ifEpoch: epoch });
+    } catch (err) {
+      // Another thread of a kill storm began a sync since current(): refused, nothing written.
+      if ((err as { code?: string }).code !== 'ERR_STALE_EPOCH') throw err;
+    }
   });
   if (r % 4 === 1) {
     const closed = e.positions.listForHotkey(hk, { open: false });

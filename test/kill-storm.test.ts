@@ -1,0 +1,120 @@
+/**
+ * The seeded kill storm (issue 9): three workers at a time run every operation of the engine
+ * (test/workers/crash-engine-worker.ts's workload: positions saves, closes and deletes under
+ * locks, guarded writes, syncs, eliminations add / take / replaceAll, departed, maps, queue
+ * pushes and pops, a pinned reader, a freeze) and are terminated at random moments; some call
+ * process.exit() inside a lock, some throw inside withLock. engine.watch recovers each. At the
+ * end, exact checks: every acknowledged queue push delivered exactly once and in order per
+ * worker, verify() finds nothing, no stripe held, getOpen agrees with listForHotkey, a full
+ * queue lap, a sync can begin; everything deleted, every heap back to zero bytes.
+ *
+ * SABSTATE_STORM_MS sets the budget (default 30 s); the seed is printed (SABSTATE_SEED replays
+ * the schedule, though not the threads' interleaving).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import type { Worker } from 'node:worker_threads';
+import { createEngine } from '../src/index.ts';
+import { prng, seed } from './helpers/seed.ts';
+import { SMALL_ENGINE } from './helpers/temp.ts';
+import { bundledWorker } from './helpers/workers.ts';
+import { TP } from './workers/crash-engine-worker.ts';
+
+const WORKER = new URL('./workers/kill-storm-worker.ts', import.meta.url);
+const BUDGET_MS = Number(process.env.SABSTATE_STORM_MS ?? 30_000);
+const AT_ONCE = 3;
+const IDS = 64;
+
+test('kill storm: workers terminated at random moments; nothing lost, torn or stuck', async () => {
+  console.log(`  kill storm seed ${seed} (SABSTATE_SEED), budget ${BUDGET_MS} ms (SABSTATE_STORM_MS)`);
+  const rnd = prng(seed);
+  const engine = createEngine({
+    ...SMALL_ENGINE,
+    general: {
+      queues: { notices: { capacity: 8, maxMessageBytes: 256 }, storm: { capacity: 4096, maxMessageBytes: 64 } },
+      maps: ['accountSizes'],
+    },
+  });
+  const acked = new Int32Array(new SharedArrayBuffer(4 * IDS));
+  const seen = new Int32Array(IDS);
+  let duplicates = 0;
+  let reordered = 0;
+  const storm = engine.general.queue('storm');
+  const drain = (): void => {
+    for (let m = storm.pop() as { w: number; seq: number } | undefined; m !== undefined; m = storm.pop() as typeof m) {
+      if (m.seq <= seen[m.w]!) duplicates++;
+      else if (m.seq !== seen[m.w]! + 1) reordered++;
+      seen[m.w] = Math.max(seen[m.w]!, m.seq);
+    }
+  };
+  const drainer = setInterval(drain, 2);
+  const stats = { kills: 0, exits: 0, throws: 0, unexpected: [] as string[] };
+  let next = 0;
+  const deadline = Date.now() + BUDGET_MS;
+  const one = async (): Promise<void> => {
+    while (Date.now() < deadline) {
+      const id = next++ % IDS;
+      const pick = rnd();
+      const mode = pick < 0.1 ? 'exit' : pick < 0.2 ? 'throw' : 'run';
+      const w: Worker = bundledWorker(WORKER, {
+        workerData: { handle: engine.handle(), id, acked: acked.buffer, mode, at: Math.floor(rnd() * 20), start: Math.floor(rnd() * 1000) },
+      });
+      engine.watch(w);
+      let error: Error | undefined;
+      w.on('error', (e) => { error = e; });
+      const exited = new Promise<void>((r) => w.once('exit', () => r()));
+      await new Promise<void>((r) => {
+        w.once('message', () => r());
+        w.once('exit', () => r());
+      });
+      if (mode === 'run') {
+        await new Promise((r) => setTimeout(r, rnd() * 150));
+        await w.terminate();
+        stats.kills++;
+      } else {
+        await exited;
+        if (mode === 'exit') stats.exits++;
+        else stats.throws++;
+      }
+      await exited;
+      const expected = mode === 'throw' && error?.message === 'storm: thrown inside withLock';
+      if (error !== undefined && !expected) stats.unexpected.push(String(error.stack ?? error));
+    }
+  };
+  await Promise.all(Array.from({ length: AT_ONCE }, one));
+  clearInterval(drainer);
+  await engine.whenRecovered();
+  drain();
+  console.log(`  ${stats.kills} terminated, ${stats.exits} process.exit() inside a lock, ${stats.throws} threw inside withLock; watch: ${JSON.stringify(engine.stats().watch)}`);
+  assert.equal(stats.unexpected, [], 'no worker died of anything but its kill');
+  let lost = 0;
+  for (let id = 0; id < IDS; id++) if (seen[id]! < acked[id]!) lost += acked[id]! - seen[id]!;
+  assert.is(lost, 0, 'every acknowledged push delivered');
+  assert.is(duplicates, 0, 'no message delivered twice');
+  assert.is(reordered, 0, 'per-worker order kept');
+  assert.equal(engine.verify({ timeoutMs: 5000 }).violations, []);
+  assert.is(engine.locks.stats().held, 0, 'no stripe held');
+  for (const hk of engine.positions.hotkeys()) {
+    const listed = engine.positions.listForHotkey(hk, { open: true });
+    assert.ok(listed.length <= 1, `at most one open position of ${hk}`);
+    assert.is(engine.positions.getOpen(hk, TP)?.position_uuid, listed[0]?.position_uuid, `getOpen agrees with the list for ${hk}`);
+  }
+  const q = engine.general.queue('notices');
+  while (q.pop() !== undefined);
+  for (let i = 0; i < 8; i++) assert.ok(q.push({ i }));
+  for (let i = 0; i < 8; i++) assert.equal(q.pop(), { i });
+  engine.general.syncGate.begin({ timeoutMs: 5000 });
+  engine.general.syncGate.end();
+  for (const hk of engine.positions.hotkeys()) for (const p of engine.positions.listForHotkey(hk)) engine.positions.delete(hk, p.position_uuid);
+  for (const [hk] of engine.departed.entries()) engine.departed.delete(hk);
+  const m = engine.general.map('accountSizes');
+  for (const [k] of m.entries()) m.delete(k);
+  engine.eliminations.replaceAll([]);
+  const s = engine.stats();
+  assert.is(s.positions.bytesUsed, 0, 'positions heap back to zero');
+  assert.is(s.departed.bytesUsed, 0, 'departed heap back to zero');
+  assert.is(s.eliminations.bytesUsed, 0, 'eliminations heap back to zero');
+  assert.equal(engine.verify().violations, []);
+});
+
+test.run();
