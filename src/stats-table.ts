@@ -47,7 +47,10 @@ export function formatStatsTable(s: EngineStats): string {
   }
   const counters = Object.entries(s.general.counters).map(([k, v]) => `${k} ${n(v)}`).join(', ');
   rows.push(['general', counters || 'no counters', `sync epoch ${s.general.gate.epoch}${s.general.gate.inProgress ? ' (in progress)' : ''}`, `stale saves refused ${n(s.general.gate.refused)}; maps ${Object.entries(s.general.maps).map(([k, v]) => `${k} ${v.size}`).join(', ') || 'none'}`]);
-  if (s.watch.exited > 0) rows.push(['watch', `${s.watch.exited} watched workers exited`, `${s.watch.recoveredLocks} stripes recovered`, `${s.watch.recoveredOther} other recoveries`]);
+  if (s.watch.exited > 0) {
+    const w = s.watch;
+    rows.push(['watch', `${w.exited} watched workers exited`, `${w.recoveredLocks} stripes recovered`, `${w.recoveredOther} other recoveries; ${w.repairs} repairs, ${w.repaired} fixed, ${w.reclaimedBlocks} blocks reclaimed`]);
+  }
   const head: [string, string, string, string] = ['domain', 'operations', 'records', 'memory / waits'];
   // Long cells wrap at ", " so that the table stays readable in a log (each cell at most kWidth).
   const wrap = (cell: string): string[] => {

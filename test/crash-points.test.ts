@@ -21,7 +21,13 @@ const WORKER = new URL('./workers/crash-engine-worker.ts', import.meta.url);
 const QUEUE_CAPACITY = 8;
 
 /** Points reached only under contention or by another structure's own suite: name prefix -> suite. */
-const ELSEWHERE: Array<[string, string]> = [];
+const ELSEWHERE: Array<[string, string]> = [
+  ['mutex.', 'test/locks-crash.test.ts'], // the waiters' and the recovering thread's steps: contention
+  ['locks.recover.', 'test/locks-crash.test.ts'],
+  ['gate.begin.marked', 'test/sync-gate.test.ts'], // begin() sleeping on a busy guard slot
+  ['eliminations.replaceAll.leftover', 'test/eliminations-crash-points.test.ts'], // after a dead writer's half set
+  ['eliminations.replaceAll.undone', 'test/eliminations-crash-points.test.ts'], // a refused replaceAll
+];
 
 test('every crash point: killed there, recovered, the engine is sound; then everything deleted, heaps back to zero', async () => {
   const engine = createEngine({
