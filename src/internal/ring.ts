@@ -357,7 +357,8 @@ export class Ring {
     if (t !== undefined && t !== 0) {
       const bad = badTimeout(t);
       if (bad) throw bad;
-      return this.#popSlow(t);
+      const v = this.#takeNow();
+      return v === EMPTY || v === BUSY ? this.#popSlow(t) : v;
     }
     const v = this.#take(Infinity);
     return v === EMPTY ? this.#empty() : v;

@@ -6,7 +6,10 @@
 //   posts { threw, result } (the operation's error message, or its result if it did not throw).
 // - 'lap': checks that the queue holds exactly `expected` (in order) and takes full laps of push
 //   and pop: fills it to capacity (one more push must be refused), drains it (exact contents,
-//   then empty), then pushes and pops `capacity` more. Throws, naming the first difference.
+//   then empty), then pushes and pops `capacity` more. Throws, naming every difference.
+// - 'pause': like 'op', but at `crashAt` it posts { atCrashPoint } and waits until word 0 of
+//   `resume` is 1, then finishes its operation and posts { done } (a peer stalled, not dead).
+// - 'script': posts { started }, then runs `script` (push / pop steps) and posts { results }.
 import { parentPort, workerData } from 'node:worker_threads';
 import { setCrashHook } from '../../src/internal/crash.ts';
 import type { HashKey } from '../../src/internal/hash.ts';
@@ -14,7 +17,7 @@ import { Ring } from '../../src/internal/ring.ts';
 import { stopAtCrashPoint } from '../helpers/crash.ts';
 
 export interface CrashJob {
-  role: 'op' | 'throw' | 'lap';
+  role: 'op' | 'throw' | 'lap' | 'pause' | 'script';
   sab: SharedArrayBuffer;
   key: HashKey;
   capacity: number;
@@ -25,6 +28,8 @@ export interface CrashJob {
   crashAt?: string;
   throwAt?: string;
   expected?: unknown[];
+  resume?: SharedArrayBuffer;
+  script?: Array<{ op: 'push'; msg: unknown } | { op: 'pop' }>;
 }
 
 const d = workerData as CrashJob;
@@ -89,6 +94,19 @@ if (d.role === 'op') {
   }
   setCrashHook(null);
   parentPort!.postMessage({ ...out, reached: !armed });
+} else if (d.role === 'pause') {
+  const resume = new Int32Array(d.resume!);
+  setCrashHook((name) => {
+    if (name !== d.crashAt) return;
+    setCrashHook(null);
+    parentPort!.postMessage({ atCrashPoint: name });
+    while (Atomics.load(resume, 0) === 0) Atomics.wait(resume, 0, 0);
+  });
+  parentPort!.postMessage({ done: run() });
+} else if (d.role === 'script') {
+  parentPort!.postMessage({ started: true });
+  const results = d.script!.map((s) => (s.op === 'push' ? q.push(s.msg) : q.pop()));
+  parentPort!.postMessage({ results });
 } else {
   lap(d.expected!);
   parentPort!.postMessage({ ok: true });
