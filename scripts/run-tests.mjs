@@ -64,7 +64,7 @@ for (const file of files) {
   let fileFailed = total - ok; // uvu's Total already leaves skipped tests out
   if (r.timedOut) { console.log(`# ${rel}: HARD TIMEOUT after ${timeoutMs} ms (deadlock?)`); fileFailed = Math.max(fileFailed, 1); }
   else if (r.code !== 0 && fileFailed === 0) { console.log(`# ${rel}: exited with code ${r.code}`); fileFailed = 1; }
-  else if (total === 0) { console.log(`# ${rel}: ran no test`); fileFailed = 1; }
+  else if (total === 0 && skip === 0) { console.log(`# ${rel}: ran no test`); fileFailed = 1; }
   failed += fileFailed;
   if (fileFailed > 0) bad.push(rel);
   console.log(`# ${rel}: ${ok} passed, ${fileFailed} failed, ${skip} skipped in ${(r.ms / 1000).toFixed(1)} s`);
