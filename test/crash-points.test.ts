@@ -27,6 +27,9 @@ const ELSEWHERE: Array<[string, string]> = [
   ['gate.begin.marked', 'test/sync-gate.test.ts'], // begin() sleeping on a busy guard slot
   ['eliminations.replaceAll.leftover', 'test/eliminations-crash-points.test.ts'], // after a dead writer's half set
   ['eliminations.replaceAll.undone', 'test/eliminations-crash-points.test.ts'], // a refused replaceAll
+  ['ring.push.wrap', 'test/ring-crash.test.ts'], // a push or pop moving a position across 2^32
+  ['ring.pop.wrap', 'test/ring-crash.test.ts'],
+  ['ring.push.signalled', 'test/ring-crash.test.ts'], // a push waking an announced consumer
 ];
 
 test('every crash point: killed there, recovered, the engine is sound; then everything deleted, heaps back to zero', async () => {
