@@ -16,7 +16,11 @@
  * - The bump pointer kTop moves forward by CAS; the thread that moves it past byteLength grows
  *   the buffer (SharedArrayBuffer.prototype.grow, by half again at least) before it writes the
  *   block. A block is reached only through an atomic publish made after the grow, so every
- *   thread sees a byteLength that covers it. The views (u8, u16, i32, f64) are FIXED-length
+ *   thread sees a byteLength that covers it: grow() is a SeqCst read-modify-write of the shared
+ *   length and the byteLength getter a SeqCst load of it (ECMA-262); V8 keeps no per-thread copy
+ *   (checked on Node 20 for a thread's first read and from optimized code: test/heap-growth.test.ts).
+ *   A thread that did not grow learns the new length only in `cover`: never bound a walk by
+ *   `this.u8.length` without covering first. The views (u8, u16, i32, f64) are FIXED-length
  *   views of the buffer, replaced by longer ones when a block lies past them (`cover`, called by
  *   alloc, free and checkBlock): V8 reads length-tracking views (`new Uint8Array(sab)`) about
  *   7x slower per element. Rule for users: read `heap.u8` etc. again after any call that may
