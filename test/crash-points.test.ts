@@ -15,7 +15,8 @@ import { crashPoints } from '../src/internal/crash.ts';
 import { SMALL_ENGINE } from './helpers/temp.ts';
 import { killAtCrashPoint } from './helpers/crash.ts';
 import { bundledWorker } from './helpers/workers.ts';
-import { TP, hotkeyOf } from './workers/crash-engine-worker.ts';
+import { TP } from './workers/crash-engine-worker.ts';
+import { assertDeletesToZero, assertEngineSound } from './helpers/engine-checks.ts';
 
 const WORKER = new URL('./workers/crash-engine-worker.ts', import.meta.url);
 const QUEUE_CAPACITY = 8;
@@ -50,41 +51,13 @@ test('every crash point: killed there, recovered, the engine is sound; then ever
     if (process.env.SABSTATE_DEBUG) console.log(`  ${name}: ${hit ? 'killed there' : 'not reached'}`);
     await engine.whenRecovered();
     if (process.env.SABSTATE_DEBUG) console.log(`  ${name}: recovered`, engine.stats().watch);
-    const v = engine.verify({ timeoutMs: 5000 });
-    assert.equal(v.violations, [], `after a kill at ${name}`);
-    assert.is(engine.locks.stats().held, 0, `no stripe held after a kill at ${name}`);
-    for (const r of [0, 1]) {
-      const hk = hotkeyOf(r);
-      const open = engine.positions.getOpen(hk, TP);
-      const listed = engine.positions.listForHotkey(hk, { open: true });
-      assert.is(listed.length <= 1, true, `at most one open position after a kill at ${name}`);
-      assert.is(open?.position_uuid, listed[0]?.position_uuid, `getOpen agrees with the list after a kill at ${name}`);
-    }
-    const q = engine.general.queue('notices');
-    while (q.pop() !== undefined);
-    for (let i = 0; i < QUEUE_CAPACITY; i++) assert.ok(q.push({ i }), `push ${i} of a lap after a kill at ${name}`);
-    assert.not.ok(q.push({ i: -1 }), 'full after a lap');
-    for (let i = 0; i < QUEUE_CAPACITY; i++) assert.equal(q.pop(), { i }, `pop ${i} of a lap after a kill at ${name}`);
-    assert.is(q.pop(), undefined);
-    engine.general.syncGate.begin({ timeoutMs: 5000 });
-    engine.general.syncGate.end();
+    assertEngineSound(engine, { tradePair: TP, queue: 'notices', capacity: QUEUE_CAPACITY, after: `after a kill at ${name}` });
   }
   console.log(`  crash points: ${points.length} declared, ${reached.length} reached by the workload here`);
   const unvisited = notReached.filter((p) => !ELSEWHERE.some(([prefix]) => p.startsWith(prefix)));
   assert.equal(unvisited, [], 'every crash point is visited here or by a suite named in ELSEWHERE');
 
-  // Delete everything: every heap back to zero bytes in use.
-  for (const hk of engine.positions.hotkeys()) {
-    for (const p of engine.positions.listForHotkey(hk)) engine.positions.delete(hk, p.position_uuid);
-  }
-  for (const [hk] of engine.departed.entries()) engine.departed.delete(hk);
-  const m = engine.general.map('accountSizes');
-  for (const [k] of m.entries()) m.delete(k);
-  engine.eliminations.replaceAll([]);
-  const s = engine.stats();
-  assert.is(s.positions.bytesUsed, 0, 'positions heap back to zero');
-  assert.is(s.departed.bytesUsed, 0, 'departed heap back to zero');
-  assert.equal(engine.verify().violations, []);
+  assertDeletesToZero(engine, ['accountSizes']);
 });
 
 test.run();

@@ -19,6 +19,7 @@ import { prng, seed } from './helpers/seed.ts';
 import { SMALL_ENGINE } from './helpers/temp.ts';
 import { bundledWorker } from './helpers/workers.ts';
 import { TP } from './workers/crash-engine-worker.ts';
+import { assertDeletesToZero, assertEngineSound } from './helpers/engine-checks.ts';
 
 const WORKER = new URL('./workers/kill-storm-worker.ts', import.meta.url);
 const BUDGET_MS = Number(process.env.SABSTATE_STORM_MS ?? 30_000);
@@ -92,29 +93,8 @@ test('kill storm: workers terminated at random moments; nothing lost, torn or st
   assert.is(lost, 0, 'every acknowledged push delivered');
   assert.is(duplicates, 0, 'no message delivered twice');
   assert.is(reordered, 0, 'per-worker order kept');
-  assert.equal(engine.verify({ timeoutMs: 5000 }).violations, []);
-  assert.is(engine.locks.stats().held, 0, 'no stripe held');
-  for (const hk of engine.positions.hotkeys()) {
-    const listed = engine.positions.listForHotkey(hk, { open: true });
-    assert.ok(listed.length <= 1, `at most one open position of ${hk}`);
-    assert.is(engine.positions.getOpen(hk, TP)?.position_uuid, listed[0]?.position_uuid, `getOpen agrees with the list for ${hk}`);
-  }
-  const q = engine.general.queue('notices');
-  while (q.pop() !== undefined);
-  for (let i = 0; i < 8; i++) assert.ok(q.push({ i }));
-  for (let i = 0; i < 8; i++) assert.equal(q.pop(), { i });
-  engine.general.syncGate.begin({ timeoutMs: 5000 });
-  engine.general.syncGate.end();
-  for (const hk of engine.positions.hotkeys()) for (const p of engine.positions.listForHotkey(hk)) engine.positions.delete(hk, p.position_uuid);
-  for (const [hk] of engine.departed.entries()) engine.departed.delete(hk);
-  const m = engine.general.map('accountSizes');
-  for (const [k] of m.entries()) m.delete(k);
-  engine.eliminations.replaceAll([]);
-  const s = engine.stats();
-  assert.is(s.positions.bytesUsed, 0, 'positions heap back to zero');
-  assert.is(s.departed.bytesUsed, 0, 'departed heap back to zero');
-  assert.is(s.eliminations.bytesUsed, 0, 'eliminations heap back to zero');
-  assert.equal(engine.verify().violations, []);
+  assertEngineSound(engine, { tradePair: TP, queue: 'notices', capacity: 8, after: 'after the storm' });
+  assertDeletesToZero(engine, ['accountSizes']);
 });
 
 test.run();
