@@ -1,18 +1,10 @@
 /**
- * Issue 9, finding 7 (NOT FIXED: both tests are skipped, and fail when run): recovery runs on the
- * watching thread's event loop; if that thread blocks in a sync wait on something a dead worker
- * held, the worker's 'exit' event is never delivered and the wait ends only at its timeout
- * (ERR_LOCK_TIMEOUT after 15 s here; never without one).
- *
- * Tried and dropped: polling `worker.performance.eventLoopUtilization()` from the blocked wait
- * (a stopped thread's idle time reads -1). It reads 0 for a worker whose event loop never started
- * (one that loops at top level), and Node sets the stopped flag when terminate() is REQUESTED,
- * while the thread may still run JavaScript for a moment: recovering then could release a lock
- * that the thread still writes under. The only safe signal is 'exit', after the thread is joined.
- * The fix that remains: a supervisor thread (a worker of the engine's, whose event loop never
- * blocks) that starts the order workers itself (nested workers), so their 'exit' events reach a
- * thread that cannot be blocked by the user's code. Until then: watch from a thread that does
- * not block without a timeout (README, CHANGELOG "Known limitations").
+ * Issue 9, finding 7: recovery runs on the watching thread's event loop; if that thread blocks
+ * in a sync wait on something a dead worker held, the worker's 'exit' event is never delivered
+ * and, before the fix, the wait ended only at its timeout (both tests failed with
+ * ERR_LOCK_TIMEOUT after 15 s; never without a timeout). Now the watching thread's waits run in
+ * slices (src/internal/wait.ts) and check whether a watched worker's thread has finished
+ * (engine-recovery.ts threadFinished): the wait ends once the release phase has run.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -28,7 +20,7 @@ function exited(w: Worker): Promise<void> {
   return new Promise((r) => w.once('exit', () => r()));
 }
 
-test.skip('the watching thread blocked in withLock on a dead worker\'s stripe recovers it and gets the lock', async () => {
+test('the watching thread blocked in withLock on a dead worker\'s stripe recovers it and gets the lock', async () => {
   const e = createEngine(SMALL_ENGINE);
   const flag = new Int32Array(new SharedArrayBuffer(16));
   const w = bundledWorker(HOLD, { workerData: { mode: 'hold', handle: e.handle(), flag: flag.buffer, keys: [['5Starved', 'BTCUSD']] } });
@@ -52,7 +44,7 @@ test.skip('the watching thread blocked in withLock on a dead worker\'s stripe re
   assert.equal(e.verify().violations, []);
 });
 
-test.skip('the watching thread blocked in syncGate.begin() on a dead worker\'s guarded write recovers it', async () => {
+test('the watching thread blocked in syncGate.begin() on a dead worker\'s guarded write recovers it', async () => {
   const e = createEngine({ ...SMALL_ENGINE, general: { queues: { notices: { capacity: 8, maxMessageBytes: 256 } }, maps: ['accountSizes'] } });
   const w = bundledWorker(CRASH, { workerData: { handle: e.handle(), crashAt: { name: 'gate.guard.admitted' }, rounds: 10, run: 0 } });
   e.watch(w);

@@ -94,6 +94,7 @@ import type { HashKey } from './hash.ts';
 import { ownerOf, tagOf } from './mutex.ts';
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, checkRegion, createRegion } from './region.ts';
 import type { RegionSpec } from './region.ts';
+import { waitWord } from './wait.ts';
 
 declareCrashPoints('gate', [
   'gate.guard.announced',
@@ -344,7 +345,7 @@ export class SyncGate {
             `syncGate.begin: a guarded write of thread ${ownerOf(v & ~kWaited)} still in flight after ${timeoutMs} ms (epoch ${epoch} stays in progress; a terminated worker is recovered by engine.watch)`,
           );
         }
-        Atomics.wait(i32, at, v, left); // B3b
+        waitWord(i32, at, v, left); // B3b (in slices on a watching thread: wait.ts)
       }
     }
   }

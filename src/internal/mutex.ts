@@ -67,6 +67,7 @@
  * returns without touching the word, like a dead one.
  */
 import { crashPoint, declareCrashPoints } from './crash.ts';
+import { waitWord } from './wait.ts';
 
 declareCrashPoints('mutex', [
   'mutex.lock.marked',
@@ -135,12 +136,12 @@ export function lockSlow(w: Int32Array, i: number, tag: number, timeoutMs: numbe
     if (c === kRetry) continue;
     if (deadline === Infinity) {
       crashPoint('mutex.lock.marked');
-      Atomics.wait(w, i, c);
+      waitWord(w, i, c);
     } else {
       const left = deadline - performance.now();
       if (left <= 0) return false;
       crashPoint('mutex.lock.marked');
-      Atomics.wait(w, i, c, left);
+      waitWord(w, i, c, left);
     }
     crashPoint('mutex.lock.woken');
   }

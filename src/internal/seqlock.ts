@@ -117,6 +117,7 @@ import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from './crash.ts';
 import { ownerOf, tagOf } from './mutex.ts';
+import { waitWord } from './wait.ts';
 
 /** Optimistic attempts before a reader pins. */
 export const kMaxOptimisticReads = 8;
@@ -275,7 +276,7 @@ export class WriteGate {
         this.#depth = 0;
         throw new Error(`${this.#what}: write attempted inside this thread's own freeze (snapshot)`);
       }
-      Atomics.wait(this.#i32, f, frozen, 1000);
+      waitWord(this.#i32, f, frozen, 1000);
     }
   }
 
@@ -361,7 +362,7 @@ export class WriteGate {
       if (seen === me) throw new Error(`${this.#what}: freeze is not re-entrant`);
       const left = deadline - performance.now();
       if (left <= 0) this.#timeout(`another thread (${ownerOf(seen)}) holds the freeze`, timeoutMs);
-      Atomics.wait(i, f, seen, left);
+      waitWord(i, f, seen, left);
     }
     crashPoint('gate.freeze.frozen');
     Atomics.add(i, this.#base + kWaiting, 1);
@@ -373,7 +374,7 @@ export class WriteGate {
         for (let v = Atomics.load(i, w); busy(v); v = Atomics.load(i, w)) {
           const left = deadline - performance.now();
           if (left <= 0) this.#timeout(`a write is still in flight (thread ${k < kGateSlots ? (v >>> 2) - 1 : '?'}; terminated?)`, timeoutMs);
-          Atomics.wait(i, w, v, left);
+          waitWord(i, w, v, left);
         }
       }
       this.#ownWrites = ownWrites;
