@@ -55,25 +55,29 @@ async function stalled(pauseAt: string, aOp: Partial<CrashJob>, script: CrashJob
   for (const m of queued) assert.ok(q.push(m));
   const base = { sab, key, capacity: CAP, maxMessageBytes: 64 };
   const resume = new SharedArrayBuffer(4);
-  const a = tsWorker(WORKER, { workerData: { ...base, role: 'pause', crashAt: pauseAt, resume, ...aOp } });
-  const fromA = inbox(a);
-  await fromA((m) => 'atCrashPoint' in m);
-  const b = tsWorker(WORKER, { workerData: { ...base, role: 'script', script } });
-  const fromB = inbox(b);
-  let bDone: Record<string, unknown> | undefined;
-  void fromB((m) => 'results' in m).then((m) => (bDone = m), () => {});
-  await fromB((m) => 'started' in m);
-  // Give B time to run into A (with a correct queue B cannot finish while A is paused, however
-  // long this is; a shorter wait only makes the check weaker).
-  await new Promise((r) => setTimeout(r, 200));
-  const doneBeforeResume = bDone !== undefined;
-  Atomics.store(new Int32Array(resume), 0, 1);
-  Atomics.notify(new Int32Array(resume), 0);
+  const workers: Worker[] = [];
   try {
+    const a = tsWorker(WORKER, { workerData: { ...base, role: 'pause', crashAt: pauseAt, resume, ...aOp } });
+    workers.push(a);
+    const fromA = inbox(a);
+    await fromA((m) => 'atCrashPoint' in m);
+    const b = tsWorker(WORKER, { workerData: { ...base, role: 'script', script } });
+    workers.push(b);
+    const fromB = inbox(b);
+    let bDone: Record<string, unknown> | undefined;
+    void fromB((m) => 'results' in m).then((m) => (bDone = m), () => {});
+    await fromB((m) => 'started' in m);
+    // Give B time to run into A (with a correct queue B cannot finish while A is paused, however
+    // long this is; a shorter wait only makes the check weaker).
+    await new Promise((r) => setTimeout(r, 200));
+    const doneBeforeResume = bDone !== undefined;
+    Atomics.store(new Int32Array(resume), 0, 1);
+    Atomics.notify(new Int32Array(resume), 0);
     const [ra, rb] = await Promise.all([fromA((m) => 'done' in m), fromB((m) => 'results' in m)]);
     return { a: ra.done, b: rb.results as unknown[], doneBeforeResume, size: q.size };
   } finally {
-    await Promise.all([a.terminate(), b.terminate()]);
+    // Also on a failure (hard timeout): a paused worker would keep the process alive.
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }
 

@@ -92,7 +92,9 @@
  * hi + 1; else -> not, hi - 1), then force-releases the lock; clears the dead thread's waiter
  * slots and their kWaiters bits; and wakes every waiter of the push lock, the pop lock and
  * kSignal (Atomics.add(kSignal) + notify all), since the dead thread may have published a message
- * without signalling, or been the one waiter a notify(1) woke.
+ * without signalling, or have died between a wake-up and its next step on a lock word (mutex.ts's
+ * crash table). No per-thread registry entry is needed: the owner tag in a lock word or a waiter
+ * slot says who is mid-operation, and the positions (and an odd hi) say how far it got.
  *
  * | crash point             | after the step                 | the dead thread leaves          | recovery / outcome |
  * | ----------------------- | ------------------------------ | ------------------------------- | ------------------ |
@@ -114,8 +116,7 @@
  * | ring.wait.withdrawn     | kWaiters bit i cleared         | the slot still claimed          | free the slot |
  * After the pop lock's release (its last step) a pop leaves nothing; a pop that returns undefined
  * bumps kEmpty after it (stats only). A thread that dies while waiting for a lock or on kSignal
- * leaves only its waiter slot, if any; one woken by notify(1) that dies before taking the lock is
- * covered by the wake-all above.
+ * leaves only its waiter slot, if any (and perhaps a waiters bit in a lock word: a spurious notify).
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../errors.ts';
@@ -413,8 +414,8 @@ export class Ring {
       Atomics.and(i32, kWaiters, ~(1 << i));
       if (Atomics.compareExchange(i32, kWaiterTag + i, tag, 0) === tag) n++;
     }
-    // Wake everyone: a lock waiter woken by the dead thread's notify(1) may be the dead thread,
-    // and a push it published may not have been signalled. Waiters re-check and sleep again.
+    // Wake everyone: the dead thread may have died between a wake-up and its next step on a lock
+    // word, or after publishing a push it had not signalled yet. Waiters re-check, sleep again.
     Atomics.notify(i32, kPushLock);
     Atomics.notify(i32, kPopLock);
     Atomics.add(i32, kSignal, 1);
