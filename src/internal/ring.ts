@@ -126,6 +126,7 @@ import type { HashKey } from './hash.ts';
 import { forceRelease, lockAsync, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from './region.ts';
 import type { RegionSpec } from './region.ts';
+import { waitWord } from './wait.ts';
 
 declareCrashPoints('ring', [
   'ring.push.locked', 'ring.push.fullCounted', 'ring.push.written', 'ring.push.wrapMarked', 'ring.push.published',
@@ -584,7 +585,8 @@ export class Ring {
         const left = deadline - performance.now();
         if (left <= 0) return this.#empty();
         Atomics.add(i32, kWaits, 1);
-        Atomics.wait(i32, kSignal, s, slot < 0 ? Math.min(left, POLL_MS) : left); // C4
+        // waitWord: Atomics.wait, in slices that let a watching thread recover dead workers (wait.ts).
+        waitWord(i32, kSignal, s, slot < 0 ? Math.min(left, POLL_MS) : left); // C4
       }
     } finally {
       this.#withdraw(slot);
