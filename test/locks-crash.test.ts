@@ -18,7 +18,7 @@ import { createEngine } from '../src/index.ts';
 import type { Engine } from '../src/index.ts';
 import { crashPoints, setCrashHook } from '../src/internal/crash.ts';
 import { killAtCrashPoint, type CrashAt } from './helpers/crash.ts';
-import { tsWorker } from './helpers/workers.ts';
+import { tsWorker, within } from './helpers/workers.ts';
 
 const WORKER = new URL('./workers/locks-crash-worker.ts', import.meta.url);
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';
@@ -31,15 +31,6 @@ const TEST_MS = 90_000;
 const visited = new Set<string>();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Resolves with p's value, or rejects with "<what> within <ms> ms" (a hard timeout). */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 /** Polls pred every 2 ms; rejects after ms. */
 async function until(pred: () => boolean, ms: number, what: string): Promise<void> {

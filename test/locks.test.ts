@@ -6,7 +6,7 @@ import type { Worker } from 'node:worker_threads';
 import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine, SlowLockInfo } from '../src/index.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
-import { runWorkers, tsWorker } from './helpers/workers.ts';
+import { runWorkers, tsWorker, within } from './helpers/workers.ts';
 import { code } from './helpers/errors.ts';
 
 const WORKER = new URL('./workers/locks-worker.ts', import.meta.url);
@@ -15,15 +15,6 @@ const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';
 const STEP_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** p, or a rejection "timed out: <what>" after ms: a hang fails the test instead of the run. */
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const t = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out: ${what} within ${ms} ms`)), ms);
-  });
-  return Promise.race([p, t]).finally(() => clearTimeout(timer));
-}
 
 /** Polls pred every 2 ms (keeping the event loop alive); rejects after ms. */
 async function until(pred: () => boolean, what: string, ms = STEP_MS): Promise<void> {

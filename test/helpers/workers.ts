@@ -96,3 +96,12 @@ export function bundledWorker(file: URL, options: WorkerOptions = {}): Worker {
   }
   return new Worker(out, options);
 }
+
+/** Resolves with p's value, or rejects with "timed out: <what> within <ms> ms" (a hard timeout). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out: ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}
