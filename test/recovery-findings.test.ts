@@ -3,6 +3,10 @@
  * - 4: a reader terminated between the steps of pin() or unpin() left the heap's pin count too
  *   high with nothing to recover it (every later retire deferred: a heap with one live position
  *   filled up). Now a pin is one idempotent bit per thread: recovery clears it.
+ * - 8: a writer killed between a record's publication and the open index's left an open
+ *   position that listForHotkey showed and getOpen did not; the order path then opened a second
+ *   one. (Before the fix, with only a crash point added at that step: getOpen undefined, the list
+ *   ['u1'].) Now the save publishes the open index first, and recovery repairs either order.
  * - 5: a save whose open-index insert was refused had already published its record (getOpen
  *   found the position on neither trade pair, the old blocks were never retired). Now every step
  *   that can be refused comes before the record's publication and a refusal undoes the rest.
@@ -18,7 +22,9 @@ import { SharedTable } from '../src/internal/table.ts';
 import { SabStateError } from '../src/errors.ts';
 import { prng, seed, stressScale } from './helpers/seed.ts';
 import { SMALL_ENGINE } from './helpers/temp.ts';
-import { tsWorker } from './helpers/workers.ts';
+import { bundledWorker, tsWorker } from './helpers/workers.ts';
+import { killAtCrashPoint } from './helpers/crash.ts';
+import { TP, hotkeyOf } from './workers/crash-engine-worker.ts';
 
 const PIN_WORKER = new URL('./workers/pin-loop-worker.ts', import.meta.url);
 
@@ -88,5 +94,27 @@ test('finding 5: a save whose open-index insert is refused publishes nothing (st
   e.locks.withLock(hk, 'BTCUSD', () => e.positions.save(position(hk, 'u-closed', 'BTCUSD', true, 3)));
   assert.is(e.positions.getOpen(hk, 'BTCUSD')?.position_uuid, 'u-closed');
 });
+
+const CRASH_WORKER = new URL('./workers/crash-engine-worker.ts', import.meta.url);
+
+for (const point of ['positions.save.indexed', 'positions.save.published']) {
+  test(`finding 8: a writer opening a position killed at ${point}: getOpen agrees with the list; no second open position`, async () => {
+    const e = createEngine({ ...SMALL_ENGINE, general: { queues: { notices: { capacity: 8, maxMessageBytes: 256 } }, maps: ['accountSizes'] } });
+    const w = bundledWorker(CRASH_WORKER, { workerData: { handle: e.handle(), crashAt: { name: point }, rounds: 4, run: 0 } });
+    e.watch(w);
+    assert.ok(await killAtCrashPoint(w, 60_000), `the worker reached ${point}`);
+    await e.whenRecovered();
+    const hk = hotkeyOf(0);
+    const listed = e.positions.listForHotkey(hk, { open: true }).map((p) => p.position_uuid);
+    assert.equal([e.positions.getOpen(hk, TP)?.position_uuid].filter((u) => u !== undefined), listed, 'getOpen agrees with the open list');
+    // The order path: no open position found means open one; one found means append to it.
+    e.locks.withLock(hk, TP, () => {
+      const open = e.positions.getOpen(hk, TP);
+      e.positions.save(open ?? position(hk, 'u-second', TP, true));
+    });
+    assert.is(e.positions.listForHotkey(hk, { open: true }).length, 1, 'one open position');
+    assert.equal(e.verify().violations, []);
+  });
+}
 
 test.run();
