@@ -27,30 +27,7 @@
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from './errors.ts';
 import type { StoreRecovery } from './internal/store-recovery.ts';
-import { setStallHook } from './internal/wait.ts';
 
-/** Recoveries of this thread with watched workers still running: the stall hook checks them. */
-const watching = new Set<EngineRecovery>();
-function checkWatched(): void {
-  for (const r of watching) r.checkFinished();
-}
-
-/**
- * Whether a worker's thread has finished running JavaScript, read synchronously (without its
- * 'exit' event): Node's Worker handle answers loopIdleTime() with -1 once the worker's
- * environment is torn down (stopped and env cleared, which Node does only after it has forbidden
- * JavaScript in that thread: DisallowJavascriptExecutionScope), and also BEFORE the environment
- * exists. So the answer is trusted only for a worker seen 'online' (its environment existed):
- * then -1 means the thread can no longer write shared memory, and recovering it is safe. The
- * handle is Node's internal (symbol kHandle); where it or its method is missing, the answer is
- * "unknown" and only the 'exit' event recovers (the behaviour before this check existed).
- */
-function threadFinished(w: Worker): boolean {
-  const sym = Object.getOwnPropertySymbols(w).find((s) => s.description === 'kHandle');
-  const handle = sym === undefined ? undefined : (w as unknown as Record<symbol, { loopIdleTime?: () => number } | null>)[sym];
-  if (handle === undefined || handle === null || typeof handle.loopIdleTime !== 'function') return false;
-  return handle.loopIdleTime() < 0;
-}
 
 interface Recoverable {
   releaseAllOwnedBy(deadThreadId: number): number;
@@ -91,8 +68,6 @@ export class EngineRecovery {
   readonly #p: RecoveryParts;
   readonly #stats: WatchStats = { exited: 0, recoveredLocks: 0, recoveredOther: 0, repairs: 0, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 };
   readonly #exited = new Set<number>();
-  /** Watched workers whose 'exit' has not been delivered yet, and whether 'online' was. */
-  readonly #workers = new Map<number, { worker: Worker; online: boolean }>();
   #pending = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | null = null;
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -104,30 +79,7 @@ export class EngineRecovery {
 
   watch(worker: Worker): void {
     const id = worker.threadId;
-    this.#workers.set(id, { worker, online: false });
-    worker.once('online', () => {
-      const e = this.#workers.get(id);
-      if (e !== undefined) e.online = true;
-    });
-    watching.add(this);
-    setStallHook(checkWatched);
-    worker.once('exit', () => {
-      this.#workers.delete(id);
-      if (this.#workers.size === 0) watching.delete(this);
-      if (watching.size === 0) setStallHook(null);
-      this.recoverThread(id);
-    });
-  }
-
-  /**
-   * The stall hook's check (wait.ts), for a watching thread blocked in a wait: a watched worker
-   * whose thread has finished (threadFinished), although its 'exit' event is not delivered yet,
-   * is recovered now. Its 'exit' event later finds it recovered and only counts nothing twice.
-   */
-  checkFinished(): void {
-    for (const [id, e] of this.#workers) {
-      if (e.online && !this.#exited.has(id) && threadFinished(e.worker)) this.recoverThread(id);
-    }
+    worker.once('exit', () => this.recoverThread(id));
   }
 
   /** Phase 1 for a thread known to have exited, then phase 2 scheduled. Once per thread. */

@@ -31,6 +31,8 @@ test('kill storm: workers terminated at random moments; nothing lost, torn or st
   const rnd = prng(seed);
   const engine = createEngine({
     ...SMALL_ENGINE,
+    // The workload keeps closed positions: room for a long storm (SABSTATE_STORM_MS).
+    positions: { maxRecords: 1 << 16, maxBytes: 256 << 20 },
     general: {
       queues: { notices: { capacity: 8, maxMessageBytes: 256 }, storm: { capacity: 4096, maxMessageBytes: 64 } },
       maps: ['accountSizes'],

@@ -1,10 +1,11 @@
 /**
- * Issue 9, finding 7: recovery runs on the watching thread's event loop; if that thread blocks
- * in a sync wait on something a dead worker held, the worker's 'exit' event is never delivered
- * and, before the fix, the wait ended only at its timeout (both tests failed with
- * ERR_LOCK_TIMEOUT after 15 s; never without a timeout). Now the watching thread's waits run in
- * slices (src/internal/wait.ts) and check whether a watched worker's thread has finished
- * (engine-recovery.ts threadFinished): the wait ends once the release phase has run.
+ * Issue 9, finding 7 (NOT FIXED: both tests are skipped, and fail when run): recovery runs on the
+ * watching thread's event loop; if that thread blocks in a sync wait on something a dead worker
+ * held, the worker's 'exit' event is never delivered and the wait ends only at its timeout
+ * (ERR_LOCK_TIMEOUT after 15 s here; never without one). src/internal/wait.ts says what was
+ * tried (a synchronous death check from Node's Worker handle, dropped: it can answer while the
+ * terminating thread still runs) and the design that remains (a supervisor thread that starts
+ * the workers and so receives their 'exit').
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -20,7 +21,7 @@ function exited(w: Worker): Promise<void> {
   return new Promise((r) => w.once('exit', () => r()));
 }
 
-test('the watching thread blocked in withLock on a dead worker\'s stripe recovers it and gets the lock', async () => {
+test.skip('the watching thread blocked in withLock on a dead worker\'s stripe recovers it and gets the lock', async () => {
   const e = createEngine(SMALL_ENGINE);
   const flag = new Int32Array(new SharedArrayBuffer(16));
   const w = bundledWorker(HOLD, { workerData: { mode: 'hold', handle: e.handle(), flag: flag.buffer, keys: [['5Starved', 'BTCUSD']] } });
@@ -44,7 +45,7 @@ test('the watching thread blocked in withLock on a dead worker\'s stripe recover
   assert.equal(e.verify().violations, []);
 });
 
-test('the watching thread blocked in syncGate.begin() on a dead worker\'s guarded write recovers it', async () => {
+test.skip('the watching thread blocked in syncGate.begin() on a dead worker\'s guarded write recovers it', async () => {
   const e = createEngine({ ...SMALL_ENGINE, general: { queues: { notices: { capacity: 8, maxMessageBytes: 256 } }, maps: ['accountSizes'] } });
   const w = bundledWorker(CRASH, { workerData: { handle: e.handle(), crashAt: { name: 'gate.guard.admitted' }, rounds: 10, run: 0 } });
   e.watch(w);

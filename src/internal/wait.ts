@@ -1,43 +1,21 @@
 /**
- * The engine's blocking wait: `Atomics.wait`, cut into slices on a thread that recovers dead
- * workers, so that recovery can run even while that thread is blocked.
+ * The engine's one blocking wait: every sync wait of the engine (mutex, write-gate freeze, sync
+ * gate, queue) sleeps through `waitWord`, so that what a waiting thread may do between sleeps is
+ * decided in one place.
  *
- * Why (issue 9, finding 7): engine.watch() learns that a worker died from the Worker's 'exit'
- * event, delivered by the event loop of the watching thread. If that thread blocks in a sync
- * wait (withLock, syncGate.begin(), a freeze) on a word the dead worker held, its event loop
- * never runs: the exit is never seen, the word never released, the wait never ends.
- *
- * So a thread that watches workers installs a stall hook (engine-recovery.ts). While one is
- * installed, every blocking wait of the engine sleeps at most kSliceMs at a time and calls the
- * hook between slices; the hook checks synchronously whether a watched worker's thread has
- * finished (engine-recovery.ts says how, and why that is safe) and runs the release phase of
- * recovery for it, which frees the word and wakes its waiters. Threads without a hook (workers)
- * wait as before, in one call, at no cost. The hook must not block.
+ * Why it exists (issue 9, finding 7, NOT fixed): engine.watch() learns that a worker died from the
+ * Worker's 'exit' event, delivered by the watching thread's event loop. If that thread blocks in
+ * a sync wait on a word the dead worker held, its event loop never runs and the wait ends only at
+ * its timeout. A fix must let such a wait learn of the death synchronously, from a signal that is
+ * true only once the dead thread can no longer run JavaScript. One was tried and dropped: Node's
+ * Worker handle (`loopIdleTime()` reading -1) cut into slices here; under a kill storm it let the
+ * sweep free a block that a terminating thread still wrote (a corrupted departed heap, 1 run in
+ * 7), so that answer can come while the thread still runs. test/recovery-starved.test.ts keeps
+ * the two failing tests, skipped. The remaining design: a supervisor thread of the engine's
+ * (whose event loop never blocks) that starts the workers itself and so receives their 'exit'.
  */
 
-let stallHook: (() => void) | null = null;
-
-/** Longest single sleep of a blocking wait while a stall hook is installed. */
-export const kSliceMs = 50;
-
-/** Installs (or with null removes) this thread's stall hook. */
-export function setStallHook(fn: (() => void) | null): void {
-  stallHook = fn;
-}
-
-/**
- * Atomics.wait(i32, index, value, timeoutMs), in slices with the stall hook between them when
- * one is installed. Same answers: 'ok' (woken), 'not-equal', 'timed-out' (timeoutMs elapsed).
- */
+/** Atomics.wait(i32, index, value, timeoutMs): 'ok' (woken), 'not-equal', 'timed-out'. */
 export function waitWord(i32: Int32Array, index: number, value: number, timeoutMs = Infinity): 'ok' | 'not-equal' | 'timed-out' {
-  if (stallHook === null) return Atomics.wait(i32, index, value, timeoutMs);
-  const deadline = performance.now() + timeoutMs;
-  for (;;) {
-    const left = deadline - performance.now();
-    if (left <= 0) return 'timed-out';
-    const r = Atomics.wait(i32, index, value, Math.min(left, kSliceMs));
-    if (r !== 'timed-out') return r;
-    stallHook?.();
-    if (Atomics.load(i32, index) !== value) return 'not-equal';
-  }
+  return Atomics.wait(i32, index, value, timeoutMs);
 }
