@@ -7,6 +7,7 @@ import {
   MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, classOf, classSize, createHeapHandle, kClassCount, kDataStart,
 } from '../src/internal/heap.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
+import { sweepHeap, verifyHeap } from '../src/internal/heap-sweep.ts';
 import { once } from 'node:events';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { code } from './helpers/errors.ts';
@@ -214,6 +215,29 @@ test('mpmc: threads allocate and free at once; no block is handed out twice; usa
   const st = new SharedHeap(h, key, 'test heap').stats();
   assert.is(st.inUseBytes, 0);
   assert.is(st.inUseBlocks, 0);
+});
+
+test('sweep: a hole left by a bump whose thread died before its header write is carved into free blocks, not read as class-0 blocks', () => {
+  const heap = heapOf(MIN_HEAP_BYTES * 4);
+  // Three contiguous 48-byte blocks; the middle one plays a dead thread's bump: kTop was moved
+  // past it, its class and stamp words never written (fresh memory is zero).
+  const a = heap.alloc(40);
+  const hole = heap.alloc(40);
+  const b = heap.alloc(40);
+  assert.is(hole, a + 48);
+  assert.is(b, hole + 48);
+  heap.u8.fill(0, hole, hole + 48);
+  heap.u8.fill(0xb5, heap.payload(b), heap.payload(b) + 40);
+  const reach = (mark: (ref: number, what: string) => void): void => {
+    mark(a, 'a');
+    mark(b, 'b');
+  };
+  const r = heap.gate.freeze(() => sweepHeap(heap, reach), 1000, true);
+  assert.equal(r.violations, []);
+  assert.equal(verifyHeap(heap, reach), [], 'sound after the sweep');
+  assert.is(heap.stats().inUseBlocks, 2);
+  assert.is(heap.alloc(40), hole, 'the hole is reused as one 48-byte block');
+  assert.ok(heap.u8.subarray(heap.payload(b), heap.payload(b) + 40).every((x) => x === 0xb5), 'the block after the hole is untouched');
 });
 
 test.run();

@@ -17,11 +17,17 @@
  * never retired: while any reader is pinned such a block is deferred, not freed.
  *
  * The walk: blocks are contiguous from kDataStart to kTop (the bump pointer only grows, and each
- * block's class gives its size); a bump whose thread died before the grow or the header write
- * leaves fresh zeroed memory, which reads as class-0 blocks: 32-byte garbage, swept like any
- * other. Cost: O(blocks + records); recovery and verify only.
+ * block's class gives its size). A bump whose thread died between its claim of kTop and its
+ * header write leaves a HOLE of fresh, zeroed memory whose size nothing records. A hole must not
+ * be read as class-0 blocks (an allocated class-0 block also has a zero class word): a 48-byte
+ * hole read as two 32-byte blocks would end 16 bytes inside the next block, and freeing the second
+ * would hand out memory that block still uses (the kill storm found exactly that). Every block
+ * that was ever allocated has a non-zero stamp (heap.ts: stamps skip 0), and every block the
+ * sweep carves has a non-zero class word (the free bit), so a zero class word with a zero stamp
+ * starts a hole, which runs in 16-byte steps to the next non-zero class or stamp word, or to kTop.
+ * The sweep carves holes into free blocks. Cost: O(blocks + records); recovery and verify only.
  */
-import { SharedHeap, classSize, kBlockClassWord, kBlockFreeBit, kBlockNextWord, kClassCount, kDataStart } from './heap.ts';
+import { SharedHeap, classOf, classSize, kBlockClassWord, kBlockFreeBit, kBlockNextWord, kBlockStampWord, kClassCount, kDataStart } from './heap.ts';
 
 /** Called by the domain for every block its published state refers to. */
 export type Mark = (ref: number, what: string) => void;
@@ -34,6 +40,8 @@ export interface HeapCheck {
   leaked: number[];
   /** Blocks marked free that sit on no free list. */
   strayFree: number[];
+  /** Holes left by a dead bump: [start, end) of zeroed memory that no block header describes. */
+  holes: Array<[number, number]>;
   inUseBytes: number;
   inUseBlocks: number;
   deferred: number;
@@ -48,10 +56,18 @@ export function checkHeap(heap: SharedHeap, reach: (mark: Mark) => void, repairT
     if (!repairTop || !a.ensure(top)) violations.push(`${heap.what}: top ${top} lies past the buffer (${heap.sab.byteLength} bytes)`);
   }
   const blocks = new Map<number, number>();
+  const holes: Array<[number, number]> = [];
   const limit = Math.min(top, heap.i32.length * 4);
   let off = kDataStart;
   while (off < limit) {
     const cls = heap.i32[(off >> 2) + kBlockClassWord]!;
+    if (cls === 0 && heap.i32[(off >> 2) + kBlockStampWord] === 0) {
+      let end = off + 16;
+      while (end < limit && heap.i32[(end >> 2) + kBlockClassWord] === 0 && heap.i32[(end >> 2) + kBlockStampWord] === 0) end += 16;
+      holes.push([off, end]);
+      off = end;
+      continue;
+    }
     const c = cls & ~kBlockFreeBit;
     if (c < 0 || c >= kClassCount || (cls & ~(kBlockFreeBit | 0xffff)) !== 0) {
       violations.push(`${heap.what}: block at ${off} has no valid class (${cls}); the walk stops there`);
@@ -104,7 +120,7 @@ export function checkHeap(heap: SharedHeap, reach: (mark: Mark) => void, repairT
     inUseBlocks++;
     if (!reached.has(ref) && !deferred.has(ref)) leaked.push(ref);
   }
-  return { violations, blocks: blocks.size, leaked, strayFree, inUseBytes, inUseBlocks, deferred: deferred.size };
+  return { violations, blocks: blocks.size, leaked, strayFree, holes, inUseBytes, inUseBlocks, deferred: deferred.size };
 }
 
 /** verify(): the violations, leaks and counter drift as sentences. */
@@ -113,6 +129,7 @@ export function verifyHeap(heap: SharedHeap, reach: (mark: Mark) => void): strin
   const out = [...r.violations];
   if (r.leaked.length) out.push(`${heap.what}: ${r.leaked.length} allocated block(s) that nothing refers to (leaked), first at ${r.leaked[0]}`);
   if (r.strayFree.length) out.push(`${heap.what}: ${r.strayFree.length} free block(s) on no free list, first at ${r.strayFree[0]}`);
+  if (r.holes.length) out.push(`${heap.what}: ${r.holes.length} hole(s) left by a dead allocation, first at ${r.holes[0]![0]}`);
   const c = heap.sweepAccess().counters();
   if (c.inUseBytes !== r.inUseBytes || c.inUseBlocks !== r.inUseBlocks) {
     out.push(`${heap.what}: in-use counters say ${c.inUseBytes} bytes in ${c.inUseBlocks} blocks, the walk finds ${r.inUseBytes} in ${r.inUseBlocks}`);
@@ -143,6 +160,7 @@ export function sweepHeap(heap: SharedHeap, reach: (mark: Mark) => void): SweepR
   let inUseBlocks = r.inUseBlocks;
   let deferred = r.deferred;
   for (const ref of r.strayFree) a.pushFree(heap.i32[(ref >> 2) + kBlockClassWord]! & ~kBlockFreeBit, ref);
+  for (const [start, end] of r.holes) carveHole(heap, start, end);
   for (const ref of r.leaked) {
     const c = heap.i32[(ref >> 2) + kBlockClassWord]!;
     if (pinned) {
@@ -156,5 +174,24 @@ export function sweepHeap(heap: SharedHeap, reach: (mark: Mark) => void): SweepR
     inUseBlocks--;
   }
   a.setCounters(inUseBytes, inUseBlocks, deferred);
-  return { reclaimed: r.leaked.length, relisted: r.strayFree.length, violations: [] };
+  return { reclaimed: r.leaked.length + r.holes.length, relisted: r.strayFree.length, violations: [] };
+}
+
+/**
+ * Cuts the hole [start, end) into free blocks of whole classes (largest first, never leaving
+ * a 16-byte rest: the smallest block is 32) and lists them. A hole is a sum of dead bumps, each
+ * a class size (a multiple of 16, at least 32).
+ */
+function carveHole(heap: SharedHeap, start: number, end: number): void {
+  const a = heap.sweepAccess();
+  let off = start;
+  while (end - off >= 32) {
+    const left = end - off;
+    let c = classOf(left);
+    while (c > 0 && (classSize(c) > left || (left - classSize(c) !== 0 && left - classSize(c) < 32))) c--;
+    heap.i32[(off >> 2) + kBlockClassWord] = c | kBlockFreeBit;
+    heap.i32[(off >> 2) + kBlockStampWord] = 1;
+    a.pushFree(c, off);
+    off += classSize(c);
+  }
 }

@@ -144,6 +144,7 @@ export function classSize(c: number): number {
 
 /** Block header words and the free bit, for heap-sweep.ts. */
 export const kBlockClassWord = kBlockClass;
+export const kBlockStampWord = kBlockStamp;
 export const kBlockNextWord = kBlockNext;
 export const kBlockFreeBit = kFreeBit;
 
