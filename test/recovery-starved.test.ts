@@ -3,8 +3,8 @@
  * watching thread's event loop; if that thread blocks in a sync wait on something a dead worker
  * held, the worker's 'exit' event is never delivered and the wait ends only at its timeout
  * (ERR_LOCK_TIMEOUT after 15 s here; never without one). src/internal/wait.ts says what was
- * tried (a synchronous death check from Node's Worker handle, dropped: it can answer while the
- * terminating thread still runs) and the design that remains (a supervisor thread that starts
+ * tried (a synchronous death check from Node's Worker handle, withdrawn: an internal whose
+ * timing against a terminating thread was not established) and the design that remains (a supervisor thread that starts
  * the workers and so receives their 'exit').
  */
 import { test } from 'uvu';
