@@ -11,7 +11,7 @@
  * entriesRaw() is a consistent view of the whole domain; entries() is lock-free and each entry
  * is a whole value, but the array is not a snapshot while writers run.
  */
-import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
+import { OneTableStore } from '../internal/store-recovery.ts';
 import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt } from '../errors.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
@@ -66,7 +66,7 @@ export function createDepartedHandle(opts: DepartedOptions, key: HashKey): Depar
   return { heap: createHeapHandle(opts.maxBytes, key, 1 << 20), table: createTableHandle(opts.maxRecords, key) };
 }
 
-export class DepartedDomain {
+export class DepartedDomain extends OneTableStore {
   readonly #heap: SharedHeap;
   readonly #table: SharedTable;
   readonly #readMs: (u8: Uint8Array, at: number, len: number) => number;
@@ -74,8 +74,11 @@ export class DepartedDomain {
   #writes = 0;
 
   constructor(handle: DepartedHandle, key: HashKey) {
-    this.#heap = new SharedHeap(handle.heap, key, 'departed heap');
-    this.#table = new SharedTable(handle.table, this.#heap, key, 'departed');
+    const heap = new SharedHeap(handle.heap, key, 'departed heap');
+    const table = new SharedTable(handle.table, heap, key, 'departed');
+    super(heap, table);
+    this.#heap = heap;
+    this.#table = table;
     this.#readMs = (_u8, at, len) => {
       if (len !== kValueBytes) throw RETRY;
       return this.#heap.f64[at >> 3]!;
@@ -137,25 +140,6 @@ export class DepartedDomain {
   /** Every entry as [hotkey, detected_ms], consistent for the whole domain (write gate freeze). */
   entriesRaw(timeoutMs?: number): Array<[string, number]> {
     return this.#heap.gate.freeze(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
-  }
-
-  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
-  releaseAllOwnedBy(deadThreadId: number): number {
-    return releaseStore(this.#parts, deadThreadId);
-  }
-
-  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept (store-recovery.ts). */
-  repair(timeoutMs?: number): StoreRecovery {
-    return repairStore(this.#parts, timeoutMs);
-  }
-
-  get #parts(): StoreParts {
-    return { heap: this.#heap, tables: [this.#table] };
-  }
-
-  /** Every violation of the domain's invariants (table counters, heap), [] if sound. */
-  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
-    return verifyStore(this.#parts, timeoutMs, exited);
   }
 
   stats(): DepartedStats {

@@ -9,7 +9,7 @@
  *
  * This module is the GeneralMapProvider the engine passes to the general domain.
  */
-import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
+import { OneTableStore } from '../internal/store-recovery.ts';
 import { ErrorCode, SabStateError, checkKey } from '../errors.ts';
 import { decodeValue, encodeValue } from '../internal/codec.ts';
 import type { HashKey } from '../internal/hash.ts';
@@ -28,16 +28,19 @@ interface MapPart {
   readonly table: TableHandle;
 }
 
-export class SharedMap implements GeneralMap {
+export class SharedMap extends OneTableStore implements GeneralMap {
   readonly #heap: SharedHeap;
   readonly #table: SharedTable;
   readonly #name: string;
   readonly #decode = (u8: Uint8Array, at: number, len: number): unknown => decodeValue(u8.subarray(at, at + len));
 
   constructor(part: MapPart, name: string, key: HashKey) {
+    const heap = new SharedHeap(part.heap, key, `map ${name} heap`);
+    const table = new SharedTable(part.table, heap, key, `map ${name}`);
+    super(heap, table);
     this.#name = name;
-    this.#heap = new SharedHeap(part.heap, key, `map ${name} heap`);
-    this.#table = new SharedTable(part.table, this.#heap, key, `map ${name}`);
+    this.#heap = heap;
+    this.#table = table;
   }
 
   get size(): number {
@@ -76,25 +79,6 @@ export class SharedMap implements GeneralMap {
   /** Every entry with writers held back: a consistent view (snapshots). */
   entriesConsistent(timeoutMs?: number): Array<[string, unknown]> {
     return this.#heap.gate.freeze(() => this.entries(), timeoutMs);
-  }
-
-  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
-  releaseAllOwnedBy(deadThreadId: number): number {
-    return releaseStore(this.#parts, deadThreadId);
-  }
-
-  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept (store-recovery.ts). */
-  repair(timeoutMs?: number): StoreRecovery {
-    return repairStore(this.#parts, timeoutMs);
-  }
-
-  get #parts(): StoreParts {
-    return { heap: this.#heap, tables: [this.#table] };
-  }
-
-  /** Every violation of the map's invariants (table counters, heap), [] if sound. */
-  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
-    return verifyStore(this.#parts, timeoutMs, exited);
   }
 }
 

@@ -86,3 +86,30 @@ export function verifyStore(p: StoreParts, timeoutMs?: number, exited?: Readonly
     return out;
   }, timeoutMs);
 }
+
+/**
+ * A store of one heap and one table (departed, each named map): its recovery and verification,
+ * for a domain to extend instead of writing the three delegations again.
+ */
+export class OneTableStore {
+  readonly #parts: StoreParts;
+
+  constructor(heap: SharedHeap, table: SharedTable) {
+    this.#parts = { heap, tables: [table] };
+  }
+
+  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    return releaseStore(this.#parts, deadThreadId);
+  }
+
+  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept. */
+  repair(timeoutMs?: number): StoreRecovery {
+    return repairStore(this.#parts, timeoutMs);
+  }
+
+  /** Every violation of the store's invariants (table counters, heap), [] if sound. */
+  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
+    return verifyStore(this.#parts, timeoutMs, exited);
+  }
+}
