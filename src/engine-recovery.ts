@@ -27,6 +27,8 @@
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from './errors.ts';
 import type { StoreRecovery } from './internal/store-recovery.ts';
+import { type ThreadRegistry, osThreadExists } from './internal/threads.ts';
+import { type DeathCheck, addDeathCheck, removeDeathCheck } from './internal/wait.ts';
 
 
 interface Recoverable {
@@ -43,11 +45,15 @@ export interface RecoveryParts {
   readonly stores: () => Array<[string, Repairable]>;
   /** Structures without a heap: released only. */
   readonly others: () => Recoverable[];
+  /** Which OS thread runs each attached worker (the synchronous death check: threads.ts). */
+  readonly threads: ThreadRegistry;
 }
 
 export interface WatchStats {
   /** Watched workers that exited. */
   exited: number;
+  /** Of those, recovered from inside a wait of this thread (their OS thread gone, before the 'exit' event). */
+  recoveredWhileWaiting: number;
   /** Lock stripes released. */
   recoveredLocks: number;
   /** Other words released (insert mutexes, gate slots, pins, guards, queue locks, freezes). */
@@ -66,12 +72,17 @@ const kRetryMs = 20;
 
 export class EngineRecovery {
   readonly #p: RecoveryParts;
-  readonly #stats: WatchStats = { exited: 0, recoveredLocks: 0, recoveredOther: 0, repairs: 0, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 };
+  readonly #stats: WatchStats = { exited: 0, recoveredWhileWaiting: 0, recoveredLocks: 0, recoveredOther: 0, repairs: 0, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 };
   readonly #exited = new Set<number>();
   #pending = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | null = null;
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   #error: unknown = null;
+  /** Watched workers not yet known dead, checked from this thread's waits (finding 7). */
+  readonly #watched = new Set<number>();
+  readonly #check: DeathCheck = () => this.#checkWatched();
+  /** Inside recoverThread or a repair: the wait hook stays out (no re-entrant recovery). */
+  #busy = false;
 
   constructor(parts: RecoveryParts) {
     this.#p = parts;
@@ -79,21 +90,61 @@ export class EngineRecovery {
 
   watch(worker: Worker): void {
     const id = worker.threadId;
+    if (id < 0 || this.#exited.has(id)) return; // already exited (threadId -1) or recovered
+    if (this.#watched.size === 0) addDeathCheck(this.#check);
+    this.#watched.add(id);
     worker.once('exit', () => this.recoverThread(id));
+  }
+
+  /** Stops the wait hook (engine.close()). The 'exit' events still recover. */
+  stopWaitChecks(): void {
+    removeDeathCheck(this.#check);
+  }
+
+  /**
+   * The wait hook (wait.ts): recovers every watched worker whose OS thread is gone. Runs inside
+   * a blocked wait of this thread, between two of its own shared-memory steps; phase 1 only
+   * touches words that name the dead thread and never waits, so it is safe there. Not while this
+   * thread is itself recovering (a repair waiting for its freeze): the 'exit' event or the next
+   * slice does it.
+   */
+  #checkWatched(): boolean {
+    if (this.#busy) return false;
+    let any = false;
+    for (const id of this.#watched) {
+      const tid = this.#p.threads.tidOf(id);
+      if (tid === 0 || osThreadExists(tid)) continue;
+      this.#stats.recoveredWhileWaiting++;
+      this.recoverThread(id);
+      any = true;
+    }
+    return any;
   }
 
   /** Phase 1 for a thread known to have exited, then phase 2 scheduled. Once per thread. */
   recoverThread(deadThreadId: number): void {
     if (this.#exited.has(deadThreadId)) return;
     this.#exited.add(deadThreadId);
+    if (this.#watched.delete(deadThreadId) && this.#watched.size === 0) removeDeathCheck(this.#check);
     this.#stats.exited++;
+    const busy = this.#busy;
+    this.#busy = true;
+    try {
+      this.#release(deadThreadId);
+    } finally {
+      this.#busy = busy;
+    }
+    this.#p.threads.release(deadThreadId);
+    for (const [name] of this.#p.stores()) this.#pending.add(name);
+    this.#schedule(0);
+  }
+
+  #release(deadThreadId: number): void {
     let other = 0;
     for (const [, s] of this.#p.stores()) other += s.releaseAllOwnedBy(deadThreadId);
     for (const o of this.#p.others()) other += o.releaseAllOwnedBy(deadThreadId);
     this.#stats.recoveredOther += other;
     this.#stats.recoveredLocks += this.#p.locks.releaseAllOwnedBy(deadThreadId);
-    for (const [name] of this.#p.stores()) this.#pending.add(name);
-    this.#schedule(0);
   }
 
   /** Resolves when no repair is pending; rejects if a repair found a corrupt structure. */
@@ -123,7 +174,12 @@ export class EngineRecovery {
     if (this.#timer !== null) return;
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      this.#repair();
+      this.#busy = true;
+      try {
+        this.#repair();
+      } finally {
+        this.#busy = false;
+      }
     }, ms);
   }
 

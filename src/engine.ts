@@ -14,6 +14,7 @@ import type { Worker } from 'node:worker_threads';
 import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt } from './errors.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
+import { ThreadRegistry, createThreadRegistry } from './internal/threads.ts';
 import { EngineRecovery, type WatchStats } from './engine-recovery.ts';
 import { type LockHandle, LockDomain, type LockStats, createLockHandle, resolveLockOptions } from './domains/locks.ts';
 import {
@@ -91,6 +92,8 @@ export interface EngineHandle {
   readonly eliminations: EliminationsHandle;
   readonly departed: DepartedHandle;
   readonly general: GeneralHandle;
+  /** Which OS thread runs each attached worker (internal/threads.ts). */
+  readonly threads: SharedArrayBuffer;
 }
 
 export interface EngineStats {
@@ -172,7 +175,10 @@ export class Engine {
     this.positions = new PositionsDomain(handle.positions, this.#key, { locks: this.locks, gate: this.general.syncGate, ...t });
     this.eliminations = new EliminationsDomain(handle.eliminations, this.#key, { gate: this.general.syncGate });
     this.departed = new DepartedDomain(handle.departed, this.#key);
+    const threads = new ThreadRegistry(handle.threads);
+    threads.registerSelf();
     this.#recovery = new EngineRecovery({
+      threads,
       locks: this.locks,
       stores: () => [
         ['positions', this.positions], ['eliminations', this.eliminations], ['departed', this.departed],
@@ -258,6 +264,7 @@ export class Engine {
   /** Drops this thread's view of the engine (later calls throw ERR_CLOSED where checked). */
   close(): void {
     this.#closed = true;
+    this.#recovery.stopWaitChecks();
   }
 
   #checkOpen(): void {
@@ -317,6 +324,7 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
     eliminations: createEliminationsHandle(opts.eliminations, key),
     departed: createDepartedHandle(opts.departed, key),
     general: createGeneralHandle(opts.general, key, sharedMapProvider),
+    threads: createThreadRegistry(),
   }, threadOptions);
   if (state !== undefined) restoreEngineState(engine, state);
   return engine;
@@ -338,6 +346,7 @@ export function attachEngine(handle: EngineHandle, threadOptions?: ThreadOptions
     throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: the handle has no hash seed');
   }
   if (typeof h.options !== 'object' || h.options === null) throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: the handle has no options');
+  if (!(h.threads instanceof SharedArrayBuffer)) throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: the handle has no thread registry');
   try {
     return new Engine(handle, threadOptions);
   } catch (e) {

@@ -31,6 +31,7 @@ const ELSEWHERE: Array<[string, string]> = [
   ['ring.push.wrap', 'test/ring-crash.test.ts'], // a push or pop moving a position across 2^32
   ['ring.pop.wrap', 'test/ring-crash.test.ts'],
   ['ring.push.signalled', 'test/ring-crash.test.ts'], // a push waking an announced consumer
+  ['threads.register.claimed', 'test/recovery-starved.test.ts'], // once per thread, inside attachEngine
 ];
 
 test('every crash point: killed there, recovered, the engine is sound; then everything deleted, heaps back to zero', async () => {

@@ -14,6 +14,8 @@ export interface CrashWorkerData {
   rounds: number;
   /** Distinguishes the uuids of successive workers. */
   run: number;
+  /** Install the crash hook before attaching (the points of attachEngine itself). */
+  hookBeforeAttach?: boolean;
 }
 
 export const TP = 'BTCUSD';
@@ -88,10 +90,11 @@ export function workload(e: ReturnType<typeof attachEngine>, heap: SharedHeap, r
 
 if (parentPort !== null && workerData !== null && typeof workerData === 'object' && 'rounds' in (workerData as object)) {
   const d = workerData as CrashWorkerData;
+  if (d.hookBeforeAttach === true) stopAtCrashPoint(d.crashAt);
   const e = attachEngine(d.handle);
   const key = { k0: d.handle.seed[0], k1: d.handle.seed[1] };
   const heap = new SharedHeap(d.handle.positions.heap, key, 'positions');
-  stopAtCrashPoint(d.crashAt);
+  if (d.hookBeforeAttach !== true) stopAtCrashPoint(d.crashAt);
   for (let r = 0; r < d.rounds; r++) workload(e, heap, r, d.run);
   parentPort.postMessage({ done: true });
 }

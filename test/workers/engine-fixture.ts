@@ -19,6 +19,8 @@ export interface HoldData {
   handle: EngineHandle;
   flag: SharedArrayBuffer;
   keys: [string, string][];
+  /** Release the locks after this long (default: hold until terminated). */
+  holdMs?: number;
 }
 export interface SaverData {
   mode: 'saver';

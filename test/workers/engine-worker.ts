@@ -4,7 +4,7 @@
 //   departed hotkey, queue messages, a counter, a map entry), then holds the lock (hk, 'HELD') with a
 //   guard, sets flag[0] = 1 and waits for flag[1] = 1 before releasing it; posts what it did.
 // - 'hold': takes the locks of `keys` (withLocks), sets flag[0] = 1, then waits forever (to be
-//   terminated: engine.watch recovery).
+//   terminated: engine.watch recovery), or `holdMs` and then releases them.
 // - 'saver': saves versions of its own positions under withLock until flag[1] = 1 (the snapshot
 //   consistency test); version v of a position has `ver: v`, (v % 7) + 1 orders each with `ver: v`.
 //   Posts how many saves it made.
@@ -41,8 +41,10 @@ if (d.mode === 'all') {
   engine.locks.withLocks(d.keys, () => {
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
-    for (;;) Atomics.wait(flag, 2, 0, 1000);
+    const until = d.holdMs === undefined ? Infinity : Date.now() + d.holdMs;
+    while (Date.now() < until) Atomics.wait(flag, 2, 0, Math.min(1000, until - Date.now()));
   });
+  parentPort!.postMessage('released');
 } else {
   let saves = 0;
   for (let ver = 1; Atomics.load(flag, 1) === 0; ver++) {
