@@ -1,5 +1,5 @@
 /**
- * Typed errors with stable codes (DESIGN.md, guarantee 5).
+ * Typed errors with stable codes (README, guarantee 5).
  *
  * Every error the library throws on purpose is a `SabStateError` whose `code` is one of
  * `ErrorCode`. Codes are part of the public contract: they never change meaning. Bad input
@@ -34,7 +34,7 @@ export class SabStateError extends Error {
   }
 }
 
-/** Longest key accepted (UTF-16 code units), DESIGN.md: non-empty strings of at most 256 characters. */
+/** Longest key accepted (UTF-16 code units): keys are non-empty strings of at most 256 characters. */
 export const MAX_KEY_LENGTH = 256;
 
 /** Throws ERR_INVALID_KEY unless `key` is a non-empty string of at most MAX_KEY_LENGTH units. */

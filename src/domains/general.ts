@@ -20,7 +20,7 @@
  * Unknown names: queue(name), counter(name) and map(name) all throw ERR_UNKNOWN_QUEUE (the one
  * code for "not declared at creation" in this domain), with a message naming the kind.
  *
- * Maps (TODO hook, lead): the map structure lives on the positions engineer's hash table. A
+ * Maps: the map structure lives on the shared hash table (domains/shared-map.ts). A
  * `GeneralMapProvider` plugs it in: `create` allocates one map's regions on the creating thread
  * and returns its structured-clonable handle part; `attach` checks that part and returns the
  * facade. engine.ts passes the same provider to createGeneralHandle and to every GeneralDomain.
@@ -74,7 +74,7 @@ export interface GeneralMap {
   readonly size: number;
 }
 
-/** TODO hook (lead): supplies the map structure, see the top of the file. */
+/** Supplies the map structure (domains/shared-map.ts), see the top of the file. */
 export interface GeneralMapProvider {
   create(name: string, key: HashKey): unknown;
   attach(part: unknown, name: string, key: HashKey): GeneralMap;

@@ -1,6 +1,6 @@
 /**
  * The positions domain: every miner's positions, open and closed, in shared tables over one
- * shared heap, with lock-free reads (DESIGN.md guarantees 1-3, 5).
+ * shared heap, with lock-free reads (README, guarantees 1-3 and 5).
  *
  * Structures (all on the table.ts / heap.ts code, one heap for the domain):
  * - records:  (miner_hotkey, position_uuid) -> record (head + chunk refs, position-record.ts),
