@@ -23,8 +23,14 @@ export const ErrorCode = {
   CLOSED: 'ERR_CLOSED',
 } as const;
 
+/** One of the codes of {@link ErrorCode}. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * The error every sabstate operation throws for bad input, a full structure, a timeout or a refused
+ * write; `code` is stable (one of {@link ErrorCode}), the message is for people. The state is
+ * unchanged when it is thrown.
+ */
 export class SabStateError extends Error {
   readonly code: ErrorCodeValue;
   constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
