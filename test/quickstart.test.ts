@@ -1,6 +1,7 @@
 /**
- * The README's quick start as a new user runs it (issue 14): `npm pack` (prepack builds dist/),
- * the tarball installed into a new project in a temporary folder, then
+ * The README's quick start as a new user runs it (issue 14): the README shows the file as it is;
+ * `npm pack` (prepack builds dist/), the tarball installed into a new project in a temporary
+ * folder, then
  * - examples/quickstart/quickstart.mjs (the README's quick start, importing `sabstate` by name)
  *   runs there: two worker threads, syncs, a full queue, and no order lost;
  * - examples/quickstart/consumer.ts type-checks there in strict TypeScript with skipLibCheck off
@@ -38,6 +39,12 @@ function walk(dir: string): string[] {
 const tmp = mkdtempSync(join(tmpdir(), 'sabstate-quickstart-'));
 const app = join(tmp, 'app');
 let pkgDir = '';
+
+test('the README shows examples/quickstart/quickstart.mjs as it is', () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  const file = readFileSync(join(root, 'examples/quickstart/quickstart.mjs'), 'utf8');
+  assert.ok(readme.includes(`\`\`\`js\n${file}\`\`\``), 'README.md\'s quick start differs from examples/quickstart/quickstart.mjs');
+});
 
 // A test, not a before hook: uvu reports nothing when a before hook throws.
 test('npm pack, then npm install of the tarball in a new project', () => {

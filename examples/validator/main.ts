@@ -236,7 +236,7 @@ const progress = setInterval(() => {
   const line = progressLine({
     elapsedS: (now - t0) / 1000, done: ordersIn, total: cfg.orders, intervalS: (now - lastT) / 1000, intervalOrders: ordersIn - lastOrders,
     p50Us: values[0] || 0, p99Us: values[1] || 0, queued: engine.general.queue('websockets').size, syncs,
-  }, tty ? process.stdout.columns ?? 80 : 160);
+  }, tty ? process.stdout.columns || 80 : 160);
   lastOrders = ordersIn;
   lastT = now;
   lastHist = hist;
