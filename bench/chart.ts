@@ -39,7 +39,8 @@ const ok = (v: number | undefined): v is number => v !== undefined && Number.isF
 export function barChartSvg(c: BarChart): string {
   const fmt = c.format ?? compact;
   const values = c.series.flatMap((s) => s.values).filter(ok);
-  const lo = values.length === 0 ? 0 : Math.floor(Math.log10(Math.min(...values)));
+  // the smallest bar stands at least a factor 2 (0.3 decade) above the axis
+  const lo = values.length === 0 ? 0 : Math.floor(Math.log10(Math.min(...values)) - 0.3);
   const hi = Math.max(lo + 1, values.length === 0 ? 1 : Math.ceil(Math.log10(Math.max(...values))));
   const barW = 18;
   const gap = 4;

@@ -131,10 +131,21 @@ console.log(
 
 // ---- results ------------------------------------------------------------------------------------
 const results: Result[] = [];
-/** Extra figures of a case: CPU ms by thread kind and resident memory (bench/peers/report.ts Result). */
+/**
+ * Extra figures of a case: CPU ms by thread kind; `rss`, this process's RSS at the end of the
+ * timed window, of which the case is charged what it added since `markCase()` (called before it
+ * builds its state; with --expose-gc, after a full collection); `serverRss`, the RSS of the
+ * case's processes outside this one (redis-server; Python's), charged whole.
+ */
 interface Extra {
   cpuByKind?: Record<string, number>;
   rss?: number;
+  serverRss?: number;
+}
+let rssMark = NaN;
+function markCase(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+  rssMark = rssBytes(process.pid);
 }
 function record(kind: Kind, threads: number, tallies: Tally[], rows: ArrayLike<number>[], cpuMs: number, check: string, ok: boolean, extra: Extra = {}): void {
   const { values } = percentilesOf(rows, [0.5, 0.99, 1]);
@@ -144,7 +155,8 @@ function record(kind: Kind, threads: number, tallies: Tally[], rows: ArrayLike<n
   const cpuUsByKind = Object.fromEntries(Object.entries(extra.cpuByKind ?? {}).map(([k, v]) => [k, perOrder(v)]));
   const r: Result = {
     kind, threads, orders, rate, p50: values[0]!, p99: values[1]!, max: values[2]!, cpuUsPerOrder: perOrder(cpuMs), cpuUsByKind,
-    rssBytes: extra.rss ?? NaN, check, ok,
+    rssBytes: extra.rss === undefined && extra.serverRss === undefined ? NaN : (extra.rss === undefined ? 0 : extra.rss - rssMark) + (extra.serverRss ?? 0),
+    check, ok,
   };
   results.push(r);
   console.log(
@@ -175,6 +187,7 @@ function newEngine(options: { lockStripes?: number } = {}): Engine {
 const LIMIT = ms + warmMs + 60_000;
 // ---- 1. sabstate, one thread ----------------------------------------------------------------------
 if (CASES.has('sabstate')) {
+  markCase();
   const engine = newEngine();
   const rnd = prng(SEED * 1000);
   const q = engine.general.queue(QUEUE);
@@ -210,12 +223,13 @@ if (CASES.has('sabstate')) {
   const cpuMs = cpuMsNow() - c0;
   drain();
   const { check, ok } = checkLine(countStoredOrders(engine), t.saved, t.warmSaved, popped);
-  record('sabstate', 1, [t], [hist], cpuMs, check, ok, { cpuByKind: { 'main thread': cpuMs }, rss: rssBytes(process.pid) });
+  record('sabstate', 1, [t], [hist], cpuMs, check, ok, { cpuByKind: { 'process (orders and drain on the main thread)': cpuMs }, rss: rssBytes(process.pid) });
   engine.close();
 }
 
 // ---- 2. sabstate, W worker threads ----------------------------------------------------------------
 for (const W of CASES.has('sabstate') ? THREADS : []) {
+  markCase();
   const engine = newEngine();
   const histograms = createHistograms(W);
   const barrier = new SharedArrayBuffer(8);
@@ -253,6 +267,7 @@ for (const W of CASES.has('sabstate') ? THREADS : []) {
 
 // ---- 3. peer A: JS server thread ------------------------------------------------------------------
 for (const W of CASES.has('js-server') ? PEER_THREADS : []) {
+  markCase();
   const histograms = createHistograms(W);
   const barrier = new SharedArrayBuffer(8);
   const done = new SharedArrayBuffer(4);
@@ -304,6 +319,7 @@ const runCase = (W: number, file: string, extra: object, servers?: { kind: strin
   });
 
 for (const W of CASES.has('one-domain') ? PEER_THREADS : []) {
+  markCase();
   const engine = newEngine({ lockStripes: 1 });
   const run = await runCase(W, './workers/order-path-one-domain.ts', { handle: engine.handle() });
   const saved = run.tallies.reduce((s, t) => s + t.saved, 0);
@@ -311,11 +327,12 @@ for (const W of CASES.has('one-domain') ? PEER_THREADS : []) {
   const { check, ok } = checkLine(countStoredOrders(engine), saved, warmSaved, run.popped);
   const st = engine.stats();
   record('one-domain', W, run.tallies, run.rows, run.cpuMs, `${check}; locks: ${(st.locks.contendedShare * 100).toFixed(1)} % contended, held at the end ${st.locks.held}`,
-    ok && st.locks.held === 0, { cpuByKind: run.cpuByKind, rss: run.rss });
+    ok && st.locks.held === 0, { cpuByKind: run.cpuByKind, rss: run.rss, serverRss: run.serverRss });
   engine.close();
 }
 
 for (const W of CASES.has('lmdb') ? PEER_THREADS : []) {
+  markCase();
   const dir = mkdtempSync(join(tmpdir(), 'order-path-lmdb-'));
   try {
     const db = openLmdb(join(dir, 'db'));
@@ -324,7 +341,7 @@ for (const W of CASES.has('lmdb') ? PEER_THREADS : []) {
     const saved = run.tallies.reduce((s, t) => s + t.saved, 0);
     const warmSaved = run.tallies.reduce((s, t) => s + t.warmSaved, 0);
     const { check, ok } = checkLine(countLmdbOrders(db), saved, warmSaved, run.popped);
-    record('lmdb', W, run.tallies, run.rows, run.cpuMs, check, ok, { cpuByKind: run.cpuByKind, rss: run.rss });
+    record('lmdb', W, run.tallies, run.rows, run.cpuMs, check, ok, { cpuByKind: run.cpuByKind, rss: run.rss, serverRss: run.serverRss });
     await db.env.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -341,13 +358,14 @@ if (CASES.has('redis')) {
     try {
       console.log(`  Redis ${server.version} on 127.0.0.1:${server.port} (pid ${server.pid}, --save '' --appendonly no)`);
       for (const W of PEER_THREADS) {
+        markCase();
         await seedRedis(client, setup);
         const run = await runCase(W, './workers/order-path-redis.ts', { port: server.port }, [{ kind: 'redis-server', pid: server.pid }]);
         const saved = run.tallies.reduce((s, t) => s + t.saved, 0);
         const warmSaved = run.tallies.reduce((s, t) => s + t.warmSaved, 0);
         const stored = await countRedis(client);
         const { check, ok } = checkLine(stored.orders, saved, warmSaved, run.popped);
-        record('redis', W, run.tallies, run.rows, run.cpuMs, `${check}; locks held at the end ${stored.locksHeld}`, ok && stored.locksHeld === 0, { cpuByKind: run.cpuByKind, rss: run.rss });
+        record('redis', W, run.tallies, run.rows, run.cpuMs, `${check}; locks held at the end ${stored.locksHeld}`, ok && stored.locksHeld === 0, { cpuByKind: run.cpuByKind, rss: run.rss, serverRss: run.serverRss });
       }
     } finally {
       client.disconnect();
@@ -397,7 +415,7 @@ if (version === undefined) {
       const { check, ok } = checkLine(c.stored_orders, c.saved, c.warm_saved, c.popped);
       const tally: Tally = { orders: c.orders, saved: c.saved, rejected: 0, warmOrders: 0, warmSaved: c.warm_saved, elapsedMs: c.rate > 0 ? (c.orders / c.rate) * 1000 : 0 };
       const cpuByKind = Object.fromEntries(Object.entries(c.cpu_by_kind_s).map(([k, v]) => [k, v * 1000]));
-      record(c.managers === 1 ? 'python' : 'python-5', c.workers, [tally], [c.hist], c.cpu_s * 1000, check, ok && c.ok, { cpuByKind, rss: c.rss_bytes });
+      record(c.managers === 1 ? 'python' : 'python-5', c.workers, [tally], [c.hist], c.cpu_s * 1000, check, ok && c.ok, { cpuByKind, serverRss: c.rss_bytes });
     }
   }
 }

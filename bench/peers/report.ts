@@ -30,6 +30,8 @@ export interface Result {
   rssBytes: number;
   check: string;
   ok: boolean;
+  /** Set by bench/chart-order-path.ts: the median over rounds of each round's sabstate ÷ this. */
+  sabstateRatio?: number;
 }
 
 export const NAMES: Record<Kind, string> = {
@@ -47,6 +49,7 @@ const rateOf = (rs: Result[], kind: Kind, threads: number): number | undefined =
 
 /** sabstate (five domains) ÷ this row, on orders/s with as many order threads. */
 export function ratioOf(rs: Result[], r: Result): number | undefined {
+  if (r.sabstateRatio !== undefined) return r.sabstateRatio;
   const s = rateOf(rs, 'sabstate', r.threads);
   return s === undefined || r.rate <= 0 ? undefined : s / r.rate;
 }
@@ -91,6 +94,8 @@ export interface RunInfo {
   state: string;
   notes: string[];
   loadStart: number[];
+  /** Medians of several runs (bench/chart-order-path.ts): how many, and every run's own results. */
+  rounds?: { count: number; runs: unknown[] };
 }
 
 /** Writes order-path.json, order-path.md, order-path-orders.svg, order-path-p99.svg; returns the directory or undefined. */
@@ -105,9 +110,11 @@ export function writeResults(rs: Result[], info: RunInfo): string | undefined {
     loadAverage: { start: info.loadStart, end: loadavg() },
     msPerCase: info.ms, warmupMs: info.warmMs, state: info.state, notes: info.notes,
     results: sortResults(rs).map((r) => ({ design: NAMES[r.kind], ...r, sabstateRatio: ratioOf(rs, r) ?? null })),
+    ...(info.rounds === undefined ? {} : { rounds: info.rounds }),
   };
   writeFileSync(`${dir}/order-path.json`, `${JSON.stringify(json, null, 2)}\n`);
-  const head = `Order path, ${date.slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, ${machine.platform}, ${machine.cpus} cores (${machine.cpuModel}), ` +
+  const what = info.rounds === undefined ? 'Order path' : `Order path, medians of ${info.rounds.count} runs (each run every design in turn; the ratio is the median of each run's ratio)`;
+  const head = `${what}, ${date.slice(0, 16).replace('T', ' ')} UTC, node ${process.version}, ${machine.platform}, ${machine.cpus} cores (${machine.cpuModel}), ` +
     `load average ${info.loadStart.map((x) => x.toFixed(2)).join(' / ')} at start; ${info.ms} ms per case after ${info.warmMs} ms of warmup per thread; ${info.state}.`;
   writeFileSync(`${dir}/order-path.md`, `${head}\n\n${markdownTable(rs)}\n${info.notes.map((n) => `\n${n}`).join('\n')}\n`);
   const c = charts(rs, `(${machine.cpus} cores, node ${process.version})`);

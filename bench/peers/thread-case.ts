@@ -100,8 +100,10 @@ export interface CaseRun {
   /** CPU ms by thread kind in the timed window: 'order threads', 'consumer', each server's kind. */
   cpuByKind: Record<string, number>;
   popped: number;
-  /** Resident memory of this process and the servers at the end of the timed window (workers still alive). */
+  /** Resident memory of this process at the end of the timed window (workers still alive). */
   rss: number;
+  /** Resident memory of the `servers` then. */
+  serverRss: number;
 }
 
 /**
@@ -144,10 +146,11 @@ export async function runThreadCase(o: {
       cpuByKind[x.kind] = (cpuByKind[x.kind] ?? 0) + ms;
       cpuMs += ms;
     });
-    const rss = servers.reduce((sum, x) => sum + rssBytes(x.pid), rssBytes(process.pid));
+    const rss = rssBytes(process.pid);
+    const serverRss = servers.reduce((sum, x) => sum + rssBytes(x.pid), 0);
     Atomics.store(new Int32Array(done), 0, 1);
     const { popped } = await consumed;
-    return { tallies: ts, rows: histogramRows(histograms), cpuMs, cpuByKind, popped, rss, workers };
+    return { tallies: ts, rows: histogramRows(histograms), cpuMs, cpuByKind, popped, rss, serverRss, workers };
   } finally {
     await Promise.all(workers.map((w) => w.terminate()));
   }
