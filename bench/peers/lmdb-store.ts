@@ -22,8 +22,8 @@
 import { open } from 'lmdb';
 import type { Database, RootDatabase } from 'lmdb';
 import type { Position } from '../../examples/validator/shared.ts';
-import { tpIdOf } from '../workers/order-path-common.ts';
-import type { Notice, Setup } from '../workers/order-path-common.ts';
+import { decide, tpIdOf } from '../workers/order-path-common.ts';
+import type { Notice, Pick, Setup } from '../workers/order-path-common.ts';
 
 export interface LmdbState {
   env: RootDatabase;
@@ -73,4 +73,40 @@ export function countLmdbOrders(s: LmdbState): number {
   for (const { value } of s.open.getRange()) n += value.orders.length;
   for (const { value } of s.closed.getRange()) n += value.orders.length;
   return n;
+}
+
+/**
+ * The order path on LMDB: eliminated? departed? (plain reads, no transaction: the fail-early
+ * checks), then ONE write transaction (LMDB's single writer is the lock): account size, open
+ * position, next position, save, notice appended under the next sequence number. True if saved.
+ */
+export function lmdbOrder(s: LmdbState, p: Pick, rnd: () => number, maxOrders: number): boolean {
+  if (s.eliminations.doesExist(p.hotkey) || s.departed.doesExist(p.hotkey)) return false;
+  const key = `${p.hotkey}|${p.tp[0]}`;
+  s.env.transactionSync(() => {
+    const accountSize = s.accountSizes.get(p.hotkey);
+    const open = s.open.get(key);
+    const { next, notice } = decide(p, open, accountSize, maxOrders, rnd);
+    if (next.is_closed_position) {
+      s.closed.putSync(next.position_uuid, next);
+      if (open !== undefined) s.open.removeSync(key);
+    } else s.open.putSync(key, next);
+    const seq = (s.meta.get('seq') ?? 0) + 1;
+    s.meta.putSync('seq', seq);
+    s.notices.putSync(seq, notice);
+  });
+  return true;
+}
+
+/** The consumer's step: reads and removes up to 256 notices in sequence order (one write transaction); how many. */
+export function lmdbPopNotices(s: LmdbState): number {
+  return s.env.transactionSync(() => {
+    let k = 0;
+    for (const { key, value } of s.notices.getRange({ limit: 256 })) {
+      if (value.hotkey === '') throw new Error(`notice ${key} without a hotkey`);
+      s.notices.removeSync(key);
+      k++;
+    }
+    return k;
+  });
 }
