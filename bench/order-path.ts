@@ -424,7 +424,7 @@ if (version === undefined) {
 if (pythonNote !== '') notes.push(pythonNote);
 console.log(`\nOrder path, ${ms} ms per case; "sabstate ÷ this": orders/s of sabstate (five domains) over this row's, with as many order threads, in this run`);
 console.log(markdownTable(results));
-console.log('CPU µs/order: CPU time of all the case\'s threads or processes (order threads, consumer, server thread or process, Manager processes) in the timed window, per order: less sensitive to the machine\'s load than orders/s. RSS: resident memory of every process of the case at the end of its timed window (this Node process with its threads included).');
+console.log('CPU µs/order: CPU time of all the case\'s threads or processes (order threads, consumer, server thread or process, Manager processes) in the timed window, per order: less sensitive to the machine\'s load than orders/s. RSS: what the case added to this process (state, threads) by the end of its timed window, plus its outside processes (redis-server, Python) whole.');
 console.log('\nno-lost-update checks (orders stored at the end = seeded + saved; notices popped = saved):');
 for (const r of results) console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.kind} x${r.threads}: ${r.check}`);
 for (const n of notes) console.log(`\n${n}`);

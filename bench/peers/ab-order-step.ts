@@ -6,10 +6,13 @@
  * the per-pair ratio lmdb ÷ sabstate. No consumer thread: the notices are drained between batches,
  * outside the measurement.
  *
- *   node --import tsx bench/peers/ab-order-step.ts      AB_BATCHES (default 40), AB_ORDERS (500)
+ *   node --import tsx bench/peers/ab-order-step.ts      AB_BATCHES (default 40), AB_ORDERS (500),
+ *                                                       AB_HOTKEYS (256)
  *
- * State: the fixture's real positions and 256 miners (bench/order-path.ts seeds more open
- * positions; this is for the cost of one step, not for the table).
+ * State: the fixture's real positions and AB_HOTKEYS miners. With 256 the positions stay small
+ * (a few orders each); with AB_HOTKEYS=8 (224 keys) they grow towards the 100-order limit and
+ * close, so the step works on positions of tens of orders: the cost of re-encoding a whole
+ * position on every order (`save`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,17 +29,18 @@ const N = Number(process.env.AB_ORDERS ?? 500);
 const rnd = prng(7);
 const real = realPositionTexts().map((t) => JSON.parse(t) as Position);
 const hotkeys = [...new Set(real.map((p) => p.miner_hotkey))];
-while (hotkeys.length < 256) hotkeys.push(makeHotkey(rnd));
+while (hotkeys.length < Number(process.env.AB_HOTKEYS ?? 256)) hotkeys.push(makeHotkey(rnd));
 const templates: Order[] = [];
 for (const p of real) for (const o of p.orders) if (templates.length < 64 && Array.isArray(o.price_sources) && o.price_sources.length > 0) templates.push(o);
 const accountSizes = Object.fromEntries(hotkeys.map((hk) => [hk, 100_000]));
 const setup: Setup = { hotkeys, eliminated: [], departed: realDeparted(), accountSizes, positions: real, seededOrders: 0, templates, maxOrders: 100 };
 
 const engine = createEngine({ general: generalOptions });
-for (const p of real) engine.locks.withLock(p.miner_hotkey, tpIdOf(p), () => engine.positions.save(p));
-for (const [hk, v] of Object.entries(setup.departed)) engine.departed.mark(hk, v.detected_ms);
+// the same state in both stores: sabstate through its public API, lmdb through seedLmdb below
 const sizes = engine.general.map('accountSizes');
-for (const hk of hotkeys) sizes.set(hk, 100_000);
+for (const [key, value] of Object.entries(setup.accountSizes)) sizes.set(key, value);
+for (const [key, value] of Object.entries(setup.departed)) engine.departed.mark(key, value.detected_ms);
+for (const pos of setup.positions) engine.locks.withLock(pos.miner_hotkey, tpIdOf(pos), () => engine.positions.save(pos));
 const q = engine.general.queue('websockets');
 const drain = (): void => {
   while (q.pop() !== undefined);
@@ -81,7 +85,7 @@ const median = (xs: number[]): number => {
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 };
 const f = (x: number): string => x.toFixed(1);
-console.log(`order step, one thread, ${BATCHES} alternating batches of ${N} orders (medians over batches):`);
+console.log(`order step, one thread, ${hotkeys.length} miners, ${BATCHES} alternating batches of ${N} orders (medians over batches):`);
 console.log(`  sabstate: CPU ${f(median(a.map((x) => x.cpu)))} µs/order, wall ${f(median(a.map((x) => x.wall)))} µs/order`);
 console.log(`  lmdb-js:  CPU ${f(median(b.map((x) => x.cpu)))} µs/order, wall ${f(median(b.map((x) => x.wall)))} µs/order`);
 console.log(`  lmdb ÷ sabstate, per pair of batches: CPU ${median(a.map((x, i) => b[i]!.cpu / x.cpu)).toFixed(2)}x, wall ${median(a.map((x, i) => b[i]!.wall / x.wall)).toFixed(2)}x`);
