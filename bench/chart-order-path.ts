@@ -6,6 +6,8 @@
  * the runs, and as "sabstate ÷ this" the median of each run's own ratio (a ratio is taken within
  * one run, never across runs). The JSON keeps every run's results too. Other BENCH_* variables
  * pass through to each run. A failed run (a lost update, a crashed peer) fails the command.
+ * BENCH_FROM=<a results JSON written by this command> runs nothing: it re-derives the medians,
+ * table and charts from the runs kept in that file.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -28,8 +30,11 @@ interface RunJson {
 }
 const runs: RunJson[] = [];
 let failed = 0;
+const from = process.env.BENCH_FROM;
+const earlier = from === undefined ? undefined : (JSON.parse(readFileSync(from, 'utf8')) as { date: string; loadAverage: { start: number[]; end: number[] }; rounds: { runs: RunJson[] } });
+if (earlier !== undefined) runs.push(...earlier.rounds.runs);
 try {
-  for (let i = 0; i < rounds; i++) {
+  for (let i = 0; i < (from === undefined ? rounds : 0); i++) {
     const dir = join(tmp, String(i));
     console.log(`\n### run ${i + 1} of ${rounds}\n`);
     const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', script], { stdio: 'inherit', env: { ...process.env, BENCH_RESULTS_DIR: dir } });
@@ -77,10 +82,13 @@ const first = runs[0];
 if (first !== undefined) {
   const notes = [...new Set(runs.flatMap((r) => r.notes))];
   notes.push(`load average (1 / 5 / 15 min) at the start of each run: ${runs.map((r) => r.loadAverage.start.map((x) => x.toFixed(2)).join(' / ')).join('; ')}`);
-  const dir = writeResults(merged, { ms: first.msPerCase, warmMs: first.warmupMs, state: first.state, notes, loadStart, rounds: { count: runs.length, runs } });
+  const when = earlier === undefined ? {} : { date: earlier.date, loadEnd: earlier.loadAverage.end };
+  const dir = writeResults(merged, {
+    ms: first.msPerCase, warmMs: first.warmupMs, state: first.state, notes, loadStart: earlier?.loadAverage.start ?? loadStart, rounds: { count: runs.length, runs }, ...when,
+  });
   console.log(`\n## medians of ${runs.length} runs\n`);
   console.log(markdownTable(merged));
   for (const n of notes) console.log(`\n${n}`);
   if (dir !== undefined) console.log(`\nresults: ${join(dir, 'order-path.json')}, order-path.md, order-path-orders.svg, order-path-p99.svg`);
 }
-process.exitCode = failed > 0 || runs.length < rounds || merged.some((r) => !r.ok) ? 1 : 0;
+process.exitCode = failed > 0 || (from === undefined && runs.length < rounds) || merged.some((r) => !r.ok) ? 1 : 0;

@@ -29,8 +29,8 @@ const COLORS = ['#0072B2', '#56B4E9', '#009E73', '#E69F00', '#D55E00', '#CC79A7'
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 
 export function compact(v: number): string {
-  if (v >= 1e6) return `${(v / 1e6).toPrecision(3)}M`;
-  if (v >= 1e3) return `${(v / 1e3).toPrecision(3)}k`;
+  if (v >= 1e6) return `${Number((v / 1e6).toPrecision(3))}M`;
+  if (v >= 1e3) return `${Number((v / 1e3).toPrecision(3))}k`;
   return v >= 100 ? v.toFixed(0) : String(Number(v.toPrecision(3)));
 }
 

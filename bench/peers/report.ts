@@ -94,6 +94,9 @@ export interface RunInfo {
   state: string;
   notes: string[];
   loadStart: number[];
+  /** Re-rendering an earlier run (BENCH_FROM): its date and load average at the end. */
+  date?: string;
+  loadEnd?: number[];
   /** Medians of several runs (bench/chart-order-path.ts): how many, and every run's own results. */
   rounds?: { count: number; runs: unknown[] };
 }
@@ -103,11 +106,11 @@ export function writeResults(rs: Result[], info: RunInfo): string | undefined {
   const dir = process.env.BENCH_RESULTS_DIR ?? new URL('../results/', import.meta.url).pathname;
   if (dir === '-') return undefined;
   mkdirSync(dir, { recursive: true });
-  const date = new Date().toISOString();
+  const date = info.date ?? new Date().toISOString();
   const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model ?? '?', memoryBytes: totalmem(), platform: `${process.platform}-${process.arch}`, hostname: hostname() };
   const json = {
     benchmark: 'bench/order-path.ts', date, node: process.version, machine,
-    loadAverage: { start: info.loadStart, end: loadavg() },
+    loadAverage: { start: info.loadStart, end: info.loadEnd ?? loadavg() },
     msPerCase: info.ms, warmupMs: info.warmMs, state: info.state, notes: info.notes,
     results: sortResults(rs).map((r) => ({ design: NAMES[r.kind], ...r, sabstateRatio: ratioOf(rs, r) ?? null })),
     ...(info.rounds === undefined ? {} : { rounds: info.rounds }),
