@@ -672,7 +672,8 @@ export class SharedHeap {
   #takeLarger(c: number): number {
     if (this.#freeEstimate() < classSize(c)) return 0;
     for (let d = c + 1; d < kClassCount; d++) {
-      if ((Atomics.load(this.#b64, this.#headIndex(d)) & kMask32) === 0n) continue;
+      // The head's offset is the low half of its 64-bit word (little-endian): one Int32 load, no BigInt.
+      if (Atomics.load(this.i32, this.#headIndex(d) << 1) === 0) continue;
       const ref = this.#take(d);
       if (ref !== 0) return ref;
     }
