@@ -5,6 +5,7 @@
  * one child process per tree, in alternating order (base, new, new, base, ...), so the machine's
  * load falls on both alike; each child imports the library from its tree and times, on one
  * thread, for --ms each (default 1500):
+ * Each task first runs --ms / 2 untimed (warm-up: optimized code), then --ms timed.
  * - order step, n orders (n = 1, 10, 100, and the real median position): inside withLock,
  *   getOpen, one real order appended, save; then the same with the last order taken off again
  *   (so the position keeps its size); the time is per save.
@@ -49,7 +50,7 @@ async function child(tree: string, ms: number): Promise<Row[]> {
   const bySize = [...real].sort((a, b) => JSON.stringify(a).length - JSON.stringify(b).length);
   const rows: Row[] = [];
   const time = (task: string, step: () => void): void => {
-    for (let i = 0; i < 200; i++) step(); // warm
+    for (const w0 = performance.now(); performance.now() - w0 < ms / 2;) for (let i = 0; i < 20; i++) step(); // warm: optimized code before timing
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     let n = 0;

@@ -129,6 +129,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, rssBytes: process.memoryUsage().rss,
     };
     samples.push(row);
+    if (process.env.SOAK_DEBUG) log(`    free by list: ${JSON.stringify(h.freeByClass)}; splits ${h.splits}, blocks ${h.inUseBlocks}`);
     log(`  ${row.s}s live ${(liveBytes / MiB).toFixed(1)} MiB in ${positions} positions; heap in use ${(row.inUseBytes / MiB).toFixed(1)} MiB, carved ${(row.carvedBytes / MiB).toFixed(1)}, carved/in use ${row.fragmentation.toFixed(3)}, merges ${row.merges}; RSS ${(row.rssBytes / MiB).toFixed(0)} MiB; ops ${C[Counter.ops]}, full ${C[Counter.capacity]}`);
   };
 
