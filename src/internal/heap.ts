@@ -6,7 +6,7 @@
  * malloc_consolidate, made lock-free (Lea, "A Memory Allocator"; glibc malloc.c). Every block
  * records its own size (a boundary tag at its start), so the blocks tile [kDataStart, kTop)
  * and any run of free neighbours can become one block.
- * - Size classes: 32..256 bytes in steps of 16, then eight per power of two (288, 320, ...,
+ * - Size classes: 16..256 bytes in steps of 16, then eight per power of two (288, 320, ...,
  *   512, 576, ...): at most 12.5% internal waste, a class computed with one clz32 (four per
  *   power of two wasted up to 25%, which a heap kept below 70% live cannot afford). A request is
  *   rounded up to its class, except by the last resort below. One lock-free Treiber stack of free blocks per class: a free block
@@ -14,7 +14,7 @@
  *   list c can serve a request of class c. The hot path is unchanged from the class-only heap:
  *   one CAS to pop, one to push.
  * - Split (alloc, slow path): when list c is empty, the smallest non-empty larger list gives a
- *   block; the part beyond classSize(c) (if 32 bytes or more) becomes a free block of its own
+ *   block; the part beyond classSize(c) (any multiple of 16) becomes a free block of its own
  *   and goes on its floor list. Freed memory of any class so serves any smaller request.
  * - Merge (consolidate, slow path): a thread takes EVERY free list at once (one CAS per list
  *   swaps the head for empty), so it owns every listed free block; it sorts them by offset,
@@ -159,14 +159,18 @@ const kMergedBlocks = kMerging + 4;
 const kFirstClassLine = 6;
 /** Int32 slot of a class line: the bytes on that free list. */
 const kClassFreeBytes = 2;
-/** Number of size classes: 15 of 16-byte steps up to 256, then 8 per power of two up to 2^31. */
-export const kClassCount = 15 + 8 * 23;
+/** Number of size classes: 16 of 16-byte steps up to 256, then 8 per power of two up to 2^31. */
+export const kClassCount = 16 + 8 * 23;
 const kFirstGateSlotLine = kFirstClassLine + kClassCount;
 export const kDataStart = (kFirstGateSlotLine + kGateSlots) * LINE_BYTES;
 
 export const kBlockHeaderBytes = 8;
-/** Smallest block: header and the free-list link, 16-byte aligned. */
-export const kMinBlock = 32;
+/**
+ * Smallest block: header and the free-list link, 16-byte aligned. A split can so always cut a
+ * block to exactly its class: no allocation carries a remainder it could not give back, and the
+ * bytes in use do not depend on the heap's history (only an exact fit, the last resort, differs).
+ */
+export const kMinBlock = 16;
 const kBlockSize = 0;
 const kBlockStamp = 1;
 const kBlockNext = 2;
@@ -194,17 +198,16 @@ const kDefaultInitialBytes = 1 << 20;
 
 /** Class of a block of n bytes (header included): the smallest class of at least n bytes. */
 export function classOf(n: number): number {
-  if (n <= 32) return 0;
-  if (n <= 256) return (n - 17) >> 4;
+  if (n <= 256) return n <= 16 ? 0 : (n - 1) >> 4;
   const e = 31 - Math.clz32(n - 1); // n in (2^e, 2^(e+1)], 8 <= e <= 30
   // ceil((n - 2^e) / 2^(e-3)) - 1: which eighth step above 2^e
-  return 15 + (e - 8) * 8 + ((n - (1 << e) - 1) >> (e - 3));
+  return 16 + (e - 8) * 8 + ((n - (1 << e) - 1) >> (e - 3));
 }
 
 function computeClassSize(c: number): number {
-  if (c < 15) return 32 + 16 * c;
-  const e = 8 + ((c - 15) >> 3);
-  return 2 ** e + (((c - 15) & 7) + 1) * 2 ** (e - 3);
+  if (c < 16) return 16 * (c + 1);
+  const e = 8 + ((c - 16) >> 3);
+  return 2 ** e + (((c - 16) & 7) + 1) * 2 ** (e - 3);
 }
 const kClassSizes = Float64Array.from({ length: kClassCount }, (_, c) => computeClassSize(c));
 
