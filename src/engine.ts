@@ -10,8 +10,8 @@
  * - `snapshot(dir)` / `createEngine({ restoreFrom: dir })`: engine-snapshot.ts.
  */
 import { randomBytes } from 'node:crypto';
-import type { Worker } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt } from './errors.ts';
+import { Worker } from 'node:worker_threads';
+import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt, optionError, checkFunction, callOptions, optTimeoutMs, describe } from './errors.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
 import { EngineRecovery, type WatchStats } from './engine-recovery.ts';
@@ -31,7 +31,7 @@ import {
 } from './domains/general.ts';
 import { SharedMap, sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
-import { readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
+import { type SnapshotReport, readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
 
 export interface QueueOptions {
   capacity?: number;
@@ -111,14 +111,14 @@ function resolveSeed(raw: unknown): HashKey {
     return { k0: b.readInt32LE(0), k1: b.readInt32LE(4) };
   }
   if (typeof raw === 'bigint') {
-    if (raw < 0n || raw >= 2n ** 64n) throw new RangeError('options.hashSeed must be an integer in [0, 2^64)');
+    if (raw < 0n || raw >= 2n ** 64n) throw optionError('options.hashSeed must be an integer in [0, 2^64)', true);
     return hashKeyFromSeed(raw);
   }
   if (typeof raw === 'number') {
-    if (!Number.isSafeInteger(raw) || raw < 0) throw new RangeError('options.hashSeed must be a non-negative safe integer or a bigint');
+    if (!Number.isSafeInteger(raw) || raw < 0) throw optionError('options.hashSeed must be a non-negative safe integer or a bigint', true);
     return hashKeyFromSeed(raw);
   }
-  throw new TypeError('options.hashSeed must be a bigint or a non-negative safe integer');
+  throw optionError('options.hashSeed must be a bigint or a non-negative safe integer');
 }
 
 /**
@@ -138,7 +138,7 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
   const o = optObject(options, 'options');
   checkKnownKeys(o, 'options', KNOWN_OPTIONS);
   if (o.restoreFrom !== undefined && (typeof o.restoreFrom !== 'string' || o.restoreFrom === '')) {
-    throw new TypeError('options.restoreFrom must be a directory path');
+    throw optionError('options.restoreFrom must be a directory path');
   }
   return {
     key: resolveSeed(o.hashSeed),
@@ -150,6 +150,14 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
     ...(typeof o.restoreFrom === 'string' ? { restoreFrom: o.restoreFrom } : {}),
   };
 }
+
+/**
+ * The engine's 64-bit hash seed, for tests only: not exported from the package. The seed keeps
+ * chosen keys from piling onto one lock stripe or probe chain (README, "The hash seed"); code
+ * that can read it (or an image of it, such as a key's stripe) can build such keys, so the
+ * public surface has neither, and snapshots do not carry it.
+ */
+export let engineSeedOf: (engine: Engine) => bigint;
 
 export class Engine {
   readonly locks: LockDomain;
@@ -172,12 +180,11 @@ export class Engine {
     this.positions = new PositionsDomain(handle.positions, this.#key, { locks: this.locks, gate: this.general.syncGate, ...t });
     this.eliminations = new EliminationsDomain(handle.eliminations, this.#key, { gate: this.general.syncGate });
     this.departed = new DepartedDomain(handle.departed, this.#key);
+    // Maps are fixed at creation: taken once here, so that recovery keeps working after close().
+    const maps = this.general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, this.general.map(n) as SharedMap]);
     this.#recovery = new EngineRecovery({
       locks: this.locks,
-      stores: () => [
-        ['positions', this.positions], ['eliminations', this.eliminations], ['departed', this.departed],
-        ...this.general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, this.general.map(n) as SharedMap]),
-      ],
+      stores: () => [['positions', this.positions], ['eliminations', this.eliminations], ['departed', this.departed], ...maps],
       others: () => [this.general.syncGate, { releaseAllOwnedBy: (id: number) => this.general.releaseQueuesOwnedBy(id) }],
     });
   }
@@ -193,9 +200,8 @@ export class Engine {
     return this.#handle.options;
   }
 
-  /** The engine's 64-bit hash seed. */
-  get hashSeed(): bigint {
-    return seedFromHashKey(this.#key);
+  static {
+    engineSeedOf = (e) => seedFromHashKey(e.#key);
   }
 
   /** Per-domain statistics as a plain object. */
@@ -223,6 +229,9 @@ export class Engine {
    * Counted in stats().watch; `whenRecovered()` resolves when the repair is done.
    */
   watch(worker: Worker): void {
+    if (!(worker instanceof Worker)) {
+      throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `engine.watch: worker must be a Worker of node:worker_threads, got ${describe(worker)}`);
+    }
     this.#recovery.watch(worker);
   }
 
@@ -240,29 +249,82 @@ export class Engine {
    */
   verify(options?: { timeoutMs?: number }): { ok: boolean; violations: string[] } {
     this.#checkOpen();
-    const violations = this.#recovery.verify(options?.timeoutMs);
+    const timeoutMs = optTimeoutMs(callOptions(options, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs', undefined);
+    const violations = this.#recovery.verify(timeoutMs);
     return { ok: violations.length === 0, violations };
   }
 
   /**
-   * Writes a snapshot of every domain to `dir`, consistent per domain (positions, departed and
-   * maps are read with their writers held back for the moment of the copy; eliminations under
-   * its writer lock), atomically on disk (temp file, fsync, rename; a manifest with SHA-256 of
-   * every file is written last). Queue contents are not persisted (in-flight notices).
+   * Writes a snapshot of every domain to `dir` (engine-snapshot.ts): consistent per domain
+   * (positions, departed and maps read with their writers held back; eliminations under its
+   * writer lock; each queue under both its locks), lossless (the codec: -0, key order, unknown
+   * fields), with queue contents and the sync epoch, never the hash seed; atomic on disk
+   * (snapshot-files.ts: files fsynced, a checksummed manifest switched by one rename, the older
+   * generation removed only after). Snapshots of one engine, from any thread, are serialized
+   * by the engine's snapshot mutex.
    */
-  snapshot(dir: string): { generation: number; positions: number; eliminations: number; departed: number } {
+  snapshot(dir: string): SnapshotReport {
     this.#checkOpen();
-    return writeEngineSnapshot(this, dir);
+    if (typeof dir !== 'string' || dir === '') {
+      throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `engine.snapshot: dir must be a non-empty directory path, got ${describe(dir)}`);
+    }
+    return this.locks.withSnapshotMutex(() => writeEngineSnapshot(this, dir));
   }
 
-  /** Drops this thread's view of the engine (later calls throw ERR_CLOSED where checked). */
+  /**
+   * Closes this thread's view of the engine: every later call on the engine, its domains and
+   * every queue, counter, map and gate obtained from it throws ERR_CLOSED; a second close() is a
+   * no-op. The shared memory stays as it is for the other threads; a watched worker that exits
+   * later is still recovered (recovery holds its own references). Nothing is held by a thread
+   * between calls, so there is nothing to release.
+   */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
+    const g = this.general;
+    const objects: object[] = [
+      ...g.queueNames().map((n) => g.queue(n)), ...g.counterNames().map((n) => g.counter(n)), ...g.mapNames().map((n) => g.map(n)),
+      g.syncGate, this.locks, this.positions, this.eliminations, this.departed, g, this,
+    ];
+    for (const o of objects) closeFacade(o);
   }
 
   #checkOpen(): void {
     if (this.#closed) throw new SabStateError(ErrorCode.CLOSED, 'engine is closed');
   }
+}
+
+/** Methods recovery and the snapshot code call on closed facades (not public API). */
+const INTERNAL_METHODS = new Set<PropertyKey>([
+  'constructor', 'close', 'releaseAllOwnedBy', 'releaseQueuesOwnedBy', 'repair', 'verify', 'mapNames', 'queueNames', 'counterNames',
+]);
+const closedProtos = new WeakMap<object, object>();
+
+/**
+ * Closes one facade: its prototype is replaced by one whose every public method and getter
+ * throws ERR_CLOSED (inheriting from the original, so that the internal methods recovery calls
+ * still work). Costs nothing on the paths of an open engine.
+ */
+function closeFacade(o: object): void {
+  const proto = Object.getPrototypeOf(o) as object;
+  let closed = closedProtos.get(proto);
+  if (closed === undefined) {
+    closed = Object.create(proto) as object;
+    for (let p: object | null = proto; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+      for (const k of Reflect.ownKeys(p)) {
+        if (INTERNAL_METHODS.has(k) || Object.prototype.hasOwnProperty.call(closed, k)) continue;
+        const d = Object.getOwnPropertyDescriptor(p, k)!;
+        const name = typeof k === 'symbol' ? k.description ?? 'symbol' : k;
+        const thrower = (): never => {
+          throw new SabStateError(ErrorCode.CLOSED, `${name}: the engine is closed (engine.close() was called on this thread)`);
+        };
+        if (d.get !== undefined || d.set !== undefined) Object.defineProperty(closed, k, { get: thrower, set: thrower, configurable: true });
+        else if (typeof d.value === 'function') Object.defineProperty(closed, k, { value: thrower, writable: true, configurable: true });
+      }
+    }
+    closedProtos.set(proto, closed);
+  }
+  Object.setPrototypeOf(o, closed);
 }
 
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -282,8 +344,8 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
   let state: ReturnType<typeof readEngineSnapshot> | undefined;
   if (r.restoreFrom !== undefined) {
     state = readEngineSnapshot(r.restoreFrom);
+    // No hashSeed: a restore re-keys (a fresh random seed unless the caller pins one).
     const saved: Record<string, unknown> = {
-      hashSeed: state.hashSeed,
       lockStripes: state.options.lockStripes,
       positions: state.options.positions,
       eliminations: state.options.eliminations,
@@ -301,6 +363,7 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
     const given = options as Record<string, unknown>;
     const merged: Record<string, unknown> = {};
     for (const k of Object.keys(saved)) merged[k] = mergeOption(saved[k], given[k]);
+    merged.hashSeed = given.hashSeed;
     r = resolveEngineOptions(merged);
   }
   const { key } = r;

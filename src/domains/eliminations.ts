@@ -63,7 +63,7 @@
  * Recovery is idempotent: if the recovering thread dies, running it again completes it.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt, optionError, callOptions, optEpoch, capacityHint } from '../errors.ts';
 import { decodeValue, encodeValue } from '../internal/codec.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import type { HashKey } from '../internal/hash.ts';
@@ -130,7 +130,7 @@ export function resolveEliminationsOptions(raw: unknown, path = 'options.elimina
   const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_ELIMINATIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
   const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
   const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw new RangeError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`);
+  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
   return { maxRecords, maxBytes };
 }
 
@@ -191,13 +191,17 @@ export class EliminationsDomain {
   /** Upsert by row.hotkey. With `ifEpoch`, refused (ERR_STALE_EPOCH) unless that sync epoch still holds. */
   add(row: EliminationRow, opts?: { ifEpoch?: number }): void {
     const r = checkRow(row, 'row');
+    const ifEpoch = optEpoch(callOptions(opts, 'options', ['ifEpoch']).ifEpoch, 'options.ifEpoch');
+    if (ifEpoch !== undefined && this.#gate === undefined) throw optionError('eliminations.add: options.ifEpoch needs the sync gate (engine.general)');
     const bytes = encodeValue(r, 'row').slice();
     const write = (): void => this.#write(() => this.#live().set(r.hotkey, undefined, bytes), 'eliminations.add.published');
     this.#writes++;
-    const ifEpoch = opts?.ifEpoch;
-    if (ifEpoch === undefined) return write();
-    if (this.#gate === undefined) throw new TypeError('eliminations.add: ifEpoch needs the sync gate (engine.general)');
-    this.#gate.guard(ifEpoch, write);
+    try {
+      if (ifEpoch === undefined) return write();
+      this.#gate!.guard(ifEpoch, write);
+    } catch (e) {
+      throw capacityHint(e, 'options.eliminations.maxRecords or options.eliminations.maxBytes');
+    }
   }
 
   get(hotkey: string): EliminationRow | undefined {
@@ -254,7 +258,9 @@ export class EliminationsDomain {
       byKey.set(r.hotkey, encodeValue(r, `rows[${i}]`).slice());
     }
     const max = this.#tables[0].maxRecords;
-    if (byKey.size > max) throw new SabStateError(ErrorCode.CAPACITY, `replaceAll: ${byKey.size} rows, the domain holds at most ${max}`);
+    if (byKey.size > max) {
+      throw new SabStateError(ErrorCode.CAPACITY, `replaceAll: ${byKey.size} rows, the domain holds at most ${max}; raise options.eliminations.maxRecords`);
+    }
     this.#writes++;
     this.#write(() => {
       const gen = Atomics.load(this.#ctl, kGen);

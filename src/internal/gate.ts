@@ -88,7 +88,7 @@
  * The epoch is 31 bits (kState >>> 1): it wraps after 2^31 syncs.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError } from '../errors.ts';
+import { ErrorCode, SabStateError, callOptions, optTimeoutMs } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from './crash.ts';
 import type { HashKey } from './hash.ts';
 import { ownerOf, tagOf } from './mutex.ts';
@@ -179,10 +179,8 @@ export class SyncGate {
    * sync stays begun: writes are refused until end()).
    */
   begin(options?: BeginOptions): number {
-    const timeoutMs = options?.timeoutMs ?? Infinity;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-      throw new SabStateError(ErrorCode.INVALID_VALUE, `timeoutMs must be a non-negative number, got ${String(timeoutMs)}`);
-    }
+    // Checked like every per-call option (errors.ts: ERR_INVALID_OPTION, one message form).
+    const timeoutMs = optTimeoutMs(callOptions(options, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs');
     if (this.#local.depth > 0) {
       throw new Error('syncGate.begin() called inside a guarded write on the same thread (it would wait for itself)');
     }
@@ -202,6 +200,14 @@ export class SyncGate {
     crashPoint('gate.begin.flagged');
     this.#drain(timeoutMs, s >>> 1);
     return s >>> 1;
+  }
+
+  /**
+   * @internal Restore only (engine-snapshot.ts): sets the epoch of a gate no other thread has
+   * seen yet, with no sync in progress.
+   */
+  restoreEpoch(epoch: number): void {
+    Atomics.store(this.#i32, kState, epoch * 2);
   }
 
   /** Clears in-progress; the epoch stays. Idempotent. */
