@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt, optionError, checkFunction, callOptions, optTimeoutMs, describe } from './errors.ts';
+import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt, optionError, checkFunction, callOptions, optTimeoutMs, describe, withIo } from './errors.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
 import { EngineRecovery, type WatchStats } from './engine-recovery.ts';
@@ -268,7 +268,7 @@ export class Engine {
     if (typeof dir !== 'string' || dir === '') {
       throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `engine.snapshot: dir must be a non-empty directory path, got ${describe(dir)}`);
     }
-    return this.locks.withSnapshotMutex(() => writeEngineSnapshot(this, dir));
+    return this.locks.withSnapshotMutex(() => withIo(`engine.snapshot(${JSON.stringify(dir)})`, () => writeEngineSnapshot(this, dir)));
   }
 
   /**
@@ -343,7 +343,8 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
   let r = resolveEngineOptions(options);
   let state: ReturnType<typeof readEngineSnapshot> | undefined;
   if (r.restoreFrom !== undefined) {
-    state = readEngineSnapshot(r.restoreFrom);
+    const from = r.restoreFrom;
+    state = withIo(`createEngine({ restoreFrom: ${JSON.stringify(from)} })`, () => readEngineSnapshot(from));
     // No hashSeed: a restore re-keys (a fresh random seed unless the caller pins one).
     const saved: Record<string, unknown> = {
       lockStripes: state.options.lockStripes,

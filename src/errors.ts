@@ -31,6 +31,8 @@ export const ErrorCode = {
   INVALID_OPTION: 'ERR_INVALID_OPTION',
   /** An argument that is neither a key nor a value: a callback that is not a function, a path that is not a string, a worker that is not a Worker. */
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** The file system refused a snapshot, restore, import or export (the system code, e.g. ENOSPC, in the message and `cause`). */
+  IO: 'ERR_IO',
   SNAPSHOT_CORRUPT: 'ERR_SNAPSHOT_CORRUPT',
   NATIVE_UNAVAILABLE: 'ERR_NATIVE_UNAVAILABLE',
   CLOSED: 'ERR_CLOSED',
@@ -180,4 +182,20 @@ export function callOptions(value: unknown, path: string, known: readonly string
 export function capacityHint(e: unknown, hint: string): unknown {
   if (!(e instanceof SabStateError) || e.code !== ErrorCode.CAPACITY || e.message.includes('raise ')) return e;
   return new SabStateError(ErrorCode.CAPACITY, `${e.message}; raise ${hint}`, { cause: e });
+}
+
+/**
+ * Runs a file-system step of a snapshot, restore, import or export; a system error (ENOENT,
+ * EACCES, ENOSPC, ENAMETOOLONG...) becomes ERR_IO naming the operation and the system code,
+ * with the original as `cause`. SabStateErrors pass through.
+ */
+export function withIo<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SabStateError) throw e;
+    const sys = (e as NodeJS.ErrnoException | null)?.code;
+    if (typeof sys !== 'string') throw e;
+    throw new SabStateError(ErrorCode.IO, `${what}: ${sys} (${(e as Error).message})`, { cause: e });
+  }
 }

@@ -274,7 +274,7 @@ export class EliminationsDomain {
         }
       } catch (e) {
         this.#empty(spare, 'eliminations.replaceAll.undone');
-        throw e;
+        throw capacityHint(e, 'options.eliminations.maxBytes (or maxRecords)');
       }
       Atomics.add(this.#ctl, kGen, 1); // the flip: the new set is live
       crashPoint('eliminations.replaceAll.flipped');

@@ -29,7 +29,7 @@
  */
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, SabStateError, callOptions, describe, optionError } from '../errors.ts';
+import { ErrorCode, SabStateError, callOptions, describe, optionError, withIo } from '../errors.ts';
 import { writeFileAtomic } from '../internal/fs-atomic.ts';
 import { pyJsonDumps } from './py-json.ts';
 import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, checkEngine, isClosed, tradePairIdOf } from './tree.ts';
@@ -64,6 +64,10 @@ export function exportValidatorTree(engine: TreeEngine, dir: string, options?: E
   if (typeof dir !== 'string' || dir === '') throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `exportValidatorTree: dir must be a directory path, got ${describe(dir)}`);
   const prune = callOptions(options, 'options', ['prune']).prune ?? false;
   if (typeof prune !== 'boolean') throw optionError('options.prune must be a boolean');
+  return withIo(`exportValidatorTree(${JSON.stringify(dir)})`, () => exportTree(engine, dir, prune));
+}
+
+function exportTree(engine: TreeEngine, dir: string, prune: boolean): ExportReport {
   const report: ExportReport = { positions: 0, eliminations: 0, departed: 0, removed: 0 };
   // E1: the view, read whole before anything is written (see the top of the file).
   const hotkeys = engine.positions.hotkeys();

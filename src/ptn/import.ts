@@ -22,7 +22,7 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, SabStateError, callOptions, describe, optionError } from '../errors.ts';
+import { ErrorCode, SabStateError, callOptions, describe, optionError, withIo } from '../errors.ts';
 import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, checkEngine, isClosed, tradePairIdOf } from './tree.ts';
 
 export interface ImportError {
@@ -179,7 +179,7 @@ export function importValidatorTree(engine: TreeEngine, dir: string, options?: I
   if (typeof dir !== 'string' || dir === '') throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `importValidatorTree: dir must be a directory path, got ${describe(dir)}`);
   if (!isDir(dir)) throw new SabStateError(ErrorCode.INVALID_VALUE, `importValidatorTree: ${dir} is not a directory`);
   const errors: ImportError[] = [];
-  const t = readTree(dir, errors);
+  const t = withIo(`importValidatorTree(${JSON.stringify(dir)})`, () => readTree(dir, errors));
   if (onError === 'refuse' && errors.length > 0) {
     const list = errors.slice(0, 10).map((e) => `${e.path}: ${e.reason}`).join('; ');
     throw new SabStateError(ErrorCode.INVALID_VALUE, `importValidatorTree refused ${errors.length} malformed file(s), nothing loaded: ${list}`);
