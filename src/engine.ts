@@ -45,7 +45,8 @@ export interface EngineOptions {
   positions?: { maxRecords?: number; maxBytes?: number };
   eliminations?: { maxRecords?: number; maxBytes?: number };
   departed?: { maxRecords?: number; maxBytes?: number };
-  general?: { queues?: Record<string, QueueOptions>; counters?: string[]; maps?: string[] };
+  /** maps: names (default capacities) or { name: { maxRecords, maxBytes } } (MAP_DEFAULTS: 16,384 records, 64 MiB). */
+  general?: { queues?: Record<string, QueueOptions>; counters?: string[]; maps?: string[] | Record<string, { maxRecords?: number; maxBytes?: number }> };
   /** A snapshot directory (engine.snapshot) to start from. Options given here override its sizes. */
   restoreFrom?: string;
 }
@@ -315,8 +316,10 @@ function closeFacade(o: object): void {
         if (INTERNAL_METHODS.has(k) || Object.prototype.hasOwnProperty.call(closed, k)) continue;
         const d = Object.getOwnPropertyDescriptor(p, k)!;
         const name = typeof k === 'symbol' ? k.description ?? 'symbol' : k;
-        const thrower = (): never => {
-          throw new SabStateError(ErrorCode.CLOSED, `${name}: the engine is closed (engine.close() was called on this thread)`);
+        const closedError = (): SabStateError => new SabStateError(ErrorCode.CLOSED, `${name}: the engine is closed (engine.close() was called on this thread)`);
+        // The async methods refuse as they fail: by a rejected promise.
+        const thrower = name.endsWith('Async') ? (): Promise<never> => Promise.reject(closedError()) : (): never => {
+          throw closedError();
         };
         if (d.get !== undefined || d.set !== undefined) Object.defineProperty(closed, k, { get: thrower, set: thrower, configurable: true });
         else if (typeof d.value === 'function') Object.defineProperty(closed, k, { value: thrower, writable: true, configurable: true });
