@@ -25,12 +25,13 @@
  * So after any kill each position is in one place, or in two of which import takes the newer
  * and lists the other in `report.superseded` (never an error, so onError: 'refuse' accepts it);
  * an export run again completes the tree. A temp file of a killed writer is left as a dot-file,
- * which import ignores.
+ * which import ignores; the next export removes those at the top of the tree (eliminations,
+ * departed), position directories keep theirs until pruned by hand (not scanned: too many).
  */
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ErrorCode, SabStateError, callOptions, describe, optionError, withIo } from '../errors.ts';
-import { writeFileAtomic } from '../internal/fs-atomic.ts';
+import { removeStaleTemps, writeFileAtomic } from '../internal/fs-atomic.ts';
 import { pyJsonDumps } from './py-json.ts';
 import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, checkEngine, isClosed, tradePairIdOf } from './tree.ts';
 
@@ -77,6 +78,8 @@ function exportTree(engine: TreeEngine, dir: string, prune: boolean): ExportRepo
   if (prune) {
     for (const hk of listDirs(join(dir, MINERS_DIR))) if (!positions.has(hk)) positions.set(hk, []);
   }
+  // Temp files of killed writers (processes that no longer exist) at the top of the tree.
+  removeStaleTemps(dir, false);
   // E2, E3: eliminations and departed (small), from the view.
   writeFileAtomic(join(dir, ELIMINATIONS_FILE), pyJsonDumps({ eliminations: rows }));
   report.eliminations = rows.length;
