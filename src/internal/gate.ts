@@ -88,7 +88,7 @@
  * The epoch is 31 bits (kState >>> 1): it wraps after 2^31 syncs.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, callOptions, optTimeoutMs } from '../errors.ts';
+import { ErrorCode, SabStateError, callOptions, describe, optTimeoutMs } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from './crash.ts';
 import type { HashKey } from './hash.ts';
 import { ownerOf, tagOf } from './mutex.ts';
@@ -223,7 +223,7 @@ export class SyncGate {
    */
   guard<T>(ifEpoch: number, fn: () => T): T {
     if (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch) || ifEpoch < 0) {
-      throw new SabStateError(ErrorCode.INVALID_VALUE, `ifEpoch must be a non-negative integer, got ${String(ifEpoch)}`);
+      throw new SabStateError(ErrorCode.INVALID_VALUE, `ifEpoch must be a non-negative integer, got ${describe(ifEpoch)}`);
     }
     const local = this.#local;
     if (local.depth > 0) return this.#nested(ifEpoch, fn);
