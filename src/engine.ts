@@ -264,12 +264,14 @@ export class Engine {
    * generation removed only after). Snapshots of one engine, from any thread, are serialized
    * by the engine's snapshot mutex.
    */
-  snapshot(dir: string): SnapshotReport {
+  snapshot(dir: string, options?: { timeoutMs?: number }): SnapshotReport {
     this.#checkOpen();
     if (typeof dir !== 'string' || dir === '') {
       throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `engine.snapshot: dir must be a non-empty directory path, got ${describe(dir)}`);
     }
-    return this.locks.withSnapshotMutex(() => withIo(`engine.snapshot(${JSON.stringify(dir)})`, () => writeEngineSnapshot(this, dir)));
+    // timeoutMs bounds the wait for another thread's snapshot of this engine (ERR_LOCK_TIMEOUT).
+    const timeoutMs = optTimeoutMs(callOptions(options, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs');
+    return this.locks.withSnapshotMutex(() => withIo(`engine.snapshot(${JSON.stringify(dir)})`, () => writeEngineSnapshot(this, dir)), timeoutMs);
   }
 
   /**

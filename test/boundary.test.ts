@@ -78,6 +78,7 @@ test('per-call options: unknown keys refused, one kind (TypeError / RangeError w
     ['pop', () => e.general.queue('q').pop({ timeout: 5 } as never)],
     ['begin', () => e.general.syncGate.begin({ timeout: 5 } as never)],
     ['verify', () => e.verify({ timeout: 5 } as never)],
+    ['snapshot', () => e.snapshot('/nonexistent-dir-never-written', { timeout: 5 } as never)],
   ];
   for (const [what, call] of forms) {
     const err = thrown(call);

@@ -54,7 +54,8 @@ test('a worker terminated mid-snapshot: recovery frees the snapshot mutex; the n
     await new Promise((r) => setTimeout(r, 5 + round * 7));
     await w.terminate();
     await within(e.whenRecovered(), 30_000, 'recovery');
-    const g = await within(Promise.resolve().then(() => e.snapshot(dir).generation), 30_000, 'snapshot after the kill');
+    // timeoutMs: a mutex left held would fail here (ERR_LOCK_TIMEOUT) instead of hanging
+    const g = e.snapshot(dir, { timeoutMs: 30_000 }).generation;
     assert.ok(g >= 2);
     assert.equal(readdirSync(dir).filter((n) => n.endsWith('.tmp')), []);
     assert.is(createEngine({ restoreFrom: dir }).positions.size, 30);
