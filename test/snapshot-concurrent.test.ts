@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
-import { createEngine } from '../src/index.ts';
+import { attachEngine, createEngine } from '../src/index.ts';
 import type { Position } from '../src/index.ts';
 import { SMALL_ENGINE, tempDirs } from './helpers/temp.ts';
 import { bundledWorker, runWorkers, within } from './helpers/workers.ts';
@@ -61,6 +61,23 @@ test('a worker terminated mid-snapshot: recovery frees the snapshot mutex; the n
     assert.is(createEngine({ restoreFrom: dir }).positions.size, 30);
   }
   assert.ok(e.verify().ok, JSON.stringify(e.verify().violations.slice(0, 3)));
+});
+
+test('close() does not stop recovery: a watched worker terminated after the watcher closed its view is still recovered', async () => {
+  const e = engine();
+  const other = attachEngine(e.handle());
+  const dir = tempDir();
+  const w = bundledWorker(WORKER, { workerData: { handle: e.handle(), dir, n: 0 } });
+  e.watch(w);
+  await within(once(w, 'message'), 60_000, 'worker started');
+  e.close();
+  await new Promise((r) => setTimeout(r, 10));
+  await w.terminate();
+  // Recovery's phase 1 ran in the closed view's 'exit' handler (before terminate() resolved),
+  // without throwing ERR_CLOSED there (that would be an uncaught exception); the mutex is free.
+  await new Promise((r) => setTimeout(r, 50));
+  assert.ok(other.snapshot(dir, { timeoutMs: 30_000 }).generation >= 2, 'the snapshot mutex is free');
+  assert.is(createEngine({ restoreFrom: dir }).positions.size, 30);
 });
 
 test.run();
