@@ -22,3 +22,4 @@ export type { Counter } from './internal/counters.ts';
 export type { SyncGate, GateState } from './internal/gate.ts';
 export type { ImportReport, ImportError, ImportOptions } from './ptn/import.ts';
 export type { ExportReport, ExportOptions } from './ptn/export.ts';
+export type { SnapshotReport } from './engine-snapshot.ts';

@@ -22,7 +22,7 @@
  * (and skipped by readers if even that fails). All publishing steps run inside the heap's
  * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
  */
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, optObject, optPositiveInt } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch, describe } from '../errors.ts';
 import { decodeOrder, decodePositionHead } from '../internal/codec.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
@@ -119,7 +119,7 @@ export function resolvePositionsOptions(raw: unknown, path = 'options.positions'
   checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
   const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_POSITIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
   const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, DEFAULT_POSITIONS_MAX_BYTES, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw new RangeError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`);
+  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
   return { maxRecords, maxBytes };
 }
 
@@ -226,8 +226,8 @@ export class PositionsDomain {
    */
   listForHotkey(hotkey: string, opts?: { open?: boolean }): Position[] {
     checkKey(hotkey, 'hotkey');
-    const open = opts === undefined ? undefined : optObject(opts, 'options').open;
-    if (open !== undefined && typeof open !== 'boolean') throw new TypeError('options.open must be a boolean');
+    const open = callOptions(opts, 'options', ['open']).open;
+    if (open !== undefined && typeof open !== 'boolean') throw optionError('options.open must be a boolean');
     this.#ops.lists++;
     const uuids = this.#store.byHotkey.read(hotkey, undefined, this.#listReader) ?? [];
     const mode = open === undefined ? ReadMode.FULL : open ? ReadMode.FULL_IF_OPEN : ReadMode.FULL_IF_CLOSED;
@@ -270,22 +270,22 @@ export class PositionsDomain {
    */
   save(position: Position, opts?: { ifEpoch?: number }): void {
     const v = validatePosition(position);
-    const ifEpoch = opts === undefined ? undefined : optObject(opts, 'options').ifEpoch;
-    if (ifEpoch !== undefined && (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch))) {
-      throw new TypeError('options.ifEpoch must be an integer');
+    const ifEpoch = optEpoch(callOptions(opts, 'options', ['ifEpoch']).ifEpoch, 'options.ifEpoch');
+    if (ifEpoch !== undefined && this.#gate === undefined) {
+      throw optionError('positions.save: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate');
     }
     if (!this.#locks.isHeldByCurrentThread(v.hotkey, v.tp)) {
-      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `positions.save: this thread does not hold the lock of (${v.hotkey}, ${v.tp})`);
+      throw new SabStateError(
+        ErrorCode.LOCK_NOT_HELD,
+        `positions.save: this thread does not hold the lock of (${describe(v.hotkey)}, ${describe(v.tp)}); call it inside engine.locks.withLock(hotkey, tradePairId, fn)`,
+      );
     }
     this.#ops.saves++;
     if (ifEpoch === undefined) {
       this.#writer.save(position, v);
       return;
     }
-    if (this.#gate === undefined) {
-      throw new TypeError('positions.save: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate');
-    }
-    this.#gate.guard(ifEpoch, () => this.#writer.save(position, v));
+    this.#gate!.guard(ifEpoch, () => this.#writer.save(position, v));
   }
 
   /**
