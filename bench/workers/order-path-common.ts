@@ -8,8 +8,8 @@
  */
 import { SabStateError } from '../../src/index.ts';
 import type { Engine } from '../../src/index.ts';
-import { QUEUE, TRADE_PAIRS, nextPosition, uuid } from '../../examples/validator/shared.ts';
-import type { Order, Position } from '../../examples/validator/shared.ts';
+import { QUEUE, TRADE_PAIRS, nextHead, nextPosition, uuid } from '../../examples/validator/shared.ts';
+import type { Order, Position, PositionHead } from '../../examples/validator/shared.ts';
 
 export type TradePair = (typeof TRADE_PAIRS)[number];
 
@@ -78,21 +78,39 @@ export interface Notice {
   closed: boolean;
 }
 
-/** The order decision of the demo: the order (a real one as template), the next position, the notice. */
+/** The order of the demo's decision (a real one as template; type and leverage from the draw). */
+function makeOrder(p: Pick, isOpen: boolean, count: number, accountSize: number | undefined, maxOrders: number, rnd: () => number): Order {
+  let type = p.r < 0.45 ? 'LONG' : p.r < 0.9 ? 'SHORT' : 'FLAT';
+  if (!isOpen && type === 'FLAT') type = 'LONG';
+  if (isOpen && count >= maxOrders - 1) type = 'FLAT';
+  const lev = type === 'FLAT' ? 0 : (type === 'LONG' ? 1 : -1) * Math.min(0.5, (accountSize ?? 100_000) / 1e6) * (0.1 + p.r);
+  return { ...p.template, order_type: type, leverage: lev, processed_ms: Date.now(), order_uuid: uuid(rnd) };
+}
+
+/** The order decision of the demo on a whole position: the order, the next position, the notice (stores without an append step). */
 export function decide(
   p: Pick, open: Position | undefined, accountSize: number | undefined, maxOrders: number, rnd: () => number,
 ): { next: Position; notice: Notice } {
-  let type = p.r < 0.45 ? 'LONG' : p.r < 0.9 ? 'SHORT' : 'FLAT';
-  if (open === undefined && type === 'FLAT') type = 'LONG';
-  if (open !== undefined && open.orders.length >= maxOrders - 1) type = 'FLAT';
-  const lev = type === 'FLAT' ? 0 : (type === 'LONG' ? 1 : -1) * Math.min(0.5, (accountSize ?? 100_000) / 1e6) * (0.1 + p.r);
-  const order: Order = { ...p.template, order_type: type, leverage: lev, processed_ms: Date.now(), order_uuid: uuid(rnd) };
+  const order = makeOrder(p, open !== undefined, open?.orders.length ?? 0, accountSize, maxOrders, rnd);
   const next = nextPosition(open, p.hotkey, p.tp, order, uuid(rnd));
   const notice: Notice = {
-    hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid, order_type: type,
+    hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid, order_type: order.order_type,
     n_orders: next.orders.length, closed: next.is_closed_position,
   };
   return { next, notice };
+}
+
+/** The same decision on the head alone (getOpenHead / appendOrder): the same order, head and notice, and the same draws. */
+export function decideHead(
+  p: Pick, open: PositionHead | undefined, count: number, accountSize: number | undefined, maxOrders: number, rnd: () => number,
+): { next: PositionHead; order: Order; notice: Notice } {
+  const order = makeOrder(p, open !== undefined, count, accountSize, maxOrders, rnd);
+  const next = nextHead(open, p.hotkey, p.tp, order, uuid(rnd));
+  const notice: Notice = {
+    hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid, order_type: order.order_type,
+    n_orders: open === undefined ? 1 : count + 1, closed: next.is_closed_position,
+  };
+  return { next, order, notice };
 }
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
@@ -118,9 +136,9 @@ export function sabPath(engine: Engine, maxOrders: number, rnd: () => number, on
 
 /**
  * The demo's order path on sabstate: fail early on eliminated / departed miners (no lock), then
- * under the (hotkey, trade pair) lock: account size, open position, next position, save with
- * ifEpoch (retried if a sync began), notice pushed (waiting while the queue is full).
- * Returns true when saved, false when rejected.
+ * under the (hotkey, trade pair) lock: account size, the open position's head (getOpenHead),
+ * next head, appendOrder with ifEpoch (retried if a sync began), notice pushed (waiting while
+ * the queue is full). Returns true when saved, false when rejected.
  */
 export function sabOrder(s: SabPath, p: Pick): boolean {
   const { engine } = s;
@@ -135,9 +153,9 @@ export function sabOrder(s: SabPath, p: Pick): boolean {
     try {
       engine.locks.withLock(p.hotkey, p.tp[0], () => {
         const accountSize = s.accountSizes.get(p.hotkey) as number | undefined;
-        const open = engine.positions.getOpen(p.hotkey, p.tp[0]) as Position | undefined;
-        const { next, notice } = decide(p, open, accountSize, s.maxOrders, s.rnd);
-        engine.positions.save(next, { ifEpoch: g.epoch });
+        const got = engine.positions.getOpenHead(p.hotkey, p.tp[0]);
+        const { next, order, notice } = decideHead(p, got?.position as PositionHead | undefined, got?.orderCount ?? 0, accountSize, s.maxOrders, s.rnd);
+        engine.positions.appendOrder(next, order, { ifEpoch: g.epoch });
         while (!s.notices.push(notice)) s.onFull();
       });
       return true;

@@ -30,10 +30,11 @@ import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import { encodeOrder, encodePositionHead } from '../internal/codec.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import type { SharedTable } from '../internal/table.ts';
-import { type OrderCache, type RecordMemo, frozenCopy } from './position-cache.ts';
+import type { OrderCache, RecordMemo } from './position-cache.ts';
+import type { HotkeyIndex } from './position-index.ts';
 import {
-  type RawRecord, ReadMode, type ValidPosition, addToList, readRecordValue, readUuid, recordValueBytes, removeFromList,
-  uuidBytes, writeChunk, writeRecordValue,
+  type RawRecord, ReadMode, type RecordLoc, type ValidHead, type ValidPosition, locateRecord, readRecordValue, readUuid,
+  recordValueBytes, uuidBytes, writeAppendedRecord, writeChunk, writeRecordValue,
 } from './position-record.ts';
 
 export interface PositionStore {
@@ -41,6 +42,8 @@ export interface PositionStore {
   readonly records: SharedTable;
   readonly open: SharedTable;
   readonly byHotkey: SharedTable;
+  /** The per-hotkey index over byHotkey (position-index.ts). */
+  readonly index: HotkeyIndex;
   readonly cache: OrderCache;
   readonly memo: RecordMemo;
 }
@@ -50,23 +53,37 @@ interface Locks {
 }
 interface Built {
   ref: number;
-  refs: number[];
-  /** Chunks written for this save. */
+  /** The new version's chunk refs (save), or null (append: every old chunk kept, one added). */
+  refs: number[] | null;
+  /** Chunks written for this write. */
   fresh: number[];
-  /** Per order: the frozen object when its chunk was kept, else undefined (written fresh). */
-  vals: unknown[];
-  /** The caller's orders (for the memo's frozen copies of the fresh ones). */
-  orders: readonly unknown[];
   published: boolean;
 }
+/** What #publish needs of the version it replaces. */
+interface Old {
+  open: boolean;
+  tp: string;
+  /** Chunk refs (save: those the new version drops are retired); null for append (none dropped). */
+  refs: number[] | null;
+}
+/** The crash points of one publishing protocol (save or append: the same steps). */
+interface Points {
+  listed: string;
+  indexed: string;
+  published: string;
+  unindexed: string;
+}
+const SAVE: Points = {
+  listed: 'positions.save.listed', indexed: 'positions.save.indexed', published: 'positions.save.published', unindexed: 'positions.save.unindexed',
+};
+const APPEND: Points = {
+  listed: 'positions.append.listed', indexed: 'positions.append.indexed', published: 'positions.append.published',
+  unindexed: 'positions.append.unindexed',
+};
 
 declareCrashPoints('positions', [
-  'positions.save.listed', 'positions.save.indexed', 'positions.save.published', 'positions.save.unindexed',
-  'positions.delete.removed', 'positions.delete.unindexed',
+  ...Object.values(SAVE), ...Object.values(APPEND), 'positions.delete.removed', 'positions.delete.unindexed',
 ]);
-
-/** A save that wrote at most this many new chunks decodes them for the RecordMemo. */
-const kMemoFresh = 1;
 
 /** Starts of a save or delete whose expected slot word moved (only a writer without the lock can do that). */
 const kMaxAttempts = 8;
@@ -77,10 +94,12 @@ export class PositionWriter {
   readonly #locks: Locks;
   readonly #meta: Reader<RawRecord>;
   readonly #uuid: Reader<string>;
+  readonly #locate: Reader<RecordLoc>;
 
   constructor(store: PositionStore, locks: Locks) {
     this.#s = store;
     this.#locks = locks;
+    this.#locate = (_u8, at, len, ref) => locateRecord(store.heap, at, len, ref);
     this.#meta = (_u8, at, len, ref) => readRecordValue(store.heap, at, len, ref, ReadMode.META, store.cache, store.memo);
     this.#uuid = (_u8, at, len) => readUuid(store.heap, at, len);
   }
@@ -123,17 +142,66 @@ export class PositionWriter {
         }
         // #publish owns openRef from here: it publishes it or frees it.
         try {
-          return this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid);
+          return this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, SAVE);
         } finally {
           if (!built.published) this.#discard(built, 0);
         }
       });
-      if (done) {
-        if (built!.fresh.length <= kMemoFresh) this.#remember(built!);
-        return;
-      }
+      if (done) return;
     }
     throw new Error(`positions.save: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
+  }
+
+  /**
+   * appendOrder: the new head plus one order, the earlier orders untouched (their chunk refs are
+   * copied into the new record block with one copyWithin, never read as orders). The caller
+   * holds the lock; a record that does not exist yet is created with this one order.
+   */
+  append(head: object, order: unknown, v: ValidHead): void {
+    const { records, open, heap } = this.#s;
+    const hRec = records.hash(v.hotkey, v.uuid);
+    const hOpen = open.hash(v.hotkey, v.tp);
+    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
+      const loc = records.read(v.hotkey, v.uuid, this.#locate, hRec);
+      const oldWord = records.lastWord;
+      const oldSlot = records.lastSlot;
+      if (loc !== undefined && loc.tp !== v.tp) {
+        throw new SabStateError(
+          ErrorCode.INVALID_VALUE,
+          `positions.appendOrder: ${v.uuid} is stored under trade pair ${loc.tp}, not ${v.tp} (save moves positions)`,
+        );
+      }
+      // An open record of this pair is what the open index names (invariant 1, position-repair.ts).
+      const openUuid = loc !== undefined && loc.open ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
+      if (v.open && openUuid !== undefined && openUuid !== v.uuid) {
+        throw new SabStateError(
+          ErrorCode.INVALID_VALUE,
+          `positions.appendOrder: (${v.hotkey}, ${v.tp}) already has the open position ${openUuid}; close it before opening ${v.uuid}`,
+        );
+      }
+      let built: Built | undefined;
+      const done = heap.gate.run(() => {
+        built = this.#buildAppend(head, order, v, loc, hRec);
+        let openRef = 0;
+        try {
+          if (v.open && openUuid !== v.uuid) {
+            openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
+            heap.u8.set(uuidBytes(v.uuid), open.valueOffset(openRef));
+          }
+        } catch (e) {
+          this.#discard(built, openRef);
+          throw e;
+        }
+        const old: Old | undefined = loc === undefined ? undefined : { open: loc.open, tp: loc.tp, refs: null };
+        try {
+          return this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, APPEND);
+        } finally {
+          if (!built.published) this.#discard(built, 0);
+        }
+      });
+      if (done) return;
+    }
+    throw new Error(`positions.appendOrder: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
 
   delete(hotkey: string, uuid: string, meta: Reader<RawRecord>): boolean {
@@ -181,7 +249,6 @@ export class PositionWriter {
     const orders = v.orders;
     const n = orders.length;
     const refs = new Array<number>(2 * n);
-    const vals = new Array<unknown>(n);
     const fresh: number[] = [];
     // The old version's order list, if this thread read it (RecordMemo): an order that is one of
     // its frozen objects keeps that chunk. Same index: one identity compare; else a Map, built
@@ -206,7 +273,6 @@ export class PositionWriter {
         if (j >= 0) {
           refs[2 * k] = old!.refs[2 * j]!;
           refs[2 * k + 1] = old!.refs[2 * j + 1]!;
-          vals[k] = o;
           continue;
         }
         const ref = writeChunk(heap, encodeOrder(o));
@@ -217,9 +283,28 @@ export class PositionWriter {
       const head = encodePositionHead(pos as Record<string, unknown>);
       const ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n, v.tp.length, head.length));
       writeRecordValue(heap, records.valueOffset(ref), v.open, v.tp, refs, head);
-      return { ref, refs, fresh, vals, orders, published: false };
+      return { ref, refs, fresh, published: false };
     } catch (e) {
       for (const f of fresh) heap.free(f);
+      throw e;
+    }
+  }
+
+  /** The new chunk and record block of an append (step 2), in blocks nobody else can reach. */
+  #buildAppend(head: object, order: unknown, v: ValidHead, loc: RecordLoc | undefined, hRec: number): Built {
+    const { heap, records } = this.#s;
+    // The order first: encodeOrder's bytes alias the encoder's scratch, which the head's encode reuses.
+    const chunk = writeChunk(heap, encodeOrder(order, 'order'));
+    let ref = 0;
+    try {
+      const h = encodePositionHead(head as Record<string, unknown>);
+      const n = loc === undefined ? 0 : loc.n;
+      ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n + 1, v.tp.length, h.length));
+      writeAppendedRecord(heap, records.valueOffset(ref), v.open, v.tp, loc, chunk, h);
+      return { ref, refs: null, fresh: [chunk], published: false };
+    } catch (e) {
+      heap.free(chunk);
+      if (ref !== 0) heap.free(ref);
       throw e;
     }
   }
@@ -234,65 +319,44 @@ export class PositionWriter {
    * built blocks) if the record moved since it was read.
    */
   #publish(
-    v: ValidPosition, old: RawRecord | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, hOpen: number,
-    openRef: number, openUuid: string | undefined,
+    v: ValidHead, old: Old | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, hOpen: number,
+    openRef: number, openUuid: string | undefined, points: Points,
   ): boolean {
-    const { records, open, heap, byHotkey } = this.#s;
-    let listed = false;
+    const { records, open, heap, index } = this.#s;
+    let listed = -1;
     let indexed = false;
     let prev = -1;
     try {
       if (old === undefined) {
-        byHotkey.update(v.hotkey, undefined, addToList(v.uuid));
-        listed = true;
-        crashPoint('positions.save.listed');
+        listed = index.add(v.hotkey, v.uuid);
+        crashPoint(points.listed);
       }
       if (openRef !== 0) {
         const o = open.publish(v.hotkey, v.tp, hOpen, openRef);
         openRef = 0;
         indexed = true;
         if (o > 0) heap.retire(o);
-        crashPoint('positions.save.indexed');
+        crashPoint(points.indexed);
       }
       prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, oldWord, oldSlot);
     } finally {
       if (openRef !== 0) heap.free(openRef);
       if (prev === -1) {
         if (indexed) this.#unindexOpen(v.hotkey, v.tp, v.uuid);
-        if (listed) this.#unlist(v.hotkey, v.uuid);
+        if (listed >= 0) this.#unlist(v.hotkey, v.uuid, listed);
       }
     }
     if (prev === -1) return false;
     built.published = true;
-    crashPoint('positions.save.published');
+    crashPoint(points.published);
     if (!v.open && openUuid === v.uuid) this.#unindexOpen(v.hotkey, v.tp, v.uuid);
     if (old !== undefined && old.open && old.tp !== v.tp) this.#unindexOpen(v.hotkey, old.tp, v.uuid);
-    crashPoint('positions.save.unindexed');
+    crashPoint(points.unindexed);
     if (prev > 0) {
-      this.#retireChunks(old!.refs, built.refs);
+      if (old!.refs !== null) this.#retireChunks(old!.refs, built.refs!);
       heap.retire(prev);
     }
     return true;
-  }
-
-  /**
-   * Puts the version just published in the RecordMemo (decoding its few new chunks now), and
-   * each new chunk's frozen order in the OrderCache: once another thread saves this position,
-   * this thread's next read misses the memo and looks its orders up by chunk, and without this
-   * it would decode again every order it wrote itself.
-   */
-  #remember(built: Built): void {
-    const { heap, memo, cache } = this.#s;
-    const vals = built.vals;
-    const refs = built.refs;
-    for (let k = 0; k < vals.length; k++) {
-      if (vals[k] === undefined) {
-        const v = frozenCopy(built.orders[k]);
-        vals[k] = v;
-        cache.keep(refs[2 * k]!, refs[2 * k + 1]!, v);
-      }
-    }
-    memo.put(built.ref, heap.stampOf(built.ref), vals);
   }
 
   #unindexOpen(hotkey: string, tp: string, uuid: string): void {
@@ -303,10 +367,14 @@ export class PositionWriter {
     if (o > 0) heap.retire(o);
   }
 
-  /** Takes uuid out of the hotkey list; if the heap is too full even for that, readers skip it. */
-  #unlist(hotkey: string, uuid: string): void {
+  /**
+   * Takes uuid out of the hotkey index (entry `at` when the caller knows it: O(1)); if the heap
+   * is too full even for that, the entry stays and readers skip it (its record is absent).
+   */
+  #unlist(hotkey: string, uuid: string, at = -1): void {
     try {
-      this.#s.byHotkey.update(hotkey, undefined, removeFromList(uuid));
+      if (at >= 0) this.#s.index.removeAt(hotkey, at, uuid);
+      else this.#s.index.remove(hotkey, uuid);
     } catch (e) {
       if (!(e instanceof SabStateError && e.code === ErrorCode.CAPACITY)) throw e;
     }
