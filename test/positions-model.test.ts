@@ -1,5 +1,5 @@
-// fast-check model run of the positions domain: save / get / delete / getOpen / listForHotkey
-// through TWO PositionsDomain instances attached to the same buffers (each with its own order
+// fast-check model run of the positions domain: save / appendOrder / get / getOpenHead / delete /
+// getOpen / listForHotkey through TWO PositionsDomain instances attached to the same buffers (each with its own order
 // cache), against a plain Map model.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -67,6 +67,46 @@ class SaveCmd implements fc.Command<Model, Real> {
   }
   toString(): string {
     return `save#${this.i}(${this.hk},${UUIDS[this.u]},${this.open ? 'open' : 'closed'},+${this.add}${this.fromStore ? ',stored' : ''}${this.tweak ? ',tweak' : ''})`;
+  }
+}
+
+/** appendOrder of one order to position u (its head from getOpenHead, or from the model, or new). */
+class AppendCmd implements fc.Command<Model, Real> {
+  constructor(readonly i: 0 | 1, readonly hk: string, readonly u: number, readonly close: boolean, readonly viaHead: boolean) {}
+  check(): boolean {
+    return true;
+  }
+  run(m: Model, r: Real): void {
+    const uuid = UUIDS[this.u]!;
+    const tp = tpOfUuid(this.u);
+    const d = r.inst[this.i];
+    const had = m.recs.get(mk(this.hk, uuid));
+    const open = openOf(m, this.hk, tp);
+    let head: Record<string, unknown> | undefined;
+    if (this.viaHead && open !== undefined && open.position_uuid === uuid) {
+      const got = d.getOpenHead(this.hk, tp, { lastOrder: true })!;
+      assert.is(json(got.position), json({ ...open, orders: null }));
+      assert.is(got.orderCount, open.orders.length);
+      assert.is(json(got.lastOrder), json(open.orders.at(-1)));
+      head = got.position;
+    }
+    head ??= had !== undefined ? { ...had, orders: null } : { miner_hotkey: this.hk, position_uuid: uuid, trade_pair: tp, orders: null, open_ms: m.tick };
+    head = { ...head, current_return: m.tick, is_closed_position: this.close };
+    const o = { ...(REAL_ORDERS[m.tick % REAL_ORDERS.length] as object), n: m.tick++ };
+    const conflict = !this.close && open !== undefined && open.position_uuid !== uuid;
+    let err: string | undefined;
+    try {
+      r.f.locks.withLock(this.hk, tp, () => d.appendOrder(head as never, o));
+    } catch (e) {
+      err = e instanceof SabStateError ? e.code : String(e);
+    }
+    assert.is(err, conflict ? 'ERR_INVALID_VALUE' : undefined);
+    if (conflict) return;
+    if (!had) m.order.set(this.hk, [...(m.order.get(this.hk) ?? []), uuid]);
+    m.recs.set(mk(this.hk, uuid), JSON.parse(json({ ...head, orders: [...(had?.orders ?? []), o] })) as Position);
+  }
+  toString(): string {
+    return `append#${this.i}(${this.hk},${UUIDS[this.u]},${this.close ? 'close' : 'open'}${this.viaHead ? ',head' : ''})`;
   }
 }
 
@@ -138,6 +178,7 @@ const hk = fc.constantFrom(...HOTKEYS);
 const uuid = fc.nat(UUIDS.length - 1);
 const commands = [
   fc.tuple(inst, hk, uuid, fc.boolean(), fc.nat(3), fc.boolean(), fc.boolean()).map(([i, h, u, o, a, s, t]) => new SaveCmd(i, h, u, o, a, s, t)),
+  fc.tuple(inst, hk, uuid, fc.boolean(), fc.boolean()).map(([i, h, u, c, v]) => new AppendCmd(i, h, u, c, v)),
   fc.tuple(inst, hk, uuid).map(([i, h, u]) => new GetCmd(i, h, u)),
   fc.tuple(inst, hk, uuid).map(([i, h, u]) => new DeleteCmd(i, h, u)),
   fc.tuple(inst, hk, fc.nat(TPS.length - 1)).map(([i, h, t]) => new GetOpenCmd(i, h, t)),

@@ -147,6 +147,7 @@ export interface RecordLoc {
   tp: string;
   /** Number of orders. */
   n: number;
+  headLen: number;
 }
 
 /** locateRecord in a read window: the record's lengths checked, its refs not copied. */
@@ -158,7 +159,7 @@ export function locateRecord(heap: SharedHeap, at: number, len: number, _ref: nu
   const tpLen = i32[q + kPosTpLen]!;
   if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) throw RETRY;
   const tp = unitsToString(heap.u16, (at + kPosRefsByte + 8 * n) >> 1, tpLen);
-  return { at, len, open: (i32[q + kPosFlags]! & kOpenFlag) !== 0, tp, n };
+  return { at, len, open: (i32[q + kPosFlags]! & kOpenFlag) !== 0, tp, n, headLen };
 }
 
 /**
@@ -285,21 +286,14 @@ export interface HeadRecord {
  * anything that does not hold together.
  */
 export function readHeadValue(heap: SharedHeap, at: number, len: number, last: boolean, cache: OrderCache): HeadRecord {
-  const i32 = heap.i32;
-  const q = at >> 2;
-  const headLen = i32[q + kPosHeadLen]!;
-  const n = i32[q + kPosOrders]!;
-  const tpLen = i32[q + kPosTpLen]!;
-  if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) throw RETRY;
-  const open = (i32[q + kPosFlags]! & kOpenFlag) !== 0;
-  const tp = unitsToString(heap.u16, (at + kPosRefsByte + 8 * n) >> 1, tpLen);
+  const { open, tp, n, headLen } = locateRecord(heap, at, len, 0);
   cursor = 0;
-  const head = copyOut(heap, at + kPosRefsByte + 8 * n + 2 * tpLen, headLen);
+  const head = copyOut(heap, at + len - headLen, headLen);
   const out: HeadRecord = { open, tp, n, head, lastOff: 0, lastStamp: 0, last: undefined };
   if (!last || n === 0) return out;
-  const r = q + (kPosRefsByte >> 2) + 2 * (n - 1);
-  const off = i32[r]!;
-  const stamp = i32[r + 1]!;
+  const r = ((at + kPosRefsByte) >> 2) + 2 * (n - 1);
+  const off = heap.i32[r]!;
+  const stamp = heap.i32[r + 1]!;
   out.lastOff = off;
   out.lastStamp = stamp;
   const hit = cache.get(off, stamp);

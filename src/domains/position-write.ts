@@ -16,14 +16,39 @@
  *   4. retire the old record block and the old chunks the new version does not refer to. They
  *      are unreachable from the published state, and retire() defers the free while a pinned
  *      reader may still copy them (heap.ts).
- * Cost of an order step on a position of n orders: one new chunk, a record of 16 + 8n bytes +
- * trade pair + head, n identity compares: no re-encoding of the history. After publishing, a
- * save that wrote at most kMemoFresh chunks decodes them and remembers the new version's list,
- * so the next getOpen of this thread copies it (the decode the next read would do anyway).
+ * Cost of a save on a position of n orders: one new chunk per order not in the version this
+ * thread read (by identity, RecordMemo), a record of 16 + 8n bytes + trade pair + head.
+ *
+ * append(head, order) (positions.appendOrder), the order step without the history:
+ *   1. locate the current record (flags, trade pair, order count, where its refs are; nothing
+ *      copied) and its slot word. Stable: only lock holders write it, and only they retire it.
+ *   2. inside the write gate: encode the order into one new chunk, encode the head, allocate
+ *      the record block and fill it: the old refs copied inside the heap (one copyWithin of 8n
+ *      bytes, no order read, decoded or compared), the new chunk's ref, trade pair, head.
+ *   3. as save's step 3 (the same protocol, its own crash points: positions.append.*).
+ *   4. retire the old record block only: every chunk stays referenced.
+ * Its cost does not depend on the number of earlier orders beyond the copyWithin (bench/
+ * order-path.ts, flatness case), nor on the miner's number of positions (position-index.ts).
  *
  * delete(hotkey, uuid): reads the record's trade pair, takes that lock, re-reads, removes the
  * record (CAS with the word read under the lock), clears the open index if it names this uuid,
- * retires the blocks, and takes the uuid out of the hotkey list.
+ * retires the blocks, and takes the uuid out of the hotkey index.
+ *
+ * CRASH TABLE (a thread terminated right after the step; recovery: engine.watch, then under the
+ * write gate's freeze checkPositions(repair) (position-repair.ts), table recount, heap sweep).
+ * Save and append publish with the same steps; their points differ only in name (save / append):
+ *
+ * | step (crash point)                         | leaves                                       | recovery |
+ * | ------------------------------------------ | -------------------------------------------- | -------- |
+ * | 2: blocks allocated, not published         | blocks nothing refers to                     | sweep frees them (the write never happened) |
+ * | index counter taken (positions.index.counted) | a hole in the hotkey's index              | nothing needed (position-index.ts) |
+ * | listed (positions.{save,append}.listed)    | an index entry naming a uuid with no record  | repair removes it: undone |
+ * | open index set (….indexed)                 | that, and an open-index entry naming no open record | repair removes both: undone |
+ * | record CAS (….published)                   | the new version published; a closing write's open entry still set; old blocks unretired | repair clears the stale open entry (completed); sweep frees the old blocks |
+ * | open index cleared (….unindexed)           | old blocks unretired                         | sweep frees them |
+ * | delete: record removed (positions.delete.removed) | an open entry naming no record; an index entry naming no record | repair removes both: completed |
+ * | delete: open index cleared (positions.delete.unindexed) | the index entry; blocks unretired     | repair removes the entry; sweep frees the blocks |
+ * | delete: last index entry removed (positions.index.emptied) | the hotkey's counter alone     | repair removes it |
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
@@ -68,21 +93,22 @@ interface Old {
 }
 /** The crash points of one publishing protocol (save or append: the same steps). */
 interface Points {
+  op: string;
   listed: string;
   indexed: string;
   published: string;
   unindexed: string;
 }
 const SAVE: Points = {
-  listed: 'positions.save.listed', indexed: 'positions.save.indexed', published: 'positions.save.published', unindexed: 'positions.save.unindexed',
+  op: 'positions.save', listed: 'positions.save.listed', indexed: 'positions.save.indexed', published: 'positions.save.published', unindexed: 'positions.save.unindexed',
 };
 const APPEND: Points = {
-  listed: 'positions.append.listed', indexed: 'positions.append.indexed', published: 'positions.append.published',
+  op: 'positions.appendOrder', listed: 'positions.append.listed', indexed: 'positions.append.indexed', published: 'positions.append.published',
   unindexed: 'positions.append.unindexed',
 };
 
 declareCrashPoints('positions', [
-  ...Object.values(SAVE), ...Object.values(APPEND), 'positions.delete.removed', 'positions.delete.unindexed',
+  ...Object.values(SAVE).slice(1), ...Object.values(APPEND).slice(1), 'positions.delete.removed', 'positions.delete.unindexed',
 ]);
 
 /** Starts of a save or delete whose expected slot word moved (only a writer without the lock can do that). */
@@ -105,31 +131,61 @@ export class PositionWriter {
   }
 
   save(pos: object, v: ValidPosition): void {
-    const { records, open, heap } = this.#s;
-    const hRec = records.hash(v.hotkey, v.uuid);
-    const hOpen = open.hash(v.hotkey, v.tp);
-    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
-      const old = records.read(v.hotkey, v.uuid, this.#meta, hRec);
-      const oldWord = records.lastWord;
-      const oldSlot = records.lastSlot;
+    this.#write(v, SAVE, this.#meta, (old) => {
       if (old !== undefined && old.tp !== v.tp && !this.#locks.isHeldByCurrentThread(v.hotkey, old.tp)) {
         throw new SabStateError(
           ErrorCode.LOCK_NOT_HELD,
           `positions.save: ${v.uuid} is stored under trade pair ${old.tp}: moving it to ${v.tp} needs both locks`,
         );
       }
-      const openUuid = this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
+    }, (old, hRec) => this.#build(pos, v, old, hRec), (old) => old);
+  }
+
+  /**
+   * appendOrder: the new head plus one order, the earlier orders untouched (their chunk refs are
+   * copied into the new record block with one copyWithin, never read as orders). The caller
+   * holds the lock; a record that does not exist yet is created with this one order.
+   */
+  append(head: object, order: unknown, v: ValidHead): void {
+    this.#write(v, APPEND, this.#locate, (loc) => {
+      if (loc !== undefined && loc.tp !== v.tp) {
+        throw new SabStateError(
+          ErrorCode.INVALID_VALUE,
+          `positions.appendOrder: ${v.uuid} is stored under trade pair ${loc.tp}, not ${v.tp} (save moves positions)`,
+        );
+      }
+    }, (loc, hRec) => this.#buildAppend(head, order, v, loc, hRec), (loc) => ({ open: loc.open, tp: loc.tp, refs: null }));
+  }
+
+  /**
+   * Steps 1-4 of save and append (the header comment): `read` the current version (stable: only
+   * lock holders write it), `check` it, `build` the new blocks, publish, retire.
+   */
+  #write<O extends { open: boolean; tp: string }>(
+    v: ValidHead, points: Points, read: Reader<O>, check: (old: O | undefined) => void,
+    build: (old: O | undefined, hRec: number) => Built, toOld: (old: O) => Old,
+  ): void {
+    const { records, open, heap } = this.#s;
+    const hRec = records.hash(v.hotkey, v.uuid);
+    const hOpen = open.hash(v.hotkey, v.tp);
+    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
+      const old = records.read(v.hotkey, v.uuid, read, hRec);
+      const oldWord = records.lastWord;
+      const oldSlot = records.lastSlot;
+      check(old);
+      // An open record of this pair is what the open index names (invariant 1, position-repair.ts).
+      const openUuid = old !== undefined && old.open && old.tp === v.tp ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
       if (v.open && openUuid !== undefined && openUuid !== v.uuid) {
         throw new SabStateError(
           ErrorCode.INVALID_VALUE,
-          `positions.save: (${v.hotkey}, ${v.tp}) already has the open position ${openUuid}; close it before opening ${v.uuid}`,
+          `${points.op}: (${v.hotkey}, ${v.tp}) already has the open position ${openUuid}; close it before opening ${v.uuid}`,
         );
       }
       // Built and published inside the write gate: recovery's heap sweep (under the freeze)
-      // never sees this save's blocks between their allocation and their publication.
+      // never sees this write's blocks between their allocation and their publication.
       let built: Built | undefined;
       const done = heap.gate.run(() => {
-        built = this.#build(pos, v, old, hRec);
+        built = build(old, hRec);
         let openRef = 0;
         try {
           if (v.open && openUuid !== v.uuid) {
@@ -142,66 +198,14 @@ export class PositionWriter {
         }
         // #publish owns openRef from here: it publishes it or frees it.
         try {
-          return this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, SAVE);
+          return this.#publish(v, old === undefined ? undefined : toOld(old), oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, points);
         } finally {
           if (!built.published) this.#discard(built, 0);
         }
       });
       if (done) return;
     }
-    throw new Error(`positions.save: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
-  }
-
-  /**
-   * appendOrder: the new head plus one order, the earlier orders untouched (their chunk refs are
-   * copied into the new record block with one copyWithin, never read as orders). The caller
-   * holds the lock; a record that does not exist yet is created with this one order.
-   */
-  append(head: object, order: unknown, v: ValidHead): void {
-    const { records, open, heap } = this.#s;
-    const hRec = records.hash(v.hotkey, v.uuid);
-    const hOpen = open.hash(v.hotkey, v.tp);
-    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
-      const loc = records.read(v.hotkey, v.uuid, this.#locate, hRec);
-      const oldWord = records.lastWord;
-      const oldSlot = records.lastSlot;
-      if (loc !== undefined && loc.tp !== v.tp) {
-        throw new SabStateError(
-          ErrorCode.INVALID_VALUE,
-          `positions.appendOrder: ${v.uuid} is stored under trade pair ${loc.tp}, not ${v.tp} (save moves positions)`,
-        );
-      }
-      // An open record of this pair is what the open index names (invariant 1, position-repair.ts).
-      const openUuid = loc !== undefined && loc.open ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
-      if (v.open && openUuid !== undefined && openUuid !== v.uuid) {
-        throw new SabStateError(
-          ErrorCode.INVALID_VALUE,
-          `positions.appendOrder: (${v.hotkey}, ${v.tp}) already has the open position ${openUuid}; close it before opening ${v.uuid}`,
-        );
-      }
-      let built: Built | undefined;
-      const done = heap.gate.run(() => {
-        built = this.#buildAppend(head, order, v, loc, hRec);
-        let openRef = 0;
-        try {
-          if (v.open && openUuid !== v.uuid) {
-            openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
-            heap.u8.set(uuidBytes(v.uuid), open.valueOffset(openRef));
-          }
-        } catch (e) {
-          this.#discard(built, openRef);
-          throw e;
-        }
-        const old: Old | undefined = loc === undefined ? undefined : { open: loc.open, tp: loc.tp, refs: null };
-        try {
-          return this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, APPEND);
-        } finally {
-          if (!built.published) this.#discard(built, 0);
-        }
-      });
-      if (done) return;
-    }
-    throw new Error(`positions.appendOrder: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
+    throw new Error(`${points.op}: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
 
   delete(hotkey: string, uuid: string, meta: Reader<RawRecord>): boolean {

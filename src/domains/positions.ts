@@ -295,22 +295,27 @@ export class PositionsDomain {
     if (typeof order !== 'object' || order === null || Array.isArray(order)) {
       throw new SabStateError(ErrorCode.INVALID_VALUE, `order must be an object, got ${order === null ? 'null' : Array.isArray(order) ? 'an array' : typeof order}`);
     }
+    this.#guarded('positions.appendOrder', v.hotkey, v.tp, opts, () => this.#writer.append(head, order, v));
+  }
+
+  /** The common rules of save and appendOrder: options checked, the lock held, the write under the sync gate's guard with ifEpoch. */
+  #guarded(op: string, hotkey: string, tp: string, opts: { ifEpoch?: number } | undefined, write: () => void): void {
     const ifEpoch = opts === undefined ? undefined : optObject(opts, 'options').ifEpoch;
     if (ifEpoch !== undefined && (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch))) {
       throw new TypeError('options.ifEpoch must be an integer');
     }
-    if (!this.#locks.isHeldByCurrentThread(v.hotkey, v.tp)) {
-      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `positions.appendOrder: this thread does not hold the lock of (${v.hotkey}, ${v.tp})`);
+    if (!this.#locks.isHeldByCurrentThread(hotkey, tp)) {
+      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `${op}: this thread does not hold the lock of (${hotkey}, ${tp})`);
     }
     this.#ops.saves++;
     if (ifEpoch === undefined) {
-      this.#writer.append(head, order, v);
+      write();
       return;
     }
     if (this.#gate === undefined) {
-      throw new TypeError('positions.appendOrder: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate');
+      throw new TypeError(`${op}: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate`);
     }
-    this.#gate.guard(ifEpoch, () => this.#writer.append(head, order, v));
+    this.#gate.guard(ifEpoch, write);
   }
 
   /**
@@ -323,22 +328,7 @@ export class PositionsDomain {
    */
   save(position: Position, opts?: { ifEpoch?: number }): void {
     const v = validatePosition(position);
-    const ifEpoch = opts === undefined ? undefined : optObject(opts, 'options').ifEpoch;
-    if (ifEpoch !== undefined && (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch))) {
-      throw new TypeError('options.ifEpoch must be an integer');
-    }
-    if (!this.#locks.isHeldByCurrentThread(v.hotkey, v.tp)) {
-      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `positions.save: this thread does not hold the lock of (${v.hotkey}, ${v.tp})`);
-    }
-    this.#ops.saves++;
-    if (ifEpoch === undefined) {
-      this.#writer.save(position, v);
-      return;
-    }
-    if (this.#gate === undefined) {
-      throw new TypeError('positions.save: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate');
-    }
-    this.#gate.guard(ifEpoch, () => this.#writer.save(position, v));
+    this.#guarded('positions.save', v.hotkey, v.tp, opts, () => this.#writer.save(position, v));
   }
 
   /** Deletes a position (takes its (hotkey, trade pair) lock itself). True if it existed. */
