@@ -13,7 +13,8 @@
  * about 55 µs at 110-180 positions). Listing reads the counter, then entries 0 .. n-1, skipping
  * the missing ones (deleted positions; a number taken by a writer that died before step 2).
  * Removing a position removes its entry: by number when the writer knows it (a save undoing its
- * own listing: O(1)), else by a scan of the hotkey's entries (delete: O(positions of the miner)).
+ * own listing: O(1)), else by a search from the newest entry (delete: O(positions opened since)),
+ * then lowers the counter past missing entries at its end (trimCount), so numbers are reused.
  *
  * Slot table (values in the byHotkey table; each value is written once, into a block nobody else
  * can reach, then published by the table's slot CAS, table-record.ts):
@@ -31,13 +32,13 @@
  * | -------------------------------------- | ---------------------------------------- | -------- |
  * | counter CAS (positions.index.counted)  | number i taken, no entry: a hole         | nothing needed: readers skip holes; the record was not published (listing comes first), so no position is unlisted |
  * | entry published (the caller's `listed` point) | an entry naming a uuid with no record (if the record was not published after) | repair removes the entry (the save is undone) |
- * | entry removed (positions.index.emptied: the hotkey's last) | a counter with no entry | repair removes it (the delete completed) |
- * | counter removed                        | done                                     | nothing |
+ * | entry removed (positions.index.trimmed: the hotkey's last ones) | a counter past missing entries (none left: a counter alone) | nothing needed (readers skip holes); a counter alone is removed by repair (the delete completed) |
+ * | counter lowered or removed             | done                                     | nothing |
  *
- * Races without a crash: a writer that took number i from a counter that was then removed (its
- * hotkey emptied by a delete) and created again either finds entry i taken (it takes another
- * number) or finds the new counter at or below i (it raises it past i); either way before its
- * record is published, so no reader sees a stored position missing from the list.
+ * Races without a crash: a writer that took number i from a counter that was then lowered past
+ * it or removed (trimCount, after a delete) either finds entry i taken (it takes another number)
+ * or finds the counter at or below i (it raises it past i); either way before its record is
+ * published, so no reader sees a stored position missing from the list.
  */
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import type { SharedHeap } from '../internal/heap.ts';
@@ -45,7 +46,7 @@ import { RETRY } from '../internal/seqlock.ts';
 import type { SharedTable } from '../internal/table.ts';
 import { readUuid, uuidBytes } from './position-record.ts';
 
-declareCrashPoints('positions', ['positions.index.counted', 'positions.index.emptied']);
+declareCrashPoints('positions', ['positions.index.counted', 'positions.index.trimmed']);
 
 const kIdxNext = 0;
 const kIdxBytes = 4;
@@ -123,10 +124,10 @@ export class HotkeyIndex {
     }
   }
 
-  /** Removes entry i of hotkey if it names uuid (inside the write gate); then removeIfEmpty. */
+  /** Removes entry i of hotkey if it names uuid (inside the write gate); then trimCount. */
   removeAt(hotkey: string, i: number, uuid: string): boolean {
     const done = this.#removeAt(hotkey, i, uuid);
-    if (done) this.removeIfEmpty(hotkey);
+    if (done) this.trimCount(hotkey);
     return done;
   }
 
@@ -140,25 +141,36 @@ export class HotkeyIndex {
     return old > 0;
   }
 
-  /** Removes every entry of hotkey naming uuid (inside the write gate): O(entries of the hotkey). */
+  /**
+   * Removes the entry of hotkey naming uuid (inside the write gate), searched from the newest:
+   * O(entries newer than it). A uuid is listed once (a second entry is a violation that
+   * verify() reports and repair removes).
+   */
   remove(hotkey: string, uuid: string): boolean {
-    const n = this.count(hotkey);
-    let found = false;
-    for (let i = 0; i < n; i++) if (this.#removeAt(hotkey, i, uuid)) found = true;
-    if (found) this.removeIfEmpty(hotkey);
-    return found;
+    for (let i = this.count(hotkey) - 1; i >= 0; i--) {
+      if (this.#removeAt(hotkey, i, uuid)) {
+        this.trimCount(hotkey);
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
-   * Removes the counter of a hotkey with no entry left (so that a deleted miner leaves no block
-   * behind), by a CAS that fails if a writer took a number since the entries were counted; a
-   * writer that took its number before is handled in add(). O(entries of the hotkey).
+   * Lowers the counter of a hotkey past the missing entries at its end, and removes it when no
+   * entry is left: numbers are reused, so a miner whose last position goes and comes back
+   * writes the same keys again (no tombstone per number ever used, table.ts), and a deleted
+   * miner leaves no block behind. One CAS that fails if a writer took a number since the
+   * entries were looked at; a writer that took its number before is handled in add().
+   * O(1) unless the entries before the last are missing too.
    */
-  removeIfEmpty(hotkey: string): void {
+  trimCount(hotkey: string): void {
     const n = this.count(hotkey);
-    for (let i = 0; i < n; i++) if (this.#t.has(hotkey, seqKey(i))) return;
-    crashPoint('positions.index.emptied');
-    this.#t.update(hotkey, undefined, (old) => (old !== undefined && counterOf(old) === n ? null : undefined));
+    let m = n;
+    while (m > 0 && !this.#t.has(hotkey, seqKey(m - 1))) m--;
+    if (m === n) return;
+    crashPoint('positions.index.trimmed');
+    this.#t.update(hotkey, undefined, (old) => (old !== undefined && counterOf(old) === n ? (m === 0 ? null : counterBytes(m)) : undefined));
   }
 
   /** The uuids listed under hotkey, in first-save order (lock-free; each entry a whole version). */

@@ -132,7 +132,7 @@ export function checkPositions(s: PositionStore, repair: boolean): string[] {
   for (const [hotkey] of counts) {
     if (seen.has(hotkey)) continue;
     out.push(`positions: the index of ${hotkey} has a counter and no entry`);
-    if (repair) s.index.removeIfEmpty(hotkey);
+    if (repair) s.index.trimCount(hotkey);
   }
   for (const r of recs) {
     if (listed.has(pairKey(r.hotkey, r.uuid))) continue;

@@ -48,7 +48,7 @@
  * | open index cleared (….unindexed)           | old blocks unretired                         | sweep frees them |
  * | delete: record removed (positions.delete.removed) | an open entry naming no record; an index entry naming no record | repair removes both: completed |
  * | delete: open index cleared (positions.delete.unindexed) | the index entry; blocks unretired     | repair removes the entry; sweep frees the blocks |
- * | delete: last index entry removed (positions.index.emptied) | the hotkey's counter alone     | repair removes it |
+ * | delete: index entry removed, counter not yet lowered (positions.index.trimmed) | a counter past missing entries | nothing needed; a counter alone: repair removes it |
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';

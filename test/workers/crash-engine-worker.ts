@@ -50,7 +50,7 @@ export function workload(e: ReturnType<typeof attachEngine>, heap: SharedHeap, r
     }
   });
   // The order step (getOpenHead / appendOrder) on its own miners; their positions are deleted
-  // once closed, so a miner's last deletion empties its index (positions.index.emptied).
+  // once closed, so a miner's last deletion trims its index (positions.index.trimmed).
   const ak = `5App${r % 2}`;
   e.locks.withLock(ak, TP, () => {
     const got = e.positions.getOpenHead(ak, TP, { lastOrder: true });
