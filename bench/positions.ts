@@ -107,24 +107,34 @@ for (const [name, p] of [['median', median], ['largest', largest]] as const) {
   });
 }
 
-/** The order step on a position of n orders, restored to n orders after every step (untimed). */
+/**
+ * An order step on a position of n orders, restored to n orders after every step (untimed):
+ * `whole` (getOpen, push, save) or, where the tree has it (so that this file also runs against
+ * an older tree for a before/after table), `append` (issue 12: getOpenHead, appendOrder).
+ */
 const stepNames: string[] = [];
-function addStep(name: string, start: Position): void {
+const appendNames: string[] = [];
+const hasAppend = typeof (main.d as { appendOrder?: unknown }).appendOrder === 'function';
+function addStep(name: string, start: Position, how: 'whole' | 'append' = 'whole'): void {
   const tp = tpOf(start);
   save(main, start);
   const base = main.d.getOpen(hk, tp)!;
   let i = 0;
-  stepNames.push(name);
-  jsonOf[name] = jsonSize(start) + jsonSize(order);
+  (how === 'whole' ? stepNames : appendNames).push(name);
+  jsonOf[name] = (how === 'whole' ? jsonSize(start) : 0) + jsonSize(order);
+  const step = how === 'whole'
+    ? () => {
+      const p = main.d.getOpen(hk, tp)!;
+      p.orders.push({ ...order, order_uuid: `bench-${i++}` });
+      main.d.save(p);
+    }
+    : () => {
+      const h = main.d.getOpenHead(hk, tp)!;
+      main.d.appendOrder({ ...h.position, net_leverage: i }, { ...order, order_uuid: `bench-${i++}` });
+    };
   bench.add(
     name,
-    () => {
-      main.locks.withLock(hk, tp, () => {
-        const p = main.d.getOpen(hk, tp)!;
-        p.orders.push({ ...order, order_uuid: `bench-${i++}` });
-        main.d.save(p);
-      });
-    },
+    () => main.locks.withLock(hk, tp, step),
     // Restored, then read once (untimed): a save no longer puts copies of the orders it wrote in
     // this thread's caches (issue 12), so without the read the timed getOpen would decode the
     // restore's freshly written chunks; with it, every sample is the steady state of a thread
@@ -141,34 +151,8 @@ med.position_uuid = 'step-median';
 med.trade_pair = 'STEPMEDUSD';
 med.is_closed_position = false;
 addStep(`order step, real median position (${median.orders.length} orders, ${jsonSize(median)} B)`, med);
-
-/**
- * The order step of issue 12 (getOpenHead, appendOrder) on a position of n orders, restored to
- * n orders after every step (untimed). Only where the tree has it (so that this file also runs
- * against an older tree for a before/after table).
- */
-const appendNames: string[] = [];
-const hasAppend = typeof (main.d as { appendOrder?: unknown }).appendOrder === 'function';
-function addAppendStep(name: string, start: Position): void {
-  const tp = tpOf(start);
-  save(main, start);
-  const base = main.d.getOpen(hk, tp)!;
-  let i = 0;
-  appendNames.push(name);
-  jsonOf[name] = jsonSize(order);
-  bench.add(
-    name,
-    () => {
-      main.locks.withLock(hk, tp, () => {
-        const h = main.d.getOpenHead(hk, tp)!;
-        main.d.appendOrder({ ...h.position, net_leverage: i }, { ...order, order_uuid: `bench-${i++}` });
-      });
-    },
-    { afterEach: () => main.locks.withLock(hk, tp, () => main.d.save(base)) },
-  );
-}
 if (hasAppend) {
-  for (const n of [1, 10, 100]) addAppendStep(`append step (getOpenHead + appendOrder), ${n}-order position`, synthetic(n, `app${n}`, `APP${n}USD`));
+  for (const n of [1, 10, 100]) addStep(`append step (getOpenHead + appendOrder), ${n}-order position`, synthetic(n, `app${n}`, `APP${n}USD`), 'append');
 }
 
 /**
