@@ -5,8 +5,12 @@
  * notice, release) on the same state and the same order stream (the Python peer: the same
  * distribution from its own PRNG), in one run:
  *
- *   1. sabstate, one thread: the order step alone, in a loop on the main thread (the notice
- *      queue drained between orders, outside the per-order latency, inside the wall time).
+ *   1. sabstate, one thread, in a loop on the main thread (the notice queue drained between
+ *      orders, outside the per-order latency, inside the wall time), three variants run in turn
+ *      in blocks of BLOCK orders within one timed window (ONE_THREAD below: add one there):
+ *      the whole path (getOpenHead + appendOrder), the whole path as before issue 12 (getOpen +
+ *      save), and its floor: the essential steps alone (order-path-common.ts sabFloorOrder).
+ *      Reported with the ratio whole path / floor in process CPU per order.
  *   2. sabstate, W worker threads (W = 2, 4: more threads than a 2-core machine has, on purpose)
  *      on one engine, plus the websocket consumer thread.
  *   3. Peer A, "JS server thread": the same state in plain Maps owned by ONE thread; W client
@@ -25,8 +29,11 @@
  * of orders with performance.now() around each into a log histogram (buckets 4.4 % wide; a
  * percentile is its bucket's upper bound). Also measured: the CPU time of all the case's threads
  * or processes in the timed window, per order (less sensitive to the machine's load than
- * orders/s). At the end of each case: orders stored = seeded + saved (no lost update) and
- * notices popped = saved. BENCH_CASES (default sabstate,js-server,python) picks the cases,
+ * orders/s), the CPU time of each order thread alone (Linux; the one-thread variants: process
+ * CPU), and the GC of the order threads in the window: scavenges and mark-compacts per 10,000
+ * orders and pause per order (perf_hooks 'gc' entries); the one-thread run also reports the JS
+ * heap at the start and the end of its window. At the end of each case: orders stored = seeded
+ * + saved (no lost update) and notices popped = saved. BENCH_CASES (default sabstate,js-server,python) picks the cases,
  * BENCH_THREADS (default 2,4) the sabstate worker-thread counts.
  */
 import { once } from 'node:events';
@@ -44,8 +51,12 @@ import {
   QUEUE, TRADE_PAIRS, fixturesPresent, generalOptions, makeHotkey, prng, realDeparted, realPositionTexts, uuid,
 } from '../examples/validator/shared.ts';
 import type { Order, Position } from '../examples/validator/shared.ts';
-import { BUCKETS, bucketOf, countStoredOrders, createHistograms, histogramRows, percentilesOf, pick, sabOrder, sabPath, tpIdOf } from './workers/order-path-common.ts';
-import type { Setup, Tally } from './workers/order-path-common.ts';
+import { getHeapStatistics } from 'node:v8';
+import {
+  BUCKETS, bucketOf, countStoredOrders, createHistograms, gcRecorder, histogramRows, percentilesOf, pick, sabFloor, sabFloorOrder, sabOrder,
+  sabPath, tpIdOf,
+} from './workers/order-path-common.ts';
+import type { GcTally, Pick, Setup, Tally } from './workers/order-path-common.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
 const warmMs = Number(process.env.BENCH_WARM_MS ?? 2000);
@@ -115,6 +126,8 @@ console.log(
 // ---- results ------------------------------------------------------------------------------------
 interface Result {
   kind: 'sabstate' | 'js-server' | 'python';
+  /** A one-thread variant's name (the whole path, the path before issue 12, the floor). */
+  variant?: string;
   threads: number;
   orders: number;
   rate: number;
@@ -122,20 +135,37 @@ interface Result {
   p99: number;
   /** CPU time of every thread / process of the case during the timed window, per order. */
   cpuUsPerOrder: number;
+  /** CPU of each order thread alone per order, averaged over the order threads (NaN if unknown). */
+  threadCpuUsPerOrder: number;
+  /** GC of the order threads per 10,000 orders, and pause per order (undefined if not measured). */
+  gc?: { minorPer10k: number; majorPer10k: number; pauseUsPerOrder: number };
   check: string;
   ok: boolean;
 }
 const results: Result[] = [];
-function record(kind: Result['kind'], threads: number, tallies: Tally[], rows: ArrayLike<number>[], cpuMs: number, check: string, ok: boolean): void {
+function record(
+  kind: Result['kind'], threads: number, tallies: Tally[], rows: ArrayLike<number>[], cpuMs: number, check: string, ok: boolean, variant?: string,
+): Result {
   const { values } = percentilesOf(rows, [0.5, 0.99]);
   const orders = tallies.reduce((s, t) => s + t.orders, 0);
   const rate = tallies.reduce((s, t) => s + (t.elapsedMs > 0 ? t.orders / (t.elapsedMs / 1000) : 0), 0);
-  const r: Result = { kind, threads, orders, rate, p50: values[0]!, p99: values[1]!, cpuUsPerOrder: orders > 0 ? (cpuMs * 1000) / orders : NaN, check, ok };
+  const threadCpu = tallies.map((t) => (t.threadCpuMs === undefined || t.orders === 0 ? NaN : (t.threadCpuMs * 1000) / t.orders));
+  const gcs = tallies.map((t) => t.gc).filter((g): g is GcTally => g !== undefined);
+  const r: Result = {
+    kind, variant, threads, orders, rate, p50: values[0]!, p99: values[1]!, cpuUsPerOrder: orders > 0 ? (cpuMs * 1000) / orders : NaN,
+    threadCpuUsPerOrder: threadCpu.reduce((a, b) => a + b, 0) / threadCpu.length, check, ok,
+  };
+  if (gcs.length > 0 && orders > 0) {
+    const sum = (f: (g: GcTally) => number): number => gcs.reduce((a, g) => a + f(g), 0);
+    r.gc = { minorPer10k: (sum((g) => g.minor) * 1e4) / orders, majorPer10k: (sum((g) => g.major) * 1e4) / orders, pauseUsPerOrder: (sum((g) => g.pauseMs) * 1000) / orders };
+  }
   results.push(r);
+  const gcText = r.gc === undefined ? '' : `, GC ${r.gc.minorPer10k.toFixed(1)} scavenges + ${r.gc.majorPer10k.toFixed(1)} mark-compacts per 10k orders, pause ${r.gc.pauseUsPerOrder.toFixed(2)} µs/order`;
   console.log(
-    `  ${kind}, ${threads} thread(s): ${orders} orders, ${Math.round(rate).toLocaleString('en-US')} orders/s, p50 ${r.p50.toFixed(1)} µs, p99 ${r.p99.toFixed(1)} µs, ` +
-      `CPU ${r.cpuUsPerOrder.toFixed(0)} µs/order; ${ok ? 'ok' : 'FAIL'}: ${check}`,
+    `  ${kind}${variant === undefined ? '' : ` (${variant})`}, ${threads} thread(s): ${orders} orders, ${Math.round(rate).toLocaleString('en-US')} orders/s, p50 ${r.p50.toFixed(1)} µs, p99 ${r.p99.toFixed(1)} µs, ` +
+      `CPU ${r.cpuUsPerOrder.toFixed(1)} µs/order (order threads alone ${r.threadCpuUsPerOrder.toFixed(1)})${gcText}; ${ok ? 'ok' : 'FAIL'}: ${check}`,
   );
+  return r;
 }
 
 function checkLine(stored: number, saved: number, warmSaved: number, popped: number): { check: string; ok: boolean } {
@@ -192,44 +222,101 @@ const cpuMsNow = (): number => {
   return (u.user + u.system) / 1000;
 };
 
-// ---- 1. sabstate, one thread ----------------------------------------------------------------------
+// ---- 1. sabstate, one thread: the whole path, the path before issue 12, the floor, in turn ----------
+/** Orders per block of the one-thread variants (they take turns block by block in one window). */
+const BLOCK = 256;
+/** A one-thread variant: its order step on the shared engine (add one here to compare it side by side). */
+interface OneThreadCase {
+  variant: string;
+  /** Whether its orders are stored (counted in the no-lost-update check). */
+  stores: boolean;
+  order: (p: Pick) => boolean;
+  rnd: () => number;
+}
 if (CASES.has('sabstate')) {
   const engine = newEngine();
-  const rnd = prng(SEED * 1000);
   const q = engine.general.queue(QUEUE);
   let popped = 0;
   const drain = (): void => {
     while (q.pop() !== undefined) popped++;
   };
-  const path = sabPath(engine, MAX_ORDERS, rnd, drain);
-  const t: Tally = { orders: 0, saved: 0, rejected: 0, warmOrders: 0, warmSaved: 0, elapsedMs: 0 };
+  const variant = (name: string, stores: boolean, seed: number, make: (rnd: () => number) => (p: Pick) => boolean): OneThreadCase => {
+    const rnd = prng(seed);
+    return { variant: name, stores, order: make(rnd), rnd };
+  };
+  const ONE_THREAD: OneThreadCase[] = [
+    variant('whole path: getOpenHead + appendOrder', true, SEED * 1000, (rnd) => ((s) => (p) => sabOrder(s, p))(sabPath(engine, MAX_ORDERS, rnd, drain))),
+    variant('whole path before issue 12: getOpen + save', true, SEED * 1000 + 500, (rnd) => ((s) => (p) => sabOrder(s, p, 'save'))(sabPath(engine, MAX_ORDERS, rnd, drain))),
+    variant('floor: the essential steps alone', false, SEED * 1000 + 900, (rnd) => ((s) => (p) => sabFloorOrder(s, p))(sabFloor(engine, MAX_ORDERS, rnd, drain))),
+  ];
+  const tallies = ONE_THREAD.map((): Tally => ({ orders: 0, saved: 0, rejected: 0, warmOrders: 0, warmSaved: 0, elapsedMs: 0 }));
+  const hists = ONE_THREAD.map(() => new Int32Array(BUCKETS));
+  const cpu = ONE_THREAD.map(() => 0);
+  const blocks: Array<{ c: number; from: number; to: number }> = [];
   const warmEnd = performance.now() + warmMs;
   while (performance.now() < warmEnd) {
-    t.warmOrders++;
-    if (sabOrder(path, pick(rnd, setup))) t.warmSaved++;
-    if (q.size >= 1024) drain();
+    ONE_THREAD.forEach((c, k) => {
+      for (let n = 0; n < BLOCK; n++) {
+        tallies[k]!.warmOrders++;
+        if (c.order(pick(c.rnd, setup))) tallies[k]!.warmSaved++;
+        if (q.size >= 1024) drain();
+      }
+    });
   }
-  const hist = new Int32Array(BUCKETS);
-  const c0 = cpuMsNow();
+  const gc = gcRecorder();
+  const heap0 = getHeapStatistics().used_heap_size;
   const t0 = performance.now();
   const end = t0 + ms;
   let now = t0;
   while (now < end) {
-    const p = pick(rnd, setup);
-    const a = performance.now();
-    const ok = sabOrder(path, p);
-    now = performance.now();
-    hist[bucketOf((now - a) * 1000)]!++;
-    t.orders++;
-    if (ok) t.saved++;
-    else t.rejected++;
-    if (q.size >= 1024) drain();
+    ONE_THREAD.forEach((c, k) => {
+      const t = tallies[k]!;
+      const hist = hists[k]!;
+      const c0 = cpuMsNow();
+      const from = performance.now();
+      for (let n = 0; n < BLOCK; n++) {
+        const p = pick(c.rnd, setup);
+        const a = performance.now();
+        const ok = c.order(p);
+        now = performance.now();
+        hist[bucketOf((now - a) * 1000)]!++;
+        t.orders++;
+        if (ok) t.saved++;
+        else t.rejected++;
+        if (q.size >= 1024) drain();
+      }
+      t.elapsedMs += now - from;
+      cpu[k]! += cpuMsNow() - c0;
+      blocks.push({ c: k, from, to: now });
+    });
   }
-  t.elapsedMs = now - t0;
-  const cpuMs = cpuMsNow() - c0;
+  const heap1 = getHeapStatistics().used_heap_size;
+  await gc.settled();
+  ONE_THREAD.forEach((_, k) => {
+    const g: GcTally = { minor: 0, major: 0, pauseMs: 0 };
+    for (const b of blocks) {
+      if (b.c !== k) continue;
+      const x = gc.tally(b.from, b.to);
+      g.minor += x.minor;
+      g.major += x.major;
+      g.pauseMs += x.pauseMs;
+    }
+    tallies[k]!.gc = g;
+    tallies[k]!.threadCpuMs = cpu[k];
+  });
+  gc.stop();
   drain();
-  const { check, ok } = checkLine(countStoredOrders(engine), t.saved, t.warmSaved, popped);
-  record('sabstate', 1, [t], [hist], cpuMs, check, ok);
+  const stored = ONE_THREAD.reduce((a, c, k) => a + (c.stores ? tallies[k]!.saved + tallies[k]!.warmSaved : 0), 0);
+  const pushed = tallies.reduce((a, t) => a + t.saved + t.warmSaved, 0);
+  const storedNow = countStoredOrders(engine);
+  const okAll = storedNow === setup.seededOrders + stored && popped === pushed;
+  const check = `orders stored ${storedNow} = seeded ${setup.seededOrders} + saved by the storing variants ${stored} → ${storedNow === setup.seededOrders + stored ? 'no lost update' : 'LOST'}; notices popped ${popped} of ${pushed} pushed`;
+  const rs = ONE_THREAD.map((c, k) => record('sabstate', 1, [tallies[k]!], [hists[k]!], cpu[k]!, check, okAll, c.variant));
+  console.log(`  one thread: JS heap used ${(heap0 / 2 ** 20).toFixed(1)} MB at the start of the window, ${(heap1 / 2 ** 20).toFixed(1)} MB at its end`);
+  const floor = rs[2]!;
+  for (const r of rs.slice(0, 2)) {
+    console.log(`  ${r.variant} / floor: CPU per order ${(r.cpuUsPerOrder / floor.cpuUsPerOrder).toFixed(2)}x, p50 ${(r.p50 / floor.p50).toFixed(2)}x, p99 ${(r.p99 / floor.p99).toFixed(2)}x`);
+  }
   engine.close();
 }
 
@@ -355,14 +442,24 @@ const peerRate = (kind: Result['kind'], threads: number): number | undefined => 
 const ratio = (x: number, y: number | undefined): string => (y === undefined || y === 0 ? '—' : `${x / y >= 100 ? Math.round(x / y) : (x / y).toFixed(2)}x`);
 const us = (x: number): string => (x >= 1000 ? Math.round(x).toLocaleString('en-US') : x.toFixed(1));
 console.log(`\nOrder path, ${ms} ms per case; ratios are orders/s against the peer with the same number of order threads/processes`);
-console.log('| case | threads | orders/s | p50 µs | p99 µs | vs Python Manager | vs JS server thread | CPU µs/order |');
-console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+console.log('| case | threads | orders/s | p50 µs | p99 µs | vs Python Manager | vs JS server thread | CPU µs/order | per order thread | scavenges / 10k | GC pause µs/order |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+const oneThreadRate = results.find((r) => r.kind === 'sabstate' && r.threads === 1)?.rate;
 for (const r of results) {
+  const g = r.gc === undefined ? '— | —' : `${r.gc.minorPer10k.toFixed(1)} | ${r.gc.pauseUsPerOrder.toFixed(2)}`;
+  // The one-thread variants are no peers' match: compared with the one-thread whole path.
+  const peers = r.variant !== undefined && r.variant !== results.find((x) => x.variant !== undefined)?.variant
+    ? `${ratio(r.rate, oneThreadRate)} of the whole path | —`
+    : `${ratio(r.rate, peerRate('python', r.threads))} | ${ratio(r.rate, peerRate('js-server', r.threads))}`;
   console.log(
-    `| ${NAMES[r.kind]} | ${r.threads} | ${Math.round(r.rate).toLocaleString('en-US')} | ${us(r.p50)} | ${us(r.p99)} | ${ratio(r.rate, peerRate('python', r.threads))} | ${ratio(r.rate, peerRate('js-server', r.threads))} | ${us(r.cpuUsPerOrder)} |`,
+    `| ${NAMES[r.kind]}${r.variant === undefined ? '' : `, ${r.variant}`} | ${r.threads} | ${Math.round(r.rate).toLocaleString('en-US')} | ${us(r.p50)} | ${us(r.p99)} | ${peers} | ${us(r.cpuUsPerOrder)} | ${us(r.threadCpuUsPerOrder)} | ${g} |`,
   );
 }
-console.log('CPU µs/order: CPU time of all the case\'s threads or processes (order threads, consumer, server thread, Manager process) in the timed window, per order: less sensitive to the machine\'s load than orders/s.');
+console.log('CPU µs/order: CPU time of all the case\'s threads or processes (order threads, consumer, server thread, Manager process) in the timed window, per order: less sensitive to the machine\'s load than orders/s. Per order thread: the CPU of each order thread alone (Linux, 10 ms ticks), averaged. GC: the order threads\' own collections in the window.');
+const sab1 = results.find((r) => r.kind === 'sabstate' && r.threads === 1);
+for (const r of results.filter((x) => x.kind === 'sabstate' && x.threads > 1 && x.variant === undefined)) {
+  if (sab1 !== undefined) console.log(`sabstate, ${r.threads} order threads: ${(r.rate / sab1.rate).toFixed(2)}x the orders/s of one (the one-thread whole path; ${cpus().length} cores)`);
+}
 console.log('\nno-lost-update checks (orders stored at the end = seeded + saved; notices popped = saved):');
 for (const r of results) console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.kind} x${r.threads}: ${r.check}`);
 if (pythonNote !== '') console.log(`\n${pythonNote}`);

@@ -6,7 +6,8 @@
  * consumer's CPU); BENCH_SHARD=W gives order thread i only the hotkeys with index % W === i (no
  * position is shared between threads); BENCH_ORDER_CACHE=N sets threadOptions.orderCacheSize.
  *  - role 'order': the demo's order path (sabOrder) for `warmMs` (untimed), then the start
- *    barrier, then for `ms`, performance.now() around each order into its own histogram row.
+ *    barrier, then for `ms`, performance.now() around each order into its own histogram row;
+ *    reports its own CPU time (Linux) and its GC (scavenges, mark-compacts, pause) in the window.
  *  - role 'consumer': the websocket consumer, popping notices until told the orders are done and
  *    the queue is empty; reports how many it popped.
  */
@@ -15,7 +16,7 @@ import { readFileSync } from 'node:fs';
 import { attachEngine } from '../../src/index.ts';
 import type { EngineHandle } from '../../src/index.ts';
 import { QUEUE, prng } from '../../examples/validator/shared.ts';
-import { BUCKETS, arriveAndWait, bucketOf, pick, sabOrder, sabPath } from './order-path-common.ts';
+import { BUCKETS, arriveAndWait, bucketOf, gcRecorder, pick, sabOrder, sabPath } from './order-path-common.ts';
 import type { Setup, Tally } from './order-path-common.ts';
 
 interface Data {
@@ -69,6 +70,7 @@ if (d.role === 'consumer') {
   const shards = Number(process.env.BENCH_SHARD ?? 0);
   if (shards > 0) d.setup.hotkeys = d.setup.hotkeys.filter((_, i) => i % shards === d.index);
   const hist = new Int32Array(d.histograms, d.index * BUCKETS * 4, BUCKETS);
+  const gc = gcRecorder();
   const t: Tally = { orders: 0, saved: 0, rejected: 0, warmOrders: 0, warmSaved: 0, elapsedMs: 0 };
   const warmEnd = performance.now() + d.warmMs;
   while (performance.now() < warmEnd) {
@@ -92,6 +94,10 @@ if (d.role === 'consumer') {
     else t.rejected++;
   }
   t.elapsedMs = now - t0;
+  t.threadCpuMs = threadCpuMs() - cpu0;
+  await gc.settled();
+  t.gc = gc.tally(t0, now);
+  gc.stop();
   if (process.env.BENCH_DIAG) {
     const st = engine.positions.stats().orderCache;
     console.log(`    order thread ${d.index}: ${t.orders} orders, thread CPU ${(((threadCpuMs() - cpu0) * 1000) / t.orders).toFixed(1)} µs/order, ` +
