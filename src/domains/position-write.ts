@@ -10,7 +10,7 @@
  *      position-cache.ts) keeps its chunk; every other order is encoded into a new chunk; then
  *      the head is encoded and the record block written. Any error here (codec refusal,
  *      ERR_CAPACITY) frees what was built: nothing was published.
- *   3. inside the heap's write gate: add the uuid to the hotkey list (new position only), CAS
+ *   3. inside the heap's write gate: add the uuid to the hotkey index (new position only), CAS
  *      the record slot from the word read in 1 (a different word means some thread wrote
  *      without the lock: the save starts over), then set or clear the open-index entry.
  *   4. retire the old record block and the old chunks the new version does not refer to. They
@@ -314,7 +314,7 @@ export class PositionWriter {
   }
 
   /**
-   * Step 3 (inside the write gate): hotkey list (new position), open index (opening), record,
+   * Step 3 (inside the write gate): hotkey index (new position), open index (opening), record,
    * then the closing or moving updates of the open index, then retirement. Each step that can
    * be refused (ERR_CAPACITY, an insert lock not free) comes before the record's CAS, and a
    * refusal undoes the steps before it: a save that throws has published nothing. The open

@@ -24,7 +24,7 @@
  * longer referenced are retired. A reader between two steps sees a state that the next step
  * completes (getOpen checks that the record it finds is open and of that trade pair). A save
  * that fails (validation, ERR_CAPACITY, codec errors) has published nothing; if the record
- * cannot be inserted after its uuid went into the hotkey list, the uuid is taken out again
+ * cannot be inserted after its uuid went into the hotkey index, the uuid is taken out again
  * (and skipped by readers if even that fails). All publishing steps run inside the heap's
  * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
  */
