@@ -5,8 +5,8 @@
  * and for the real median position.
  * Times are medians (p50 of tinybench's samples; robust to neighbours' load) in µs per operation;
  * MB/s is of the position's JSON text. Single thread. BENCH_MS (default 300) sets the time per
- * task. The order steps restore the position to its size after every step (afterEach, not
- * timed), so every sample is a step on a position of exactly that size.
+ * task. The order steps restore the position to its size every 16 steps (afterEach, not timed),
+ * so every sample is a step on a position of n to n + 15 orders.
  * Targets (issue, item 4): the 100-order step within 2x of the 1-order step; under 10 µs for the
  * real median position. Issue 12: the append step (getOpenHead + appendOrder) on 100 orders
  * within 1.2x of 1 order; opening a position for a miner with 500 earlier positions within 1.2x
@@ -114,12 +114,14 @@ for (const [name, p] of [['median', median], ['largest', largest]] as const) {
  */
 const stepNames: string[] = [];
 const appendNames: string[] = [];
+const kRestoreEvery = 16;
 const hasAppend = typeof (main.d as { appendOrder?: unknown }).appendOrder === 'function';
 function addStep(name: string, start: Position, how: 'whole' | 'append' = 'whole'): void {
   const tp = tpOf(start);
   save(main, start);
   const base = main.d.getOpen(hk, tp)!;
   let i = 0;
+  let since = 0;
   (how === 'whole' ? stepNames : appendNames).push(name);
   jsonOf[name] = (how === 'whole' ? jsonSize(start) : 0) + jsonSize(order);
   const step = how === 'whole'
@@ -135,14 +137,19 @@ function addStep(name: string, start: Position, how: 'whole' | 'append' = 'whole
   bench.add(
     name,
     () => main.locks.withLock(hk, tp, step),
-    // Restored, then read once (untimed): a save no longer puts copies of the orders it wrote in
-    // this thread's caches (issue 12), so without the read the timed getOpen would decode the
-    // restore's freshly written chunks; with it, every sample is the steady state of a thread
-    // that reads, appends and saves (one new order decoded per step: the one it saved last).
-    { afterEach: () => main.locks.withLock(hk, tp, () => {
-      main.d.save(base);
-      sink += main.d.getOpen(hk, tp)!.orders.length;
-    }) },
+    // Restored every kRestoreEvery steps, then read once (untimed): the position has n to
+    // n + kRestoreEvery - 1 orders. A restore writes every order again (the version it replaces
+    // is one this thread wrote, and a save no longer keeps copies of what it wrote, issue 12),
+    // and the read decodes them: done after every step, that garbage's collections landed in
+    // the timed steps. With the read, every sample is the steady state of a thread that reads,
+    // appends and saves.
+    { afterEach: () => {
+      if (++since % kRestoreEvery !== 0) return;
+      main.locks.withLock(hk, tp, () => {
+        main.d.save(base);
+        sink += main.d.getOpen(hk, tp)!.orders.length;
+      });
+    } },
   );
 }
 for (const n of [1, 10, 100]) addStep(`order step, ${n}-order position`, synthetic(n, `step${n}`, `STEP${n}USD`));
