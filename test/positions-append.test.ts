@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine } from '../src/index.ts';
 import { ErrorCode } from '../src/errors.ts';
+import { SharedHeap } from '../src/internal/heap.ts';
 import type { Position, PositionHead } from '../src/domains/positions.ts';
 import { seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
@@ -131,6 +132,24 @@ test('appendOrder with ifEpoch: refused during or after a newer sync, nothing wr
   } finally {
     e.close();
   }
+});
+
+test('save: the same get() result saved again and again (a head field changed) keeps every chunk, with no copy of any order', () => {
+  const f = fixture();
+  saveLocked(f, start);
+  const got = f.positions.get(HK, start.position_uuid)!;
+  const decodes0 = f.positions.stats().orderCache.misses;
+  // A pinned reader: every retired block waits in the deferred list, so it counts them.
+  const heap = new SharedHeap(f.handle.heap, f.key, 'pin');
+  heap.pin();
+  for (let i = 0; i < 5; i++) {
+    got.current_return = 1 + i;
+    saveLocked(f, got);
+  }
+  assert.is(f.positions.stats().heap.deferredBlocks, 5, 'only the 5 record blocks were replaced: no order written again');
+  heap.unpin();
+  assert.is(f.positions.stats().orderCache.misses, decodes0);
+  assert.is(JSON.stringify(f.positions.get(HK, start.position_uuid)), JSON.stringify({ ...start, current_return: 5 }));
 });
 
 test('hotkey index: first-save order over 600 positions, deletes anywhere, a deleted miner leaves no block', () => {

@@ -131,7 +131,7 @@ export class PositionWriter {
   }
 
   save(pos: object, v: ValidPosition): void {
-    this.#write(v, SAVE, this.#meta, (old) => {
+    const built = this.#write(v, SAVE, this.#meta, (old) => {
       if (old !== undefined && old.tp !== v.tp && !this.#locks.isHeldByCurrentThread(v.hotkey, old.tp)) {
         throw new SabStateError(
           ErrorCode.LOCK_NOT_HELD,
@@ -139,6 +139,10 @@ export class PositionWriter {
         );
       }
     }, (old, hRec) => this.#build(pos, v, old, hRec), (old) => old);
+    // Every order kept its chunk: they are all frozen objects of this thread's caches, so the new
+    // version's list is remembered as it stands (no copy of any order), and saving the same
+    // objects again (a head field changed, no order added) keeps every chunk again.
+    if (built.fresh.length === 0) this.#s.memo.put(built.ref, this.#s.heap.stampOf(built.ref), v.orders.slice());
   }
 
   /**
@@ -164,7 +168,7 @@ export class PositionWriter {
   #write<O extends { open: boolean; tp: string }>(
     v: ValidHead, points: Points, read: Reader<O>, check: (old: O | undefined) => void,
     build: (old: O | undefined, hRec: number) => Built, toOld: (old: O) => Old,
-  ): void {
+  ): Built {
     const { records, open, heap } = this.#s;
     const hRec = records.hash(v.hotkey, v.uuid);
     const hOpen = open.hash(v.hotkey, v.tp);
@@ -203,7 +207,7 @@ export class PositionWriter {
           if (!built.published) this.#discard(built, 0);
         }
       });
-      if (done) return;
+      if (done) return built!;
     }
     throw new Error(`${points.op}: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
