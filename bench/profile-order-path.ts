@@ -33,6 +33,7 @@ const lat = new Float64Array(N);
 const gc = gcRecorder();
 const heap0 = getHeapStatistics().used_heap_size;
 const c0 = process.cpuUsage();
+const f0 = process.resourceUsage().minorPageFault;
 const t0 = performance.now();
 for (let i = 0; i < N; i++) {
   const p = pick(rnd, setup);
@@ -43,6 +44,7 @@ for (let i = 0; i < N; i++) {
 }
 const t1 = performance.now();
 const c = process.cpuUsage(c0);
+const faults = process.resourceUsage().minorPageFault - f0;
 const heap1 = getHeapStatistics().used_heap_size;
 await gc.settled();
 const g = gc.tally(t0, t1);
@@ -52,5 +54,6 @@ const us = (x: number): string => (x * 1000).toFixed(1);
 console.log(
   `${how}: ${N} orders in ${(t1 - t0).toFixed(0)} ms: ${us((t1 - t0) / N)} µs/order wall, ${((c.user + c.system) / N).toFixed(1)} µs/order process CPU, ` +
     `p50 ${us(lat[N >> 1]!)} µs, p99 ${us(lat[Math.floor(N * 0.99)]!)} µs; GC per 10,000 orders: ${((g.minor * 1e4) / N).toFixed(1)} scavenges, ` +
-    `${((g.major * 1e4) / N).toFixed(1)} mark-compacts, pause ${((g.pauseMs * 1000) / N).toFixed(2)} µs/order; JS heap ${(heap0 / 2 ** 20).toFixed(0)} -> ${(heap1 / 2 ** 20).toFixed(0)} MB`,
+    `${((g.major * 1e4) / N).toFixed(1)} mark-compacts, pause ${((g.pauseMs * 1000) / N).toFixed(2)} µs/order; JS heap ${(heap0 / 2 ** 20).toFixed(0)} -> ${(heap1 / 2 ** 20).toFixed(0)} MB; ` +
+    `${(faults / N).toFixed(2)} minor page faults per order`,
 );
