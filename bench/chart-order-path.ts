@@ -2,7 +2,7 @@
  * `npm run bench:order-path:rounds`: runs bench/order-path.ts BENCH_ROUNDS times (default 3), one
  * after the other, each run every design in turn (so the designs alternate: a burst of load on the
  * machine hits one run of each, not all runs of one), then writes to bench/results/ (or
- * BENCH_RESULTS_DIR) the medians: for each (design, order threads) the median of every figure over
+ * BENCH_RESULTS_DIR) the medians: for each (design, order threads; and one-thread variant) the median of every figure over
  * the runs, and as "sabstate ÷ this" the median of each run's own ratio (a ratio is taken within
  * one run, never across runs). The JSON keeps every run's results too. Other BENCH_* variables
  * pass through to each run. A failed run (a lost update, a crashed peer) fails the command.
@@ -60,7 +60,7 @@ const keys = new Map<string, Result[]>();
 const ratios = new Map<string, number[]>();
 for (const run of runs) {
   for (const r of run.results) {
-    const k = `${r.kind}/${r.threads}`;
+    const k = `${r.kind}/${r.threads}/${r.variant ?? ''}`;
     keys.set(k, [...(keys.get(k) ?? []), r]);
     const q = ratioOf(run.results, { ...r, sabstateRatio: undefined });
     if (q !== undefined) ratios.set(k, [...(ratios.get(k) ?? []), q]);
@@ -70,10 +70,15 @@ const merged: Result[] = [...keys.entries()].map(([k, rs]) => {
   const m = (f: (r: Result) => number): number => median(rs.map(f));
   const kinds = [...new Set(rs.flatMap((r) => Object.keys(r.cpuUsByKind)))];
   const q = ratios.get(k);
+  const gcs = rs.map((r) => r.gc).filter((g) => g !== undefined);
+  const gm = (f: (g: NonNullable<Result['gc']>) => number): number => median(gcs.map(f));
   return {
-    kind: rs[0]!.kind, threads: rs[0]!.threads, orders: m((r) => r.orders), rate: m((r) => r.rate), p50: m((r) => r.p50), p99: m((r) => r.p99), max: m((r) => r.max),
+    kind: rs[0]!.kind, ...(rs[0]!.variant === undefined ? {} : { variant: rs[0]!.variant }), threads: rs[0]!.threads, orders: m((r) => r.orders), rate: m((r) => r.rate), p50: m((r) => r.p50), p99: m((r) => r.p99), max: m((r) => r.max),
     cpuUsPerOrder: m((r) => r.cpuUsPerOrder), cpuUsByKind: Object.fromEntries(kinds.map((x) => [x, m((r) => r.cpuUsByKind[x] ?? NaN)])),
-    rssBytes: m((r) => r.rssBytes ?? NaN), check: `${rs.filter((r) => r.ok).length} of ${rs.length} runs ok`, ok: rs.every((r) => r.ok),
+    rssBytes: m((r) => r.rssBytes ?? NaN),
+    ...(rs.some((r) => r.threadCpuUsPerOrder !== undefined) ? { threadCpuUsPerOrder: m((r) => r.threadCpuUsPerOrder ?? NaN) } : {}),
+    ...(gcs.length === 0 ? {} : { gc: { minorPer10k: gm((g) => g.minorPer10k), majorPer10k: gm((g) => g.majorPer10k), pauseUsPerOrder: gm((g) => g.pauseUsPerOrder) } }),
+    check: `${rs.filter((r) => r.ok).length} of ${rs.length} runs ok`, ok: rs.every((r) => r.ok),
     ...(q === undefined ? {} : { sabstateRatio: median(q) }),
   };
 });

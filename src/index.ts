@@ -13,7 +13,7 @@ export { hashBackend } from './internal/native.ts';
 export type { EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine.ts';
 export type { ErrorCodeValue } from './errors.ts';
 export type { LockCallOptions, LockGuard, LockStats, SlowLockInfo } from './domains/locks.ts';
-export type { Position, PositionsStats } from './domains/positions.ts';
+export type { OpenPositionHead, Position, PositionHead, PositionsStats } from './domains/positions.ts';
 export type { EliminationRow, EliminationsStats } from './domains/eliminations.ts';
 export type { DepartedEntry, DepartedStats } from './domains/departed.ts';
 export type { GeneralMap, GeneralStats } from './domains/general.ts';

@@ -412,7 +412,7 @@ test('ERR_LAYOUT_MISMATCH: tampered positions handle', () => {
   mismatch(tampered(e, (h) => { h.positions.heap.maxBytes = 32 << 20; }), /positions heap/);
   mismatch(tampered(e, (h) => { h.positions.records.sab = other.handle().positions.records.sab; }), /^positions: hash seed differs/);
   mismatch(tampered(e, (h) => { h.positions.open.sab = h.positions.heap.sab; }), /^positions open index: region kind/);
-  mismatch(tampered(e, (h) => { h.positions.byHotkey.maxRecords = 2048; }), /^positions hotkey index/);
+  mismatch(tampered(e, (h) => { h.positions.byHotkey.maxRecords = 4096; }), /^positions hotkey index/); // 2 x positions.maxRecords is 2048 (issue 12)
 });
 
 test('ERR_LAYOUT_MISMATCH: tampered eliminations handle', () => {

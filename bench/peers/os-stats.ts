@@ -26,6 +26,9 @@ function cpuMsOfStat(path: string): number {
 /** CPU ms of one thread of this process, by OS id. */
 export const threadCpuMs = (tid: number): number => (tid > 0 ? cpuMsOfStat(`/proc/self/task/${tid}/stat`) : NaN);
 
+/** CPU ms of the calling thread alone (a worker's own: /proc/thread-self). */
+export const ownThreadCpuMs = (): number => cpuMsOfStat('/proc/thread-self/stat');
+
 /** CPU ms of a process (every thread), by pid. */
 export const processCpuMs = (pid: number): number => cpuMsOfStat(`/proc/${pid}/stat`);
 

@@ -6,7 +6,8 @@
  *                                            order: warmup `warmMs` (untimed), then the barrier
  *   release(): barrier[1] = 1 once W arrived ◄─ arriveAndWait(barrier)
  *   ThreadCpu.start(), process CPU           order: `ms` of orders, performance.now() around
- *   ... await every order worker's Tally       each into its own histogram row (orderLoop)
+ *   ... await every order worker's Tally       each into its own histogram row, its own CPU
+ *                                              and GC in the window (orderLoop)
  *   ThreadCpu.stop(), RSS                    consumer: pops until `done` and the store is empty
  *   done[0] = 1, await { popped }, terminate
  *
@@ -15,9 +16,9 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { WorkerOptions } from 'node:worker_threads';
-import { arriveAndWait, bucketOf, createHistograms, histogramRows, pick, BUCKETS } from '../workers/order-path-common.ts';
+import { arriveAndWait, bucketOf, createHistograms, gcRecorder, histogramRows, pick, BUCKETS } from '../workers/order-path-common.ts';
 import type { Pick, Setup, Tally } from '../workers/order-path-common.ts';
-import { ThreadCpu, processCpuMs, rssBytes } from './os-stats.ts';
+import { ThreadCpu, ownThreadCpuMs, processCpuMs, rssBytes } from './os-stats.ts';
 
 /**
  * A Worker running a TypeScript file (as test/helpers/workers.ts `tsWorker`) that first writes
@@ -161,12 +162,18 @@ export async function runThreadCase(o: {
 /**
  * The order loop of a worker: warmup (untimed), the start barrier, then `ms` of orders with
  * performance.now() around each into this worker's histogram row. `order` may be synchronous
- * (lmdb) or return a promise (Redis); a synchronous one is not awaited.
+ * (lmdb) or return a promise (Redis); a synchronous one is not awaited. The tally also carries
+ * this thread's own CPU time in the timed window (Linux) and its GC there (scavenges,
+ * mark-compacts, pause). `onStart`, if given, runs right after the barrier (a worker's
+ * diagnostics read their counters there).
  */
 export type LoopData = Omit<CaseData, 'role' | 'seed' | 'done' | 'tids' | 'tidSlot'>;
 
-export async function orderLoop(d: LoopData, order: (p: Pick, rnd: () => number) => boolean | Promise<boolean>, rnd: () => number): Promise<Tally> {
+export async function orderLoop(
+  d: LoopData, order: (p: Pick, rnd: () => number) => boolean | Promise<boolean>, rnd: () => number, onStart?: () => void,
+): Promise<Tally> {
   const hist = new Int32Array(d.histograms, d.index * BUCKETS * 4, BUCKETS);
+  const gc = gcRecorder();
   const t: Tally = { orders: 0, saved: 0, rejected: 0, warmOrders: 0, warmSaved: 0, elapsedMs: 0 };
   const warmEnd = performance.now() + d.warmMs;
   while (performance.now() < warmEnd) {
@@ -175,6 +182,8 @@ export async function orderLoop(d: LoopData, order: (p: Pick, rnd: () => number)
     if (typeof r === 'boolean' ? r : await r) t.warmSaved++;
   }
   arriveAndWait(new Int32Array(d.barrier));
+  onStart?.();
+  const cpu0 = ownThreadCpuMs();
   const t0 = performance.now();
   const end = t0 + d.ms;
   let now = t0;
@@ -190,6 +199,10 @@ export async function orderLoop(d: LoopData, order: (p: Pick, rnd: () => number)
     else t.rejected++;
   }
   t.elapsedMs = now - t0;
+  t.threadCpuMs = ownThreadCpuMs() - cpu0;
+  await gc.settled();
+  t.gc = gc.tally(t0, now);
+  gc.stop();
   return t;
 }
 
