@@ -216,6 +216,7 @@ test('capacity: a full table or heap is ERR_CAPACITY and changes nothing', () =>
   const f = fixture({ maxRecords: 3 });
   for (const u of ['a', 'b', 'c']) saveLocked(f, pos(u, `TP${u}`, true));
   assert.is(code(() => saveLocked(f, pos('d', 'TPd', true, [], 'hk2'))), ErrorCode.CAPACITY);
+  assert.throws(() => saveLocked(f, pos('d', 'TPd', true, [], 'hk2')), /raise options\.positions\.maxRecords or options\.positions\.maxBytes/, 'names the option to raise');
   assert.is(f.positions.size, 3);
   assert.equal(f.positions.hotkeys(), [HK], 'the hotkey list entry was rolled back');
   assert.is(f.positions.getOpen('hk2', 'TPd'), undefined);

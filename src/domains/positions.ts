@@ -28,7 +28,7 @@
  * (and skipped by readers if even that fails). All publishing steps run inside the heap's
  * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
  */
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch, describe } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch, describe, capacityHint } from '../errors.ts';
 import { decodeOrder, decodePositionHead } from '../internal/codec.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
@@ -332,11 +332,12 @@ export class PositionsDomain {
       );
     }
     this.#ops.saves++;
-    if (ifEpoch === undefined) {
-      write();
-      return;
+    try {
+      if (ifEpoch === undefined) write();
+      else this.#gate!.guard(ifEpoch, write);
+    } catch (e) {
+      throw capacityHint(e, 'options.positions.maxRecords or options.positions.maxBytes');
     }
-    this.#gate!.guard(ifEpoch, write);
   }
 
   /**
