@@ -57,10 +57,27 @@ export interface EngineOptions {
   /** Departed hotkeys (default 16384) and heap bytes. Full: `mark` throws ERR_CAPACITY. */
   departed?: { maxRecords?: number; maxBytes?: number };
   /** maps: names (default capacities) or { name: { maxRecords, maxBytes } } (MAP_DEFAULTS: 16,384 records, 64 MiB). */
-  general?: { queues?: Record<string, QueueOptions>; counters?: string[]; maps?: string[] | Record<string, { maxRecords?: number; maxBytes?: number }> };
+  general?: { queues?: Record<string, QueueOptions>; counters?: readonly string[]; maps?: readonly string[] | Record<string, { maxRecords?: number; maxBytes?: number }> };
   /** A snapshot directory (engine.snapshot) to start from. Options given here override its sizes. */
   restoreFrom?: string;
 }
+
+type Defined<T> = Exclude<T, undefined>;
+type KeysOf<T> = string extends keyof Defined<T> ? string : Extract<keyof Defined<T>, string>;
+type ItemsOf<T> = T extends undefined ? never : T extends readonly (infer N)[] ? (string extends N ? string : Extract<N, string>) : KeysOf<T>;
+/** The general options declared in O; unknown (so: names are strings) when absent or restored from a snapshot. */
+type GeneralOf<O> = O extends { restoreFrom: string } ? unknown : O extends { general: infer G } ? Defined<G> : unknown;
+
+/**
+ * The queue names declared in the options `O` given to `createEngine` (inferred from an object
+ * literal), or `string` where they cannot be known (a variable typed `EngineOptions`, an attached
+ * engine without a type argument): `engine.general.queue(name)` accepts these.
+ */
+export type QueueNames<O> = GeneralOf<O> extends { queues?: infer Q } ? KeysOf<Q> : string;
+/** The counter names declared in `O` (`counters: ['a', 'b'] as const`), or `string`. */
+export type CounterNames<O> = GeneralOf<O> extends { counters?: infer C } ? ItemsOf<C> : string;
+/** The map names declared in `O` (an `as const` list, or the keys of an object of capacities), or `string`. */
+export type MapNames<O> = GeneralOf<O> extends { maps?: infer M } ? ItemsOf<M> : string;
 
 /**
  * Options of one thread's view of the engine (createEngine's and attachEngine's second
@@ -182,12 +199,12 @@ export let engineSeedOf: (engine: Engine) => bigint;
  * One thread's view of the shared state: `createEngine` on the main thread, `attachEngine(handle)` in
  * each worker.
  */
-export class Engine {
+export class Engine<O extends EngineOptions = EngineOptions> {
   readonly locks: LockDomain;
   readonly positions: PositionsDomain;
   readonly eliminations: EliminationsDomain;
   readonly departed: DepartedDomain;
-  readonly general: GeneralDomain;
+  readonly general: GeneralDomain<QueueNames<O>, CounterNames<O>, MapNames<O>>;
   readonly #handle: EngineHandle;
   readonly #key: HashKey;
   readonly #recovery: EngineRecovery;
@@ -206,7 +223,8 @@ export class Engine {
     const threads = new ThreadRegistry(handle.threads);
     threads.registerSelf();
     // Maps are fixed at creation: taken once here, so that recovery keeps working after close().
-    const maps = this.general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, this.general.map(n) as SharedMap]);
+    const general: GeneralDomain = this.general;
+    const maps = general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, general.map(n) as SharedMap]);
     this.#recovery = new EngineRecovery({
       threads,
       locks: this.locks,
@@ -331,7 +349,7 @@ export class Engine {
     if (this.#closed) return;
     this.#closed = true;
     this.#recovery.stopWaitChecks();
-    const g = this.general;
+    const g: GeneralDomain = this.general;
     const objects: object[] = [
       ...g.queueNames().map((n) => g.queue(n)), ...g.counterNames().map((n) => g.counter(n)), ...g.mapNames().map((n) => g.map(n)),
       g.syncGate, this.locks, this.positions, this.eliminations, this.departed, g, this,
@@ -401,7 +419,7 @@ function mergeOption(saved: unknown, given: unknown): unknown {
  * @throws {@link SabStateError} `ERR_CAPACITY` with `restoreFrom`, if the snapshot's state does not
  *   fit the options given.
  */
-export function createEngine(options: EngineOptions = {}, threadOptions?: ThreadOptions): Engine {
+export function createEngine<O extends EngineOptions = EngineOptions>(options: O = {} as O, threadOptions?: ThreadOptions): Engine<O> {
   resolveThreadOptions(threadOptions);
   let r = resolveEngineOptions(options);
   let state: ReturnType<typeof readEngineSnapshot> | undefined;
@@ -434,7 +452,7 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
   const opts: ResolvedEngineOptions = {
     lockStripes: r.lockStripes, positions: r.positions, eliminations: r.eliminations, departed: r.departed, general: r.general,
   };
-  const engine = new Engine({
+  const engine = new Engine<O>({
     kind: 'sabstate-engine',
     version: LAYOUT_VERSION,
     seed: [key.k0, key.k1],
@@ -457,7 +475,7 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
  *   by a library version with another memory layout.
  * @throws TypeError or RangeError if `threadOptions` is malformed (state unchanged).
  */
-export function attachEngine(handle: EngineHandle, threadOptions?: ThreadOptions): Engine {
+export function attachEngine<O extends EngineOptions = EngineOptions>(handle: EngineHandle, threadOptions?: ThreadOptions): Engine<O> {
   resolveThreadOptions(threadOptions);
   const h = handle as Partial<EngineHandle> | null;
   if (typeof h !== 'object' || h === null || h.kind !== 'sabstate-engine') {
@@ -475,7 +493,7 @@ export function attachEngine(handle: EngineHandle, threadOptions?: ThreadOptions
   if (typeof h.options !== 'object' || h.options === null) throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: the handle has no options');
   if (!(h.threads instanceof SharedArrayBuffer)) throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, 'attachEngine: the handle has no thread registry');
   try {
-    return new Engine(handle, threadOptions);
+    return new Engine<O>(handle, threadOptions);
   } catch (e) {
     // Each region's header is checked by its domain (ERR_LAYOUT_MISMATCH naming it); a handle
     // missing a part of a domain (no heap, no tables...) fails before that, on the missing part.

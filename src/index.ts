@@ -10,7 +10,7 @@ export { DepartedDomain } from './domains/departed.ts';
 export { GeneralDomain } from './domains/general.ts';
 export { hashBackend } from './internal/native.ts';
 
-export type { EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine.ts';
+export type { QueueNames, CounterNames, MapNames, EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine.ts';
 export type { ErrorCodeValue } from './errors.ts';
 export type { LockCallOptions, LockGuard, LockStats, SlowLockInfo } from './domains/locks.ts';
 export type { OpenPositionHead, Position, PositionHead, PositionsStats } from './domains/positions.ts';

@@ -79,13 +79,13 @@ export interface GeneralHandle {
 }
 
 /** A small shared map of the validator's other dicts (account sizes...). */
-export interface GeneralMap {
+export interface GeneralMap<V = unknown> {
   /**
    * The value of `key`, or undefined (lock-free).
    * @throws {@link SabStateError} `ERR_INVALID_KEY` if `key` is not a non-empty string of at most 256
    *   characters.
    */
-  get(key: string): unknown;
+  get(key: string): V | undefined;
   /**
    * Sets `key` to `value` (JSON-like values, strings, numbers, bytes).
    * @throws {@link SabStateError} `ERR_INVALID_KEY` if `key` is not a non-empty string of at most 256
@@ -94,7 +94,7 @@ export interface GeneralMap {
    * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if the encoded value is larger than 64 KiB.
    * @throws {@link SabStateError} `ERR_CAPACITY` if the map is full (16384 records, 64 MiB).
    */
-  set(key: string, value: unknown): void;
+  set(key: string, value: V): void;
   /**
    * True if `key` is in the map (lock-free).
    * @throws {@link SabStateError} `ERR_INVALID_KEY` if `key` is not a non-empty string of at most 256
@@ -108,7 +108,7 @@ export interface GeneralMap {
    */
   delete(key: string): boolean;
   /** Every entry, lock-free (each whole; not a snapshot while writers run). */
-  entries(): Array<[string, unknown]>;
+  entries(): Array<[string, V]>;
   readonly size: number;
 }
 
@@ -237,7 +237,7 @@ function unknown(kind: keyof typeof UNKNOWN, name: unknown, known: Iterable<stri
  * The general domain (`engine.general`): the named queues, counters and maps declared at creation, and
  * the sync gate.
  */
-export class GeneralDomain {
+export class GeneralDomain<Q extends string = string, C extends string = string, M extends string = string> {
   /** The sync gate (begin / end / current, and guard for positions.save / eliminations.add). */
   readonly syncGate: SyncGate;
   #queues = new Map<string, Ring>();
@@ -265,12 +265,13 @@ export class GeneralDomain {
   }
 
   /**
-   * The queue declared as `name`; ERR_UNKNOWN_QUEUE otherwise.
+   * The queue declared as `name`; ERR_UNKNOWN_QUEUE otherwise. `T` types its messages (a claim the
+   * caller makes; nothing is checked at run time): `queue<Notice>('notices')`.
    * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` if no queue `name` was declared in
    *   `options.general.queues`.
    */
-  queue(name: string): Ring {
-    return (typeof name === 'string' ? this.#queues.get(name) : undefined) ?? unknown('queue', name, this.#queues.keys());
+  queue<T = unknown>(name: Q): Ring<T> {
+    return ((typeof name === 'string' ? this.#queues.get(name) : undefined) ?? unknown('queue', name, this.#queues.keys())) as Ring<T>;
   }
 
   /**
@@ -278,17 +279,18 @@ export class GeneralDomain {
    * @throws {@link SabStateError} `ERR_UNKNOWN_COUNTER` if no counter `name` was declared in
    *   `options.general.counters`.
    */
-  counter(name: string): Counter {
+  counter(name: C): Counter {
     return (typeof name === 'string' ? this.#counters.get(name) : undefined) ?? unknown('counter', name, this.#counters.names());
   }
 
   /**
-   * The map declared as `name`.
+   * The map declared as `name`. `V` types its values (a claim the caller makes; nothing is checked
+   * at run time): `map<{ account_size: number }>('accountSizes')`.
    * @throws {@link SabStateError} `ERR_UNKNOWN_MAP` if no map `name` was declared in
    *   `options.general.maps`.
    */
-  map(name: string): GeneralMap {
-    return (typeof name === 'string' ? this.#maps.get(name) : undefined) ?? unknown('map', name, this.#maps.keys());
+  map<V = unknown>(name: M): GeneralMap<V> {
+    return ((typeof name === 'string' ? this.#maps.get(name) : undefined) ?? unknown('map', name, this.#maps.keys())) as GeneralMap<V>;
   }
 
   /**

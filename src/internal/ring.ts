@@ -251,7 +251,7 @@ function heldBy(i32: Int32Array, i: number, tag: number): boolean {
  * A named MPMC queue (`engine.general.queue(name)`): a bounded ring of messages in shared memory; full
  * and empty answers are linearizable.
  */
-export class Ring {
+export class Ring<T = RingMessage> {
   readonly name: string;
   readonly capacity: number;
   readonly maxMessageBytes: number;
@@ -305,7 +305,7 @@ export class Ring {
    *   `maxMessageBytes`.
    * @throws {@link SabStateError} `ERR_INVALID_VALUE` if the codec cannot encode `msg`.
    */
-  push(msg: RingMessage): boolean {
+  push(msg: T): boolean {
     let bytes: Uint8Array;
     let tag: number;
     if (typeof msg === 'string' && msg.isWellFormed()) {
@@ -370,21 +370,21 @@ export class Ring {
    * 0: no wait for a message), or timeoutMs ran out waiting for a consumer stalled mid-pop.
    * @throws TypeError or RangeError if `options` is malformed (state unchanged).
    */
-  pop(options?: PopOptions): RingMessage | undefined {
+  pop(options?: PopOptions): T | undefined {
     const t = popTimeout(options, 0);
     if (t !== 0) {
       const v = this.#takeNow();
-      return v === EMPTY || v === BUSY ? this.#popSlow(t) : v;
+      return (v === EMPTY || v === BUSY ? this.#popSlow(t) : v) as T | undefined;
     }
     const v = this.#take(Infinity);
-    return v === EMPTY ? this.#empty() : v;
+    return (v === EMPTY ? this.#empty() : v) as T | undefined;
   }
 
   /**
    * Pops a message, waiting with Atomics.waitAsync (never blocks the thread); default no timeout.
    * @throws (the promise rejects) TypeError or RangeError if `options` is malformed.
    */
-  popAsync(options?: PopOptions): Promise<RingMessage | undefined> {
+  popAsync(options?: PopOptions): Promise<T | undefined> {
     let t: number;
     try {
       t = popTimeout(options, Infinity);
@@ -392,8 +392,8 @@ export class Ring {
       return Promise.reject(e);
     }
     const v = this.#takeNow();
-    if (v === EMPTY) return t === 0 ? Promise.resolve(this.#empty()) : this.#popAsyncSlow(t);
-    return v === BUSY ? this.#popAsyncSlow(t) : Promise.resolve(v);
+    if (v === EMPTY) return (t === 0 ? Promise.resolve(this.#empty()) : this.#popAsyncSlow(t)) as Promise<T | undefined>;
+    return (v === BUSY ? this.#popAsyncSlow(t) : Promise.resolve(v)) as Promise<T | undefined>;
   }
 
   /** Pushes, pops, full and empty answers, waits, and the size now (shared counters). */
