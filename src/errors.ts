@@ -21,6 +21,8 @@ export const ErrorCode = {
   SNAPSHOT_CORRUPT: 'ERR_SNAPSHOT_CORRUPT',
   NATIVE_UNAVAILABLE: 'ERR_NATIVE_UNAVAILABLE',
   CLOSED: 'ERR_CLOSED',
+  /** A remote store (createRedisEngine) could not be reached or dropped the connection mid-call. */
+  CONNECTION: 'ERR_CONNECTION',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
