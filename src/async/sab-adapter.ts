@@ -15,6 +15,7 @@
  * - queue.pop({ timeoutMs }) is the ring's popAsync (0 by default: do not wait).
  */
 import type { Engine } from '../engine.ts';
+import { ErrorCode, SabStateError } from '../errors.ts';
 import type { Position } from '../domains/positions.ts';
 import type { AsyncEngine, AsyncOpenPositionHead, AsyncQueue, AsyncCounter, AsyncMap, PositionHead } from './types.ts';
 
@@ -68,7 +69,11 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
       appendOrder: (head, order, opts) =>
         call(() => {
           if (step.appendOrder !== undefined) return step.appendOrder.call(pos, head, order, opts);
-          // Fallback until the engine has its own order step: validated by save itself.
+          // Fallback until the engine has its own order step: the head rule here, the rest by save.
+          const given = (head as { orders?: unknown }).orders;
+          if (given !== undefined && given !== null) {
+            throw new SabStateError(ErrorCode.INVALID_VALUE, 'head.orders must be null or absent (appendOrder adds one order; save writes whole positions)');
+          }
           const uuid = (head as { position_uuid?: unknown }).position_uuid;
           const hk = (head as { miner_hotkey?: unknown }).miner_hotkey;
           const prev = typeof hk === 'string' && typeof uuid === 'string' ? pos.get(hk, uuid) : undefined;

@@ -14,8 +14,9 @@
  * next pop of that queue, in the same script (QUEUE_POP), or by close(): asking for the next
  * message, or closing, says the previous one was handled. `claimIdleMs` (default 30 s) must
  * exceed the longest handling time, else a slow live consumer's message is redelivered.
- * push (QUEUE_PUSH) refuses (false) when queued + delivered-unacknowledged reaches the declared
- * capacity; size() counts queued, not yet delivered messages.
+ * push (QUEUE_PUSH) refuses (false) only when the messages queued and not yet delivered fill the
+ * declared capacity; size() counts those. The stream also holds each consumer's one delivered,
+ * unacknowledged message (so at most capacity + consumers entries).
  * pop({ timeoutMs }): QUEUE_POP; if empty and timeoutMs > 0, XREADGROUP BLOCK on a connection of
  * its own (blocking pops of one engine take turns on it), in slices of at most 1 s so that
  * messages left by a dead consumer are claimed while waiting.
@@ -158,7 +159,7 @@ export class RedisQueue implements AsyncQueue {
 
   async push(msg: unknown): Promise<boolean> {
     const [k, v] = encodeMessage(msg, this.#decl.maxMessageBytes, this.#name);
-    const ok = (await this.#s.run(QUEUE_PUSH, [this.#key], [this.#decl.capacity, k, v], `queue(${JSON.stringify(this.#name)}).push`)) === 1;
+    const ok = (await this.#s.run(QUEUE_PUSH, [this.#key], [this.#decl.capacity, k, v, GROUP], `queue(${JSON.stringify(this.#name)}).push`)) === 1;
     if (ok) this.stats.pushes++;
     else this.stats.full++;
     return ok;
