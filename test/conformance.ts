@@ -113,6 +113,11 @@ export function conformance(name: string, make: () => Promise<Backend>): void {
         assert.is((h.lastOrder as { order_uuid: string }).order_uuid, `u1-o${i - 1}`);
         const head = { ...h.position, net_leverage: i };
         await a.positions.appendOrder(head, { order_type: 'LONG', order_uuid: `u1-o${i}` });
+        // read again under the same hold: the write is seen
+        const again = await a.positions.getOpenHead(HK, TP, { lastOrder: true });
+        assert.is(again!.orderCount, i + 1);
+        assert.is((again!.lastOrder as { order_uuid: string }).order_uuid, `u1-o${i}`);
+        assert.is(again!.position.net_leverage, i);
       });
     }
     const p = await b.positions.getOpen(HK, TP);

@@ -153,7 +153,7 @@ if (reason !== null) {
       const errors = new Map<string, number>();
       let i = 0;
       let stop = false;
-      let phase: 'before' | 'down' | 'after' = 'before';
+      const state = { phase: 'before' as 'before' | 'down' | 'after' };
       let okAfter = 0;
       const writer = (async () => {
         while (!stop) {
@@ -167,7 +167,7 @@ if (reason !== null) {
               await e.positions.appendOrder(head, { n: k });
             }, { timeoutMs: 30_000 });
             ackedOrders.push(k);
-            if (phase === 'after') okAfter++;
+            if (state.phase === 'after') okAfter++;
           } catch (err) {
             const c = err instanceof SabStateError ? err.code : `untyped: ${String(err)}`;
             errors.set(c, (errors.get(c) ?? 0) + 1);
@@ -177,10 +177,10 @@ if (reason !== null) {
       })();
       await within((async () => { while (ackedOrders.length < 50) await new Promise((r) => setTimeout(r, 10)); })(), 60_000, 'writes before the crash');
       await aof.stop('SIGKILL', true);
-      phase = 'down';
+      state.phase = 'down';
       await within((async () => { while ((errors.get('ERR_CONNECTION') ?? 0) < 3) await new Promise((r) => setTimeout(r, 10)); })(), 60_000, 'typed errors while down');
       const again = await startRedis({ appendonly: true, port: aof.port, dir: aof.dir });
-      phase = 'after';
+      state.phase = 'after';
       try {
         await within((async () => { while (okAfter < 20) await new Promise((r) => setTimeout(r, 10)); })(), 120_000, 'writes after the restart');
         stop = true;

@@ -29,8 +29,9 @@
  * one atomic script; Redis Cluster would refuse it (CROSSSLOT). Running on Cluster needs the
  * gate's epoch replicated into each hotkey's slot (not built).
  *
- * Round trips: the order step (withLock, getOpenHead, appendOrder, release) is 4 round trips
- * when the lock is free; `stats().roundTrips` counts every call this engine made.
+ * Round trips: the order step (withLock, getOpenHead, appendOrder, release) is 3 round trips
+ * when the lock is free (the lock script returns the open head); `stats().roundTrips` counts
+ * every call this engine made.
  */
 import { checkKnownKeys, optObject, optPositiveInt } from '../errors.ts';
 import type { AsyncEngine } from '../async/types.ts';
@@ -133,7 +134,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
         roundTrips: store.roundTrips,
         connectionErrors: store.connectionErrors,
         locks: locks.stats(),
-        positions: { saves: positions.saves, appends: positions.appends, reads: positions.reads },
+        positions: { saves: positions.saves, appends: positions.appends, reads: positions.reads, headsFromLock: positions.prefetched },
         queues: qs,
       };
     },

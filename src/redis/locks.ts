@@ -3,7 +3,9 @@
  *
  * Algorithm (the single-instance Redis lock of the Redis docs, plus fencing):
  * 1. acquire: LOCK_ACQUIRE, one script: if the key is free, INCR the hotkey's fence counter and
- *    `SET key "<fence>:<random>" PX ttl`; else return the key's PTTL. A waiter retries after
+ *    `SET key "<fence>:<random>" PX ttl`, and read the open position's head, order count and
+ *    last order (the order step's getOpenHead, answered from the hold: one round trip fewer);
+ *    else return the key's PTTL. A waiter retries after
  *    min(backoff, pttl) (backoff 1, 2, 4 ... 32 ms with jitter) until `timeoutMs`
  *    (ERR_LOCK_TIMEOUT). A holder that died or lost its connection is never renewed, so its
  *    lock is free at most `lockTtlMs` after its last renewal.
@@ -41,6 +43,14 @@ export interface Hold {
   readonly value: string;
   readonly fence: number;
   lost: boolean;
+  /**
+   * The open position of (hotkey, tp) read by the acquiring script ([head, orderCount,
+   * lastOrder] JSON; null: none), until this hold writes the position (then undefined: read it
+   * from Redis). Only holders of this lock write this (hotkey, tp), so it stays current; a save
+   * under another trade pair's lock that moves the position away is caught by appendOrder's own
+   * trade-pair check (ERR_INVALID_VALUE), never written over.
+   */
+  open: [string, number, string | undefined] | null | undefined;
 }
 
 export interface RedisLockStats {
@@ -115,15 +125,17 @@ export class RedisLocks implements AsyncLocks {
 
   async #acquire(hotkey: string, tp: string, timeoutMs: number): Promise<Hold> {
     const key = this.lockKey(hotkey, tp);
-    const fenceKey = `${this.#s.base(hotkey)}fence`;
+    const base = this.#s.base(hotkey);
+    const keys = [key, `${base}fence`, `${base}open`];
     const rand = randomBytes(12).toString('base64url');
     const deadline = performance.now() + timeoutMs;
     let backoff = 1;
     for (let first = true; ; first = false) {
-      const r = (await this.#s.run(LOCK_ACQUIRE, [key, fenceKey], [rand, this.#ttl], 'locks.withLock')) as [number, number];
+      const r = (await this.#s.run(LOCK_ACQUIRE, keys, [rand, this.#ttl, base, tp], 'locks.withLock')) as [number, number, string?, number?, string?];
       if (r[0] > 0) {
         this.#stats.acquired++;
-        return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false };
+        const open: Hold['open'] = r[2] === undefined ? null : [r[2], r[3]!, r[4]];
+        return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false, open };
       }
       if (first) this.#stats.contended++;
       const left = deadline - performance.now();

@@ -9,7 +9,9 @@
  * dropped or refused (ERR_INVALID_VALUE) before anything is sent.
  *
  * Every call is one round trip: save / appendOrder (POS_WRITE: fence, sync gate, one-open rule,
- * head, orders, indexes, atomic), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN),
+ * head, orders, indexes, atomic), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
+ * getOpenHead inside withLock of that (hotkey, tp) before this hold's first write: the lock
+ * script read it when it granted the lock, locks.ts),
  * listForHotkey (POS_LIST). delete reads the uuid's trade pair (1), takes its lock (1 or more),
  * deletes fenced (1) and releases (1), like the engine's delete, which takes the lock itself.
  * hotkeys() scans the key space (SCAN, one round trip per 1000 keys): a sync-time call.
@@ -64,6 +66,8 @@ export class RedisPositions implements AsyncPositions {
   saves = 0;
   appends = 0;
   reads = 0;
+  /** getOpenHead calls answered from the lock's hold (no round trip). */
+  prefetched = 0;
 
   constructor(store: RedisStore, locks: RedisLocks) {
     this.#s = store;
@@ -95,9 +99,16 @@ export class RedisPositions implements AsyncPositions {
     const last = opts === undefined ? undefined : optObject(opts, 'options').lastOrder;
     if (last !== undefined && typeof last !== 'boolean') throw new TypeError('options.lastOrder must be a boolean');
     this.reads++;
-    const b = this.#s.base(hotkey);
-    const mode = last === true ? 'last' : 'head';
-    const r = (await this.#s.run(POS_GET_OPEN, [`${b}open`], [b, tradePairId, mode], 'positions.getOpenHead')) as [string, number, string?] | null;
+    const held = this.#locks.holdOf(hotkey, tradePairId)?.open;
+    let r: [string, number, string?] | null;
+    if (held !== undefined) {
+      this.prefetched++;
+      r = held === null ? null : [held[0], held[1], last === true ? held[2] : undefined];
+    } else {
+      const b = this.#s.base(hotkey);
+      const mode = last === true ? 'last' : 'head';
+      r = (await this.#s.run(POS_GET_OPEN, [`${b}open`], [b, tradePairId, mode], 'positions.getOpenHead')) as [string, number, string?] | null;
+    }
     if (r === null) return undefined;
     return {
       position: JSON.parse(r[0]) as AsyncOpenPositionHead['position'],
@@ -153,6 +164,7 @@ export class RedisPositions implements AsyncPositions {
       if (tp === null) return false;
       const r = await this.#locks.withLock(hotkey, tp, async () => {
         const hold = this.#locks.holdOf(hotkey, tp)!;
+        hold.open = undefined;
         const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`];
         return (await this.#s.run(POS_DELETE, keys, [hold.value, positionUuid, tp], 'positions.delete')) as number;
       });
@@ -181,6 +193,7 @@ export class RedisPositions implements AsyncPositions {
     const b = this.#s.base(v.hotkey);
     const u = enc(v.uuid);
     const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`, this.#s.gateKey()];
+    hold.open = undefined; // whatever the outcome (a lost reply included): read it from Redis from now on
     await this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, ...orders], what);
   }
 }

@@ -47,14 +47,28 @@ export interface ScriptDef {
   readonly lua: string;
 }
 
-/** KEYS lock, fence; ARGV random, ttlMs -> {fence, 0} granted, or {0, pttl} held by another. */
+/**
+ * KEYS lock, fence, open; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount,
+ * lastOrder} (the open position of (hotkey, tp) as getOpenHead({ lastOrder: true }) returns it,
+ * read in the same step: the order step's getOpenHead costs no round trip, locks.ts), or {fence,
+ * 0} when there is none; held by another: {0, pttl}.
+ */
 export const LOCK_ACQUIRE: ScriptDef = {
   name: 'sabstateLockAcquire',
-  keys: 2,
-  lua: `if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('PTTL', KEYS[1])} end
+  keys: 3,
+  lua: `${LUA_ENC}
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('PTTL', KEYS[1])} end
 local f = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], f .. ':' .. ARGV[1], 'PX', ARGV[2])
-return {f, 0}`,
+local uuid = redis.call('HGET', KEYS[3], ARGV[4])
+if not uuid then return {f, 0} end
+local e = enc(uuid)
+local head = redis.call('GET', ARGV[3] .. 'head:' .. e)
+if not head then return {f, 0} end
+local ok = ARGV[3] .. 'orders:' .. e
+local n = redis.call('LLEN', ok)
+if n > 0 then return {f, 0, head, n, redis.call('LINDEX', ok, -1)} end
+return {f, 0, head, n}`,
 };
 
 /** KEYS lock; ARGV value, ttlMs -> 1 renewed, 0 not held by this value. */
