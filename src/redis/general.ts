@@ -6,7 +6,8 @@
  * it and handling it loses it (and BLMOVE to a processing list needs a reaper that knows which
  * consumer died). A stream keeps each delivered message in the group's pending list, owned by
  * its consumer, with its idle time; a message a dead consumer left is claimed by the next pop of
- * another consumer once idle for `claimIdleMs` (XAUTOCLAIM), so nothing is lost. Delivery is
+ * another consumer once idle for `claimIdleMs` (XAUTOCLAIM, tried by a consumer's pop at most
+ * every claimIdleMs / 4, so within 1.25 x claimIdleMs of its last delivery), so nothing is lost. Delivery is
  * therefore at least once when a consumer dies (the claimed message may have been handled
  * already; it is counted in `stats().queues.<name>.claimed`) and exactly once otherwise.
  *
@@ -145,6 +146,7 @@ export class RedisQueue implements AsyncQueue {
   readonly #lane: BlockingLane;
   /** The last message delivered to this consumer, acknowledged by the next pop or close(). */
   #unacked = '';
+  #lastClaim = -Infinity;
   readonly stats: RedisQueueStats = { pushes: 0, pops: 0, full: 0, empty: 0, claimed: 0 };
 
   constructor(store: RedisStore, name: string, decl: RedisQueueDecl, consumer: string, claimIdleMs: number, lane: BlockingLane) {
@@ -171,7 +173,13 @@ export class RedisQueue implements AsyncQueue {
     const deadline = performance.now() + t;
     const what = `queue(${JSON.stringify(this.#name)}).pop`;
     for (;;) {
-      const r = (await this.#s.run(QUEUE_POP, [this.#key], [GROUP, this.#consumer, this.#unacked, this.#claimIdleMs], what)) as [number, string?, string[]?];
+      // Look for messages of dead consumers at most every claimIdleMs / 4 (and while waiting):
+      // XAUTOCLAIM walks the pending list, the new-message path does not.
+      const now = performance.now();
+      const claim = now - this.#lastClaim >= this.#claimIdleMs / 4;
+      if (claim) this.#lastClaim = now;
+      const args = [GROUP, this.#consumer, this.#unacked, this.#claimIdleMs, claim ? '1' : '0'];
+      const r = (await this.#s.run(QUEUE_POP, [this.#key], args, what)) as [number, string?, string[]?];
       this.#unacked = '';
       if (r[1] !== undefined) return this.#delivered(r[1], r[2]!, r[0] === 1);
       const left = deadline - performance.now();

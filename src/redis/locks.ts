@@ -3,8 +3,8 @@
  *
  * Algorithm (the single-instance Redis lock of the Redis docs, plus fencing):
  * 1. acquire: LOCK_ACQUIRE, one script: if the key is free, INCR the hotkey's fence counter and
- *    `SET key "<fence>:<random>" PX ttl`, and read the open position's head, order count and
- *    last order (the order step's getOpenHead, answered from the hold: one round trip fewer);
+ *    `SET key "<fence>:<random>" PX ttl`, and read the open position's head and order count
+ *    (the order step's getOpenHead, answered from the hold: one round trip fewer);
  *    else return the key's PTTL. A waiter retries after
  *    min(backoff, pttl) (backoff 1, 2, 4 ... 32 ms with jitter) until `timeoutMs`
  *    (ERR_LOCK_TIMEOUT). A holder that died or lost its connection is never renewed, so its
@@ -44,13 +44,13 @@ export interface Hold {
   readonly fence: number;
   lost: boolean;
   /**
-   * The open position of (hotkey, tp) read by the acquiring script ([head, orderCount,
-   * lastOrder] JSON; null: none), until this hold writes the position (then undefined: read it
+   * The open position of (hotkey, tp) read by the acquiring script ([head JSON, orderCount];
+   * null: none), until this hold writes the position (then undefined: read it
    * from Redis). Only holders of this lock write this (hotkey, tp), so it stays current; a save
    * under another trade pair's lock that moves the position away is caught by appendOrder's own
    * trade-pair check (ERR_INVALID_VALUE), never written over.
    */
-  open: [string, number, string | undefined] | null | undefined;
+  open: [string, number] | null | undefined;
 }
 
 export interface RedisLockStats {
@@ -131,10 +131,10 @@ export class RedisLocks implements AsyncLocks {
     const deadline = performance.now() + timeoutMs;
     let backoff = 1;
     for (let first = true; ; first = false) {
-      const r = (await this.#s.run(LOCK_ACQUIRE, keys, [rand, this.#ttl, base, tp], 'locks.withLock')) as [number, number, string?, number?, string?];
+      const r = (await this.#s.run(LOCK_ACQUIRE, keys, [rand, this.#ttl, base, tp], 'locks.withLock')) as [number, number, string?, number?];
       if (r[0] > 0) {
         this.#stats.acquired++;
-        const open: Hold['open'] = r[2] === undefined ? null : [r[2], r[3]!, r[4]];
+        const open: Hold['open'] = r[2] === undefined ? null : [r[2], r[3]!];
         return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false, open };
       }
       if (first) this.#stats.contended++;

@@ -10,8 +10,8 @@
  *
  * Every call is one round trip: save / appendOrder (POS_WRITE: fence, sync gate, one-open rule,
  * head, orders, indexes, atomic), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
- * getOpenHead inside withLock of that (hotkey, tp) before this hold's first write: the lock
- * script read it when it granted the lock, locks.ts),
+ * getOpenHead without lastOrder inside withLock of that (hotkey, tp) before this hold's first
+ * write: the lock script read it when it granted the lock, locks.ts),
  * listForHotkey (POS_LIST). delete reads the uuid's trade pair (1), takes its lock (1 or more),
  * deletes fenced (1) and releases (1), like the engine's delete, which takes the lock itself.
  * hotkeys() scans the key space (SCAN, one round trip per 1000 keys): a sync-time call.
@@ -99,11 +99,12 @@ export class RedisPositions implements AsyncPositions {
     const last = opts === undefined ? undefined : optObject(opts, 'options').lastOrder;
     if (last !== undefined && typeof last !== 'boolean') throw new TypeError('options.lastOrder must be a boolean');
     this.reads++;
-    const held = this.#locks.holdOf(hotkey, tradePairId)?.open;
+    // Answered from the lock's hold unless the last order is asked for (or the hold wrote since).
+    const held = last === true ? undefined : this.#locks.holdOf(hotkey, tradePairId)?.open;
     let r: [string, number, string?] | null;
     if (held !== undefined) {
       this.prefetched++;
-      r = held === null ? null : [held[0], held[1], last === true ? held[2] : undefined];
+      r = held;
     } else {
       const b = this.#s.base(hotkey);
       const mode = last === true ? 'last' : 'head';

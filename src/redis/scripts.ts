@@ -48,16 +48,16 @@ export interface ScriptDef {
 }
 
 /**
- * KEYS lock, fence, open; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount,
- * lastOrder} (the open position of (hotkey, tp) as getOpenHead({ lastOrder: true }) returns it,
- * read in the same step: the order step's getOpenHead costs no round trip, locks.ts), or {fence,
- * 0} when there is none; held by another: {0, pttl}.
+ * KEYS lock, fence, open; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount}
+ * (the open position of (hotkey, tp) as getOpenHead() returns it, read in the same step: the
+ * order step's getOpenHead costs no round trip, locks.ts), or {fence, 0} when there is none;
+ * held by another: {0, pttl}. The key is taken by SET NX first, then given its fenced value.
  */
 export const LOCK_ACQUIRE: ScriptDef = {
   name: 'sabstateLockAcquire',
   keys: 3,
   lua: `${LUA_ENC}
-if redis.call('EXISTS', KEYS[1]) == 1 then return {0, redis.call('PTTL', KEYS[1])} end
+if not redis.call('SET', KEYS[1], '', 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
 local f = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], f .. ':' .. ARGV[1], 'PX', ARGV[2])
 local uuid = redis.call('HGET', KEYS[3], ARGV[4])
@@ -65,10 +65,7 @@ if not uuid then return {f, 0} end
 local e = enc(uuid)
 local head = redis.call('GET', ARGV[3] .. 'head:' .. e)
 if not head then return {f, 0} end
-local ok = ARGV[3] .. 'orders:' .. e
-local n = redis.call('LLEN', ok)
-if n > 0 then return {f, 0, head, n, redis.call('LINDEX', ok, -1)} end
-return {f, 0, head, n}`,
+return {f, 0, head, redis.call('LLEN', ARGV[3] .. 'orders:' .. e)}`,
 };
 
 /** KEYS lock; ARGV value, ttlMs -> 1 renewed, 0 not held by this value. */
@@ -116,7 +113,9 @@ if mode == 'save' then
 else
   redis.call('RPUSH', KEYS[3], ARGV[8])
 end
-if isOpen then redis.call('HSET', KEYS[4], tp, uuid) elseif cur == uuid then redis.call('HDEL', KEYS[4], tp) end
+if isOpen then
+  if cur ~= uuid then redis.call('HSET', KEYS[4], tp, uuid) end
+elseif cur == uuid then redis.call('HDEL', KEYS[4], tp) end
 if oldTp ~= tp then redis.call('HSET', KEYS[5], uuid, tp) end
 return 1`,
 };
@@ -224,10 +223,11 @@ return 1`,
 };
 
 /**
- * KEYS stream; ARGV group, consumer, ackId ('' for none), claimIdleMs. Acknowledges (and
- * deletes) the consumer's previous message, then returns the oldest message another consumer
- * left pending for longer than claimIdleMs (a consumer that died mid-message: claimed, flag 1),
- * else the next new message (flag 0), else {0}: {flag, id, {field, value, ...}}.
+ * KEYS stream; ARGV group, consumer, ackId ('' for none), claimIdleMs, claim ('1' / '0').
+ * Acknowledges (and deletes) the consumer's previous message, then (with claim '1') returns the
+ * oldest message another consumer left pending for longer than claimIdleMs (a consumer that died
+ * mid-message: claimed, flag 1), else the next new message (flag 0), else {0}:
+ * {flag, id, {field, value, ...}}.
  */
 export const QUEUE_POP: ScriptDef = {
   name: 'sabstateQueuePop',
@@ -236,9 +236,11 @@ export const QUEUE_POP: ScriptDef = {
   redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
   redis.call('XDEL', KEYS[1], ARGV[3])
 end
-local c = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', 1)
-local e = c[2][1]
-if e and e ~= false then return {1, e[1], e[2]} end
+if ARGV[5] == '1' then
+  local c = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', 1)
+  local e = c[2][1]
+  if e and e ~= false then return {1, e[1], e[2]} end
+end
 local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
 if r and r[1] and r[1][2][1] then
   local m = r[1][2][1]
