@@ -142,6 +142,42 @@ if (reason !== null) {
     assert.ok(((await e.stats()).queues as Record<string, { claimed: number }>).work!.claimed >= 1);
   });
 
+  s('Redis restarted empty (no persistence): ERR_CONNECTION while down, then queues work again (stream and group made again)', async () => {
+    const mem = await startRedis();
+    try {
+      const e = await createRedisEngine({ url: mem.url, keyPrefix: 'empty:', general: { queues: { work: { capacity: 16, maxMessageBytes: 64 } } } });
+      engines.push(e);
+      assert.is(await e.general.queue('work').push('before'), true);
+      await mem.stop('SIGKILL', true);
+      let err: unknown;
+      try {
+        await e.general.queue('work').push('down');
+      } catch (x) {
+        err = x;
+      }
+      assert.is((err as SabStateError)?.code, 'ERR_CONNECTION');
+      const again = await startRedis({ port: mem.port, dir: mem.dir });
+      try {
+        const pushed = await within((async () => {
+          for (;;) {
+            try {
+              return await e.general.queue('work').push('after');
+            } catch (x) {
+              if ((x as SabStateError).code !== 'ERR_CONNECTION') throw x;
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          }
+        })(), 60_000, 'push after the restart');
+        assert.is(pushed, true);
+        assert.is(await e.general.queue('work').pop(), 'after');
+      } finally {
+        await again.stop();
+      }
+    } finally {
+      await mem.stop();
+    }
+  });
+
   s('Redis killed mid-run and restarted (appendonly yes): typed errors, no acknowledged write lost', async () => {
     const aof = await startRedis({ appendonly: true });
     try {

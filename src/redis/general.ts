@@ -37,7 +37,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import type { GateState } from '../internal/gate.ts';
 import type { AsyncCounter, AsyncGeneral, AsyncMap, AsyncQueue, AsyncSyncGate } from '../async/types.ts';
-import { GATE_BEGIN, QUEUE_ACK, QUEUE_POP, QUEUE_PUSH, QUEUE_SIZE } from './scripts.ts';
+import { GATE_BEGIN, QUEUE_ACK, QUEUE_POP, QUEUE_PUSH, QUEUE_SIZE, type ScriptDef } from './scripts.ts';
 import type { RedisClient } from './connection.ts';
 import type { RedisStore } from './store.ts';
 
@@ -159,9 +159,29 @@ export class RedisQueue implements AsyncQueue {
     this.#lane = lane;
   }
 
+  /** The stream and its group, made again if Redis lost them (a restart without persistence). */
+  async ensureGroup(): Promise<void> {
+    try {
+      await this.#s.cmd('queue', 'XGROUP', 'CREATE', this.#key, GROUP, '0', 'MKSTREAM');
+    } catch (e) {
+      if (!/BUSYGROUP/.test((e as Error).message)) throw e;
+    }
+  }
+
+  /** Runs a queue script; once more after making the group if Redis answered NOGROUP. */
+  async #script(s: ScriptDef, args: Array<string | number>, what: string): Promise<unknown> {
+    try {
+      return await this.#s.run(s, [this.#key], args, what);
+    } catch (e) {
+      if (!/NOGROUP/.test((e as Error).message)) throw e;
+      await this.ensureGroup();
+      return await this.#s.run(s, [this.#key], args, what);
+    }
+  }
+
   async push(msg: unknown): Promise<boolean> {
     const [k, v] = encodeMessage(msg, this.#decl.maxMessageBytes, this.#name);
-    const ok = (await this.#s.run(QUEUE_PUSH, [this.#key], [this.#decl.capacity, k, v, GROUP], `queue(${JSON.stringify(this.#name)}).push`)) === 1;
+    const ok = (await this.#script(QUEUE_PUSH, [this.#decl.capacity, k, v, GROUP], `queue(${JSON.stringify(this.#name)}).push`)) === 1;
     if (ok) this.stats.pushes++;
     else this.stats.full++;
     return ok;
@@ -179,7 +199,7 @@ export class RedisQueue implements AsyncQueue {
       const claim = now - this.#lastClaim >= this.#claimIdleMs / 4;
       if (claim) this.#lastClaim = now;
       const args = [GROUP, this.#consumer, this.#unacked, this.#claimIdleMs, claim ? '1' : '0'];
-      const r = (await this.#s.run(QUEUE_POP, [this.#key], args, what)) as [number, string?, string[]?];
+      const r = (await this.#script(QUEUE_POP, args, what)) as [number, string?, string[]?];
       this.#unacked = '';
       if (r[1] !== undefined) return this.#delivered(r[1], r[2]!, r[0] === 1);
       const left = deadline - performance.now();
@@ -205,7 +225,7 @@ export class RedisQueue implements AsyncQueue {
   }
 
   async size(): Promise<number> {
-    return (await this.#s.run(QUEUE_SIZE, [this.#key], [GROUP], `queue(${JSON.stringify(this.#name)}).size`)) as number;
+    return (await this.#script(QUEUE_SIZE, [GROUP], `queue(${JSON.stringify(this.#name)}).size`)) as number;
   }
 
   /** Acknowledges the last message delivered (close() calls it). */
@@ -252,13 +272,7 @@ export class RedisGeneral implements AsyncGeneral {
 
   /** Creates each queue's stream and group if missing (MKSTREAM; BUSYGROUP: already there). */
   async init(): Promise<void> {
-    for (const name of this.#queues.keys()) {
-      try {
-        await this.#s.cmd('createRedisEngine', 'XGROUP', 'CREATE', this.#s.queueKey(name), GROUP, '0', 'MKSTREAM');
-      } catch (e) {
-        if (!/BUSYGROUP/.test((e as Error).message)) throw e;
-      }
-    }
+    for (const q of this.#queues.values()) await q.ensureGroup();
   }
 
   queue(name: string): RedisQueue {
