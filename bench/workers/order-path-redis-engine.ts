@@ -9,7 +9,7 @@
  * size, the open position, the next position, write it (refused if a sync began), push the
  * websocket notice, release. A consumer drains the notices in both cases.
  *
- * 1. sabstate on Redis (createRedisEngine): eliminations.has, departed.has, syncGate.current,
+ * 1. sabstate on Redis (createRedisEngine; the demo's orderStep, examples/redis/order-process.ts): eliminations.has, departed.has, syncGate.current,
  *    locks.withLock (the lock script also returns the open head), map.get, getOpenHead (from the
  *    lock: no round trip), appendOrder(head, order, { ifEpoch }) (one RPUSH + head, fenced, gate
  *    checked in the script), queue.push, release: 8 round trips.
@@ -37,6 +37,10 @@ import { TRADE_PAIRS, fixturesPresent, makeHotkey, prng, realPositionTexts, uuid
 import type { Order, Position } from '../../examples/validator/shared.ts';
 import { decide, type Pick } from './order-path-common.ts';
 import { redisUnavailableReason, startRedis, type RedisServer } from '../../test/helpers/redis-server.ts';
+import { orderStep } from '../../examples/redis/order-process.ts';
+import { DEMO_GENERAL, type Tally } from '../../examples/redis/shared.ts';
+
+const DEMO_GENERAL_BENCH = { ...DEMO_GENERAL, queues: { websockets: { capacity: 65536, maxMessageBytes: 4096 } } };
 
 const MS = Number(process.env.BENCH_MS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -107,37 +111,20 @@ interface Impl {
   stored(): Promise<number>;
   consume(stop: () => boolean): Promise<number>;
   close(): Promise<void>;
+  debug?(): Promise<unknown>;
 }
 
 async function sabstateOnRedis(url: string, setup: Setup): Promise<Impl> {
-  const opts = { url, keyPrefix: `bench-s-${randomBytes(3).toString('hex')}:`, lockTtlMs: 10_000, general: { queues: { websockets: { capacity: 65536, maxMessageBytes: 4096 } }, maps: ['accountSizes'] } };
+  const opts = { url, keyPrefix: `bench-s-${randomBytes(3).toString('hex')}:`, lockTtlMs: 10_000, general: DEMO_GENERAL_BENCH };
   const e: AsyncEngine = await createRedisEngine(opts);
   const consumer = await createRedisEngine(opts);
   for (const hk of setup.eliminated) await e.eliminations.add({ hotkey: hk, reason: 'MAX_DRAWDOWN' });
   for (const hk of setup.departed) await e.departed.mark(hk, 1);
   for (const hk of setup.hotkeys) await e.general.map('accountSizes').set(hk, 100_000);
   for (const p of setup.positions) await e.locks.withLock(p.miner_hotkey, (p.trade_pair as string[])[0]!, () => e.positions.save(p));
+  const tally: Tally = { ordersIn: 0, saved: 0, rejectedEliminated: 0, rejectedDeparted: 0, staleRetries: 0, queueFullWaits: 0 };
   return {
-    async order(p, rnd) {
-      if (await e.eliminations.has(p.hotkey)) return false;
-      if (await e.departed.has(p.hotkey)) return false;
-      for (;;) {
-        const g = await e.general.syncGate.current();
-        try {
-          await e.locks.withLock(p.hotkey, p.tp[0], async () => {
-            const accountSize = (await e.general.map('accountSizes').get(p.hotkey)) as number | undefined;
-            const h = await e.positions.getOpenHead(p.hotkey, p.tp[0]);
-            const open = h === undefined ? undefined : ({ ...h.position, orders: new Array(h.orderCount) } as unknown as Position);
-            const { next, notice } = decide(p, open, accountSize, MAX_ORDERS, rnd);
-            await e.positions.appendOrder({ ...next, orders: null }, next.orders[next.orders.length - 1]!, { ifEpoch: g.epoch });
-            await e.general.queue('websockets').push(notice);
-          });
-          return true;
-        } catch (err) {
-          if ((err as { code?: string }).code !== 'ERR_STALE_EPOCH') throw err;
-        }
-      }
-    },
+    order: (p, rnd) => orderStep(e, p, MAX_ORDERS, rnd, tally),
     roundTrips: async () => (await e.stats()).roundTrips as number,
     async stored() {
       let n = 0;
@@ -156,6 +143,13 @@ async function sabstateOnRedis(url: string, setup: Setup): Promise<Impl> {
     async close() {
       await e.close();
       await consumer.close();
+    },
+    async debug() {
+      const r = new Redis(url);
+      const key = `${opts.keyPrefix}{queue:websockets}`;
+      const out = { order: (await e.stats()).queues, consumer: (await consumer.stats()).queues, xlen: await r.xlen(key), pending: await r.xpending(key, 'sabstate'), tally };
+      r.disconnect();
+      return JSON.stringify(out);
     },
   };
 }
@@ -341,6 +335,7 @@ async function main(): Promise<void> {
       const stored = await impls[i]!.stored();
       const ok = stored === SETUP.seeded + acked[i]!.n && consumed[i] === acked[i]!.n;
       console.log(`${kinds[i]!.name}: stored orders ${stored} = seeded ${SETUP.seeded} + acknowledged ${acked[i]!.n}; notices popped ${consumed[i]}: ${ok ? 'no loss' : 'MISMATCH'}`);
+      if (!ok && process.env.BENCH_DEBUG) console.log(await impls[i]!.debug?.());
       if (!ok) process.exitCode = 1;
     }
     await Promise.all(impls.map((x) => x.close()));

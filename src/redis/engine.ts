@@ -91,7 +91,10 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
     owned = false;
   }
   // ioredis logs unhandled 'error' events to the console with the error; ours are surfaced by the calls.
-  const onError = (): void => {};
+  let lastError = '';
+  const onError = (e: Error): void => {
+    lastError = e.message;
+  };
   client.on('error', onError);
   const store = new RedisStore(client, info, prefix);
   const lane = new BlockingLane(() => {
@@ -104,7 +107,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
     await store.cmd('createRedisEngine', 'PING');
   } catch (e) {
     if (owned) client.disconnect();
-    throw store.fail(e, 'createRedisEngine');
+    // ioredis rejects connect() with "Connection is closed."; the cause came as an 'error' event.
+    const why = lastError !== '' && e instanceof Error && !(e as { name?: string }).name?.includes('ReplyError') ? new Error(`${e.message} ${lastError}`) : e;
+    throw store.fail(why, 'createRedisEngine');
   }
   const locks = new RedisLocks(store, lockTtlMs);
   const positions = new RedisPositions(store, locks);
