@@ -108,6 +108,38 @@ if (reason !== null) {
     }
   });
 
+  s('an ACL user in the URL works; a wrong one is ERR_CONNECTION without the credentials', async () => {
+    const r = new Redis(plain.url);
+    try {
+      await r.call('ACL', 'SETUSER', 'sab-user', 'on', '>acl-Secret-9', '~acl:*', '&*', '+@all');
+    } finally {
+      r.disconnect();
+    }
+    const e = await open(`redis://sab-user:acl-Secret-9@127.0.0.1:${plain.port}`, 'acl:');
+    await e.departed.mark('d', 1);
+    assert.is(await e.departed.has('d'), true);
+    assert.not.match(JSON.stringify(await e.stats()), 'acl-Secret-9');
+    let err: unknown;
+    try {
+      engines.push(await createRedisEngine({ url: `redis://sab-user:wrong-Secret-8@127.0.0.1:${plain.port}`, keyPrefix: 'acl:' }));
+    } catch (x) {
+      err = x;
+    }
+    assert.is((err as SabStateError)?.code, 'ERR_CONNECTION');
+    assert.not.match(`${(err as Error).message}${(err as Error).stack}`, 'wrong-Secret-8');
+    // a key outside the user's pattern: Redis refuses it (NOPERM), a plain error, nothing written
+    const other = await createRedisEngine({ url: `redis://sab-user:acl-Secret-9@127.0.0.1:${plain.port}`, keyPrefix: 'elsewhere:' });
+    engines.push(other);
+    let err2: unknown;
+    try {
+      await other.departed.mark('d', 1);
+    } catch (x) {
+      err2 = x;
+    }
+    assert.match(String((err2 as Error)?.message), 'NOPERM');
+    assert.not.match(String((err2 as Error)?.message), 'acl-Secret-9');
+  });
+
   s('scripts are reloaded after SCRIPT FLUSH (EVALSHA, NOSCRIPT, EVAL)', async () => {
     const e = await open(plain.url, 'flush:');
     await e.eliminations.add({ hotkey: 'a' });
