@@ -34,18 +34,29 @@ import { SharedMap, sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
 import { readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
 
+/** A queue's declaration in `options.general.queues`. */
 export interface QueueOptions {
+  /** Messages it holds: a power of two, at least 2 (default 1024). A full queue: `push` returns false. */
   capacity?: number;
+  /** Largest encoded message (default 4096). A larger one: `push` throws ERR_VALUE_TOO_LARGE. */
   maxMessageBytes?: number;
 }
+/**
+ * Options of `createEngine`; every field is optional. The README's capacity table gives every default
+ * and what happens at the limit.
+ */
 export interface EngineOptions {
   /** Lock stripes: a power of two, default 4096. */
   lockStripes?: number;
   /** 64-bit hash seed (bigint or non-negative safe integer). Default: random per engine. */
   hashSeed?: bigint | number;
+  /** Positions stored (default 131072) and heap bytes (default 1 GiB). Full: `save` throws ERR_CAPACITY. */
   positions?: { maxRecords?: number; maxBytes?: number };
+  /** Elimination rows (default 4096) and heap bytes. Full: `add` / `replaceAll` throw ERR_CAPACITY. */
   eliminations?: { maxRecords?: number; maxBytes?: number };
+  /** Departed hotkeys (default 16384) and heap bytes. Full: `mark` throws ERR_CAPACITY. */
   departed?: { maxRecords?: number; maxBytes?: number };
+  /** Named queues, counters and maps, declared here (names used later must be declared). */
   general?: { queues?: Record<string, QueueOptions>; counters?: string[]; maps?: string[] };
   /** A snapshot directory (engine.snapshot) to start from. Options given here override its sizes. */
   restoreFrom?: string;
@@ -82,6 +93,10 @@ export interface ResolvedEngineOptions {
   general: ResolvedGeneralOptions;
 }
 
+/**
+ * What `engine.handle()` returns: the shared buffers and options, structured-clonable (pass it as
+ * `workerData`, then `attachEngine(workerData)`).
+ */
 export interface EngineHandle {
   readonly kind: 'sabstate-engine';
   readonly version: number;
@@ -96,6 +111,7 @@ export interface EngineHandle {
   readonly threads: SharedArrayBuffer;
 }
 
+/** `engine.stats()`: one plain object per domain. */
 export interface EngineStats {
   locks: LockStats;
   positions: PositionsStats;
@@ -154,6 +170,10 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
   };
 }
 
+/**
+ * One thread's view of the shared state: `createEngine` on the main thread, `attachEngine(handle)` in
+ * each worker.
+ */
 export class Engine {
   readonly locks: LockDomain;
   readonly positions: PositionsDomain;
@@ -188,7 +208,10 @@ export class Engine {
     });
   }
 
-  /** The structured-clonable handle to pass to workers (`workerData`). */
+  /**
+   * The structured-clonable handle to pass to workers (`workerData`).
+   * @throws {@link SabStateError} `ERR_CLOSED` after close().
+   */
   handle(): EngineHandle {
     this.#checkOpen();
     return this.#handle;
@@ -204,7 +227,10 @@ export class Engine {
     return seedFromHashKey(this.#key);
   }
 
-  /** Per-domain statistics as a plain object. */
+  /**
+   * Per-domain statistics as a plain object.
+   * @throws {@link SabStateError} `ERR_CLOSED` after close().
+   */
   stats(): EngineStats {
     this.#checkOpen();
     return {
@@ -217,7 +243,10 @@ export class Engine {
     };
   }
 
-  /** stats() as a text table, one call, for logs. */
+  /**
+   * stats() as a text table, one call, for logs.
+   * @throws {@link SabStateError} `ERR_CLOSED` after close().
+   */
   statsTable(): string {
     return formatStatsTable(this.stats());
   }
@@ -232,7 +261,10 @@ export class Engine {
     this.#recovery.watch(worker);
   }
 
-  /** Resolves once every repair after a watched worker's exit has run (rejects on corruption). */
+  /**
+   * Resolves once every repair after a watched worker's exit has run (rejects on corruption).
+   * @throws (the promise rejects) if a repair found corruption it could not fix.
+   */
   whenRecovered(): Promise<void> {
     return this.#recovery.whenRecovered();
   }
@@ -243,6 +275,8 @@ export class Engine {
    * violation found (blocks both free and used, entries pointing outside the heap or at freed
    * blocks, counters that disagree with the walk, leaked blocks, open positions missing from the
    * open index, slots or pins of threads that have exited). Run it after a crash, or in tests.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a domain's writes could not be held back
+   *   within `timeoutMs`.
    */
   verify(options?: { timeoutMs?: number }): { ok: boolean; violations: string[] } {
     this.#checkOpen();
@@ -255,6 +289,11 @@ export class Engine {
    * maps are read with their writers held back for the moment of the copy; eliminations under
    * its writer lock), atomically on disk (temp file, fsync, rename; a manifest with SHA-256 of
    * every file is written last). Queue contents are not persisted (in-flight notices).
+   * @throws {@link SabStateError} `ERR_CLOSED` after close().
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a domain's writes could not be held back in
+   *   time (a writer that never finishes).
+   * @throws the file system's error (e.g. ENOSPC, EACCES) if `dir` cannot be written; the previous
+   *   snapshot in `dir` stays whole.
    */
   snapshot(dir: string): { generation: number; positions: number; eliminations: number; departed: number } {
     this.#checkOpen();
@@ -283,6 +322,17 @@ function mergeOption(saved: unknown, given: unknown): unknown {
   return out;
 }
 
+/**
+ * Creates the engine (on the main thread): allocates every domain's shared buffers, or restores them
+ * from `options.restoreFrom`.
+ * `threadOptions` sizes this thread's private caches.
+ * @throws TypeError or RangeError if an option (one message form: `options.positions.maxBytes must be
+ *   a positive integer`); unknown keys are refused is malformed (state unchanged).
+ * @throws {@link SabStateError} `ERR_SNAPSHOT_CORRUPT` with `restoreFrom`, if the snapshot is damaged,
+ *   incomplete or does not match its manifest.
+ * @throws {@link SabStateError} `ERR_CAPACITY` with `restoreFrom`, if the snapshot's state does not
+ *   fit the options given.
+ */
 export function createEngine(options: EngineOptions = {}, threadOptions?: ThreadOptions): Engine {
   resolveThreadOptions(threadOptions);
   let r = resolveEngineOptions(options);
@@ -330,6 +380,13 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
   return engine;
 }
 
+/**
+ * Attaches to an engine created by another thread, from its `engine.handle()` (in a worker:
+ * `attachEngine(workerData)`).
+ * @throws {@link SabStateError} `ERR_LAYOUT_MISMATCH` if `handle` is not an engine handle, or was made
+ *   by a library version with another memory layout.
+ * @throws TypeError or RangeError if `threadOptions` is malformed (state unchanged).
+ */
 export function attachEngine(handle: EngineHandle, threadOptions?: ThreadOptions): Engine {
   resolveThreadOptions(threadOptions);
   const h = handle as Partial<EngineHandle> | null;

@@ -1,5 +1,5 @@
 /**
- * Typed errors with stable codes (DESIGN.md, guarantee 5).
+ * Typed errors with stable codes (README, guarantee 5).
  *
  * Every error the library throws on purpose is a `SabStateError` whose `code` is one of
  * `ErrorCode`. Codes are part of the public contract: they never change meaning. Bad input
@@ -25,8 +25,14 @@ export const ErrorCode = {
   CONNECTION: 'ERR_CONNECTION',
 } as const;
 
+/** One of the codes of {@link ErrorCode}. */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/**
+ * The error every sabstate operation throws for bad input, a full structure, a timeout or a refused
+ * write; `code` is stable (one of {@link ErrorCode}), the message is for people. The state is
+ * unchanged when it is thrown.
+ */
 export class SabStateError extends Error {
   readonly code: ErrorCodeValue;
   constructor(code: ErrorCodeValue, message: string, options?: { cause?: unknown }) {
@@ -36,7 +42,7 @@ export class SabStateError extends Error {
   }
 }
 
-/** Longest key accepted (UTF-16 code units), DESIGN.md: non-empty strings of at most 256 characters. */
+/** Longest key accepted (UTF-16 code units): keys are non-empty strings of at most 256 characters. */
 export const MAX_KEY_LENGTH = 256;
 
 /** Throws ERR_INVALID_KEY unless `key` is a non-empty string of at most MAX_KEY_LENGTH units. */

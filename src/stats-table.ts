@@ -1,5 +1,8 @@
 /**
- * engine.statsTable(): the per-domain statistics as one text table for logs.
+ * engine.statsTable(): the per-domain statistics as one text table for logs. Every figure is
+ * the whole engine's (read from shared memory) except the per-domain operation counts of
+ * positions, eliminations and departed, which count the calling thread's calls only: those
+ * cells start with "this thread:", and the column's header says so.
  */
 import type { EngineStats } from './engine.ts';
 
@@ -19,19 +22,19 @@ export function formatStatsTable(s: EngineStats): string {
     ],
     [
       'positions',
-      `${n(s.positions.operations.saves)} saves, ${n(s.positions.operations.gets)} gets (this thread)`,
+      `this thread: ${n(s.positions.operations.saves)} saves, ${n(s.positions.operations.gets)} gets`,
       `${n(s.positions.records)} records, ${n(s.positions.open)} open, ${n(s.positions.hotkeys)} hotkeys`,
       `${mb(s.positions.bytesUsed)} used of ${mb(s.positions.bytesCapacity)}; read retries ${n(s.positions.readRetries)}`,
     ],
     [
       'eliminations',
-      `${n(s.eliminations.operations.reads)} reads, ${n(s.eliminations.operations.writes)} writes (this thread)`,
+      `this thread: ${n(s.eliminations.operations.reads)} reads, ${n(s.eliminations.operations.writes)} writes`,
       `${n(s.eliminations.records)} rows, set generation ${s.eliminations.generation}`,
       `${mb(s.eliminations.bytesUsed)} used of ${mb(s.eliminations.bytesCapacity)}; read retries ${n(s.eliminations.readRetries)}`,
     ],
     [
       'departed',
-      `${n(s.departed.operations.reads)} reads, ${n(s.departed.operations.writes)} writes (this thread)`,
+      `this thread: ${n(s.departed.operations.reads)} reads, ${n(s.departed.operations.writes)} writes`,
       `${n(s.departed.records)} hotkeys`,
       `${mb(s.departed.bytesUsed)} used of ${mb(s.departed.bytesCapacity)}; read retries ${n(s.departed.readRetries)}`,
     ],
@@ -51,7 +54,7 @@ export function formatStatsTable(s: EngineStats): string {
     const w = s.watch;
     rows.push(['watch', `${w.exited} watched workers exited`, `${w.recoveredLocks} stripes recovered`, `${w.recoveredOther} other recoveries; ${w.repairs} repairs, ${w.repaired} fixed, ${w.reclaimedBlocks} blocks reclaimed`]);
   }
-  const head: [string, string, string, string] = ['domain', 'operations', 'records', 'memory / waits'];
+  const head: [string, string, string, string] = ['domain', 'operations (whole engine unless "this thread")', 'records', 'memory / waits'];
   // Long cells wrap at ", " so that the table stays readable in a log (each cell at most kWidth).
   const wrap = (cell: string): string[] => {
     const out: string[] = [];

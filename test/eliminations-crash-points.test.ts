@@ -7,7 +7,8 @@
 // (repair), verify() finds nothing, the heap holds exactly the live rows, and every write goes
 // on. Also a dead writer's leftover set. The first pass of every point is visited, and the last
 // pass of the domain's own repeated points (of every point with SABSTATE_STRESS_SCALE >= 2).
-// Worker: test/workers/eliminations-worker.ts ('op', 'probe' roles). No timing assertions: each
+// Worker: test/workers/eliminations-worker.ts ('op', 'probe' roles), bundled (about 70 workers: a
+// tsx boot each took this file past its 300 s bound on a machine loaded to 30). No timing assertions: each
 // wait is bounded by a timeout that fails the test. Crash storms: eliminations-crash.test.ts.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,7 +19,7 @@ import { crashPoints } from '../src/internal/crash.ts';
 import { killAtCrashPoint } from './helpers/crash.ts';
 import { code } from './helpers/errors.ts';
 import { stressScale } from './helpers/seed.ts';
-import { runWorkers, tsWorker } from './helpers/workers.ts';
+import { bundledWorker, runWorkers } from './helpers/workers.ts';
 import {
   CRASH_ENGINE, CRASH_NEW_SET, CRASH_OPS, CRASH_SETUP, type CrashOp, crashAfter, crashEngine, crashRow, liveAndSpare,
 } from './workers/eliminations-shared.ts';
@@ -42,7 +43,7 @@ const canon = (rows: Iterable<EliminationRow>): string => JSON.stringify([...row
 const fresh = crashEngine;
 
 function start(e: Engine, data: Record<string, unknown>): Worker {
-  const w = tsWorker(WORKER, { workerData: { handle: e.handle(), ctl: new SharedArrayBuffer(64), workers: 1, ...data } });
+  const w = bundledWorker(WORKER, { workerData: { handle: e.handle(), ctl: new SharedArrayBuffer(64), workers: 1, ...data } });
   running.add(w);
   w.once('exit', () => running.delete(w));
   w.on('error', () => {}); // reported through killAtCrashPoint / once()
@@ -62,7 +63,7 @@ function bytesFor(rows: Rows): number {
 async function probe(op: CrashOp): Promise<Array<[string, number]>> {
   const e = fresh();
   const [r] = await runWorkers<{ points: Array<[string, number]> }>(
-    WORKER, [{ role: 'probe', op, handle: e.handle(), ctl: new SharedArrayBuffer(64), workers: 1 }], REACH_MS,
+    WORKER, [{ role: 'probe', op, handle: e.handle(), ctl: new SharedArrayBuffer(64), workers: 1 }], REACH_MS, undefined, bundledWorker,
   );
   return r!.points;
 }

@@ -491,7 +491,7 @@ test('watch: a worker terminated while holding locks; engine.watch releases them
   await e.whenRecovered();
   const s = e.stats();
   assert.is(s.locks.recoveries, 2);
-  assert.equal(s.watch, { exited: 1, recoveredLocks: 2, recoveredOther: 0, repairs: 3 + Object.keys(s.general.maps).length, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 });
+  assert.equal(s.watch, { exited: 1, recoveredWhileWaiting: 0, recoveredLocks: 2, recoveredOther: 0, repairs: 3 + Object.keys(s.general.maps).length, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 });
   assert.equal(e.verify(), { ok: true, violations: [] });
   assert.match(e.statsTable(), /watch +\| 1 watched workers exited +\| 2 stripes recovered/);
   // a watched worker that exits holding nothing is counted, recovers nothing
@@ -501,7 +501,7 @@ test('watch: a worker terminated while holding locks; engine.watch releases them
   await waitFlag(flag2, 0, 1);
   await w2.terminate();
   await e.whenRecovered();
-  assert.equal(e.stats().watch, { exited: 2, recoveredLocks: 2, recoveredOther: 0, repairs: 6, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 });
+  assert.equal(e.stats().watch, { exited: 2, recoveredWhileWaiting: 0, recoveredLocks: 2, recoveredOther: 0, repairs: 6, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 });
   assert.is(e.stats().locks.recoveries, 2);
 });
 
@@ -547,7 +547,7 @@ test('stats: counts after N saves, adds, marks, pushes, counter adds, map sets',
   assert.equal(s.general.maps, { m: { size: 6 } });
   assert.is(s.general.gate.epoch, 1);
   assert.is(s.general.gate.inProgress, false);
-  assert.equal(s.watch, { exited: 0, recoveredLocks: 0, recoveredOther: 0, repairs: 0, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 });
+  assert.equal(s.watch, { exited: 0, recoveredWhileWaiting: 0, recoveredLocks: 0, recoveredOther: 0, repairs: 0, repaired: 0, reclaimedBlocks: 0, pendingRepairs: 0 });
   // a plain object: survives JSON
   assert.equal(JSON.parse(JSON.stringify(s)).positions.records, 63);
   // replaceAll counts one write and flips the set generation

@@ -54,3 +54,47 @@ export function percentiles(sab: SharedArrayBuffer, ps: number[]): { count: numb
   const r = percentilesOf(histogramRows(sab), ps);
   return { count: r.count, values: r.values.map((v) => (Number.isNaN(v) ? 0 : v)) };
 }
+
+/** The summed rows of a createHistograms buffer (one row), to take interval differences from. */
+export function sumRows(sab: SharedArrayBuffer): Float64Array {
+  const sum = new Float64Array(BUCKETS);
+  for (const row of histogramRows(sab)) for (let b = 0; b < BUCKETS; b++) sum[b]! += row[b]!;
+  return sum;
+}
+
+export interface Progress {
+  /** Seconds since the go. */
+  elapsedS: number;
+  done: number;
+  total: number;
+  /** The last interval: its length, orders in it, and its latency percentiles (µs, 0 if none). */
+  intervalS: number;
+  intervalOrders: number;
+  p50Us: number;
+  p99Us: number;
+  queued: number;
+  syncs: number;
+}
+
+const us = (v: number): string => (v >= 10_000 ? `${(v / 1000).toFixed(0)} ms` : v >= 1000 ? `${(v / 1000).toFixed(1)} ms` : `${v.toFixed(0)} µs`);
+
+/**
+ * The demo's live progress line: cumulative figures first ("total"), then the last interval's
+ * ("last 1.0 s": orders/s and latency percentiles of the orders finished in it), then the queue
+ * and syncs. Fields are dropped from the end, then the line cut, so that it fits `columns`
+ * (a line that wraps cannot be overwritten in place with `\r`).
+ */
+export function progressLine(p: Progress, columns: number): string {
+  const pct = p.total > 0 ? Math.floor((p.done / p.total) * 100) : 100;
+  const rate = p.intervalS > 0 ? Math.round(p.intervalOrders / p.intervalS) : 0;
+  const fields = [
+    `total ${p.done.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} orders (${pct} %) in ${p.elapsedS.toFixed(1)} s`,
+    `last ${p.intervalS.toFixed(1)} s: ${rate.toLocaleString('en-US')} orders/s, p50 ${us(p.p50Us)}, p99 ${us(p.p99Us)}`,
+    `queue ${p.queued}`,
+    `syncs ${p.syncs}`,
+  ];
+  const width = Math.max(20, columns - 1);
+  while (fields.length > 1 && fields.join(' | ').length > width) fields.pop();
+  const line = fields.join(' | ');
+  return line.length > width ? line.slice(0, width) : line;
+}

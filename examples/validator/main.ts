@@ -13,10 +13,11 @@
  * the stored positions). Exit code 1 if any check fails.
  */
 import { once } from 'node:events';
+import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createEngine, importValidatorTree } from '../../src/index.ts';
+import { createEngine, importValidatorTree, SabStateError } from '../../src/index.ts';
 import type { Engine } from '../../src/index.ts';
-import { BUCKETS, createHistograms, percentiles } from './latency.ts';
+import { BUCKETS, createHistograms, percentiles, percentilesOf, progressLine, sumRows } from './latency.ts';
 import {
   TRADE_PAIRS, engineTotals, fixturesPresent, generalOptions, makeHotkey, prng, realDeparted, realPositionTexts, tsWorker,
 } from './shared.ts';
@@ -25,7 +26,7 @@ import type { Order, Position } from './shared.ts';
 const USAGE = `usage: npm start -- [options]
   --workers <n>       order worker threads (default 4)
   --orders <n>        orders in total (default 200000)
-  --hotkeys <n>       miners (default 256)
+  --hotkeys <n>       miners (default 256, at most 16384: one account size each in a named map)
   --max-orders <n>    orders after which a position is closed (default 100)
   --sync-every <ms>   a sync through the sync gate every ms (default 500; 0: none)
   --import <dir>      seed from a validator's validation/ directory instead of the bundled data
@@ -36,6 +37,13 @@ const USAGE = `usage: npm start -- [options]
 function fail(msg: string): never {
   console.error(`error: ${msg}\n\n${USAGE}`);
   process.exit(2);
+}
+
+/** One line for an error that is not a usage error (no stack: this is a demo's output). */
+function die(what: string, e: unknown): never {
+  const code = e instanceof SabStateError ? ` (${e.code})` : '';
+  console.error(`error: ${what}: ${e instanceof Error ? e.message : String(e)}${code}`);
+  process.exit(1);
 }
 
 function intFlag(v: string | undefined, name: string, dflt: number, min: number, max: number): number {
@@ -67,24 +75,50 @@ if (a.help) {
 const cfg = {
   workers: intFlag(a.workers, 'workers', 4, 1, 256),
   orders: intFlag(a.orders, 'orders', 200_000, 1, 100_000_000),
-  hotkeys: intFlag(a.hotkeys, 'hotkeys', 256, 8, 100_000),
+  // At most the capacity of a named map (16384 records), which holds one account size per
+  // miner. TODO(issue 14, after issue 10's map capacity options): size maps.accountSizes from
+  // this flag and raise the limit.
+  hotkeys: intFlag(a.hotkeys, 'hotkeys', 256, 8, 16_384),
   maxOrders: intFlag(a['max-orders'], 'max-orders', 100, 2, 1000),
   syncEvery: intFlag(a['sync-every'], 'sync-every', 500, 0, 3_600_000),
   seed: intFlag(a.seed, 'seed', 1, 0, 2 ** 31 - 1),
 };
 
+if (a.import !== undefined) {
+  let isDir = false;
+  try {
+    isDir = statSync(a.import).isDirectory();
+  } catch {
+    fail(`--import ${a.import}: no such directory`);
+  }
+  if (!isDir) fail(`--import ${a.import}: not a directory (give a validator's validation/ directory)`);
+}
+
 // ---- the engine and its seed state --------------------------------------------------------------
 const rnd = prng(cfg.seed);
-const engine: Engine = createEngine({
-  general: generalOptions,
-  positions: { maxRecords: Math.max(65_536, Math.ceil(cfg.orders / 4) + 20_000), maxBytes: Math.min(2 ** 31 - 2 ** 20, 256 * 2 ** 20 + cfg.orders * 2048) },
-});
+// Positions: every order on a (miner, trade pair) without an open position opens one, and about
+// one order in ten closes one, so at most min(orders, pairs + orders / 4) new records.
+const maxPositions = Math.min(cfg.orders, cfg.hotkeys * TRADE_PAIRS.length + Math.ceil(cfg.orders / 4));
+let engine: Engine;
+try {
+  engine = createEngine({
+    general: generalOptions,
+    positions: { maxRecords: Math.max(65_536, maxPositions + 20_000), maxBytes: Math.min(2 ** 31 - 2 ** 20, 256 * 2 ** 20 + cfg.orders * 2048) },
+  });
+} catch (e) {
+  die('creating the engine', e);
+}
 
 const hotkeys: string[] = [];
 let seededOrders = 0;
 let templates: Order[] = [];
 if (a.import !== undefined) {
-  const report = importValidatorTree(engine, a.import);
+  let report;
+  try {
+    report = importValidatorTree(engine, a.import);
+  } catch (e) {
+    die(`--import ${a.import}`, e);
+  }
   console.log(`imported ${a.import}: ${report.positions} positions (${report.open} open), ${report.eliminations} eliminations, ${report.departed} departed, ${report.errors.length} malformed file(s) skipped`);
   for (const e of report.errors.slice(0, 10)) console.log(`  skipped ${e.path}: ${e.reason}`);
   hotkeys.push(...engine.positions.hotkeys());
@@ -118,7 +152,11 @@ for (const hk of eliminatedNow) {
   engine.eliminations.add({ hotkey: hk, elimination_initiated_time_ms: Date.now(), dd: 0.11, reason: 'PLAGIARISM', price_info: {}, return_info: {} });
 }
 const accountSizes = engine.general.map('accountSizes');
-for (const hk of hotkeys) accountSizes.set(hk, 50_000 + Math.floor(rnd() * 200_000));
+try {
+  for (const hk of hotkeys) accountSizes.set(hk, 50_000 + Math.floor(rnd() * 200_000));
+} catch (e) {
+  die(`seeding account sizes of ${hotkeys.length} miners (--hotkeys, plus the imported ones)`, e);
+}
 
 console.log(
   `sabstate validator demo: ${cfg.workers} order workers, ${cfg.orders} orders, ${hotkeys.length} miners x ${TRADE_PAIRS.length} trade pairs; ` +
@@ -133,6 +171,7 @@ const stopSweeper = new SharedArrayBuffer(4);
 const start = new SharedArrayBuffer(8);
 const startLine = new Int32Array(start);
 const tStartup = performance.now();
+console.log(`starting ${cfg.workers + 2} threads (${cfg.workers} order workers, a websocket consumer, an elimination sweeper)...`);
 const per = Math.floor(cfg.orders / cfg.workers);
 const workers = Array.from({ length: cfg.workers }, (_, i) => {
   const w = tsWorker(new URL('./order-worker.ts', import.meta.url), {
@@ -155,7 +194,8 @@ const consumerResult = once(consumer, 'message') as Promise<[{ notices: number; 
 const sweeperResult = once(sweeper, 'message') as Promise<[{ eliminated: number; closedPositions: number }]>;
 const consumerExit = once(consumer, 'exit');
 const sweeperExit = once(sweeper, 'exit');
-for (const w of [...workers, consumer, sweeper]) w.on('error', (e) => { console.error('worker failed:', e); process.exit(1); });
+const names = new Map([...workers.map((w, i) => [w, `order worker ${i}`] as const), [consumer, 'websocket consumer'], [sweeper, 'sweeper']]);
+for (const [w, name] of names) w.on('error', (e) => die(`${name} failed`, e));
 
 while (Atomics.load(startLine, 0) < cfg.workers) await new Promise((r) => setTimeout(r, 5));
 const t0 = performance.now();
@@ -180,18 +220,27 @@ if (cfg.syncEvery > 0) {
   }, cfg.syncEvery);
 }
 
+// Progress: cumulative ("total") and the last interval's figures ("last 1.0 s"), the interval's
+// percentiles from the difference of the histograms. On a terminal one line, rewritten in place
+// and cut to its width; otherwise one line per interval.
 const tty = process.stdout.isTTY && !a.quiet;
 let lastOrders = 0;
 let lastT = t0;
+let lastHist = sumRows(histograms);
 const progress = setInterval(() => {
   const now = performance.now();
   const ordersIn = engine.general.counter('ordersIn').get();
-  const rate = (ordersIn - lastOrders) / ((now - lastT) / 1000);
+  const hist = sumRows(histograms);
+  const interval = hist.map((c, b) => c - lastHist[b]!);
+  const { values } = percentilesOf([interval], [0.5, 0.99]);
+  const line = progressLine({
+    elapsedS: (now - t0) / 1000, done: ordersIn, total: cfg.orders, intervalS: (now - lastT) / 1000, intervalOrders: ordersIn - lastOrders,
+    p50Us: values[0] || 0, p99Us: values[1] || 0, queued: engine.general.queue('websockets').size, syncs,
+  }, tty ? process.stdout.columns || 80 : 160);
   lastOrders = ordersIn;
   lastT = now;
-  const { values } = percentiles(histograms, [0.5, 0.99]);
-  const line = `orders ${ordersIn}/${cfg.orders}  ${Math.round(rate).toLocaleString('en-US')} orders/s  p50 ${values[0]!.toFixed(1)} µs  p99 ${values[1]!.toFixed(1)} µs  queue ${engine.general.queue('websockets').size}  syncs ${syncs}`;
-  if (tty) process.stdout.write(`\r${line}   `);
+  lastHist = hist;
+  if (tty) process.stdout.write(`\r${line}\x1b[K`);
   else if (!a.quiet) console.log(line);
 }, 1000);
 

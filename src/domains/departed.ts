@@ -32,9 +32,14 @@ export interface DepartedHandle {
   readonly heap: HeapHandle;
   readonly table: TableHandle;
 }
+/** A departed hotkey's entry, as in the validator's departed_hotkeys.json. */
 export interface DepartedEntry {
   detected_ms: number;
 }
+/**
+ * `engine.stats().departed`; `operations` counts this thread's calls only, the rest is the whole
+ * engine's.
+ */
 export interface DepartedStats {
   records: number;
   operations: { reads: number; writes: number };
@@ -66,6 +71,10 @@ export function createDepartedHandle(opts: DepartedOptions, key: HashKey): Depar
   return { heap: createHeapHandle(opts.maxBytes, key, 1 << 20), table: createTableHandle(opts.maxRecords, key) };
 }
 
+/**
+ * The departed domain (`engine.departed`): departed hotkeys and the time each was detected, in a
+ * shared hash table. Reads are lock-free; writes need no lock.
+ */
 export class DepartedDomain extends OneTableStore {
   readonly #heap: SharedHeap;
   readonly #table: SharedTable;
@@ -73,6 +82,7 @@ export class DepartedDomain extends OneTableStore {
   #reads = 0;
   #writes = 0;
 
+  /** @internal Built by the engine: use `engine.departed`. */
   constructor(handle: DepartedHandle, key: HashKey) {
     const heap = new SharedHeap(handle.heap, key, 'departed heap');
     const table = new SharedTable(handle.table, heap, key, 'departed');
@@ -85,11 +95,19 @@ export class DepartedDomain extends OneTableStore {
     };
   }
 
+  /** Hotkeys marked departed now (lock-free). */
   get size(): number {
     return this.#table.size;
   }
 
-  /** Records (or overwrites) the time a hotkey was detected as departed. */
+  /**
+   * Records (or overwrites) the time a hotkey was detected as departed.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if `detectedMs` is not an integer.
+   * @throws {@link SabStateError} `ERR_CAPACITY` if the domain is full (`options.departed.maxRecords`
+   *   / `maxBytes`); nothing is written.
+   */
   mark(hotkey: string, detectedMs: number): void {
     checkKey(hotkey, 'hotkey');
     if (typeof detectedMs !== 'number' || !Number.isInteger(detectedMs)) {
@@ -112,6 +130,11 @@ export class DepartedDomain extends OneTableStore {
     });
   }
 
+  /**
+   * The departed entry of a hotkey, or undefined (lock-free).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   */
   get(hotkey: string): DepartedEntry | undefined {
     checkKey(hotkey, 'hotkey');
     this.#reads++;
@@ -119,12 +142,22 @@ export class DepartedDomain extends OneTableStore {
     return ms === undefined ? undefined : { detected_ms: ms };
   }
 
+  /**
+   * True if the hotkey is marked departed (lock-free, O(1): runs on every order).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   */
   has(hotkey: string): boolean {
     checkKey(hotkey, 'hotkey');
     this.#reads++;
     return this.#table.has(hotkey);
   }
 
+  /**
+   * Removes a hotkey; true if it was there.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   */
   delete(hotkey: string): boolean {
     checkKey(hotkey, 'hotkey');
     this.#writes++;
@@ -137,11 +170,16 @@ export class DepartedDomain extends OneTableStore {
     return this.#table.scan((hk, _b, u8, at, len) => [hk, { detected_ms: this.#readMs(u8, at, len) }]);
   }
 
-  /** Every entry as [hotkey, detected_ms], consistent for the whole domain (write gate freeze). */
+  /**
+   * Every entry as [hotkey, detected_ms], consistent for the whole domain (write gate freeze).
+   * @internal For snapshots.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
+   */
   entriesRaw(timeoutMs?: number): Array<[string, number]> {
     return this.#heap.gate.freeze(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
   }
 
+  /** Counts and memory of the domain; `operations` counts this thread's calls only. */
   stats(): DepartedStats {
     const h = this.#heap.stats();
     const t = this.#table.stats();

@@ -98,6 +98,10 @@ export const DEFAULT_ELIMINATIONS_MAX_RECORDS = 4096;
 const kBytesPerRecord = 2 * 2048;
 const MAX_RECORDS_LIMIT = 1 << 20;
 
+/**
+ * An elimination row as the validator writes it: `hotkey` plus any fields
+ * (`elimination_initiated_time_ms`, `dd`, `reason`, ...), kept as they are.
+ */
 export type EliminationRow = Record<string, unknown> & { hotkey: string };
 
 export interface EliminationsOptions {
@@ -110,6 +114,10 @@ export interface EliminationsHandle {
   readonly tables: readonly [TableHandle, TableHandle];
   readonly maxRecords: number;
 }
+/**
+ * `engine.stats().eliminations`; `operations` counts this thread's calls only, the rest is the whole
+ * engine's.
+ */
 export interface EliminationsStats {
   records: number;
   generation: number;
@@ -157,6 +165,10 @@ function checkRow(row: unknown, what: string): EliminationRow {
   return row as EliminationRow;
 }
 
+/**
+ * The eliminations domain (`engine.eliminations`): elimination rows by hotkey, in two shared tables
+ * flipped by a generation word, so `replaceAll` is atomic for readers. Reads are lock-free.
+ */
 export class EliminationsDomain {
   readonly #ctl: Int32Array;
   readonly #heap: SharedHeap;
@@ -168,6 +180,7 @@ export class EliminationsDomain {
   #reads = 0;
   #writes = 0;
 
+  /** @internal Built by the engine: use `engine.eliminations`. */
   constructor(handle: EliminationsHandle, key: HashKey, deps: { gate?: EpochGuard } = {}) {
     const control = checkRegion(handle.control, controlSpec(handle.maxRecords, key), 'eliminations');
     if (control.byteLength !== kControlBytes) {
@@ -184,11 +197,25 @@ export class EliminationsDomain {
     this.#parts = { heap: this.#heap, tables: this.#tables, check: (repair) => this.#checkSpare(repair) };
   }
 
+  /** Rows in the live set (lock-free). */
   get size(): number {
     return this.#stable((t) => t.size);
   }
 
-  /** Upsert by row.hotkey. With `ifEpoch`, refused (ERR_STALE_EPOCH) unless that sync epoch still holds. */
+  /**
+   * Upsert by row.hotkey. With `ifEpoch`, refused (ERR_STALE_EPOCH) unless that sync epoch still holds.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `row.hotkey` is not a non-empty string of at
+   *   most 256 characters.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if `row` is not an object with a `hotkey`, or
+   *   holds a value the codec cannot store.
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if the encoded row is larger than a heap block
+   *   can be.
+   * @throws {@link SabStateError} `ERR_CAPACITY` if the domain is full
+   *   (`options.eliminations.maxRecords` / `maxBytes`).
+   * @throws {@link SabStateError} `ERR_STALE_EPOCH` with `ifEpoch`, if a sync began since that epoch
+   *   was read (nothing written: read the epoch again and retry).
+   * @throws TypeError or RangeError if `opts` is malformed (state unchanged).
+   */
   add(row: EliminationRow, opts?: { ifEpoch?: number }): void {
     const r = checkRow(row, 'row');
     const bytes = encodeValue(r, 'row').slice();
@@ -200,20 +227,33 @@ export class EliminationsDomain {
     this.#gate.guard(ifEpoch, write);
   }
 
+  /**
+   * The row of a hotkey, or undefined (lock-free).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   */
   get(hotkey: string): EliminationRow | undefined {
     checkKey(hotkey, 'hotkey');
     this.#reads++;
     return this.#stable((t) => t.read(hotkey, undefined, this.#decode));
   }
 
-  /** Lock-free, O(1): runs on every order. */
+  /**
+   * Lock-free, O(1): runs on every order.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   */
   has(hotkey: string): boolean {
     checkKey(hotkey, 'hotkey');
     this.#reads++;
     return this.#stable((t) => t.has(hotkey));
   }
 
-  /** Atomic remove-and-return: of racing callers (any threads) exactly one gets the row. */
+  /**
+   * Atomic remove-and-return: of racing callers (any threads) exactly one gets the row.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   */
   take(hotkey: string): EliminationRow | undefined {
     checkKey(hotkey, 'hotkey');
     this.#writes++;
@@ -221,6 +261,11 @@ export class EliminationsDomain {
     return bytes === undefined ? undefined : (decodeValue(bytes) as EliminationRow);
   }
 
+  /**
+   * Removes the row of a hotkey; true if it was there.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   */
   delete(hotkey: string): boolean {
     checkKey(hotkey, 'hotkey');
     this.#writes++;
@@ -243,6 +288,11 @@ export class EliminationsDomain {
    * state unchanged); rows with the same hotkey: the last wins. Readers see the old set or the
    * new one, never a mix. A set the heap cannot hold: ERR_CAPACITY, the old set and the heap as
    * they were.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if `rows` is not an array or a row is malformed
+   *   (state unchanged).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if a row's hotkey is not a valid key.
+   * @throws {@link SabStateError} `ERR_CAPACITY` if the set does not fit
+   *   (`options.eliminations.maxRecords` / `maxBytes`; the old set stays).
    */
   replaceAll(rows: readonly EliminationRow[]): void {
     if (!Array.isArray(rows)) throw new SabStateError(ErrorCode.INVALID_VALUE, `rows must be an array, got ${describe(rows)}`);
@@ -276,7 +326,11 @@ export class EliminationsDomain {
     });
   }
 
-  /** Every row, consistent for the whole domain (writers held; for snapshots). */
+  /**
+   * Every row, consistent for the whole domain (writers held; for snapshots).
+   * @internal For snapshots.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if the writer lock is not free within `timeoutMs`.
+   */
   listConsistent(timeoutMs?: number): EliminationRow[] {
     return this.#withMutex(() => this.#live().scan((_a, _b, u8, at, len) => this.#decode(u8, at, len)), timeoutMs);
   }
@@ -284,6 +338,7 @@ export class EliminationsDomain {
   /**
    * Recovery phase 1 after a thread died (engine.watch; the crash table above): never waits.
    * Returns how many things it released or repaired.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
     let n = releaseStore(this.#parts, deadThreadId);
@@ -304,7 +359,10 @@ export class EliminationsDomain {
     return n;
   }
 
-  /** Recovery phase 2 (after releaseAllOwnedBy): X1, counters, heap sweep, under the freeze. */
+  /**
+   * Recovery phase 2 (after releaseAllOwnedBy): X1, counters, heap sweep, under the freeze.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
+   */
   repair(timeoutMs?: number): StoreRecovery {
     return repairStore(this.#parts, timeoutMs);
   }
@@ -312,6 +370,7 @@ export class EliminationsDomain {
   /**
    * Every violation of the domain's invariants ([] if sound): the spare table not empty, table
    * counters, the heap (store-recovery.ts), the writer mutex held by an exited thread.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
     const out = verifyStore(this.#parts, timeoutMs, exited);
@@ -320,6 +379,7 @@ export class EliminationsDomain {
     return out;
   }
 
+  /** Counts and memory of the domain; `operations` counts this thread's calls only. */
   stats(): EliminationsStats {
     const h = this.#heap.stats();
     const a = this.#tables[0].stats();

@@ -20,7 +20,7 @@
  * Unknown names: queue(name), counter(name) and map(name) all throw ERR_UNKNOWN_QUEUE (the one
  * code for "not declared at creation" in this domain), with a message naming the kind.
  *
- * Maps (TODO hook, lead): the map structure lives on the positions engineer's hash table. A
+ * Maps: the map structure lives on the shared hash table (domains/shared-map.ts). A
  * `GeneralMapProvider` plugs it in: `create` allocates one map's regions on the creating thread
  * and returns its structured-clonable handle part; `attach` checks that part and returns the
  * facade. engine.ts passes the same provider to createGeneralHandle and to every GeneralDomain.
@@ -66,20 +66,45 @@ export interface GeneralHandle {
 
 /** A small shared map of the validator's other dicts (account sizes...). */
 export interface GeneralMap {
+  /**
+   * The value of `key`, or undefined (lock-free).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `key` is not a non-empty string of at most 256
+   *   characters.
+   */
   get(key: string): unknown;
+  /**
+   * Sets `key` to `value` (JSON-like values, strings, numbers, bytes).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `key` is not a non-empty string of at most 256
+   *   characters.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if the codec cannot store `value`.
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if the encoded value is larger than 64 KiB.
+   * @throws {@link SabStateError} `ERR_CAPACITY` if the map is full (16384 records, 64 MiB).
+   */
   set(key: string, value: unknown): void;
+  /**
+   * True if `key` is in the map (lock-free).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `key` is not a non-empty string of at most 256
+   *   characters.
+   */
   has(key: string): boolean;
+  /**
+   * Removes `key`; true if it was there.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `key` is not a non-empty string of at most 256
+   *   characters.
+   */
   delete(key: string): boolean;
+  /** Every entry, lock-free (each whole; not a snapshot while writers run). */
   entries(): Array<[string, unknown]>;
   readonly size: number;
 }
 
-/** TODO hook (lead): supplies the map structure, see the top of the file. */
+/** Supplies the map structure (domains/shared-map.ts), see the top of the file. */
 export interface GeneralMapProvider {
   create(name: string, key: HashKey): unknown;
   attach(part: unknown, name: string, key: HashKey): GeneralMap;
 }
 
+/** `engine.stats().general`: every queue, counter and map, and the sync gate (whole engine). */
 export interface GeneralStats {
   queues: Record<string, RingStats>;
   counters: Record<string, number>;
@@ -164,6 +189,10 @@ function unknown(kind: string, name: unknown, known: Iterable<string>): never {
   );
 }
 
+/**
+ * The general domain (`engine.general`): the named queues, counters and maps declared at creation, and
+ * the sync gate.
+ */
 export class GeneralDomain {
   /** The sync gate (begin / end / current, and guard for positions.save / eliminations.add). */
   readonly syncGate: SyncGate;
@@ -171,7 +200,10 @@ export class GeneralDomain {
   #counters: Counters;
   #maps = new Map<string, GeneralMap>();
 
-  /** Attaches to the domain's regions; ERR_LAYOUT_MISMATCH on any difference. */
+  /**
+   * Attaches to the domain's regions; ERR_LAYOUT_MISMATCH on any difference.
+   * @internal Built by the engine: use `engine.general`.
+   */
   constructor(handle: GeneralHandle, key: HashKey, maps?: GeneralMapProvider) {
     if (typeof handle !== 'object' || handle === null) mismatch('handle is not an object');
     if (!Array.isArray(handle.queues) || !Array.isArray(handle.maps)) mismatch('handle has no queues / maps lists');
@@ -188,17 +220,29 @@ export class GeneralDomain {
     for (const m of handle.maps) this.#maps.set(m.name, maps!.attach(m.part, m.name, key));
   }
 
-  /** The queue declared as `name`; ERR_UNKNOWN_QUEUE otherwise. */
+  /**
+   * The queue declared as `name`; ERR_UNKNOWN_QUEUE otherwise.
+   * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` if no queue `name` was declared in
+   *   `options.general.queues`.
+   */
   queue(name: string): Ring {
     return this.#queues.get(name) ?? unknown('queue', name, this.#queues.keys());
   }
 
-  /** The counter declared as `name`; ERR_UNKNOWN_QUEUE otherwise. */
+  /**
+   * The counter declared as `name`; ERR_UNKNOWN_QUEUE otherwise.
+   * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` if no counter `name` was declared in
+   *   `options.general.counters`.
+   */
   counter(name: string): Counter {
     return this.#counters.get(name) ?? unknown('counter', name, this.#counters.names());
   }
 
-  /** The map declared as `name`; ERR_UNKNOWN_QUEUE otherwise. */
+  /**
+   * The map declared as `name`; ERR_UNKNOWN_QUEUE otherwise.
+   * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` if no map `name` was declared in
+   *   `options.general.maps`.
+   */
   map(name: string): GeneralMap {
     return this.#maps.get(name) ?? unknown('map', name, this.#maps.keys());
   }
@@ -207,6 +251,7 @@ export class GeneralDomain {
    * Recovery of a dead thread (engine.watch): on every queue, completes or undoes the push or pop
    * it was in the middle of, releases its queue locks and waiter slots, and wakes every waiter.
    * Returns how many locks and waiter slots were released.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseQueuesOwnedBy(deadThreadId: number): number {
     let n = 0;
@@ -214,18 +259,22 @@ export class GeneralDomain {
     return n;
   }
 
+  /** The declared queue names. */
   queueNames(): string[] {
     return [...this.#queues.keys()];
   }
 
+  /** The declared counter names. */
   counterNames(): string[] {
     return this.#counters.names();
   }
 
+  /** The declared map names. */
   mapNames(): string[] {
     return [...this.#maps.keys()];
   }
 
+  /** Queues, counters, maps and the sync gate (whole engine). */
   stats(): GeneralStats {
     const g = this.syncGate.current();
     return {

@@ -80,13 +80,23 @@ export interface LockHandle {
   readonly sab: SharedArrayBuffer;
   readonly stripes: number;
 }
+/** Options of one lock call. */
 export interface LockCallOptions {
   /** Give up after this many milliseconds with ERR_LOCK_TIMEOUT. Default: wait forever. */
   readonly timeoutMs?: number;
 }
 /** A held lock: release() exactly once, on the thread that acquired it. */
 export interface LockGuard {
+  /**
+   * Gives the lock back.
+   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` if this thread no longer holds it (released
+   *   twice, or it ended with an enclosing withLock that took the stripe).
+   */
   release(): void;
+  /**
+   * The same as release(), for `using`.
+   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` as release().
+   */
   [Symbol.dispose](): void;
 }
 
@@ -192,6 +202,10 @@ function isThenable(v: unknown): boolean {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
+/**
+ * The lock domain (`engine.locks`): per-(hotkey, trade pair) locks, a pool of futex mutexes indexed by
+ * a seeded hash of the key. Re-entrant per thread.
+ */
 export class LockDomain {
   readonly #w: Int32Array;
   readonly #f: Float64Array;
@@ -208,6 +222,7 @@ export class LockDomain {
   #cached = 0;
   readonly stripes: number;
 
+  /** @internal Built by the engine: use `engine.locks`. */
   constructor(handle: LockHandle, key: HashKey) {
     checkRegion(handle.sab, specOf(handle.stripes, key), 'locks');
     this.#w = new Int32Array(handle.sab);
@@ -226,6 +241,8 @@ export class LockDomain {
    * The stripe of a key (validated). A per-thread cache (hotkey → trade pair → stripe) skips
    * hashing and validation for keys seen before: V8 caches a string's own hash, so two Map
    * lookups cost far less than HalfSipHash over 55 characters. Bounded: cleared when full.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
+   *   string of at most 256 characters.
    */
   stripeOf(hotkey: string, tradePairId: string): number {
     const byTp = this.#cache.get(hotkey);
@@ -250,12 +267,22 @@ export class LockDomain {
    * withLockAsync whose wait or hold time reached `thresholdMs` (default 10), `hook` is called
    * with the key and both times, after the lock is released. It replaces the timing log lines
    * the Python validator needed. Costs two performance.now() per lock while installed.
+   * @throws TypeError or RangeError if `hook` or `opts.thresholdMs` is malformed (state unchanged).
    */
   onSlowLock(hook: ((info: SlowLockInfo) => void) | null, opts: { thresholdMs?: number } = {}): void {
     this.#slow = slowLockOf(hook, opts);
   }
 
-  /** Runs `fn` holding the stripe of (hotkey, tradePairId); releases on return or throw. */
+  /**
+   * Runs `fn` holding the stripe of (hotkey, tradePairId); releases on return or throw.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
+   *   string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` with `timeoutMs`, if the lock was not free in
+   *   time (`fn` not run).
+   * @throws TypeError if `fn` returns a Promise (use withLockAsync); whatever `fn` throws, after the
+   *   lock is released.
+   * @throws TypeError or RangeError if `opts` is malformed (state unchanged).
+   */
   withLock<T>(hotkey: string, tradePairId: string, fn: () => T, opts?: LockCallOptions): T {
     if (this.#slow !== null) return this.#timed(hotkey, tradePairId, () => this.#withLock(hotkey, tradePairId, fn, opts));
     return this.#withLock(hotkey, tradePairId, fn, opts);
@@ -285,6 +312,8 @@ export class LockDomain {
    * Like withLock, for the event-loop thread: waits with Atomics.waitAsync (never blocks the
    * loop); `fn` may be async, the stripe is held until its promise settles. Not re-entrant: a
    * nested withLockAsync on the same stripe waits for the outer one (and times out).
+   * @throws (the promise rejects) the errors of withLock, and whatever `fn` throws or rejects with,
+   *   after the lock is released.
    */
   async withLockAsync<T>(hotkey: string, tradePairId: string, fn: () => T | Promise<T>, opts?: LockCallOptions): Promise<T> {
     const s = this.stripeOf(hotkey, tradePairId);
@@ -310,6 +339,12 @@ export class LockDomain {
    * Runs `fn` holding the stripes of every key. Stripes are taken in ascending order, each once
    * (stripes this thread already holds are entered re-entrantly), so two threads asking for the
    * same keys in any order cannot deadlock. `timeoutMs` bounds the whole acquisition.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if a key is not a non-empty string of at most 256
+   *   characters.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` with `timeoutMs`, if the locks were not all taken
+   *   in time (none held, `fn` not run).
+   * @throws TypeError if `keys` is not an array of pairs or `fn` returns a Promise; whatever `fn`
+   *   throws, after the locks are released.
    */
   withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T, opts?: LockCallOptions): T {
     if (!Array.isArray(keys)) throw new TypeError('keys must be an array of [hotkey, tradePairId] pairs');
@@ -350,6 +385,10 @@ export class LockDomain {
   /**
    * Takes the lock and returns a guard; `guard.release()` (or `using` via Symbol.dispose) gives
    * it back. For code whose critical section does not fit a callback. Re-entrant like withLock.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
+   *   string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` with `timeoutMs`, if the lock was not free in time.
+   * @throws TypeError or RangeError if `opts` is malformed (state unchanged).
    */
   acquire(hotkey: string, tradePairId: string, opts?: LockCallOptions): LockGuard {
     const s = this.stripeOf(hotkey, tradePairId);
@@ -361,7 +400,11 @@ export class LockDomain {
     return this.#ownGuard(s, i);
   }
 
-  /** One attempt, never waits: a guard, or null if another thread holds the stripe. */
+  /**
+   * One attempt, never waits: a guard, or null if another thread holds the stripe.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
+   *   string of at most 256 characters.
+   */
   tryAcquire(hotkey: string, tradePairId: string): LockGuard | null {
     const s = this.stripeOf(hotkey, tradePairId);
     const i = (kFirstStripeLine + s) * LINE_INTS;
@@ -370,19 +413,31 @@ export class LockDomain {
     return (c & ~kWaiters) === this.#tag ? this.#enterGuard(s, i) : null;
   }
 
-  /** True if some thread (any) holds the stripe of this key right now. */
+  /**
+   * True if some thread (any) holds the stripe of this key right now.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
+   *   string of at most 256 characters.
+   */
   isHeld(hotkey: string, tradePairId: string): boolean {
     const s = this.stripeOf(hotkey, tradePairId);
     return Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0;
   }
 
-  /** True if the calling thread holds the stripe of this key. */
+  /**
+   * True if the calling thread holds the stripe of this key.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
+   *   string of at most 256 characters.
+   */
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean {
     const s = this.stripeOf(hotkey, tradePairId);
     return (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) & ~kWaiters) === this.#tag;
   }
 
-  /** The threadId holding the stripe of this key, or -1. */
+  /**
+   * The threadId holding the stripe of this key, or -1.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
+   *   string of at most 256 characters.
+   */
   ownerOf(hotkey: string, tradePairId: string): number {
     const s = this.stripeOf(hotkey, tradePairId);
     return ownerOf(Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState));
@@ -394,6 +449,7 @@ export class LockDomain {
    * left waiters asleep on a free word (mutex.ts's crash table). Only for a thread that has
    * exited (engine.watch calls it on a worker's 'exit'), whether or not it held anything.
    * Idempotent. Returns how many stripes it released.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
     const tag = tagOf(deadThreadId);
@@ -412,6 +468,7 @@ export class LockDomain {
     return n;
   }
 
+  /** Acquisitions, contention, waits, timeouts and recoveries of the whole engine (shared counters). */
   stats(): LockStats {
     let acquisitions = 0;
     let contended = 0;

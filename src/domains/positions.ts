@@ -1,6 +1,6 @@
 /**
  * The positions domain: every miner's positions, open and closed, in shared tables over one
- * shared heap, with lock-free reads (DESIGN.md guarantees 1-3, 5).
+ * shared heap, with lock-free reads (README, guarantees 1-3 and 5).
  *
  * Structures (all on the table.ts / heap.ts code, one heap for the domain):
  * - records:  (miner_hotkey, position_uuid) -> record (head + chunk refs, position-record.ts),
@@ -87,6 +87,10 @@ export interface RawPositionEntry {
   /** encodeOrder bytes of every order, in order. */
   orders: Uint8Array[];
 }
+/**
+ * `engine.stats().positions`; `operations` counts this thread's calls only, the rest is the whole
+ * engine's.
+ */
 export interface PositionsStats {
   records: number;
   open: number;
@@ -128,6 +132,12 @@ export function createPositionsHandle(opts: PositionsOptions, key: HashKey): Pos
   };
 }
 
+/**
+ * The positions domain (`engine.positions`): every miner's positions, open and closed, with lock-free
+ * reads. A position needs `miner_hotkey`, `position_uuid`, `trade_pair` (an id or the legacy array
+ * `[id, ...]`), `orders` (an array) and `is_closed_position` (a boolean); other fields are kept as
+ * they are.
+ */
 export class PositionsDomain {
   readonly #store: PositionStore;
   readonly #writer: PositionWriter;
@@ -138,6 +148,7 @@ export class PositionsDomain {
   readonly #uuidReader: (u8: Uint8Array, at: number, len: number) => string;
   readonly #listReader: (u8: Uint8Array, at: number, len: number) => string[];
 
+  /** @internal Built by the engine: use `engine.positions`. */
   constructor(handle: PositionsHandle, key: HashKey, deps: PositionsDeps) {
     if (typeof deps?.locks?.isHeldByCurrentThread !== 'function' || typeof deps.locks.withLock !== 'function') {
       throw new TypeError('PositionsDomain needs deps.locks (a LockDomain)');
@@ -167,6 +178,7 @@ export class PositionsDomain {
     };
   }
 
+  /** Positions stored (open and closed; lock-free). */
   get size(): number {
     return this.#store.records.size;
   }
@@ -177,6 +189,8 @@ export class PositionsDomain {
    * reads of this thread (decoded once per chunk): copy an order before changing it. Appending
    * to `orders` (or replacing some) and saving from the same thread is the intended use: the
    * orders still the same objects keep their stored chunks and are not encoded again.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `positionUuid` is not a non-empty
+   *   string of at most 256 characters.
    */
   get(hotkey: string, positionUuid: string): Position | undefined {
     checkKey(hotkey, 'hotkey');
@@ -186,7 +200,11 @@ export class PositionsDomain {
     return raw === undefined ? undefined : this.#decode(raw);
   }
 
-  /** The open position of (hotkey, trade pair), or undefined. Same object rules as get(). */
+  /**
+   * The open position of (hotkey, trade pair), or undefined. Same object rules as get().
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
+   *   string of at most 256 characters.
+   */
   getOpen(hotkey: string, tradePairId: string): Position | undefined {
     checkKey(hotkey, 'hotkey');
     checkKey(tradePairId, 'tradePairId');
@@ -202,6 +220,9 @@ export class PositionsDomain {
    * The positions of a hotkey in the order they were first saved; `{ open: true }` only open
    * ones, `{ open: false }` only closed ones. Each position is a whole version; the list is not
    * a snapshot across positions. Same object rules as get().
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` is not a non-empty string of at most
+   *   256 characters.
+   * @throws TypeError or RangeError if `opts` is malformed (state unchanged).
    */
   listForHotkey(hotkey: string, opts?: { open?: boolean }): Position[] {
     checkKey(hotkey, 'hotkey');
@@ -233,6 +254,19 @@ export class PositionsDomain {
    * closed takes it out of the open index. With `{ ifEpoch }` the write runs inside the sync
    * gate's guard and is refused (ERR_STALE_EPOCH) during or after a newer sync. Bad input is
    * refused before anything is written. The caller's objects are not changed or frozen.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if a required field is missing or of the wrong
+   *   type, or another position of that (hotkey, trade pair) is open.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `miner_hotkey`, `position_uuid` or the trade
+   *   pair id is not a valid key.
+   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` unless this thread holds the (hotkey, trade
+   *   pair) lock: call it inside `engine.locks.withLock`.
+   * @throws {@link SabStateError} `ERR_STALE_EPOCH` with `ifEpoch`, if a sync began since that epoch
+   *   was read (nothing saved: read the epoch again and retry).
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if an order or the position head is larger
+   *   than a heap block can be.
+   * @throws {@link SabStateError} `ERR_CAPACITY` if the domain is full (`options.positions.maxRecords`
+   *   / `maxBytes`); nothing is saved.
+   * @throws TypeError or RangeError if `opts` is malformed (state unchanged).
    */
   save(position: Position, opts?: { ifEpoch?: number }): void {
     const v = validatePosition(position);
@@ -254,7 +288,11 @@ export class PositionsDomain {
     this.#gate.guard(ifEpoch, () => this.#writer.save(position, v));
   }
 
-  /** Deletes a position (takes its (hotkey, trade pair) lock itself). True if it existed. */
+  /**
+   * Deletes a position (takes its (hotkey, trade pair) lock itself). True if it existed.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `positionUuid` is not a non-empty
+   *   string of at most 256 characters.
+   */
   delete(hotkey: string, positionUuid: string): boolean {
     checkKey(hotkey, 'hotkey');
     checkKey(positionUuid, 'positionUuid');
@@ -266,6 +304,8 @@ export class PositionsDomain {
    * Every stored position as raw codec bytes, consistent for the whole domain: runs while no
    * save or delete is in flight and holds new ones back until it returns (the heap's write
    * gate; ERR_LOCK_TIMEOUT after timeoutMs if a write never finishes, e.g. a killed worker).
+   * @internal For snapshots.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
    */
   entriesRaw(timeoutMs?: number): RawPositionEntry[] {
     const { heap, records } = this.#store;
@@ -282,7 +322,10 @@ export class PositionsDomain {
     );
   }
 
-  /** Recovery after a thread died (engine.watch): its insert mutexes, gate slot, pin and freeze released. */
+  /**
+   * Recovery after a thread died (engine.watch): its insert mutexes, gate slot, pin and freeze released.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
+   */
   releaseAllOwnedBy(deadThreadId: number): number {
     return releaseStore(this.#parts, deadThreadId);
   }
@@ -291,12 +334,16 @@ export class PositionsDomain {
    * After releaseAllOwnedBy of every dead thread: under the freeze, a save or delete a dead
    * thread left half done is completed or undone (position-repair.ts), counters recounted and
    * leaked blocks swept (store-recovery.ts).
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   repair(timeoutMs?: number): StoreRecovery {
     return repairStore(this.#parts, timeoutMs);
   }
 
-  /** Every violation of the domain's invariants (records, open index, lists, heap), [] if sound. */
+  /**
+   * Every violation of the domain's invariants (records, open index, lists, heap), [] if sound.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
+   */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
     return verifyStore(this.#parts, timeoutMs, exited);
   }
@@ -309,6 +356,7 @@ export class PositionsDomain {
     };
   }
 
+  /** Counts and memory of the domain; `operations` counts this thread's calls only. */
   stats(): PositionsStats {
     const { heap, records, open, byHotkey, cache, memo } = this.#store;
     const h = heap.stats();

@@ -42,6 +42,10 @@ export function createCountersRegion(key: HashKey, count: number): SharedArrayBu
   return createRegion(countersSpec(key, count), countersRegionBytes(count));
 }
 
+/**
+ * A named 64-bit counter (`engine.general.counter(name)`), on its own cache line; every update is one
+ * atomic add.
+ */
 export class Counter {
   readonly name: string;
   #cells: BigInt64Array;
@@ -57,6 +61,7 @@ export class Counter {
   /**
    * Adds `n` (a safe integer, default 1; negative subtracts) and returns the new value as a
    * number. Throws ERR_INVALID_VALUE (counter unchanged) for anything else.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if `n` is not a safe integer.
    */
   add(n = 1): number {
     if (n === 1) return Number(Atomics.add(this.#cells, this.#i, 1n) + 1n);

@@ -117,6 +117,7 @@ const kWaited = 1;
 const GATE_BYTES = HEADER_BYTES + (2 + GATE_SLOTS) * LINE_BYTES;
 const GATE_LAYOUT = 3;
 
+/** The sync gate's state: read `epoch` before a guarded write and pass it as `{ ifEpoch }`. */
 export interface GateState {
   epoch: number;
   inProgress: boolean;
@@ -148,6 +149,10 @@ export function gateSlotIndex(k: number): number {
  */
 const localDepth = new WeakMap<SharedArrayBuffer, { depth: number }>();
 
+/**
+ * The sync gate (`engine.general.syncGate`): the sync epoch and whether a sync is in progress. Writes
+ * made with `{ ifEpoch }` are refused atomically once a newer sync began.
+ */
 export class SyncGate {
   readonly #i32: Int32Array;
   readonly #local: { depth: number };
@@ -177,6 +182,10 @@ export class SyncGate {
    * Marks a sync in progress and bumps the epoch; returns the new epoch once every guarded write
    * admitted under the old state has completed. Throws ERR_LOCK_TIMEOUT after `timeoutMs` (the
    * sync stays begun: writes are refused until end()).
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` with `timeoutMs`, if guarded writes in flight did
+   *   not finish in time (the sync stays begun).
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if `timeoutMs` is not a non-negative number.
+   * @throws Error if called inside a guarded write of the same thread.
    */
   begin(options?: BeginOptions): number {
     const timeoutMs = options?.timeoutMs ?? Infinity;
@@ -249,7 +258,10 @@ export class SyncGate {
     return Atomics.load(this.#i32, kRefused) >>> 0;
   }
 
-  /** Thread ids with a guarded write in flight now (one entry per slot held). */
+  /**
+   * Thread ids with a guarded write in flight now (one entry per slot held).
+   * @internal For recovery and tests.
+   */
   guardsInFlight(): number[] {
     const out: number[] = [];
     for (let k = 0; k < GATE_SLOTS; k++) {
@@ -263,6 +275,7 @@ export class SyncGate {
    * Recovery (engine.watch, after the worker exited; see the crash table): frees the slots of the
    * guarded writes the dead thread had in flight, waking a begin() that waits on them, and ends
    * the sync it had begun. Returns how many things it released.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
     const i32 = this.#i32;

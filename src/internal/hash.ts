@@ -4,7 +4,7 @@
  * Algorithm: HalfSipHash-1-3 (Aumasson & Bernstein's SipHash, 32-bit-word variant from the
  * reference implementation; the Linux kernel's `hsiphash` uses the same 1-3 round counts for
  * hash tables). It is a keyed PRF, so without the 64-bit seed nobody can choose hotkeys that pile
- * onto one lock stripe or one probe chain (DESIGN.md guarantee 6); murmur-style hashes have
+ * onto one lock stripe or one probe chain (README, guarantee 6); murmur-style hashes have
  * seed-independent multicollisions and would not give that. All arithmetic is 32-bit
  * (`+ | 0`, `<<`, `>>>`, `^`), which JavaScript does natively.
  *

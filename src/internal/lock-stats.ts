@@ -42,6 +42,7 @@ export interface SlowLock {
   readonly hook: (info: SlowLockInfo) => void;
   readonly thresholdMs: number;
 }
+/** `engine.stats().locks` (whole engine). */
 export interface LockStats {
   stripes: number;
   acquisitions: number;

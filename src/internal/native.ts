@@ -234,7 +234,7 @@ export function nativeStatus(): NativeStatus {
 // ---- batch entry points: same results whichever backend runs them -------------------------------
 
 /** out[i] = hashString(key, keys[i]). */
-export function hashStringsInto(key: HashKey, keys: readonly string[], out = new Uint32Array(keys.length)): Uint32Array {
+export function hashStringsInto(key: HashKey, keys: readonly string[], out: Uint32Array = new Uint32Array(keys.length)): Uint32Array {
   if (out.length < keys.length) throw new RangeError(`out has ${out.length} elements, ${keys.length} needed`);
   for (let i = 0; i < keys.length; i++) out[i] = hashString(key, keys[i]!);
   return out;
@@ -245,7 +245,7 @@ export function hashPairsInto(
   key: HashKey,
   a: readonly string[],
   b: readonly string[] | string,
-  out = new Uint32Array(a.length),
+  out: Uint32Array = new Uint32Array(a.length),
 ): Uint32Array {
   if (typeof b !== 'string' && b.length !== a.length) throw new RangeError(`bs has ${b.length} elements, as has ${a.length}`);
   if (out.length < a.length) throw new RangeError(`out has ${out.length} elements, ${a.length} needed`);
@@ -259,7 +259,7 @@ export function hashBytesInto(
   bytes: Uint8Array,
   offsets: Uint32Array,
   lengths: Uint32Array,
-  out = new Uint32Array(offsets.length),
+  out: Uint32Array = new Uint32Array(offsets.length),
 ): Uint32Array {
   const n = nativeHash();
   if (n !== null && offsets.length >= NATIVE_MIN_BATCH) return n.hashBytes(key, bytes, offsets, lengths, out);

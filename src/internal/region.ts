@@ -21,7 +21,7 @@ import { ErrorCode, SabStateError } from '../errors.ts';
 import type { HashKey } from './hash.ts';
 
 export const HEADER_BYTES = 128;
-/** Bytes of one cache line as DESIGN.md fixes it (two 64-byte lines: adjacent-line prefetch). */
+/** Bytes of one cache line as the design fixes it (two 64-byte lines: adjacent-line prefetch). */
 export const LINE_BYTES = 128;
 export const LINE_INTS = LINE_BYTES / 4;
 

@@ -179,6 +179,7 @@ export const RING_MAX_BYTES = 2 ** 31;
  */
 export type RingMessage = unknown;
 
+/** Options of pop / popAsync. */
 export interface PopOptions {
   /**
    * Longest wait in ms, for a message to come and for a consumer stalled mid-pop. 0 (pop's
@@ -245,6 +246,10 @@ function heldBy(i32: Int32Array, i: number, tag: number): boolean {
   return (Atomics.load(i32, i) & ~1) === tag;
 }
 
+/**
+ * A named MPMC queue (`engine.general.queue(name)`): a bounded ring of messages in shared memory; full
+ * and empty answers are linearizable.
+ */
 export class Ring {
   readonly name: string;
   readonly capacity: number;
@@ -295,6 +300,9 @@ export class Ring {
    * sleep) for a producer stalled mid-push. Throws ERR_VALUE_TOO_LARGE when its encoding exceeds
    * maxMessageBytes, ERR_INVALID_VALUE when it is not JSON, a string or bytes; both before
    * touching the queue.
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if the encoded message exceeds the queue's
+   *   `maxMessageBytes`.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if the codec cannot encode `msg`.
    */
   push(msg: RingMessage): boolean {
     let bytes: Uint8Array;
@@ -359,6 +367,7 @@ export class Ring {
   /**
    * Pops a message; undefined only when the queue is empty (and stayed so for timeoutMs, default
    * 0: no wait for a message), or timeoutMs ran out waiting for a consumer stalled mid-pop.
+   * @throws TypeError or RangeError if `options` is malformed (state unchanged).
    */
   pop(options?: PopOptions): RingMessage | undefined {
     const t = options?.timeoutMs;
@@ -372,7 +381,10 @@ export class Ring {
     return v === EMPTY ? this.#empty() : v;
   }
 
-  /** Pops a message, waiting with Atomics.waitAsync (never blocks the thread); default no timeout. */
+  /**
+   * Pops a message, waiting with Atomics.waitAsync (never blocks the thread); default no timeout.
+   * @throws (the promise rejects) TypeError or RangeError if `options` is malformed.
+   */
   popAsync(options?: PopOptions): Promise<RingMessage | undefined> {
     const t = options?.timeoutMs ?? Infinity;
     const bad = badTimeout(t);
@@ -382,6 +394,7 @@ export class Ring {
     return v === BUSY ? this.#popAsyncSlow(t) : Promise.resolve(v);
   }
 
+  /** Pushes, pops, full and empty answers, waits, and the size now (shared counters). */
   stats(): RingStats {
     const a = this.#i32;
     const { capacity, maxMessageBytes, size } = this;
@@ -395,6 +408,7 @@ export class Ring {
    * Recovery of a dead thread (engine.watch, after it exited): completes or undoes the push or pop
    * it was in the middle of (crash table above), releases the locks it held and its waiter slots,
    * and wakes every waiter. Returns how many locks and waiter slots it released.
+   * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
     if (!Number.isInteger(deadThreadId) || deadThreadId < 0) return 0; // a Worker's threadId is -1 once it exited

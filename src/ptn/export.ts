@@ -13,9 +13,15 @@ import { writeFileAtomic } from '../internal/fs-atomic.ts';
 import { pyJsonDumps } from './py-json.ts';
 import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, isClosed, tradePairIdOf } from './tree.ts';
 
+/** Options of exportValidatorTree. */
 export interface ExportOptions {
+  /**
+   * Also remove position files the engine no longer holds, so the tree mirrors the engine (default
+   * false).
+   */
   prune?: boolean;
 }
+/** What exportValidatorTree wrote, by kind. */
 export interface ExportReport {
   positions: number;
   eliminations: number;
@@ -38,6 +44,12 @@ function listDirs(dir: string): string[] {
   }
 }
 
+/**
+ * Writes the engine's state as the validator's `validation/` tree under `dir`, each file atomically
+ * (temp file, fsync, rename); returns counts.
+ * @throws the file system's error (e.g. EACCES, ENOSPC) if a file cannot be written; files already
+ *   written stay whole.
+ */
 export function exportValidatorTree(engine: TreeEngine, dir: string, options: ExportOptions = {}): ExportReport {
   const report: ExportReport = { positions: 0, eliminations: 0, departed: 0, removed: 0 };
   const hotkeys = engine.positions.hotkeys();

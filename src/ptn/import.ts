@@ -18,10 +18,12 @@ import { join } from 'node:path';
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, isClosed, tradePairIdOf } from './tree.ts';
 
+/** A file importValidatorTree skipped (or, with `onError: 'refuse'`, refused): its path and why. */
 export interface ImportError {
   path: string;
   reason: string;
 }
+/** What importValidatorTree loaded, by kind, and every malformed file. */
 export interface ImportReport {
   positions: number;
   open: number;
@@ -32,6 +34,7 @@ export interface ImportReport {
   files: number;
   errors: ImportError[];
 }
+/** Options of importValidatorTree. */
 export interface ImportOptions {
   /** 'skip' (default): load the rest, report the bad; 'refuse': load nothing if anything is bad. */
   onError?: 'skip' | 'refuse';
@@ -143,6 +146,15 @@ function readTree(dir: string, errors: ImportError[]): Loaded {
   return out;
 }
 
+/**
+ * Reads the validator's on-disk `validation/` tree (positions, eliminations.json,
+ * departed_hotkeys.json) into the engine and returns a report: counts, and every malformed file with
+ * its path and reason.
+ * @throws {@link SabStateError} `ERR_INVALID_VALUE` if `dir` is not a directory, or (with `onError:
+ *   'refuse'`) any file is malformed; nothing is imported then.
+ * @throws {@link SabStateError} `ERR_CAPACITY` if the tree does not fit the engine's capacities.
+ * @throws TypeError if `options.onError` is not `'skip'` or `'refuse'`.
+ */
 export function importValidatorTree(engine: TreeEngine, dir: string, options: ImportOptions = {}): ImportReport {
   const onError = options.onError ?? 'skip';
   if (onError !== 'skip' && onError !== 'refuse') throw new TypeError("options.onError must be 'skip' or 'refuse'");

@@ -30,8 +30,9 @@ export function runWorkers<R = unknown>(
   datas: unknown[],
   timeoutMs: number,
   transferList: (d: unknown) => ArrayBuffer[] = () => [],
+  boot: (file: URL, options: WorkerOptions) => Worker = tsWorker,
 ): Promise<R[]> {
-  const workers = datas.map((d) => tsWorker(file, { workerData: d, transferList: transferList(d) as never }));
+  const workers = datas.map((d) => boot(file, { workerData: d, transferList: transferList(d) as never }));
   return new Promise<R[]>((resolve, reject) => {
     const results: R[] = new Array(datas.length);
     let left = workers.length;
