@@ -2,7 +2,7 @@
  * toAsyncEngine(engine): the SharedArrayBuffer engine as an AsyncEngine (src/async/types.ts).
  *
  * Thin: every method calls the engine's own method and returns its result in a resolved
- * Promise; nothing is copied or cached here, and the shared-memory guarantees (DESIGN.md 1-8)
+ * Promise; nothing is copied or cached here, and the shared-memory guarantees (README, 1-8)
  * are the engine's. Two calls differ from a plain wrap:
  * - locks.withLock uses the engine's withLockAsync (waits with Atomics.waitAsync, the stripe is
  *   held until fn's promise settles, the event loop never blocks). The stripe is held by the

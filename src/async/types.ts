@@ -1,7 +1,6 @@
 /**
- * AsyncEngine: the engine's contract beyond one process (issue 16, DESIGN.md "Beyond one
- * process"). The same domains and method names as the SharedArrayBuffer engine, every method
- * returning a Promise, so that the validator's order path does not change when its state moves
+ * AsyncEngine: the engine's contract beyond one process (issue 16). The same domains and
+ * method names as the SharedArrayBuffer engine, every method returning a Promise, so that the validator's order path does not change when its state moves
  * from shared memory (`toAsyncEngine(engine)`, src/async/sab-adapter.ts) to Redis
  * (`createRedisEngine(...)`, src/redis/engine.ts).
  *
