@@ -1,8 +1,9 @@
 /**
  * AsyncEngine: the engine's contract beyond one process (issue 16). The same domains and
- * method names as the SharedArrayBuffer engine, every method returning a Promise, so that the validator's order path does not change when its state moves
- * from shared memory (`toAsyncEngine(engine)`, src/async/sab-adapter.ts) to Redis
- * (`createRedisEngine(...)`, src/redis/engine.ts).
+ * method names as the SharedArrayBuffer engine, every method returning a Promise, so that the
+ * validator's order path does not change when its state moves from shared memory
+ * (`toAsyncEngine(engine)`, src/async/sab-adapter.ts) to Redis (`createRedisEngine(...)`,
+ * src/redis/engine.ts).
  *
  * Semantics both implementations keep (test/conformance.ts checks them on both):
  * - `locks.withLock(hk, tp, fn)` runs `fn` (sync or async) holding the (hk, tp) lock and returns
