@@ -10,7 +10,7 @@ let failed = 0;
 for (const b of benches) {
   const file = new URL(`./${b}.ts`, import.meta.url).pathname;
   console.log(`\n## bench/${b}.ts\n`);
-  const r = spawnSync(process.execPath, ['--import', 'tsx', file], { stdio: 'inherit', env: process.env });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', file], { stdio: 'inherit', env: process.env });
   if (r.status !== 0) {
     failed++;
     console.log(`bench/${b}.ts exited with ${r.status ?? r.signal}`);

@@ -10,8 +10,8 @@
  * - `snapshot(dir)` / `createEngine({ restoreFrom: dir })`: engine-snapshot.ts.
  */
 import { randomBytes } from 'node:crypto';
-import type { Worker } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt } from './errors.ts';
+import { Worker } from 'node:worker_threads';
+import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt, optionError, checkFunction, callOptions, optTimeoutMs, describe, withIo } from './errors.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
 import { ThreadRegistry, createThreadRegistry } from './internal/threads.ts';
@@ -32,7 +32,7 @@ import {
 } from './domains/general.ts';
 import { SharedMap, sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
-import { readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
+import { type SnapshotReport, readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
 
 /** A queue's declaration in `options.general.queues`. */
 export interface QueueOptions {
@@ -56,8 +56,8 @@ export interface EngineOptions {
   eliminations?: { maxRecords?: number; maxBytes?: number };
   /** Departed hotkeys (default 16384) and heap bytes. Full: `mark` throws ERR_CAPACITY. */
   departed?: { maxRecords?: number; maxBytes?: number };
-  /** Named queues, counters and maps, declared here (names used later must be declared). */
-  general?: { queues?: Record<string, QueueOptions>; counters?: string[]; maps?: string[] };
+  /** maps: names (default capacities) or { name: { maxRecords, maxBytes } } (MAP_DEFAULTS: 16,384 records, 64 MiB). */
+  general?: { queues?: Record<string, QueueOptions>; counters?: string[]; maps?: string[] | Record<string, { maxRecords?: number; maxBytes?: number }> };
   /** A snapshot directory (engine.snapshot) to start from. Options given here override its sizes. */
   restoreFrom?: string;
 }
@@ -130,14 +130,14 @@ function resolveSeed(raw: unknown): HashKey {
     return { k0: b.readInt32LE(0), k1: b.readInt32LE(4) };
   }
   if (typeof raw === 'bigint') {
-    if (raw < 0n || raw >= 2n ** 64n) throw new RangeError('options.hashSeed must be an integer in [0, 2^64)');
+    if (raw < 0n || raw >= 2n ** 64n) throw optionError('options.hashSeed must be an integer in [0, 2^64)', true);
     return hashKeyFromSeed(raw);
   }
   if (typeof raw === 'number') {
-    if (!Number.isSafeInteger(raw) || raw < 0) throw new RangeError('options.hashSeed must be a non-negative safe integer or a bigint');
+    if (!Number.isSafeInteger(raw) || raw < 0) throw optionError('options.hashSeed must be a non-negative safe integer or a bigint', true);
     return hashKeyFromSeed(raw);
   }
-  throw new TypeError('options.hashSeed must be a bigint or a non-negative safe integer');
+  throw optionError('options.hashSeed must be a bigint or a non-negative safe integer');
 }
 
 /**
@@ -157,7 +157,7 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
   const o = optObject(options, 'options');
   checkKnownKeys(o, 'options', KNOWN_OPTIONS);
   if (o.restoreFrom !== undefined && (typeof o.restoreFrom !== 'string' || o.restoreFrom === '')) {
-    throw new TypeError('options.restoreFrom must be a directory path');
+    throw optionError('options.restoreFrom must be a directory path');
   }
   return {
     key: resolveSeed(o.hashSeed),
@@ -169,6 +169,14 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
     ...(typeof o.restoreFrom === 'string' ? { restoreFrom: o.restoreFrom } : {}),
   };
 }
+
+/**
+ * The engine's 64-bit hash seed, for tests only: not exported from the package. The seed keeps
+ * chosen keys from piling onto one lock stripe or probe chain (README, "The hash seed"); code
+ * that can read it (or an image of it, such as a key's stripe) can build such keys, so the
+ * public surface has neither, and snapshots do not carry it.
+ */
+export let engineSeedOf: (engine: Engine) => bigint;
 
 /**
  * One thread's view of the shared state: `createEngine` on the main thread, `attachEngine(handle)` in
@@ -197,13 +205,12 @@ export class Engine {
     this.departed = new DepartedDomain(handle.departed, this.#key);
     const threads = new ThreadRegistry(handle.threads);
     threads.registerSelf();
+    // Maps are fixed at creation: taken once here, so that recovery keeps working after close().
+    const maps = this.general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, this.general.map(n) as SharedMap]);
     this.#recovery = new EngineRecovery({
       threads,
       locks: this.locks,
-      stores: () => [
-        ['positions', this.positions], ['eliminations', this.eliminations], ['departed', this.departed],
-        ...this.general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, this.general.map(n) as SharedMap]),
-      ],
+      stores: () => [['positions', this.positions], ['eliminations', this.eliminations], ['departed', this.departed], ...maps],
       others: () => [this.general.syncGate, { releaseAllOwnedBy: (id: number) => this.general.releaseQueuesOwnedBy(id) }],
     });
   }
@@ -222,9 +229,8 @@ export class Engine {
     return this.#handle.options;
   }
 
-  /** The engine's 64-bit hash seed. */
-  get hashSeed(): bigint {
-    return seedFromHashKey(this.#key);
+  static {
+    engineSeedOf = (e) => seedFromHashKey(e.#key);
   }
 
   /**
@@ -258,6 +264,9 @@ export class Engine {
    * Counted in stats().watch; `whenRecovered()` resolves when the repair is done.
    */
   watch(worker: Worker): void {
+    if (!(worker instanceof Worker)) {
+      throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `engine.watch: worker must be a Worker of node:worker_threads, got ${describe(worker)}`);
+    }
     this.#recovery.watch(worker);
   }
 
@@ -280,35 +289,94 @@ export class Engine {
    */
   verify(options?: { timeoutMs?: number }): { ok: boolean; violations: string[] } {
     this.#checkOpen();
-    const violations = this.#recovery.verify(options?.timeoutMs);
+    const timeoutMs = optTimeoutMs(callOptions(options, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs', undefined);
+    const violations = this.#recovery.verify(timeoutMs);
     return { ok: violations.length === 0, violations };
   }
 
   /**
-   * Writes a snapshot of every domain to `dir`, consistent per domain (positions, departed and
-   * maps are read with their writers held back for the moment of the copy; eliminations under
-   * its writer lock), atomically on disk (temp file, fsync, rename; a manifest with SHA-256 of
-   * every file is written last). Queue contents are not persisted (in-flight notices).
+   * Writes a snapshot of every domain to `dir` (engine-snapshot.ts): consistent per domain
+   * (positions, departed and maps read with their writers held back; eliminations under its
+   * writer lock; each queue under both its locks), lossless (the codec: -0, key order, unknown
+   * fields), with queue contents and the sync epoch, never the hash seed; atomic on disk
+   * (snapshot-files.ts: files fsynced, a checksummed manifest switched by one rename, the older
+   * generation removed only after). Snapshots of one engine, from any thread, are serialized
+   * by the engine's snapshot mutex.
    * @throws {@link SabStateError} `ERR_CLOSED` after close().
-   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a domain's writes could not be held back in
-   *   time (a writer that never finishes).
-   * @throws the file system's error (e.g. ENOSPC, EACCES) if `dir` cannot be written; the previous
-   *   snapshot in `dir` stays whole.
+   * @throws {@link SabStateError} `ERR_INVALID_ARGUMENT` if `dir` is not a non-empty path,
+   *   `ERR_INVALID_OPTION` for a bad `options`.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if another snapshot of this engine or a
+   *   domain's writes could not be waited for in time.
+   * @throws {@link SabStateError} `ERR_IO` if `dir` cannot be written (ENOSPC, EACCES...); the
+   *   previous snapshot in `dir` stays whole.
    */
-  snapshot(dir: string): { generation: number; positions: number; eliminations: number; departed: number } {
+  snapshot(dir: string, options?: { timeoutMs?: number }): SnapshotReport {
     this.#checkOpen();
-    return writeEngineSnapshot(this, dir);
+    if (typeof dir !== 'string' || dir === '') {
+      throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `engine.snapshot: dir must be a non-empty directory path, got ${describe(dir)}`);
+    }
+    // timeoutMs bounds the wait for another thread's snapshot of this engine (ERR_LOCK_TIMEOUT).
+    const timeoutMs = optTimeoutMs(callOptions(options, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs');
+    return this.locks.withSnapshotMutex(() => withIo(`engine.snapshot(${JSON.stringify(dir)})`, () => writeEngineSnapshot(this, dir)), timeoutMs);
   }
 
-  /** Drops this thread's view of the engine (later calls throw ERR_CLOSED where checked). */
+  /**
+   * Closes this thread's view of the engine: every later call on the engine, its domains and
+   * every queue, counter, map and gate obtained from it throws ERR_CLOSED; a second close() is a
+   * no-op. The shared memory stays as it is for the other threads; a watched worker that exits
+   * later is still recovered (recovery holds its own references). Nothing is held by a thread
+   * between calls, so there is nothing to release.
+   */
   close(): void {
+    if (this.#closed) return;
     this.#closed = true;
     this.#recovery.stopWaitChecks();
+    const g = this.general;
+    const objects: object[] = [
+      ...g.queueNames().map((n) => g.queue(n)), ...g.counterNames().map((n) => g.counter(n)), ...g.mapNames().map((n) => g.map(n)),
+      g.syncGate, this.locks, this.positions, this.eliminations, this.departed, g, this,
+    ];
+    for (const o of objects) closeFacade(o);
   }
 
   #checkOpen(): void {
     if (this.#closed) throw new SabStateError(ErrorCode.CLOSED, 'engine is closed');
   }
+}
+
+/** Methods recovery and the snapshot code call on closed facades (not public API). */
+const INTERNAL_METHODS = new Set<PropertyKey>([
+  'constructor', 'close', 'releaseAllOwnedBy', 'releaseQueuesOwnedBy', 'repair', 'verify', 'mapNames', 'queueNames', 'counterNames',
+]);
+const closedProtos = new WeakMap<object, object>();
+
+/**
+ * Closes one facade: its prototype is replaced by one whose every public method and getter
+ * throws ERR_CLOSED (inheriting from the original, so that the internal methods recovery calls
+ * still work). Costs nothing on the paths of an open engine.
+ */
+function closeFacade(o: object): void {
+  const proto = Object.getPrototypeOf(o) as object;
+  let closed = closedProtos.get(proto);
+  if (closed === undefined) {
+    closed = Object.create(proto) as object;
+    for (let p: object | null = proto; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p) as object | null) {
+      for (const k of Reflect.ownKeys(p)) {
+        if (INTERNAL_METHODS.has(k) || Object.prototype.hasOwnProperty.call(closed, k)) continue;
+        const d = Object.getOwnPropertyDescriptor(p, k)!;
+        const name = typeof k === 'symbol' ? k.description ?? 'symbol' : k;
+        const closedError = (): SabStateError => new SabStateError(ErrorCode.CLOSED, `${name}: the engine is closed (engine.close() was called on this thread)`);
+        // The async methods refuse as they fail: by a rejected promise.
+        const thrower = name.endsWith('Async') ? (): Promise<never> => Promise.reject(closedError()) : (): never => {
+          throw closedError();
+        };
+        if (d.get !== undefined || d.set !== undefined) Object.defineProperty(closed, k, { get: thrower, set: thrower, configurable: true });
+        else if (typeof d.value === 'function') Object.defineProperty(closed, k, { value: thrower, writable: true, configurable: true });
+      }
+    }
+    closedProtos.set(proto, closed);
+  }
+  Object.setPrototypeOf(o, closed);
 }
 
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -338,9 +406,10 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
   let r = resolveEngineOptions(options);
   let state: ReturnType<typeof readEngineSnapshot> | undefined;
   if (r.restoreFrom !== undefined) {
-    state = readEngineSnapshot(r.restoreFrom);
+    const from = r.restoreFrom;
+    state = withIo(`createEngine({ restoreFrom: ${JSON.stringify(from)} })`, () => readEngineSnapshot(from));
+    // No hashSeed: a restore re-keys (a fresh random seed unless the caller pins one).
     const saved: Record<string, unknown> = {
-      hashSeed: state.hashSeed,
       lockStripes: state.options.lockStripes,
       positions: state.options.positions,
       eliminations: state.options.eliminations,
@@ -358,6 +427,7 @@ export function createEngine(options: EngineOptions = {}, threadOptions?: Thread
     const given = options as Record<string, unknown>;
     const merged: Record<string, unknown> = {};
     for (const k of Object.keys(saved)) merged[k] = mergeOption(saved[k], given[k]);
+    merged.hashSeed = given.hashSeed;
     r = resolveEngineOptions(merged);
   }
   const { key } = r;

@@ -4,8 +4,15 @@
  * Every error the library throws on purpose is a `SabStateError` whose `code` is one of
  * `ErrorCode`. Codes are part of the public contract: they never change meaning. Bad input
  * leaves the shared state unchanged: every public method validates before it writes.
- * Option errors at the boundary are plain `TypeError` / `RangeError` with one message form:
- * `options.positions.maxBytes must be a positive integer`.
+ * Option errors (engine options, thread options and every per-call options object such as
+ * withLock's `{ timeoutMs }`) are `TypeError` / `RangeError` (wrong type / out of range, as
+ * Node's own argument errors) carrying `code: 'ERR_INVALID_OPTION'`, with one message form:
+ * `options.positions.maxBytes must be a positive integer`, `options.timeout is not a known
+ * option (known: timeoutMs)`. They are built by the opt* helpers below and nowhere else.
+ *
+ * Messages never throw themselves: every user value goes through describe(), which reads no
+ * property of the value and calls none of its methods (null-prototype objects, symbols, proxies
+ * and objects with throwing toString / toJSON are described by their kind only).
  */
 
 export const ErrorCode = {
@@ -18,6 +25,14 @@ export const ErrorCode = {
   STALE_EPOCH: 'ERR_STALE_EPOCH',
   LAYOUT_MISMATCH: 'ERR_LAYOUT_MISMATCH',
   UNKNOWN_QUEUE: 'ERR_UNKNOWN_QUEUE',
+  UNKNOWN_COUNTER: 'ERR_UNKNOWN_COUNTER',
+  UNKNOWN_MAP: 'ERR_UNKNOWN_MAP',
+  /** A per-call or engine option of the wrong type or out of range (TypeError / RangeError). */
+  INVALID_OPTION: 'ERR_INVALID_OPTION',
+  /** An argument that is neither a key nor a value: a callback that is not a function, a path that is not a string, a worker that is not a Worker. */
+  INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** The file system refused a snapshot, restore, import or export (the system code, e.g. ENOSPC, in the message and `cause`). */
+  IO: 'ERR_IO',
   SNAPSHOT_CORRUPT: 'ERR_SNAPSHOT_CORRUPT',
   NATIVE_UNAVAILABLE: 'ERR_NATIVE_UNAVAILABLE',
   CLOSED: 'ERR_CLOSED',
@@ -55,47 +70,140 @@ export function checkKey(key: unknown, what: string): asserts key is string {
   }
 }
 
-/** Short description of a value for error messages (never the whole value). */
+/**
+ * Short description of a value for error messages (never the whole value). Never throws: it
+ * reads no property of the value and calls none of its methods (template literals and String()
+ * call toString / Symbol.toPrimitive, which a null-prototype object lacks and a hostile one
+ * overrides).
+ */
 export function describe(value: unknown): string {
-  if (typeof value === 'string') {
-    return value.length > 40 ? `a string of length ${value.length}` : JSON.stringify(value);
+  switch (typeof value) {
+    case 'string':
+      return value.length > 40 ? `a string of length ${value.length}` : JSON.stringify(value);
+    case 'number':
+      return Object.is(value, -0) ? 'the number -0' : `the number ${value}`;
+    case 'bigint':
+      return `the bigint ${value}n`;
+    case 'boolean':
+      return `${value}`;
+    case 'undefined':
+      return 'undefined';
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      if (value === null) return 'null';
+      try {
+        if (Array.isArray(value)) return `an array of length ${value.length}`;
+        return Object.getPrototypeOf(value) === null ? 'an object without a prototype' : 'an object';
+      } catch {
+        return 'an object'; // a revoked proxy
+      }
   }
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : `${typeof value} ${String(value)}`;
 }
 
-// ---- option checks: one message form at the public boundary --------------------------------
+/** An argument error (SabStateError): keys, values and callbacks have their own codes. */
+export function argError(code: ErrorCodeValue, message: string): SabStateError {
+  return new SabStateError(code, message);
+}
+
+/** Throws ERR_INVALID_ARGUMENT unless `fn` is a function. */
+export function checkFunction(fn: unknown, what: string): asserts fn is (...args: never[]) => unknown {
+  if (typeof fn !== 'function') throw argError(ErrorCode.INVALID_ARGUMENT, `${what} must be a function, got ${describe(fn)}`);
+}
+
+// ---- option checks: one message form, one error kind, at every public boundary ----------------
+
+/** The option error: TypeError (wrong type) or RangeError (out of range), with code ERR_INVALID_OPTION. */
+export function optionError(message: string, range = false): TypeError & { code: 'ERR_INVALID_OPTION' } {
+  const e = (range ? new RangeError(message) : new TypeError(message)) as TypeError & { code: 'ERR_INVALID_OPTION' };
+  Object.defineProperty(e, 'code', { value: ErrorCode.INVALID_OPTION, enumerable: true });
+  return e;
+}
 
 export function optPositiveInt(value: unknown, path: string, dflt: number, max = 2 ** 31 - 1): number {
   if (value === undefined) return dflt;
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`${path} must be a positive integer`);
+    throw optionError(`${path} must be a positive integer`);
   }
-  if (value <= 0 || value > max) throw new RangeError(`${path} must be a positive integer at most ${max}`);
+  if (value <= 0 || value > max) throw optionError(`${path} must be a positive integer at most ${max}`, true);
   return value;
 }
 
 export function optPowerOfTwo(value: unknown, path: string, dflt: number, max = 2 ** 24): number {
   const n = optPositiveInt(value, path, dflt, max);
-  if ((n & (n - 1)) !== 0) throw new RangeError(`${path} must be a power of two`);
+  if ((n & (n - 1)) !== 0) throw optionError(`${path} must be a power of two`, true);
   return n;
+}
+
+/** A timeout in milliseconds: undefined is `dflt`; else a non-negative number (Infinity allowed, NaN not). */
+export function optTimeoutMs(value: unknown, path: string, dflt = Infinity): number {
+  if (value === undefined) return dflt;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw optionError(`${path} must be a non-negative number of milliseconds`);
+  if (value < 0) throw optionError(`${path} must be a non-negative number of milliseconds`, true);
+  return value;
+}
+
+/** An epoch for ifEpoch: a non-negative integer. */
+export function optEpoch(value: unknown, path: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isInteger(value)) throw optionError(`${path} must be a non-negative integer`);
+  if (value < 0) throw optionError(`${path} must be a non-negative integer`, true);
+  return value;
 }
 
 /** Unknown option keys: `${path}.${k} is not a known option (known: a, b)`, the one form everywhere. */
 export function checkKnownKeys(o: Record<string, unknown>, path: string, known: readonly string[]): void {
-  for (const k of Object.keys(o)) {
+  for (const k of Reflect.ownKeys(o)) {
+    if (typeof k === 'symbol') throw optionError(`${path} has a symbol key, not a known option (known: ${known.join(', ')})`);
     if (!known.includes(k)) {
       const at = /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`;
-      throw new TypeError(`${at} is not a known option (known: ${known.join(', ')})`);
+      throw optionError(`${at} is not a known option (known: ${known.join(', ')})`);
     }
   }
 }
 
+/** An options object: undefined is {}; else a non-array object (a null prototype is fine). */
 export function optObject(value: unknown, path: string): Record<string, unknown> {
   if (value === undefined) return {};
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new TypeError(`${path} must be an object`);
+    throw optionError(`${path} must be an object`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * A per-call options object checked like the engine's: an object (or undefined) whose own keys
+ * are all in `known`. Returns it (or an empty object). Used by every method that takes options.
+ */
+export function callOptions(value: unknown, path: string, known: readonly string[]): Record<string, unknown> {
+  const o = optObject(value, path);
+  if (value !== undefined) checkKnownKeys(o, path, known);
+  return o;
+}
+
+/**
+ * An ERR_CAPACITY from a table or heap, re-thrown with the option to raise (`hint`); any other
+ * error unchanged. Used in a catch clause of each domain's writes (free when nothing throws).
+ */
+export function capacityHint(e: unknown, hint: string): unknown {
+  if (!(e instanceof SabStateError) || e.code !== ErrorCode.CAPACITY || e.message.includes('raise ')) return e;
+  return new SabStateError(ErrorCode.CAPACITY, `${e.message}; raise ${hint}`, { cause: e });
+}
+
+/**
+ * Runs a file-system step of a snapshot, restore, import or export; a system error (ENOENT,
+ * EACCES, ENOSPC, ENAMETOOLONG...) becomes ERR_IO naming the operation and the system code,
+ * with the original as `cause`. SabStateErrors pass through.
+ */
+export function withIo<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof SabStateError) throw e;
+    const sys = (e as NodeJS.ErrnoException | null)?.code;
+    if (typeof sys !== 'string') throw e;
+    throw new SabStateError(ErrorCode.IO, `${what}: ${sys} (${(e as Error).message})`, { cause: e });
+  }
 }

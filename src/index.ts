@@ -15,7 +15,7 @@ export { createRedisEngine } from './redis/engine.ts';
 export type { EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine.ts';
 export type { ErrorCodeValue } from './errors.ts';
 export type { LockCallOptions, LockGuard, LockStats, SlowLockInfo } from './domains/locks.ts';
-export type { Position, PositionsStats } from './domains/positions.ts';
+export type { OpenPositionHead, Position, PositionHead, PositionsStats } from './domains/positions.ts';
 export type { EliminationRow, EliminationsStats } from './domains/eliminations.ts';
 export type { DepartedEntry, DepartedStats } from './domains/departed.ts';
 export type { GeneralMap, GeneralStats } from './domains/general.ts';
@@ -24,8 +24,9 @@ export type { Counter } from './internal/counters.ts';
 export type { SyncGate, GateState } from './internal/gate.ts';
 export type { ImportReport, ImportError, ImportOptions } from './ptn/import.ts';
 export type { ExportReport, ExportOptions } from './ptn/export.ts';
+export type { SnapshotReport } from './engine-snapshot.ts';
 export type {
   AsyncEngine, AsyncLocks, AsyncPositions, AsyncEliminations, AsyncDeparted, AsyncGeneral, AsyncQueue, AsyncCounter, AsyncMap,
-  AsyncSyncGate, AsyncOpenPositionHead, AsyncLockOptions, PositionHead,
+  AsyncSyncGate, AsyncOpenPositionHead, AsyncLockOptions,
 } from './async/types.ts';
 export type { RedisEngineOptions } from './redis/engine.ts';

@@ -5,11 +5,25 @@
  * cells start with "this thread:", and the column's header says so.
  */
 import type { EngineStats } from './engine.ts';
+import type { HeapStats } from './internal/heap.ts';
 
 const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');
 /** Widest cell of the text table before it wraps. */
 const kWidth = 56;
+
+const kib = (b: number): string => (b >= 2 ** 20 ? mb(b) : `${(b / 1024).toFixed(1)} KiB`);
+
+/** A heap's row: carved against in use (the fragmentation figure), the free lists, the uncarved pool. */
+function heapRow(name: string, h: HeapStats): [string, string, string, string] {
+  const top = Object.entries(h.freeByClass).sort((a, b) => b[1] - a[1]).slice(0, 3);
+  return [
+    `${name} heap`,
+    `${mb(h.carvedBytes)} carved, ${mb(h.inUseBytes)} in use, carved / in use ${h.fragmentation.toFixed(2)}`,
+    `${n(h.inUseBlocks)} blocks, ${kib(h.freeBytes)} free on the lists${top.length ? ` (most in ${top.map(([c, b]) => `${c} B: ${kib(b)}`).join(', ')})` : ''}`,
+    `pool ${n(h.poolPages)} pages of 64 KiB uncarved; ${n(h.merges)} merges, ${n(h.splits)} splits; full ${n(h.capacityErrors)} times`,
+  ];
+}
 
 export function formatStatsTable(s: EngineStats): string {
   const l = s.locks;
@@ -39,6 +53,9 @@ export function formatStatsTable(s: EngineStats): string {
       `${mb(s.departed.bytesUsed)} used of ${mb(s.departed.bytesCapacity)}; read retries ${n(s.departed.readRetries)}`,
     ],
   ];
+  for (const [name, h] of [['positions', s.positions.heap], ['eliminations', s.eliminations.heap], ['departed', s.departed.heap]] as const) {
+    rows.push(heapRow(name, h));
+  }
   for (const [name, q] of Object.entries(s.general.queues)) {
     const qs = q as unknown as Record<string, number>;
     rows.push([

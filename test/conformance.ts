@@ -255,7 +255,7 @@ export function conformance(name: string, make: () => Promise<Backend>): void {
     await rejects(a.departed.mark('d3', 1.5), 'ERR_INVALID_VALUE');
   });
 
-  s('queues: FIFO of every message kind; empty is undefined; full is false; unknown is ERR_UNKNOWN_QUEUE', async () => {
+  s('queues: FIFO of every message kind; empty is undefined; full is false; unknown names are ERR_UNKNOWN_QUEUE / _COUNTER / _MAP', async () => {
     const { a, b } = be;
     const q = a.general.queue('q');
     assert.is(await q.pop(), undefined);
@@ -276,8 +276,8 @@ export function conformance(name: string, make: () => Promise<Backend>): void {
     assert.is(await q.size(), 0);
     await rejects(q.push('x'.repeat(2000)), 'ERR_VALUE_TOO_LARGE');
     assert.throws(() => a.general.queue('nope'), (e: unknown) => codeOf(e) === 'ERR_UNKNOWN_QUEUE');
-    assert.throws(() => a.general.counter('nope'), (e: unknown) => codeOf(e) === 'ERR_UNKNOWN_QUEUE');
-    assert.throws(() => a.general.map('nope'), (e: unknown) => codeOf(e) === 'ERR_UNKNOWN_QUEUE');
+    assert.throws(() => a.general.counter('nope'), (e: unknown) => codeOf(e) === 'ERR_UNKNOWN_COUNTER');
+    assert.throws(() => a.general.map('nope'), (e: unknown) => codeOf(e) === 'ERR_UNKNOWN_MAP');
   });
 
   s('queues: pop({ timeoutMs }) gets a message pushed while it waits', async () => {

@@ -32,6 +32,9 @@ const ELSEWHERE: Array<[string, string]> = [
   ['ring.pop.wrap', 'test/ring-crash.test.ts'],
   ['ring.push.signalled', 'test/ring-crash.test.ts'], // a push waking an announced consumer
   ['threads.register.claimed', 'test/recovery-starved.test.ts'], // once per thread, inside attachEngine
+  ['heap.split.', 'test/heap-crash.test.ts'], // splits, merges and exact fits: a heap that is full or fragmented
+  ['heap.merge.', 'test/heap-crash.test.ts'],
+  ['heap.fit.', 'test/heap-crash.test.ts'],
 ];
 
 test('every crash point: killed there, recovered, the engine is sound; then everything deleted, heaps back to zero', async () => {

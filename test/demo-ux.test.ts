@@ -31,7 +31,13 @@ test('--import of a missing directory: one error line and the usage', () => {
 });
 
 test('--hotkeys beyond what the demo can seed: one error line and the usage, not ERR_CAPACITY with a stack', () => {
-  assertUsageError(demo('--hotkeys', '20000'), 'error: --hotkeys must be between 8 and 16384, got 20000');
+  assertUsageError(demo('--hotkeys', '200000'), 'error: --hotkeys must be between 8 and 100000, got 200000');
+});
+
+test('--hotkeys 20000 (more than a named map held by default): the demo sizes its accountSizes map and passes its checks', () => {
+  const r = demo('--hotkeys', '20000', '--orders', '2000', '--workers', '1');
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /all checks passed/);
 });
 
 test('an unknown flag: one error line and the usage', () => {

@@ -340,7 +340,7 @@ test('ifEpoch: lands under the current epoch; refused during a sync and once the
   assert.equal(el.get('a'), row('a', { epoch: e0 }), 'no refused upsert reached a');
   assert.is(gate.refused() - refusedBefore, 6);
   for (const bad of [-1, 1.5, '1', NaN, null]) {
-    refused(e, 'ERR_INVALID_VALUE', () => el.add(row('c'), { ifEpoch: bad as number }), `ifEpoch ${String(bad)}`);
+    refused(e, 'ERR_INVALID_OPTION', () => el.add(row('c'), { ifEpoch: bad as number }), `ifEpoch ${String(bad)}`);
   }
   // a bad row is reported as such even with a good epoch, and nothing is written
   refused(e, 'ERR_INVALID_VALUE', () => el.add(row('c', { dd: NaN }), { ifEpoch: e1 }), 'bad row, good epoch');

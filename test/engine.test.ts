@@ -13,6 +13,7 @@ import { tsWorker } from './helpers/workers.ts';
 import type { AllData, AllResult, HoldData } from './workers/engine-fixture.ts';
 import { code } from './helpers/errors.ts';
 import { SMALL_ENGINE } from './helpers/temp.ts';
+import { engineSeedOf } from '../src/engine.ts';
 
 const WORKER = new URL('./workers/engine-worker.ts', import.meta.url);
 const HK = '5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5LhujRT9t';
@@ -202,7 +203,8 @@ test('options.general.queues.<name>: region too large', () => {
 for (const list of ['counters', 'maps'] as const) {
   test(`options.general.${list}: not an array`, () => {
     refused({ general: { [list]: 'orders' } }, TypeError, `options.general.${list} must be an array of names`);
-    refused({ general: { [list]: { orders: 1 } } }, TypeError, `options.general.${list} must be an array of names`);
+    // maps may also be declared with their capacities: { name: { maxRecords, maxBytes } }
+    refused({ general: { [list]: { orders: 1 } } }, TypeError, list === 'maps' ? 'options.general.maps.orders must be an object' : `options.general.${list} must be an array of names`);
   });
 
   test(`options.general.${list}: too many names`, () => {
@@ -247,9 +249,9 @@ test('defaults: engine.options shows every default', () => {
     general: { queues: [], counters: [], maps: [] },
   });
   assert.is(e.locks.stripes, 4096);
-  assert.is(typeof e.hashSeed, 'bigint');
+  assert.is(typeof engineSeedOf(e), 'bigint');
   // random seed per engine
-  assert.is.not(createEngine(SMALL).hashSeed, createEngine(SMALL).hashSeed);
+  assert.is.not(engineSeedOf(createEngine(SMALL)), engineSeedOf(createEngine(SMALL)));
   e.close();
 });
 
@@ -266,9 +268,9 @@ test('defaults: queue sizes, explicit undefined, given seed, declarations kept i
     maps: ['accounts'],
   });
   assert.equal(e.options.positions, { maxRecords: 131072, maxBytes: 8 << 20 });
-  assert.is(e.hashSeed, 12345n);
-  assert.is(createEngine({ ...SMALL, hashSeed: 12345 }).hashSeed, 12345n);
-  assert.is(createEngine({ ...SMALL, hashSeed: 2n ** 64n - 1n }).hashSeed, 2n ** 64n - 1n);
+  assert.is(engineSeedOf(e), 12345n);
+  assert.is(engineSeedOf(createEngine({ ...SMALL, hashSeed: 12345 })), 12345n);
+  assert.is(engineSeedOf(createEngine({ ...SMALL, hashSeed: 2n ** 64n - 1n })), 2n ** 64n - 1n);
   assert.equal(e.general.queueNames(), ['b', 'a']);
   assert.equal(e.general.counterNames(), ['z', 'y']);
   assert.equal(e.general.mapNames(), ['accounts']);
@@ -410,7 +412,7 @@ test('ERR_LAYOUT_MISMATCH: tampered positions handle', () => {
   mismatch(tampered(e, (h) => { h.positions.heap.maxBytes = 32 << 20; }), /positions heap/);
   mismatch(tampered(e, (h) => { h.positions.records.sab = other.handle().positions.records.sab; }), /^positions: hash seed differs/);
   mismatch(tampered(e, (h) => { h.positions.open.sab = h.positions.heap.sab; }), /^positions open index: region kind/);
-  mismatch(tampered(e, (h) => { h.positions.byHotkey.maxRecords = 2048; }), /^positions hotkey index/);
+  mismatch(tampered(e, (h) => { h.positions.byHotkey.maxRecords = 4096; }), /^positions hotkey index/); // 2 x positions.maxRecords is 2048 (issue 12)
 });
 
 test('ERR_LAYOUT_MISMATCH: tampered eliminations handle', () => {

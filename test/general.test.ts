@@ -47,7 +47,7 @@ test('counters: add returns the new value, shared by every instance; bad n leave
   assert.is(b.counter('orders').getBigInt(), 40n);
   assert.is(a.counter('orders').add(2 ** 53 - 1 - 40), 2 ** 53 - 1);
   assert.equal(a.stats().counters, { orders: 2 ** 53 - 1, fills: 0 });
-  assert.is(code(() => a.counter('nope')), 'ERR_UNKNOWN_QUEUE');
+  assert.is(code(() => a.counter('nope')), 'ERR_UNKNOWN_COUNTER');
   assert.equal(a.counterNames(), ['orders', 'fills']);
 });
 
@@ -107,7 +107,7 @@ test('gate: nested guards do not deadlock; begin inside a guard throws; a throwi
   }), /write failed/);
   assert.is(g.begin({ timeoutMs: 1000 }), 1); // would time out if the throw had leaked the count
   g.end();
-  assert.is(code(() => g.begin({ timeoutMs: -5 })), 'ERR_INVALID_VALUE');
+  assert.is(code(() => g.begin({ timeoutMs: -5 })), 'ERR_INVALID_OPTION');
 });
 
 function holder(handle: GeneralHandle, ms: number) {
@@ -215,7 +215,7 @@ test('options: counter names distinct', () =>
   throws(() => resolveGeneralOptions({ counters: ['a', 'a'] }), RangeError, `${P}.counters[1] must not repeat a name ("a")`));
 test('options: at most 65536 counters', () =>
   throws(() => resolveGeneralOptions({ counters: Array.from({ length: 65537 }, (_, i) => `c${i}`) }), RangeError, `${P}.counters must have at most 65536 names`));
-test('options: maps must be an array', () => throws(() => resolveGeneralOptions({ maps: {} }), TypeError, `${P}.maps must be an array of names`));
+test('options: maps must be an array', () => throws(() => resolveGeneralOptions({ maps: 'accounts' }), TypeError, `${P}.maps must be an array of names`));
 test('options: declared maps need a map provider', () =>
   throws(() => make({ maps: ['accountSizes'] }), RangeError, `${P}.maps must be empty until a map provider is wired in (createGeneralHandle third argument)`));
 test('options: defaults, and the path argument', () => {
@@ -237,7 +237,7 @@ test('attach: a second instance on the same handle (and a structured clone of it
   assert.equal(c.syncGate.current(), { epoch: 1, inProgress: true });
   assert.equal(c.queueNames(), ['ws']);
   assert.is(code(() => c.queue('nope')), 'ERR_UNKNOWN_QUEUE');
-  assert.is(code(() => c.map('nope')), 'ERR_UNKNOWN_QUEUE');
+  assert.is(code(() => c.map('nope')), 'ERR_UNKNOWN_MAP');
 });
 
 test('ERR_LAYOUT_MISMATCH: another key, another size, a foreign region, a broken handle', () => {
@@ -283,7 +283,7 @@ test('maps hook: a provider plugs maps in (create on the creating thread, attach
   assert.equal(b.map('accountSizes').get('hk'), { size: 1 });
   assert.equal(b.stats().maps, { accountSizes: { size: 1 }, other: { size: 0 } });
   assert.equal(a.mapNames(), ['accountSizes', 'other']);
-  assert.is(code(() => a.map('nope')), 'ERR_UNKNOWN_QUEUE');
+  assert.is(code(() => a.map('nope')), 'ERR_UNKNOWN_MAP');
 });
 
 test.run();

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { SabStateError } from '../src/errors.ts';
 import { hashKeyFromSeed } from '../src/internal/hash.ts';
 import {
-  MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, classOf, classSize, createHeapHandle, kClassCount, kDataStart,
+  MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, classOf, classSize, createHeapHandle, floorClass, kClassCount, kDataStart,
 } from '../src/internal/heap.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { sweepHeap, verifyHeap } from '../src/internal/heap-sweep.ts';
@@ -19,7 +19,7 @@ function heapOf(maxBytes: number, initial?: number): SharedHeap {
   return new SharedHeap(createHeapHandle(maxBytes, key, initial), key, 'test heap');
 }
 
-test('size classes: every size fits its class, waste at most 25% + 16 bytes, classes grow', () => {
+test('size classes: every size fits its class, waste at most 12.5% + 16 bytes, classes grow', () => {
   for (let c = 1; c < kClassCount; c++) assert.ok(classSize(c) > classSize(c - 1), `class ${c}`);
   assert.ok(classSize(kClassCount - 1) >= 2 ** 31);
   fc.assert(
@@ -28,7 +28,9 @@ test('size classes: every size fits its class, waste at most 25% + 16 bytes, cla
       assert.ok(c >= 0 && c < kClassCount);
       assert.ok(classSize(c) >= n, `size ${n} class ${c}`);
       assert.ok(c === 0 || classSize(c - 1) < n, `size ${n} not in the smallest class`);
-      assert.ok(classSize(c) <= Math.max(32, n * 1.25 + 16));
+      assert.ok(classSize(c) <= Math.max(32, n * 1.125 + 16));
+      const f = floorClass(classSize(c) + 16 * (n & 7));
+      assert.ok(classSize(f) <= classSize(c) + 16 * (n & 7) && (f === kClassCount - 1 || classSize(f + 1) > classSize(c) + 16 * (n & 7)), 'floorClass');
     }),
     fcParams(2000),
   );
@@ -73,11 +75,15 @@ test('capacity: a full heap is ERR_CAPACITY and stays usable; too large is ERR_V
   assert.is(st.inUseBlocks, refs.length);
   assert.is(st.capacityErrors, 1);
   assert.ok(st.topBytes <= MIN_HEAP_BYTES);
-  // Smaller requests fall back to a block of a larger class when their own class is empty.
+  // Smaller requests split a block of a larger class when their own class is empty: the rest
+  // stays free and serves the next ones.
   heap.free(refs.pop()!);
   const small = heap.alloc(40);
-  assert.ok(heap.capacityOf(small) >= 1000);
+  assert.is(heap.capacityOf(small), 48 - 8, 'the small request gets its own class');
+  const second = heap.alloc(40);
+  assert.is(second, small + 48, 'the rest of the split block serves the next request');
   heap.free(small);
+  heap.free(second);
   for (const r of refs) heap.free(r);
   assert.is(heap.stats().inUseBytes, 0);
   // Full, freed, full again with the same count: free blocks are reused, nothing leaks.

@@ -110,19 +110,19 @@ test('JSON values round trip: objects (key order kept), arrays, numbers, strings
 
 // ---- errors --------------------------------------------------------------------------------------
 
-test('errors: unknown map name -> ERR_UNKNOWN_QUEUE', () => {
+test('errors: unknown map name -> ERR_UNKNOWN_MAP', () => {
   const { e } = make();
-  assert.is(code(() => e.general.map('nope')), 'ERR_UNKNOWN_QUEUE');
-  assert.is(code(() => e.general.map('')), 'ERR_UNKNOWN_QUEUE');
-  assert.is(code(() => e.general.map(5 as unknown as string)), 'ERR_UNKNOWN_QUEUE');
-  assert.is(code(() => e.general.map('AccountSizes')), 'ERR_UNKNOWN_QUEUE');
+  assert.is(code(() => e.general.map('nope')), 'ERR_UNKNOWN_MAP');
+  assert.is(code(() => e.general.map('')), 'ERR_UNKNOWN_MAP');
+  assert.is(code(() => e.general.map(5 as unknown as string)), 'ERR_UNKNOWN_MAP');
+  assert.is(code(() => e.general.map('AccountSizes')), 'ERR_UNKNOWN_MAP');
   const none = createEngine();
-  assert.is(code(() => none.general.map('accountSizes')), 'ERR_UNKNOWN_QUEUE');
+  assert.is(code(() => none.general.map('accountSizes')), 'ERR_UNKNOWN_MAP');
   assert.equal(none.general.mapNames(), []);
   // a queue or counter name is not a map
   const q = createEngine({ general: { queues: { ws: { capacity: 4 } }, counters: ['orders'] } });
-  assert.is(code(() => q.general.map('ws')), 'ERR_UNKNOWN_QUEUE');
-  assert.is(code(() => q.general.map('orders')), 'ERR_UNKNOWN_QUEUE');
+  assert.is(code(() => q.general.map('ws')), 'ERR_UNKNOWN_MAP');
+  assert.is(code(() => q.general.map('orders')), 'ERR_UNKNOWN_MAP');
 });
 
 test('errors: invalid keys, non-JSON values, values too large: typed errors, state unchanged', () => {
@@ -242,7 +242,7 @@ test('attach: a second engine (and a structured clone of the handle) sees the sa
   c.general.map('b').set('x', [1]);
   assert.equal(e.general.map('b').entries(), [['x', [1]]]);
   assert.equal(o.general.mapNames(), ['accountSizes', 'b']);
-  assert.is(code(() => o.general.map('nope')), 'ERR_UNKNOWN_QUEUE');
+  assert.is(code(() => o.general.map('nope')), 'ERR_UNKNOWN_MAP');
 });
 
 // ---- model ---------------------------------------------------------------------------------------

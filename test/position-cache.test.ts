@@ -1,56 +1,42 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import fc from 'fast-check';
-import { decodeValue, encodeValue } from '../src/internal/codec.ts';
-import { frozenCopy } from '../src/domains/position-cache.ts';
-import { realPositions } from './helpers/data.ts';
-import { fcParams } from './helpers/seed.ts';
+import { OrderCache, RecordMemo } from '../src/domains/position-cache.ts';
 
-/** Deep equality that also checks key order, own "__proto__" keys and Object.is on numbers. */
-function same(a: unknown, b: unknown, path = 'v'): void {
-  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) {
-    assert.ok(Object.is(a, b), `${path}: ${String(a)} vs ${String(b)}`);
-    return;
-  }
-  assert.is(Array.isArray(a), Array.isArray(b), `${path}: array vs object`);
-  assert.equal(Object.keys(a), Object.keys(b), `${path}: keys`);
-  assert.is(Object.getPrototypeOf(a), Object.getPrototypeOf(b), `${path}: prototype`);
-  for (const k of Object.keys(a)) same((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], `${path}.${k}`);
-}
-
-function frozenDeep(v: unknown): boolean {
-  if (typeof v !== 'object' || v === null) return true;
-  return Object.isFrozen(v) && Object.values(v).every(frozenDeep);
-}
-
-test('frozenCopy equals decode(encode(v)) on the real orders, frozen all the way down', () => {
-  for (const p of realPositions()) {
-    for (const o of p.orders as unknown[]) {
-      const c = frozenCopy(o);
-      same(c, decodeValue(encodeValue(o)));
-      assert.ok(frozenDeep(c));
-      assert.is.not(c, o);
-    }
-  }
+test('OrderCache: bounded in bytes as well as entries; the oldest go first; a new stamp replaces', () => {
+  const c = new OrderCache(1 << 20, 64 * 1024);
+  for (let k = 0; k < 1000; k++) c.put(8 * k, 1, { k }, 1024);
+  assert.ok(c.bytes <= 64 * 1024, `held ${c.bytes} bytes`);
+  assert.ok(c.size <= 64 && c.size >= 56, `held ${c.size} entries`);
+  assert.is(c.get(0, 1), undefined, 'the oldest was dropped');
+  assert.equal(c.get(8 * 999, 1), { k: 999 });
+  assert.is(c.get(8 * 999, 2), undefined, 'another stamp at the same offset is not a hit');
+  const before = c.bytes;
+  c.put(8 * 999, 2, { k: -1 }, 10);
+  assert.is(c.bytes, before - 1024 + 10, 'the replaced entry no longer counts');
+  assert.is(c.get(8 * 999, 1), undefined);
+  assert.ok(Object.isFrozen(c.get(8 * 999, 2)));
+  c.clear();
+  assert.is(c.bytes, 0);
+  assert.is(c.size, 0);
 });
 
-test('property: frozenCopy equals decode(encode(v)) for arbitrary JSON (-0, __proto__, undefined fields)', () => {
-  const key = fc.oneof(fc.string(), fc.constantFrom('__proto__', 'constructor', 'toString'));
-  const { value } = fc.letrec((tie) => ({
-    value: fc.oneof(
-      { depthSize: 'small' },
-      fc.constantFrom(null, true, false, 0, -0, 1.5, -1e300, 2 ** 53),
-      fc.double({ noNaN: true, noDefaultInfinity: true }),
-      fc.string({ unit: 'binary' }),
-      fc.array(tie('value'), { maxLength: 4 }),
-      fc.array(fc.tuple(key, fc.oneof(tie('value'), fc.constant(undefined))), { maxLength: 4 }).map((kvs) => {
-        const o: Record<string, unknown> = {};
-        for (const [k, v] of kvs) Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true });
-        return o;
-      }),
-    ),
-  }));
-  fc.assert(fc.property(value, (v) => same(frozenCopy(v), decodeValue(encodeValue(v)))), fcParams(300));
+test('OrderCache: the entry cap still holds with small entries', () => {
+  const c = new OrderCache(100, 1 << 30);
+  for (let k = 0; k < 1000; k++) c.put(8 * k, 1, k, 1);
+  assert.ok(c.size <= 100, `held ${c.size}`);
+});
+
+test('RecordMemo: bounded in order references held, lists longer than the bound are not kept', () => {
+  const m = new RecordMemo(1 << 20, 1000);
+  for (let k = 0; k < 100; k++) m.put(8 * k, 1, new Array(100).fill(k));
+  assert.ok(m.size <= 10, `held ${m.size} lists of 100`);
+  assert.is(m.get(0, 1), undefined);
+  assert.is(m.get(8 * 99, 1)?.[0], 99);
+  m.put(8 * 1000, 1, new Array(1001).fill(0));
+  assert.is(m.get(8 * 1000, 1), undefined);
+  const off = new RecordMemo(0);
+  off.put(8, 1, [1]);
+  assert.is(off.get(8, 1), undefined);
 });
 
 test.run();

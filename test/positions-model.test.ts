@@ -1,10 +1,10 @@
-// fast-check model run of the positions domain: save / get / delete / getOpen / listForHotkey
-// through TWO PositionsDomain instances attached to the same buffers (each with its own order
+// fast-check model run of the positions domain: save / appendOrder / get / getOpenHead / delete /
+// getOpen / listForHotkey through TWO PositionsDomain instances attached to the same buffers (each with its own order
 // cache), against a plain Map model.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { SabStateError } from '../src/errors.ts';
+import { code } from './helpers/errors.ts';
 import { type Position, PositionsDomain } from '../src/domains/positions.ts';
 import { fcParams } from './helpers/seed.ts';
 import { type Fixture, fixture, realPositionObjects } from './workers/positions-fixture.ts';
@@ -32,6 +32,19 @@ function openOf(m: Model, hk: string, tp: string): Position | undefined {
   return undefined;
 }
 
+/**
+ * A write expected to be refused (ERR_INVALID_VALUE, nothing written) exactly when it opens a
+ * second position on (hotkey, trade pair); otherwise the model takes `next`.
+ */
+function writeAndFollow(m: Model, r: Real, hk: string, uuid: string, tp: string, opening: boolean, write: () => void, next: object): void {
+  const other = openOf(m, hk, tp);
+  const conflict = opening && other !== undefined && other.position_uuid !== uuid;
+  assert.is(code(() => r.f.locks.withLock(hk, tp, write)), conflict ? 'ERR_INVALID_VALUE' : undefined);
+  if (conflict) return;
+  if (!m.recs.has(mk(hk, uuid))) m.order.set(hk, [...(m.order.get(hk) ?? []), uuid]);
+  m.recs.set(mk(hk, uuid), JSON.parse(json(next)) as Position);
+}
+
 class SaveCmd implements fc.Command<Model, Real> {
   constructor(
     readonly i: 0 | 1, readonly hk: string, readonly u: number, readonly open: boolean,
@@ -52,21 +65,36 @@ class SaveCmd implements fc.Command<Model, Real> {
     if (this.tweak && p.orders.length > 0) p.orders[0] = { ...(p.orders[0] as object), tweak: m.tick };
     p.is_closed_position = !this.open;
     p.current_return = m.tick++;
-    const other = openOf(m, this.hk, tp);
-    const conflict = this.open && other !== undefined && other.position_uuid !== uuid;
-    let err: string | undefined;
-    try {
-      r.f.locks.withLock(this.hk, tp, () => d.save(p));
-    } catch (e) {
-      err = e instanceof SabStateError ? e.code : String(e);
-    }
-    assert.is(err, conflict ? 'ERR_INVALID_VALUE' : undefined);
-    if (conflict) return;
-    if (!had) m.order.set(this.hk, [...(m.order.get(this.hk) ?? []), uuid]);
-    m.recs.set(mk(this.hk, uuid), JSON.parse(json(p)) as Position);
+    writeAndFollow(m, r, this.hk, uuid, tp, this.open, () => d.save(p), p);
   }
   toString(): string {
     return `save#${this.i}(${this.hk},${UUIDS[this.u]},${this.open ? 'open' : 'closed'},+${this.add}${this.fromStore ? ',stored' : ''}${this.tweak ? ',tweak' : ''})`;
+  }
+}
+
+/** appendOrder of one order to position u (its head from getOpenHead, or from the model, or new). */
+class AppendCmd implements fc.Command<Model, Real> {
+  constructor(readonly i: 0 | 1, readonly hk: string, readonly u: number, readonly close: boolean, readonly viaHead: boolean) {}
+  check = (): boolean => true;
+  run(m: Model, r: Real): void {
+    const [uuid, tp, d] = [UUIDS[this.u]!, tpOfUuid(this.u), r.inst[this.i]];
+    const had = m.recs.get(mk(this.hk, uuid));
+    const open = openOf(m, this.hk, tp);
+    let head: Record<string, unknown> | undefined;
+    if (this.viaHead && open !== undefined && open.position_uuid === uuid) {
+      const got = d.getOpenHead(this.hk, tp, { lastOrder: true })!;
+      assert.is(json(got.position), json({ ...open, orders: null }));
+      assert.is(got.orderCount, open.orders.length);
+      assert.is(json(got.lastOrder), json(open.orders.at(-1)));
+      head = got.position;
+    }
+    head ??= had !== undefined ? { ...had, orders: null } : { miner_hotkey: this.hk, position_uuid: uuid, trade_pair: tp, orders: null, open_ms: m.tick };
+    head = { ...head, current_return: m.tick, is_closed_position: this.close };
+    const o = { ...(REAL_ORDERS[m.tick % REAL_ORDERS.length] as object), n: m.tick++ };
+    writeAndFollow(m, r, this.hk, uuid, tp, !this.close, () => d.appendOrder(head as never, o), { ...head, orders: [...(had?.orders ?? []), o] });
+  }
+  toString(): string {
+    return `append#${this.i}(${this.hk},${UUIDS[this.u]},${this.close ? 'close' : 'open'}${this.viaHead ? ',head' : ''})`;
   }
 }
 
@@ -138,6 +166,7 @@ const hk = fc.constantFrom(...HOTKEYS);
 const uuid = fc.nat(UUIDS.length - 1);
 const commands = [
   fc.tuple(inst, hk, uuid, fc.boolean(), fc.nat(3), fc.boolean(), fc.boolean()).map(([i, h, u, o, a, s, t]) => new SaveCmd(i, h, u, o, a, s, t)),
+  fc.tuple(inst, hk, uuid, fc.boolean(), fc.boolean()).map(([i, h, u, c, v]) => new AppendCmd(i, h, u, c, v)),
   fc.tuple(inst, hk, uuid).map(([i, h, u]) => new GetCmd(i, h, u)),
   fc.tuple(inst, hk, uuid).map(([i, h, u]) => new DeleteCmd(i, h, u)),
   fc.tuple(inst, hk, fc.nat(TPS.length - 1)).map(([i, h, t]) => new GetOpenCmd(i, h, t)),

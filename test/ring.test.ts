@@ -73,7 +73,7 @@ test('smoke: too large and invalid messages throw and leave the queue unchanged'
   assert.is(code(() => q.push({ a: 'x'.repeat(20) })), 'ERR_VALUE_TOO_LARGE');
   assert.is(code(() => q.push(undefined)), 'ERR_INVALID_VALUE');
   assert.is(code(() => q.push({ f: () => 1 })), 'ERR_INVALID_VALUE');
-  assert.is(code(() => q.pop({ timeoutMs: -1 })), 'ERR_INVALID_VALUE');
+  assert.is(code(() => q.pop({ timeoutMs: -1 })), 'ERR_INVALID_OPTION');
   assert.is(q.size, 2);
   assert.is(q.pop(), 'x'.repeat(16));
   assert.equal(q.pop(), new Uint8Array(16));
@@ -98,7 +98,7 @@ test('smoke: pop and popAsync wait up to timeoutMs, and popAsync gets a later pu
     await a.queue('q').popAsync({ timeoutMs: Number.NaN });
     assert.unreachable();
   } catch (e) {
-    assert.is((e as SabStateError).code, 'ERR_INVALID_VALUE');
+    assert.is((e as SabStateError).code, 'ERR_INVALID_OPTION');
   }
 });
 

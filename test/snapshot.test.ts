@@ -12,6 +12,8 @@ import { realDeparted, realPositionTexts } from './helpers/data.ts';
 import { runWorkers } from './helpers/workers.ts';
 import type { SaverData } from './workers/engine-fixture.ts';
 import { SMALL_ENGINE, tempDirs } from './helpers/temp.ts';
+import { engineSeedOf } from '../src/engine.ts';
+import { decodeValue, encodeValue } from '../src/internal/codec.ts';
 
 const WORKER = new URL('./workers/engine-worker.ts', import.meta.url);
 const HK = '5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5LhujRT9t';
@@ -60,7 +62,13 @@ function populated(options: EngineOptions = OPTIONS): Engine {
   acct.set('flag', false);
   acct.set('nothing', null);
   acct.set('text', 'Zürich "quoted" \\ back');
-  e.general.queue('orders').push({ in: 'flight' }); // not persisted
+  e.general.queue('orders').push({ in: 'flight', minusZero: -0 }); // persisted since snapshot format 2
+  e.general.queue('orders').push('text');
+  for (let i = 0; i < 2; i++) {
+    e.general.syncGate.begin();
+    e.general.syncGate.end();
+  }
+  e.general.queue('orders').push(new Uint8Array([1, 2, 3]));
   return e;
 }
 
@@ -87,23 +95,31 @@ function dump(e: Engine) {
   };
 }
 
-function manifestOf(dir: string): { generation: number; files: Record<string, { name: string; bytes: number; sha256: string }>; meta: Record<string, unknown> } {
-  return JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8'));
+type ManifestJson = { generation: number; files: Record<string, { name: string; bytes: number; sha256: string }>; meta: Record<string, unknown> };
+function manifestOf(dir: string): ManifestJson {
+  const text = readFileSync(join(dir, 'manifest.json'), 'utf8');
+  return JSON.parse(text.slice(0, text.lastIndexOf('sha256:')));
+}
+
+/** Writes a manifest WITH a valid checksum line (a tampering that knows the format: only the content is wrong). */
+function writeManifest(dir: string, m: unknown): void {
+  const body = `${JSON.stringify(m)}\n`;
+  writeFileSync(join(dir, 'manifest.json'), `${body}sha256:${createHash('sha256').update(body).digest('hex')}\n`);
 }
 
 /** Replaces a part's content and fixes its size and SHA-256 in the manifest: only the shape is wrong. */
 function rewritePart(dir: string, domain: string, value: unknown): void {
   const m = manifestOf(dir);
   const f = m.files[domain]!;
-  const bytes = Buffer.from(JSON.stringify(value), 'utf8');
+  const bytes = encodeValue(value).slice();
   writeFileSync(join(dir, f.name), bytes);
   f.bytes = bytes.length;
   f.sha256 = createHash('sha256').update(bytes).digest('hex');
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify(m));
+  writeManifest(dir, m);
 }
 
 function readPart(dir: string, domain: string): unknown {
-  return JSON.parse(readFileSync(join(dir, manifestOf(dir).files[domain]!.name), 'utf8'));
+  return decodeValue(new Uint8Array(readFileSync(join(dir, manifestOf(dir).files[domain]!.name))));
 }
 
 /** createEngine({ restoreFrom: dir }) is refused with ERR_SNAPSHOT_CORRUPT: no engine is returned. */
@@ -137,7 +153,7 @@ test('round trip of every domain with the real data', () => {
   const a = populated();
   const dir = tempDir();
   const r = a.snapshot(dir);
-  assert.equal(r, { generation: 1, positions: 63, eliminations: 6, departed: 367 });
+  assert.equal(r, { generation: 1, positions: 63, eliminations: 6, departed: 367, queued: 3 });
   const b = createEngine({ restoreFrom: dir });
   const da = dump(a);
   const db = dump(b);
@@ -167,11 +183,16 @@ test('round trip of every domain with the real data', () => {
   assert.is(b.general.map('accounts').get('nothing'), null);
   assert.is(b.general.map('empty').size, 0);
   assert.equal(db.counters, { orders_seen: 123_456, syncs: -7, never: 0 });
-  // same seed, same declarations; queues come back empty (not persisted)
-  assert.is(b.hashSeed, a.hashSeed);
+  // a fresh seed (re-keyed), same declarations; queue contents and the sync epoch kept
+  assert.is.not(engineSeedOf(b), engineSeedOf(a));
   assert.equal(b.options, a.options);
-  assert.is(b.general.queue('orders').size, 0);
-  assert.is(b.general.syncGate.current().epoch, 0);
+  assert.is(b.general.queue('orders').size, 3);
+  const m0 = b.general.queue('orders').pop() as Record<string, unknown>;
+  assert.equal(m0, { in: 'flight', minusZero: -0 });
+  assert.ok(Object.is(m0.minusZero, -0), '-0 kept in a queued message');
+  assert.is(b.general.queue('orders').pop(), 'text');
+  assert.equal([...(b.general.queue('orders').pop() as Uint8Array)], [1, 2, 3]);
+  assert.is(b.general.syncGate.current().epoch, 2);
   // the restored engine is a normal engine: shareable and writable
   const c = attachEngine(b.handle());
   const p = JSON.parse(texts[0]!) as Record<string, unknown>;
@@ -183,7 +204,7 @@ test('round trip of every domain with the real data', () => {
 test('an empty engine round trips too (into a directory that does not exist yet)', () => {
   const dir = join(tempDir(), 'not', 'yet', 'there');
   const a = createEngine({ lockStripes: 64, positions: { maxRecords: 64, maxBytes: 1 << 20 } });
-  assert.equal(a.snapshot(dir), { generation: 1, positions: 0, eliminations: 0, departed: 0 });
+  assert.equal(a.snapshot(dir), { generation: 1, positions: 0, eliminations: 0, departed: 0, queued: 0 });
   const b = createEngine({ restoreFrom: dir });
   assert.equal(dump(b), dump(a));
   assert.equal(b.options, a.options);
@@ -193,7 +214,7 @@ test('a second snapshot into the same dir bumps the generation and removes the o
   const e = populated();
   const dir = tempDir();
   assert.is(e.snapshot(dir).generation, 1);
-  assert.equal(readdirSync(dir).sort(), ['departed.1.json', 'eliminations.1.json', 'general.1.json', 'manifest.json', 'positions.1.json']);
+  assert.equal(readdirSync(dir).sort(), ['departed.1.bin', 'eliminations.1.bin', 'general.1.bin', 'manifest.json', 'positions.1.bin']);
   // change every domain
   const first = e.positions.listForHotkey(HK)[0]!;
   assert.ok(e.positions.delete(HK, first.position_uuid));
@@ -202,53 +223,54 @@ test('a second snapshot into the same dir bumps the generation and removes the o
   e.general.counter('never').add(1);
   e.general.map('empty').set('k', 'v');
   const r = e.snapshot(dir);
-  assert.equal(r, { generation: 2, positions: 62, eliminations: 5, departed: 368 });
-  assert.equal(readdirSync(dir).sort(), ['departed.2.json', 'eliminations.2.json', 'general.2.json', 'manifest.json', 'positions.2.json']);
+  assert.equal(r, { generation: 2, positions: 62, eliminations: 5, departed: 368, queued: 3 });
+  assert.equal(readdirSync(dir).sort(), ['departed.2.bin', 'eliminations.2.bin', 'general.2.bin', 'manifest.json', 'positions.2.bin']);
   assert.is(manifestOf(dir).generation, 2);
   const b = createEngine({ restoreFrom: dir });
   assert.equal(dump(b), dump(e));
   assert.is(b.positions.get(HK, first.position_uuid), undefined);
   assert.equal(b.general.map('empty').get('k'), 'v');
   assert.is(e.snapshot(dir).generation, 3);
-  assert.equal(readdirSync(dir).filter((n) => n !== 'manifest.json').sort(), ['departed.3.json', 'eliminations.3.json', 'general.3.json', 'positions.3.json']);
-  // a damaged old manifest does not stop a new snapshot: it is replaced
+  assert.equal(readdirSync(dir).filter((n) => n !== 'manifest.json').sort(), ['departed.3.bin', 'eliminations.3.bin', 'general.3.bin', 'positions.3.bin']);
+  // a damaged old manifest does not stop a new snapshot: it is replaced, by a generation above
+  // every file in the directory (never over a file the old manifest named)
   writeFileSync(join(dir, 'manifest.json'), 'garbage');
-  assert.is(e.snapshot(dir).generation, 1);
+  assert.is(e.snapshot(dir).generation, 4);
   assert.equal(dump(createEngine({ restoreFrom: dir })), dump(e));
-  assert.equal(readdirSync(dir).sort(), ['departed.1.json', 'eliminations.1.json', 'general.1.json', 'manifest.json', 'positions.1.json']);
+  assert.equal(readdirSync(dir).sort(), ['departed.4.bin', 'eliminations.4.bin', 'general.4.bin', 'manifest.json', 'positions.4.bin']);
 });
 
 // ---- damaged snapshots -------------------------------------------------------------------------
 
 test('damaged: a flipped byte in a part file', () => {
   const dir = damageable();
-  const f = join(dir, 'positions.1.json');
+  const f = join(dir, 'positions.1.bin');
   const b = readFileSync(f);
-  const at = b.indexOf('"orders"') + 2;
-  b[at] = b[at]! ^ 0x01; // "orders" -> "nrders": still JSON, same size, wrong checksum
+  const at = b.length >> 1;
+  b[at] = b[at]! ^ 0x01;
   writeFileSync(f, b);
-  corrupt(dir, /positions\.1\.json fails its SHA-256 check/);
+  corrupt(dir, /positions\.1\.bin fails its SHA-256 check/);
 });
 
 test('damaged: a truncated part file', () => {
   const dir = damageable();
-  const f = join(dir, 'eliminations.1.json');
+  const f = join(dir, 'eliminations.1.bin');
   const n = readFileSync(f).length;
   truncateSync(f, n - 10);
-  corrupt(dir, new RegExp(`eliminations\\.1\\.json has ${n - 10} bytes, the manifest says ${n}`));
+  corrupt(dir, new RegExp(`eliminations\\.1\\.bin has ${n - 10} bytes, the manifest says ${n}`));
 });
 
 test('damaged: a truncated manifest', () => {
   const dir = damageable();
   const f = join(dir, 'manifest.json');
   truncateSync(f, readFileSync(f).length >> 1);
-  corrupt(dir, /manifest\.json is not JSON/);
+  corrupt(dir, /manifest\.json is not a sabstate manifest/);
 });
 
 test('damaged: a part file deleted', () => {
   const dir = damageable();
-  unlinkSync(join(dir, 'departed.1.json'));
-  corrupt(dir, /departed\.1\.json is missing/);
+  unlinkSync(join(dir, 'departed.1.bin'));
+  corrupt(dir, /departed\.1\.bin is missing/);
 });
 
 test('damaged: the manifest deleted', () => {
@@ -260,15 +282,17 @@ test('damaged: the manifest deleted', () => {
 test('damaged: a garbage manifest', () => {
   const dir = damageable();
   writeFileSync(join(dir, 'manifest.json'), '\u0000\u0001 not json at all');
-  corrupt(dir, /manifest\.json is not JSON/);
+  corrupt(dir, /manifest\.json is not a sabstate manifest/);
   writeFileSync(join(dir, 'manifest.json'), '{"format": "something-else"}');
   corrupt(dir, /not a sabstate manifest/);
   writeFileSync(join(dir, 'manifest.json'), '[1, 2, 3]');
   corrupt(dir, /not a sabstate manifest/);
   writeFileSync(join(dir, 'manifest.json'), 'null');
   corrupt(dir, /not a sabstate manifest/);
-  writeFileSync(join(dir, 'manifest.json'), '{"format": "sabstate-snapshot", "version": 2}');
-  corrupt(dir, /snapshot format version 2/);
+  writeFileSync(join(dir, 'manifest.json'), '{"format": "sabstate-snapshot", "version": 3}');
+  corrupt(dir, /snapshot format version 3/);
+  writeFileSync(join(dir, 'manifest.json'), '{"format": "sabstate-snapshot", "version": 2, "generation": 1}');
+  corrupt(dir, /has no checksum line/);
   writeFileSync(join(dir, 'manifest.json'), '{"format": "sabstate-snapshot", "version": 1, "generation": 1}');
   corrupt(dir, /manifest\.json is incomplete/);
 });
@@ -276,9 +300,9 @@ test('damaged: a garbage manifest', () => {
 test('damaged: a manifest without the engine description', () => {
   const dir = damageable();
   const m = manifestOf(dir);
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, meta: { ...m.meta, hashSeed: -5 } }));
+  writeManifest(dir, ({ ...m, meta: { ...m.meta, options: 5 } }));
   corrupt(dir, /the manifest has no engine description/);
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, meta: { ...m.meta, layoutVersion: 99 } }));
+  writeManifest(dir, ({ ...m, meta: { ...m.meta, layoutVersion: 99 } }));
   corrupt(dir, /written by layout version 99/);
 });
 
@@ -286,11 +310,11 @@ test('damaged: a manifest whose options are invalid (checksums fine)', () => {
   const dir = damageable();
   const m = manifestOf(dir);
   const options = m.meta.options as Record<string, unknown>;
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, meta: { ...m.meta, options: { ...options, positions: 'big' } } }));
+  writeManifest(dir, ({ ...m, meta: { ...m.meta, options: { ...options, positions: 'big' } } }));
   corrupt(dir, /the manifest's options are invalid \(options\.positions must be an object\)/);
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, meta: { ...m.meta, options: { ...options, lockStripes: 100 } } }));
+  writeManifest(dir, ({ ...m, meta: { ...m.meta, options: { ...options, lockStripes: 100 } } }));
   corrupt(dir, /the manifest's options are invalid \(options\.lockStripes must be a power of two\)/);
-  writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ ...m, meta: { ...m.meta, general: { counters: 'x' } } }));
+  writeManifest(dir, ({ ...m, meta: { ...m.meta, general: { counters: 'x' } } }));
   corrupt(dir, /the manifest's options are invalid \(options\.general\.counters must be an array of names\)/);
 });
 
@@ -351,10 +375,10 @@ test('restore with overriding options: given sizes win, the snapshot keeps the o
   assert.equal(b.options.eliminations, a.options.eliminations);
   assert.equal(b.options.general, a.options.general);
   assert.is(b.options.lockStripes, 1024);
-  assert.is(b.hashSeed, a.hashSeed);
-  // another seed: same state, hashed differently
+  assert.is.not(engineSeedOf(b), engineSeedOf(a));
+  // a pinned seed: same state, hashed with it
   const c = createEngine({ restoreFrom: dir, hashSeed: 42n });
-  assert.is(c.hashSeed, 42n);
+  assert.is(engineSeedOf(c), 42n);
   assert.equal(dump(c), dump(a));
   // room for more than before
   for (let i = 0; i < 1100; i++) b.departed.mark(`more-${i}`, i);

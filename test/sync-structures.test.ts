@@ -13,7 +13,7 @@ import { forceRelease, lockSlow, ownerOf, tagOf, tryLock, unlock, kWaiters } fro
 import { MOVED, WriteGate, kGateSlots, nextWord, validated, wordRef } from '../src/internal/seqlock.ts';
 import { Counters, createCountersRegion } from '../src/internal/counters.ts';
 import { bundledWorker, within } from './helpers/workers.ts';
-import { type SyncWorkerData, kGateBase, kGateSlotsAt, kMutexWord } from './workers/sync-worker.ts';
+import { type SyncWorkerData, kGateBase, kGateSlotsAt, kMutexWord, kPairs } from './workers/sync-worker.ts';
 
 const WORKER = new URL('./workers/sync-worker.ts', import.meta.url);
 const THREADS = 4;
@@ -38,7 +38,7 @@ async function finish<T>(run: { workers: Worker[]; done: Promise<T> }, what: str
   }
 }
 
-const words = (): SharedArrayBuffer => new SharedArrayBuffer(128 * 4);
+const words = (): SharedArrayBuffer => new SharedArrayBuffer(128 * 4); // kPairs + 2 * THREADS <= 128
 
 test('mutex: tag and owner round-trip for every thread id, and never look free or carry the waiters bit', () => {
   fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 29 }), (id) => {
@@ -88,19 +88,21 @@ test(`write gate: ${THREADS} writers, a freezer in between: inside every freeze 
   const sab = words();
   const i32 = new Int32Array(sab);
   const gate = new WriteGate(i32, kGateBase, kGateSlotsAt, 1, 'test gate');
-  const run = start(Array.from({ length: THREADS }, () => ({ mode: 'gate' as const, rounds: 30_000, sab })));
+  const rounds = 30_000;
+  const run = start(Array.from({ length: THREADS }, (_, index) => ({ mode: 'gate' as const, rounds, sab, index })));
   let freezes = 0;
   let settled = false;
   void run.done.then(() => { settled = true; }, () => { settled = true; });
   while (!settled) {
     gate.freeze(() => {
       assert.is(gate.stats().writesInFlight, 0, 'no writer announced inside the freeze');
-      assert.is(i32[1], i32[2], `a write seen half done (freeze ${freezes})`);
+      for (let k = 0; k < THREADS; k++) assert.is(i32[kPairs + 2 * k], i32[kPairs + 2 * k + 1], `writer ${k}'s write seen half done (freeze ${freezes})`);
     }, 30_000);
     freezes++;
     await new Promise((r) => setTimeout(r, 1));
   }
   await finish(run, 'gate workers');
+  for (let k = 0; k < THREADS; k++) assert.is(i32[kPairs + 2 * k + 1], rounds, `writer ${k} finished its writes`);
   assert.ok(freezes >= 3, `froze ${freezes} times while writers ran`);
   assert.is(gate.stats().frozenBy, -1, 'no freeze left');
   assert.is(gate.stats().writesInFlight, 0);

@@ -6,7 +6,13 @@ Standard library only. This is the design sabstate replaces: the shared state li
 Manager server process and every worker process reaches it through proxies, so every lookup,
 every store and every lock acquire is a socket round trip to that server.
 
-State (one Manager, reused by every case, the dicts re-seeded before each):
+Two designs, each run with every worker count of the config ("managers": [1, 5] by default):
+  one manager    every dict, every Lock and the Queue in one Manager server process (the seed);
+  five managers  the seed's later design: one Manager server per domain, as sabstate's five
+                 contention domains: locks (the lock dict and its Locks), positions (open and
+                 closed), eliminations, departed, general (account sizes and the notice Queue).
+
+State (reused by every case of a design, the position dicts re-seeded before each):
   eliminations   Manager dict  hotkey -> elimination row
   departed       Manager dict  hotkey -> {"detected_ms": int}
   account_sizes  Manager dict  hotkey -> float
@@ -24,8 +30,11 @@ next position (the order appended), save, notice put, release. W worker processe
 a warmup (untimed), meet at a barrier, then run for `ms`, each recording perf_counter_ns around
 each order into the same log histogram as the JS side (16 buckets per octave of microseconds).
 
-Prints ONE JSON line: {"python": version, "setup_s": s, "cases": [{workers, orders, saved,
-rejected, elapsed_s, hist, seeded_orders, stored_orders, warm_saved, popped, ok}, ...]}.
+Prints ONE JSON line: {"python": version, "setup_s": {managers: s}, "cases": [{managers, workers,
+orders, saved, rejected, rate, cpu_s, cpu_by_kind_s: {order processes, manager servers, consumer},
+rss_bytes, hist, seeded_orders, stored_orders, warm_saved, popped, ok}, ...]}. rss_bytes: resident
+memory of every process of the case (manager servers, order processes, consumer, this one) at the
+end of the timed window.
 """
 import json
 import math
@@ -150,7 +159,7 @@ def order_worker(index, cfg, px, barrier, results):
             rejected += 1
     cpu_s = time.process_time() - c0
     results.put({"orders": orders, "saved": saved, "rejected": rejected, "elapsed_s": now - t0, "cpu_s": cpu_s, "hist": hist,
-                 "warm_orders": warm_orders, "warm_saved": warm_saved})
+                 "warm_orders": warm_orders, "warm_saved": warm_saved, "rss": rss_of(os.getpid())})
 
 
 def consumer(notices, stop, results):
@@ -197,6 +206,18 @@ def cpu_s_of(pid):
         return 0.0
 
 
+def rss_of(pid):
+    """Resident memory of a process in bytes (VmRSS, Linux); 0 where unavailable."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def seed_state(px, setup):
     s = setup
     open_seed, closed_seed = {}, {}
@@ -220,71 +241,95 @@ def stored_orders(px):
     return n
 
 
+def start_design(ctx, setup, trade_pairs, n_managers):
+    """The Manager server(s) of one design and the proxies of its state; returns (px, managers)."""
+    managers = [ctx.Manager() for _ in range(n_managers)]
+    # domain -> manager: all in one, or one each (locks, positions, eliminations, departed, general)
+    m = {d: managers[i % n_managers] for i, d in enumerate(["locks", "positions", "eliminations", "departed", "general"])}
+    px = {
+        "eliminations": m["eliminations"].dict({hk: {"hotkey": hk, "reason": "PLAGIARISM"} for hk in setup["eliminated"]}),
+        "departed": m["departed"].dict(setup["departed"]),
+        "account_sizes": m["general"].dict(setup["accountSizes"]),
+        "open_positions": m["positions"].dict(),
+        "closed": m["positions"].dict(),
+        "locks": m["locks"].dict(),
+        "general": m["general"],
+    }
+    rejected = set(setup["eliminated"]) | set(setup["departed"])
+    keys = [(hk, tp[0]) for hk in setup["hotkeys"] if hk not in rejected for tp in trade_pairs]
+    px["locks"].update(create_locks(m["locks"], keys))
+    return px, managers
+
+
+def run_case(ctx, cfg, px, managers, w):
+    setup = cfg["setup"]
+    seed_state(px, setup)
+    px["notices"] = px["general"].Queue()
+    results = ctx.Queue()
+    stop = ctx.Event()
+    barrier = ctx.Barrier(w + 1)
+    cons = ctx.Process(target=consumer, args=(px["notices"], stop, results), daemon=True)
+    cons.start()
+    worker_px = {k: v for k, v in px.items() if k != "general"}
+    procs = [ctx.Process(target=order_worker, args=(i, cfg, worker_px, barrier, results), daemon=True) for i in range(w)]
+    for p in procs:
+        p.start()
+    server_pids = [mg._process.pid for mg in managers]
+    barrier.wait(timeout=cfg["ms"] / 1000 + 60)
+    server0 = sum(cpu_s_of(pid) for pid in server_pids)
+    cons0 = cpu_s_of(cons.pid)
+    tallies = [results.get(timeout=cfg["ms"] / 1000 + 60) for _ in procs]
+    server_cpu = sum(cpu_s_of(pid) for pid in server_pids) - server0
+    cons_cpu = cpu_s_of(cons.pid) - cons0
+    rss = sum(rss_of(pid) for pid in server_pids) + rss_of(cons.pid) + rss_of(os.getpid()) + sum(t["rss"] for t in tallies)
+    for p in procs:
+        p.join()
+    stop.set()
+    popped = results.get(timeout=60)["popped"]
+    cons.join()
+    hist = [0] * BUCKETS
+    for t in tallies:
+        for b, c in enumerate(t["hist"]):
+            hist[b] += c
+    saved = sum(t["saved"] for t in tallies)
+    warm_saved = sum(t["warm_saved"] for t in tallies)
+    stored = stored_orders(px)
+    seeded = setup["seededOrders"]
+    order_cpu = sum(t["cpu_s"] for t in tallies)
+    return {
+        "managers": len(managers),
+        "workers": w,
+        "orders": sum(t["orders"] for t in tallies),
+        "saved": saved,
+        "rejected": sum(t["rejected"] for t in tallies),
+        "rate": sum(t["orders"] / t["elapsed_s"] for t in tallies if t["elapsed_s"] > 0),
+        "cpu_s": order_cpu + server_cpu + cons_cpu,
+        "cpu_by_kind_s": {"order processes": order_cpu, "manager servers": server_cpu, "consumer": cons_cpu},
+        "rss_bytes": rss,
+        "hist": hist,
+        "seeded_orders": seeded,
+        "warm_saved": warm_saved,
+        "stored_orders": stored,
+        "popped": popped,
+        "ok": stored == seeded + warm_saved + saved and popped == warm_saved + saved,
+    }
+
+
 def main():
     with open(sys.argv[1]) as f:
         cfg = json.load(f)
     setup = cfg["setup"]
     ctx = mp.get_context("fork")
-    t_setup = time.perf_counter()
-    manager = ctx.Manager()
-    px = {
-        "eliminations": manager.dict({hk: {"hotkey": hk, "reason": "PLAGIARISM"} for hk in setup["eliminated"]}),
-        "departed": manager.dict(setup["departed"]),
-        "account_sizes": manager.dict(setup["accountSizes"]),
-        "open_positions": manager.dict(),
-        "closed": manager.dict(),
-        "locks": manager.dict(),
-    }
-    rejected = set(setup["eliminated"]) | set(setup["departed"])
-    keys = [(hk, tp[0]) for hk in setup["hotkeys"] if hk not in rejected for tp in cfg["tradePairs"]]
-    px["locks"].update(create_locks(manager, keys))
-    setup_s = time.perf_counter() - t_setup
-
     cases = []
-    for w in cfg["workers"]:
-        seed_state(px, setup)
-        px["notices"] = manager.Queue()
-        results = ctx.Queue()
-        stop = ctx.Event()
-        barrier = ctx.Barrier(w + 1)
-        cons = ctx.Process(target=consumer, args=(px["notices"], stop, results), daemon=True)
-        cons.start()
-        procs = [ctx.Process(target=order_worker, args=(i, cfg, px, barrier, results), daemon=True) for i in range(w)]
-        for p in procs:
-            p.start()
-        server_pid = manager._process.pid
-        barrier.wait(timeout=cfg["ms"] / 1000 + 60)
-        shared0 = cpu_s_of(server_pid) + cpu_s_of(cons.pid)
-        tallies = [results.get(timeout=cfg["ms"] / 1000 + 60) for _ in procs]
-        shared_cpu = cpu_s_of(server_pid) + cpu_s_of(cons.pid) - shared0
-        for p in procs:
-            p.join()
-        stop.set()
-        popped = results.get(timeout=60)["popped"]
-        cons.join()
-        hist = [0] * BUCKETS
-        for t in tallies:
-            for b, c in enumerate(t["hist"]):
-                hist[b] += c
-        saved = sum(t["saved"] for t in tallies)
-        warm_saved = sum(t["warm_saved"] for t in tallies)
-        stored = stored_orders(px)
-        seeded = setup["seededOrders"]
-        cases.append({
-            "workers": w,
-            "orders": sum(t["orders"] for t in tallies),
-            "saved": saved,
-            "rejected": sum(t["rejected"] for t in tallies),
-            "rate": sum(t["orders"] / t["elapsed_s"] for t in tallies if t["elapsed_s"] > 0),
-            "cpu_s": sum(t["cpu_s"] for t in tallies) + shared_cpu,
-            "hist": hist,
-            "seeded_orders": seeded,
-            "warm_saved": warm_saved,
-            "stored_orders": stored,
-            "popped": popped,
-            "ok": stored == seeded + warm_saved + saved and popped == warm_saved + saved,
-        })
-    manager.shutdown()
+    setup_s = {}
+    for n in cfg.get("managers", [1]):
+        t_setup = time.perf_counter()
+        px, managers = start_design(ctx, setup, cfg["tradePairs"], n)
+        setup_s[str(n)] = time.perf_counter() - t_setup
+        for w in cfg["workers"]:
+            cases.append(run_case(ctx, cfg, px, managers, w))
+        for mg in managers:
+            mg.shutdown()
     print(json.dumps({"python": sys.version.split()[0], "pid": os.getpid(), "setup_s": setup_s, "cases": cases}))
 
 

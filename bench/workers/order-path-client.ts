@@ -2,30 +2,20 @@
  * bench/order-path.ts, peer A client: the same order path as the sabstate cases, but every step
  * is a request to the server thread (order-path-server.ts) over a MessagePort, each awaited: eliminated?,
  * departed?, lock, account size, getOpen, save, push notice, unlock (8 round trips per saved
- * order, as the Manager proxies). Role 'order': warmup (untimed), start barrier, `ms` of orders
- * with performance.now() around each; role 'consumer': pops notices until the orders are done
+ * order, as the Manager proxies). Role 'order': bench/peers/thread-case.ts orderLoop (warmup,
+ * start barrier, `ms` of orders with performance.now() around each); role 'consumer': pops notices until the orders are done
  * and a pop asked after that finds the queue empty.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { prng } from '../../examples/validator/shared.ts';
 import type { Position } from '../../examples/validator/shared.ts';
-import { BUCKETS, arriveAndWait, bucketOf, decide, pick } from './order-path-common.ts';
-import type { Pick, Setup, Tally } from './order-path-common.ts';
+import { decide } from './order-path-common.ts';
+import type { Pick } from './order-path-common.ts';
+import { orderLoop } from '../peers/thread-case.ts';
+import type { CaseData } from '../peers/thread-case.ts';
 
-interface Data {
-  role: 'order' | 'consumer';
-  port: MessagePort;
-  index: number;
-  seed: number;
-  setup: Setup;
-  histograms: SharedArrayBuffer;
-  barrier: SharedArrayBuffer;
-  done: SharedArrayBuffer;
-  warmMs: number;
-  ms: number;
-}
-const d = workerData as Data;
+const d = workerData as CaseData & { port: MessagePort };
 const port = d.port;
 let nextId = 0;
 let pending: { id: number; resolve: (v: unknown) => void; reject: (e: Error) => void } | undefined;
@@ -75,29 +65,6 @@ if (d.role === 'consumer') {
   }
   parentPort!.postMessage({ popped });
 } else {
-  const rnd = prng(d.seed);
-  const hist = new Int32Array(d.histograms, d.index * BUCKETS * 4, BUCKETS);
-  const t: Tally = { orders: 0, saved: 0, rejected: 0, warmOrders: 0, warmSaved: 0, elapsedMs: 0 };
-  const warmEnd = performance.now() + d.warmMs;
-  while (performance.now() < warmEnd) {
-    t.warmOrders++;
-    if (await order(pick(rnd, d.setup), rnd)) t.warmSaved++;
-  }
-  arriveAndWait(new Int32Array(d.barrier));
-  const t0 = performance.now();
-  const end = t0 + d.ms;
-  let now = t0;
-  while (now < end) {
-    const p = pick(rnd, d.setup);
-    const a = performance.now();
-    const ok = await order(p, rnd);
-    now = performance.now();
-    hist[bucketOf((now - a) * 1000)]!++;
-    t.orders++;
-    if (ok) t.saved++;
-    else t.rejected++;
-  }
-  t.elapsedMs = now - t0;
-  parentPort!.postMessage(t);
+  parentPort!.postMessage(await orderLoop(d, order, prng(d.seed)));
   port.close();
 }

@@ -26,7 +26,7 @@ import type { Order, Position } from './shared.ts';
 const USAGE = `usage: npm start -- [options]
   --workers <n>       order worker threads (default 4)
   --orders <n>        orders in total (default 200000)
-  --hotkeys <n>       miners (default 256, at most 16384: one account size each in a named map)
+  --hotkeys <n>       miners (default 256, at most 100000)
   --max-orders <n>    orders after which a position is closed (default 100)
   --sync-every <ms>   a sync through the sync gate every ms (default 500; 0: none)
   --import <dir>      seed from a validator's validation/ directory instead of the bundled data
@@ -75,10 +75,8 @@ if (a.help) {
 const cfg = {
   workers: intFlag(a.workers, 'workers', 4, 1, 256),
   orders: intFlag(a.orders, 'orders', 200_000, 1, 100_000_000),
-  // At most the capacity of a named map (16384 records), which holds one account size per
-  // miner. TODO(issue 14, after issue 10's map capacity options): size maps.accountSizes from
-  // this flag and raise the limit.
-  hotkeys: intFlag(a.hotkeys, 'hotkeys', 256, 8, 16_384),
+  // The accountSizes map (one account size per miner) is sized from this flag below.
+  hotkeys: intFlag(a.hotkeys, 'hotkeys', 256, 8, 100_000),
   maxOrders: intFlag(a['max-orders'], 'max-orders', 100, 2, 1000),
   syncEvery: intFlag(a['sync-every'], 'sync-every', 500, 0, 3_600_000),
   seed: intFlag(a.seed, 'seed', 1, 0, 2 ** 31 - 1),
@@ -102,7 +100,7 @@ const maxPositions = Math.min(cfg.orders, cfg.hotkeys * TRADE_PAIRS.length + Mat
 let engine: Engine;
 try {
   engine = createEngine({
-    general: generalOptions,
+    general: { ...generalOptions, maps: { accountSizes: { maxRecords: Math.max(16_384, 2 * cfg.hotkeys) } } },
     positions: { maxRecords: Math.max(65_536, maxPositions + 20_000), maxBytes: Math.min(2 ** 31 - 2 ** 20, 256 * 2 ** 20 + cfg.orders * 2048) },
   });
 } catch (e) {

@@ -3,16 +3,17 @@
  *
  *   1. fail early: the miner is eliminated, or departed → rejected (no lock taken)
  *   2. read the sync gate's epoch; during a sync wait for it to end
- *   3. under the (hotkey, trade pair) lock: account size, open position, the new position,
- *      save(position, { ifEpoch }) (refused atomically if a sync began: retry the order),
+ *   3. under the (hotkey, trade pair) lock: account size, the open position's head (getOpenHead:
+ *      no earlier order is read), the new head, appendOrder(head, order, { ifEpoch }) (refused
+ *      atomically if a sync began: retry the order),
  *      the websocket notice pushed onto the queue (waiting while it is full: nothing dropped)
  *   4. release, record the latency
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { attachEngine, SabStateError } from '../../src/index.ts';
 import type { EngineHandle } from '../../src/index.ts';
-import { QUEUE, TRADE_PAIRS, nextPosition, prng, uuid } from './shared.ts';
-import type { Order, Position } from './shared.ts';
+import { QUEUE, TRADE_PAIRS, nextHead, prng, uuid } from './shared.ts';
+import type { Order, PositionHead } from './shared.ts';
 import { BUCKETS, bucketOf } from './latency.ts';
 
 interface Data {
@@ -73,15 +74,17 @@ for (let n = 0; n < d.orders; n++) {
     try {
       engine.locks.withLock(hotkey, tp[0], () => {
         const accountSize = accountSizes.get(hotkey) as number | undefined;
-        const open = engine.positions.getOpen(hotkey, tp[0]) as Position | undefined;
+        const got = engine.positions.getOpenHead(hotkey, tp[0]);
+        const open = got?.position as PositionHead | undefined;
+        const count = got?.orderCount ?? 0;
         let type = r < 0.45 ? 'LONG' : r < 0.9 ? 'SHORT' : 'FLAT';
         if (open === undefined && type === 'FLAT') type = 'LONG';
-        if (open !== undefined && open.orders.length >= d.maxOrders - 1) type = 'FLAT';
+        if (open !== undefined && count >= d.maxOrders - 1) type = 'FLAT';
         const lev = type === 'FLAT' ? 0 : (type === 'LONG' ? 1 : -1) * Math.min(0.5, (accountSize ?? 100_000) / 1e6) * (0.1 + r);
         const order: Order = { ...template, order_type: type, leverage: lev, processed_ms: Date.now(), order_uuid: uuid(rnd) };
-        const next = nextPosition(open, hotkey, tp, order, uuid(rnd));
-        engine.positions.save(next, { ifEpoch: g.epoch });
-        const notice = { hotkey, trade_pair: tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid, order_type: type, n_orders: next.orders.length, closed: next.is_closed_position };
+        const next = nextHead(open, hotkey, tp, order, uuid(rnd));
+        engine.positions.appendOrder(next, order, { ifEpoch: g.epoch });
+        const notice = { hotkey, trade_pair: tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid, order_type: type, n_orders: count + 1, closed: next.is_closed_position };
         while (!notices.push(notice)) {
           c.queueFullWaits.add();
           sleep(0.2);

@@ -88,18 +88,28 @@ export type Position = Record<string, unknown> & {
   is_closed_position: boolean;
 };
 
+/** A position without its orders, as positions.getOpenHead returns it and appendOrder takes it. */
+export type PositionHead = Record<string, unknown> & {
+  miner_hotkey: string;
+  position_uuid: string;
+  trade_pair: string | unknown[];
+  orders: null;
+  is_closed_position: boolean;
+};
+
 /**
- * The validator's position update for one order (simplified from its Position.add_order): the
- * order is appended, net leverage moves, a FLAT order (or a net leverage back to zero) closes.
+ * The validator's position update for one order (simplified from its Position.add_order), on the
+ * head alone: net leverage moves, a FLAT order (or a net leverage back to zero) closes; the
+ * order itself is appended by positions.appendOrder. Needs no earlier order.
  */
-export function nextPosition(open: Position | undefined, hotkey: string, tp: (typeof TRADE_PAIRS)[number], order: Order, newUuid: string): Position {
+export function nextHead(open: PositionHead | undefined, hotkey: string, tp: (typeof TRADE_PAIRS)[number], order: Order, newUuid: string): PositionHead {
   if (open === undefined) {
     return {
       miner_hotkey: hotkey,
       position_uuid: newUuid,
       open_ms: order.processed_ms,
       trade_pair: tp,
-      orders: [order],
+      orders: null,
       current_return: 1.0,
       close_ms: null,
       return_at_close: 1.0,
@@ -114,13 +124,18 @@ export function nextPosition(open: Position | undefined, hotkey: string, tp: (ty
   const closed = order.order_type === 'FLAT' || Math.abs(net) < 1e-9;
   return {
     ...open,
-    orders: [...open.orders, order],
     net_leverage: closed ? 0 : net,
     current_return: Number(open.current_return) * (1 + (order.price - Number(open.average_entry_price)) * 1e-6),
     close_ms: closed ? order.processed_ms : null,
     position_type: closed ? 'FLAT' : open.position_type,
     is_closed_position: closed,
   };
+}
+
+/** The same update on a whole position (for stores without an append step): nextHead plus the order. */
+export function nextPosition(open: Position | undefined, hotkey: string, tp: (typeof TRADE_PAIRS)[number], order: Order, newUuid: string): Position {
+  const head = nextHead(open as unknown as PositionHead | undefined, hotkey, tp, order, newUuid);
+  return { ...head, orders: open === undefined ? [order] : [...open.orders, order] };
 }
 
 export function engineTotals(engine: Engine): Record<string, number> {

@@ -12,7 +12,7 @@
  * is a whole value, but the array is not a snapshot while writers run.
  */
 import { OneTableStore } from '../internal/store-recovery.ts';
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt, optionError, capacityHint } from '../errors.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
 import { RETRY } from '../internal/seqlock.ts';
@@ -63,7 +63,7 @@ export function resolveDepartedOptions(raw: unknown, path = 'options.departed'):
   const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_DEPARTED_MAX_RECORDS, MAX_RECORDS_LIMIT);
   const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
   const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw new RangeError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`);
+  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
   return { maxRecords, maxBytes };
 }
 
@@ -116,6 +116,14 @@ export class DepartedDomain extends OneTableStore {
     this.#writes++;
     const t = this.#table;
     const h = t.hash(hotkey);
+    try {
+      this.#markIn(t, hotkey, h, detectedMs);
+    } catch (e) {
+      throw capacityHint(e, 'options.departed.maxRecords or options.departed.maxBytes');
+    }
+  }
+
+  #markIn(t: SharedTable, hotkey: string, h: number, detectedMs: number): void {
     this.#heap.gate.run(() => {
       const ref = t.allocRecord(hotkey, undefined, h, kValueBytes);
       this.#heap.f64[t.valueOffset(ref) >> 3] = detectedMs;

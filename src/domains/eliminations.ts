@@ -63,7 +63,7 @@
  * Recovery is idempotent: if the recovering thread dies, running it again completes it.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt, optionError, callOptions, optEpoch, capacityHint } from '../errors.ts';
 import { decodeValue, encodeValue } from '../internal/codec.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import type { HashKey } from '../internal/hash.ts';
@@ -138,7 +138,7 @@ export function resolveEliminationsOptions(raw: unknown, path = 'options.elimina
   const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_ELIMINATIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
   const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
   const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw new RangeError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`);
+  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
   return { maxRecords, maxBytes };
 }
 
@@ -218,13 +218,17 @@ export class EliminationsDomain {
    */
   add(row: EliminationRow, opts?: { ifEpoch?: number }): void {
     const r = checkRow(row, 'row');
+    const ifEpoch = optEpoch(callOptions(opts, 'options', ['ifEpoch']).ifEpoch, 'options.ifEpoch');
+    if (ifEpoch !== undefined && this.#gate === undefined) throw optionError('eliminations.add: options.ifEpoch needs the sync gate (engine.general)');
     const bytes = encodeValue(r, 'row').slice();
     const write = (): void => this.#write(() => this.#live().set(r.hotkey, undefined, bytes), 'eliminations.add.published');
     this.#writes++;
-    const ifEpoch = opts?.ifEpoch;
-    if (ifEpoch === undefined) return write();
-    if (this.#gate === undefined) throw new TypeError('eliminations.add: ifEpoch needs the sync gate (engine.general)');
-    this.#gate.guard(ifEpoch, write);
+    try {
+      if (ifEpoch === undefined) return write();
+      this.#gate!.guard(ifEpoch, write);
+    } catch (e) {
+      throw capacityHint(e, 'options.eliminations.maxRecords or options.eliminations.maxBytes');
+    }
   }
 
   /**
@@ -304,7 +308,9 @@ export class EliminationsDomain {
       byKey.set(r.hotkey, encodeValue(r, `rows[${i}]`).slice());
     }
     const max = this.#tables[0].maxRecords;
-    if (byKey.size > max) throw new SabStateError(ErrorCode.CAPACITY, `replaceAll: ${byKey.size} rows, the domain holds at most ${max}`);
+    if (byKey.size > max) {
+      throw new SabStateError(ErrorCode.CAPACITY, `replaceAll: ${byKey.size} rows, the domain holds at most ${max}; raise options.eliminations.maxRecords`);
+    }
     this.#writes++;
     this.#write(() => {
       const gen = Atomics.load(this.#ctl, kGen);
@@ -318,7 +324,7 @@ export class EliminationsDomain {
         }
       } catch (e) {
         this.#empty(spare, 'eliminations.replaceAll.undone');
-        throw e;
+        throw capacityHint(e, 'options.eliminations.maxBytes (or maxRecords)');
       }
       Atomics.add(this.#ctl, kGen, 1); // the flip: the new set is live
       crashPoint('eliminations.replaceAll.flipped');

@@ -17,8 +17,12 @@
  * names and sizes (a plain structured-clonable object); the constructor checks every region's
  * header against them and throws ERR_LAYOUT_MISMATCH on any difference.
  *
- * Unknown names: queue(name), counter(name) and map(name) all throw ERR_UNKNOWN_QUEUE (the one
- * code for "not declared at creation" in this domain), with a message naming the kind.
+ * Unknown names: queue(name) throws ERR_UNKNOWN_QUEUE, counter(name) ERR_UNKNOWN_COUNTER and
+ * map(name) ERR_UNKNOWN_MAP, each naming the declared ones and the option that declares them.
+ *
+ * Maps are declared by name (`maps: ['accountSizes']`, default sizes) or with their capacities
+ * (`maps: { accountSizes: { maxRecords: 100000, maxBytes: 2 ** 28 } }`); a full map is
+ * ERR_CAPACITY naming the option to raise.
  *
  * Maps: the map structure lives on the shared hash table (domains/shared-map.ts). A
  * `GeneralMapProvider` plugs it in: `create` allocates one map's regions on the creating thread
@@ -26,7 +30,7 @@
  * facade. engine.ts passes the same provider to createGeneralHandle and to every GeneralDomain.
  * Without a provider, declaring maps is an options error.
  */
-import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKnownKeys, optObject, optPositiveInt, optPowerOfTwo } from '../errors.ts';
+import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKnownKeys, optObject, optPositiveInt, optPowerOfTwo, optionError, describe } from '../errors.ts';
 import { Counters, createCountersRegion } from '../internal/counters.ts';
 import type { Counter } from '../internal/counters.ts';
 import { SyncGate, createGateRegion } from '../internal/gate.ts';
@@ -55,7 +59,17 @@ export interface ResolvedGeneralOptions {
   queues: QueueDecl[];
   counters: string[];
   maps: string[];
+  /** Capacities of the maps declared with them (`maps: { name: { maxRecords, maxBytes } }`), defaults filled in; others have MAP_DEFAULTS. */
+  mapSizes?: Record<string, MapSizes>;
 }
+
+export interface MapSizes {
+  maxRecords: number;
+  maxBytes: number;
+}
+/** Default capacities of a named map (options.general.maps.<name>.maxRecords / maxBytes). */
+export const MAP_DEFAULTS: MapSizes = { maxRecords: 16384, maxBytes: 64 * 2 ** 20 };
+export const MAP_MAX_RECORDS_LIMIT = 1 << 22;
 
 export interface GeneralHandle {
   queues: Array<QueueDecl & { sab: SharedArrayBuffer }>;
@@ -100,7 +114,7 @@ export interface GeneralMap {
 
 /** Supplies the map structure (domains/shared-map.ts), see the top of the file. */
 export interface GeneralMapProvider {
-  create(name: string, key: HashKey): unknown;
+  create(name: string, key: HashKey, sizes: MapSizes): unknown;
   attach(part: unknown, name: string, key: HashKey): GeneralMap;
 }
 
@@ -120,21 +134,42 @@ const at = (path: string, name: string): string => (IDENT.test(name) ? `${path}.
 
 function checkName(name: unknown, path: string): asserts name is string {
   if (typeof name !== 'string' || name.length === 0 || name.length > MAX_KEY_LENGTH) {
-    throw new TypeError(`${path} must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`);
+    throw optionError(`${path} must be a non-empty string of at most ${MAX_KEY_LENGTH} characters`);
   }
 }
 
 function resolveNames(raw: unknown, path: string): string[] {
   if (raw === undefined) return [];
-  if (!Array.isArray(raw)) throw new TypeError(`${path} must be an array of names`);
-  if (raw.length > MAX_GENERAL_NAMES) throw new RangeError(`${path} must have at most ${MAX_GENERAL_NAMES} names`);
+  if (!Array.isArray(raw)) throw optionError(`${path} must be an array of names`);
+  if (raw.length > MAX_GENERAL_NAMES) throw optionError(`${path} must have at most ${MAX_GENERAL_NAMES} names`, true);
   const seen = new Set<string>();
   raw.forEach((name: unknown, i) => {
     checkName(name, `${path}[${i}]`);
-    if (seen.has(name)) throw new RangeError(`${path}[${i}] must not repeat a name (${JSON.stringify(name)})`);
+    if (seen.has(name)) throw optionError(`${path}[${i}] must not repeat a name (${JSON.stringify(name)})`, true);
     seen.add(name);
   });
   return [...seen];
+}
+
+/** `maps`: an array of names (default sizes) or { name: { maxRecords?, maxBytes? } }. */
+function resolveMaps(raw: unknown, path: string): { maps: string[]; mapSizes?: Record<string, MapSizes> } {
+  if (raw === undefined || Array.isArray(raw) || typeof raw !== 'object' || raw === null) return { maps: resolveNames(raw, path) };
+  const mapSizes: Record<string, MapSizes> = {};
+  const o = raw as Record<string, unknown>;
+  const maps = Object.keys(o);
+  if (maps.length > MAX_GENERAL_NAMES) throw optionError(`${path} must have at most ${MAX_GENERAL_NAMES} names`, true);
+  for (const name of maps) {
+    const mpath = at(path, name);
+    if (name.length === 0 || name.length > MAX_KEY_LENGTH) throw optionError(`${path} names must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`);
+    const m = optObject(o[name], mpath);
+    checkKnownKeys(m, mpath, ['maxRecords', 'maxBytes']);
+    mapSizes[name] = {
+      maxRecords: optPositiveInt(m.maxRecords, `${mpath}.maxRecords`, MAP_DEFAULTS.maxRecords, MAP_MAX_RECORDS_LIMIT),
+      maxBytes: optPositiveInt(m.maxBytes, `${mpath}.maxBytes`, MAP_DEFAULTS.maxBytes, 2 ** 31),
+    };
+    if (mapSizes[name]!.maxBytes < 1 << 20) throw optionError(`${mpath}.maxBytes must be at least ${1 << 20}`, true);
+  }
+  return { maps, mapSizes };
 }
 
 /** Validates `options.general` once, at the public boundary (TypeError / RangeError). */
@@ -145,21 +180,22 @@ export function resolveGeneralOptions(raw: unknown, path = 'options.general'): R
   const queues = Object.keys(qs).map((name): QueueDecl => {
     const qpath = at(`${path}.queues`, name);
     if (name.length === 0 || name.length > MAX_KEY_LENGTH) {
-      throw new TypeError(`${path}.queues names must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`);
+      throw optionError(`${path}.queues names must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`);
     }
     const q = optObject(qs[name], qpath);
     checkKnownKeys(q, qpath, ['capacity', 'maxMessageBytes']);
     const capacity = optPowerOfTwo(q.capacity, `${qpath}.capacity`, GENERAL_DEFAULTS.capacity, RING_MAX_CAPACITY);
     // At least 2: the minimum since the first (Vyukov) ring, whose slot sequence numbers needed it.
-    if (capacity < 2) throw new RangeError(`${qpath}.capacity must be a power of two of at least 2`);
+    if (capacity < 2) throw optionError(`${qpath}.capacity must be a power of two of at least 2`, true);
     const maxMessageBytes = optPositiveInt(q.maxMessageBytes, `${qpath}.maxMessageBytes`, GENERAL_DEFAULTS.maxMessageBytes, RING_MAX_MESSAGE_BYTES);
     const bytes = ringRegionBytes(capacity, maxMessageBytes);
     if (bytes > RING_MAX_BYTES) {
-      throw new RangeError(`${qpath} must fit in ${RING_MAX_BYTES} bytes (capacity x maxMessageBytes needs ${bytes})`);
+      throw optionError(`${qpath} must fit in ${RING_MAX_BYTES} bytes (capacity x maxMessageBytes needs ${bytes})`, true);
     }
     return { name, capacity, maxMessageBytes };
   });
-  return { queues, counters: resolveNames(o.counters, `${path}.counters`), maps: resolveNames(o.maps, `${path}.maps`) };
+  const { maps, mapSizes } = resolveMaps(o.maps, `${path}.maps`);
+  return { queues, counters: resolveNames(o.counters, `${path}.counters`), maps, ...(mapSizes === undefined ? {} : { mapSizes }) };
 }
 
 /** Allocates every region of the domain (creating thread only). */
@@ -172,7 +208,7 @@ export function createGeneralHandle(opts: ResolvedGeneralOptions, key: HashKey, 
     queues: opts.queues.map((q) => ({ ...q, sab: createRingRegion(key, q.capacity, q.maxMessageBytes) })),
     counters: { names: [...opts.counters], sab: createCountersRegion(key, opts.counters.length) },
     gate: createGateRegion(key),
-    maps: opts.maps.map((name) => ({ name, part: maps!.create(name, key) })),
+    maps: opts.maps.map((name) => ({ name, part: maps!.create(name, key, opts.mapSizes?.[name] ?? MAP_DEFAULTS) })),
   };
 }
 
@@ -182,10 +218,18 @@ function mismatch(why: string): never {
   throw new SabStateError(ErrorCode.LAYOUT_MISMATCH, `general: ${why}`);
 }
 
-function unknown(kind: string, name: unknown, known: Iterable<string>): never {
+const UNKNOWN = {
+  queue: [ErrorCode.UNKNOWN_QUEUE, 'queues'],
+  counter: [ErrorCode.UNKNOWN_COUNTER, 'counters'],
+  map: [ErrorCode.UNKNOWN_MAP, 'maps'],
+} as const;
+
+function unknown(kind: keyof typeof UNKNOWN, name: unknown, known: Iterable<string>): never {
+  const [code, option] = UNKNOWN[kind];
+  const list = [...known].map((n) => JSON.stringify(n)).join(', ') || 'none';
   throw new SabStateError(
-    ErrorCode.UNKNOWN_QUEUE,
-    `no ${kind} named ${typeof name === 'string' ? JSON.stringify(name) : String(name)} was declared (declared: ${[...known].map((n) => JSON.stringify(n)).join(', ') || 'none'})`,
+    code,
+    `no ${kind} named ${describe(name)} was declared (declared: ${list}); declare it in createEngine({ general: { ${option}: ... } })`,
   );
 }
 
@@ -226,25 +270,25 @@ export class GeneralDomain {
    *   `options.general.queues`.
    */
   queue(name: string): Ring {
-    return this.#queues.get(name) ?? unknown('queue', name, this.#queues.keys());
+    return (typeof name === 'string' ? this.#queues.get(name) : undefined) ?? unknown('queue', name, this.#queues.keys());
   }
 
   /**
-   * The counter declared as `name`; ERR_UNKNOWN_QUEUE otherwise.
-   * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` if no counter `name` was declared in
+   * The counter declared as `name`.
+   * @throws {@link SabStateError} `ERR_UNKNOWN_COUNTER` if no counter `name` was declared in
    *   `options.general.counters`.
    */
   counter(name: string): Counter {
-    return this.#counters.get(name) ?? unknown('counter', name, this.#counters.names());
+    return (typeof name === 'string' ? this.#counters.get(name) : undefined) ?? unknown('counter', name, this.#counters.names());
   }
 
   /**
-   * The map declared as `name`; ERR_UNKNOWN_QUEUE otherwise.
-   * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` if no map `name` was declared in
+   * The map declared as `name`.
+   * @throws {@link SabStateError} `ERR_UNKNOWN_MAP` if no map `name` was declared in
    *   `options.general.maps`.
    */
   map(name: string): GeneralMap {
-    return this.#maps.get(name) ?? unknown('map', name, this.#maps.keys());
+    return (typeof name === 'string' ? this.#maps.get(name) : undefined) ?? unknown('map', name, this.#maps.keys());
   }
 
   /**

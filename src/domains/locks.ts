@@ -13,6 +13,7 @@
  * | 1           | Int32 1               | kTimeouts     | timed-out waiter          | Atomics.add |
  * | 1           | Int32 2               | kMaxWaitUs    | contended acquirer        | CAS loop (max) |
  * | 1           | BigInt64 2            | kWaitTotalUs  | contended acquirer        | Atomics.add |
+ * | 1           | Int32 16              | kSnapshotMutex | engine.snapshot()        | Atomics only: a futex word (mutex.ts), owner tag in it |
  * | 2           | Int32 0..31           | kHistogram+b  | contended acquirer        | Atomics.add: waits with floor(log2(µs)) = b |
  * | 3 + s       | Int32 0               | kState        | any thread                | Atomics only: the futex word (mutex.ts) |
  * | 3 + s       | Float64 1             | kAcquired     | the owner, while holding  | plain; acquisitions of this stripe |
@@ -41,6 +42,17 @@
  * never released cannot keep the stripe held; that guard is stale from then on, and its release()
  * throws ERR_LOCK_NOT_HELD (each guard remembers its acquisition's generation).
  *
+ * The snapshot mutex (kSnapshotMutex) serializes engine.snapshot() calls of every thread of the
+ * engine (a directory's generation switch is a read-modify-write of its manifest); it is a mutex
+ * of mutex.ts like a stripe, taken rarely, so it shares the stats line; recovery frees it like a
+ * stripe. Not re-entrant (a snapshot does not nest).
+ *
+ * Arguments are checked at the boundary, before any shared step: keys (ERR_INVALID_KEY; withLocks
+ * also refuses holes, non-arrays and arrays that are not exactly [hotkey, tradePairId] pairs),
+ * callbacks (ERR_INVALID_ARGUMENT), per-call options ({ timeoutMs } only; an unknown key or a bad
+ * value is the option error of errors.ts). The stripe of a key is not public: it is an image of
+ * the hash seed (README: what the seed protects); tests reach it through `stripeOfKey`.
+ *
  * Crash points: mutex.ts's table covers the lock word. Recovery, `releaseAllOwnedBy(dead)`, frees
  * every word of the dead tag and wakes the waiters of every stripe; `locks.recover.freed` is
  * after one stripe is freed and its waiters woken, before the next: another thread may take that
@@ -49,13 +61,13 @@
  */
 import { threadId } from 'node:worker_threads';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import { ErrorCode, SabStateError, checkKey, optPowerOfTwo } from '../errors.ts';
+import { ErrorCode, SabStateError, callOptions, checkFunction, checkKey, describe, optPowerOfTwo, optTimeoutMs } from '../errors.ts';
 import { type HashKey, hashPair } from '../internal/hash.ts';
 import { forceRelease, kWaiters, lockAsync, lockSlow, ownerOf, tagOf, tryLock, unlock, wakeWaiters } from '../internal/mutex.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
 import {
-  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, kHistLine, lockStats, recordWait, reportSlow,
-  slowLockOf,
+  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, kHistLine, kStatsLine, lockStats, recordWait,
+  reportSlow, slowLockOf,
 } from '../internal/lock-stats.ts';
 
 export type { LockStats, SlowLockInfo } from '../internal/lock-stats.ts';
@@ -63,6 +75,7 @@ export type { LockStats, SlowLockInfo } from '../internal/lock-stats.ts';
 declareCrashPoints('locks', ['locks.recover.freed']);
 
 const kFirstStripeLine = kHistLine + 1;
+const kSnapshotMutex = kStatsLine * LINE_INTS + 16;
 const kState = 0;
 const kAcquired = 1; // Float64 index within a stripe line
 const kContended = 2;
@@ -114,13 +127,27 @@ export function createLockHandle(opts: LockOptions, key: HashKey): LockHandle {
 }
 
 function checkTimeout(opts: LockCallOptions | undefined): number {
-  const t = opts?.timeoutMs;
-  if (t === undefined) return Infinity;
-  if (typeof t !== 'number' || Number.isNaN(t) || t < 0) {
-    throw new TypeError('options.timeoutMs must be a non-negative number');
-  }
-  return t;
+  if (opts === undefined) return Infinity;
+  return optTimeoutMs(callOptions(opts, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs');
 }
+
+/** Checks withLocks' keys before any shared step: an array of [hotkey, tradePairId] pairs, no holes. */
+function checkPairs(keys: unknown): ReadonlyArray<readonly [string, string]> {
+  if (!Array.isArray(keys)) throw new SabStateError(ErrorCode.INVALID_KEY, `keys must be an array of [hotkey, tradePairId] pairs, got ${describe(keys)}`);
+  for (let k = 0; k < keys.length; k++) {
+    // An index loop with `in`: a hole (new Array(n), [, pair]) is refused, not read as undefined.
+    const pair: unknown = k in keys ? keys[k] : undefined;
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new SabStateError(ErrorCode.INVALID_KEY, `keys[${k}] must be a [hotkey, tradePairId] pair, got ${k in keys ? describe(pair) : 'a hole'}`);
+    }
+    checkKey(pair[0], `keys[${k}][0] (hotkey)`);
+    checkKey(pair[1], `keys[${k}][1] (tradePairId)`);
+  }
+  return keys as ReadonlyArray<readonly [string, string]>;
+}
+
+/** The stripe of a key, for tests and internal callers only (not exported from the package). */
+export let stripeOfKey: (locks: LockDomain, hotkey: string, tradePairId: string) => number;
 
 /**
  * This thread's view of one lock region, with its re-entrancy state (thread-private, never
@@ -222,6 +249,10 @@ export class LockDomain {
   #cached = 0;
   readonly stripes: number;
 
+  static {
+    stripeOfKey = (locks, hotkey, tradePairId) => locks.#stripeOf(hotkey, tradePairId);
+  }
+
   /** @internal Built by the engine: use `engine.locks`. */
   constructor(handle: LockHandle, key: HashKey) {
     checkRegion(handle.sab, specOf(handle.stripes, key), 'locks');
@@ -244,7 +275,15 @@ export class LockDomain {
    * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
    *   string of at most 256 characters.
    */
+  /**
+   * @internal Not part of the API (an image of the hash seed): kept only for bench/locks.ts,
+   * which picks two keys on distinct stripes; use stripeOfKey from this module instead.
+   */
   stripeOf(hotkey: string, tradePairId: string): number {
+    return this.#stripeOf(hotkey, tradePairId);
+  }
+
+  #stripeOf(hotkey: string, tradePairId: string): number {
     const byTp = this.#cache.get(hotkey);
     if (byTp !== undefined) {
       const s = byTp.get(tradePairId);
@@ -269,8 +308,11 @@ export class LockDomain {
    * the Python validator needed. Costs two performance.now() per lock while installed.
    * @throws TypeError or RangeError if `hook` or `opts.thresholdMs` is malformed (state unchanged).
    */
-  onSlowLock(hook: ((info: SlowLockInfo) => void) | null, opts: { thresholdMs?: number } = {}): void {
-    this.#slow = slowLockOf(hook, opts);
+  onSlowLock(hook: ((info: SlowLockInfo) => void) | null, opts?: { thresholdMs?: number }): void {
+    if (hook !== null) checkFunction(hook, 'onSlowLock: hook (or null)');
+    const o = callOptions(opts, 'options', ['thresholdMs']);
+    const thresholdMs = optTimeoutMs(o.thresholdMs, 'options.thresholdMs', 10);
+    this.#slow = slowLockOf(hook, { thresholdMs });
   }
 
   /**
@@ -284,12 +326,13 @@ export class LockDomain {
    * @throws TypeError or RangeError if `opts` is malformed (state unchanged).
    */
   withLock<T>(hotkey: string, tradePairId: string, fn: () => T, opts?: LockCallOptions): T {
+    if (typeof fn !== 'function') checkFunction(fn, 'withLock: fn');
     if (this.#slow !== null) return this.#timed(hotkey, tradePairId, () => this.#withLock(hotkey, tradePairId, fn, opts));
     return this.#withLock(hotkey, tradePairId, fn, opts);
   }
 
   #withLock<T>(hotkey: string, tradePairId: string, fn: () => T, opts?: LockCallOptions): T {
-    const s = this.stripeOf(hotkey, tradePairId);
+    const s = this.#stripeOf(hotkey, tradePairId);
     const timeoutMs = opts === undefined ? Infinity : checkTimeout(opts);
     const i = (kFirstStripeLine + s) * LINE_INTS;
     const c = tryLock(this.#w, i, this.#tag);
@@ -316,7 +359,8 @@ export class LockDomain {
    *   after the lock is released.
    */
   async withLockAsync<T>(hotkey: string, tradePairId: string, fn: () => T | Promise<T>, opts?: LockCallOptions): Promise<T> {
-    const s = this.stripeOf(hotkey, tradePairId);
+    const s = this.#stripeOf(hotkey, tradePairId);
+    checkFunction(fn, 'withLockAsync: fn');
     const timeoutMs = checkTimeout(opts);
     const i = (kFirstStripeLine + s) * LINE_INTS;
     const t0 = performance.now();
@@ -347,9 +391,10 @@ export class LockDomain {
    *   throws, after the locks are released.
    */
   withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T, opts?: LockCallOptions): T {
-    if (!Array.isArray(keys)) throw new TypeError('keys must be an array of [hotkey, tradePairId] pairs');
+    checkPairs(keys);
+    checkFunction(fn, 'withLocks: fn');
     const timeoutMs = checkTimeout(opts);
-    const stripes = [...new Set(keys.map((k) => this.stripeOf(k[0], k[1])))].sort((a, b) => a - b);
+    const stripes = [...new Set(keys.map((k) => this.#stripeOf(k[0], k[1])))].sort((a, b) => a - b);
     const deadline = timeoutMs === Infinity ? Infinity : performance.now() + timeoutMs;
     const taken: number[] = [];
     const entered: number[] = [];
@@ -391,7 +436,7 @@ export class LockDomain {
    * @throws TypeError or RangeError if `opts` is malformed (state unchanged).
    */
   acquire(hotkey: string, tradePairId: string, opts?: LockCallOptions): LockGuard {
-    const s = this.stripeOf(hotkey, tradePairId);
+    const s = this.#stripeOf(hotkey, tradePairId);
     const timeoutMs = checkTimeout(opts);
     const i = (kFirstStripeLine + s) * LINE_INTS;
     const c = tryLock(this.#w, i, this.#tag);
@@ -406,7 +451,7 @@ export class LockDomain {
    *   string of at most 256 characters.
    */
   tryAcquire(hotkey: string, tradePairId: string): LockGuard | null {
-    const s = this.stripeOf(hotkey, tradePairId);
+    const s = this.#stripeOf(hotkey, tradePairId);
     const i = (kFirstStripeLine + s) * LINE_INTS;
     const c = tryLock(this.#w, i, this.#tag);
     if (c === 0) return this.#ownGuard(s, i);
@@ -419,7 +464,7 @@ export class LockDomain {
    *   string of at most 256 characters.
    */
   isHeld(hotkey: string, tradePairId: string): boolean {
-    const s = this.stripeOf(hotkey, tradePairId);
+    const s = this.#stripeOf(hotkey, tradePairId);
     return Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0;
   }
 
@@ -429,7 +474,7 @@ export class LockDomain {
    *   string of at most 256 characters.
    */
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean {
-    const s = this.stripeOf(hotkey, tradePairId);
+    const s = this.#stripeOf(hotkey, tradePairId);
     return (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) & ~kWaiters) === this.#tag;
   }
 
@@ -439,7 +484,7 @@ export class LockDomain {
    *   string of at most 256 characters.
    */
   ownerOf(hotkey: string, tradePairId: string): number {
-    const s = this.stripeOf(hotkey, tradePairId);
+    const s = this.#stripeOf(hotkey, tradePairId);
     return ownerOf(Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState));
   }
 
@@ -464,8 +509,30 @@ export class LockDomain {
         wakeWaiters(this.#w, i);
       }
     }
+    if (forceRelease(this.#w, kSnapshotMutex, tag)) n++;
+    else wakeWaiters(this.#w, kSnapshotMutex);
     if (n) countRecoveries(this.#w, n);
     return n;
+  }
+
+  /**
+   * @internal Runs `fn` holding the engine's snapshot mutex (engine.snapshot: one generation
+   * switch at a time per engine, from any thread). ERR_LOCK_TIMEOUT after timeoutMs.
+   */
+  withSnapshotMutex<T>(fn: () => T, timeoutMs = Infinity): T {
+    const w = this.#w;
+    const c = tryLock(w, kSnapshotMutex, this.#tag);
+    if (c !== 0) {
+      if ((c & ~kWaiters) === this.#tag) throw new SabStateError(ErrorCode.LOCK_TIMEOUT, 'engine.snapshot called inside a snapshot of the same thread');
+      if (!lockSlow(w, kSnapshotMutex, this.#tag, timeoutMs)) {
+        throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `the snapshot mutex was not acquired within ${timeoutMs} ms (another snapshot of this engine is running)`);
+      }
+    }
+    try {
+      return fn();
+    } finally {
+      unlock(w, kSnapshotMutex);
+    }
   }
 
   /** Acquisitions, contention, waits, timeouts and recoveries of the whole engine (shared counters). */

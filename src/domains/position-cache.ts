@@ -8,21 +8,32 @@
  * same (offset, stamp): iterating the orders of a 100-order position costs 100 Map lookups,
  * not 100 decodes. The objects are deep-frozen (shared between every caller of this thread).
  *
- * Eviction: insertion-ordered Map with a size cap; an entry that is hit after more than half
- * the cap of newer insertions moves to the back (a cheap approximate LRU: hits on fresh entries
- * cost no Map write). When the cap is passed, the oldest eighth is dropped. One entry per
- * offset: a new stamp at the same offset replaces the old entry, so no stale entry can be hit.
+ * Eviction: insertion-ordered Map with a cap in entries AND in bytes (the encoded size of the
+ * orders held, DEFAULT_ORDER_CACHE_BYTES; a decoded order takes a few times its encoded size):
+ * an entry that is hit after more than half the cap of newer insertions moves to the back (a
+ * cheap approximate LRU: hits on fresh entries cost no Map write). When a cap is passed, the
+ * oldest entries are dropped until both are at 7/8. One entry per offset: a new stamp at the
+ * same offset replaces the old entry, so no stale entry can be hit.
+ *
+ * Only reads fill the caches: a thread's own writes are not copied into them (the order step,
+ * appendOrder, keeps no per-order object alive; issue 12 measured 2.8 µs per order and most of
+ * the GC pressure in the deep copies a save used to keep).
  */
 
 export interface CachedChunk {
   readonly off: number;
   readonly stamp: number;
   readonly value: unknown;
+  readonly bytes: number;
   tick: number;
 }
 
 export const DEFAULT_ORDER_CACHE_SIZE = 32768;
+/** Encoded bytes of the orders an OrderCache holds, at most. */
+export const DEFAULT_ORDER_CACHE_BYTES = 4 * 2 ** 20;
 export const DEFAULT_RECORD_MEMO_SIZE = 8192;
+/** Order references the RecordMemo's lists hold in all, at most (8 bytes each). */
+export const DEFAULT_RECORD_MEMO_ORDERS = 1 << 18;
 
 /** Freezes a freshly decoded value and everything in it (plain objects and arrays only). */
 export function deepFreeze<T>(v: T): T {
@@ -35,43 +46,27 @@ export function deepFreeze<T>(v: T): T {
   return Object.freeze(v);
 }
 
-/**
- * A frozen deep copy of a JSON value that the codec has just encoded (so: plain objects, arrays,
- * finite numbers, strings, booleans, null). It equals what decoding its bytes would give, for a
- * fraction of the cost: key order kept, undefined properties dropped (as the codec drops them),
- * "__proto__" kept as an own key (defineProperty, never a prototype change), -0 kept.
- */
-export function frozenCopy<T>(v: T): T {
-  if (typeof v !== 'object' || v === null) return v;
-  if (Array.isArray(v)) {
-    const a = new Array<unknown>(v.length);
-    for (let i = 0; i < v.length; i++) a[i] = frozenCopy(v[i]);
-    return Object.freeze(a) as T;
-  }
-  const o: Record<string, unknown> = {};
-  const src = v as Record<string, unknown>;
-  for (const k of Object.keys(src)) {
-    const x = src[k];
-    if (x === undefined) continue;
-    if (k === '__proto__') Object.defineProperty(o, k, { value: frozenCopy(x), enumerable: true, writable: true, configurable: true });
-    else o[k] = frozenCopy(x);
-  }
-  return Object.freeze(o) as T;
-}
-
 export class OrderCache {
   readonly #map = new Map<number, CachedChunk>();
   readonly #cap: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
   #tick = 0;
   hits = 0;
   misses = 0;
 
-  constructor(cap = DEFAULT_ORDER_CACHE_SIZE) {
+  constructor(cap = DEFAULT_ORDER_CACHE_SIZE, maxBytes = DEFAULT_ORDER_CACHE_BYTES) {
     this.#cap = Math.max(16, cap);
+    this.#maxBytes = Math.max(4096, maxBytes);
   }
 
   get size(): number {
     return this.#map.size;
+  }
+
+  /** Encoded bytes of the orders held. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   /** The cached value of chunk (off, stamp), or undefined (orders are never undefined). */
@@ -87,42 +82,35 @@ export class OrderCache {
     return e.value;
   }
 
-  /** Caches a freshly decoded value of chunk (off, stamp); deep-freezes it and returns it. */
-  put(off: number, stamp: number, value: unknown): unknown {
-    const e: CachedChunk = { off, stamp, value, tick: ++this.#tick };
+  /** Caches a freshly decoded value of chunk (off, stamp) of `bytes` encoded bytes; deep-freezes it and returns it. */
+  put(off: number, stamp: number, value: unknown, bytes: number): unknown {
+    const e: CachedChunk = { off, stamp, value, bytes, tick: ++this.#tick };
     deepFreeze(value);
-    this.#map.delete(off);
+    const had = this.#map.get(off);
+    if (had !== undefined) {
+      this.#bytes -= had.bytes;
+      this.#map.delete(off);
+    }
     this.#map.set(off, e);
+    this.#bytes += bytes;
     this.misses++;
-    if (this.#map.size > this.#cap) {
-      let drop = this.#cap >> 3;
-      for (const k of this.#map.keys()) {
-        this.#map.delete(k);
-        if (--drop <= 0) break;
-      }
-    }
+    if (this.#map.size > this.#cap || this.#bytes > this.#maxBytes) this.#shrink();
     return value;
-  }
-
-  /**
-   * Caches a value that is already deep-frozen (a frozenCopy of an order this thread has just
-   * written into chunk (off, stamp)): no freeze walk, not counted as a miss.
-   */
-  keep(off: number, stamp: number, value: unknown): void {
-    const e: CachedChunk = { off, stamp, value, tick: ++this.#tick };
-    this.#map.delete(off);
-    this.#map.set(off, e);
-    if (this.#map.size > this.#cap) {
-      let drop = this.#cap >> 3;
-      for (const k of this.#map.keys()) {
-        this.#map.delete(k);
-        if (--drop <= 0) break;
-      }
-    }
   }
 
   clear(): void {
     this.#map.clear();
+    this.#bytes = 0;
+  }
+
+  #shrink(): void {
+    const n = this.#cap - (this.#cap >> 3);
+    const b = this.#maxBytes - (this.#maxBytes >> 3);
+    for (const [k, e] of this.#map) {
+      if (this.#map.size <= n && this.#bytes <= b) break;
+      this.#map.delete(k);
+      this.#bytes -= e.bytes;
+    }
   }
 }
 
@@ -130,17 +118,20 @@ export class OrderCache {
  * The per-thread memo of whole order lists, keyed by record version: (record block, stamp) ->
  * the frozen orders of that version, in order. A read of a version seen before copies the list
  * (one slice, no per-order lookup); a save whose orders are that list plus new ones reuses the
- * chunks by identity (one compare per order at the same index). Filled by reads, and by
- * saves that add at most a couple of orders (position-write.ts). Same eviction as OrderCache.
+ * chunks by identity (one compare per order at the same index). Filled by reads only. Capped in
+ * lists and in order references held (DEFAULT_RECORD_MEMO_ORDERS); same eviction as OrderCache.
  */
 export class RecordMemo {
   readonly #map = new Map<number, { stamp: number; orders: readonly unknown[] }>();
   readonly #cap: number;
+  readonly #maxOrders: number;
+  #orders = 0;
   hits = 0;
 
   /** cap 0 disables the memo (then saves re-encode every order: for measurements). */
-  constructor(cap = DEFAULT_RECORD_MEMO_SIZE) {
+  constructor(cap = DEFAULT_RECORD_MEMO_SIZE, maxOrders = DEFAULT_RECORD_MEMO_ORDERS) {
     this.#cap = Math.max(0, cap);
+    this.#maxOrders = Math.max(1, maxOrders);
   }
 
   get size(): number {
@@ -157,15 +148,21 @@ export class RecordMemo {
 
   /** Remembers the orders (frozen cached values, kept as given) of version (ref, stamp). */
   put(ref: number, stamp: number, orders: readonly unknown[]): void {
-    if (this.#cap === 0) return;
-    this.#map.delete(ref);
+    if (this.#cap === 0 || orders.length > this.#maxOrders) return;
+    const had = this.#map.get(ref);
+    if (had !== undefined) {
+      this.#orders -= had.orders.length;
+      this.#map.delete(ref);
+    }
     this.#map.set(ref, { stamp, orders });
-    if (this.#map.size > this.#cap) {
-      let drop = Math.max(1, this.#cap >> 3);
-      for (const k of this.#map.keys()) {
-        this.#map.delete(k);
-        if (--drop <= 0) break;
-      }
+    this.#orders += orders.length;
+    if (this.#map.size <= this.#cap && this.#orders <= this.#maxOrders) return;
+    const n = this.#cap - Math.max(1, this.#cap >> 3);
+    const m = this.#maxOrders - (this.#maxOrders >> 3);
+    for (const [k, e] of this.#map) {
+      if (this.#map.size <= n && this.#orders <= m) break;
+      this.#map.delete(k);
+      this.#orders -= e.orders.length;
     }
   }
 }

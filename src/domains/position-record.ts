@@ -22,8 +22,8 @@
  * inside the record's read window: the slot word validates all of it (seqlock.ts), and every
  * length, offset and stamp is bounds-checked first (RETRY on garbage).
  *
- * The uuid lists of the hotkey index (key: hotkey) and the open index value (key: (hotkey,
- * trade pair) -> uuid) are UTF-16 units: a uuid list is (length unit, units) repeated.
+ * The values of the open index (key (hotkey, trade pair) -> uuid) and of the hotkey index's
+ * entries (position-index.ts) are the uuid's UTF-16 units.
  */
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import type { SharedHeap } from '../internal/heap.ts';
@@ -70,11 +70,13 @@ export interface RawRecord {
   memo: readonly unknown[] | null;
 }
 
-export interface ValidPosition {
+export interface ValidHead {
   hotkey: string;
   uuid: string;
   tp: string;
   open: boolean;
+}
+export interface ValidPosition extends ValidHead {
   orders: unknown[];
 }
 
@@ -84,21 +86,35 @@ function invalid(msg: string): never {
 
 /** Checks the fields the engine indexes on; the rest is checked by the codec on encode. */
 export function validatePosition(p: unknown): ValidPosition {
-  if (typeof p !== 'object' || p === null || Array.isArray(p)) invalid(`position must be an object, got ${describe(p)}`);
+  const v = validateHead(p, 'position') as ValidPosition;
+  const orders = (p as Record<string, unknown>).orders;
+  if (!Array.isArray(orders)) invalid(`position.orders must be an array, got ${describe(orders)}`);
+  v.orders = orders;
+  return v;
+}
+
+/**
+ * The same checks for a head without orders (appendOrder): `orders` must be absent or null (as
+ * getOpenHead returns it), so that a whole position given by mistake is refused, not truncated.
+ */
+export function validateHead(p: unknown, name = 'head'): ValidHead {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) invalid(`${name} must be an object, got ${describe(p)}`);
   const o = p as Record<string, unknown>;
-  checkKey(o.miner_hotkey, 'position.miner_hotkey');
-  checkKey(o.position_uuid, 'position.position_uuid');
+  checkKey(o.miner_hotkey, `${name}.miner_hotkey`);
+  checkKey(o.position_uuid, `${name}.position_uuid`);
   const t = o.trade_pair;
   if (typeof t !== 'string' && !Array.isArray(t)) {
-    invalid(`position.trade_pair must be a trade pair id or the legacy array [id, ...], got ${describe(t)}`);
+    invalid(`${name}.trade_pair must be a trade pair id or the legacy array [id, ...], got ${describe(t)}`);
   }
   const tp: unknown = typeof t === 'string' ? t : t[0];
-  checkKey(tp, 'position.trade_pair id');
-  if (!Array.isArray(o.orders)) invalid(`position.orders must be an array, got ${describe(o.orders)}`);
-  if (typeof o.is_closed_position !== 'boolean') {
-    invalid(`position.is_closed_position must be a boolean, got ${describe(o.is_closed_position)}`);
+  checkKey(tp, `${name}.trade_pair id`);
+  if (name !== 'position' && o.orders !== undefined && o.orders !== null) {
+    invalid(`${name}.orders must be null or absent (appendOrder adds one order; save writes whole positions), got ${describe(o.orders)}`);
   }
-  return { hotkey: o.miner_hotkey, uuid: o.position_uuid, tp, open: o.is_closed_position === false, orders: o.orders };
+  if (typeof o.is_closed_position !== 'boolean') {
+    invalid(`${name}.is_closed_position must be a boolean, got ${describe(o.is_closed_position)}`);
+  }
+  return { hotkey: o.miner_hotkey, uuid: o.position_uuid, tp, open: o.is_closed_position === false };
 }
 
 /** Bytes of a record value. */
@@ -120,6 +136,57 @@ export function writeRecordValue(heap: SharedHeap, at: number, open: boolean, tp
   const u = (at + kPosRefsByte + 8 * n) >> 1;
   for (let k = 0; k < tp.length; k++) heap.u16[u + k] = tp.charCodeAt(k);
   heap.u8.set(head, at + kPosRefsByte + 8 * n + 2 * tp.length);
+}
+
+/** Where a record is and what appendOrder needs of it (read under the lock: the block stays). */
+export interface RecordLoc {
+  /** Byte offset of the value in the heap, and its length. */
+  at: number;
+  len: number;
+  open: boolean;
+  tp: string;
+  /** Number of orders. */
+  n: number;
+  headLen: number;
+}
+
+/** locateRecord in a read window: the record's lengths checked, its refs not copied. */
+export function locateRecord(heap: SharedHeap, at: number, len: number, _ref: number): RecordLoc {
+  const i32 = heap.i32;
+  const q = at >> 2;
+  const headLen = i32[q + kPosHeadLen]!;
+  const n = i32[q + kPosOrders]!;
+  const tpLen = i32[q + kPosTpLen]!;
+  if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) throw RETRY;
+  const tp = unitsToString(heap.u16, (at + kPosRefsByte + 8 * n) >> 1, tpLen);
+  return { at, len, open: (i32[q + kPosFlags]! & kOpenFlag) !== 0, tp, n, headLen };
+}
+
+/**
+ * Writes the record value of an append at byte `at` (a block this thread owns): the refs of the
+ * record `old` (located under the lock: it cannot change or be freed meanwhile) copied inside
+ * the heap with one copyWithin, then the new chunk's (offset, stamp), the trade pair, the head.
+ */
+export function writeAppendedRecord(
+  heap: SharedHeap, at: number, open: boolean, tp: string, old: RecordLoc | undefined, chunk: number, head: Uint8Array,
+): void {
+  const i32 = heap.i32;
+  const q = at >> 2;
+  const n = old === undefined ? 0 : old.n;
+  i32[q + kPosFlags] = open ? kOpenFlag : 0;
+  i32[q + kPosHeadLen] = head.length;
+  i32[q + kPosOrders] = n + 1;
+  i32[q + kPosTpLen] = tp.length;
+  const r = q + (kPosRefsByte >> 2);
+  if (n > 0) {
+    const from = (old!.at + kPosRefsByte) >> 2;
+    i32.copyWithin(r, from, from + 2 * n);
+  }
+  i32[r + 2 * n] = chunk;
+  i32[r + 2 * n + 1] = heap.stampOf(chunk);
+  const u = (at + kPosRefsByte + 8 * (n + 1)) >> 1;
+  for (let k = 0; k < tp.length; k++) heap.u16[u + k] = tp.charCodeAt(k);
+  heap.u8.set(head, at + kPosRefsByte + 8 * (n + 1) + 2 * tp.length);
 }
 
 /** Allocates and fills a chunk for encoded order bytes; returns its ref. */
@@ -200,6 +267,49 @@ export function readRecordValue(
   return { open, tp, ref, stamp, refs, head, parts, memo: null };
 }
 
+/** What getOpenHead copies out of a record (head bytes in this thread's copy-out buffer). */
+export interface HeadRecord {
+  open: boolean;
+  tp: string;
+  /** Number of orders. */
+  n: number;
+  head: Uint8Array;
+  /** With `last`: the last order's chunk, and its cached order or its copied bytes. */
+  lastOff: number;
+  lastStamp: number;
+  last: unknown;
+}
+
+/**
+ * Copies a record's head (and with `last` its last order, from the cache or as bytes) in a read
+ * window: never the other orders, so the cost does not depend on how many there are. RETRY on
+ * anything that does not hold together.
+ */
+export function readHeadValue(heap: SharedHeap, at: number, len: number, last: boolean, cache: OrderCache): HeadRecord {
+  const { open, tp, n, headLen } = locateRecord(heap, at, len, 0);
+  cursor = 0;
+  const head = copyOut(heap, at + len - headLen, headLen);
+  const out: HeadRecord = { open, tp, n, head, lastOff: 0, lastStamp: 0, last: undefined };
+  if (!last || n === 0) return out;
+  const r = ((at + kPosRefsByte) >> 2) + 2 * (n - 1);
+  const off = heap.i32[r]!;
+  const stamp = heap.i32[r + 1]!;
+  out.lastOff = off;
+  out.lastStamp = stamp;
+  const hit = cache.get(off, stamp);
+  if (hit !== undefined) {
+    out.last = hit;
+    return out;
+  }
+  const cap = heap.checkBlock(off);
+  if (cap < kChunkHeaderBytes || heap.stampOf(off) !== stamp) throw RETRY;
+  const p = heap.payload(off);
+  const clen = heap.i32[(p >> 2) + kChunkLen]!;
+  if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
+  out.last = copyOut(heap, p + kChunkHeaderBytes, clen);
+  return out;
+}
+
 /** A copy of a record's head bytes (in a read window, after readRecordValue checked the lengths). */
 export function recordHead(heap: SharedHeap, at: number, len: number): Uint8Array {
   const headLen = heap.i32[(at >> 2) + kPosHeadLen]!;
@@ -232,55 +342,4 @@ export function uuidBytes(uuid: string): Uint8Array {
 export function readUuid(heap: SharedHeap, at: number, len: number): string {
   if ((len & 1) !== 0 || len === 0 || len > 2 * kMaxKeyUnits) throw RETRY;
   return unitsToString(heap.u16, at >> 1, len >> 1);
-}
-
-/** Parses a uuid list from 16-bit units (a read window's heap view, or a copy). */
-export function parseUuidList(u16: Uint16Array, start: number, units: number): string[] {
-  const out: string[] = [];
-  const end = start + units;
-  for (let k = start; k < end; ) {
-    const n = u16[k]!;
-    if (n === 0 || n > kMaxKeyUnits || k + 1 + n > end) throw RETRY;
-    out.push(unitsToString(u16, k + 1, n));
-    k += 1 + n;
-  }
-  return out;
-}
-
-function listOf(bytes: Uint8Array | undefined): string[] {
-  if (bytes === undefined) return [];
-  return parseUuidList(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length >> 1), 0, bytes.length >> 1);
-}
-
-function encodeList(uuids: string[]): Uint8Array {
-  let units = 0;
-  for (const s of uuids) units += 1 + s.length;
-  const u = new Uint16Array(units);
-  let k = 0;
-  for (const s of uuids) {
-    u[k++] = s.length;
-    for (let i = 0; i < s.length; i++) u[k++] = s.charCodeAt(i);
-  }
-  return new Uint8Array(u.buffer);
-}
-
-/** table.update function: append uuid to the list unless present. */
-export function addToList(uuid: string): (old: Uint8Array | undefined) => Uint8Array | undefined {
-  return (old) => {
-    const list = listOf(old);
-    if (list.includes(uuid)) return undefined;
-    list.push(uuid);
-    return encodeList(list);
-  };
-}
-
-/** table.update function: remove uuid from the list (null when the list becomes empty). */
-export function removeFromList(uuid: string): (old: Uint8Array | undefined) => Uint8Array | null | undefined {
-  return (old) => {
-    const list = listOf(old);
-    const i = list.indexOf(uuid);
-    if (i < 0) return undefined;
-    list.splice(i, 1);
-    return list.length === 0 ? null : encodeList(list);
-  };
 }

@@ -8,19 +8,21 @@
  * 1. every record whose flag says open is named by the open index entry of (hotkey, its trade pair);
  * 2. every open index entry names a record of that hotkey that is open on that trade pair;
  * 3. at most one open record per (hotkey, trade pair);
- * 4. every record's uuid is in its hotkey's list, and every listed uuid has a record;
+ * 4. every record's uuid is in its hotkey's index (position-index.ts) exactly once, every entry
+ *    names a stored record and lies below its hotkey's counter, and every counter has an entry;
  * 5. the blocks: records, their chunks, index entries and lists are live blocks (heap-sweep.ts).
  *
  * What a dead writer can leave (position-write.ts crash table) breaks only 1, 2, 4 and 5, and each
  * break has one repair that makes the state what a completed or an undone write would be:
  * a missing entry of 1 is published (the save had published its record: completed), a stale
  * entry of 2 is removed (the save or delete had not reached or had passed its record: undone or
- * completed), list entries are added or removed (4), unreachable blocks are swept (5). A break
+ * completed), index entries are added or removed, a counter raised past its entries or an empty
+ * counter removed (4), unreachable blocks are swept (5). A break
  * of 3 cannot come from a crash (a save refuses a second open position before it publishes
  * anything) and is reported, not repaired.
  */
 import type { Mark } from '../internal/heap-sweep.ts';
-import { ReadMode, addToList, parseUuidList, readRecordValue, readUuid, removeFromList, uuidBytes } from './position-record.ts';
+import { ReadMode, readRecordValue, readUuid, uuidBytes } from './position-record.ts';
 import type { PositionStore } from './position-write.ts';
 
 interface Rec {
@@ -101,20 +103,41 @@ export function checkPositions(s: PositionStore, repair: boolean): string[] {
     }
   }
   // 4.
-  const lists = byHotkey.scan((hotkey, _b, _u8, at, len) => ({ hotkey, uuids: parseUuidList(heap.u16, at >> 1, len >> 1) }));
   const listed = new Set<string>();
-  for (const { hotkey, uuids } of lists) {
-    for (const uuid of uuids) {
-      listed.add(pairKey(hotkey, uuid));
-      if (byKey.has(pairKey(hotkey, uuid))) continue;
-      out.push(`positions: the list of ${hotkey} names ${uuid}, which is not stored`);
-      if (repair) byHotkey.update(hotkey, undefined, removeFromList(uuid));
+  const counts = new Map<string, number>();
+  const seen = new Map<string, number>();
+  for (const e of s.index.entries()) {
+    if (e.seq < 0) {
+      counts.set(e.hotkey, -1 - e.seq);
+      continue;
     }
+    const k = pairKey(e.hotkey, e.uuid);
+    if (!byKey.has(k)) {
+      out.push(`positions: the index of ${e.hotkey} names ${e.uuid} (entry ${e.seq}), which is not stored`);
+      if (repair) s.index.removeAt(e.hotkey, e.seq, e.uuid);
+    } else if (listed.has(k)) {
+      out.push(`positions: the index of ${e.hotkey} names ${e.uuid} twice (entry ${e.seq} too)`);
+      if (repair) s.index.removeAt(e.hotkey, e.seq, e.uuid);
+    } else {
+      listed.add(k);
+      seen.set(e.hotkey, Math.max(seen.get(e.hotkey) ?? 0, e.seq + 1));
+    }
+  }
+  for (const [hotkey, top] of seen) {
+    const n = counts.get(hotkey) ?? 0;
+    if (n >= top) continue;
+    out.push(`positions: the index of ${hotkey} has entry ${top - 1} past its counter ${n}`);
+    if (repair) s.index.raiseCount(hotkey, top);
+  }
+  for (const [hotkey] of counts) {
+    if (seen.has(hotkey)) continue;
+    out.push(`positions: the index of ${hotkey} has a counter and no entry`);
+    if (repair) s.index.trimCount(hotkey);
   }
   for (const r of recs) {
     if (listed.has(pairKey(r.hotkey, r.uuid))) continue;
-    out.push(`positions: (${r.hotkey}, ${r.uuid}) is not in its hotkey's list`);
-    if (repair) byHotkey.update(r.hotkey, undefined, addToList(r.uuid));
+    out.push(`positions: (${r.hotkey}, ${r.uuid}) is not in its hotkey's index`);
+    if (repair) s.index.add(r.hotkey, r.uuid);
   }
   return out;
 }

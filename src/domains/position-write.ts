@@ -10,30 +10,56 @@
  *      position-cache.ts) keeps its chunk; every other order is encoded into a new chunk; then
  *      the head is encoded and the record block written. Any error here (codec refusal,
  *      ERR_CAPACITY) frees what was built: nothing was published.
- *   3. inside the heap's write gate: add the uuid to the hotkey list (new position only), CAS
+ *   3. inside the heap's write gate: add the uuid to the hotkey index (new position only), CAS
  *      the record slot from the word read in 1 (a different word means some thread wrote
  *      without the lock: the save starts over), then set or clear the open-index entry.
  *   4. retire the old record block and the old chunks the new version does not refer to. They
  *      are unreachable from the published state, and retire() defers the free while a pinned
  *      reader may still copy them (heap.ts).
- * Cost of an order step on a position of n orders: one new chunk, a record of 16 + 8n bytes +
- * trade pair + head, n identity compares: no re-encoding of the history. After publishing, a
- * save that wrote at most kMemoFresh chunks decodes them and remembers the new version's list,
- * so the next getOpen of this thread copies it (the decode the next read would do anyway).
+ * Cost of a save on a position of n orders: one new chunk per order not in the version this
+ * thread read (by identity, RecordMemo), a record of 16 + 8n bytes + trade pair + head.
+ *
+ * append(head, order) (positions.appendOrder), the order step without the history:
+ *   1. locate the current record (flags, trade pair, order count, where its refs are; nothing
+ *      copied) and its slot word. Stable: only lock holders write it, and only they retire it.
+ *   2. inside the write gate: encode the order into one new chunk, encode the head, allocate
+ *      the record block and fill it: the old refs copied inside the heap (one copyWithin of 8n
+ *      bytes, no order read, decoded or compared), the new chunk's ref, trade pair, head.
+ *   3. as save's step 3 (the same protocol, its own crash points: positions.append.*).
+ *   4. retire the old record block only: every chunk stays referenced.
+ * Its cost does not depend on the number of earlier orders beyond the copyWithin (bench/
+ * order-path.ts, flatness case), nor on the miner's number of positions (position-index.ts).
  *
  * delete(hotkey, uuid): reads the record's trade pair, takes that lock, re-reads, removes the
  * record (CAS with the word read under the lock), clears the open index if it names this uuid,
- * retires the blocks, and takes the uuid out of the hotkey list.
+ * retires the blocks, and takes the uuid out of the hotkey index.
+ *
+ * CRASH TABLE (a thread terminated right after the step; recovery: engine.watch, then under the
+ * write gate's freeze checkPositions(repair) (position-repair.ts), table recount, heap sweep).
+ * Save and append publish with the same steps; their points differ only in name (save / append):
+ *
+ * | step (crash point)                         | leaves                                       | recovery |
+ * | ------------------------------------------ | -------------------------------------------- | -------- |
+ * | 2: blocks allocated, not published         | blocks nothing refers to                     | sweep frees them (the write never happened) |
+ * | index counter taken (positions.index.counted) | a hole in the hotkey's index              | nothing needed (position-index.ts) |
+ * | listed (positions.{save,append}.listed)    | an index entry naming a uuid with no record  | repair removes it: undone |
+ * | open index set (….indexed)                 | that, and an open-index entry naming no open record | repair removes both: undone |
+ * | record CAS (….published)                   | the new version published; a closing write's open entry still set; old blocks unretired | repair clears the stale open entry (completed); sweep frees the old blocks |
+ * | open index cleared (….unindexed)           | old blocks unretired                         | sweep frees them |
+ * | delete: record removed (positions.delete.removed) | an open entry naming no record; an index entry naming no record | repair removes both: completed |
+ * | delete: open index cleared (positions.delete.unindexed) | the index entry; blocks unretired     | repair removes the entry; sweep frees the blocks |
+ * | delete: index entry removed, counter not yet lowered (positions.index.trimmed) | a counter past missing entries | nothing needed; a counter alone: repair removes it |
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import { encodeOrder, encodePositionHead } from '../internal/codec.ts';
 import type { SharedHeap } from '../internal/heap.ts';
 import type { SharedTable } from '../internal/table.ts';
-import { type OrderCache, type RecordMemo, frozenCopy } from './position-cache.ts';
+import type { OrderCache, RecordMemo } from './position-cache.ts';
+import type { HotkeyIndex } from './position-index.ts';
 import {
-  type RawRecord, ReadMode, type ValidPosition, addToList, readRecordValue, readUuid, recordValueBytes, removeFromList,
-  uuidBytes, writeChunk, writeRecordValue,
+  type RawRecord, ReadMode, type RecordLoc, type ValidHead, type ValidPosition, locateRecord, readRecordValue, readUuid,
+  recordValueBytes, uuidBytes, writeAppendedRecord, writeChunk, writeRecordValue,
 } from './position-record.ts';
 
 export interface PositionStore {
@@ -41,6 +67,8 @@ export interface PositionStore {
   readonly records: SharedTable;
   readonly open: SharedTable;
   readonly byHotkey: SharedTable;
+  /** The per-hotkey index over byHotkey (position-index.ts). */
+  readonly index: HotkeyIndex;
   readonly cache: OrderCache;
   readonly memo: RecordMemo;
 }
@@ -50,23 +78,38 @@ interface Locks {
 }
 interface Built {
   ref: number;
-  refs: number[];
-  /** Chunks written for this save. */
+  /** The new version's chunk refs (save), or null (append: every old chunk kept, one added). */
+  refs: number[] | null;
+  /** Chunks written for this write. */
   fresh: number[];
-  /** Per order: the frozen object when its chunk was kept, else undefined (written fresh). */
-  vals: unknown[];
-  /** The caller's orders (for the memo's frozen copies of the fresh ones). */
-  orders: readonly unknown[];
   published: boolean;
 }
+/** What #publish needs of the version it replaces. */
+interface Old {
+  open: boolean;
+  tp: string;
+  /** Chunk refs (save: those the new version drops are retired); null for append (none dropped). */
+  refs: number[] | null;
+}
+/** The crash points of one publishing protocol (save or append: the same steps). */
+interface Points {
+  op: string;
+  listed: string;
+  indexed: string;
+  published: string;
+  unindexed: string;
+}
+const SAVE: Points = {
+  op: 'positions.save', listed: 'positions.save.listed', indexed: 'positions.save.indexed', published: 'positions.save.published', unindexed: 'positions.save.unindexed',
+};
+const APPEND: Points = {
+  op: 'positions.appendOrder', listed: 'positions.append.listed', indexed: 'positions.append.indexed', published: 'positions.append.published',
+  unindexed: 'positions.append.unindexed',
+};
 
 declareCrashPoints('positions', [
-  'positions.save.listed', 'positions.save.indexed', 'positions.save.published', 'positions.save.unindexed',
-  'positions.delete.removed', 'positions.delete.unindexed',
+  ...Object.values(SAVE).slice(1), ...Object.values(APPEND).slice(1), 'positions.delete.removed', 'positions.delete.unindexed',
 ]);
-
-/** A save that wrote at most this many new chunks decodes them for the RecordMemo. */
-const kMemoFresh = 1;
 
 /** Starts of a save or delete whose expected slot word moved (only a writer without the lock can do that). */
 const kMaxAttempts = 8;
@@ -77,40 +120,76 @@ export class PositionWriter {
   readonly #locks: Locks;
   readonly #meta: Reader<RawRecord>;
   readonly #uuid: Reader<string>;
+  readonly #locate: Reader<RecordLoc>;
 
   constructor(store: PositionStore, locks: Locks) {
     this.#s = store;
     this.#locks = locks;
+    this.#locate = (_u8, at, len, ref) => locateRecord(store.heap, at, len, ref);
     this.#meta = (_u8, at, len, ref) => readRecordValue(store.heap, at, len, ref, ReadMode.META, store.cache, store.memo);
     this.#uuid = (_u8, at, len) => readUuid(store.heap, at, len);
   }
 
   save(pos: object, v: ValidPosition): void {
-    const { records, open, heap } = this.#s;
-    const hRec = records.hash(v.hotkey, v.uuid);
-    const hOpen = open.hash(v.hotkey, v.tp);
-    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
-      const old = records.read(v.hotkey, v.uuid, this.#meta, hRec);
-      const oldWord = records.lastWord;
-      const oldSlot = records.lastSlot;
+    const built = this.#write(v, SAVE, this.#meta, (old) => {
       if (old !== undefined && old.tp !== v.tp && !this.#locks.isHeldByCurrentThread(v.hotkey, old.tp)) {
         throw new SabStateError(
           ErrorCode.LOCK_NOT_HELD,
           `positions.save: ${v.uuid} is stored under trade pair ${old.tp}: moving it to ${v.tp} needs both locks`,
         );
       }
-      const openUuid = this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
+    }, (old, hRec) => this.#build(pos, v, old, hRec), (old) => old);
+    // Every order kept its chunk: they are all frozen objects of this thread's caches, so the new
+    // version's list is remembered as it stands (no copy of any order), and saving the same
+    // objects again (a head field changed, no order added) keeps every chunk again.
+    if (built.fresh.length === 0) this.#s.memo.put(built.ref, this.#s.heap.stampOf(built.ref), v.orders.slice());
+  }
+
+  /**
+   * appendOrder: the new head plus one order, the earlier orders untouched (their chunk refs are
+   * copied into the new record block with one copyWithin, never read as orders). The caller
+   * holds the lock; a record that does not exist yet is created with this one order.
+   */
+  append(head: object, order: unknown, v: ValidHead): void {
+    this.#write(v, APPEND, this.#locate, (loc) => {
+      if (loc !== undefined && loc.tp !== v.tp) {
+        throw new SabStateError(
+          ErrorCode.INVALID_VALUE,
+          `positions.appendOrder: ${v.uuid} is stored under trade pair ${loc.tp}, not ${v.tp} (save moves positions)`,
+        );
+      }
+    }, (loc, hRec) => this.#buildAppend(head, order, v, loc, hRec), (loc) => ({ open: loc.open, tp: loc.tp, refs: null }));
+  }
+
+  /**
+   * Steps 1-4 of save and append (the header comment): `read` the current version (stable: only
+   * lock holders write it), `check` it, `build` the new blocks, publish, retire.
+   */
+  #write<O extends { open: boolean; tp: string }>(
+    v: ValidHead, points: Points, read: Reader<O>, check: (old: O | undefined) => void,
+    build: (old: O | undefined, hRec: number) => Built, toOld: (old: O) => Old,
+  ): Built {
+    const { records, open, heap } = this.#s;
+    const hRec = records.hash(v.hotkey, v.uuid);
+    const hOpen = open.hash(v.hotkey, v.tp);
+    for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
+      const old = records.read(v.hotkey, v.uuid, read, hRec);
+      const oldWord = records.lastWord;
+      const oldSlot = records.lastSlot;
+      check(old);
+      // An open record of this pair is what the open index names (invariant 1, position-repair.ts).
+      const openUuid = old !== undefined && old.open && old.tp === v.tp ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
       if (v.open && openUuid !== undefined && openUuid !== v.uuid) {
         throw new SabStateError(
           ErrorCode.INVALID_VALUE,
-          `positions.save: (${v.hotkey}, ${v.tp}) already has the open position ${openUuid}; close it before opening ${v.uuid}`,
+          `${points.op}: (${v.hotkey}, ${v.tp}) already has the open position ${openUuid}; close it before opening ${v.uuid}`,
         );
       }
       // Built and published inside the write gate: recovery's heap sweep (under the freeze)
-      // never sees this save's blocks between their allocation and their publication.
+      // never sees this write's blocks between their allocation and their publication.
       let built: Built | undefined;
       const done = heap.gate.run(() => {
-        built = this.#build(pos, v, old, hRec);
+        built = build(old, hRec);
         let openRef = 0;
         try {
           if (v.open && openUuid !== v.uuid) {
@@ -123,17 +202,14 @@ export class PositionWriter {
         }
         // #publish owns openRef from here: it publishes it or frees it.
         try {
-          return this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid);
+          return this.#publish(v, old === undefined ? undefined : toOld(old), oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, points);
         } finally {
           if (!built.published) this.#discard(built, 0);
         }
       });
-      if (done) {
-        if (built!.fresh.length <= kMemoFresh) this.#remember(built!);
-        return;
-      }
+      if (done) return built!;
     }
-    throw new Error(`positions.save: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
+    throw new Error(`${points.op}: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
 
   delete(hotkey: string, uuid: string, meta: Reader<RawRecord>): boolean {
@@ -181,7 +257,6 @@ export class PositionWriter {
     const orders = v.orders;
     const n = orders.length;
     const refs = new Array<number>(2 * n);
-    const vals = new Array<unknown>(n);
     const fresh: number[] = [];
     // The old version's order list, if this thread read it (RecordMemo): an order that is one of
     // its frozen objects keeps that chunk. Same index: one identity compare; else a Map, built
@@ -206,7 +281,6 @@ export class PositionWriter {
         if (j >= 0) {
           refs[2 * k] = old!.refs[2 * j]!;
           refs[2 * k + 1] = old!.refs[2 * j + 1]!;
-          vals[k] = o;
           continue;
         }
         const ref = writeChunk(heap, encodeOrder(o));
@@ -217,15 +291,34 @@ export class PositionWriter {
       const head = encodePositionHead(pos as Record<string, unknown>);
       const ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n, v.tp.length, head.length));
       writeRecordValue(heap, records.valueOffset(ref), v.open, v.tp, refs, head);
-      return { ref, refs, fresh, vals, orders, published: false };
+      return { ref, refs, fresh, published: false };
     } catch (e) {
       for (const f of fresh) heap.free(f);
       throw e;
     }
   }
 
+  /** The new chunk and record block of an append (step 2), in blocks nobody else can reach. */
+  #buildAppend(head: object, order: unknown, v: ValidHead, loc: RecordLoc | undefined, hRec: number): Built {
+    const { heap, records } = this.#s;
+    // The order first: encodeOrder's bytes alias the encoder's scratch, which the head's encode reuses.
+    const chunk = writeChunk(heap, encodeOrder(order, 'order'));
+    let ref = 0;
+    try {
+      const h = encodePositionHead(head as Record<string, unknown>);
+      const n = loc === undefined ? 0 : loc.n;
+      ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n + 1, v.tp.length, h.length));
+      writeAppendedRecord(heap, records.valueOffset(ref), v.open, v.tp, loc, chunk, h);
+      return { ref, refs: null, fresh: [chunk], published: false };
+    } catch (e) {
+      heap.free(chunk);
+      if (ref !== 0) heap.free(ref);
+      throw e;
+    }
+  }
+
   /**
-   * Step 3 (inside the write gate): hotkey list (new position), open index (opening), record,
+   * Step 3 (inside the write gate): hotkey index (new position), open index (opening), record,
    * then the closing or moving updates of the open index, then retirement. Each step that can
    * be refused (ERR_CAPACITY, an insert lock not free) comes before the record's CAS, and a
    * refusal undoes the steps before it: a save that throws has published nothing. The open
@@ -234,65 +327,44 @@ export class PositionWriter {
    * built blocks) if the record moved since it was read.
    */
   #publish(
-    v: ValidPosition, old: RawRecord | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, hOpen: number,
-    openRef: number, openUuid: string | undefined,
+    v: ValidHead, old: Old | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, hOpen: number,
+    openRef: number, openUuid: string | undefined, points: Points,
   ): boolean {
-    const { records, open, heap, byHotkey } = this.#s;
-    let listed = false;
+    const { records, open, heap, index } = this.#s;
+    let listed = -1;
     let indexed = false;
     let prev = -1;
     try {
       if (old === undefined) {
-        byHotkey.update(v.hotkey, undefined, addToList(v.uuid));
-        listed = true;
-        crashPoint('positions.save.listed');
+        listed = index.add(v.hotkey, v.uuid);
+        crashPoint(points.listed);
       }
       if (openRef !== 0) {
         const o = open.publish(v.hotkey, v.tp, hOpen, openRef);
         openRef = 0;
         indexed = true;
         if (o > 0) heap.retire(o);
-        crashPoint('positions.save.indexed');
+        crashPoint(points.indexed);
       }
       prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, oldWord, oldSlot);
     } finally {
       if (openRef !== 0) heap.free(openRef);
       if (prev === -1) {
         if (indexed) this.#unindexOpen(v.hotkey, v.tp, v.uuid);
-        if (listed) this.#unlist(v.hotkey, v.uuid);
+        if (listed >= 0) this.#unlist(v.hotkey, v.uuid, listed);
       }
     }
     if (prev === -1) return false;
     built.published = true;
-    crashPoint('positions.save.published');
+    crashPoint(points.published);
     if (!v.open && openUuid === v.uuid) this.#unindexOpen(v.hotkey, v.tp, v.uuid);
     if (old !== undefined && old.open && old.tp !== v.tp) this.#unindexOpen(v.hotkey, old.tp, v.uuid);
-    crashPoint('positions.save.unindexed');
+    crashPoint(points.unindexed);
     if (prev > 0) {
-      this.#retireChunks(old!.refs, built.refs);
+      if (old!.refs !== null) this.#retireChunks(old!.refs, built.refs!);
       heap.retire(prev);
     }
     return true;
-  }
-
-  /**
-   * Puts the version just published in the RecordMemo (decoding its few new chunks now), and
-   * each new chunk's frozen order in the OrderCache: once another thread saves this position,
-   * this thread's next read misses the memo and looks its orders up by chunk, and without this
-   * it would decode again every order it wrote itself.
-   */
-  #remember(built: Built): void {
-    const { heap, memo, cache } = this.#s;
-    const vals = built.vals;
-    const refs = built.refs;
-    for (let k = 0; k < vals.length; k++) {
-      if (vals[k] === undefined) {
-        const v = frozenCopy(built.orders[k]);
-        vals[k] = v;
-        cache.keep(refs[2 * k]!, refs[2 * k + 1]!, v);
-      }
-    }
-    memo.put(built.ref, heap.stampOf(built.ref), vals);
   }
 
   #unindexOpen(hotkey: string, tp: string, uuid: string): void {
@@ -303,10 +375,14 @@ export class PositionWriter {
     if (o > 0) heap.retire(o);
   }
 
-  /** Takes uuid out of the hotkey list; if the heap is too full even for that, readers skip it. */
-  #unlist(hotkey: string, uuid: string): void {
+  /**
+   * Takes uuid out of the hotkey index (entry `at` when the caller knows it: O(1)); if the heap
+   * is too full even for that, the entry stays and readers skip it (its record is absent).
+   */
+  #unlist(hotkey: string, uuid: string, at = -1): void {
     try {
-      this.#s.byHotkey.update(hotkey, undefined, removeFromList(uuid));
+      if (at >= 0) this.#s.index.removeAt(hotkey, at, uuid);
+      else this.#s.index.remove(hotkey, uuid);
     } catch (e) {
       if (!(e instanceof SabStateError && e.code === ErrorCode.CAPACITY)) throw e;
     }

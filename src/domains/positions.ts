@@ -8,32 +8,39 @@
  *             and whole order lists by record version (position-cache.ts).
  * - open:     (miner_hotkey, trade pair id) -> uuid of the open position: the order path reads
  *             one position, never a miner's history.
- * - byHotkey: miner_hotkey -> list of its position uuids (first-save order): listForHotkey and
- *             hotkeys(). Written lock-free (table.update): writers of different trade pairs of
- *             one hotkey do not share a lock.
+ * - byHotkey: the per-hotkey index (position-index.ts): a counter per hotkey and one entry per
+ *             position, (hotkey, number) -> uuid, in first-save order: listForHotkey and
+ *             hotkeys(). Written lock-free (CAS): writers of different trade pairs of one hotkey
+ *             do not share a lock. A new position costs the same for a miner's first and 500th.
  *
- * Writers: save and delete of a position run under its (hotkey, trade pair) lock, so records
+ * The order step without the history: getOpenHead reads the open position's head (every field
+ * but `orders`), its order count and, on request, its last order; appendOrder writes a new head
+ * and one new chunk and keeps the earlier chunks (position-write.ts): neither decodes, compares
+ * nor copies an earlier order, so its cost does not grow with the position's orders.
+ *
+ * Writers: save, appendOrder and delete of a position run under its (hotkey, trade pair) lock, so records
  * and open-index entries have one writer at a time; the writes publish in this order, each a
- * single CAS: hotkey list (new position only) -> record -> open index; then the blocks no
+ * single CAS: hotkey index (new position only) -> record -> open index; then the blocks no
  * longer referenced are retired. A reader between two steps sees a state that the next step
  * completes (getOpen checks that the record it finds is open and of that trade pair). A save
  * that fails (validation, ERR_CAPACITY, codec errors) has published nothing; if the record
- * cannot be inserted after its uuid went into the hotkey list, the uuid is taken out again
+ * cannot be inserted after its uuid went into the hotkey index, the uuid is taken out again
  * (and skipped by readers if even that fails). All publishing steps run inside the heap's
  * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
  */
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, optObject, optPositiveInt } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch, describe, capacityHint } from '../errors.ts';
 import { decodeOrder, decodePositionHead } from '../internal/codec.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { RETRY } from '../internal/seqlock.ts';
 import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
 import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
 import { OrderCache, RecordMemo } from './position-cache.ts';
+import { HotkeyIndex } from './position-index.ts';
 import { checkPositions, markPositionBlocks } from './position-repair.ts';
 import { type PositionStore, PositionWriter } from './position-write.ts';
 import {
-  type RawRecord, ReadMode, type ReadModeValue, chunkBytes, parseUuidList, readRecordValue, readUuid, recordHead, validatePosition,
+  type HeadRecord, type RawRecord, ReadMode, type ReadModeValue, chunkBytes, readHeadValue, readRecordValue, readUuid, recordHead,
+  validateHead, validatePosition,
 } from './position-record.ts';
 
 export const DEFAULT_POSITIONS_MAX_RECORDS = 131072;
@@ -48,6 +55,30 @@ export interface Position {
   orders: unknown[];
   is_closed_position: boolean;
   [field: string]: unknown;
+}
+
+/** A position without its orders: what getOpenHead gives and appendOrder takes. */
+export interface PositionHead {
+  miner_hotkey: string;
+  position_uuid: string;
+  trade_pair: string | unknown[];
+  /** null (getOpenHead) or absent: the orders stay in shared memory. */
+  orders?: null;
+  is_closed_position: boolean;
+  [field: string]: unknown;
+}
+
+/** What getOpenHead returns: the open position without its orders, and how many it has. */
+export interface OpenPositionHead {
+  /**
+   * Every field of the position as saved, same key order, with `orders` null at its place (the
+   * orders stay in shared memory). A fresh object: change it and pass it to appendOrder.
+   */
+  position: PositionHead & { orders: null };
+  /** The number of orders stored. */
+  orderCount: number;
+  /** With `{ lastOrder: true }`: the last order (frozen, shared with this thread's reads), else undefined. */
+  lastOrder: Record<string, unknown> | undefined;
 }
 
 export interface PositionsOptions {
@@ -119,7 +150,7 @@ export function resolvePositionsOptions(raw: unknown, path = 'options.positions'
   checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
   const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_POSITIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
   const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, DEFAULT_POSITIONS_MAX_BYTES, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw new RangeError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`);
+  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
   return { maxRecords, maxBytes };
 }
 
@@ -128,7 +159,8 @@ export function createPositionsHandle(opts: PositionsOptions, key: HashKey): Pos
     heap: createHeapHandle(opts.maxBytes, key),
     records: createTableHandle(opts.maxRecords, key),
     open: createTableHandle(opts.maxRecords, key),
-    byHotkey: createTableHandle(opts.maxRecords, key),
+    // One entry per position plus one counter per hotkey (position-index.ts).
+    byHotkey: createTableHandle(2 * opts.maxRecords, key),
   };
 }
 
@@ -146,7 +178,7 @@ export class PositionsDomain {
   readonly #ops = { gets: 0, lists: 0, saves: 0, deletes: 0 };
   readonly #readers: Array<(u8: Uint8Array, at: number, len: number, ref: number) => RawRecord>;
   readonly #uuidReader: (u8: Uint8Array, at: number, len: number) => string;
-  readonly #listReader: (u8: Uint8Array, at: number, len: number) => string[];
+  readonly #headReaders: Array<(u8: Uint8Array, at: number, len: number) => HeadRecord>;
 
   /** @internal Built by the engine: use `engine.positions`. */
   constructor(handle: PositionsHandle, key: HashKey, deps: PositionsDeps) {
@@ -155,11 +187,13 @@ export class PositionsDomain {
     }
     if (deps.gate !== undefined && typeof deps.gate.guard !== 'function') throw new TypeError('deps.gate must have guard(ifEpoch, fn)');
     const heap = new SharedHeap(handle.heap, key, 'positions heap');
+    const byHotkey = new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index');
     const store: PositionStore = {
       heap,
       records: new SharedTable(handle.records, heap, key, 'positions'),
       open: new SharedTable(handle.open, heap, key, 'positions open index'),
-      byHotkey: new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index'),
+      byHotkey,
+      index: new HotkeyIndex(byHotkey, heap),
       cache: new OrderCache(deps.orderCacheSize),
       memo: new RecordMemo(deps.recordMemoSize),
     };
@@ -172,10 +206,7 @@ export class PositionsDomain {
         readRecordValue(heap, at, len, ref, mode, store.cache, store.memo),
     );
     this.#uuidReader = (_u8, at, len) => readUuid(heap, at, len);
-    this.#listReader = (_u8, at, len) => {
-      if ((len & 1) !== 0) throw RETRY;
-      return parseUuidList(heap.u16, at >> 1, len >> 1);
-    };
+    this.#headReaders = [false, true].map((last) => (_u8: Uint8Array, at: number, len: number) => readHeadValue(heap, at, len, last, store.cache));
   }
 
   /** Positions stored (open and closed; lock-free). */
@@ -226,10 +257,10 @@ export class PositionsDomain {
    */
   listForHotkey(hotkey: string, opts?: { open?: boolean }): Position[] {
     checkKey(hotkey, 'hotkey');
-    const open = opts === undefined ? undefined : optObject(opts, 'options').open;
-    if (open !== undefined && typeof open !== 'boolean') throw new TypeError('options.open must be a boolean');
+    const open = callOptions(opts, 'options', ['open']).open;
+    if (open !== undefined && typeof open !== 'boolean') throw optionError('options.open must be a boolean');
     this.#ops.lists++;
-    const uuids = this.#store.byHotkey.read(hotkey, undefined, this.#listReader) ?? [];
+    const uuids = this.#store.index.list(hotkey);
     const mode = open === undefined ? ReadMode.FULL : open ? ReadMode.FULL_IF_OPEN : ReadMode.FULL_IF_CLOSED;
     const out: Position[] = [];
     for (const uuid of uuids) {
@@ -242,9 +273,71 @@ export class PositionsDomain {
 
   /** Hotkeys that have at least one position. */
   hotkeys(): string[] {
-    const { byHotkey, records } = this.#store;
-    const lists = byHotkey.scan((hk, _b, u8, at, len) => [hk, this.#listReader(u8, at, len)] as const);
-    return lists.filter(([hk, uuids]) => uuids.some((u) => records.has(hk, u))).map(([hk]) => hk);
+    const { index, records } = this.#store;
+    const out = new Set<string>();
+    for (const e of index.entries()) if (e.seq >= 0 && !out.has(e.hotkey) && records.has(e.hotkey, e.uuid)) out.add(e.hotkey);
+    return [...out];
+  }
+
+  /**
+   * The open position of (hotkey, trade pair) without its orders, or undefined: what the order
+   * step needs (the head fields, the order count, with `{ lastOrder: true }` the last order). Its
+   * cost does not depend on the number of orders. Lock-free, like getOpen.
+   */
+  getOpenHead(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean }): OpenPositionHead | undefined {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    const last = callOptions(opts, 'options', ['lastOrder']).lastOrder;
+    if (last !== undefined && typeof last !== 'boolean') throw optionError('options.lastOrder must be a boolean');
+    this.#ops.gets++;
+    const uuid = this.#store.open.read(hotkey, tradePairId, this.#uuidReader);
+    if (uuid === undefined) return undefined;
+    const raw = this.#store.records.read(hotkey, uuid, this.#headReaders[last === true ? 1 : 0]!);
+    if (raw === undefined || !raw.open || raw.tp !== tradePairId) return undefined;
+    const position = decodePositionHead(raw.head) as OpenPositionHead['position'];
+    let lastOrder: Record<string, unknown> | undefined;
+    if (raw.last instanceof Uint8Array) lastOrder = this.#store.cache.put(raw.lastOff, raw.lastStamp, decodeOrder(raw.last), raw.last.length) as Record<string, unknown>;
+    else lastOrder = raw.last as Record<string, unknown> | undefined;
+    return { position, orderCount: raw.n, lastOrder };
+  }
+
+  /**
+   * The order step: stores `head` (every field of the position but `orders`, which must be null
+   * or absent: getOpenHead's `position`, changed) and appends `order` to the position's stored
+   * orders, without reading, comparing or copying the earlier ones. A position not stored yet
+   * is created with this one order. Same rules as save: the calling thread holds the (hotkey,
+   * trade pair) lock (ERR_LOCK_NOT_HELD), at most one open position per (hotkey, trade pair)
+   * (ERR_INVALID_VALUE), `{ ifEpoch }` refused during or after a newer sync (ERR_STALE_EPOCH),
+   * a position stored under another trade pair is ERR_INVALID_VALUE (save moves positions);
+   * whatever it refuses, it has written nothing. The caller's objects are not changed.
+   */
+  appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number }): void {
+    const v = validateHead(head);
+    if (typeof order !== 'object' || order === null || Array.isArray(order)) {
+      throw new SabStateError(ErrorCode.INVALID_VALUE, `order must be an object, got ${order === null ? 'null' : Array.isArray(order) ? 'an array' : typeof order}`);
+    }
+    this.#guarded('positions.appendOrder', v.hotkey, v.tp, opts, () => this.#writer.append(head, order, v));
+  }
+
+  /** The common rules of save and appendOrder: options checked, the lock held, the write under the sync gate's guard with ifEpoch. */
+  #guarded(op: string, hotkey: string, tp: string, opts: { ifEpoch?: number } | undefined, write: () => void): void {
+    const ifEpoch = optEpoch(callOptions(opts, 'options', ['ifEpoch']).ifEpoch, 'options.ifEpoch');
+    if (ifEpoch !== undefined && this.#gate === undefined) {
+      throw optionError(`${op}: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate`);
+    }
+    if (!this.#locks.isHeldByCurrentThread(hotkey, tp)) {
+      throw new SabStateError(
+        ErrorCode.LOCK_NOT_HELD,
+        `${op}: this thread does not hold the lock of (${describe(hotkey)}, ${describe(tp)}); call it inside engine.locks.withLock(hotkey, tradePairId, fn)`,
+      );
+    }
+    this.#ops.saves++;
+    try {
+      if (ifEpoch === undefined) write();
+      else this.#gate!.guard(ifEpoch, write);
+    } catch (e) {
+      throw capacityHint(e, 'options.positions.maxRecords or options.positions.maxBytes');
+    }
   }
 
   /**
@@ -270,22 +363,7 @@ export class PositionsDomain {
    */
   save(position: Position, opts?: { ifEpoch?: number }): void {
     const v = validatePosition(position);
-    const ifEpoch = opts === undefined ? undefined : optObject(opts, 'options').ifEpoch;
-    if (ifEpoch !== undefined && (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch))) {
-      throw new TypeError('options.ifEpoch must be an integer');
-    }
-    if (!this.#locks.isHeldByCurrentThread(v.hotkey, v.tp)) {
-      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `positions.save: this thread does not hold the lock of (${v.hotkey}, ${v.tp})`);
-    }
-    this.#ops.saves++;
-    if (ifEpoch === undefined) {
-      this.#writer.save(position, v);
-      return;
-    }
-    if (this.#gate === undefined) {
-      throw new TypeError('positions.save: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate');
-    }
-    this.#gate.guard(ifEpoch, () => this.#writer.save(position, v));
+    this.#guarded('positions.save', v.hotkey, v.tp, opts, () => this.#writer.save(position, v));
   }
 
   /**
@@ -364,7 +442,7 @@ export class PositionsDomain {
     return {
       records: t.records.records,
       open: t.open.records,
-      hotkeys: t.byHotkey.records,
+      hotkeys: this.#store.index.hotkeyCount(),
       operations: { ...this.#ops },
       bytesUsed: h.inUseBytes,
       bytesReserved: h.reservedBytes,
@@ -388,7 +466,7 @@ export class PositionsDomain {
     const cache = this.#store.cache;
     for (let k = 0; k < parts.length; k++) {
       const p = parts[k];
-      orders[k] = p instanceof Uint8Array ? cache.put(raw.refs[2 * k]!, raw.refs[2 * k + 1]!, decodeOrder(p)) : p;
+      orders[k] = p instanceof Uint8Array ? cache.put(raw.refs[2 * k]!, raw.refs[2 * k + 1]!, decodeOrder(p), p.length) : p;
     }
     this.#store.memo.put(raw.ref, raw.stamp, orders);
     pos.orders = orders.slice();

@@ -10,16 +10,16 @@
  * This module is the GeneralMapProvider the engine passes to the general domain.
  */
 import { OneTableStore } from '../internal/store-recovery.ts';
-import { ErrorCode, SabStateError, checkKey } from '../errors.ts';
+import { ErrorCode, SabStateError, capacityHint, checkKey } from '../errors.ts';
 import { decodeValue, encodeValue } from '../internal/codec.ts';
 import type { HashKey } from '../internal/hash.ts';
 import { type HeapHandle, SharedHeap, createHeapHandle } from '../internal/heap.ts';
 import { SharedTable, type TableHandle, createTableHandle } from '../internal/table.ts';
-import type { GeneralMap, GeneralMapProvider } from './general.ts';
+import { type GeneralMap, type GeneralMapProvider, MAP_DEFAULTS, type MapSizes } from './general.ts';
 
-/** Keys per map and heap bytes per map (growable from 256 KiB). */
-export const MAP_MAX_RECORDS = 16384;
-export const MAP_MAX_BYTES = 64 * 2 ** 20;
+/** Default keys per map and heap bytes per map (growable from 256 KiB): options.general.maps. */
+export const MAP_MAX_RECORDS = MAP_DEFAULTS.maxRecords;
+export const MAP_MAX_BYTES = MAP_DEFAULTS.maxBytes;
 /** Largest encoded value: maps hold small values. */
 export const MAP_MAX_VALUE_BYTES = 64 * 1024;
 
@@ -63,7 +63,11 @@ export class SharedMap extends OneTableStore implements GeneralMap {
     if (bytes.length > MAP_MAX_VALUE_BYTES) {
       throw new SabStateError(ErrorCode.VALUE_TOO_LARGE, `map ${this.#name}: value of ${bytes.length} encoded bytes, at most ${MAP_MAX_VALUE_BYTES}`);
     }
-    this.#heap.gate.run(() => this.#table.set(key, undefined, bytes));
+    try {
+      this.#heap.gate.run(() => this.#table.set(key, undefined, bytes));
+    } catch (e) {
+      throw capacityHint(e, `options.general.maps.${this.#name}.maxRecords or .maxBytes (declare the map as { ${this.#name}: { maxRecords, maxBytes } })`);
+    }
   }
 
   delete(key: string): boolean {
@@ -83,8 +87,8 @@ export class SharedMap extends OneTableStore implements GeneralMap {
 }
 
 export const sharedMapProvider: GeneralMapProvider = {
-  create(_name: string, key: HashKey): MapPart {
-    return { heap: createHeapHandle(MAP_MAX_BYTES, key, 256 * 1024), table: createTableHandle(MAP_MAX_RECORDS, key) };
+  create(_name: string, key: HashKey, sizes: MapSizes = MAP_DEFAULTS): MapPart {
+    return { heap: createHeapHandle(sizes.maxBytes, key, Math.min(256 * 1024, sizes.maxBytes)), table: createTableHandle(sizes.maxRecords, key) };
   },
   attach(part: unknown, name: string, key: HashKey): GeneralMap {
     return new SharedMap(part as MapPart, name, key);

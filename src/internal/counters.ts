@@ -20,7 +20,7 @@
  * Ordering: nothing is published through a counter; each add is one SC RMW, so the values a
  * thread sees only grow (for non-negative n) and every add is counted exactly once.
  */
-import { ErrorCode, SabStateError } from '../errors.ts';
+import { ErrorCode, SabStateError, describe } from '../errors.ts';
 import type { HashKey } from './hash.ts';
 import { HEADER_BYTES, LINE_BYTES, RegionKind, checkRegion, createRegion } from './region.ts';
 import type { RegionSpec } from './region.ts';
@@ -68,7 +68,7 @@ export class Counter {
     if (!Number.isSafeInteger(n)) {
       throw new SabStateError(
         ErrorCode.INVALID_VALUE,
-        `counter ${JSON.stringify(this.name)}: add(n) needs a safe integer, got ${String(n)}`,
+        `counter ${JSON.stringify(this.name)}: add(n) needs a safe integer (a number), got ${describe(n)}`,
       );
     }
     const d = BigInt(n);

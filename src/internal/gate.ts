@@ -88,7 +88,7 @@
  * The epoch is 31 bits (kState >>> 1): it wraps after 2^31 syncs.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError } from '../errors.ts';
+import { ErrorCode, SabStateError, callOptions, describe, optTimeoutMs } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from './crash.ts';
 import type { HashKey } from './hash.ts';
 import { ownerOf, tagOf } from './mutex.ts';
@@ -188,10 +188,8 @@ export class SyncGate {
    * @throws Error if called inside a guarded write of the same thread.
    */
   begin(options?: BeginOptions): number {
-    const timeoutMs = options?.timeoutMs ?? Infinity;
-    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) {
-      throw new SabStateError(ErrorCode.INVALID_VALUE, `timeoutMs must be a non-negative number, got ${String(timeoutMs)}`);
-    }
+    // Checked like every per-call option (errors.ts: ERR_INVALID_OPTION, one message form).
+    const timeoutMs = optTimeoutMs(callOptions(options, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs');
     if (this.#local.depth > 0) {
       throw new Error('syncGate.begin() called inside a guarded write on the same thread (it would wait for itself)');
     }
@@ -213,6 +211,14 @@ export class SyncGate {
     return s >>> 1;
   }
 
+  /**
+   * @internal Restore only (engine-snapshot.ts): sets the epoch of a gate no other thread has
+   * seen yet, with no sync in progress.
+   */
+  restoreEpoch(epoch: number): void {
+    Atomics.store(this.#i32, kState, epoch * 2);
+  }
+
   /** Clears in-progress; the epoch stays. Idempotent. */
   end(): void {
     Atomics.and(this.#i32, kState, ~1); // E1
@@ -226,7 +232,7 @@ export class SyncGate {
    */
   guard<T>(ifEpoch: number, fn: () => T): T {
     if (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch) || ifEpoch < 0) {
-      throw new SabStateError(ErrorCode.INVALID_VALUE, `ifEpoch must be a non-negative integer, got ${String(ifEpoch)}`);
+      throw new SabStateError(ErrorCode.INVALID_VALUE, `ifEpoch must be a non-negative integer, got ${describe(ifEpoch)}`);
     }
     const local = this.#local;
     if (local.depth > 0) return this.#nested(ifEpoch, fn);

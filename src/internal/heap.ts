@@ -1,42 +1,74 @@
 /**
  * A shared heap: variable-size blocks in one growable SharedArrayBuffer, every byte of allocator
- * state inside the buffer, so any thread allocates and frees.
+ * state inside the buffer, so any thread allocates and frees. Freed memory serves any size.
  *
- * Algorithm: segregated fits with size classes (as jemalloc / mimalloc bins), one lock-free
- * Treiber stack of free blocks per class, plus a bump pointer for fresh memory.
- * - Classes: 32..256 bytes in steps of 16, then four per power of two (320, 384, 448, 512,
- *   640, ...): at most 25% internal waste (12.5% on average), a class computed with one clz32.
- *   Why classes and not a coalescing first-fit: a free list per class is one CAS to pop or push
- *   and needs no lock, and a thread killed between two steps leaks at most a block instead of
- *   leaving a half-merged neighbour. The price: a freed block keeps its class forever (no
- *   coalescing); when both the class and the bump space are exhausted, alloc takes a block of
- *   any larger class before it reports ERR_CAPACITY.
+ * Algorithm: segregated fits with deferred coalescing: dlmalloc's "fastbins" and their
+ * malloc_consolidate, made lock-free (Lea, "A Memory Allocator"; glibc malloc.c). Every block
+ * records its own size (a boundary tag at its start), so the blocks tile [kDataStart, kTop)
+ * and any run of free neighbours can become one block.
+ * - Size classes: 16..256 bytes in steps of 16, then eight per power of two (288, 320, ...,
+ *   512, 576, ...): at most 12.5% internal waste, a class computed with one clz32 (four per
+ *   power of two wasted up to 25%, which a heap kept below 70% live cannot afford). A request is
+ *   rounded up to its class, except by the last resort below. One lock-free Treiber stack of free blocks per class: a free block
+ *   of `size` bytes sits on list floorClass(size) (the largest class <= size), so every block on
+ *   list c can serve a request of class c. The hot path is unchanged from the class-only heap:
+ *   one CAS to pop, one to push.
+ * - Split (alloc, slow path): when list c is empty, the smallest non-empty larger list gives a
+ *   block; the part beyond classSize(c) (any multiple of 16) becomes a free block of its own
+ *   and goes on its floor list. Freed memory of any class so serves any smaller request.
+ * - Merge (consolidate, slow path): a thread takes EVERY free list at once (one CAS per list
+ *   swaps the head for empty), so it owns every listed free block; it sorts them by offset,
+ *   joins each run of neighbours into one block (one header store: the first block's size
+ *   becomes the run's), and lists the results. Freed memory of any classes so serves any larger
+ *   request. It runs when a request finds no fitting free block and free memory is at least 1/8
+ *   of what the bump pointer carved and has grown by 1/32 of it since the last merge (before
+ *   carving more), and whenever the bump area is exhausted (before ERR_CAPACITY).
+ * - Exact fit (alloc, last resort before ERR_CAPACITY): list floorClass(n) may hold a block of
+ *   at least n bytes though smaller than n's class: the thread takes that whole list, keeps the
+ *   first block that fits (cut to n rounded to 16), and lists the others again.
+ *   Why deferred coalescing and not boundary tags coalesced at every free (or pages moved
+ *   between classes): joining a block with its neighbour at free time needs the neighbour's
+ *   state and its removal from the middle of a list, which no single CAS does; every lock-free
+ *   design of it either locks neighbours or leaves half-merged blocks a dead thread cannot
+ *   explain. A page pool (mimalloc, jemalloc) needs per-page counts of live blocks kept exact
+ *   under concurrent frees and a page's blocks pulled off a shared list when it empties: the
+ *   same problem. Here a merge or a split is ONE header store on blocks the thread owns
+ *   exclusively (taken off every list), so a thread that dies mid-way leaves only free blocks
+ *   on no list, which the sweep (heap-sweep.ts) lists again. Concurrent allocators see empty
+ *   lists while a merge runs: they split, carve, or (heap full) wait a bounded time for the
+ *   merge to end (kMerging), then retry; the only wait on the allocation path, at most
+ *   kMergeWaitMs, taken only when the heap is otherwise full.
  * - Free-list heads are 64-bit words (offset | tag << 32) changed by CAS on a BigUint64Array;
- *   the tag counts every push and pop, so a pop that read a stale `next` (ABA) fails its CAS.
- * - The bump pointer kTop moves forward by CAS; the thread that moves it past byteLength grows
- *   the buffer (SharedArrayBuffer.prototype.grow, by half again at least) before it writes the
- *   block. A block is reached only through an atomic publish made after the grow, so every
- *   thread sees a byteLength that covers it: grow() is a SeqCst read-modify-write of the shared
- *   length and the byteLength getter a SeqCst load of it (ECMA-262); V8 keeps no per-thread copy
- *   (checked on Node 20 for a thread's first read and from optimized code: test/heap-growth.test.ts).
+ *   the tag counts every push, pop and take-all, so a pop that read a stale `next` (ABA) fails.
+ * - The bump pointer kTop moves forward by CAS and never back, so memory past kTop is always
+ *   fresh (zero): the sweep recognises a dead bump's unwritten block by its zero size word. The
+ *   thread that moves kTop past byteLength grows the buffer (SharedArrayBuffer.prototype.grow,
+ *   by half again at least) before it writes the block. A block is reached only through an
+ *   atomic publish made after the grow, so every thread sees a byteLength that covers it:
+ *   grow() is a SeqCst read-modify-write of the shared length and the byteLength getter a
+ *   SeqCst load of it (ECMA-262); V8 keeps no per-thread copy (test/heap-growth.test.ts).
  *   A thread that did not grow learns the new length only in `cover`: never bound a walk by
  *   `this.u8.length` without covering first. The views (u8, u16, i32, f64) are FIXED-length
  *   views of the buffer, replaced by longer ones when a block lies past them (`cover`, called by
- *   alloc, free and checkBlock): V8 reads length-tracking views (`new Uint8Array(sab)`) about
- *   7x slower per element. Rule for users: read `heap.u8` etc. again after any call that may
- *   cover (alloc, checkBlock, free, retire); never keep a view across one.
+ *   alloc, free and checkBlock): V8 reads length-tracking views about 7x slower per element.
+ *   Rule for users: read `heap.u8` etc. again after any call that may cover (alloc, checkBlock,
+ *   free, retire); never keep a view across one.
+ * - Stamps: every allocation takes a fresh stamp from one clock (kStampClock, Atomics.add), so
+ *   (offset, stamp) names one allocation for 2^32 allocations, even when the offset was inside
+ *   a merged block in between (a per-offset counter would be lost with the block's header).
  * - Safe reclamation for lock-free readers (table.ts): `retire` frees a published block at once
- *   unless some reader is pinned (gate kPinned > 0: the bounded-retry fallback of seqlock.ts);
- *   then the block goes on a deferred list, freed by a later retire, `collect`, or the last
- *   unpin. A reader pins before it loads a slot word and unpins after its last copy, so a block
- *   it reached cannot be freed under it (proof in seqlock.ts).
+ *   unless some reader is pinned (the bounded-retry fallback of seqlock.ts); then the block goes
+ *   on a deferred list, freed by a later retire, `collect`, or the last unpin. A reader pins
+ *   before it loads a slot word and unpins after its last copy, so a block it reached cannot be
+ *   freed (nor merged or split: only free blocks are) under it (proof in seqlock.ts).
  *
- * Block: a header of kBlockHeaderBytes, then the payload. Blocks are 16-byte aligned.
+ * Block: a header of kBlockHeaderBytes, then the payload. Blocks are 16-byte aligned, sizes are
+ * multiples of 16, at least kMinBlock.
  *
  * | Int32 of block | name        | written by                  | how |
  * | -------------- | ----------- | --------------------------- | --- |
- * | 0              | kBlockClass | allocating / freeing thread | plain; class, or class + kFreeBit while free |
- * | 1              | kBlockStamp | allocating thread           | plain; +1 on every allocation (never 0): (offset, stamp) names one allocation |
+ * | 0              | kBlockSize  | allocating / freeing / splitting / merging thread (owner) | plain; size, + kFreeBit while free; 0 never (a dead bump's hole) |
+ * | 1              | kBlockStamp | allocating thread           | plain; from kStampClock, never 0 |
  * | 2 (payload)    | kBlockNext  | pushing thread              | Atomics.store; next free / deferred block while not allocated |
  *
  * Region (RegionKind.HEAP, params [maxBytes]); lines of 128 bytes:
@@ -44,41 +76,59 @@
  * | line | Int32 slot     | name            | written by            | how |
  * | ---- | -------------- | --------------- | --------------------- | --- |
  * | 0    | 0..31          | header          | creator               | region.ts |
- * | 1    | 0              | kTop            | allocators            | CAS; end of the bump area |
- * | 2    | 0              | kInUseBytes     | alloc / free          | Atomics.add / sub (class sizes) |
+ * | 1    | 0              | kTop            | allocators            | CAS; end of the carved area, never moves back |
+ * | 2    | 0              | kInUseBytes     | alloc / free          | Atomics.add / sub (block sizes) |
  * | 2    | 1              | kInUseBlocks    | alloc / free          | Atomics.add / sub |
  * | 2    | 2              | kCapacityErrors | failed alloc          | Atomics.add |
+ * | 2    | 3              | kStampClock     | alloc                 | Atomics.add |
  * | 3    | 0              | kDeferredHead   | retire / collect      | CAS push, Atomics.exchange take-all (ABA-free) |
  * | 3    | 1              | kDeferredCount  | retire / collect      | Atomics.add / sub |
  * | 3    | 2              | kPinnedReads    | pinned readers        | Atomics.add (stats) |
  * | 4    | 0..3           | gate words      | writers, pinned readers, freezer | seqlock.ts WriteGate (kPinned, kFrozen, ...) |
- * | 5+c  | BigUint64 0    | free head of c  | alloc / free          | CAS (offset, tag) |
- * | 5+kClassCount+k | 0    | gate slot k     | its thread            | seqlock.ts WriteGate (kGateSlots lines) |
+ * | 5    | 0              | kMerging        | consolidating threads; sweep | Atomics.add / sub; the sweep stores 0 |
+ * | 5    | 1              | kMerges         | consolidate           | Atomics.add (stats) |
+ * | 5    | 2              | kFreeAfterMerge | consolidate, alloc slow path | Atomics.store: free bytes after the last merge (or their low since) |
+ * | 5    | 3              | kSplits         | alloc slow path       | Atomics.add (stats) |
+ * | 5    | 4              | kMergedBlocks   | consolidate           | Atomics.add (stats: blocks joined into a neighbour) |
+ * | 6+c  | BigUint64 0    | free head of c  | alloc / free / consolidate; sweep | CAS (offset, tag) |
+ * | 6+c  | Int32 2        | free bytes of c | alloc / free / split / consolidate; sweep | Atomics.add / sub; the sweep stores the walk's sum |
+ * | 6+kClassCount+k | 0    | gate slot k     | its thread            | seqlock.ts WriteGate (kGateSlots lines) |
  *
  * Publication: a block's header and payload are plain writes by the thread that owns it; the
  * atomic store that publishes its offset (a table slot CAS) makes them visible to readers. A
- * push's CAS publishes its kBlockNext store to the popper. kTop, counters: Atomics only.
+ * push's CAS publishes its header and kBlockNext stores to the popper (or the merger). kTop,
+ * counters: Atomics only. A split writes the tail's header before it shrinks the head: a walk
+ * after a crash between the two still sees one whole block.
  *
  * Rule for the domains: every alloc, free, retire and collect runs inside the heap's write gate
  * (gate.run / enter; unpin's collect uses tryEnter and skips while frozen), so that under the
- * gate's freeze no block is between two of these steps except a dead thread's.
+ * gate's freeze no block is between two of these steps except a dead thread's. Splits and
+ * merges happen inside alloc, so inside the gate too.
  *
  * CRASH TABLE (a thread terminated right after the step; recovery = engine.watch: the dead
  * thread's gate slot and pin bit cleared, then under the freeze the sweep of heap-sweep.ts,
- * which walks every block and repairs from the state alone):
+ * which walks every block, rebuilds every free list (joining free neighbours) and sets every
+ * counter from the walk):
  *
- * | protocol | after step                              | leaves                                   | recovery |
- * | -------- | --------------------------------------- | ---------------------------------------- | -------- |
- * | alloc    | pop CAS / bump CAS (heap.alloc.claimed) | a block on no list, still marked free (pop) or zeroed / past byteLength (bump) | sweep: a free block on no list goes back on its list; zeroed memory reads as class-0 blocks, freed; kTop past the buffer: the buffer is grown |
- * | alloc    | header + stamp (heap.alloc.stamped)     | an allocated block nothing refers to; counters short | sweep frees it, counters set from the walk |
- * | alloc    | counters                                | as above, counters right                 | sweep frees it |
- * | free     | free bit (heap.free.marked)             | a free block on no list; counters high   | sweep lists it; counters from the walk |
- * | free     | counters (heap.free.counted)            | a free block on no list                  | sweep lists it |
- * | free     | push CAS                                | nothing                                  | nothing |
- * | retire   | deferred push (heap.defer.pushed)       | kDeferredCount one short                 | counters from the walk |
- * | collect  | exchange (heap.collect.taken)           | the deferred blocks reachable from nowhere | sweep frees them (defers while pinned) |
- * | collect  | each free (heap.collect.freeing)        | the rest of the list, as above           | as above |
- * | pin      | mask bit set (gate.pin.set)             | a pin: every retire defers               | the bit cleared (seqlock.ts); the next retire / collect frees the deferred |
+ * | protocol    | after step                               | leaves                                   | recovery |
+ * | ----------- | ---------------------------------------- | ---------------------------------------- | -------- |
+ * | alloc       | pop CAS / bump CAS (heap.alloc.claimed)  | a block on no list, still marked free (pop) or zeroed / past byteLength (bump) | sweep: a free block on no list is listed; a zero size word starts a hole, carved into one free block; kTop past the buffer: the buffer is grown |
+ * | alloc split | tail header, head shrunk (heap.split.cut) | two free blocks on no list              | sweep lists them (joined: they are neighbours) |
+ * | alloc split | tail pushed (heap.split.listed)          | the head, free, on no list; list c's byte count short | sweep lists it; counts from the walk |
+ * | alloc       | size + stamp (heap.alloc.stamped)        | an allocated block nothing refers to; counters short | sweep frees it, counters set from the walk |
+ * | alloc       | counters                                 | as above, counters right                 | sweep frees it |
+ * | merge       | kMerging + 1 (heap.merge.begun)          | kMerging stuck: full-heap allocators wait kMergeWaitMs, then retry without it | the sweep stores 0 |
+ * | merge       | every list taken (heap.merge.taken)      | every free block on no list              | sweep lists them all (joined) |
+ * | merge       | a run joined (heap.merge.joined)         | one bigger free block on no list (its inner headers are payload now) | as above |
+ * | merge       | a block listed (heap.merge.listed)       | the rest on no list                      | as above |
+ * | exact fit   | list taken (heap.fit.taken)              | its blocks on no list                    | sweep lists them |
+ * | free        | free bit (heap.free.marked)              | a free block on no list; counters high   | sweep lists it; counters from the walk |
+ * | free        | counters (heap.free.counted)             | a free block on no list                  | sweep lists it |
+ * | free        | push CAS                                 | list c's byte count short                | counts from the walk |
+ * | retire      | deferred push (heap.defer.pushed)        | kDeferredCount one short                 | counters from the walk |
+ * | collect     | exchange (heap.collect.taken)            | the deferred blocks reachable from nowhere | sweep frees them (defers while pinned) |
+ * | collect     | each free (heap.collect.freeing)         | the rest of the list, as above           | as above |
+ * | pin         | mask bit set (gate.pin.set)              | a pin: every retire defers               | the bit cleared (seqlock.ts); the next retire / collect frees the deferred |
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
 import type { HashKey } from './hash.ts';
@@ -88,32 +138,57 @@ import { WriteGate, kGateSlots } from './seqlock.ts';
 
 declareCrashPoints('heap', [
   'heap.alloc.claimed', 'heap.alloc.stamped', 'heap.free.marked', 'heap.free.counted', 'heap.defer.pushed', 'heap.collect.taken',
-  'heap.collect.freeing',
+  'heap.collect.freeing', 'heap.split.cut', 'heap.split.listed', 'heap.merge.begun', 'heap.merge.taken', 'heap.merge.joined',
+  'heap.merge.listed', 'heap.fit.taken',
 ]);
 
 const kTop = 1 * LINE_INTS;
 const kInUseBytes = 2 * LINE_INTS;
 const kInUseBlocks = kInUseBytes + 1;
 const kCapacityErrors = kInUseBytes + 2;
+const kStampClock = kInUseBytes + 3;
 const kDeferredHead = 3 * LINE_INTS;
 const kDeferredCount = kDeferredHead + 1;
 const kPinnedReads = kDeferredHead + 2;
 const kGateBase = 4 * LINE_INTS;
-const kFirstClassLine = 5;
-/** Number of size classes: 15 of 16-byte steps up to 256, then 4 per power of two up to 2^31. */
-export const kClassCount = 15 + 4 * 23;
+const kMerging = 5 * LINE_INTS;
+const kMerges = kMerging + 1;
+const kFreeAfterMerge = kMerging + 2;
+const kSplits = kMerging + 3;
+const kMergedBlocks = kMerging + 4;
+const kFirstClassLine = 6;
+/** Int32 slot of a class line: the bytes on that free list. */
+const kClassFreeBytes = 2;
+/** Number of size classes: 16 of 16-byte steps up to 256, then 8 per power of two up to 2^31. */
+export const kClassCount = 16 + 8 * 23;
 const kFirstGateSlotLine = kFirstClassLine + kClassCount;
 export const kDataStart = (kFirstGateSlotLine + kGateSlots) * LINE_BYTES;
 
 export const kBlockHeaderBytes = 8;
-const kBlockClass = 0;
+/**
+ * Smallest block: header and the free-list link, 16-byte aligned. A split can so always cut a
+ * block to exactly its class: no allocation carries a remainder it could not give back, and the
+ * bytes in use do not depend on the heap's history (only an exact fit, the last resort, differs).
+ */
+export const kMinBlock = 16;
+const kBlockSize = 0;
 const kBlockStamp = 1;
 const kBlockNext = 2;
-const kFreeBit = 0x10000;
+const kFreeBit = 1;
+/** Low bits of a size word that a block size never has (sizes are multiples of 16). */
+const kSizeLowBits = 15;
 const kMask32 = 0xffffffffn;
 const kGrowStep = 1 << 16;
 /** Bytes of a block header plus the free-list link: what free() and checkBlock() touch first. */
 const kBlockPrefix = 16;
+/** Merge before carving when free memory is at least carved / kMergeShare ... */
+const kMergeShare = 8;
+/** ... and has grown by carved / kMergeStep since the last merge. */
+const kMergeStep = 32;
+/** Heap full and another thread merging: how long an allocation waits for it, at most. */
+const kMergeWaitMs = 200;
+/** The unit of the `poolPages` statistic. */
+export const kPageBytes = 1 << 16;
 
 /** Largest maxBytes: offsets and sizes stay below 2^31 (Int32 words). */
 export const MAX_HEAP_BYTES = 2 ** 31 - 2 ** 16;
@@ -121,19 +196,18 @@ export const MAX_HEAP_BYTES = 2 ** 31 - 2 ** 16;
 export const MIN_HEAP_BYTES = kDataStart + kGrowStep;
 const kDefaultInitialBytes = 1 << 20;
 
-/** Class of a block of n bytes (header included). */
+/** Class of a block of n bytes (header included): the smallest class of at least n bytes. */
 export function classOf(n: number): number {
-  if (n <= 32) return 0;
-  if (n <= 256) return (n - 17) >> 4;
+  if (n <= 256) return n <= 16 ? 0 : (n - 1) >> 4;
   const e = 31 - Math.clz32(n - 1); // n in (2^e, 2^(e+1)], 8 <= e <= 30
-  // ceil((n - 2^e) / 2^(e-2)) - 1: which quarter step above 2^e
-  return 15 + (e - 8) * 4 + ((n - (1 << e) - 1) >> (e - 2));
+  // ceil((n - 2^e) / 2^(e-3)) - 1: which eighth step above 2^e
+  return 16 + (e - 8) * 8 + ((n - (1 << e) - 1) >> (e - 3));
 }
 
 function computeClassSize(c: number): number {
-  if (c < 15) return 32 + 16 * c;
-  const e = 8 + ((c - 15) >> 2);
-  return 2 ** e + (((c - 15) & 3) + 1) * 2 ** (e - 2);
+  if (c < 16) return 16 * (c + 1);
+  const e = 8 + ((c - 16) >> 3);
+  return 2 ** e + (((c - 16) & 7) + 1) * 2 ** (e - 3);
 }
 const kClassSizes = Float64Array.from({ length: kClassCount }, (_, c) => computeClassSize(c));
 
@@ -142,18 +216,32 @@ export function classSize(c: number): number {
   return kClassSizes[c]!;
 }
 
+/** The free list of a free block of `size` bytes: the largest class of at most `size` bytes. */
+export function floorClass(size: number): number {
+  const c = classOf(size);
+  return kClassSizes[c] === size ? c : c - 1;
+}
+
 /** Block header words and the free bit, for heap-sweep.ts. */
-export const kBlockClassWord = kBlockClass;
+export const kBlockSizeWord = kBlockSize;
 export const kBlockStampWord = kBlockStamp;
 export const kBlockNextWord = kBlockNext;
 export const kBlockFreeBit = kFreeBit;
+
+/** A size word's block size (0 if the word is no block's). */
+export function sizeOfWord(w: number): number {
+  const size = w & ~kSizeLowBits;
+  return (w & kSizeLowBits & ~kFreeBit) === 0 && size >= kMinBlock ? size : 0;
+}
 
 export interface SweepAccess {
   top(): number;
   freeHead(c: number): number;
   deferredHead(): number;
-  counters(): { inUseBytes: number; inUseBlocks: number; deferred: number };
-  setCounters(inUseBytes: number, inUseBlocks: number, deferred: number): void;
+  counters(): { inUseBytes: number; inUseBlocks: number; deferred: number; merging: number; freeBytes: number[] };
+  setCounters(inUseBytes: number, inUseBlocks: number, deferred: number, freeBytes: readonly number[]): void;
+  /** Empties every free list (the sweep rebuilds them). */
+  clearFreeLists(): void;
   pushFree(c: number, ref: number): void;
   pushDeferred(ref: number): void;
   ensure(end: number): boolean;
@@ -194,6 +282,8 @@ export class SharedHeap {
   readonly what: string;
   readonly #b64: BigUint64Array;
   readonly #maxBlock: number;
+  /** The merge's list of taken blocks (this thread's, reused). */
+  #taken = new Int32Array(1024);
 
   constructor(handle: HeapHandle, key: HashKey, what: string) {
     this.sab = checkRegion(handle.sab, specOf(handle.maxBytes, key), what);
@@ -225,9 +315,8 @@ export class SharedHeap {
       );
     }
     const c = classOf(need);
-    let ref = this.#pop(c);
-    if (ref === 0) ref = this.#bump(c);
-    for (let d = c + 1; ref === 0 && d < kClassCount; d++) ref = this.#pop(d);
+    let ref = this.#take(c);
+    if (ref === 0) ref = this.#allocSlow(c, need);
     if (ref === 0) {
       Atomics.add(this.i32, kCapacityErrors, 1);
       throw new SabStateError(
@@ -236,14 +325,19 @@ export class SharedHeap {
       );
     }
     crashPoint('heap.alloc.claimed');
-    this.cover(ref + kBlockPrefix);
     const h = ref >> 2;
-    const cls = this.i32[h + kBlockClass]! & ~kFreeBit;
-    this.cover(ref + classSize(cls));
-    this.i32[h + kBlockClass] = cls;
-    this.i32[h + kBlockStamp] = (this.i32[h + kBlockStamp]! + 1) | 0 || 1;
+    // #take and #bump covered the whole block.
+    let size = this.i32[h + kBlockSize]! & ~kSizeLowBits;
+    // The class size, or n rounded to 16 for an exact fit (a block smaller than the class).
+    const want = size >= classSize(c) ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
+    if (size - want >= kMinBlock) {
+      this.#split(ref, size, want);
+      size = want;
+    }
+    this.i32[h + kBlockSize] = size;
+    this.i32[h + kBlockStamp] = (Atomics.add(this.i32, kStampClock, 1) + 1) | 0 || 1;
     crashPoint('heap.alloc.stamped');
-    Atomics.add(this.i32, kInUseBytes, classSize(cls));
+    Atomics.add(this.i32, kInUseBytes, size);
     Atomics.add(this.i32, kInUseBlocks, 1);
     return ref;
   }
@@ -252,16 +346,16 @@ export class SharedHeap {
   free(ref: number): void {
     this.cover(ref + kBlockPrefix);
     const h = ref >> 2;
-    const cls = this.i32[h + kBlockClass]!;
-    if ((cls & kFreeBit) !== 0 || cls < 0 || cls >= kClassCount) {
+    const w = this.i32[h + kBlockSize]!;
+    if ((w & kSizeLowBits) !== 0 || w < kMinBlock || ref < kDataStart || (ref & kSizeLowBits) !== 0) {
       throw new Error(`${this.what}: free of a block that is not allocated (offset ${ref})`);
     }
-    this.i32[h + kBlockClass] = cls | kFreeBit;
+    this.i32[h + kBlockSize] = w | kFreeBit;
     crashPoint('heap.free.marked');
-    Atomics.sub(this.i32, kInUseBytes, classSize(cls));
+    Atomics.sub(this.i32, kInUseBytes, w);
     Atomics.sub(this.i32, kInUseBlocks, 1);
     crashPoint('heap.free.counted');
-    this.#push(cls, ref);
+    this.#list(ref, w);
   }
 
   /**
@@ -327,6 +421,66 @@ export class SharedHeap {
   }
 
   /**
+   * Joins every run of free neighbours into one block (the merge of the header). Called by
+   * alloc's slow path; public for tests and for a caller that wants the heap tidy (inside the
+   * write gate). Returns how many blocks were joined into a neighbour.
+   */
+  consolidate(): number {
+    Atomics.add(this.i32, kMerging, 1);
+    crashPoint('heap.merge.begun');
+    let taken = this.#taken;
+    let n = 0;
+    for (let c = 0; c < kClassCount; c++) {
+      let ref = this.#takeAll(c);
+      if (ref === 0) continue;
+      let bytes = 0;
+      while (ref !== 0) {
+        if (n === taken.length) {
+          const more = new Int32Array(n * 2);
+          more.set(taken);
+          this.#taken = taken = more;
+        }
+        taken[n++] = ref;
+        this.cover(ref + kBlockPrefix);
+        bytes += this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits;
+        ref = Atomics.load(this.i32, (ref >> 2) + kBlockNext);
+      }
+      Atomics.sub(this.i32, this.#freeIndex(c), bytes);
+    }
+    crashPoint('heap.merge.taken');
+    const sorted = taken.subarray(0, n).sort();
+    // Runs from the highest address down, so that each list pops its lowest block first: the
+    // live data packs toward the bottom and the large free runs stay whole (address order).
+    let joined = 0;
+    for (let j = n; j > 0;) {
+      let i = j - 1;
+      const last = sorted[i]!;
+      const end = last + (this.i32[last >> 2]! & ~kSizeLowBits);
+      let start = last;
+      while (i > 0) {
+        const prev = sorted[i - 1]!;
+        if (prev + (this.i32[prev >> 2]! & ~kSizeLowBits) !== start) break;
+        start = prev;
+        i--;
+      }
+      if (j - i > 1) {
+        // One store joins the run: the inner headers become payload of the first block.
+        this.i32[(start >> 2) + kBlockSize] = (end - start) | kFreeBit;
+        joined += j - i - 1;
+        crashPoint('heap.merge.joined');
+      }
+      this.#list(start, end - start);
+      crashPoint('heap.merge.listed');
+      j = i;
+    }
+    Atomics.store(this.i32, kFreeAfterMerge, this.#freeEstimate());
+    Atomics.add(this.i32, kMerges, 1);
+    Atomics.add(this.i32, kMergedBlocks, joined);
+    Atomics.sub(this.i32, kMerging, 1);
+    return joined;
+  }
+
+  /**
    * Makes the views reach at least `end` bytes if the buffer does (another thread may have grown
    * it). Returns false if even the buffer is shorter (a garbage offset, for racing readers).
    */
@@ -354,34 +508,59 @@ export class SharedHeap {
   /** Payload capacity of an allocated block. */
   capacityOf(ref: number): number {
     this.cover(ref + kBlockPrefix);
-    return classSize(this.i32[(ref >> 2) + kBlockClass]! & ~kFreeBit) - kBlockHeaderBytes;
+    return (this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits) - kBlockHeaderBytes;
   }
 
   /**
    * For racing readers: the payload capacity of `ref` if it looks like an allocated block inside
-   * the buffer (aligned, valid class, not free, within byteLength), else -1. Garbage-proof.
+   * the buffer (aligned, a valid size, not free, within byteLength), else -1. Garbage-proof.
    * Covers the block: the views (read them again) reach its end.
    */
   checkBlock(ref: number): number {
-    if ((ref & 15) !== 0 || ref < kDataStart || !this.cover(ref + kBlockPrefix)) return -1;
-    const cls = this.i32[(ref >> 2) + kBlockClass]!;
-    if (cls < 0 || cls >= kClassCount) return -1;
-    const size = classSize(cls);
-    return this.cover(ref + size) ? size - kBlockHeaderBytes : -1;
+    if ((ref & kSizeLowBits) !== 0 || ref < kDataStart || !this.cover(ref + kBlockPrefix)) return -1;
+    const w = this.i32[(ref >> 2) + kBlockSize]!;
+    if ((w & kSizeLowBits) !== 0 || w < kMinBlock) return -1;
+    return this.cover(ref + w) ? w - kBlockHeaderBytes : -1;
   }
 
   stats() {
     const i = this.i32;
+    const top = Atomics.load(i, kTop);
+    const inUseBytes = Atomics.load(i, kInUseBytes);
+    const carvedBytes = top - kDataStart;
+    /** Free bytes per list, keyed by the list's class size in bytes (lists holding none left out). */
+    const freeByClass: Record<number, number> = {};
+    let freeBytes = 0;
+    for (let c = 0; c < kClassCount; c++) {
+      const b = Atomics.load(i, this.#freeIndex(c));
+      if (b === 0) continue;
+      freeByClass[classSize(c)] = b;
+      freeBytes += b;
+    }
     return {
       maxBytes: this.maxBytes,
       reservedBytes: this.sab.byteLength,
-      topBytes: Atomics.load(i, kTop),
-      inUseBytes: Atomics.load(i, kInUseBytes),
+      topBytes: top,
+      inUseBytes,
       inUseBlocks: Atomics.load(i, kInUseBlocks),
       deferredBlocks: Atomics.load(i, kDeferredCount),
       pinnedReaders: this.gate.pinned(),
       pinnedReads: Atomics.load(i, kPinnedReads),
       capacityErrors: Atomics.load(i, kCapacityErrors),
+      /** Bytes the bump pointer has carved into blocks (used or free). */
+      carvedBytes,
+      /** Bytes on the free lists (carved, not in use, listed). */
+      freeBytes,
+      freeByClass,
+      /** Never carved: what the bump pointer can still hand out (maxBytes - top). */
+      poolBytes: this.maxBytes - top,
+      /** poolBytes in 64 KiB pages. */
+      poolPages: Math.floor((this.maxBytes - top) / kPageBytes),
+      /** carved / in use: 1 is no fragmentation at all (1 as well for an empty heap). */
+      fragmentation: inUseBytes > 0 ? carvedBytes / inUseBytes : 1,
+      merges: Atomics.load(i, kMerges),
+      mergedBlocks: Atomics.load(i, kMergedBlocks),
+      splits: Atomics.load(i, kSplits),
     };
   }
 
@@ -396,12 +575,19 @@ export class SharedHeap {
       deferredHead: () => Atomics.load(this.i32, kDeferredHead),
       counters: () => ({
         inUseBytes: Atomics.load(this.i32, kInUseBytes), inUseBlocks: Atomics.load(this.i32, kInUseBlocks),
-        deferred: Atomics.load(this.i32, kDeferredCount),
+        deferred: Atomics.load(this.i32, kDeferredCount), merging: Atomics.load(this.i32, kMerging),
+        freeBytes: Array.from({ length: kClassCount }, (_, c) => Atomics.load(this.i32, this.#freeIndex(c))),
       }),
-      setCounters: (bytes, blocks, deferred) => {
+      setCounters: (bytes, blocks, deferred, freeBytes) => {
         Atomics.store(this.i32, kInUseBytes, bytes);
         Atomics.store(this.i32, kInUseBlocks, blocks);
         Atomics.store(this.i32, kDeferredCount, deferred);
+        Atomics.store(this.i32, kMerging, 0);
+        for (let c = 0; c < kClassCount; c++) Atomics.store(this.i32, this.#freeIndex(c), freeBytes[c] ?? 0);
+        Atomics.store(this.i32, kFreeAfterMerge, this.#freeEstimate());
+      },
+      clearFreeLists: () => {
+        for (let c = 0; c < kClassCount; c++) this.#takeAll(c);
       },
       pushFree: (c, ref) => this.#push(c, ref),
       pushDeferred: (ref) => this.#pushDeferred(ref),
@@ -411,6 +597,125 @@ export class SharedHeap {
 
   #headIndex(c: number): number {
     return ((kFirstClassLine + c) * LINE_BYTES) >> 3;
+  }
+
+  #freeIndex(c: number): number {
+    return (kFirstClassLine + c) * LINE_INTS + kClassFreeBytes;
+  }
+
+  /** Carved bytes not in use: free, being freed, or held by a merge. */
+  #freeEstimate(): number {
+    return Atomics.load(this.i32, kTop) - kDataStart - Atomics.load(this.i32, kInUseBytes);
+  }
+
+  /** A block off list c (covered, still marked free), or 0. */
+  #take(c: number): number {
+    const ref = this.#pop(c);
+    if (ref === 0) return 0;
+    const size = this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits;
+    this.cover(ref + size);
+    Atomics.sub(this.i32, this.#freeIndex(c), size);
+    return ref;
+  }
+
+  /**
+   * The slow path of alloc: a larger free block (split by alloc), a merge first if much carved
+   * memory is free, fresh memory, and when the heap is full, merges until one serves.
+   */
+  #allocSlow(c: number, need: number): number {
+    const want = classSize(c);
+    let ref = this.#takeLarger(c);
+    if (ref !== 0) return ref;
+    if (this.#worthMerging(want)) {
+      this.consolidate();
+      ref = this.#take(c) || this.#takeLarger(c);
+      if (ref !== 0) return ref;
+    }
+    ref = this.#bump(c);
+    if (ref !== 0) return ref;
+    // Full. Free blocks another thread's merge holds are off every list: wait for it (bounded)
+    // and merge again until a block fits or no merge is running.
+    for (let round = 0; round < 3; round++) {
+      this.#waitForMerges();
+      if (this.#freeEstimate() < need) return 0;
+      this.consolidate();
+      ref = this.#take(c) || this.#takeLarger(c) || this.#exactFit(need);
+      if (ref !== 0 || Atomics.load(this.i32, kMerging) === 0) return ref;
+    }
+    return 0;
+  }
+
+  /** Last resort: a block of list floorClass(n) of at least n bytes (n = need rounded to 16), or 0. */
+  #exactFit(need: number): number {
+    const n = (need + kSizeLowBits) & ~kSizeLowBits;
+    const d = floorClass(n);
+    if (d < 0 || classSize(d) === n) return 0; // an exact class: #take(d) already looked
+    let ref = this.#takeAll(d);
+    if (ref === 0) return 0;
+    crashPoint('heap.fit.taken');
+    let fit = 0;
+    while (ref !== 0) {
+      this.cover(ref + kBlockPrefix);
+      const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext);
+      const size = this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits;
+      if (fit === 0 && size >= n) {
+        fit = ref;
+        Atomics.sub(this.i32, this.#freeIndex(d), size);
+        this.cover(ref + size);
+      } else {
+        // Back on its list: the list's byte count never lost it.
+        this.#push(d, ref);
+      }
+      ref = next;
+    }
+    return fit;
+  }
+
+  /** A block off the smallest non-empty list above c, or 0 (none, or no free memory to look for). */
+  #takeLarger(c: number): number {
+    if (this.#freeEstimate() < classSize(c)) return 0;
+    for (let d = c + 1; d < kClassCount; d++) {
+      // The head's offset is the low half of its 64-bit word (little-endian): one Int32 load, no BigInt.
+      if (Atomics.load(this.i32, this.#headIndex(d) << 1) === 0) continue;
+      const ref = this.#take(d);
+      if (ref !== 0) return ref;
+    }
+    return 0;
+  }
+
+  #worthMerging(want: number): boolean {
+    const free = this.#freeEstimate();
+    const carved = Atomics.load(this.i32, kTop) - kDataStart;
+    const last = Atomics.load(this.i32, kFreeAfterMerge);
+    if (free < last) Atomics.store(this.i32, kFreeAfterMerge, free); // the low since the last merge
+    return free >= want && free * kMergeShare >= carved && (free - last) * kMergeStep >= carved;
+  }
+
+  /** Waits until no merge runs, at most kMergeWaitMs (a merger that died leaves kMerging up until the sweep). */
+  #waitForMerges(): void {
+    const deadline = Date.now() + kMergeWaitMs;
+    for (let m = Atomics.load(this.i32, kMerging); m > 0 && Date.now() < deadline; m = Atomics.load(this.i32, kMerging)) {
+      Atomics.wait(this.i32, kMerging, m, 1);
+    }
+  }
+
+  /** Cuts the free block ref (size bytes, owned) into ref (want bytes, still free) and a listed tail. */
+  #split(ref: number, size: number, want: number): void {
+    const tail = ref + want;
+    // Tail header first: a walk after a crash between the two stores still sees one block.
+    this.i32[(tail >> 2) + kBlockSize] = (size - want) | kFreeBit;
+    this.i32[(ref >> 2) + kBlockSize] = want | kFreeBit;
+    crashPoint('heap.split.cut');
+    this.#list(tail, size - want);
+    crashPoint('heap.split.listed');
+    Atomics.add(this.i32, kSplits, 1);
+  }
+
+  /** Lists a free block of `size` bytes on its floor list and counts its bytes there. */
+  #list(ref: number, size: number): void {
+    const c = floorClass(size);
+    this.#push(c, ref);
+    Atomics.add(this.i32, this.#freeIndex(c), size);
   }
 
   #pop(c: number): number {
@@ -425,6 +730,18 @@ export class SharedHeap {
       const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext) >>> 0;
       const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
       if (Atomics.compareExchange(this.#b64, i, head, tagged | BigInt(next)) === head) return ref;
+    }
+  }
+
+  /** Takes the whole list c (head swapped for empty, tag moved): returns its first block, or 0. */
+  #takeAll(c: number): number {
+    const i = this.#headIndex(c);
+    for (;;) {
+      const head = Atomics.load(this.#b64, i);
+      const ref = Number(head & kMask32);
+      if (ref === 0) return 0;
+      const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
+      if (Atomics.compareExchange(this.#b64, i, head, tagged) === head) return ref;
     }
   }
 
@@ -452,7 +769,7 @@ export class SharedHeap {
       }
       // Cover before writing: a typed-array write past a view's end is silently dropped.
       this.cover(end);
-      this.i32[(top >> 2) + kBlockClass] = c;
+      this.i32[(top >> 2) + kBlockSize] = size;
       return top;
     }
   }

@@ -119,7 +119,7 @@
  * leaves only its waiter slot, if any (and perhaps a waiters bit in a lock word: a spurious notify).
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError } from '../errors.ts';
+import { ErrorCode, SabStateError, callOptions, optTimeoutMs } from '../errors.ts';
 import { decodeValue, encodeValue } from './codec.ts';
 import { crashPoint, declareCrashPoints } from './crash.ts';
 import type { HashKey } from './hash.ts';
@@ -219,9 +219,10 @@ export function createRingRegion(key: HashKey, capacity: number, maxMessageBytes
   return createRegion(ringSpec(key, capacity, maxMessageBytes), ringRegionBytes(capacity, maxMessageBytes));
 }
 
-function badTimeout(t: unknown): SabStateError | undefined {
-  if (typeof t === 'number' && t >= 0) return undefined;
-  return new SabStateError(ErrorCode.INVALID_VALUE, `timeoutMs must be a non-negative number, got ${String(t)}`);
+/** pop / popAsync options: { timeoutMs } only, checked like every per-call option (errors.ts). */
+function popTimeout(options: unknown, dflt: number): number {
+  if (options === undefined) return dflt;
+  return optTimeoutMs(callOptions(options, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs', dflt);
 }
 
 /** A position with its wrap count (see the header): for stats. */
@@ -370,10 +371,8 @@ export class Ring {
    * @throws TypeError or RangeError if `options` is malformed (state unchanged).
    */
   pop(options?: PopOptions): RingMessage | undefined {
-    const t = options?.timeoutMs;
-    if (t !== undefined && t !== 0) {
-      const bad = badTimeout(t);
-      if (bad) throw bad;
+    const t = popTimeout(options, 0);
+    if (t !== 0) {
       const v = this.#takeNow();
       return v === EMPTY || v === BUSY ? this.#popSlow(t) : v;
     }
@@ -386,9 +385,12 @@ export class Ring {
    * @throws (the promise rejects) TypeError or RangeError if `options` is malformed.
    */
   popAsync(options?: PopOptions): Promise<RingMessage | undefined> {
-    const t = options?.timeoutMs ?? Infinity;
-    const bad = badTimeout(t);
-    if (bad) return Promise.reject(bad);
+    let t: number;
+    try {
+      t = popTimeout(options, Infinity);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     const v = this.#takeNow();
     if (v === EMPTY) return t === 0 ? Promise.resolve(this.#empty()) : this.#popAsyncSlow(t);
     return v === BUSY ? this.#popAsyncSlow(t) : Promise.resolve(v);
@@ -436,6 +438,41 @@ export class Ring {
     Atomics.add(i32, kSignal, 1);
     Atomics.notify(i32, kSignal);
     return n;
+  }
+
+  /**
+   * @internal Snapshot (engine-snapshot.ts): every queued message, oldest first, as its type tag
+   * (string / bytes / JSON) and a copy of its payload, read with BOTH locks held (push lock first,
+   * then pop lock; nothing else takes both), so the queue does not move while it is copied and
+   * nothing is written. A thread killed while holding them leaves two held locks and nothing
+   * else: recovery's releaseAllOwnedBy frees them (the "push.locked" and "pop.locked" rows of the
+   * crash table). ERR_LOCK_TIMEOUT after timeoutMs.
+   */
+  snapshotContents(timeoutMs = 30_000): Array<{ type: 'string' | 'bytes' | 'json'; payload: Uint8Array }> {
+    const i32 = this.#i32;
+    const timedOut = (): never => {
+      throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `queue ${JSON.stringify(this.name)}: its locks were not acquired within ${timeoutMs} ms for a snapshot`);
+    };
+    if (tryLock(i32, kPushLock, this.#tag) !== 0 && !lockSlow(i32, kPushLock, this.#tag, timeoutMs)) timedOut();
+    try {
+      if (tryLock(i32, kPopLock, this.#tag) !== 0 && !lockSlow(i32, kPopLock, this.#tag, timeoutMs)) timedOut();
+      try {
+        const out: Array<{ type: 'string' | 'bytes' | 'json'; payload: Uint8Array }> = [];
+        const t = Atomics.load(i32, kTail);
+        for (let h = Atomics.load(i32, kHead); h !== t; h = (h + 1) | 0) {
+          const slot = kSlot0 + (h & this.#mask) * this.#stride;
+          const meta = i32[slot + kMeta]!;
+          const from = slot * 4 + kPayloadByte;
+          const tag = meta & 3;
+          out.push({ type: tag === TAG_STRING ? 'string' : tag === TAG_BYTES ? 'bytes' : 'json', payload: this.#u8.slice(from, from + (meta >>> 2)) });
+        }
+        return out;
+      } finally {
+        unlock(i32, kPopLock);
+      }
+    } finally {
+      unlock(i32, kPushLock);
+    }
   }
 
   // ---- fast path ---------------------------------------------------------------------------

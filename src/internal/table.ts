@@ -69,6 +69,9 @@ import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMa
 
 export { kNoSecond, type ValueReader } from './table-record.ts';
 
+/** Keys whose hash a SharedTable instance remembers (per thread), at most. */
+const kHashMemoEntries = 4096;
+
 declareCrashPoints('table', ['table.claim.locked', 'table.claim.hinted', 'table.claim.published', 'table.claim.counted', 'table.cas.done']);
 
 const kMutex = 1 * LINE_INTS;
@@ -128,6 +131,15 @@ export class SharedTable {
   #slot = -1;
   /** Where a claim of the last probed key goes: first TOMB, or the EMPTY ending the chain. */
   #target = -1;
+  /**
+   * This thread's memo of key hashes (hash() is pure: seeded hash of the key). A hotkey of 48
+   * characters and a uuid cost a SipHash-like pass over 84 characters, several per order; the
+   * memo costs two Map lookups (V8 caches a string's own hash). At most kHashMemoEntries keys,
+   * then it starts over (bounded in bytes: the keys are at most 256 characters).
+   */
+  readonly #memo1 = new Map<string, number>();
+  readonly #memo2 = new Map<string, Map<string, number>>();
+  #memoEntries = 0;
 
   constructor(handle: TableHandle, heap: SharedHeap, key: HashKey, what: string) {
     checkRegion(handle.sab, specOf(handle.slots, handle.maxRecords, key), what);
@@ -145,7 +157,32 @@ export class SharedTable {
   }
 
   hash(a: string, b?: string): number {
-    return (b === undefined ? hashString(this.#key, a) : hashPair(this.#key, a, b)) | 0;
+    if (b === undefined) {
+      let h = this.#memo1.get(a);
+      if (h === undefined) {
+        h = hashString(this.#key, a) | 0;
+        this.#memoize();
+        this.#memo1.set(a, h);
+      }
+      return h;
+    }
+    let m = this.#memo2.get(a);
+    let h = m?.get(b);
+    if (h === undefined) {
+      h = hashPair(this.#key, a, b) | 0;
+      this.#memoize();
+      m = this.#memo2.get(a);
+      if (m === undefined) this.#memo2.set(a, (m = new Map()));
+      m.set(b, h);
+    }
+    return h;
+  }
+
+  #memoize(): void {
+    if (++this.#memoEntries <= kHashMemoEntries) return;
+    this.#memo1.clear();
+    this.#memo2.clear();
+    this.#memoEntries = 1;
   }
 
   get size(): number {

@@ -1,4 +1,11 @@
 /**
+ * A uuid under both open/ and closed/ of one trade pair is what a move interrupted by a kill
+ * leaves (the validator and exportValidatorTree both write the new file before removing the
+ * old one): the NEWER version (by its own timestamps: the latest of open_ms, close_ms and its orders'
+ * processed_ms; on a tie the closed one, since positions close and do not reopen; file times
+ * are not used, a copied tree loses them) is loaded and the other listed in `report.superseded`, not as an error, so
+ * `onError: 'refuse'` does not refuse a tree an interrupted export left.
+ *
  * importValidatorTree(engine, dir, { onError }): reads a validator's `validation/` tree (see
  * tree.ts) into an engine. Two phases: every file is read and checked first, then the state is
  * written; so with `onError: 'refuse'` a tree with any malformed file is refused whole
@@ -15,8 +22,8 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, SabStateError } from '../errors.ts';
-import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, isClosed, tradePairIdOf } from './tree.ts';
+import { ErrorCode, SabStateError, callOptions, describe, optionError, withIo } from '../errors.ts';
+import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, checkEngine, isClosed, tradePairIdOf } from './tree.ts';
 
 /** A file importValidatorTree skipped (or, with `onError: 'refuse'`, refused): its path and why. */
 export interface ImportError {
@@ -33,6 +40,8 @@ export interface ImportReport {
   /** Files read (positions, eliminations.json, departed_hotkeys.json). */
   files: number;
   errors: ImportError[];
+  /** Older copies of a position also found under the other state directory (not loaded). */
+  superseded: ImportError[];
 }
 /** Options of importValidatorTree. */
 export interface ImportOptions {
@@ -68,6 +77,18 @@ function readJson(path: string, errors: ImportError[]): unknown {
   }
 }
 
+/** The latest time a position records: open_ms, close_ms, its orders' processed_ms (-Infinity if none). */
+function newestMs(p: Record<string, unknown>): number {
+  let t = -Infinity;
+  const see = (x: unknown): void => {
+    if (typeof x === 'number' && x > t) t = x;
+  };
+  see(p.open_ms);
+  see(p.close_ms);
+  if (Array.isArray(p.orders)) for (const o of p.orders) if (isObject(o)) see(o.processed_ms);
+  return t;
+}
+
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -77,19 +98,20 @@ interface Loaded {
   eliminations: { path: string; row: Record<string, unknown> }[];
   departed: { path: string; hotkey: string; ms: number }[];
   files: number;
+  superseded: ImportError[];
 }
 
 function readTree(dir: string, errors: ImportError[]): Loaded {
-  const out: Loaded = { positions: [], eliminations: [], departed: [], files: 0 };
+  const out: Loaded = { positions: [], eliminations: [], departed: [], files: 0, superseded: [] };
   // (hotkey, trade pair) -> the path of its open position, so that a second one is found in
   // this phase (save would refuse it only after other files were written: 'refuse' must not).
   const openAt = new Map<string, string>();
   for (const hotkey of list(join(dir, MINERS_DIR))) {
     const posDir = join(dir, MINERS_DIR, hotkey, POSITIONS_DIR);
     for (const tp of list(posDir)) {
-      // closed/ first: an open/ file of a uuid also under closed/ is the leftover of a move the
-      // validator did not finish (it writes closed/, then removes open/): the closed one wins.
-      const closedUuids = new Set<string>();
+      // closed/ first; an open/ file of a uuid also under closed/ is the leftover of a move not
+      // finished (written first, removed second): the newer file wins (see the top of the file).
+      const closedAt = new Map<string, { index: number; newest: number; path: string }>();
       for (const state of ['closed', 'open'] as const) {
         for (const uuid of list(join(posDir, tp, state))) {
           const path = join(posDir, tp, state, uuid);
@@ -105,12 +127,19 @@ function readTree(dir: string, errors: ImportError[]): Loaded {
           else if (isClosed(v) !== (state === 'closed')) bad(`is_closed_position is ${String(v.is_closed_position)} but the file is under ${state}/`);
           else if (typeof v.is_closed_position !== 'boolean') bad(`is_closed_position is ${JSON.stringify(v.is_closed_position)}, not a boolean`);
           else if (!Array.isArray(v.orders)) bad('orders is not an array');
-          else if (state === 'open' && closedUuids.has(uuid)) bad(`also under closed/ (a move to closed/ left behind): the closed version is loaded`);
-          else if (state === 'open' && openAt.has(`${hotkey}\n${tp}`)) bad(`a second open position of (${hotkey}, ${tp}); ${openAt.get(`${hotkey}\n${tp}`)} is open too`);
+          else if (state === 'open' && closedAt.has(uuid) && closedAt.get(uuid)!.newest >= newestMs(v)) {
+            out.superseded.push({ path, reason: `older than ${closedAt.get(uuid)!.path} (an interrupted move): the closed version is loaded` });
+          } else if (state === 'open' && openAt.has(`${hotkey}\n${tp}`)) bad(`a second open position of (${hotkey}, ${tp}); ${openAt.get(`${hotkey}\n${tp}`)} is open too`);
           else {
+            const entry = { path, hotkey, tp, value: v };
+            const older = state === 'open' ? closedAt.get(uuid) : undefined;
+            if (older !== undefined) {
+              // The open file is newer (a reopened position whose move was interrupted).
+              out.superseded.push({ path: older.path, reason: `older than ${path} (an interrupted move): the open version is loaded` });
+              out.positions[older.index] = entry;
+            } else out.positions.push(entry);
             if (state === 'open') openAt.set(`${hotkey}\n${tp}`, path);
-            else closedUuids.add(uuid);
-            out.positions.push({ path, hotkey, tp, value: v });
+            else closedAt.set(uuid, { index: out.positions.length - 1, newest: newestMs(v), path });
           }
         }
       }
@@ -148,24 +177,29 @@ function readTree(dir: string, errors: ImportError[]): Loaded {
 
 /**
  * Reads the validator's on-disk `validation/` tree (positions, eliminations.json,
- * departed_hotkeys.json) into the engine and returns a report: counts, and every malformed file with
- * its path and reason.
+ * departed_hotkeys.json) into the engine and returns a report: counts, every malformed file with
+ * its path and reason, and (`superseded`) every position found under both `open/` and `closed/`
+ * of which the newer was loaded.
  * @throws {@link SabStateError} `ERR_INVALID_VALUE` if `dir` is not a directory, or (with `onError:
  *   'refuse'`) any file is malformed; nothing is imported then.
  * @throws {@link SabStateError} `ERR_CAPACITY` if the tree does not fit the engine's capacities.
- * @throws TypeError if `options.onError` is not `'skip'` or `'refuse'`.
+ * @throws {@link SabStateError} `ERR_INVALID_ARGUMENT` for a bad `engine` or `dir`,
+ *   `ERR_INVALID_OPTION` if `options.onError` is not `'skip'` or `'refuse'`; `ERR_IO` if a file
+ *   cannot be read.
  */
-export function importValidatorTree(engine: TreeEngine, dir: string, options: ImportOptions = {}): ImportReport {
-  const onError = options.onError ?? 'skip';
-  if (onError !== 'skip' && onError !== 'refuse') throw new TypeError("options.onError must be 'skip' or 'refuse'");
+export function importValidatorTree(engine: TreeEngine, dir: string, options?: ImportOptions): ImportReport {
+  checkEngine(engine, 'importValidatorTree');
+  const onError = callOptions(options, 'options', ['onError']).onError ?? 'skip';
+  if (onError !== 'skip' && onError !== 'refuse') throw optionError("options.onError must be 'skip' or 'refuse'");
+  if (typeof dir !== 'string' || dir === '') throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `importValidatorTree: dir must be a directory path, got ${describe(dir)}`);
   if (!isDir(dir)) throw new SabStateError(ErrorCode.INVALID_VALUE, `importValidatorTree: ${dir} is not a directory`);
   const errors: ImportError[] = [];
-  const t = readTree(dir, errors);
+  const t = withIo(`importValidatorTree(${JSON.stringify(dir)})`, () => readTree(dir, errors));
   if (onError === 'refuse' && errors.length > 0) {
     const list = errors.slice(0, 10).map((e) => `${e.path}: ${e.reason}`).join('; ');
     throw new SabStateError(ErrorCode.INVALID_VALUE, `importValidatorTree refused ${errors.length} malformed file(s), nothing loaded: ${list}`);
   }
-  const report: ImportReport = { positions: 0, open: 0, closed: 0, eliminations: 0, departed: 0, files: t.files, errors };
+  const report: ImportReport = { positions: 0, open: 0, closed: 0, eliminations: 0, departed: 0, files: t.files, errors, superseded: t.superseded };
   // Closed positions first: a tree may hold the closed version of a position next to a newer
   // open one of the same trade pair; the open index then ends with the open one.
   t.positions.sort((a, b) => Number(isClosed(b.value)) - Number(isClosed(a.value)));

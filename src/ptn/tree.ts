@@ -11,6 +11,8 @@
  * on the public API of the domains.
  */
 
+import { ErrorCode, SabStateError, describe } from '../errors.ts';
+
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 export type PositionLike = Record<string, unknown> & { miner_hotkey: string; position_uuid: string };
 
@@ -40,4 +42,12 @@ export function tradePairIdOf(p: Record<string, unknown>): string | undefined {
 
 export function isClosed(p: Record<string, unknown>): boolean {
   return p.is_closed_position === true;
+}
+
+/** The engine argument of importValidatorTree / exportValidatorTree: ERR_INVALID_ARGUMENT unless it has the domains used. */
+export function checkEngine(engine: unknown, what: string): asserts engine is TreeEngine {
+  const e = engine as Partial<Record<'locks' | 'positions' | 'eliminations' | 'departed', unknown>> | null;
+  if (typeof e !== 'object' || e === null || ['locks', 'positions', 'eliminations', 'departed'].some((d) => typeof e[d as 'locks'] !== 'object' || e[d as 'locks'] === null)) {
+    throw new SabStateError(ErrorCode.INVALID_ARGUMENT, `${what}: engine must be an engine (createEngine / attachEngine), got ${describe(engine)}`);
+  }
 }

@@ -61,6 +61,9 @@ export function scrub(msg: string, info: ServerInfo): string {
 
 /** Client options of an engine-built client (see the top of the file). */
 export const CLIENT_OPTIONS: RedisOptions = {
+  // RESP2: replies as arrays (ioredis 6 speaks RESP3 by default, where HGETALL and XREADGROUP
+  // answer maps); ioredis 5 ignores the option and speaks RESP2.
+  protocol: 2,
   lazyConnect: true,
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,

@@ -87,6 +87,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
       throw new TypeError('options.client must be an ioredis client');
     }
     client = o.client as RedisClient;
+    if ((client.options as { protocol?: unknown }).protocol === 3) {
+      throw new TypeError('options.client must speak RESP2 (ioredis 6: new Redis(url, { protocol: 2 }))');
+    }
     info = serverInfoFromClient(client);
     owned = false;
   }

@@ -30,7 +30,8 @@
  * old epoch can still land: there is nothing in flight to wait for (unlike the SharedArrayBuffer
  * gate, whose writes are several steps).
  *
- * Unknown queue, counter or map names: ERR_UNKNOWN_QUEUE, as in the engine (declared at creation).
+ * Unknown queue, counter or map names: ERR_UNKNOWN_QUEUE, ERR_UNKNOWN_COUNTER, ERR_UNKNOWN_MAP, as in
+ * the engine (declared at creation).
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
@@ -57,11 +58,12 @@ export interface RedisQueueStats {
 }
 
 /** The declared `name` of `kind`, else ERR_UNKNOWN_QUEUE naming the declared ones (the engine's message). */
-function declared<T>(all: Map<string, T>, kind: string, name: string): T {
+function declared<T>(all: Map<string, T>, kind: 'queue' | 'counter' | 'map', name: string): T {
   const v = all.get(name);
   if (v !== undefined) return v;
   const names = [...all.keys()].map((n) => JSON.stringify(n)).join(', ') || 'none';
-  throw new SabStateError(ErrorCode.UNKNOWN_QUEUE, `no ${kind} named ${JSON.stringify(name)} was declared (declared: ${names})`);
+  const code = kind === 'queue' ? ErrorCode.UNKNOWN_QUEUE : kind === 'counter' ? ErrorCode.UNKNOWN_COUNTER : ErrorCode.UNKNOWN_MAP;
+  throw new SabStateError(code, `no ${kind} named ${JSON.stringify(name)} was declared (declared: ${names})`);
 }
 
 function encodeMessage(msg: unknown, max: number, name: string): [string, string] {

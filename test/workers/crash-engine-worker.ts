@@ -51,6 +51,20 @@ export function workload(e: ReturnType<typeof attachEngine>, heap: SharedHeap, r
       if ((err as { code?: string }).code !== 'ERR_STALE_EPOCH') throw err;
     }
   });
+  // The order step (getOpenHead / appendOrder) on its own miners; their positions are deleted
+  // once closed, so a miner's last deletion trims its index (positions.index.trimmed).
+  const ak = `5App${r % 2}`;
+  e.locks.withLock(ak, TP, () => {
+    const got = e.positions.getOpenHead(ak, TP, { lastOrder: true });
+    const head = got?.position ?? { miner_hotkey: ak, position_uuid: `a-${run}-${r}`, trade_pair: TP, orders: null, is_closed_position: false };
+    const n = got?.orderCount ?? 0;
+    try {
+      e.positions.appendOrder({ ...head, is_closed_position: n >= 3, net: n }, order(r, n), { ifEpoch: epoch });
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_STALE_EPOCH') throw err;
+    }
+  });
+  if (r % 4 === 3) for (const p of e.positions.listForHotkey(ak, { open: false })) e.positions.delete(ak, p.position_uuid);
   if (r % 4 === 1) {
     const closed = e.positions.listForHotkey(hk, { open: false });
     if (closed.length > 0) e.positions.delete(hk, closed[0]!.position_uuid);

@@ -1,7 +1,8 @@
 // Worker for test/sync-structures.test.ts: drives one synchronisation structure directly.
 // - 'mutex': `rounds` times lockSlow / a non-atomic read-modify-write of data[0] / unlock.
-// - 'gate': `rounds` writes through WriteGate.run, each a plain write of data[1] then data[2]
-//   (the two must be equal whenever no write is in flight).
+// - 'gate': `rounds` writes through WriteGate.run, each a plain write of its own pair's first word
+//   then its second (data[kPairs + 2 * index], + 1): equal whenever this writer has no write in
+//   flight. (One pair per writer: writers do not exclude each other, only freezes.)
 // - 'counter': `rounds` Counter.add(k) with k = 1..3.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { lockSlow, tagOf, unlock } from '../../src/internal/mutex.ts';
@@ -11,14 +12,17 @@ import { Counters } from '../../src/internal/counters.ts';
 export interface SyncWorkerData {
   mode: 'mutex' | 'gate' | 'counter';
   rounds: number;
-  /** Int32 words: [0] the mutex-protected value, [1], [2] the gate-protected pair, [8..] the mutex / gate. */
+  /** Int32 words: [0] the mutex-protected value, [8..] the mutex / gate, [kPairs..] the gate-protected pairs. */
   sab: SharedArrayBuffer;
+  /** This writer's pair (gate mode). */
+  index?: number;
   counters?: { sab: SharedArrayBuffer; key: { k0: number; k1: number } };
 }
 
 export const kMutexWord = 8;
 export const kGateBase = 16;
 export const kGateSlotsAt = 32;
+export const kPairs = 100;
 
 if (parentPort !== null && workerData !== null && typeof workerData === 'object' && 'mode' in (workerData as object)) {
   const d = workerData as SyncWorkerData;
@@ -35,11 +39,12 @@ if (parentPort !== null && workerData !== null && typeof workerData === 'object'
     }
   } else if (d.mode === 'gate') {
     const gate = new WriteGate(i32, kGateBase, kGateSlotsAt, 1, 'sync-worker');
-    for (let r = 0; r < d.rounds; r++) {
+    const p = kPairs + 2 * (d.index ?? 0);
+    for (let r = 1; r <= d.rounds; r++) {
       gate.run(() => {
-        i32[1] = r + threadId * 1_000_000;
+        i32[p] = r;
         for (let k = 0; k < 20; k++) Atomics.load(i32, 7); // widen the window between the two writes
-        i32[2] = r + threadId * 1_000_000;
+        i32[p + 1] = r;
       });
     }
   } else {

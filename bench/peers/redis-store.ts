@@ -1,0 +1,130 @@
+/**
+ * Peer "Redis" of bench/order-path.ts: the validator's state in a Redis 7 server on loopback,
+ * reached through ioredis, one connection per thread, as a Node user would write it.
+ *
+ * `startRedis()` starts `redis-server` (BENCH_REDIS_SERVER, default from PATH) on a free
+ * 127.0.0.1 port with `--save '' --appendonly no` (no persistence: the engine's state is rebuilt
+ * at start too), waits for PING, and returns a handle whose `stop()` shuts it down; a missing
+ * binary is a reason to skip, never an exception.
+ *
+ * Keys (positions as JSON text, the validator's own shapes):
+ *   elim                  SET of eliminated hotkeys
+ *   departed              HASH hotkey → JSON { detected_ms }
+ *   acct                  HASH hotkey → account size
+ *   open                  HASH "hotkey|trade pair" → open position
+ *   closed                HASH position_uuid → closed position
+ *   notices               LIST of notices (RPUSH by order threads, LPOP count by the consumer)
+ *   lock:hotkey|tp        the (hotkey, trade pair) lock: SET NX PX with a token; released by a
+ *                         Lua script that deletes the key only if it still holds the token
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { Position } from '../../examples/validator/shared.ts';
+import { tpIdOf } from '../workers/order-path-common.ts';
+import type { Setup } from '../workers/order-path-common.ts';
+
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    /** Deletes `key` if it holds `token` (RELEASE_LUA); 1 if it did. */
+    releaseLock(key: string, token: string): Result<number, Context>;
+  }
+}
+
+export const RELEASE_LUA = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+/** Lock lifetime: far longer than an order (µs to ms), short enough that a crashed holder's lock expires. */
+export const LOCK_TTL_MS = 10_000;
+
+/** A client on `port` with the release script defined. */
+export function redisClient(port: number): Redis {
+  const r = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 3 });
+  r.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE_LUA });
+  return r;
+}
+
+export interface RedisServer {
+  port: number;
+  pid: number;
+  version: string;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Starts redis-server, or returns why it cannot (not installed, did not answer in 10 s). */
+export async function startRedis(): Promise<RedisServer | string> {
+  const bin = process.env.BENCH_REDIS_SERVER ?? 'redis-server';
+  const port = await freePort();
+  let child: ChildProcess;
+  try {
+    child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (e) {
+    return `${bin} could not start (${(e as Error).message})`;
+  }
+  const failed = new Promise<string>((resolve) => {
+    child.once('error', (e) => resolve(`${bin} not available (${e.message}); install it (Debian: apt-get install redis-server) or set BENCH_REDIS_SERVER`));
+    child.once('exit', (code) => resolve(`${bin} exited with ${code} at start`));
+  });
+  const up = (async (): Promise<RedisServer | string> => {
+    const until = Date.now() + 10_000;
+    while (Date.now() < until) {
+      const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        const info = await c.info('server');
+        c.disconnect();
+        const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
+        return {
+          port, pid: child.pid!, version,
+          stop: async () => {
+            if (child.exitCode !== null) return;
+            const exited = new Promise((r) => child.once('exit', r));
+            child.kill('SIGTERM');
+            await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+            if (child.exitCode === null) child.kill('SIGKILL');
+          },
+        };
+      } catch {
+        c.disconnect();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    child.kill('SIGKILL');
+    return `${bin} did not answer PING on 127.0.0.1:${port} within 10 s`;
+  })();
+  return Promise.race([up, failed]);
+}
+
+/** Empties the server and writes the setup's state. */
+export async function seedRedis(r: Redis, setup: Setup): Promise<void> {
+  await r.flushall();
+  const p = r.pipeline();
+  if (setup.eliminated.length > 0) p.sadd('elim', ...setup.eliminated);
+  for (const [hk, v] of Object.entries(setup.departed)) p.hset('departed', hk, JSON.stringify(v));
+  for (const [hk, v] of Object.entries(setup.accountSizes)) p.hset('acct', hk, String(v));
+  for (const pos of setup.positions) {
+    if (pos.is_closed_position) p.hset('closed', pos.position_uuid, JSON.stringify(pos));
+    else p.hset('open', `${pos.miner_hotkey}|${tpIdOf(pos)}`, JSON.stringify(pos));
+  }
+  await p.exec();
+}
+
+/** Orders stored in every position, open and closed, and locks still held. */
+export async function countRedis(r: Redis): Promise<{ orders: number; locksHeld: number }> {
+  let orders = 0;
+  for (const h of ['open', 'closed']) for (const v of await r.hvals(h)) orders += (JSON.parse(v) as Position).orders.length;
+  const locksHeld = (await r.keys('lock:*')).length;
+  return { orders, locksHeld };
+}

@@ -1,0 +1,241 @@
+/**
+ * The soak run (`npm run soak -- --minutes N`, issue 11): the validator's lifecycle for as long as
+ * asked, on the real shapes of test/fixtures/ptn, to show that the positions heap serves writes
+ * as long as the live data fits (freed memory serves any size) and that nothing leaks or is lost.
+ *
+ * Workload (bench/workers/soak-worker.ts): `workers` threads, each owning a share of `miners` hotkeys.
+ * An operation on a miner is, with these odds: one order on a random trade pair (open a position
+ * with one order, or add an order, or close the position once it reached its own target length
+ * of 5..100 orders; closed positions stay): 99.75%; a sync (all the miner's positions replaced by
+ * the 63 real positions, re-keyed): 0.15%; a departure (all deleted, the hotkey marked departed):
+ * 0.1%. Every `killEveryMs` a random worker is terminated (mid-operation) with odds 1/2; engine.watch
+ * recovers it and a new worker takes over its miners.
+ *
+ * Every `sampleMs` one row: elapsed time, live JSON bytes of the stored positions (the ledger),
+ * positions, heap in use, carved, free on the lists, carved / in use, merges, RSS. At the end:
+ * engine.verify(), and for every miner its positions, orders and JSON bytes in the engine equal
+ * to the ledger (a miner left mid-operation by a kill is recounted first, and counted).
+ * Writes the table (soak.md) and the chart (soak.svg) to --out (default: a temp directory).
+ *
+ * Options: --minutes N | --seconds N, --workers N (3), --miners N (48), --max-mib N (positions
+ * heap, 96), --sample-ms N (5000), --kill-every-ms N (7000), --seed N, --out DIR.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { createEngine } from '../src/index.ts';
+import { bundledWorker } from '../test/helpers/workers.ts';
+import { realPositionTexts } from '../test/helpers/data.ts';
+import { Counter, kCounters, kLedgerInts, kPending, kOrders, kPositions, reconcile } from './workers/soak-worker.ts';
+import { type Series, svgChart } from './svg-chart.ts';
+
+export interface SoakOptions {
+  seconds: number;
+  workers?: number;
+  miners?: number;
+  maxMiB?: number;
+  sampleMs?: number;
+  killEveryMs?: number;
+  /** Odds that a worker is killed at each killEveryMs (default 1/2). */
+  killOdds?: number;
+  seed?: number;
+  out?: string;
+  log?: (line: string) => void;
+}
+
+export interface SoakSample {
+  s: number;
+  liveBytes: number;
+  positions: number;
+  inUseBytes: number;
+  carvedBytes: number;
+  freeBytes: number;
+  fragmentation: number;
+  merges: number;
+  rssBytes: number;
+}
+
+export interface SoakResult {
+  samples: SoakSample[];
+  counts: Record<keyof typeof Counter, number>;
+  kills: number;
+  violations: string[];
+  /** Miners whose engine state differs from the ledger (none when nothing was lost). */
+  mismatches: string[];
+  positions: number;
+  orders: number;
+  liveBytes: number;
+  capacityErrors: number;
+  outDir: string;
+}
+
+const WORKER = new URL('./workers/soak-worker.ts', import.meta.url);
+const MiB = 2 ** 20;
+
+export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  const workers = o.workers ?? 3;
+  const miners = o.miners ?? 48;
+  const sampleMs = o.sampleMs ?? 5000;
+  const killEveryMs = o.killEveryMs ?? 7000;
+  const seed = o.seed ?? (Date.now() & 0x7fffffff);
+  const log = o.log ?? ((l: string) => console.log(l));
+  const outDir = o.out ?? mkdtempSync(join(tmpdir(), 'sabstate-soak-'));
+  mkdirSync(outDir, { recursive: true });
+  const engine = createEngine({
+    lockStripes: 1024,
+    positions: { maxRecords: 1 << 16, maxBytes: (o.maxMiB ?? 96) * MiB },
+    departed: { maxRecords: 4096 },
+  });
+  const hotkeys = Array.from({ length: miners }, (_, m) => `5Soak${String(m).padStart(4, '0')}${'x'.repeat(38)}`);
+  const ledger = new SharedArrayBuffer(4 * kLedgerInts * miners);
+  const bytes = new SharedArrayBuffer(8 * miners);
+  const counters = new SharedArrayBuffer(4 * kCounters);
+  const stop = new SharedArrayBuffer(4);
+  const L = new Int32Array(ledger);
+  const B = new Float64Array(bytes);
+  const C = new Int32Array(counters);
+  let rnd = seed >>> 0;
+  const next = (): number => { rnd = (Math.imul(rnd, 1103515245) + 12345) >>> 0; return rnd / 2 ** 32; };
+
+  const templates = realPositionTexts();
+  const shares = Array.from({ length: workers }, (_, w) => hotkeys.map((_, m) => m).filter((m) => m % workers === w));
+  const failures: unknown[] = [];
+  const live = new Map<number, Worker>();
+  let spawned = 0;
+  const start = (w: number): void => {
+    const worker = bundledWorker(WORKER, {
+      workerData: { soak: true, handle: engine.handle(), templates, hotkeys, miners: shares[w], ledger, bytes, counters, stop, seed: seed + ++spawned },
+    });
+    engine.watch(worker);
+    worker.on('error', (e) => failures.push(e));
+    live.set(w, worker);
+  };
+  for (let w = 0; w < workers; w++) start(w);
+
+  const samples: SoakSample[] = [];
+  const t0 = Date.now();
+  const sample = (): void => {
+    const h = engine.stats().positions.heap;
+    let liveBytes = 0;
+    let positions = 0;
+    for (let m = 0; m < miners; m++) {
+      liveBytes += B[m]!;
+      positions += L[m * kLedgerInts + kPositions]!;
+    }
+    const row: SoakSample = {
+      s: Math.round((Date.now() - t0) / 1000), liveBytes, positions, inUseBytes: h.inUseBytes, carvedBytes: h.carvedBytes,
+      freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, rssBytes: process.memoryUsage().rss,
+    };
+    samples.push(row);
+    if (process.env.SOAK_DEBUG) log(`    free by list: ${JSON.stringify(h.freeByClass)}; splits ${h.splits}, blocks ${h.inUseBlocks}`);
+    log(`  ${row.s}s live ${(liveBytes / MiB).toFixed(1)} MiB in ${positions} positions; heap in use ${(row.inUseBytes / MiB).toFixed(1)} MiB, carved ${(row.carvedBytes / MiB).toFixed(1)}, carved/in use ${row.fragmentation.toFixed(3)}, merges ${row.merges}; RSS ${(row.rssBytes / MiB).toFixed(0)} MiB; ops ${C[Counter.ops]}, full ${C[Counter.capacity]}`);
+  };
+
+  let kills = 0;
+  const end = t0 + o.seconds * 1000;
+  let nextSample = t0 + sampleMs;
+  let nextKill = t0 + killEveryMs;
+  while (Date.now() < end && failures.length === 0) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (Date.now() >= nextSample) {
+      sample();
+      nextSample += sampleMs;
+    }
+    if (Date.now() >= nextKill) {
+      nextKill += killEveryMs;
+      if (next() < (o.killOdds ?? 0.5)) {
+        const w = Math.floor(next() * workers);
+        const victim = live.get(w)!;
+        // Terminated at a random moment of its work: mid-operation, mid-heap step, or between two.
+        await new Promise((r) => setTimeout(r, Math.floor(next() * 50)));
+        await victim.terminate();
+        await engine.whenRecovered();
+        kills++;
+        start(w);
+      }
+    }
+  }
+  Atomics.store(new Int32Array(stop), 0, 1);
+  await Promise.all([...live.values()].map((w) => new Promise((r) => (w.threadId === -1 ? r(null) : w.once('exit', r)))));
+  await engine.whenRecovered();
+  if (failures.length) throw failures[0];
+  sample();
+
+  // Exact counts: a miner left pending by a kill just before the stop is recounted (and counted).
+  for (let m = 0; m < miners; m++) {
+    if (L[m * kLedgerInts + kPending] !== 0) {
+      reconcile(engine as never, hotkeys[m]!, L, B, m);
+      C[Counter.reconciled]!++;
+    }
+  }
+  const { violations } = engine.verify({ timeoutMs: 60_000 });
+  const mismatches: string[] = [];
+  let positions = 0;
+  let orders = 0;
+  let liveBytes = 0;
+  for (let m = 0; m < miners; m++) {
+    const all = engine.positions.listForHotkey(hotkeys[m]!);
+    const n = all.reduce((s, p) => s + p.orders.length, 0);
+    const b = all.reduce((s, p) => s + Buffer.byteLength(JSON.stringify(p)), 0);
+    const want = [L[m * kLedgerInts + kPositions]!, L[m * kLedgerInts + kOrders]!, B[m]!];
+    if (all.length !== want[0] || n !== want[1] || b !== want[2]) mismatches.push(`miner ${m}: engine ${all.length} positions / ${n} orders / ${b} bytes, ledger ${want.join(' / ')}`);
+    const openTps = all.filter((p) => p.is_closed_position === false).map((p) => String(Array.isArray(p.trade_pair) ? p.trade_pair[0] : p.trade_pair));
+    if (new Set(openTps).size !== openTps.length) mismatches.push(`miner ${m}: two open positions on one trade pair`);
+    positions += all.length;
+    orders += n;
+    liveBytes += b;
+  }
+  if (engine.positions.size !== positions) mismatches.push(`positions.size ${engine.positions.size}, the miners hold ${positions}`);
+  const counts = Object.fromEntries(Object.entries(Counter).map(([k, i]) => [k, C[i]!])) as SoakResult['counts'];
+  const h = engine.stats().positions.heap;
+  const result: SoakResult = { samples, counts, kills, violations, mismatches, positions, orders, liveBytes, capacityErrors: h.capacityErrors, outDir };
+  writeFileSync(join(outDir, 'soak.md'), table(result, o));
+  writeFileSync(join(outDir, 'soak.svg'), chart(samples, o));
+  engine.close();
+  return result;
+}
+
+function table(r: SoakResult, o: SoakOptions): string {
+  const f = (b: number): string => (b / MiB).toFixed(1);
+  const rows = r.samples.map((s) => `| ${s.s} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${f(s.rssBytes)} |`);
+  return [
+    `Soak: ${o.seconds} s, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}.`,
+    `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
+    '',
+    '| s | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | RSS MiB |',
+    '| - | - | - | - | - | - | - | - | - |',
+    ...rows,
+    '',
+  ].join('\n');
+}
+
+function chart(samples: SoakSample[], o: SoakOptions): string {
+  const mib = (k: keyof SoakSample) => samples.map((s) => [s.s, (s[k] as number) / MiB] as [number, number]);
+  const series: Series[] = [
+    { name: 'live JSON', points: mib('liveBytes') },
+    { name: 'heap in use', points: mib('inUseBytes') },
+    { name: 'heap carved', points: mib('carvedBytes') },
+    { name: 'RSS', points: mib('rssBytes') },
+  ];
+  const frag: Series[] = [{ name: 'carved / in use', points: samples.map((s) => [s.s, s.fragmentation]) }];
+  return svgChart(`sabstate soak: ${o.seconds} s, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, workers killed at random`, 'seconds', 'MiB', series, { name: 'carved / in use', series: frag });
+}
+
+function arg(name: string): number | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : Number(process.argv[i + 1]);
+}
+
+if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const outIdx = process.argv.indexOf('--out');
+  const seconds = arg('seconds') ?? (arg('minutes') ?? 1) * 60;
+  const r = await runSoak({
+    seconds, workers: arg('workers'), miners: arg('miners'), maxMiB: arg('max-mib'), sampleMs: arg('sample-ms'),
+    killEveryMs: arg('kill-every-ms'), seed: arg('seed'), out: outIdx < 0 ? undefined : process.argv[outIdx + 1],
+  });
+  console.log(table(r, { seconds, workers: arg('workers'), miners: arg('miners'), maxMiB: arg('max-mib') }).split('\n').slice(0, 2).join('\n'));
+  console.log(`table and chart: ${join(r.outDir, 'soak.md')}, ${join(r.outDir, 'soak.svg')}`);
+  process.exitCode = r.violations.length || r.mismatches.length || r.counts.capacity ? 1 : 0;
+}

@@ -1,0 +1,206 @@
+/**
+ * The positions domain's per-hotkey index: which positions a miner has, in first-save order,
+ * at a cost per new position that does not depend on how many the miner already has.
+ *
+ * Algorithm: a sequence number per hotkey and one small table entry per position, in the
+ * domain's byHotkey table (table.ts, lock-free reads, CAS writes):
+ *   (hotkey)            -> kIdxNext: Int32, the next sequence number (entries ever assigned)
+ *   (hotkey, seqKey(i)) -> the uuid of the position listed i-th (UTF-16 units)
+ * Adding a position: (1) table.update of the counter (a CAS loop: two writers of different
+ * trade pairs of one hotkey, who do not share a lock, get different numbers), (2) publish the
+ * entry (hotkey, seqKey(i)) -> uuid. Two table writes of fixed size: the same cost for a miner's
+ * first position and its 500th (the previous design re-encoded the miner's whole uuid list,
+ * about 55 µs at 110-180 positions). Listing reads the counter, then entries 0 .. n-1, skipping
+ * the missing ones (deleted positions; a number taken by a writer that died before step 2).
+ * Removing a position removes its entry: by number when the writer knows it (a save undoing its
+ * own listing: O(1)), else by a search from the newest entry (delete: O(positions opened since)),
+ * then lowers the counter past missing entries at its end (trimCount), so numbers are reused.
+ *
+ * Slot table (values in the byHotkey table; each value is written once, into a block nobody else
+ * can reach, then published by the table's slot CAS, table-record.ts):
+ *
+ * | key                 | name      | written by                          | how / published by |
+ * | ------------------- | --------- | ----------------------------------- | ------------------ |
+ * | (hotkey)            | kIdxNext  | any writer of a new position of the hotkey (no common lock) | table.update CAS |
+ * | (hotkey, seqKey(i)) | entry     | the writer that got i from kIdxNext, recovery (repair) | table.publish (claim) |
+ * | (hotkey, seqKey(i)) | (removed) | delete, a save undoing its listing, recovery | table.remove CAS |
+ *
+ * Crash table (a thread terminated right after the step; recovery: position-repair.ts under the
+ * write gate's freeze):
+ *
+ * | step                                   | leaves                                   | recovery |
+ * | -------------------------------------- | ---------------------------------------- | -------- |
+ * | counter CAS (positions.index.counted)  | number i taken, no entry: a hole         | nothing needed: readers skip holes; the record was not published (listing comes first), so no position is unlisted |
+ * | entry published (the caller's `listed` point) | an entry naming a uuid with no record (if the record was not published after) | repair removes the entry (the save is undone) |
+ * | entry removed (positions.index.trimmed: the hotkey's last ones) | a counter past missing entries (none left: a counter alone) | nothing needed (readers skip holes); a counter alone is removed by repair (the delete completed) |
+ * | counter lowered or removed             | done                                     | nothing |
+ *
+ * Races without a crash: a writer that took number i from a counter that was then lowered past
+ * it or removed (trimCount, after a delete) either finds entry i taken (it takes another number)
+ * or finds the counter at or below i (it raises it past i); either way before its record is
+ * published, so no reader sees a stored position missing from the list.
+ */
+import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
+import type { SharedHeap } from '../internal/heap.ts';
+import { RETRY } from '../internal/seqlock.ts';
+import type { SharedTable } from '../internal/table.ts';
+import { readUuid, uuidBytes } from './position-record.ts';
+
+declareCrashPoints('positions', ['positions.index.counted', 'positions.index.trimmed']);
+
+const kIdxNext = 0;
+const kIdxBytes = 4;
+
+/** The second key of the i-th entry of a hotkey. */
+export const seqKey = (i: number): string => i.toString(36);
+
+function counterBytes(n: number): Uint8Array {
+  const b = new Uint8Array(kIdxBytes);
+  new DataView(b.buffer).setInt32(kIdxNext, n, true);
+  return b;
+}
+function counterOf(b: Uint8Array | undefined): number {
+  if (b === undefined || b.length !== kIdxBytes) return 0;
+  return new DataView(b.buffer, b.byteOffset, b.length).getInt32(kIdxNext, true);
+}
+
+export class HotkeyIndex {
+  readonly #t: SharedTable;
+  readonly #heap: SharedHeap;
+  readonly #readCount: (u8: Uint8Array, at: number, len: number) => number;
+  readonly #readUuid: (u8: Uint8Array, at: number, len: number) => string;
+  #taken = 0;
+  readonly #bump = (old: Uint8Array | undefined): Uint8Array => {
+    this.#taken = counterOf(old);
+    return counterBytes(this.#taken + 1);
+  };
+
+  constructor(table: SharedTable, heap: SharedHeap) {
+    this.#t = table;
+    this.#heap = heap;
+    this.#readCount = (u8, at, len) => {
+      if (len !== kIdxBytes) throw RETRY;
+      return u8[at]! | (u8[at + 1]! << 8) | (u8[at + 2]! << 16) | (u8[at + 3]! << 24);
+    };
+    this.#readUuid = (_u8, at, len) => readUuid(heap, at, len);
+  }
+
+  /** Numbers assigned so far for hotkey (entries 0 .. n-1 may exist). */
+  count(hotkey: string): number {
+    return this.#t.read(hotkey, undefined, this.#readCount) ?? 0;
+  }
+
+  /**
+   * Lists uuid under hotkey (inside the heap's write gate; the caller checked it is not listed:
+   * a new record). Returns its number, for removeAt. ERR_CAPACITY leaves at most a hole.
+   */
+  add(hotkey: string, uuid: string): number {
+    const t = this.#t;
+    for (;;) {
+      t.update(hotkey, undefined, this.#bump);
+      const i = this.#taken;
+      crashPoint('positions.index.counted');
+      const b = seqKey(i);
+      const h = t.hash(hotkey, b);
+      const ref = t.allocRecord(hotkey, b, h, 2 * uuid.length);
+      let r: number;
+      try {
+        this.#heap.u8.set(uuidBytes(uuid), t.valueOffset(ref));
+        r = t.publish(hotkey, b, h, ref, 0n);
+      } catch (e) {
+        this.#heap.free(ref);
+        throw e;
+      }
+      // Number i already has an entry: the counter was removed (the hotkey's last entry went)
+      // and created again while a writer that had taken i from the old one was still listing.
+      if (r === -1) {
+        this.#heap.free(ref);
+        continue;
+      }
+      // The same race the other way: our number came from a counter since removed; raise the
+      // new one past it so that readers see the entry (our record is not published yet).
+      if (this.count(hotkey) <= i) this.raiseCount(hotkey, i + 1);
+      return i;
+    }
+  }
+
+  /** Removes entry i of hotkey if it names uuid (inside the write gate); then trimCount. */
+  removeAt(hotkey: string, i: number, uuid: string): boolean {
+    const done = this.#removeAt(hotkey, i, uuid);
+    if (done) this.trimCount(hotkey);
+    return done;
+  }
+
+  #removeAt(hotkey: string, i: number, uuid: string): boolean {
+    const t = this.#t;
+    const b = seqKey(i);
+    const h = t.hash(hotkey, b);
+    if (t.read(hotkey, b, this.#readUuid, h) !== uuid) return false;
+    const old = t.remove(hotkey, b, h, t.lastWord, t.lastSlot);
+    if (old > 0) this.#heap.retire(old);
+    return old > 0;
+  }
+
+  /**
+   * Removes the entry of hotkey naming uuid (inside the write gate), searched from the newest:
+   * O(entries newer than it). A uuid is listed once (a second entry is a violation that
+   * verify() reports and repair removes).
+   */
+  remove(hotkey: string, uuid: string): boolean {
+    for (let i = this.count(hotkey) - 1; i >= 0; i--) {
+      if (this.#removeAt(hotkey, i, uuid)) {
+        this.trimCount(hotkey);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Lowers the counter of a hotkey past the missing entries at its end, and removes it when no
+   * entry is left: numbers are reused, so a miner whose last position goes and comes back
+   * writes the same keys again (no tombstone per number ever used, table.ts), and a deleted
+   * miner leaves no block behind. One CAS that fails if a writer took a number since the
+   * entries were looked at; a writer that took its number before is handled in add().
+   * O(1) unless the entries before the last are missing too.
+   */
+  trimCount(hotkey: string): void {
+    const n = this.count(hotkey);
+    let m = n;
+    while (m > 0 && !this.#t.has(hotkey, seqKey(m - 1))) m--;
+    if (m === n) return;
+    crashPoint('positions.index.trimmed');
+    this.#t.update(hotkey, undefined, (old) => (old !== undefined && counterOf(old) === n ? (m === 0 ? null : counterBytes(m)) : undefined));
+  }
+
+  /** The uuids listed under hotkey, in first-save order (lock-free; each entry a whole version). */
+  list(hotkey: string): string[] {
+    const n = this.count(hotkey);
+    const out: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const u = this.#t.read(hotkey, seqKey(i), this.#readUuid);
+      if (u !== undefined) out.push(u);
+    }
+    return out;
+  }
+
+  /** Every entry of the table: (hotkey, number, uuid); counters as (hotkey, -1 - count, ''). O(slots). */
+  entries(): Array<{ hotkey: string; seq: number; uuid: string }> {
+    return this.#t.scan((hotkey, b, u8, at, len) =>
+      b === undefined
+        ? { hotkey, seq: -1 - this.#readCount(u8, at, len), uuid: '' }
+        : { hotkey, seq: Number.parseInt(b, 36), uuid: this.#readUuid(u8, at, len) });
+  }
+
+  /** Hotkeys with a counter (an entry, or a writer listing one). O(slots). */
+  hotkeyCount(): number {
+    let n = 0;
+    for (const e of this.entries()) if (e.seq < 0) n++;
+    return n;
+  }
+
+  /** Recovery: raises the counter of hotkey to at least n (an entry found past it). */
+  raiseCount(hotkey: string, n: number): void {
+    this.#t.update(hotkey, undefined, (old) => (counterOf(old) >= n ? undefined : counterBytes(n)));
+  }
+}

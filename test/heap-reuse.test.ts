@@ -1,0 +1,165 @@
+/**
+ * Issue 11: freed memory serves any size. The scenario of the issue (fill with small blocks,
+ * free them all, ask for one large block) at the heap and at the positions domain, and a
+ * property: a random mix of sizes never gets ERR_CAPACITY while the live bytes (payload plus
+ * block header of every live allocation) are below 70% of maxBytes.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { SabStateError } from '../src/errors.ts';
+import { hashKeyFromSeed } from '../src/internal/hash.ts';
+import { SharedHeap, createHeapHandle, kBlockHeaderBytes } from '../src/internal/heap.ts';
+import { verifyHeap } from '../src/internal/heap-sweep.ts';
+import type { Position } from '../src/domains/positions.ts';
+import { fcParams, seed } from './helpers/seed.ts';
+import { fixture, saveLocked } from './workers/positions-fixture.ts';
+
+const key = hashKeyFromSeed(BigInt(seed >>> 0));
+
+function heapOf(maxBytes: number): SharedHeap {
+  return new SharedHeap(createHeapHandle(maxBytes, key), key, 'test heap');
+}
+
+function order(k: number): Record<string, unknown> {
+  return {
+    order_type: k % 2 ? 'LONG' : 'SHORT', leverage: 0.25 + k / 1000, price: 60_000 + k, processed_ms: 1_711_443_744_885 + k,
+    order_uuid: `00000000-0000-4000-8000-${String(k).padStart(12, '0')}`, price_sources: [],
+  };
+}
+
+function position(hk: string, uuid: string, tp: string, orders: number): Position {
+  return {
+    miner_hotkey: hk, position_uuid: uuid, open_ms: 1_711_443_744_885, trade_pair: tp,
+    orders: Array.from({ length: orders }, (_, k) => order(k)), current_return: 1, is_closed_position: true,
+  };
+}
+
+test('scenario (heap): fill with small blocks, free them all, one large block is served', () => {
+  const heap = heapOf(8 << 20);
+  const small: number[] = [];
+  for (;;) {
+    try {
+      small.push(heap.alloc(40));
+    } catch (e) {
+      assert.is((e as SabStateError).code, 'ERR_CAPACITY');
+      break;
+    }
+  }
+  assert.ok(small.length > 100_000, `${small.length} small blocks`);
+  for (const r of small) heap.free(r);
+  assert.is(heap.stats().inUseBytes, 0);
+  const big = heap.alloc(6 << 20);
+  assert.ok(heap.capacityOf(big) >= 6 << 20);
+  // and back: the large block freed, small ones fill the heap again
+  heap.free(big);
+  let again = 0;
+  try {
+    for (;;) {
+      heap.alloc(40);
+      again++;
+    }
+  } catch (e) {
+    assert.is((e as SabStateError).code, 'ERR_CAPACITY');
+  }
+  // The refill cuts 48-byte blocks from two runs (the freed large block and the rest of the heap
+  // after it); each run may end in a piece under 48 bytes, and the two pieces are not neighbours.
+  assert.ok(again >= small.length - 1 && again <= small.length, `${again} small blocks fit again, ${small.length} at first`);
+  assert.equal(heap.gate.freeze(() => verifyHeap(heap, () => {}), 1000), [
+    `test heap: ${again} allocated block(s) that nothing refers to (leaked), first at ${small[0]}`,
+  ]);
+});
+
+test('scenario (positions): an 8 MiB heap filled with one-order positions, all deleted, takes a 60-order position', () => {
+  const f = fixture({ maxBytes: 8 << 20, maxRecords: 1 << 16 });
+  // One miner per position, so that no hotkey's uuid list grows through the classes.
+  const hkOf = (k: number): string => `5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5Lh${String(k).padStart(6, '0')}`;
+  const hk = hkOf(999_999);
+  let saved = 0;
+  for (let k = 0; ; k++) {
+    const uuid = `10000000-0000-4000-8000-${String(k).padStart(12, '0')}`;
+    try {
+      saveLocked(f, position(hkOf(k), uuid, 'BTCUSD', 1));
+    } catch (e) {
+      assert.is((e as SabStateError).code, 'ERR_CAPACITY', String(e));
+      break;
+    }
+    saved++;
+  }
+  assert.ok(saved > 1000, `${saved} positions`);
+  assert.ok(f.positions.stats().heap.capacityErrors > 0, 'the heap was full (not the table)');
+  for (let k = 0; k < saved; k++) f.positions.delete(hkOf(k), `10000000-0000-4000-8000-${String(k).padStart(12, '0')}`);
+  assert.is(f.positions.size, 0);
+  const big = position(hk, '20000000-0000-4000-8000-000000000000', 'ETHUSD', 60);
+  saveLocked(f, big);
+  assert.is(f.positions.get(hk, big.position_uuid)?.orders.length, 60);
+  assert.equal(f.positions.verify(), []);
+});
+
+interface Phase { range: [number, number]; steps: number; frees: number; seed: number }
+
+// Phases, each with its own size range (small, medium, up to a 100 KB position) and its own share
+// of frees: the sizes freed in one phase are not the ones asked for in the next.
+const phases = fc.array(
+  fc.record({
+    range: fc.constantFrom<[number, number]>([1, 256], [200, 1024], [1000, 8192], [4096, 32 << 10], [16 << 10, 100 << 10]),
+    steps: fc.integer({ min: 20, max: 3000 }), frees: fc.double({ min: 0, max: 0.7, noNaN: true }), seed: fc.nat(),
+  }),
+  { minLength: 1, maxLength: 8 },
+);
+
+/** Runs the phases on a fresh heap; throws on an ERR_CAPACITY below 70% live; checks the heap at the end. */
+function runPhases(maxBytes: number, ps: Phase[]): void {
+  const heap = heapOf(maxBytes);
+  const live: Array<[number, number]> = [];
+  let liveBytes = 0;
+  for (const p of ps) {
+    let x = p.seed;
+    const next = (): number => { x = (Math.imul(x, 1103515245) + 12345) >>> 0; return x / 2 ** 32; };
+    for (let k = 0; k < p.steps; k++) {
+      if (next() < p.frees) {
+        const at = Math.floor(next() * live.length);
+        if (live.length === 0) continue;
+        const [ref, n] = live.splice(at, 1)[0]!;
+        heap.free(ref);
+        liveBytes -= n;
+        continue;
+      }
+      const want = p.range[0] + Math.floor(next() * (p.range[1] - p.range[0] + 1));
+      const n = want + kBlockHeaderBytes;
+      if (liveBytes + n >= 0.7 * maxBytes) continue;
+      let ref: number;
+      try {
+        ref = heap.alloc(want);
+      } catch (e) {
+        const st = heap.stats();
+        throw new Error(`${(e as SabStateError).code} for ${want} bytes at ${((liveBytes + n) / maxBytes * 100).toFixed(1)}% live; carved ${st.carvedBytes}, in use ${st.inUseBytes}, free ${st.freeBytes}`);
+      }
+      live.push([ref, n]);
+      liveBytes += n;
+    }
+  }
+  const reach = (mark: (ref: number, what: string) => void): void => { for (const [r] of live) mark(r, 'live'); };
+  assert.equal(heap.gate.freeze(() => verifyHeap(heap, reach), 1000), []);
+}
+
+test('property: a random mix of sizes never gets ERR_CAPACITY while live bytes stay below 70% of maxBytes (16 MiB heap, blocks up to 100 KB)', () => {
+  fc.assert(fc.property(phases, (ps) => runPhases(16 << 20, ps)), fcParams(40));
+});
+
+// Not met: with blocks up to 100 KB in a 4 MiB heap (one block 2.4% of the heap, a twelfth of
+// the free space at 70% live), random churn of large blocks can leave the free memory in pieces
+// smaller than the next request, and a heap that cannot move live blocks has no answer. Found by
+// the property above run on 4 MiB (seed 1032473481, about one run in 500): the phases below end
+// in ERR_CAPACITY at about 69% live. The positions heap defaults to 1 GiB, where 100 KB is 0.01%.
+test.skip('property, small heap: 70% live in a 4 MiB heap with blocks up to 100 KB (not met: fragmentation)', () => {
+  runPhases(4 << 20, [
+    { range: [1000, 8192], steps: 145, frees: 0, seed: 774890661 },
+    { range: [16 << 10, 100 << 10], steps: 39, frees: 0, seed: 1879047538 },
+    { range: [16 << 10, 100 << 10], steps: 206, frees: 0.6971932910382749, seed: 1846443599 },
+    { range: [16 << 10, 100 << 10], steps: 20, frees: 0, seed: 0 },
+    { range: [1, 256], steps: 20, frees: 0, seed: 0 },
+  ]);
+});
+
+test.run();

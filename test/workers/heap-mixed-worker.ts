@@ -1,0 +1,132 @@
+// Worker for test/heap-crash.test.ts: a heap's split, merge and exact-fit steps, driven on a
+// small heap shared with the parent. Every block it holds is published in `slots` (one Int32 per
+// block, Atomics.store) before it does anything else, and unpublished before it is freed: the
+// parent's sweep treats the slots as the "tables" that reach blocks. Every heap call runs inside
+// the write gate, as the domains' calls do. Modes:
+// - 'crash': stop at `crashAt` (test/helpers/crash.ts) while running `rounds` of: fill the heap
+//   with 48-byte blocks, free them all, one large block (a merge), small blocks split off the
+//   rest, then an exact fit (a run of seven 48-byte blocks freed, then a 320-byte request whose
+//   class is 352), then everything freed.
+// - 'churn': after a start barrier, `iterations` seeded steps of mixed sizes (32 B .. 24 KB) on
+//   a heap kept near full, so that merges, splits and exact fits race with other threads' pops
+//   and pushes; every block is filled with a pattern naming (worker, step) and checked before it
+//   is freed (a block handed to two threads at once, or cut by a merge while in use, shows up).
+import { parentPort, workerData } from 'node:worker_threads';
+import { SharedHeap, type HeapHandle } from '../../src/internal/heap.ts';
+import { hashKeyFromSeed } from '../../src/internal/hash.ts';
+import { prng } from '../helpers/seed.ts';
+import { type CrashAt, stopAtCrashPoint } from '../helpers/crash.ts';
+import { SabStateError } from '../../src/errors.ts';
+
+interface Data {
+  mode: 'crash' | 'churn';
+  heap: HeapHandle;
+  seed: number;
+  slots: SharedArrayBuffer;
+  crashAt?: CrashAt;
+  rounds?: number;
+  flag?: SharedArrayBuffer;
+  workers?: number;
+  iterations?: number;
+  id?: number;
+}
+
+const d = workerData as Data;
+const heap = new SharedHeap(d.heap, hashKeyFromSeed(d.seed), 'test heap');
+const slots = new Int32Array(d.slots);
+
+/** Allocates and publishes in slot i; returns the ref, or 0 on ERR_CAPACITY. */
+function take(i: number, bytes: number): number {
+  try {
+    return heap.gate.run(() => {
+      const ref = heap.alloc(bytes);
+      Atomics.store(slots, i, ref);
+      return ref;
+    });
+  } catch (e) {
+    if ((e as SabStateError).code === 'ERR_CAPACITY') return 0;
+    throw e;
+  }
+}
+
+function drop(i: number): void {
+  heap.gate.run(() => {
+    const ref = Atomics.load(slots, i);
+    if (ref === 0) return;
+    Atomics.store(slots, i, 0);
+    heap.free(ref);
+  });
+}
+
+function fill(ref: number, len: number, tag: number): void {
+  const p = heap.payload(ref);
+  heap.i32[p >> 2] = tag;
+  for (let k = 4; k < len; k += 64) heap.u8[p + k] = (tag + k) & 0xff;
+}
+
+function check(ref: number, len: number, tag: number): boolean {
+  if (heap.checkBlock(ref) < len) return false;
+  const p = heap.payload(ref);
+  if (heap.i32[p >> 2] !== tag) return false;
+  for (let k = 4; k < len; k += 64) if (heap.u8[p + k] !== ((tag + k) & 0xff)) return false;
+  return true;
+}
+
+if (d.mode === 'crash') {
+  stopAtCrashPoint(d.crashAt);
+  const n = slots.length;
+  for (let round = 0; round < d.rounds!; round++) {
+    let k = 0;
+    while (k < n - 8 && take(k, 40) !== 0) k++;
+    for (let i = 0; i < k; i++) drop(i);
+    take(0, Math.floor(k * 48 * 0.6)); // heap full of free 48-byte blocks: a merge serves it
+    let m = 1;
+    while (m < 64 && take(m, 40) !== 0) m++; // split off the rest
+    for (let i = 0; i < m; i++) drop(i);
+    // Exact fit: the heap full of 48-byte blocks but for one run of seven (336 bytes, list 320).
+    k = 0;
+    while (k < n - 8 && take(k, 40) !== 0) k++;
+    for (let i = 100; i < 107; i++) drop(i);
+    take(100, 320); // class 352: no list, no bump; a merge joins the run; the exact fit takes it
+    for (let i = 0; i < k; i++) drop(i);
+  }
+  parentPort!.postMessage({ done: true });
+} else {
+  const rnd = prng(d.seed + d.id!);
+  const flag = new Int32Array(d.flag!);
+  Atomics.add(flag, 0, 1);
+  while (Atomics.load(flag, 0) < d.workers!) Atomics.wait(flag, 0, Atomics.load(flag, 0), 1);
+  const base = d.id! * (slots.length / d.workers!);
+  const per = slots.length / d.workers!;
+  const lens = new Int32Array(per);
+  const tags = new Int32Array(per);
+  let bad = 0;
+  let capacity = 0;
+  let allocs = 0;
+  for (let step = 0; step < d.iterations!; step++) {
+    const i = Math.floor(rnd() * per);
+    const ref = Atomics.load(slots, base + i);
+    if (ref !== 0) {
+      if (!check(ref, lens[i]!, tags[i]!)) bad++;
+      drop(base + i);
+      continue;
+    }
+    const len = rnd() < 0.8 ? 4 + Math.floor(rnd() * 400) : 1000 + Math.floor(rnd() * 24_000);
+    const got = take(base + i, len);
+    if (got === 0) {
+      capacity++;
+      continue;
+    }
+    allocs++;
+    lens[i] = len;
+    tags[i] = (d.id! << 24) | (step & 0xffffff);
+    fill(got, len, tags[i]!);
+  }
+  for (let i = 0; i < per; i++) {
+    const ref = Atomics.load(slots, base + i);
+    if (ref === 0) continue;
+    if (!check(ref, lens[i]!, tags[i]!)) bad++;
+    drop(base + i);
+  }
+  parentPort!.postMessage({ bad, capacity, allocs });
+}
