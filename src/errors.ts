@@ -36,6 +36,8 @@ export const ErrorCode = {
   SNAPSHOT_CORRUPT: 'ERR_SNAPSHOT_CORRUPT',
   NATIVE_UNAVAILABLE: 'ERR_NATIVE_UNAVAILABLE',
   CLOSED: 'ERR_CLOSED',
+  /** A remote store (createRedisEngine) could not be reached or dropped the connection mid-call. */
+  CONNECTION: 'ERR_CONNECTION',
 } as const;
 
 /** One of the codes of {@link ErrorCode}. */

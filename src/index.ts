@@ -9,6 +9,8 @@ export { EliminationsDomain } from './domains/eliminations.ts';
 export { DepartedDomain } from './domains/departed.ts';
 export { GeneralDomain } from './domains/general.ts';
 export { hashBackend } from './internal/native.ts';
+export { toAsyncEngine } from './async/sab-adapter.ts';
+export { createRedisEngine } from './redis/engine.ts';
 
 export type { QueueNames, CounterNames, MapNames, EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine.ts';
 export type { ErrorCodeValue } from './errors.ts';
@@ -23,3 +25,8 @@ export type { SyncGate, GateState } from './internal/gate.ts';
 export type { ImportReport, ImportError, ImportOptions } from './ptn/import.ts';
 export type { ExportReport, ExportOptions } from './ptn/export.ts';
 export type { SnapshotReport } from './engine-snapshot.ts';
+export type {
+  AsyncEngine, AsyncLocks, AsyncPositions, AsyncEliminations, AsyncDeparted, AsyncGeneral, AsyncQueue, AsyncCounter, AsyncMap,
+  AsyncSyncGate, AsyncOpenPositionHead, AsyncLockOptions,
+} from './async/types.ts';
+export type { RedisEngineOptions } from './redis/engine.ts';

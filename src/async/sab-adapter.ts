@@ -1,0 +1,154 @@
+/**
+ * toAsyncEngine(engine): the SharedArrayBuffer engine as an AsyncEngine (src/async/types.ts).
+ *
+ * Thin: every method calls the engine's own method and returns its result in a resolved
+ * Promise; nothing is copied or cached here, and the shared-memory guarantees (README, 1-8)
+ * are the engine's. Two calls differ from a plain wrap:
+ * - locks.withLock uses the engine's withLockAsync (waits with Atomics.waitAsync, the stripe is
+ *   held until fn's promise settles, the event loop never blocks). The stripe is held by the
+ *   thread, not by the async task: a save made by another task of the same thread while the
+ *   stripe is held passes the lock check (the engine's isHeldByCurrentThread). Redis, whose
+ *   lock context follows the async task, refuses it.
+ * - positions.appendOrder / getOpenHead call the engine's own order step where it has one (issue
+ *   12); on an engine without it, appendOrder is getOpen + save of the whole position (correct,
+ *   but its cost grows with the position's orders) and getOpenHead is built from getOpen.
+ * - queue.pop({ timeoutMs }) is the ring's popAsync (0 by default: do not wait).
+ */
+import type { Engine } from '../engine.ts';
+import { ErrorCode, SabStateError } from '../errors.ts';
+import type { Position } from '../domains/positions.ts';
+import type { AsyncEngine, AsyncOpenPositionHead, AsyncQueue, AsyncCounter, AsyncMap, PositionHead } from './types.ts';
+
+/** The order step of an engine that has it (issue 12), looked up at run time. */
+interface OrderStep {
+  getOpenHead?(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean }): AsyncOpenPositionHead | undefined;
+  appendOrder?(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number }): void;
+}
+
+/** Runs a synchronous engine call; its value or its throw as a Promise. */
+function call<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (e) {
+    return Promise.reject(e);
+  }
+}
+
+/** The head of `p` (its fields, `orders` null at its place), as getOpenHead returns it. */
+function headOf(p: Position): AsyncOpenPositionHead['position'] {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(p)) out[k] = k === 'orders' ? null : p[k];
+  return out as AsyncOpenPositionHead['position'];
+}
+
+export function toAsyncEngine(engine: Engine): AsyncEngine {
+  const { locks, positions: pos, eliminations: el, departed: dep, general } = engine;
+  const step = pos as unknown as OrderStep;
+  const queues = new Map<string, AsyncQueue>();
+  const counters = new Map<string, AsyncCounter>();
+  const maps = new Map<string, AsyncMap>();
+  return {
+    backend: 'sab',
+    locks: {
+      withLock: (hk, tp, fn, opts) => locks.withLockAsync(hk, tp, fn, opts),
+      isHeld: (hk, tp) => call(() => locks.isHeld(hk, tp)),
+    },
+    positions: {
+      get: (hk, uuid) => call(() => pos.get(hk, uuid)),
+      getOpen: (hk, tp) => call(() => pos.getOpen(hk, tp)),
+      getOpenHead: (hk, tp, opts) =>
+        call(() => {
+          if (step.getOpenHead !== undefined) return step.getOpenHead.call(pos, hk, tp, opts);
+          const p = pos.getOpen(hk, tp);
+          if (p === undefined) return undefined;
+          const last = opts?.lastOrder === true ? (p.orders[p.orders.length - 1] as Record<string, unknown> | undefined) : undefined;
+          return { position: headOf(p), orderCount: p.orders.length, lastOrder: last };
+        }),
+      listForHotkey: (hk, opts) => call(() => pos.listForHotkey(hk, opts)),
+      save: (p, opts) => call(() => pos.save(p, opts)),
+      appendOrder: (head, order, opts) =>
+        call(() => {
+          if (step.appendOrder !== undefined) return step.appendOrder.call(pos, head, order, opts);
+          // Fallback until the engine has its own order step: the head rule here, the rest by save.
+          const given = (head as { orders?: unknown }).orders;
+          if (given !== undefined && given !== null) {
+            throw new SabStateError(ErrorCode.INVALID_VALUE, 'head.orders must be null or absent (appendOrder adds one order; save writes whole positions)');
+          }
+          const uuid = (head as { position_uuid?: unknown }).position_uuid;
+          const hk = (head as { miner_hotkey?: unknown }).miner_hotkey;
+          const prev = typeof hk === 'string' && typeof uuid === 'string' ? pos.get(hk, uuid) : undefined;
+          const whole: Record<string, unknown> = {};
+          for (const k of Object.keys(head)) whole[k] = k === 'orders' ? [...(prev?.orders ?? []), order] : head[k];
+          if (!('orders' in whole)) whole.orders = [...(prev?.orders ?? []), order];
+          pos.save(whole as Position, opts);
+        }),
+      delete: (hk, uuid) => call(() => pos.delete(hk, uuid)),
+      hotkeys: () => call(() => pos.hotkeys()),
+    },
+    eliminations: {
+      add: (row, opts) => call(() => el.add(row, opts)),
+      get: (hk) => call(() => el.get(hk)),
+      has: (hk) => call(() => el.has(hk)),
+      take: (hk) => call(() => el.take(hk)),
+      delete: (hk) => call(() => el.delete(hk)),
+      list: () => call(() => el.list()),
+      replaceAll: (rows) => call(() => el.replaceAll(rows)),
+      size: () => call(() => el.size),
+    },
+    departed: {
+      mark: (hk, ms) => call(() => dep.mark(hk, ms)),
+      get: (hk) => call(() => dep.get(hk)),
+      has: (hk) => call(() => dep.has(hk)),
+      delete: (hk) => call(() => dep.delete(hk)),
+      entries: () => call(() => dep.entries()),
+      size: () => call(() => dep.size),
+    },
+    general: {
+      queue(name) {
+        let q = queues.get(name);
+        if (q === undefined) {
+          const ring = general.queue(name);
+          q = {
+            push: (msg) => call(() => ring.push(msg)),
+            pop: (opts) => ring.popAsync({ timeoutMs: opts?.timeoutMs ?? 0 }),
+            size: () => call(() => ring.size),
+          };
+          queues.set(name, q);
+        }
+        return q;
+      },
+      counter(name) {
+        let c = counters.get(name);
+        if (c === undefined) {
+          const cell = general.counter(name);
+          c = { add: (n) => call(() => cell.add(n)), get: () => call(() => cell.get()) };
+          counters.set(name, c);
+        }
+        return c;
+      },
+      map(name) {
+        let m = maps.get(name);
+        if (m === undefined) {
+          const mp = general.map(name);
+          m = {
+            get: (k) => call(() => mp.get(k)),
+            set: (k, v) => call(() => mp.set(k, v)),
+            has: (k) => call(() => mp.has(k)),
+            delete: (k) => call(() => mp.delete(k)),
+            entries: () => call(() => mp.entries()),
+            size: () => call(() => mp.size),
+          };
+          maps.set(name, m);
+        }
+        return m;
+      },
+      syncGate: {
+        begin: () => call(() => general.syncGate.begin()),
+        end: () => call(() => general.syncGate.end()),
+        current: () => call(() => general.syncGate.current()),
+      },
+    },
+    stats: () => call(() => engine.stats() as unknown as Record<string, unknown>),
+    close: () => call(() => engine.close()),
+  };
+}

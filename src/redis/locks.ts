@@ -1,0 +1,166 @@
+/**
+ * Locks on Redis: one key per (hotkey, trade pair), granted with a fencing token.
+ *
+ * Algorithm (the single-instance Redis lock of the Redis docs, plus fencing):
+ * 1. acquire: LOCK_ACQUIRE, one script: if the key is free, INCR the hotkey's fence counter and
+ *    `SET key "<fence>:<random>" PX ttl`, and read the open position's head and order count
+ *    (the order step's getOpenHead, answered from the hold: one round trip fewer);
+ *    else return the key's PTTL. A waiter retries after
+ *    min(backoff, pttl) (backoff 1, 2, 4 ... 32 ms with jitter) until `timeoutMs`
+ *    (ERR_LOCK_TIMEOUT). A holder that died or lost its connection is never renewed, so its
+ *    lock is free at most `lockTtlMs` after its last renewal.
+ * 2. hold: while fn runs, LOCK_RENEW every ttl/3 (compare-and-PEXPIRE). A renewal that finds the
+ *    value gone marks the hold lost (`stats().locks.lost`); fn keeps running, but every write it
+ *    makes is refused by the write script (ERR_LOCK_NOT_HELD), which compares the value itself.
+ * 3. release: LOCK_RELEASE (compare-and-delete): never deletes another holder's lock. If the
+ *    release cannot reach Redis, the lock expires after its TTL (counted: releaseFailures).
+ *
+ * The hold is carried by the async task, not the thread or the connection: an AsyncLocalStorage
+ * context maps each held (hotkey, tp) to its value, so positions.save inside fn (awaited or not,
+ * any depth of calls) finds the value to fence its write with, and a save made by an unrelated
+ * task of the same process is refused before any round trip (ERR_LOCK_NOT_HELD). A nested
+ * withLock on a key the task holds runs fn at once (re-entrant per task).
+ *
+ * Crash table (process terminated right after each step; "recovery" is the TTL, no repair):
+ * | after step                         | leaves                          | how it completes            |
+ * | ---------------------------------- | ------------------------------- | --------------------------- |
+ * | acquire script sent, reply lost    | a granted lock nobody uses      | expires after lockTtlMs     |
+ * | acquired / renewed                 | the lock, held                  | expires after lockTtlMs     |
+ * | a write script (positions.ts)      | the write, whole or not at all  | atomic script: nothing      |
+ * | release sent                       | nothing (or the TTL as above)   | -                           |
+ * A paused holder (GC, SIGSTOP) past its TTL: its writes are refused by the fence when it wakes.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { ErrorCode, SabStateError, checkKey } from '../errors.ts';
+import type { AsyncLockOptions, AsyncLocks } from '../async/types.ts';
+import { LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from './scripts.ts';
+import { type RedisStore, enc } from './store.ts';
+
+/** One lock held by the current async task. */
+export interface Hold {
+  readonly key: string;
+  readonly value: string;
+  readonly fence: number;
+  lost: boolean;
+  /**
+   * The open position of (hotkey, tp) read by the acquiring script ([head JSON, orderCount];
+   * null: none), until this hold writes the position (then undefined: read it
+   * from Redis). Only holders of this lock write this (hotkey, tp), so it stays current; a save
+   * under another trade pair's lock that moves the position away is caught by appendOrder's own
+   * trade-pair check (ERR_INVALID_VALUE), never written over.
+   */
+  open: [string, number] | null | undefined;
+}
+
+export interface RedisLockStats {
+  acquired: number;
+  contended: number;
+  timeouts: number;
+  lost: number;
+  renewals: number;
+  releaseFailures: number;
+  heldNow: number;
+}
+
+const holdKey = (hotkey: string, tp: string): string => `${hotkey}\u0000${tp}`;
+
+export class RedisLocks implements AsyncLocks {
+  readonly #s: RedisStore;
+  readonly #ttl: number;
+  readonly #als = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
+  readonly #stats: RedisLockStats = { acquired: 0, contended: 0, timeouts: 0, lost: 0, renewals: 0, releaseFailures: 0, heldNow: 0 };
+
+  constructor(store: RedisStore, lockTtlMs: number) {
+    this.#s = store;
+    this.#ttl = lockTtlMs;
+  }
+
+  lockKey(hotkey: string, tp: string): string {
+    return `${this.#s.base(hotkey)}lock:${enc(tp)}`;
+  }
+
+  /** The current task's hold of (hotkey, tp), or undefined. */
+  holdOf(hotkey: string, tp: string): Hold | undefined {
+    return this.#als.getStore()?.get(holdKey(hotkey, tp));
+  }
+
+  async withLock<T>(hotkey: string, tradePairId: string, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    const t = opts?.timeoutMs;
+    if (t !== undefined && (typeof t !== 'number' || Number.isNaN(t) || t < 0)) throw new TypeError('options.timeoutMs must be a non-negative number');
+    const timeoutMs = t ?? Infinity;
+    const outer = this.#als.getStore();
+    const hk = holdKey(hotkey, tradePairId);
+    if (outer?.has(hk)) return await fn();
+    const hold = await this.#acquire(hotkey, tradePairId, timeoutMs);
+    const held = new Map(outer);
+    held.set(hk, hold);
+    this.#stats.heldNow++;
+    const timer = setInterval(() => void this.#renew(hold), Math.max(1, Math.floor(this.#ttl / 3)));
+    timer.unref();
+    try {
+      return await this.#als.run(held, fn);
+    } finally {
+      clearInterval(timer);
+      this.#stats.heldNow--;
+      try {
+        await this.#s.run(LOCK_RELEASE, [hold.key], [hold.value], 'locks.release');
+      } catch {
+        this.#stats.releaseFailures++; // expires after its TTL
+      }
+    }
+  }
+
+  async isHeld(hotkey: string, tradePairId: string): Promise<boolean> {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    return (await this.#s.cmd('locks.isHeld', 'EXISTS', this.lockKey(hotkey, tradePairId))) === 1;
+  }
+
+  stats(): RedisLockStats {
+    return { ...this.#stats };
+  }
+
+  async #acquire(hotkey: string, tp: string, timeoutMs: number): Promise<Hold> {
+    const key = this.lockKey(hotkey, tp);
+    const base = this.#s.base(hotkey);
+    const keys = [key, `${base}fence`, `${base}open`];
+    const rand = randomBytes(12).toString('base64url');
+    const deadline = performance.now() + timeoutMs;
+    let backoff = 1;
+    for (let first = true; ; first = false) {
+      const r = (await this.#s.run(LOCK_ACQUIRE, keys, [rand, this.#ttl, base, tp], 'locks.withLock')) as [number, number, string?, number?];
+      if (r[0] > 0) {
+        this.#stats.acquired++;
+        const open: Hold['open'] = r[2] === undefined ? null : [r[2], r[3]!];
+        return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false, open };
+      }
+      if (first) this.#stats.contended++;
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.#stats.timeouts++;
+        throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `locks.withLock: (${hotkey}, ${tp}) still held by another holder after ${timeoutMs} ms`);
+      }
+      const pttl = r[1] > 0 ? r[1] : backoff;
+      const wait = Math.min(backoff * (0.5 + Math.random()), pttl, left);
+      backoff = Math.min(backoff * 2, 32);
+      await new Promise((res) => setTimeout(res, Math.max(1, wait)));
+    }
+  }
+
+  async #renew(hold: Hold): Promise<void> {
+    if (hold.lost) return;
+    try {
+      const ok = await this.#s.run(LOCK_RENEW, [hold.key], [hold.value, this.#ttl], 'locks.renew');
+      this.#stats.renewals++;
+      if (ok !== 1) {
+        hold.lost = true;
+        this.#stats.lost++;
+      }
+    } catch {
+      // Not reachable: the lock expires after its TTL unless a later renewal gets through.
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Positions on Redis: head and orders apart (store.ts' key table), so the order step is one
+ * RPUSH of the new order plus the new head, in one script, whatever the position's history.
+ *
+ * Values are JSON (not the engine's binary codec): Redis holds them as text that redis-cli, the
+ * Python validator and a Lua script can read, and JSON.parse keeps key order, so a position
+ * comes back with its fields in the order it was saved (the head keeps `orders: null` at its
+ * place; reading sets it back). What JSON cannot carry (undefined fields, BigInt, cycles) is
+ * dropped or refused (ERR_INVALID_VALUE) before anything is sent.
+ *
+ * Every call is one round trip: save / appendOrder (POS_WRITE: fence, sync gate, one-open rule,
+ * head, orders, indexes, atomic), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
+ * getOpenHead without lastOrder inside withLock of that (hotkey, tp) before this hold's first
+ * write: the lock script read it when it granted the lock, locks.ts),
+ * listForHotkey (POS_LIST). delete reads the uuid's trade pair (1), takes its lock (1 or more),
+ * deletes fenced (1) and releases (1), like the engine's delete, which takes the lock itself.
+ * hotkeys() scans the key space (SCAN, one round trip per 1000 keys): a sync-time call.
+ * listForHotkey returns positions in no particular order (the engine: first-save order).
+ *
+ * Crash table: each write is one script, applied whole or not at all; a process killed after
+ * sending it (reply lost) does not know which: the caller got ERR_CONNECTION or nothing.
+ */
+import { ErrorCode, SabStateError, checkKey, describe, optObject } from '../errors.ts';
+import type { Position } from '../domains/positions.ts';
+import { validatePosition } from '../domains/position-record.ts';
+import type { AsyncOpenPositionHead, AsyncPositions, PositionHead } from '../async/types.ts';
+import { POS_DELETE, POS_GET, POS_GET_OPEN, POS_LIST, POS_WRITE } from './scripts.ts';
+import { type RedisStore, dec, enc } from './store.ts';
+import type { RedisLocks } from './locks.ts';
+
+function json(v: unknown, what: string): string {
+  let s: string | undefined;
+  try {
+    s = JSON.stringify(v);
+  } catch (e) {
+    throw new SabStateError(ErrorCode.INVALID_VALUE, `${what} is not JSON: ${(e as Error).message}`);
+  }
+  if (s === undefined) throw new SabStateError(ErrorCode.INVALID_VALUE, `${what} is not JSON, got ${describe(v)}`);
+  return s;
+}
+
+/** The head's JSON: every field of `p`, `orders` null at its place (appended last if absent). */
+function headJson(p: Record<string, unknown>): string {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(p)) out[k] = k === 'orders' ? null : p[k];
+  if (!('orders' in out)) out.orders = null;
+  return json(out, 'position');
+}
+
+function readPosition(head: string, orders: string[]): Position {
+  const p = JSON.parse(head) as Position;
+  p.orders = orders.map((o) => JSON.parse(o) as unknown);
+  return p;
+}
+
+function checkEpoch(opts: unknown): string {
+  const ifEpoch = opts === undefined ? undefined : optObject(opts, 'options').ifEpoch;
+  if (ifEpoch === undefined) return '';
+  if (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch)) throw new TypeError('options.ifEpoch must be an integer');
+  return String(ifEpoch);
+}
+
+export class RedisPositions implements AsyncPositions {
+  readonly #s: RedisStore;
+  readonly #locks: RedisLocks;
+  saves = 0;
+  appends = 0;
+  reads = 0;
+  /** getOpenHead calls answered from the lock's hold (no round trip). */
+  prefetched = 0;
+
+  constructor(store: RedisStore, locks: RedisLocks) {
+    this.#s = store;
+    this.#locks = locks;
+  }
+
+  async get(hotkey: string, positionUuid: string): Promise<Position | undefined> {
+    checkKey(hotkey, 'hotkey');
+    checkKey(positionUuid, 'positionUuid');
+    this.reads++;
+    const b = this.#s.base(hotkey);
+    const u = enc(positionUuid);
+    const r = (await this.#s.run(POS_GET, [`${b}head:${u}`, `${b}orders:${u}`], [], 'positions.get')) as [string, string[]] | null;
+    return r === null ? undefined : readPosition(r[0], r[1]);
+  }
+
+  async getOpen(hotkey: string, tradePairId: string): Promise<Position | undefined> {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    this.reads++;
+    const b = this.#s.base(hotkey);
+    const r = (await this.#s.run(POS_GET_OPEN, [`${b}open`], [b, tradePairId, 'full'], 'positions.getOpen')) as [string, string[]] | null;
+    return r === null ? undefined : readPosition(r[0], r[1]);
+  }
+
+  async getOpenHead(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean }): Promise<AsyncOpenPositionHead | undefined> {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    const last = opts === undefined ? undefined : optObject(opts, 'options').lastOrder;
+    if (last !== undefined && typeof last !== 'boolean') throw new TypeError('options.lastOrder must be a boolean');
+    this.reads++;
+    // Answered from the lock's hold unless the last order is asked for (or the hold wrote since).
+    const held = last === true ? undefined : this.#locks.holdOf(hotkey, tradePairId)?.open;
+    let r: [string, number, string?] | null;
+    if (held !== undefined) {
+      this.prefetched++;
+      r = held;
+    } else {
+      const b = this.#s.base(hotkey);
+      const mode = last === true ? 'last' : 'head';
+      r = (await this.#s.run(POS_GET_OPEN, [`${b}open`], [b, tradePairId, mode], 'positions.getOpenHead')) as [string, number, string?] | null;
+    }
+    if (r === null) return undefined;
+    return {
+      position: JSON.parse(r[0]) as AsyncOpenPositionHead['position'],
+      orderCount: r[1],
+      lastOrder: r[2] === undefined ? undefined : (JSON.parse(r[2]) as Record<string, unknown>),
+    };
+  }
+
+  async listForHotkey(hotkey: string, opts?: { open?: boolean }): Promise<Position[]> {
+    checkKey(hotkey, 'hotkey');
+    const open = opts === undefined ? undefined : optObject(opts, 'options').open;
+    if (open !== undefined && typeof open !== 'boolean') throw new TypeError('options.open must be a boolean');
+    this.reads++;
+    const b = this.#s.base(hotkey);
+    const rows = (await this.#s.run(POS_LIST, [`${b}idx`], [b], 'positions.listForHotkey')) as Array<[string, string[]]>;
+    const all = rows.map(([h, o]) => readPosition(h, o));
+    return open === undefined ? all : all.filter((p) => (p.is_closed_position === false) === open);
+  }
+
+  async save(position: Position, opts?: { ifEpoch?: number }): Promise<void> {
+    const v = validatePosition(position);
+    const epoch = checkEpoch(opts);
+    const head = headJson(position as Record<string, unknown>);
+    const orders = v.orders.map((o, i) => json(o, `position.orders[${i}]`));
+    await this.#write('save', v, epoch, head, orders, 'positions.save');
+    this.saves++;
+  }
+
+  async appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number }): Promise<void> {
+    if (typeof head === 'object' && head !== null && !Array.isArray(head)) {
+      const o = (head as { orders?: unknown }).orders;
+      if (o !== undefined && o !== null) {
+        throw new SabStateError(ErrorCode.INVALID_VALUE, `head.orders must be null or absent (appendOrder adds one order; save writes whole positions), got ${describe(o)}`);
+      }
+    }
+    const v = validatePosition({ ...(head as object), orders: [] });
+    if (typeof order !== 'object' || order === null || Array.isArray(order)) {
+      throw new SabStateError(ErrorCode.INVALID_VALUE, `order must be an object, got ${describe(order)}`);
+    }
+    const epoch = checkEpoch(opts);
+    const hj = headJson(head as Record<string, unknown>);
+    await this.#write('append', v, epoch, hj, [json(order, 'order')], 'positions.appendOrder');
+    this.appends++;
+  }
+
+  async delete(hotkey: string, positionUuid: string): Promise<boolean> {
+    checkKey(hotkey, 'hotkey');
+    checkKey(positionUuid, 'positionUuid');
+    const b = this.#s.base(hotkey);
+    const u = enc(positionUuid);
+    for (;;) {
+      const tp = (await this.#s.cmd('positions.delete', 'HGET', `${b}idx`, positionUuid)) as string | null;
+      if (tp === null) return false;
+      const r = await this.#locks.withLock(hotkey, tp, async () => {
+        const hold = this.#locks.holdOf(hotkey, tp)!;
+        hold.open = undefined;
+        const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`];
+        return (await this.#s.run(POS_DELETE, keys, [hold.value, positionUuid, tp], 'positions.delete')) as number;
+      });
+      if (r >= 0) return r === 1;
+      // moved to another trade pair between the read and the lock: read it again
+    }
+  }
+
+  async hotkeys(): Promise<string[]> {
+    const p = this.#s.prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+    const out = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, keys] = (await this.#s.cmd('positions.hotkeys', 'SCAN', cursor, 'MATCH', `${p}{*}:idx`, 'COUNT', 1000)) as [string, string[]];
+      cursor = next;
+      for (const k of keys) out.add(dec(k.slice(this.#s.prefix.length + 1, k.length - '}:idx'.length)));
+    } while (cursor !== '0');
+    return [...out];
+  }
+
+  async #write(mode: 'save' | 'append', v: { hotkey: string; uuid: string; tp: string; open: boolean }, epoch: string, head: string, orders: string[], what: string): Promise<void> {
+    const hold = this.#locks.holdOf(v.hotkey, v.tp);
+    if (hold === undefined) {
+      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `${what}: this task does not hold the lock of (${v.hotkey}, ${v.tp})`);
+    }
+    const b = this.#s.base(v.hotkey);
+    const u = enc(v.uuid);
+    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`, this.#s.gateKey()];
+    hold.open = undefined; // whatever the outcome (a lost reply included): read it from Redis from now on
+    await this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, ...orders], what);
+  }
+}

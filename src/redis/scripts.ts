@@ -1,0 +1,276 @@
+/**
+ * The Lua scripts of the Redis engine. Each is one round trip and runs atomically in Redis (no
+ * other command runs between its steps), which is what makes the checks and the writes of one
+ * operation a single step: the lock's fence, the sync gate's epoch and the one-open-position rule
+ * are checked in the same script that writes, so nothing can change between check and act.
+ *
+ * Refusal rule (refused means unchanged): every script makes all its checks before its first
+ * write, and returns a refusal as an error reply `ERR_<CODE> message` (connection.ts maps it to
+ * SabStateError with that code). Redis does not roll a script back, so a script never writes
+ * before it can no longer refuse.
+ *
+ * Keys: every key a script touches is in KEYS, or (positions' reads, which find a uuid in the
+ * open index first) built inside the script from the hotkey's base (`prefix{hotkey}:`), so every
+ * key of one call has the same hash tag `{hotkey}` and lives in one Redis Cluster slot. The one
+ * exception: positions' writes with `{ ifEpoch }` read the gate key (`prefix{sync}:gate`),
+ * another slot; see engine.ts, "Cluster".
+ *
+ * Fencing (Kleppmann's objection to Redlock, answered in the store): a lock's value is
+ * `<fence>:<random>`, where the fence is a per-hotkey INCR taken by the same script that grants
+ * the lock. A write made under the lock passes that value, and the write script compares it
+ * with the lock key's current value: a holder whose lock expired (a GC pause, a stopped
+ * process) and was granted to another has a different value, and its write is refused
+ * (ERR_LOCK_NOT_HELD), as is a write after its own lock simply expired.
+ */
+
+/** Percent-encodes the characters that could break a key's hash tag or its `:` fields. */
+const LUA_ENC = `local function enc(s) return (string.gsub(s, '[%%{}:]', function(c) return string.format('%%%02X', string.byte(c)) end)) end
+`;
+
+const LUA_PRELUDE = `local function refuse(code, msg) return redis.error_reply(code .. ' ' .. msg) end
+local function stale(gateKey, want)
+  if want == '' then return nil end
+  local g = redis.call('HMGET', gateKey, 'epoch', 'busy')
+  local epoch = tonumber(g[1] or '0')
+  local busy = g[2] == '1'
+  if busy or epoch ~= tonumber(want) then
+    return 'ERR_STALE_EPOCH the sync gate is at epoch ' .. epoch .. (busy and ' with a sync in progress' or '') .. '; the write was made for epoch ' .. want
+  end
+  return nil
+end
+local kNotHeld = 'the lock of this position is not held by this holder (its TTL passed or another holder has it): refused by the fence'
+`;
+
+export interface ScriptDef {
+  readonly name: string;
+  readonly keys: number;
+  readonly lua: string;
+}
+
+/**
+ * KEYS lock, fence, open; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount}
+ * (the open position of (hotkey, tp) as getOpenHead() returns it, read in the same step: the
+ * order step's getOpenHead costs no round trip, locks.ts), or {fence, 0} when there is none;
+ * held by another: {0, pttl}. The key is taken by SET NX first, then given its fenced value.
+ */
+export const LOCK_ACQUIRE: ScriptDef = {
+  name: 'sabstateLockAcquire',
+  keys: 3,
+  lua: `${LUA_ENC}
+if not redis.call('SET', KEYS[1], '', 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
+local f = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], f .. ':' .. ARGV[1], 'PX', ARGV[2])
+local uuid = redis.call('HGET', KEYS[3], ARGV[4])
+if not uuid then return {f, 0} end
+local e = enc(uuid)
+local head = redis.call('GET', ARGV[3] .. 'head:' .. e)
+if not head then return {f, 0} end
+return {f, 0, head, redis.call('LLEN', ARGV[3] .. 'orders:' .. e)}`,
+};
+
+/** KEYS lock; ARGV value, ttlMs -> 1 renewed, 0 not held by this value. */
+export const LOCK_RENEW: ScriptDef = {
+  name: 'sabstateLockRenew',
+  keys: 1,
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end return 0`,
+};
+
+/** KEYS lock; ARGV value -> 1 released, 0 not held by this value (compare-and-delete). */
+export const LOCK_RELEASE: ScriptDef = {
+  name: 'sabstateLockRelease',
+  keys: 1,
+  lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end return 0`,
+};
+
+/**
+ * save and appendOrder. KEYS lock, head, orders, open, idx, gate; ARGV lockValue, ifEpoch ('' for
+ * none), uuid, tp, open ('1' / '0'), headJson, mode ('save' / 'append'), order JSON... (save: all
+ * the orders; append: the one new order). Checks: fence, gate, trade pair (append), one open
+ * position per (hotkey, tp); then the writes: head, orders (save: replaced; append: one RPUSH),
+ * open index, uuid -> tp index.
+ */
+export const POS_WRITE: ScriptDef = {
+  name: 'sabstatePosWrite',
+  keys: 6,
+  lua: `${LUA_PRELUDE}
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return refuse('ERR_LOCK_NOT_HELD', kNotHeld) end
+local s = stale(KEYS[6], ARGV[2])
+if s then return redis.error_reply(s) end
+local uuid, tp, isOpen, mode = ARGV[3], ARGV[4], ARGV[5] == '1', ARGV[7]
+local oldTp = redis.call('HGET', KEYS[5], uuid)
+if mode == 'append' and oldTp and oldTp ~= tp then
+  return refuse('ERR_INVALID_VALUE', uuid .. ' is stored under trade pair ' .. oldTp .. ', not ' .. tp .. ' (save moves positions)')
+end
+local cur = redis.call('HGET', KEYS[4], tp)
+if isOpen and cur and cur ~= uuid then
+  return refuse('ERR_INVALID_VALUE', 'this (hotkey, ' .. tp .. ') already has the open position ' .. cur .. '; close it before opening ' .. uuid)
+end
+redis.call('SET', KEYS[2], ARGV[6])
+if mode == 'save' then
+  redis.call('DEL', KEYS[3])
+  for i = 8, #ARGV, 4000 do redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
+  if oldTp and oldTp ~= tp and redis.call('HGET', KEYS[4], oldTp) == uuid then redis.call('HDEL', KEYS[4], oldTp) end
+else
+  redis.call('RPUSH', KEYS[3], ARGV[8])
+end
+if isOpen then
+  if cur ~= uuid then redis.call('HSET', KEYS[4], tp, uuid) end
+elseif cur == uuid then redis.call('HDEL', KEYS[4], tp) end
+if oldTp ~= tp then redis.call('HSET', KEYS[5], uuid, tp) end
+return 1`,
+};
+
+/** KEYS lock, head, orders, open, idx; ARGV lockValue, uuid, tp -> 1 deleted, 0 absent, -1 moved to another tp. */
+export const POS_DELETE: ScriptDef = {
+  name: 'sabstatePosDelete',
+  keys: 5,
+  lua: `${LUA_PRELUDE}
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return refuse('ERR_LOCK_NOT_HELD', kNotHeld) end
+local t = redis.call('HGET', KEYS[5], ARGV[2])
+if not t then return 0 end
+if t ~= ARGV[3] then return -1 end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HDEL', KEYS[5], ARGV[2])
+if redis.call('HGET', KEYS[4], t) == ARGV[2] then redis.call('HDEL', KEYS[4], t) end
+return 1`,
+};
+
+/** KEYS head, orders -> {head or false, orders}. */
+export const POS_GET: ScriptDef = {
+  name: 'sabstatePosGet',
+  keys: 2,
+  lua: `local h = redis.call('GET', KEYS[1]) if not h then return false end return {h, redis.call('LRANGE', KEYS[2], 0, -1)}`,
+};
+
+/**
+ * KEYS open; ARGV base, tp, mode ('full' / 'head' / 'last') -> false, {head, orders} (full) or
+ * {head, orderCount[, lastOrder]}.
+ */
+export const POS_GET_OPEN: ScriptDef = {
+  name: 'sabstatePosGetOpen',
+  keys: 1,
+  lua: `${LUA_ENC}
+local uuid = redis.call('HGET', KEYS[1], ARGV[2])
+if not uuid then return false end
+local e = enc(uuid)
+local head = redis.call('GET', ARGV[1] .. 'head:' .. e)
+if not head then return false end
+local ok = ARGV[1] .. 'orders:' .. e
+if ARGV[3] == 'full' then return {head, redis.call('LRANGE', ok, 0, -1)} end
+local n = redis.call('LLEN', ok)
+if ARGV[3] == 'last' and n > 0 then return {head, n, redis.call('LINDEX', ok, -1)} end
+return {head, n}`,
+};
+
+/** KEYS idx; ARGV base -> {{head, orders}, ...} of every position of the hotkey. */
+export const POS_LIST: ScriptDef = {
+  name: 'sabstatePosList',
+  keys: 1,
+  lua: `${LUA_ENC}
+local all = redis.call('HGETALL', KEYS[1])
+local out = {}
+for i = 1, #all, 2 do
+  local e = enc(all[i])
+  local h = redis.call('GET', ARGV[1] .. 'head:' .. e)
+  if h then out[#out + 1] = {h, redis.call('LRANGE', ARGV[1] .. 'orders:' .. e, 0, -1)} end
+end
+return out`,
+};
+
+/** KEYS rows, gate; ARGV ifEpoch, hotkey, rowJson. */
+export const ELIM_ADD: ScriptDef = {
+  name: 'sabstateElimAdd',
+  keys: 2,
+  lua: `${LUA_PRELUDE}
+local s = stale(KEYS[2], ARGV[1])
+if s then return redis.error_reply(s) end
+redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+return 1`,
+};
+
+/** KEYS rows; ARGV hotkey -> the row (removed) or false. Of racing callers exactly one gets it. */
+export const ELIM_TAKE: ScriptDef = {
+  name: 'sabstateElimTake',
+  keys: 1,
+  lua: `local v = redis.call('HGET', KEYS[1], ARGV[1]) if v then redis.call('HDEL', KEYS[1], ARGV[1]) end return v`,
+};
+
+/** KEYS rows, next; ARGV count: the new set (written under `next`) replaces the old in one step. */
+export const ELIM_SWAP: ScriptDef = {
+  name: 'sabstateElimSwap',
+  keys: 2,
+  lua: `if ARGV[1] == '0' then redis.call('DEL', KEYS[1], KEYS[2]) return 1 end
+if redis.call('HLEN', KEYS[2]) ~= tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[2])
+  return redis.error_reply('ERR_INVALID_VALUE the new set was not written whole (expired or partly written); the old set is unchanged')
+end
+redis.call('RENAME', KEYS[2], KEYS[1])
+redis.call('PERSIST', KEYS[1])
+return 1`,
+};
+
+/**
+ * KEYS stream; ARGV capacity, kind, value, group -> 1 pushed, 0 full: `capacity` messages queued
+ * and not yet delivered (delivered, unacknowledged ones are in the stream too, one per consumer
+ * at most, and do not count: the queue is full only when its undelivered messages fill it).
+ */
+export const QUEUE_PUSH: ScriptDef = {
+  name: 'sabstateQueuePush',
+  keys: 1,
+  lua: `if redis.call('XLEN', KEYS[1]) - redis.call('XPENDING', KEYS[1], ARGV[4])[1] >= tonumber(ARGV[1]) then return 0 end
+redis.call('XADD', KEYS[1], '*', 'k', ARGV[2], 'v', ARGV[3])
+return 1`,
+};
+
+/**
+ * KEYS stream; ARGV group, consumer, ackId ('' for none), claimIdleMs, claim ('1' / '0').
+ * Acknowledges (and deletes) the consumer's previous message, then (with claim '1') returns the
+ * oldest message another consumer left pending for longer than claimIdleMs (a consumer that died
+ * mid-message: claimed, flag 1), else the next new message (flag 0), else {0}:
+ * {flag, id, {field, value, ...}}.
+ */
+export const QUEUE_POP: ScriptDef = {
+  name: 'sabstateQueuePop',
+  keys: 1,
+  lua: `if ARGV[3] ~= '' then
+  redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
+  redis.call('XDEL', KEYS[1], ARGV[3])
+end
+if ARGV[5] == '1' then
+  local c = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', 1)
+  local e = c[2][1]
+  if e and e ~= false then return {1, e[1], e[2]} end
+end
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
+if r and r[1] and r[1][2][1] then
+  local m = r[1][2][1]
+  return {0, m[1], m[2]}
+end
+return {0}`,
+};
+
+/** KEYS stream; ARGV group, id: acknowledges and deletes one delivered message. */
+export const QUEUE_ACK: ScriptDef = {
+  name: 'sabstateQueueAck',
+  keys: 1,
+  lua: `redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) redis.call('XDEL', KEYS[1], ARGV[2]) return 1`,
+};
+
+/** KEYS stream; ARGV group -> messages queued and not yet delivered. */
+export const QUEUE_SIZE: ScriptDef = {
+  name: 'sabstateQueueSize',
+  keys: 1,
+  lua: `local p = redis.call('XPENDING', KEYS[1], ARGV[1]) return redis.call('XLEN', KEYS[1]) - p[1]`,
+};
+
+/** KEYS gate -> the new epoch; marks a sync in progress. */
+export const GATE_BEGIN: ScriptDef = {
+  name: 'sabstateGateBegin',
+  keys: 1,
+  lua: `local e = redis.call('HINCRBY', KEYS[1], 'epoch', 1) redis.call('HSET', KEYS[1], 'busy', '1') return e`,
+};
+
+export const ALL_SCRIPTS: readonly ScriptDef[] = [
+  LOCK_ACQUIRE, LOCK_RENEW, LOCK_RELEASE, POS_WRITE, POS_DELETE, POS_GET, POS_GET_OPEN, POS_LIST,
+  ELIM_ADD, ELIM_TAKE, ELIM_SWAP, QUEUE_PUSH, QUEUE_POP, QUEUE_ACK, QUEUE_SIZE, GATE_BEGIN,
+];

@@ -1,0 +1,102 @@
+/**
+ * One Redis engine's connection and key space: runs scripts and commands (each call one round
+ * trip, counted), maps their errors (connection.ts), and names every key.
+ *
+ * Key layout (every key under `keyPrefix`; parts percent-encoded so that no hotkey, trade pair or
+ * uuid can break a hash tag or collide with another key: `%`, `{`, `}`, `:`):
+ *
+ * | key                               | type   | holds                                         |
+ * | --------------------------------- | ------ | --------------------------------------------- |
+ * | P{hk}:lock:<tp>                   | string | `<fence>:<random>` of the holder, PX ttl      |
+ * | P{hk}:fence                       | string | INCR per lock grant (the fencing tokens)      |
+ * | P{hk}:head:<uuid>                 | string | the position's JSON, `orders` null in place   |
+ * | P{hk}:orders:<uuid>               | list   | one JSON order per element, in order          |
+ * | P{hk}:open                        | hash   | trade pair -> uuid of its open position       |
+ * | P{hk}:idx                         | hash   | uuid -> trade pair, every position of hk      |
+ * | P{sync}:gate                      | hash   | epoch, busy (the sync gate)                   |
+ * | P{sync}:eliminations              | hash   | hotkey -> row JSON                            |
+ * | P{sync}:eliminations:next:<rand>  | hash   | a replaceAll being written (PX 10 min)        |
+ * | P{departed}                       | hash   | hotkey -> detected_ms                         |
+ * | P{general}:counter:<name>         | string | INCRBY                                        |
+ * | P{general}:map:<name>             | hash   | key -> value JSON                             |
+ * | P{queue:<name>}                   | stream | entries {k: kind, v: value}; group `sabstate` |
+ */
+import { ALL_SCRIPTS, type ScriptDef } from './scripts.ts';
+import { type RedisClient, type ServerInfo, mapError } from './connection.ts';
+
+const NEEDS_ENC = /[%{}:]/;
+/** Percent-encodes `%`, `{`, `}` and `:` (the same function as scripts.ts' Lua `enc`). */
+export function enc(s: string): string {
+  if (!NEEDS_ENC.test(s)) return s;
+  return s.replace(/[%{}:]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+export function dec(s: string): string {
+  return s.includes('%') ? s.replace(/%([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16))) : s;
+}
+
+type Fn = (...args: unknown[]) => Promise<unknown>;
+
+export class RedisStore {
+  readonly client: RedisClient;
+  readonly info: ServerInfo;
+  readonly prefix: string;
+  roundTrips = 0;
+  connectionErrors = 0;
+
+  constructor(client: RedisClient, info: ServerInfo, prefix: string) {
+    this.client = client;
+    this.info = info;
+    this.prefix = prefix;
+    // defineCommand: EVALSHA, and EVAL on NOSCRIPT (the script is then in the server's cache).
+    for (const s of ALL_SCRIPTS) client.defineCommand(s.name, { numberOfKeys: s.keys, lua: s.lua });
+  }
+
+  /** Base of a hotkey's keys: `P{hk}:`. */
+  base(hotkey: string): string {
+    return `${this.prefix}{${enc(hotkey)}}:`;
+  }
+  gateKey(): string {
+    return `${this.prefix}{sync}:gate`;
+  }
+  eliminationsKey(): string {
+    return `${this.prefix}{sync}:eliminations`;
+  }
+  departedKey(): string {
+    return `${this.prefix}{departed}`;
+  }
+  counterKey(name: string): string {
+    return `${this.prefix}{general}:counter:${enc(name)}`;
+  }
+  mapKey(name: string): string {
+    return `${this.prefix}{general}:map:${enc(name)}`;
+  }
+  queueKey(name: string): string {
+    return `${this.prefix}{queue:${enc(name)}}`;
+  }
+
+  /** Runs a script (one round trip); errors mapped. */
+  async run(s: ScriptDef, keys: readonly string[], args: readonly (string | number)[], what: string): Promise<unknown> {
+    this.roundTrips++;
+    try {
+      return await (this.client as unknown as Record<string, Fn>)[s.name]!(...keys, ...args);
+    } catch (e) {
+      throw this.fail(e, what);
+    }
+  }
+
+  /** Runs one command (one round trip); errors mapped. */
+  async cmd(what: string, name: string, ...args: (string | number)[]): Promise<unknown> {
+    this.roundTrips++;
+    try {
+      return await this.client.call(name, ...args);
+    } catch (e) {
+      throw this.fail(e, what);
+    }
+  }
+
+  fail(e: unknown, what: string): Error {
+    const out = mapError(e, this.info, what);
+    if ((out as { code?: unknown }).code === 'ERR_CONNECTION') this.connectionErrors++;
+    return out;
+  }
+}

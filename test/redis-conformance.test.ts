@@ -1,0 +1,182 @@
+// The AsyncEngine conformance suite (test/conformance.ts) on Redis: a real redis-server started on
+// a free 127.0.0.1 port (test/helpers/redis-server.ts), once without and once with a password;
+// then what only a networked store has: keyPrefix isolation, credentials never in errors or
+// stats, the Lua scripts reloaded after SCRIPT FLUSH (NOSCRIPT fallback). Where redis-server is
+// not installed, every test here is skipped with a visible line.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { SabStateError, createRedisEngine, type AsyncEngine } from '../src/index.ts';
+import { CONFORMANCE_GENERAL, conformance } from './conformance.ts';
+import { type RedisServer, redisUnavailableReason, startRedis } from './helpers/redis-server.ts';
+
+const reason = redisUnavailableReason();
+const PASSWORD = 'p@ss:w0rd/with{odd}chars';
+
+if (reason !== null) {
+  console.log(`SKIP redis conformance: ${reason}`);
+  const s = suite('redis conformance');
+  s.skip(`skipped: ${reason}`, () => {});
+  s.run();
+} else {
+  const plain = await startRedis();
+  const secured = await startRedis({ password: PASSWORD });
+  const backend = (server: RedisServer) => async () => {
+    const keyPrefix = `conf:${randomBytes(6).toString('hex')}:`;
+    const opts = { url: server.url, keyPrefix, lockTtlMs: 5000, general: CONFORMANCE_GENERAL };
+    const a = await createRedisEngine(opts);
+    const b = await createRedisEngine(opts);
+    return { a, b, close: async () => { await a.close(); await b.close(); } };
+  };
+  conformance('Redis', backend(plain));
+  conformance('Redis with a password', backend(secured));
+
+  const s = suite('redis only');
+  const engines: AsyncEngine[] = [];
+  s.after.each(async () => {
+    await Promise.all(engines.map((e) => e.close()));
+    engines.length = 0;
+  });
+  const open = async (url: string, keyPrefix: string): Promise<AsyncEngine> => {
+    const e = await createRedisEngine({ url, keyPrefix, general: CONFORMANCE_GENERAL });
+    engines.push(e);
+    return e;
+  };
+
+  s('two keyPrefixes share one Redis without seeing each other; every key is under its prefix', async () => {
+    const x = await open(plain.url, 'iso-x:');
+    const y = await open(plain.url, 'iso-y:');
+    const p = { miner_hotkey: 'hk', position_uuid: 'u', trade_pair: 'BTCUSD', orders: [], is_closed_position: false };
+    await x.locks.withLock('hk', 'BTCUSD', () => x.positions.save(p));
+    await x.eliminations.add({ hotkey: 'e' });
+    await x.departed.mark('d', 1);
+    await x.general.queue('q').push('m');
+    await x.general.counter('c').add(3);
+    await x.general.map('m').set('k', 1);
+    await x.general.syncGate.begin();
+    assert.is(await y.positions.get('hk', 'u'), undefined);
+    assert.equal(await y.positions.hotkeys(), []);
+    assert.is(await y.eliminations.has('e'), false);
+    assert.is(await y.departed.has('d'), false);
+    assert.is(await y.general.queue('q').pop(), undefined);
+    assert.is(await y.general.counter('c').get(), 0);
+    assert.is(await y.general.map('m').has('k'), false);
+    assert.equal(await y.general.syncGate.current(), { epoch: 0, inProgress: false });
+    const r = new Redis(plain.url);
+    try {
+      const keys = (await r.keys('*')).filter((k) => k.startsWith('iso-'));
+      assert.ok(keys.length >= 8, `keys: ${keys.join(' ')}`);
+      assert.ok(keys.every((k) => k.startsWith('iso-x:') || k.startsWith('iso-y:')), keys.join(' '));
+      assert.ok(keys.some((k) => k.startsWith('iso-x:{hk}:')), 'hotkey keys carry the {hotkey} hash tag');
+    } finally {
+      r.disconnect();
+    }
+  });
+
+  s('a wrong password is ERR_CONNECTION and no credential appears in errors or stats', async () => {
+    const bad = `redis://:${encodeURIComponent('WRONG-secret-7')}@127.0.0.1:${secured.port}`;
+    let err: unknown;
+    try {
+      engines.push(await createRedisEngine({ url: bad }));
+    } catch (e) {
+      err = e;
+    }
+    assert.ok(err instanceof SabStateError && err.code === 'ERR_CONNECTION', String(err));
+    const text = `${(err as Error).message}\n${(err as Error).stack}\n${JSON.stringify(err)}`;
+    assert.not.match(text, 'WRONG-secret-7');
+    const good = await open(secured.url, 'cred:');
+    const stats = JSON.stringify(await good.stats());
+    assert.not.match(stats, PASSWORD);
+    assert.not.match(stats, encodeURIComponent(PASSWORD));
+    // an error from a call on a live engine: the server stopped answering this client
+    const r = new Redis(secured.url);
+    try {
+      await r.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    } finally {
+      r.disconnect();
+    }
+    let err2: unknown;
+    try {
+      await good.departed.mark('d', 1);
+    } catch (e) {
+      err2 = e;
+    }
+    if (err2 !== undefined) {
+      assert.is((err2 as SabStateError).code, 'ERR_CONNECTION');
+      assert.not.match(`${(err2 as Error).message}${(err2 as Error).stack}`, PASSWORD);
+    }
+  });
+
+  s('an ACL user in the URL works; a wrong one is ERR_CONNECTION without the credentials', async () => {
+    const r = new Redis(plain.url);
+    try {
+      await r.call('ACL', 'SETUSER', 'sab-user', 'on', '>acl-Secret-9', '~acl:*', '&*', '+@all');
+    } finally {
+      r.disconnect();
+    }
+    const e = await open(`redis://sab-user:acl-Secret-9@127.0.0.1:${plain.port}`, 'acl:');
+    await e.departed.mark('d', 1);
+    assert.is(await e.departed.has('d'), true);
+    assert.not.match(JSON.stringify(await e.stats()), 'acl-Secret-9');
+    let err: unknown;
+    try {
+      engines.push(await createRedisEngine({ url: `redis://sab-user:wrong-Secret-8@127.0.0.1:${plain.port}`, keyPrefix: 'acl:' }));
+    } catch (x) {
+      err = x;
+    }
+    assert.is((err as SabStateError)?.code, 'ERR_CONNECTION');
+    assert.not.match(`${(err as Error).message}${(err as Error).stack}`, 'wrong-Secret-8');
+    // a key outside the user's pattern: Redis refuses it (NOPERM), a plain error, nothing written
+    const other = await createRedisEngine({ url: `redis://sab-user:acl-Secret-9@127.0.0.1:${plain.port}`, keyPrefix: 'elsewhere:' });
+    engines.push(other);
+    let err2: unknown;
+    try {
+      await other.departed.mark('d', 1);
+    } catch (x) {
+      err2 = x;
+    }
+    assert.match(String((err2 as Error)?.message), 'NOPERM');
+    assert.not.match(String((err2 as Error)?.message), 'acl-Secret-9');
+  });
+
+  s('scripts are reloaded after SCRIPT FLUSH (EVALSHA, NOSCRIPT, EVAL)', async () => {
+    const e = await open(plain.url, 'flush:');
+    await e.eliminations.add({ hotkey: 'a' });
+    const r = new Redis(plain.url);
+    try {
+      await r.script('FLUSH');
+    } finally {
+      r.disconnect();
+    }
+    assert.equal(await e.eliminations.take('a'), { hotkey: 'a' });
+    await e.eliminations.add({ hotkey: 'b' });
+    assert.is(await e.eliminations.has('b'), true);
+  });
+
+  s('options are checked at the boundary', async () => {
+    await assert_rejects(createRedisEngine({} as never), TypeError);
+    await assert_rejects(createRedisEngine({ url: 'http://x' }), TypeError);
+    await assert_rejects(createRedisEngine({ url: plain.url, lockTtlMs: 0 }), RangeError);
+    await assert_rejects(createRedisEngine({ url: plain.url, bogus: 1 } as never), TypeError);
+  });
+
+  const stop = suite('redis-server stop');
+  stop('stop the servers', async () => {
+    await plain.stop();
+    await secured.stop();
+  });
+
+  s.run();
+  stop.run();
+}
+
+async function assert_rejects(p: Promise<unknown>, cls: new (...a: never[]) => Error): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    assert.instance(e, cls);
+    return;
+  }
+  assert.unreachable('expected a rejection');
+}
