@@ -40,6 +40,10 @@ test('--hotkeys 20000 (more than a named map held by default): the demo sizes it
   assert.match(r.stdout, /all checks passed/);
 });
 
+test('--backend: sab or redis, anything else one error line and the usage', () => {
+  assertUsageError(demo('--backend', 'bogus'), 'error: --backend must be sab or redis, got "bogus"');
+});
+
 test('an unknown flag: one error line and the usage', () => {
   const r = demo('--bogus');
   assert.is(r.status, 2);

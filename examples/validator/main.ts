@@ -12,8 +12,10 @@
  * and the no-loss check (orders in = saved + rejected; saved = notices popped = orders found in
  * the stored positions). Exit code 1 if any check fails.
  */
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createEngine, importValidatorTree, SabStateError } from '../../src/index.ts';
 import type { Engine } from '../../src/index.ts';
@@ -32,6 +34,9 @@ const USAGE = `usage: npm start -- [options]
   --import <dir>      seed from a validator's validation/ directory instead of the bundled data
   --seed <n>          seed of the order stream (default 1)
   --quiet             no live progress line
+  --backend <b>       sab (default: this process's threads on SharedArrayBuffers) or redis (the
+                      same validator in several processes on one Redis: examples/redis/main.ts,
+                      whose flags follow, e.g. --processes 4 --start-redis)
   --help`;
 
 function fail(msg: string): never {
@@ -52,6 +57,23 @@ function intFlag(v: string | undefined, name: string, dflt: number, min: number,
   const n = Number(v);
   if (n < min || n > max) fail(`--${name} must be between ${min} and ${max}, got ${n}`);
   return n;
+}
+
+// --backend redis: the same validator across processes on Redis (examples/redis/main.ts), with
+// every other flag handed on; its exit code is this one's.
+{
+  const argv = process.argv.slice(2);
+  const at = argv.findIndex((x) => x === '--backend' || x.startsWith('--backend='));
+  if (at >= 0) {
+    const value = argv[at]!.includes('=') ? argv[at]!.slice('--backend='.length) : argv[at + 1];
+    const rest = argv.filter((_, i) => i !== at && !(i === at + 1 && !argv[at]!.includes('=')));
+    if (value === 'redis') {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../redis/main.ts', import.meta.url)), ...rest], { stdio: 'inherit' });
+      process.exit(r.status ?? 1);
+    }
+    if (value !== 'sab') fail(`--backend must be sab or redis, got ${JSON.stringify(value ?? '')}`);
+    process.argv.splice(2, argv.length, ...rest);
+  }
 }
 
 let parsed;
