@@ -41,6 +41,11 @@ function headOf(p: Position): AsyncOpenPositionHead['position'] {
   return out as AsyncOpenPositionHead['position'];
 }
 
+/**
+ * The SharedArrayBuffer engine as an {@link AsyncEngine}: every method calls the engine's own and
+ * returns its result, or its error, as a Promise (no state copied or cached). Its errors are the
+ * engine's; after `engine.close()` (or the AsyncEngine's close()) its promises reject with `ERR_CLOSED`.
+ */
 export function toAsyncEngine(engine: Engine): AsyncEngine {
   const { locks, positions: pos, eliminations: el, departed: dep, general } = engine;
   const step = pos as unknown as OrderStep;

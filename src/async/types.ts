@@ -38,89 +38,443 @@ export interface AsyncOpenPositionHead {
   lastOrder: Record<string, unknown> | undefined;
 }
 
+/** Options of {@link AsyncLocks.withLock}. */
 export interface AsyncLockOptions {
   /** Longest wait for the lock in ms (default: the implementation's; ERR_LOCK_TIMEOUT after). */
   timeoutMs?: number;
 }
 
+/**
+ * The locks of an {@link AsyncEngine} (`engine.locks`): one per (hotkey, trade pair), held across
+ * `await`s; positions.save / appendOrder are accepted only inside the lock of their position.
+ */
 export interface AsyncLocks {
+  /**
+   * Runs `fn` (sync or async) holding the (hotkey, trade pair) lock and resolves to its value;
+   * the lock is released when `fn`'s promise settles. On Redis the hold belongs to the async task
+   * (re-entrant per task, fenced: a holder whose TTL passed has its writes refused); the
+   * SharedArrayBuffer adapter holds the engine's stripe for the thread (not re-entrant: a nested
+   * withLock on the same stripe waits for the outer one).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or `tradePairId`
+   *   is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` (the promise rejects) with `timeoutMs`, if the
+   *   lock was not free in time (`fn` not run).
+   * @throws {@link SabStateError} `ERR_INVALID_ARGUMENT` (toAsyncEngine; the promise rejects) if `fn`
+   *   is not a function.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed, and whatever `fn`
+   *   throws or rejects with, after the lock is released.
+   */
   withLock<T>(hotkey: string, tradePairId: string, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T>;
+  /**
+   * True if some holder (any thread, on Redis any process) holds the lock of this key right now;
+   * on the SharedArrayBuffer engine, the stripe the key falls on. A hint: it may change at once.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or `tradePairId`
+   *   is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   isHeld(hotkey: string, tradePairId: string): Promise<boolean>;
 }
 
+/**
+ * Every miner's positions, open and closed (`engine.positions`). Writes (save, appendOrder) must
+ * run inside {@link AsyncLocks.withLock} of the position's (hotkey, trade pair); reads take no lock.
+ */
 export interface AsyncPositions {
+  /**
+   * The position, with its fields in the order saved, or undefined.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or
+   *   `positionUuid` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   get(hotkey: string, positionUuid: string): Promise<Position | undefined>;
+  /**
+   * The open position of (hotkey, trade pair), or undefined.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or `tradePairId`
+   *   is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   getOpen(hotkey: string, tradePairId: string): Promise<Position | undefined>;
+  /**
+   * The open position of (hotkey, trade pair) without its orders, or undefined: the head fields,
+   * the order count and, with `{ lastOrder: true }`, the last order. Its cost does not grow with the
+   * position's orders; on Redis, inside withLock of that key, it is answered from the lock grant.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or `tradePairId`
+   *   is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
+   */
   getOpenHead(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean }): Promise<AsyncOpenPositionHead | undefined>;
+  /**
+   * The positions of a hotkey; `{ open: true }` only open ones, `{ open: false }` only closed ones.
+   * In first-save order on the SharedArrayBuffer engine, in no particular order on Redis.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
+   */
   listForHotkey(hotkey: string, opts?: { open?: boolean }): Promise<Position[]>;
+  /**
+   * Saves (inserts or replaces) a whole position, inside withLock of its (hotkey, trade pair). At
+   * most one open position per (hotkey, trade pair); with `{ ifEpoch }` the write is refused during
+   * or after a newer sync, atomically with it. Refused means nothing written.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if a required field is
+   *   missing or of the wrong type, a value cannot be stored (on Redis: is not JSON), another
+   *   position of that (hotkey, trade pair) is open, or the uuid is stored under another trade pair
+   *   (Redis).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `miner_hotkey`,
+   *   `position_uuid` or the trade pair id is not a valid key.
+   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` (the promise rejects) unless the caller holds the
+   *   (hotkey, trade pair) lock (on Redis: this async task, with a lock not expired nor taken over).
+   * @throws {@link SabStateError} `ERR_STALE_EPOCH` (the promise rejects) with `ifEpoch`, if a sync
+   *   began since that epoch was read.
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` / `ERR_CAPACITY` (toAsyncEngine; the promise
+   *   rejects) if an order or the head is too large, or the positions domain is full.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
+   */
   save(position: Position, opts?: { ifEpoch?: number }): Promise<void>;
+  /**
+   * The order step: stores `head` (the fields of a {@link PositionHead}: getOpenHead's `position`,
+   * changed; `orders` null or absent) and appends `order` to the stored orders without reading the
+   * earlier ones; a position not stored yet is created with this one order. Same rules as save.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if `head.orders` is not
+   *   null or absent, a required head field is missing or of the wrong type, `order` is not an
+   *   object or cannot be stored, another position of that (hotkey, trade pair) is open, or the
+   *   position is stored under another trade pair.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `miner_hotkey`,
+   *   `position_uuid` or the trade pair id is not a valid key.
+   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` (the promise rejects) unless the caller holds the
+   *   (hotkey, trade pair) lock (on Redis: this async task, with a lock not expired nor taken over).
+   * @throws {@link SabStateError} `ERR_STALE_EPOCH` (the promise rejects) with `ifEpoch`, if a sync
+   *   began since that epoch was read.
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` / `ERR_CAPACITY` (toAsyncEngine; the promise
+   *   rejects) if the order or the head is too large, or the positions domain is full.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
+   */
   appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number }): Promise<void>;
+  /**
+   * Deletes a position, taking its (hotkey, trade pair) lock itself; true if it existed.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or
+   *   `positionUuid` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   delete(hotkey: string, positionUuid: string): Promise<boolean>;
+  /**
+   * Hotkeys that have at least one position. On Redis a scan of the key space: a sync-time call.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   hotkeys(): Promise<string[]>;
 }
 
+/**
+ * Eliminated miners, one row per hotkey (`engine.eliminations`). take gives a row to exactly one of
+ * racing callers; replaceAll swaps the whole set so that readers see the old set or the new.
+ */
 export interface AsyncEliminations {
+  /**
+   * Upserts a row by `row.hotkey`; with `{ ifEpoch }`, refused unless that sync epoch still holds.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `row.hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if `row` is not an object
+   *   with a `hotkey`, or holds a value that cannot be stored (on Redis: is not JSON).
+   * @throws {@link SabStateError} `ERR_STALE_EPOCH` (the promise rejects) with `ifEpoch`, if a sync
+   *   began since that epoch was read (nothing written).
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` / `ERR_CAPACITY` (toAsyncEngine; the promise
+   *   rejects) if the row is too large or the domain is full.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
+   */
   add(row: EliminationRow, opts?: { ifEpoch?: number }): Promise<void>;
+  /**
+   * The row of a hotkey, or undefined.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   get(hotkey: string): Promise<EliminationRow | undefined>;
+  /**
+   * True if the hotkey has a row (runs on every order).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   has(hotkey: string): Promise<boolean>;
+  /**
+   * Atomic remove-and-return: of racing callers (any thread or process) exactly one gets the row.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   take(hotkey: string): Promise<EliminationRow | undefined>;
+  /**
+   * Removes the row of a hotkey; true if it was there.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   delete(hotkey: string): Promise<boolean>;
+  /**
+   * Every row of one set (never a mix of two replaceAll generations).
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   list(): Promise<EliminationRow[]>;
+  /**
+   * Replaces the whole set (rows with the same hotkey: the last wins); readers see the old set or
+   * the new one, never a mix. Every row is checked first: refused means the old set unchanged.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if `rows` is not an array
+   *   or a row is malformed (on Redis also: the new set was not written whole).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if a row's hotkey is not a
+   *   valid key.
+   * @throws {@link SabStateError} `ERR_CAPACITY` (toAsyncEngine; the promise rejects) if the set does
+   *   not fit.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   replaceAll(rows: readonly EliminationRow[]): Promise<void>;
+  /**
+   * Rows in the set.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   size(): Promise<number>;
 }
 
+/** Hotkeys detected as departed, with the time of detection (`engine.departed`). */
 export interface AsyncDeparted {
+  /**
+   * Records (or overwrites) the time a hotkey was detected as departed.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if `detectedMs` is not an
+   *   integer.
+   * @throws {@link SabStateError} `ERR_CAPACITY` (toAsyncEngine; the promise rejects) if the domain is
+   *   full.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   mark(hotkey: string, detectedMs: number): Promise<void>;
+  /**
+   * The departed entry of a hotkey, or undefined.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   get(hotkey: string): Promise<DepartedEntry | undefined>;
+  /**
+   * True if the hotkey is marked departed (runs on every order).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   has(hotkey: string): Promise<boolean>;
+  /**
+   * Removes a hotkey; true if it was there.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   delete(hotkey: string): Promise<boolean>;
+  /**
+   * Every (hotkey, entry) pair.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   entries(): Promise<Array<[string, DepartedEntry]>>;
+  /**
+   * Hotkeys marked departed.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   size(): Promise<number>;
 }
 
+/**
+ * A bounded queue declared at creation (`engine.general.queue(name)`). Messages are strings, bytes
+ * (Uint8Array) or JSON values. On Redis a stream: a message popped by a consumer that dies before
+ * its next pop is delivered again to another (at least once).
+ */
 export interface AsyncQueue {
+  /**
+   * Pushes a message; resolves to false only when the queue is full (nothing pushed).
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` (the promise rejects) if the encoded message
+   *   exceeds the queue's `maxMessageBytes`.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if `msg` is not JSON, a
+   *   string or bytes.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   push(msg: unknown): Promise<boolean>;
+  /**
+   * Pops a message; undefined only when the queue stayed empty for `timeoutMs` (default 0: do not
+   * wait). On Redis it also acknowledges the message this consumer popped before.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
+   */
   pop(opts?: { timeoutMs?: number }): Promise<unknown>;
+  /**
+   * Messages queued and not yet delivered.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   size(): Promise<number>;
 }
 
+/** A named counter declared at creation (`engine.general.counter(name)`). */
 export interface AsyncCounter {
+  /**
+   * Adds `n` (a safe integer, default 1; negative subtracts) and resolves to the new value.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if `n` is not a safe
+   *   integer (counter unchanged).
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   add(n?: number): Promise<number>;
+  /**
+   * The current value (0 if never added to).
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   get(): Promise<number>;
 }
 
+/** A small named map declared at creation (`engine.general.map(name)`); on Redis, values are JSON. */
 export interface AsyncMap {
+  /**
+   * The value of `key`, or undefined.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `key` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   get(key: string): Promise<unknown>;
+  /**
+   * Sets `key` to `value`.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `key` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if `value` cannot be stored
+   *   (on Redis: is not JSON).
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` / `ERR_CAPACITY` (toAsyncEngine; the promise
+   *   rejects) if the encoded value is too large or the map is full.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   set(key: string, value: unknown): Promise<void>;
+  /**
+   * True if `key` is in the map.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `key` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   has(key: string): Promise<boolean>;
+  /**
+   * Removes `key`; true if it was there.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `key` is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   delete(key: string): Promise<boolean>;
+  /**
+   * Every (key, value) pair.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   entries(): Promise<Array<[string, unknown]>>;
+  /**
+   * Entries in the map.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   size(): Promise<number>;
 }
 
+/**
+ * The sync gate (`engine.general.syncGate`): the sync epoch and whether a sync is in progress.
+ * Writes made with `{ ifEpoch }` are refused (ERR_STALE_EPOCH) once a newer sync began.
+ */
 export interface AsyncSyncGate {
+  /**
+   * Marks a sync in progress, bumps the epoch and resolves to the new epoch, once no write admitted
+   * under the old epoch can still land.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   begin(): Promise<number>;
+  /**
+   * Clears in-progress; the epoch stays. Idempotent.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   end(): Promise<void>;
+  /**
+   * The epoch and whether a sync is in progress.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
+   *   the connection.
+   */
   current(): Promise<GateState>;
 }
 
+/** Queues, counters and maps declared at creation, and the sync gate (`engine.general`). */
 export interface AsyncGeneral {
+  /**
+   * The queue declared as `name` (synchronous: no round trip).
+   * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` (thrown, not a rejected promise) if no queue
+   *   `name` was declared.
+   */
   queue(name: string): AsyncQueue;
+  /**
+   * The counter declared as `name` (synchronous: no round trip).
+   * @throws {@link SabStateError} `ERR_UNKNOWN_COUNTER` (thrown, not a rejected promise) if no counter
+   *   `name` was declared.
+   */
   counter(name: string): AsyncCounter;
+  /**
+   * The map declared as `name` (synchronous: no round trip).
+   * @throws {@link SabStateError} `ERR_UNKNOWN_MAP` (thrown, not a rejected promise) if no map `name`
+   *   was declared.
+   */
   map(name: string): AsyncMap;
+  /** The sync gate. */
   readonly syncGate: AsyncSyncGate;
 }
 
+/**
+ * The engine's contract beyond one process: the domains and method names of the
+ * SharedArrayBuffer engine, every method returning a Promise. Made by {@link toAsyncEngine} (shared
+ * memory) or {@link createRedisEngine} (Redis); errors are {@link SabStateError}s with the engine's
+ * codes, and refused means unchanged.
+ */
 export interface AsyncEngine {
   /** 'sab' (toAsyncEngine) or 'redis' (createRedisEngine). */
   readonly backend: 'sab' | 'redis';
+  /** Per-(hotkey, trade pair) locks. */
   readonly locks: AsyncLocks;
+  /** Every miner's positions. */
   readonly positions: AsyncPositions;
+  /** Eliminated miners. */
   readonly eliminations: AsyncEliminations;
+  /** Departed hotkeys. */
   readonly departed: AsyncDeparted;
+  /** Queues, counters, maps and the sync gate. */
   readonly general: AsyncGeneral;
-  /** A plain object per domain; never holds credentials. */
+  /**
+   * A plain object per domain; never holds credentials.
+   * @throws {@link SabStateError} `ERR_CLOSED` (toAsyncEngine; the promise rejects) after close().
+   */
   stats(): Promise<Record<string, unknown>>;
+  /**
+   * Closes this engine; a second close() does nothing, and it does not reject. toAsyncEngine closes
+   * the wrapped engine (later calls: ERR_CLOSED); Redis acknowledges each queue's last message and
+   * closes the connections the engine made, leaving a caller's `client` open.
+   */
   close(): Promise<void>;
 }

@@ -43,14 +43,19 @@ import { RedisPositions } from './positions.ts';
 import { RedisDeparted, RedisEliminations } from './tables.ts';
 import { BlockingLane, RedisGeneral, type RedisQueueDecl } from './general.ts';
 
+/** Options of {@link createRedisEngine}: exactly one of `url` and `client`. */
 export interface RedisEngineOptions {
   /** redis://[user:password@]host:port[/db] or rediss:// (TLS). */
   url?: string;
   /** An ioredis client (owned by the caller). */
   client?: object;
+  /** Every key lives under it: engines with different prefixes never see each other's state (default 'sabstate:'). */
   keyPrefix?: string;
+  /** A lock's TTL in ms, renewed while held; a dead holder's lock is free after it (default 10000). */
   lockTtlMs?: number;
+  /** A queue message delivered and not acknowledged for this long (ms, default 30000) is delivered again to another consumer: make it exceed the longest handling time. */
   claimIdleMs?: number;
+  /** Queues, counters and maps, declared as in createEngine's `general` option. */
   general?: {
     queues?: Record<string, { capacity?: number; maxMessageBytes?: number }>;
     counters?: string[];
@@ -60,6 +65,16 @@ export interface RedisEngineOptions {
 
 const KNOWN = ['url', 'client', 'keyPrefix', 'lockTtlMs', 'claimIdleMs', 'general'];
 
+/**
+ * Connects to Redis and resolves to an {@link AsyncEngine} on it: the domains, method names and error
+ * codes of the SharedArrayBuffer engine, its state shared by every process using the same
+ * `keyPrefix`. With `url`, needs the optional peer dependency ioredis.
+ * @throws {@link SabStateError} `ERR_CONNECTION` (the promise rejects) if Redis cannot be reached or
+ *   refuses the credentials.
+ * @throws (the promise rejects) TypeError or RangeError if `options` is malformed (neither or both of
+ *   `url` and `client`, a URL that is not redis:// or rediss://, a client speaking RESP3...), and
+ *   Error if ioredis is not installed.
+ */
 export async function createRedisEngine(options: RedisEngineOptions): Promise<AsyncEngine> {
   const o = optObject(options, 'options');
   checkKnownKeys(o, 'options', KNOWN);
