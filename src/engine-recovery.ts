@@ -49,6 +49,7 @@ export interface RecoveryParts {
   readonly threads: ThreadRegistry;
 }
 
+/** What `engine.watch()` saw and recovered, in `stats().watch` (this thread's watches). */
 export interface WatchStats {
   /** Watched workers that exited. */
   exited: number;

@@ -20,18 +20,17 @@
  * - Errors are SabStateErrors with the engine's codes; a store that cannot be reached is
  *   ERR_CONNECTION (Redis only). Refused means unchanged.
  */
-import type { Position } from '../domains/positions.ts';
+import type { Position, PositionHead } from '../domains/positions.ts';
 import type { EliminationRow } from '../domains/eliminations.ts';
 import type { DepartedEntry } from '../domains/departed.ts';
 import type { GateState } from '../internal/gate.ts';
 
-/** A position head: every field but `orders`, which is null (or absent when written). */
-export type PositionHead = Omit<Position, 'orders'> & { orders?: null };
+export type { PositionHead };
 
 /** What getOpenHead returns (the shape of the SharedArrayBuffer engine's order step, issue 12). */
 export interface AsyncOpenPositionHead {
   /** Every field of the position, same key order, `orders` null at its place. */
-  position: Omit<Position, 'orders'> & { orders: null };
+  position: PositionHead & { orders: null };
   /** The number of orders stored. */
   orderCount: number;
   /** With `{ lastOrder: true }`: the last order, else undefined. */

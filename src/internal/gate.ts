@@ -123,6 +123,7 @@ export interface GateState {
   inProgress: boolean;
 }
 
+/** Options of `syncGate.begin()`. */
 export interface BeginOptions {
   /** How long to wait for guarded writes in flight (default Infinity). */
   timeoutMs?: number;
