@@ -19,6 +19,14 @@
  *
  * Ordering: nothing is published through a counter; each add is one SC RMW, so the values a
  * thread sees only grow (for non-negative n) and every add is counted exactly once.
+ *
+ * Crash table: every operation is one atomic step, so there is no step between two to die in.
+ *
+ * | operation | a thread terminated ...          | leaves                            | recovery |
+ * | --------- | -------------------------------- | --------------------------------- | -------- |
+ * | add(n)    | before its Atomics.add           | the cell as it was (not counted)  | none needed |
+ * | add(n)    | after its Atomics.add            | the cell counted (the caller never saw the value) | none needed |
+ * | get()     | anywhere                         | nothing (a load)                  | none needed |
  */
 import { ErrorCode, SabStateError, describe } from '../errors.ts';
 import type { HashKey } from './hash.ts';

@@ -16,6 +16,17 @@
  *
  * Histogram: bucket b counts waits with floor(log2(µs)) = b (b = 0 also counts waits under
  * 1 µs), kHistBuckets buckets; a snapshot drops the trailing empty ones.
+ *
+ * Crash table. recordWait makes three independent atomic steps (total, maximum, histogram);
+ * the other writers make one. Nothing is published through these slots and no invariant ties
+ * them together, so whatever a dead thread left is a valid (if incomplete) statistic:
+ *
+ * | operation       | a thread terminated after ...      | leaves                                   | recovery |
+ * | --------------- | ---------------------------------- | ---------------------------------------- | -------- |
+ * | recordWait      | the total's Atomics.add            | the wait in the total, not in max / histogram | none: monitoring, one wait uncounted |
+ * | recordWait      | the maximum's CAS                  | the wait in total and max, not in the histogram | none, as above |
+ * | recordWait      | the histogram's Atomics.add        | the wait fully counted                   | none needed |
+ * | countTimeout, countRecoveries | their one Atomics.add | counted or not                          | none needed |
  */
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS } from './region.ts';
 
