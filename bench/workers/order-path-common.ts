@@ -123,6 +123,20 @@ const pause = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number): void => void Atomics.wait(pause, 0, 0, ms);
 
 /** What the sabstate order step needs, attached once per thread. */
+/**
+ * The consumer's drain step for consumerLoop: pops up to 256 notices without waiting, returns how
+ * many. consumerLoop naps 1 ms between empty drains without registering as a waiter on the queue,
+ * so producers never pay an Atomics.notify (websocket notices tolerate a millisecond).
+ */
+export function queueDrainer(engine: Engine): () => number {
+  const q = engine.general.queue(QUEUE);
+  return () => {
+    let n = 0;
+    while (n < 256 && q.pop() !== undefined) n++;
+    return n;
+  };
+}
+
 export interface SabPath {
   engine: Engine;
   accountSizes: ReturnType<Engine['general']['map']>;

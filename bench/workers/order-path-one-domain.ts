@@ -8,8 +8,8 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { attachEngine } from '../../src/index.ts';
 import type { EngineHandle } from '../../src/index.ts';
-import { QUEUE, prng } from '../../examples/validator/shared.ts';
-import { sabOrder, sabPath } from './order-path-common.ts';
+import { prng } from '../../examples/validator/shared.ts';
+import { queueDrainer, sabOrder, sabPath } from './order-path-common.ts';
 import { consumerLoop, orderLoop } from '../peers/thread-case.ts';
 import type { CaseData } from '../peers/thread-case.ts';
 
@@ -17,13 +17,7 @@ const d = workerData as CaseData & { handle: EngineHandle };
 const engine = attachEngine(d.handle);
 
 if (d.role === 'consumer') {
-  const q = engine.general.queue(QUEUE);
-  const popSome = (): number => {
-    let n = 0;
-    while (n < 256 && q.pop() !== undefined) n++;
-    return n;
-  };
-  parentPort!.postMessage(await consumerLoop(d, popSome));
+  parentPort!.postMessage(await consumerLoop(d, queueDrainer(engine)));
 } else {
   const rnd = prng(d.seed);
   const path = sabPath(engine, d.setup.maxOrders, rnd);

@@ -15,8 +15,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachEngine } from '../../src/index.ts';
 import type { EngineHandle } from '../../src/index.ts';
-import { QUEUE, prng } from '../../examples/validator/shared.ts';
-import { sabOrder, sabPath } from './order-path-common.ts';
+import { prng } from '../../examples/validator/shared.ts';
+import { queueDrainer, sabOrder, sabPath } from './order-path-common.ts';
 import { consumerLoop, orderLoop } from '../peers/thread-case.ts';
 import type { CaseData } from '../peers/thread-case.ts';
 import { ownThreadCpuMs } from '../peers/os-stats.ts';
@@ -25,16 +25,7 @@ const d = workerData as CaseData & { handle: EngineHandle };
 const engine = attachEngine(d.handle, process.env.BENCH_ORDER_CACHE ? { orderCacheSize: Number(process.env.BENCH_ORDER_CACHE) } : undefined);
 
 if (d.role === 'consumer') {
-  const q = engine.general.queue(QUEUE);
-  // Drain, then nap 1 ms without registering as a waiter on the queue (consumerLoop): producers
-  // then never pay an Atomics.notify (and this thread is not woken once per notice). Websocket
-  // notices tolerate a millisecond; pop({ timeoutMs }) is for consumers that need each message at once.
-  const popSome = (): number => {
-    let n = 0;
-    while (n < 256 && q.pop() !== undefined) n++;
-    return n;
-  };
-  const r = await consumerLoop(d, popSome);
+  const r = await consumerLoop(d, queueDrainer(engine));
   if (process.env.BENCH_DIAG) console.log(`    consumer: thread CPU ${ownThreadCpuMs()} ms (whole life)`);
   parentPort!.postMessage(r);
 } else {
