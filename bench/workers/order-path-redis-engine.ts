@@ -2,7 +2,7 @@
  * "sabstate on Redis" beside a hand-written Redis peer, on the validator's order path, in one
  * run, interleaved (`node --import tsx bench/workers/order-path-redis-engine.ts`; BENCH_MS per
  * window, default 3000; BENCH_ROUNDS, default 3; BENCH_CONCURRENCY order tasks, default 8).
- * Starts its own redis-server (test/helpers/redis-server.ts) on a free port and stops it.
+ * Starts its own redis-server (support/redis-server.ts) on a free port and stops it.
  *
  * The order path, the same for both (the demo's decide(): bench/workers/order-path-common.ts):
  * eliminated? departed? (fail early), the sync gate's epoch, lock (hotkey, trade pair), account
@@ -36,7 +36,7 @@ import { createRedisEngine, type AsyncEngine } from '../../src/index.ts';
 import { TRADE_PAIRS, fixturesPresent, makeHotkey, prng, realPositionTexts, uuid } from '../../examples/validator/shared.ts';
 import type { Order, Position } from '../../examples/validator/shared.ts';
 import { decide, type Pick } from './order-path-common.ts';
-import { redisUnavailableReason, startRedis, type RedisServer } from '../../test/helpers/redis-server.ts';
+import { redisUnavailableReason, startRedis, type RedisServer } from '../../support/redis-server.ts';
 import { orderStep } from '../../examples/redis/order-process.ts';
 import { DEMO_GENERAL, type Tally } from '../../examples/redis/shared.ts';
 
