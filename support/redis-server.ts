@@ -23,6 +23,12 @@ export interface RedisServerOptions {
   password?: string;
   /** Also listen with TLS (tlsPort, rediss://); the CA certificate is `caFile`. */
   tls?: boolean;
+  /**
+   * A one-node Redis Cluster: `--cluster-enabled yes`, every slot assigned to this node
+   * (CLUSTER ADDSLOTSRANGE 0 16383) before startRedis resolves. The server then enforces the
+   * cluster's rules (CROSSSLOT: a command's or a script's keys in one hash slot).
+   */
+  cluster?: boolean;
   appendonly?: boolean;
   /** Reuse this port and directory (a restart of the same server). */
   port?: number;
@@ -112,6 +118,30 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+/** Sends one command (RESP, after AUTH when a password is given) and resolves to the raw reply. */
+function command(port: number, password: string | undefined, cmd: string[]): Promise<string> {
+  const resp = (a: string[]): string => `*${a.length}\r\n${a.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
+  return new Promise((resolve, reject) => {
+    const s = connect(port, '127.0.0.1');
+    let out = '';
+    const want = password === undefined ? 1 : 2;
+    s.on('data', (d) => {
+      out += String(d);
+      // a reply is complete when the last one's length is in: simple replies end with \r\n, bulk ones with their length
+      const replies = out.split(/\r\n(?=[+\-$:*])/).length;
+      const m = /\$(\d+)\r\n/.exec(out.slice(out.lastIndexOf('$')));
+      const bulkDone = m === null || out.length >= out.lastIndexOf('$') + m[0].length + Number(m[1]) + 2;
+      if (replies >= want && out.endsWith('\r\n') && bulkDone) {
+        s.destroy();
+        if (/^-|\r\n-/.test(out)) reject(new Error(`${cmd.join(' ')}: ${out.trim()}`));
+        else resolve(out);
+      }
+    });
+    s.once('error', reject);
+    s.write((password === undefined ? '' : resp(['AUTH', password])) + resp(cmd));
+  });
+}
+
 export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisServer> {
   const bin = opts.bin ?? 'redis-server';
   const reason = redisUnavailableReason(bin);
@@ -127,6 +157,7 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
     tls = { port: await freePort(), ca: c.ca };
     args.push('--tls-port', String(tls.port), '--tls-cert-file', c.cert, '--tls-key-file', c.key, '--tls-ca-cert-file', c.ca, '--tls-auth-clients', 'no');
   }
+  if (opts.cluster === true) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'));
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   proc.stdout!.on('data', (d) => { log += String(d); });
@@ -145,6 +176,16 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
       throw new Error(`redis-server did not start within 30 s:\n${log}`);
     }
     await new Promise((r) => setTimeout(r, 20));
+  }
+  if (opts.cluster === true) {
+    await command(port, opts.password, ['CLUSTER', 'ADDSLOTSRANGE', '0', '16383']);
+    while (!/cluster_state:ok/.test(await command(port, opts.password, ['CLUSTER', 'INFO']))) {
+      if (Date.now() > deadline) {
+        proc.kill('SIGKILL');
+        throw new Error('the one-node cluster did not reach cluster_state:ok within 30 s');
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
   const auth = opts.password === undefined ? '' : `:${encodeURIComponent(opts.password)}@`;
   return {
