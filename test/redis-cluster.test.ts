@@ -14,6 +14,7 @@
 // Skipped with a visible line where redis-server is not installed.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skipRedisSuite } from './helpers/redis-skip.ts';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createRedisEngine } from '../src/index.ts';
@@ -45,10 +46,7 @@ const IF_EPOCH_WHY = 'on Redis Cluster a positions write with { ifEpoch } is CRO
 
 const reason = redisUnavailableReason();
 if (reason !== null) {
-  console.log(`SKIP redis cluster slots: ${reason}`);
-  const s = suite('redis cluster slots');
-  s.skip(`skipped: ${reason}`, () => {});
-  s.run();
+  skipRedisSuite('redis cluster slots', reason);
 } else {
   // Both servers up before any suite runs (uvu starts running at the first tick after run()).
   const plain = await startRedis();

@@ -5,6 +5,7 @@
 // not installed, every test here is skipped with a visible line.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skipRedisSuite } from './helpers/redis-skip.ts';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { SabStateError, createRedisEngine, type AsyncEngine } from '../src/index.ts';
@@ -15,10 +16,7 @@ const reason = redisUnavailableReason();
 const PASSWORD = 'p@ss:w0rd/with{odd}chars';
 
 if (reason !== null) {
-  console.log(`SKIP redis conformance: ${reason}`);
-  const s = suite('redis conformance');
-  s.skip(`skipped: ${reason}`, () => {});
-  s.run();
+  skipRedisSuite('redis conformance', reason);
 } else {
   const plain = await startRedis();
   const secured = await startRedis({ password: PASSWORD });

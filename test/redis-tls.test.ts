@@ -7,6 +7,7 @@
 // visible line where redis-server or openssl is missing, or redis-server was built without TLS.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skipRedisSuite } from './helpers/redis-skip.ts';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { SabStateError, createRedisEngine, type AsyncEngine } from '../src/index.ts';
@@ -15,12 +16,7 @@ import { NoTlsError, type RedisServer, freePort, startRedis, tlsUnavailableReaso
 
 const PASSWORD = 'tls-p@ss:w0rd{x}';
 
-function skip(reason: string): void {
-  console.log(`SKIP redis over TLS: ${reason}`);
-  const s = suite('redis over TLS');
-  s.skip(`skipped: ${reason}`, () => {});
-  s.run();
-}
+const skip = (reason: string): void => skipRedisSuite('redis over TLS', reason);
 
 /** The error `p` rejects with (fails if it resolves). */
 async function failure(p: Promise<unknown>): Promise<unknown> {
