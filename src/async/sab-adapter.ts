@@ -17,7 +17,8 @@
 import type { Engine } from '../engine.ts';
 import { ErrorCode, SabStateError } from '../errors.ts';
 import type { Position } from '../domains/positions.ts';
-import type { AsyncEngine, AsyncOpenPositionHead, AsyncQueue, AsyncCounter, AsyncMap, PositionHead } from './types.ts';
+import { checkLockPairs, makeGuard } from './lock-guards.ts';
+import type { AsyncEngine, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead, AsyncQueue, AsyncCounter, AsyncMap, PositionHead } from './types.ts';
 
 /** The order step of an engine that has it (issue 12), looked up at run time. */
 interface OrderStep {
@@ -57,6 +58,50 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
     locks: {
       withLock: (hk, tp, fn, opts) => locks.withLockAsync(hk, tp, fn, opts),
       isHeld: (hk, tp) => call(() => locks.isHeld(hk, tp)),
+      async withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
+        checkLockPairs(keys, fn);
+        // One withLockAsync per distinct stripe, nested in ascending stripe order (deadlock-free
+        // like the engine's withLocks; withLockAsync is not re-entrant, hence each stripe once).
+        const byStripe = new Map<number, readonly [string, string]>();
+        for (const k of keys) byStripe.set(locks.stripeOf(k[0], k[1]), k);
+        const order = [...byStripe.keys()].sort((x, y) => x - y).map((st) => byStripe.get(st)!);
+        const t = opts?.timeoutMs;
+        const deadline = t === undefined ? Infinity : performance.now() + t;
+        const take = async (i: number): Promise<T> => {
+          if (i === order.length) return await fn();
+          const left = deadline === Infinity ? undefined : { timeoutMs: Math.max(0, deadline - performance.now()) };
+          return locks.withLockAsync(order[i]![0], order[i]![1], () => take(i + 1), left);
+        };
+        return await take(0);
+      },
+      acquire: (hk, tp, opts) =>
+        new Promise<AsyncLockGuard>((resolve, reject) => {
+          // The stripe is held by a withLockAsync whose fn waits for release(): the engine's
+          // own waiting (Atomics.waitAsync), never a blocked event loop.
+          let free!: () => void;
+          const released = new Promise<void>((r) => {
+            free = r;
+          });
+          let got = false;
+          const held = locks.withLockAsync(hk, tp, () => {
+            got = true;
+            resolve(makeGuard(async () => {
+              free();
+              await held;
+            }));
+            return released;
+          }, opts);
+          held.catch((e: unknown) => {
+            if (!got) reject(e);
+          });
+        }),
+      tryAcquire: (hk, tp) =>
+        call(() => {
+          // Not re-entrant, like acquire: a stripe this thread holds already is not entered.
+          if (locks.isHeldByCurrentThread(hk, tp)) return null;
+          const g = locks.tryAcquire(hk, tp);
+          return g === null ? null : makeGuard(async () => g.release());
+        }),
     },
     positions: {
       get: (hk, uuid) => call(() => pos.get(hk, uuid)),
