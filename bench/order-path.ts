@@ -22,7 +22,9 @@
  *      missing.
  *   5. sabstate with one contention domain (bench/workers/order-path-one-domain.ts), lmdb-js
  *      (order-path-lmdb.ts) and Redis 7 through ioredis (order-path-redis.ts; redis-server started
- *      on a free loopback port and stopped after; skipped with a line if it is not installed):
+ *      on a free loopback port and stopped after; skipped with a line if it is not installed),
+ *      and beside it, interleaved, sabstate on Redis (createRedisEngine on the same server,
+ *      order-path-redis-sabstate.ts, case redis-sabstate):
  *      W order threads and a consumer thread (bench/peers/thread-case.ts). bench/README.md says
  *      what each peer is.
  * The peers also run with W = 1, so that every row has a peer with as many order threads.

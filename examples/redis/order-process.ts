@@ -6,7 +6,6 @@
  */
 import { createRedisEngine, SabStateError, type AsyncEngine, type AsyncQueue } from '../../src/index.ts';
 import { TRADE_PAIRS, prng } from '../validator/shared.ts';
-import type { Position } from '../validator/shared.ts';
 import { decideHead, type Pick } from '../../bench/workers/order-path-common.ts';
 import { DEMO_GENERAL, type DemoTemplates, QUEUE, type Tally } from './shared.ts';
 
