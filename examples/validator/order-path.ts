@@ -16,7 +16,8 @@
  * Allocation: the step allocates what the order itself is (the order object, two uuids, the
  * decoded head) and nothing per order besides: the function run under the lock is made once
  * per OrderPath and reads the order from the instance, the notice is one object per OrderPath
- * rewritten for every order (queue.push encodes it into the ring; nothing keeps it), and the
+ * rewritten for every order (queue.push encodes it into the ring; nothing keeps it), so is the
+ * `{ ifEpoch }` options object, and the
  * head getOpenHead returns is updated in place (it is a fresh object per call, the API's own
  * use). `bench/profile-order-path.ts` prints the bytes allocated per order.
  */
@@ -112,7 +113,8 @@ export class OrderPath {
   readonly #underLock: () => void;
   /** The order being processed and the epoch it was read under (set by step, read under the lock). */
   #p: Pick | null = null;
-  #epoch = 0;
+  /** The options of appendOrder / save, one object: ifEpoch set per order (the engine keeps no reference to it). */
+  readonly #opts = { ifEpoch: 0 };
   readonly #notice: Notice = { hotkey: '', trade_pair: '', position_uuid: '', order_uuid: '', order_type: '', n_orders: 0, closed: false };
 
   constructor(engine: Engine, opts: OrderPathOptions) {
@@ -139,7 +141,7 @@ export class OrderPath {
         sleep(1);
         continue;
       }
-      this.#epoch = g.epoch;
+      this.#opts.ifEpoch = g.epoch;
       try {
         engine.locks.withLock(p.hotkey, p.tp[0], this.#underLock);
         return 'saved';
@@ -163,7 +165,7 @@ export class OrderPath {
     const order = makeOrder(p, got !== undefined, count, accountSize, this.#maxOrders, this.#rnd);
     const head = got === undefined ? newHead(p.hotkey, p.tp, order, uuid(this.#rnd)) : updateHead(got.position as PositionHead, order);
     if (got !== undefined) uuid(this.#rnd); // the stream draws a position uuid for every order (the same draws as decide)
-    positions.appendOrder(head, order, { ifEpoch: this.#epoch });
+    positions.appendOrder(head, order, this.#opts);
     this.#push(p, head.position_uuid, order, count + 1, head.is_closed_position);
   }
 
@@ -173,7 +175,7 @@ export class OrderPath {
     const accountSize = this.#accountSizes.get(p.hotkey) as number | undefined;
     const open = this.#engine.positions.getOpen(p.hotkey, p.tp[0]) as Position | undefined;
     const { next } = decide(p, open, accountSize, this.#maxOrders, this.#rnd);
-    this.#engine.positions.save(next, { ifEpoch: this.#epoch });
+    this.#engine.positions.save(next, this.#opts);
     this.#push(p, next.position_uuid, next.orders[next.orders.length - 1]!, next.orders.length, next.is_closed_position);
   }
 
