@@ -174,11 +174,15 @@ function locate(heap: SharedHeap, at: number, len: number, out: Located): void {
   out.headLen = headLen;
 }
 
-/** locateRecord in a read window: the record's lengths checked, its refs not copied. */
-export function locateRecord(heap: SharedHeap, at: number, len: number, _ref: number): RecordLoc {
-  const loc: RecordLoc = { at, len, open: false, tp: '', n: 0, headLen: 0, refs: null };
-  locate(heap, at, len, loc);
-  return loc;
+/**
+ * locateRecord in a read window, into `out` (the writer's scratch: one write per thread at a
+ * time, position-write.ts): the record's lengths checked, its refs not copied.
+ */
+export function locateRecord(heap: SharedHeap, at: number, len: number, out: RecordLoc): RecordLoc {
+  out.at = at;
+  out.len = len;
+  locate(heap, at, len, out);
+  return out;
 }
 
 /**

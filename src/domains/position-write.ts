@@ -129,11 +129,15 @@ export class PositionWriter {
   readonly #locate: Reader<RecordLoc>;
   /** A save or append of this thread is in flight (#write). */
   #active = false;
+  /** What #buildAppend returns (one chunk, no refs list), rewritten per append. */
+  readonly #appended: Built = { ref: 0, refs: null, fresh: [0], published: false };
 
   constructor(store: PositionStore, locks: Locks) {
     this.#s = store;
     this.#locks = locks;
-    this.#locate = (_u8, at, len, ref) => locateRecord(store.heap, at, len, ref);
+    // One RecordLoc and one Built per writer, rewritten by each append: writes do not nest (#write).
+    const loc: RecordLoc = { at: 0, len: 0, open: false, tp: '', n: 0, headLen: 0, refs: null };
+    this.#locate = (_u8, at, len) => locateRecord(store.heap, at, len, loc);
     this.#meta = (_u8, at, len, ref) => readRecordValue(store.heap, at, len, ref, ReadMode.META, store.cache, store.memo);
     this.#uuid = (_u8, at, len) => readUuid(store.heap, at, len);
   }
@@ -339,7 +343,11 @@ export class PositionWriter {
       const n = loc === undefined ? 0 : loc.n;
       ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n + 1, v.tp.length, h.length));
       writeAppendedRecord(heap, records.valueOffset(ref), v.open, v.tp, loc, chunk, h);
-      return { ref, refs: null, fresh: [chunk], published: false };
+      const b = this.#appended;
+      b.ref = ref;
+      b.fresh[0] = chunk;
+      b.published = false;
+      return b;
     } catch (e) {
       heap.free(chunk);
       if (ref !== 0) heap.free(ref);
