@@ -240,7 +240,7 @@ if (CASES.has('sabstate')) {
   // The whole path first: the row the ratios against the peers and the charts take (report.ts).
   const ONE_THREAD: OneThreadCase[] = [
     variant('whole path: getOpenHead + appendOrder', true, SEED * 1000, (rnd) => ((s) => (p) => sabOrder(s, p))(sabPath(engine, MAX_ORDERS, rnd, drain))),
-    variant('whole path before issue 12: getOpen + save', true, SEED * 1000 + 500, (rnd) => ((s) => (p) => sabOrder(s, p, 'save'))(sabPath(engine, MAX_ORDERS, rnd, drain))),
+    variant('whole path before issue 12: getOpen + save', true, SEED * 1000 + 500, (rnd) => ((s) => (p) => sabOrder(s, p))(sabPath(engine, MAX_ORDERS, rnd, drain, 'save'))),
     variant('floor: the essential steps alone', false, SEED * 1000 + 900, (rnd) => ((s) => (p) => sabFloorOrder(s, p))(sabFloor(engine, MAX_ORDERS, rnd, drain))),
   ];
   const tallies = ONE_THREAD.map((): Tally => ({ orders: 0, saved: 0, rejected: 0, warmOrders: 0, warmSaved: 0, elapsedMs: 0 }));

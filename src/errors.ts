@@ -155,13 +155,15 @@ export function optEpoch(value: unknown, path: string): number | undefined {
 
 /** Unknown option keys: `${path}.${k} is not a known option (known: a, b)`, the one form everywhere. */
 export function checkKnownKeys(o: Record<string, unknown>, path: string, known: readonly string[]): void {
-  for (const k of Reflect.ownKeys(o)) {
-    if (typeof k === 'symbol') throw optionError(`${path} has a symbol key, not a known option (known: ${known.join(', ')})`);
+  // The own keys in Reflect.ownKeys's order (names, then symbols), without it: it allocated
+  // about 390 bytes per call, on every write with options (the order step's appendOrder).
+  for (const k of Object.getOwnPropertyNames(o)) {
     if (!known.includes(k)) {
       const at = /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`;
       throw optionError(`${at} is not a known option (known: ${known.join(', ')})`);
     }
   }
+  if (Object.getOwnPropertySymbols(o).length > 0) throw optionError(`${path} has a symbol key, not a known option (known: ${known.join(', ')})`);
 }
 
 /** An options object: undefined is {}; else a non-array object (a null prototype is fine). */

@@ -207,4 +207,68 @@ test('workers: order steps with appendOrder from 4 threads on shared hotkeys; no
   console.log(`  ${workers * iterations} appends, ${f.positions.size} positions over ${keys.length} keys`);
 });
 
+
+test('a write started while another is encoded (an order getter calling appendOrder) is refused, and the outer with it: state unchanged', () => {
+  // Found while checking that #guarded's per-instance argument fields (no closure per write)
+  // survive nesting: the nested write itself stored a corrupt record ("codec: corrupt input" on
+  // the next read), since the codec encodes into one scratch per thread. Writes do not nest.
+  const engine = createEngine();
+  const epoch = engine.general.syncGate.current().epoch;
+  const b: Position = { ...structuredClone(start), position_uuid: 'second-position', trade_pair: 'ZZZUSD' };
+  let innerError: unknown;
+  engine.locks.withLocks([[HK, TP], [HK, 'ZZZUSD']], () => {
+    engine.positions.save(structuredClone(start));
+    engine.positions.save(b);
+  });
+  const before = JSON.stringify([engine.positions.getOpen(HK, TP), engine.positions.getOpen(HK, 'ZZZUSD'), engine.positions.stats().bytesUsed]);
+  engine.locks.withLocks([[HK, TP], [HK, 'ZZZUSD']], () => {
+    const outer = order(1);
+    Object.defineProperty(outer, 'n', {
+      enumerable: true,
+      get: () => {
+        const h = engine.positions.getOpenHead(HK, 'ZZZUSD')!;
+        try {
+          engine.positions.appendOrder({ ...h.position, net_leverage: 7 }, order(2), { ifEpoch: epoch });
+        } catch (e) {
+          innerError = e;
+          throw e;
+        }
+        return 1;
+      },
+    });
+    const h = engine.positions.getOpenHead(HK, TP)!;
+    assert.is(code(() => engine.positions.appendOrder({ ...h.position, net_leverage: 5 }, outer, { ifEpoch: epoch })), ErrorCode.INVALID_VALUE);
+  });
+  assert.is((innerError as { code?: string } | undefined)?.code, ErrorCode.INVALID_VALUE, 'the nested write is the one refused');
+  assert.is(JSON.stringify([engine.positions.getOpen(HK, TP), engine.positions.getOpen(HK, 'ZZZUSD'), engine.positions.stats().bytesUsed]), before);
+  assert.equal(engine.verify().violations, []);
+  // And a write after it works as ever.
+  engine.locks.withLock(HK, TP, () => engine.positions.appendOrder({ ...engine.positions.getOpenHead(HK, TP)!.position }, order(3), { ifEpoch: epoch }));
+  assert.is(engine.positions.getOpen(HK, TP)!.orders.length, start.orders.length + 1);
+  engine.close();
+});
+
+test('appendOrder options: unknown keys refused whatever their kind (string, non-enumerable, symbol), nothing written', () => {
+  // checkKnownKeys lists own keys without Reflect.ownKeys (it allocated about 390 bytes a call):
+  // the same keys, in the same order, must still be refused.
+  const f = fixture();
+  saveLocked(f, start);
+  const before = state(f);
+  const hidden = { ifEpoch: 0 };
+  Object.defineProperty(hidden, 'secret', { value: 1, enumerable: false });
+  const cases: Array<[object, RegExp]> = [
+    [{ ifEpoch: 0, nope: 1 }, /options\.nope is not a known option/],
+    [hidden, /options\.secret is not a known option/],
+    [{ [Symbol('s')]: 1 }, /options has a symbol key/],
+    [{ nope: 1, [Symbol('s')]: 1 }, /options\.nope is not a known option/],
+  ];
+  for (const [opts, message] of cases) {
+    f.locks.withLock(HK, TP, () => {
+      const h = f.positions.getOpenHead(HK, TP)!;
+      assert.throws(() => f.positions.appendOrder(h.position, order(9), opts as never), (e: unknown) => e instanceof TypeError && message.test((e as Error).message));
+    });
+  }
+  assert.is(state(f), before);
+});
+
 test.run();

@@ -1,9 +1,9 @@
 /**
  * What every case of bench/order-path.ts shares: the latency histogram, the order stream (which
  * miner, which trade pair, which real order as a template), the order decision (type, leverage,
- * next position, websocket notice), and the sabstate order step itself (the demo's order path:
- * examples/validator/order-worker.ts), so that the single-thread case, the worker threads and the
- * JS server-thread peer run the same code. The Python peer (bench/peers/manager_order_path.py)
+ * next position, websocket notice), and the sabstate order step itself: all of it re-exported from
+ * examples/validator/order-path.ts, the demo's order path, so that every case runs the demo's
+ * step, one copy. The Python peer (bench/peers/manager_order_path.py)
  * mirrors the decision and the histogram line for line.
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
@@ -11,10 +11,13 @@ import { SabStateError } from '../../src/index.ts';
 import type { Engine } from '../../src/index.ts';
 import { encodeOrder, encodePositionHead } from '../../src/internal/codec.ts';
 import { SharedHeap } from '../../src/internal/heap.ts';
-import { QUEUE, TRADE_PAIRS, nextHead, nextPosition, uuid } from '../../examples/validator/shared.ts';
+import { QUEUE, newHead, updateHead, uuid } from '../../examples/validator/shared.ts';
 import type { Order, Position, PositionHead } from '../../examples/validator/shared.ts';
+import { type Notice, OrderPath, makeOrder, type Pick } from '../../examples/validator/order-path.ts';
 
-export type TradePair = (typeof TRADE_PAIRS)[number];
+// ---- the order path: examples/validator/order-path.ts (the demo's, one copy) -------------------------
+export { OrderPath, decide, makeOrder, pick } from '../../examples/validator/order-path.ts';
+export type { Notice, Outcome, Pick, TradePair } from '../../examples/validator/order-path.ts';
 
 // ---- latency histogram: examples/validator/latency.ts (the demo's, the same formula) -----------------
 export { BUCKETS, bucketOf, createHistograms, histogramRows, percentilesOf } from '../../examples/validator/latency.ts';
@@ -56,69 +59,6 @@ export function countStoredOrders(engine: Engine): number {
   return n;
 }
 
-// ---- one order ------------------------------------------------------------------------------------
-/** One draw of the order stream: the miner, the trade pair, the template, a uniform number. */
-export interface Pick {
-  hotkey: string;
-  tp: TradePair;
-  template: Order;
-  r: number;
-}
-
-export function pick(rnd: () => number, setup: Setup): Pick {
-  return {
-    hotkey: setup.hotkeys[Math.floor(rnd() * setup.hotkeys.length)]!,
-    tp: TRADE_PAIRS[Math.floor(rnd() * TRADE_PAIRS.length)]!,
-    template: setup.templates[Math.floor(rnd() * setup.templates.length)]!,
-    r: rnd(),
-  };
-}
-
-export interface Notice {
-  hotkey: string;
-  trade_pair: string;
-  position_uuid: string;
-  order_uuid: string;
-  order_type: string;
-  n_orders: number;
-  closed: boolean;
-}
-
-/** The order of the demo's decision (a real one as template; type and leverage from the draw). */
-function makeOrder(p: Pick, isOpen: boolean, count: number, accountSize: number | undefined, maxOrders: number, rnd: () => number): Order {
-  let type = p.r < 0.45 ? 'LONG' : p.r < 0.9 ? 'SHORT' : 'FLAT';
-  if (!isOpen && type === 'FLAT') type = 'LONG';
-  if (isOpen && count >= maxOrders - 1) type = 'FLAT';
-  const lev = type === 'FLAT' ? 0 : (type === 'LONG' ? 1 : -1) * Math.min(0.5, (accountSize ?? 100_000) / 1e6) * (0.1 + p.r);
-  return { ...p.template, order_type: type, leverage: lev, processed_ms: Date.now(), order_uuid: uuid(rnd) };
-}
-
-/** The order decision of the demo on a whole position: the order, the next position, the notice (stores without an append step). */
-export function decide(
-  p: Pick, open: Position | undefined, accountSize: number | undefined, maxOrders: number, rnd: () => number,
-): { next: Position; notice: Notice } {
-  const order = makeOrder(p, open !== undefined, open?.orders.length ?? 0, accountSize, maxOrders, rnd);
-  const next = nextPosition(open, p.hotkey, p.tp, order, uuid(rnd));
-  const notice: Notice = {
-    hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid, order_type: order.order_type,
-    n_orders: next.orders.length, closed: next.is_closed_position,
-  };
-  return { next, notice };
-}
-
-/** The same decision on the head alone (getOpenHead / appendOrder): the same order, head and notice, and the same draws. */
-export function decideHead(
-  p: Pick, open: PositionHead | undefined, count: number, accountSize: number | undefined, maxOrders: number, rnd: () => number,
-): { next: PositionHead; order: Order; notice: Notice } {
-  const order = makeOrder(p, open !== undefined, count, accountSize, maxOrders, rnd);
-  const next = nextHead(open, p.hotkey, p.tp, order, uuid(rnd));
-  const notice: Notice = {
-    hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid, order_type: order.order_type,
-    n_orders: open === undefined ? 1 : count + 1, closed: next.is_closed_position,
-  };
-  return { next, order, notice };
-}
-
 const pause = new Int32Array(new SharedArrayBuffer(4));
 const sleep = (ms: number): void => void Atomics.wait(pause, 0, 0, ms);
 
@@ -137,64 +77,15 @@ export function queueDrainer(engine: Engine): () => number {
   };
 }
 
-export interface SabPath {
-  engine: Engine;
-  accountSizes: ReturnType<Engine['general']['map']>;
-  notices: ReturnType<Engine['general']['queue']>;
-  maxOrders: number;
-  rnd: () => number;
-  /** Called when the notice queue is full (the single-thread case drains it there). */
-  onFull: () => void;
+/** The demo's order step (examples/validator/order-path.ts) for one thread of a case. */
+export type SabPath = OrderPath;
+export function sabPath(engine: Engine, maxOrders: number, rnd: () => number, onFull?: () => void, how: 'append' | 'save' = 'append'): SabPath {
+  return new OrderPath(engine, onFull === undefined ? { maxOrders, rnd, how } : { maxOrders, rnd, how, onFull });
 }
 
-export function sabPath(engine: Engine, maxOrders: number, rnd: () => number, onFull?: () => void): SabPath {
-  return {
-    engine, maxOrders, rnd, accountSizes: engine.general.map('accountSizes'), notices: engine.general.queue(QUEUE),
-    onFull: onFull ?? (() => sleep(0.2)),
-  };
-}
-
-/**
- * The demo's order path on sabstate: fail early on eliminated / departed miners (no lock), then
- * under the (hotkey, trade pair) lock: account size, the open position's head (getOpenHead),
- * next head, appendOrder with ifEpoch (retried if a sync began), notice pushed (waiting while
- * the queue is full). Returns true when saved, false when rejected. With how = 'save': the path
- * before issue 12 (getOpen, the next whole position, save), for side-by-side runs.
- */
-export function sabOrder(s: SabPath, p: Pick, how: 'append' | 'save' = 'append'): boolean {
-  const { engine } = s;
-  if (engine.eliminations.has(p.hotkey)) return false;
-  if (engine.departed.has(p.hotkey)) return false;
-  for (;;) {
-    const g = engine.general.syncGate.current();
-    if (g.inProgress) {
-      sleep(1);
-      continue;
-    }
-    try {
-      engine.locks.withLock(p.hotkey, p.tp[0], () => {
-        const accountSize = s.accountSizes.get(p.hotkey) as number | undefined;
-        let notice: Notice;
-        if (how === 'append') {
-          const got = engine.positions.getOpenHead(p.hotkey, p.tp[0]);
-          const d = decideHead(p, got?.position as PositionHead | undefined, got?.orderCount ?? 0, accountSize, s.maxOrders, s.rnd);
-          engine.positions.appendOrder(d.next, d.order, { ifEpoch: g.epoch });
-          notice = d.notice;
-        } else {
-          // The path before issue 12: the whole position read, and saved with one order more.
-          const open = engine.positions.getOpen(p.hotkey, p.tp[0]) as Position | undefined;
-          const d = decide(p, open, accountSize, s.maxOrders, s.rnd);
-          engine.positions.save(d.next, { ifEpoch: g.epoch });
-          notice = d.notice;
-        }
-        while (!s.notices.push(notice)) s.onFull();
-      });
-      return true;
-    } catch (e) {
-      if (e instanceof SabStateError && e.code === 'ERR_STALE_EPOCH') continue;
-      throw e;
-    }
-  }
+/** One order of the demo's step; true when saved, false when rejected (eliminated or departed). */
+export function sabOrder(s: SabPath, p: Pick): boolean {
+  return s.step(p) === 'saved';
 }
 
 /**
@@ -206,15 +97,26 @@ export function sabOrder(s: SabPath, p: Pick, how: 'append' | 'save' = 'append')
  * path costs beyond this is its protocol (sync-gate guard, write gate, hotkey and open indexes,
  * the record CAS, retire, validation) and its glue.
  */
-export interface SabFloor extends SabPath {
+export interface SabFloor {
+  engine: Engine;
+  accountSizes: ReturnType<Engine['general']['map']>;
+  notices: ReturnType<Engine['general']['queue']>;
+  maxOrders: number;
+  rnd: () => number;
+  onFull: () => void;
   heap: SharedHeap;
   word: Int32Array;
 }
 export function sabFloor(engine: Engine, maxOrders: number, rnd: () => number, onFull?: () => void): SabFloor {
   const h = engine.handle();
   const heap = new SharedHeap(h.positions.heap, { k0: h.seed[0], k1: h.seed[1] }, 'positions heap (floor)');
-  return { ...sabPath(engine, maxOrders, rnd, onFull), heap, word: new Int32Array(new SharedArrayBuffer(4)) };
+  return {
+    engine, maxOrders, rnd, accountSizes: engine.general.map('accountSizes'), notices: engine.general.queue(QUEUE),
+    onFull: onFull ?? (() => sleep(0.2)), heap, word: new Int32Array(new SharedArrayBuffer(4)),
+  };
 }
+const floorNotice: Notice = { hotkey: '', trade_pair: '', position_uuid: '', order_uuid: '', order_type: '', n_orders: 0, closed: false };
+/** The floor's step: the decision as OrderPath's (the same draws), the storing steps bare. */
 export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
   const { engine, heap } = s;
   if (engine.eliminations.has(p.hotkey)) return false;
@@ -222,7 +124,10 @@ export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
   engine.locks.withLock(p.hotkey, p.tp[0], () => {
     const accountSize = s.accountSizes.get(p.hotkey) as number | undefined;
     const got = engine.positions.getOpenHead(p.hotkey, p.tp[0]);
-    const { next, order, notice } = decideHead(p, got?.position as PositionHead | undefined, got?.orderCount ?? 0, accountSize, s.maxOrders, s.rnd);
+    const count = got === undefined ? 0 : got.orderCount;
+    const order = makeOrder(p, got !== undefined, count, accountSize, s.maxOrders, s.rnd);
+    const next = got === undefined ? newHead(p.hotkey, p.tp, order, uuid(s.rnd)) : updateHead(got.position as PositionHead, order);
+    if (got !== undefined) uuid(s.rnd);
     const ob = encodeOrder(order);
     const chunk = heap.alloc(ob.length);
     heap.u8.set(ob, heap.payload(chunk));
@@ -232,7 +137,15 @@ export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
     Atomics.compareExchange(s.word, 0, Atomics.load(s.word, 0), rec);
     heap.free(chunk);
     heap.free(rec);
-    while (!s.notices.push(notice)) s.onFull();
+    const n = floorNotice; // one object rewritten, as OrderPath's
+    n.hotkey = p.hotkey;
+    n.trade_pair = p.tp[0];
+    n.position_uuid = next.position_uuid;
+    n.order_uuid = order.order_uuid;
+    n.order_type = order.order_type;
+    n.n_orders = count + 1;
+    n.closed = next.is_closed_position;
+    while (!s.notices.push(n)) s.onFull();
   });
   return true;
 }

@@ -1,9 +1,8 @@
 /**
  * What the demo's threads share: the engine's declaration, the miners and trade pairs, the
- * deterministic order stream, and the order path itself (the code a validator's order worker runs).
+ * deterministic order stream, the position update (the order path itself: order-path.ts).
  */
-import { readFileSync, existsSync } from 'node:fs';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
+import { existsSync } from 'node:fs';
 import type { Engine } from '../../src/index.ts';
 
 export const QUEUE = 'websockets';
@@ -33,26 +32,14 @@ export const TRADE_PAIRS: [string, string, number, number, number][] = [
 
 export const FIXTURES = new URL('../../test/fixtures/ptn/', import.meta.url);
 
-/** Real positions (text exactly as the Python validator wrote them). */
-export function realPositionTexts(): string[] {
-  return JSON.parse(readFileSync(new URL('ptn-miner-positions.json', FIXTURES), 'utf8')) as string[];
-}
-export function realDeparted(): Record<string, { detected_ms: number }> {
-  return (JSON.parse(readFileSync(new URL('ptn-departed-hotkeys.json', FIXTURES), 'utf8')) as { departed_hotkeys: Record<string, { detected_ms: number }> }).departed_hotkeys;
-}
+// The fixture readers, the PRNG and the TypeScript worker starter have one copy, the test
+// helpers' (the demo runs from a checkout of the repository, through tsx, like the tests).
+export { realPositionTexts, realDeparted } from '../../test/helpers/data.ts';
+export { prng } from '../../test/helpers/seed.ts';
+export { tsWorker } from '../../test/helpers/workers.ts';
+
 export function fixturesPresent(): boolean {
   return existsSync(new URL('ptn-miner-positions.json', FIXTURES));
-}
-
-/** A small seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
@@ -63,20 +50,36 @@ export function makeHotkey(rnd: () => number): string {
   return s;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-/** A version-4-shaped uuid from the seeded stream (four 32-bit draws). */
-export function uuid(rnd: () => number): string {
-  const w = [0, 0, 0, 0].map(() => (rnd() * 2 ** 32) >>> 0);
-  const b = (i: number): string => HEX[(w[i >> 2]! >>> ((i & 3) * 8)) & 255]!;
-  const v = HEX[((w[1]! >>> 16) & 0x0f) | 0x40]!;
-  const r = HEX[((w[2]! & 0x3f) | 0x80)]!;
-  return `${b(0)}${b(1)}${b(2)}${b(3)}-${b(4)}${b(5)}-${v}${b(7)}-${r}${b(9)}-${b(10)}${b(11)}${b(12)}${b(13)}${b(14)}${b(15)}`;
+/** Char codes of each byte's two hex digits: [2b] high, [2b + 1] low. */
+const HEXC = new Uint16Array(512);
+for (let b = 0; b < 256; b++) {
+  const h = b.toString(16).padStart(2, '0');
+  HEXC[2 * b] = h.charCodeAt(0);
+  HEXC[2 * b + 1] = h.charCodeAt(1);
 }
-
-/** Starts a TypeScript worker: registers tsx's loader in the worker thread, then imports the file. */
-export function tsWorker(file: URL, options: WorkerOptions = {}): Worker {
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(file.href)}); })`;
-  return new Worker(boot, { ...options, eval: true });
+const DASH = 45;
+/** The high and low hex digit of byte k of w (module functions: closures made per call allocated about 700 bytes a uuid). */
+const hi = (w: number, k: number): number => HEXC[2 * ((w >>> (8 * k)) & 255)]!;
+const lo = (w: number, k: number): number => HEXC[2 * ((w >>> (8 * k)) & 255) + 1]!;
+/**
+ * A version-4-shaped uuid from the seeded stream (four 32-bit draws; byte i is byte i & 3 of
+ * draw i >> 2, low byte first), built as one string with no array or intermediate string (the
+ * order path makes two per order).
+ */
+export function uuid(rnd: () => number): string {
+  const w0 = (rnd() * 2 ** 32) >>> 0;
+  const w1 = (rnd() * 2 ** 32) >>> 0;
+  const w2 = (rnd() * 2 ** 32) >>> 0;
+  const w3 = (rnd() * 2 ** 32) >>> 0;
+  const b6 = ((w1 >>> 16) & 0x0f) | 0x40;
+  const b8 = (w2 & 0x3f) | 0x80;
+  return String.fromCharCode(
+    hi(w0, 0), lo(w0, 0), hi(w0, 1), lo(w0, 1), hi(w0, 2), lo(w0, 2), hi(w0, 3), lo(w0, 3), DASH,
+    hi(w1, 0), lo(w1, 0), hi(w1, 1), lo(w1, 1), DASH,
+    HEXC[2 * b6]!, HEXC[2 * b6 + 1]!, hi(w1, 3), lo(w1, 3), DASH,
+    HEXC[2 * b8]!, HEXC[2 * b8 + 1]!, hi(w2, 1), lo(w2, 1), DASH,
+    hi(w2, 2), lo(w2, 2), hi(w2, 3), lo(w2, 3), hi(w3, 0), lo(w3, 0), hi(w3, 1), lo(w3, 1), hi(w3, 2), lo(w3, 2), hi(w3, 3), lo(w3, 3),
+  );
 }
 
 export type Order = Record<string, unknown> & { order_type: string; leverage: number; price: number; processed_ms: number; order_uuid: string };
@@ -97,39 +100,46 @@ export type PositionHead = Record<string, unknown> & {
   is_closed_position: boolean;
 };
 
+/** The head of a position opened by `order` (its first order). */
+export function newHead(hotkey: string, tp: (typeof TRADE_PAIRS)[number], order: Order, newUuid: string): PositionHead {
+  return {
+    miner_hotkey: hotkey,
+    position_uuid: newUuid,
+    open_ms: order.processed_ms,
+    trade_pair: tp,
+    orders: null,
+    current_return: 1.0,
+    close_ms: null,
+    return_at_close: 1.0,
+    net_leverage: order.leverage,
+    average_entry_price: order.price,
+    initial_entry_price: order.price,
+    position_type: order.order_type,
+    is_closed_position: false,
+  };
+}
+
 /**
  * The validator's position update for one order (simplified from its Position.add_order), on the
- * head alone: net leverage moves, a FLAT order (or a net leverage back to zero) closes; the
- * order itself is appended by positions.appendOrder. Needs no earlier order.
+ * head alone, IN PLACE (a head from getOpenHead is a fresh object: the order path updates it and
+ * hands it to appendOrder): net leverage moves, a FLAT order (or a net leverage back to zero)
+ * closes. Needs no earlier order. Returns `head`.
  */
-export function nextHead(open: PositionHead | undefined, hotkey: string, tp: (typeof TRADE_PAIRS)[number], order: Order, newUuid: string): PositionHead {
-  if (open === undefined) {
-    return {
-      miner_hotkey: hotkey,
-      position_uuid: newUuid,
-      open_ms: order.processed_ms,
-      trade_pair: tp,
-      orders: null,
-      current_return: 1.0,
-      close_ms: null,
-      return_at_close: 1.0,
-      net_leverage: order.leverage,
-      average_entry_price: order.price,
-      initial_entry_price: order.price,
-      position_type: order.order_type,
-      is_closed_position: false,
-    };
-  }
-  const net = order.order_type === 'FLAT' ? 0 : Number(open.net_leverage) + order.leverage;
+export function updateHead(head: PositionHead, order: Order): PositionHead {
+  const net = order.order_type === 'FLAT' ? 0 : Number(head.net_leverage) + order.leverage;
   const closed = order.order_type === 'FLAT' || Math.abs(net) < 1e-9;
-  return {
-    ...open,
-    net_leverage: closed ? 0 : net,
-    current_return: Number(open.current_return) * (1 + (order.price - Number(open.average_entry_price)) * 1e-6),
-    close_ms: closed ? order.processed_ms : null,
-    position_type: closed ? 'FLAT' : open.position_type,
-    is_closed_position: closed,
-  };
+  const ret = Number(head.current_return) * (1 + (order.price - Number(head.average_entry_price)) * 1e-6);
+  head.net_leverage = closed ? 0 : net;
+  head.current_return = ret;
+  head.close_ms = closed ? order.processed_ms : null;
+  head.position_type = closed ? 'FLAT' : head.position_type;
+  head.is_closed_position = closed;
+  return head;
+}
+
+/** The same update into a new object (`open` unchanged), or the head of a new position. */
+export function nextHead(open: PositionHead | undefined, hotkey: string, tp: (typeof TRADE_PAIRS)[number], order: Order, newUuid: string): PositionHead {
+  return open === undefined ? newHead(hotkey, tp, order, newUuid) : updateHead({ ...open }, order);
 }
 
 /** The same update on a whole position (for stores without an append step): nextHead plus the order. */

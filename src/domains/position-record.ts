@@ -148,18 +148,41 @@ export interface RecordLoc {
   /** Number of orders. */
   n: number;
   headLen: number;
+  /** Not copied (null): an append keeps every chunk. */
+  refs: null;
 }
 
-/** locateRecord in a read window: the record's lengths checked, its refs not copied. */
-export function locateRecord(heap: SharedHeap, at: number, len: number, _ref: number): RecordLoc {
+/** The fields locate() reads. */
+interface Located {
+  open: boolean;
+  tp: string;
+  n: number;
+  headLen: number;
+}
+
+/** Reads a record's flags, trade pair and counts into `out` in a read window, its lengths checked (RETRY). */
+function locate(heap: SharedHeap, at: number, len: number, out: Located): void {
   const i32 = heap.i32;
   const q = at >> 2;
   const headLen = i32[q + kPosHeadLen]!;
   const n = i32[q + kPosOrders]!;
   const tpLen = i32[q + kPosTpLen]!;
   if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) throw RETRY;
-  const tp = unitsToString(heap.u16, (at + kPosRefsByte + 8 * n) >> 1, tpLen);
-  return { at, len, open: (i32[q + kPosFlags]! & kOpenFlag) !== 0, tp, n, headLen };
+  out.open = (i32[q + kPosFlags]! & kOpenFlag) !== 0;
+  out.tp = unitsToString(heap.u16, (at + kPosRefsByte + 8 * n) >> 1, tpLen);
+  out.n = n;
+  out.headLen = headLen;
+}
+
+/**
+ * locateRecord in a read window, into `out` (the writer's scratch: one write per thread at a
+ * time, position-write.ts): the record's lengths checked, its refs not copied.
+ */
+export function locateRecord(heap: SharedHeap, at: number, len: number, out: RecordLoc): RecordLoc {
+  out.at = at;
+  out.len = len;
+  locate(heap, at, len, out);
+  return out;
 }
 
 /**
@@ -273,6 +296,7 @@ export interface HeadRecord {
   tp: string;
   /** Number of orders. */
   n: number;
+  headLen: number;
   head: Uint8Array;
   /** With `last`: the last order's chunk, and its cached order or its copied bytes. */
   lastOff: number;
@@ -282,14 +306,18 @@ export interface HeadRecord {
 
 /**
  * Copies a record's head (and with `last` its last order, from the cache or as bytes) in a read
- * window: never the other orders, so the cost does not depend on how many there are. RETRY on
- * anything that does not hold together.
+ * window into `out` (the caller's scratch: getOpenHead reuses one per thread and copies out what
+ * it returns): never the other orders, so the cost does not depend on how many there are. RETRY
+ * on anything that does not hold together.
  */
-export function readHeadValue(heap: SharedHeap, at: number, len: number, last: boolean, cache: OrderCache): HeadRecord {
-  const { open, tp, n, headLen } = locateRecord(heap, at, len, 0);
+export function readHeadValue(heap: SharedHeap, at: number, len: number, last: boolean, cache: OrderCache, out: HeadRecord): HeadRecord {
+  locate(heap, at, len, out);
+  const n = out.n;
   cursor = 0;
-  const head = copyOut(heap, at + len - headLen, headLen);
-  const out: HeadRecord = { open, tp, n, head, lastOff: 0, lastStamp: 0, last: undefined };
+  out.head = copyOut(heap, at + len - out.headLen, out.headLen);
+  out.lastOff = 0;
+  out.lastStamp = 0;
+  out.last = undefined;
   if (!last || n === 0) return out;
   const r = ((at + kPosRefsByte) >> 2) + 2 * (n - 1);
   const off = heap.i32[r]!;

@@ -30,6 +30,12 @@
  * Its cost does not depend on the number of earlier orders beyond the copyWithin (bench/
  * order-path.ts, flatness case), nor on the miner's number of positions (position-index.ts).
  *
+ * Writes of one thread do not nest: a save or append started while another is in flight (from a
+ * getter or toJSON of the value being encoded) is refused with ERR_INVALID_VALUE before it reads
+ * anything (the codec encodes into one scratch per thread: the nested write stored a corrupt
+ * record before the check). No closure is made per write: the write gate is entered and left
+ * around steps 2-3 (SeqGate.enter / leave, what run() does).
+ *
  * delete(hotkey, uuid): reads the record's trade pair, takes that lock, re-reads, removes the
  * record (CAS with the word read under the lock), clears the open index if it names this uuid,
  * retires the blocks, and takes the uuid out of the hotkey index.
@@ -84,7 +90,7 @@ interface Built {
   fresh: number[];
   published: boolean;
 }
-/** What #publish needs of the version it replaces. */
+/** What #check and #publish need of the version replaced (a RawRecord for save, a RecordLoc for append). */
 interface Old {
   open: boolean;
   tp: string;
@@ -121,24 +127,23 @@ export class PositionWriter {
   readonly #meta: Reader<RawRecord>;
   readonly #uuid: Reader<string>;
   readonly #locate: Reader<RecordLoc>;
+  /** A save or append of this thread is in flight (#write). */
+  #active = false;
+  /** What #buildAppend returns (one chunk, no refs list), rewritten per append. */
+  readonly #appended: Built = { ref: 0, refs: null, fresh: [0], published: false };
 
   constructor(store: PositionStore, locks: Locks) {
     this.#s = store;
     this.#locks = locks;
-    this.#locate = (_u8, at, len, ref) => locateRecord(store.heap, at, len, ref);
+    // One RecordLoc and one Built per writer, rewritten by each append: writes do not nest (#write).
+    const loc: RecordLoc = { at: 0, len: 0, open: false, tp: '', n: 0, headLen: 0, refs: null };
+    this.#locate = (_u8, at, len) => locateRecord(store.heap, at, len, loc);
     this.#meta = (_u8, at, len, ref) => readRecordValue(store.heap, at, len, ref, ReadMode.META, store.cache, store.memo);
     this.#uuid = (_u8, at, len) => readUuid(store.heap, at, len);
   }
 
   save(pos: object, v: ValidPosition): void {
-    const built = this.#write(v, SAVE, this.#meta, (old) => {
-      if (old !== undefined && old.tp !== v.tp && !this.#locks.isHeldByCurrentThread(v.hotkey, old.tp)) {
-        throw new SabStateError(
-          ErrorCode.LOCK_NOT_HELD,
-          `positions.save: ${v.uuid} is stored under trade pair ${old.tp}: moving it to ${v.tp} needs both locks`,
-        );
-      }
-    }, (old, hRec) => this.#build(pos, v, old, hRec), (old) => old);
+    const built = this.#write(v, SAVE, pos, undefined);
     // Every order kept its chunk: they are all frozen objects of this thread's caches, so the new
     // version's list is remembered as it stands (no copy of any order), and saving the same
     // objects again (a head field changed, no order added) keeps every chunk again.
@@ -151,32 +156,60 @@ export class PositionWriter {
    * holds the lock; a record that does not exist yet is created with this one order.
    */
   append(head: object, order: unknown, v: ValidHead): void {
-    this.#write(v, APPEND, this.#locate, (loc) => {
-      if (loc !== undefined && loc.tp !== v.tp) {
-        throw new SabStateError(
-          ErrorCode.INVALID_VALUE,
-          `positions.appendOrder: ${v.uuid} is stored under trade pair ${loc.tp}, not ${v.tp} (save moves positions)`,
-        );
-      }
-    }, (loc, hRec) => this.#buildAppend(head, order, v, loc, hRec), (loc) => ({ open: loc.open, tp: loc.tp, refs: null }));
+    this.#write(v, APPEND, head, order);
+  }
+
+  /** The check of step 1: what the current version `old` allows (save: a move needs both locks; append: no move). */
+  #check(v: ValidHead, points: Points, old: Old | undefined): void {
+    if (old === undefined || old.tp === v.tp) return;
+    if (points === APPEND) {
+      throw new SabStateError(
+        ErrorCode.INVALID_VALUE,
+        `positions.appendOrder: ${v.uuid} is stored under trade pair ${old.tp}, not ${v.tp} (save moves positions)`,
+      );
+    }
+    if (!this.#locks.isHeldByCurrentThread(v.hotkey, old.tp)) {
+      throw new SabStateError(
+        ErrorCode.LOCK_NOT_HELD,
+        `positions.save: ${v.uuid} is stored under trade pair ${old.tp}: moving it to ${v.tp} needs both locks`,
+      );
+    }
   }
 
   /**
-   * Steps 1-4 of save and append (the header comment): `read` the current version (stable: only
-   * lock holders write it), `check` it, `build` the new blocks, publish, retire.
+   * Steps 1-4 of save (points SAVE, `obj` the position) and append (points APPEND, `obj` the
+   * head, `order` the order) (the header comment): read the current version (stable: only lock
+   * holders write it), check it, build the new blocks, publish, retire. No closure is made per
+   * call: the write gate is entered and left around the build and publication.
    */
-  #write<O extends { open: boolean; tp: string }>(
-    v: ValidHead, points: Points, read: Reader<O>, check: (old: O | undefined) => void,
-    build: (old: O | undefined, hRec: number) => Built, toOld: (old: O) => Old,
-  ): Built {
+  #write(v: ValidHead, points: Points, obj: object, order: unknown): Built {
+    // Writes do not nest: the codec encodes into one scratch per thread, so a write started from a
+    // getter or toJSON of the value being encoded would clobber the outer one's bytes (a corrupt
+    // record was stored before this check). Refused before anything is read or written.
+    if (this.#active) {
+      throw new SabStateError(
+        ErrorCode.INVALID_VALUE,
+        `${points.op}: called while this thread is writing another position (from a getter or toJSON of the value being saved); positions writes do not nest`,
+      );
+    }
+    this.#active = true;
+    try {
+      return this.#writeOnce(v, points, obj, order);
+    } finally {
+      this.#active = false;
+    }
+  }
+
+  #writeOnce(v: ValidHead, points: Points, obj: object, order: unknown): Built {
     const { records, open, heap } = this.#s;
+    const append = points === APPEND;
     const hRec = records.hash(v.hotkey, v.uuid);
     const hOpen = open.hash(v.hotkey, v.tp);
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
-      const old = records.read(v.hotkey, v.uuid, read, hRec);
+      const old: (RawRecord | RecordLoc) | undefined = records.read<RawRecord | RecordLoc>(v.hotkey, v.uuid, append ? this.#locate : this.#meta, hRec);
       const oldWord = records.lastWord;
       const oldSlot = records.lastSlot;
-      check(old);
+      this.#check(v, points, old);
       // An open record of this pair is what the open index names (invariant 1, position-repair.ts).
       const openUuid = old !== undefined && old.open && old.tp === v.tp ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
       if (v.open && openUuid !== undefined && openUuid !== v.uuid) {
@@ -187,9 +220,9 @@ export class PositionWriter {
       }
       // Built and published inside the write gate: recovery's heap sweep (under the freeze)
       // never sees this write's blocks between their allocation and their publication.
-      let built: Built | undefined;
-      const done = heap.gate.run(() => {
-        built = build(old, hRec);
+      heap.gate.enter();
+      try {
+        const built = append ? this.#buildAppend(obj, order, v, old as RecordLoc | undefined, hRec) : this.#build(obj, v as ValidPosition, old as RawRecord | undefined, hRec);
         let openRef = 0;
         try {
           if (v.open && openUuid !== v.uuid) {
@@ -202,12 +235,13 @@ export class PositionWriter {
         }
         // #publish owns openRef from here: it publishes it or frees it.
         try {
-          return this.#publish(v, old === undefined ? undefined : toOld(old), oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, points);
+          if (this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, points)) return built;
         } finally {
           if (!built.published) this.#discard(built, 0);
         }
-      });
-      if (done) return built!;
+      } finally {
+        heap.gate.leave();
+      }
     }
     throw new Error(`${points.op}: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
@@ -309,7 +343,11 @@ export class PositionWriter {
       const n = loc === undefined ? 0 : loc.n;
       ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n + 1, v.tp.length, h.length));
       writeAppendedRecord(heap, records.valueOffset(ref), v.open, v.tp, loc, chunk, h);
-      return { ref, refs: null, fresh: [chunk], published: false };
+      const b = this.#appended;
+      b.ref = ref;
+      b.fresh[0] = chunk;
+      b.published = false;
+      return b;
     } catch (e) {
       heap.free(chunk);
       if (ref !== 0) heap.free(ref);

@@ -40,7 +40,7 @@ import { checkPositions, markPositionBlocks } from './position-repair.ts';
 import { type PositionStore, PositionWriter } from './position-write.ts';
 import {
   type HeadRecord, type RawRecord, ReadMode, type ReadModeValue, chunkBytes, readHeadValue, readRecordValue, readUuid, recordHead,
-  validateHead, validatePosition,
+  type ValidHead, type ValidPosition, validateHead, validatePosition,
 } from './position-record.ts';
 
 export const DEFAULT_POSITIONS_MAX_RECORDS = 131072;
@@ -179,6 +179,9 @@ export class PositionsDomain {
   readonly #readers: Array<(u8: Uint8Array, at: number, len: number, ref: number) => RawRecord>;
   readonly #uuidReader: (u8: Uint8Array, at: number, len: number) => string;
   readonly #headReaders: Array<(u8: Uint8Array, at: number, len: number) => HeadRecord>;
+  /** The arguments of the write #gated runs (#guarded). */
+  readonly #args: { v: ValidHead | null; obj: object | null; order: unknown } = { v: null, obj: null, order: null };
+  readonly #gated = (): void => this.#writeNow(this.#args.v!, this.#args.obj!, this.#args.order);
 
   /** @internal Built by the engine: use `engine.positions`. */
   constructor(handle: PositionsHandle, key: HashKey, deps: PositionsDeps) {
@@ -206,7 +209,8 @@ export class PositionsDomain {
         readRecordValue(heap, at, len, ref, mode, store.cache, store.memo),
     );
     this.#uuidReader = (_u8, at, len) => readUuid(heap, at, len);
-    this.#headReaders = [false, true].map((last) => (_u8: Uint8Array, at: number, len: number) => readHeadValue(heap, at, len, last, store.cache));
+    const scratch: HeadRecord = { open: false, tp: '', n: 0, headLen: 0, head: new Uint8Array(0), lastOff: 0, lastStamp: 0, last: undefined };
+    this.#headReaders = [false, true].map((last) => (_u8: Uint8Array, at: number, len: number) => readHeadValue(heap, at, len, last, store.cache, scratch));
   }
 
   /** Positions stored (open and closed; lock-free). */
@@ -287,7 +291,7 @@ export class PositionsDomain {
   getOpenHead(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean }): OpenPositionHead | undefined {
     checkKey(hotkey, 'hotkey');
     checkKey(tradePairId, 'tradePairId');
-    const last = callOptions(opts, 'options', ['lastOrder']).lastOrder;
+    const last = opts === undefined ? undefined : callOptions(opts, 'options', ['lastOrder']).lastOrder;
     if (last !== undefined && typeof last !== 'boolean') throw optionError('options.lastOrder must be a boolean');
     this.#ops.gets++;
     const uuid = this.#store.open.read(hotkey, tradePairId, this.#uuidReader);
@@ -316,12 +320,19 @@ export class PositionsDomain {
     if (typeof order !== 'object' || order === null || Array.isArray(order)) {
       throw new SabStateError(ErrorCode.INVALID_VALUE, `order must be an object, got ${order === null ? 'null' : Array.isArray(order) ? 'an array' : typeof order}`);
     }
-    this.#guarded('positions.appendOrder', v.hotkey, v.tp, opts, () => this.#writer.append(head, order, v));
+    this.#guarded('positions.appendOrder', v, opts, head, order);
   }
 
-  /** The common rules of save and appendOrder: options checked, the lock held, the write under the sync gate's guard with ifEpoch. */
-  #guarded(op: string, hotkey: string, tp: string, opts: { ifEpoch?: number } | undefined, write: () => void): void {
-    const ifEpoch = optEpoch(callOptions(opts, 'options', ['ifEpoch']).ifEpoch, 'options.ifEpoch');
+  /**
+   * The common rules of save and appendOrder: options checked, the lock held, the write under the
+   * sync gate's guard with ifEpoch. The write is `#writer.append(obj, order, v)` (appendOrder) or
+   * `#writer.save(obj, v)` (save, order null); under the gate it runs as #gated, made once, which
+   * reads its arguments from #args (saved and restored around the call: a nested write, were
+   * one possible, would not see the outer's), so that no closure is made per write.
+   */
+  #guarded(op: string, v: ValidHead, opts: { ifEpoch?: number } | undefined, obj: object, order: unknown): void {
+    const { hotkey, tp } = v;
+    const ifEpoch = opts === undefined ? undefined : optEpoch(callOptions(opts, 'options', ['ifEpoch']).ifEpoch, 'options.ifEpoch');
     if (ifEpoch !== undefined && this.#gate === undefined) {
       throw optionError(`${op}: options.ifEpoch needs the sync gate, and this PositionsDomain was created without deps.gate`);
     }
@@ -332,12 +343,30 @@ export class PositionsDomain {
       );
     }
     this.#ops.saves++;
+    const a = this.#args;
+    const saved0 = a.v;
+    const saved1 = a.obj;
+    const saved2 = a.order;
     try {
-      if (ifEpoch === undefined) write();
-      else this.#gate!.guard(ifEpoch, write);
+      if (ifEpoch === undefined) this.#writeNow(v, obj, order);
+      else {
+        a.v = v;
+        a.obj = obj;
+        a.order = order;
+        this.#gate!.guard(ifEpoch, this.#gated);
+      }
     } catch (e) {
       throw capacityHint(e, 'options.positions.maxRecords or options.positions.maxBytes');
+    } finally {
+      a.v = saved0;
+      a.obj = saved1;
+      a.order = saved2;
     }
+  }
+
+  #writeNow(v: ValidHead, obj: object, order: unknown): void {
+    if (order === null) this.#writer.save(obj, v as ValidPosition);
+    else this.#writer.append(obj, order, v);
   }
 
   /**
@@ -363,7 +392,7 @@ export class PositionsDomain {
    */
   save(position: Position, opts?: { ifEpoch?: number }): void {
     const v = validatePosition(position);
-    this.#guarded('positions.save', v.hotkey, v.tp, opts, () => this.#writer.save(position, v));
+    this.#guarded('positions.save', v, opts, position, null);
   }
 
   /**
