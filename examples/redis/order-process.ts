@@ -5,8 +5,8 @@
  * tally over IPC.
  */
 import { createRedisEngine, SabStateError, type AsyncEngine, type AsyncQueue } from '../../src/index.ts';
-import { TRADE_PAIRS, prng } from '../validator/shared.ts';
-import { decideHead, type Pick } from '../../bench/workers/order-path-common.ts';
+import { TRADE_PAIRS, nextHead, prng, uuid } from '../validator/shared.ts';
+import { makeOrder, type Notice, type Pick } from '../validator/order-path.ts';
 import { DEMO_GENERAL, type DemoTemplates, QUEUE, type Tally } from './shared.ts';
 
 interface Args {
@@ -45,7 +45,13 @@ export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd:
     try {
       inFlight = await e.locks.withLock(p.hotkey, p.tp[0], async () => {
         const h = await e.positions.getOpenHead(p.hotkey, p.tp[0]);
-        const { next, order, notice } = decideHead(p, h?.position, h?.orderCount ?? 0, accountSize, maxOrders, rnd);
+        const count = h?.orderCount ?? 0;
+        const order = makeOrder(p, h !== undefined, count, accountSize, maxOrders, rnd);
+        const next = nextHead(h?.position, p.hotkey, p.tp, order, uuid(rnd));
+        const notice: Notice = {
+          hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid,
+          order_type: order.order_type, n_orders: h === undefined ? 1 : count + 1, closed: next.is_closed_position,
+        };
         await e.positions.appendOrder(next, order, { ifEpoch: g.epoch });
         // Not awaited here: the push goes out with the release (wrapped, or fn's promise would wait for it).
         const pushed = pushUntilAccepted(q, notice, t);
