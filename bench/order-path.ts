@@ -22,7 +22,9 @@
  *      missing.
  *   5. sabstate with one contention domain (bench/workers/order-path-one-domain.ts), lmdb-js
  *      (order-path-lmdb.ts) and Redis 7 through ioredis (order-path-redis.ts; redis-server started
- *      on a free loopback port and stopped after; skipped with a line if it is not installed):
+ *      on a free loopback port and stopped after; skipped with a line if it is not installed),
+ *      and beside it, interleaved, sabstate on Redis (createRedisEngine on the same server,
+ *      order-path-redis-sabstate.ts, case redis-sabstate):
  *      W order threads and a consumer thread (bench/peers/thread-case.ts). bench/README.md says
  *      what each peer is.
  * The peers also run with W = 1, so that every row has a peer with as many order threads.
@@ -53,7 +55,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel } from 'node:worker_threads';
 import type { Worker } from 'node:worker_threads';
-import { createEngine } from '../src/index.ts';
+import { createEngine, createRedisEngine } from '../src/index.ts';
 import type { Engine } from '../src/index.ts';
 import {
   QUEUE, TRADE_PAIRS, fixturesPresent, generalOptions, makeHotkey, prng, realDeparted, realPositionTexts, uuid,
@@ -72,6 +74,7 @@ import { markdownTable, nameOf, writeResults } from './peers/report.ts';
 import type { Kind, Result } from './peers/report.ts';
 import { countLmdbOrders, openLmdb, seedLmdb } from './peers/lmdb-store.ts';
 import { countRedis, redisClient, seedRedis, startRedis } from './peers/redis-store.ts';
+import { BENCH_REDIS_GENERAL, countSabstateRedis, seedSabstateRedis } from './workers/order-path-redis-sabstate.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
 const warmMs = Number(process.env.BENCH_WARM_MS ?? 2000);
@@ -83,8 +86,8 @@ const PEER_THREADS = [1, 2, 4];
 const HOTKEYS = Number(process.env.BENCH_HOTKEYS ?? 256);
 const MAX_ORDERS = 100;
 const SEED = 1;
-/** BENCH_CASES: a comma list of sabstate, one-domain, lmdb, redis, js-server, python (default all). */
-const CASES = new Set((process.env.BENCH_CASES ?? 'sabstate,one-domain,lmdb,redis,js-server,python').split(','));
+/** BENCH_CASES: a comma list of sabstate, one-domain, lmdb, redis, redis-sabstate, js-server, python (default all). */
+const CASES = new Set((process.env.BENCH_CASES ?? 'sabstate,one-domain,lmdb,redis,redis-sabstate,js-server,python').split(','));
 /** Lines saying which peers were skipped or failed, printed again at the end and kept in the results. */
 const notes: string[] = [];
 const loadStart = loadavg();
@@ -419,24 +422,49 @@ for (const W of CASES.has('lmdb') ? PEER_THREADS : []) {
   }
 }
 
-if (CASES.has('redis')) {
+if (CASES.has('redis') || CASES.has('redis-sabstate')) {
   const server = await startRedis();
   if (typeof server === 'string') {
     notes.push(`Redis peer skipped: ${server}`);
     console.log(`  ${notes.at(-1)!}`);
   } else {
     const client = redisClient(server.port);
+    const url = `redis://127.0.0.1:${server.port}`;
+    const rs = [{ kind: 'redis-server', pid: server.pid }];
     try {
       console.log(`  Redis ${server.version} on 127.0.0.1:${server.port} (pid ${server.pid}, --save '' --appendonly no)`);
-      for (const W of PEER_THREADS) {
-        markCase();
-        await seedRedis(client, setup);
-        const run = await runCase(W, './workers/order-path-redis.ts', { port: server.port }, [{ kind: 'redis-server', pid: server.pid }]);
-        const saved = run.tallies.reduce((s, t) => s + t.saved, 0);
-        const warmSaved = run.tallies.reduce((s, t) => s + t.warmSaved, 0);
-        const stored = await countRedis(client);
-        const { check, ok } = checkLine(stored.orders, saved, warmSaved, run.popped);
-        record('redis', W, run.tallies, run.rows, run.cpuMs, `${check}; locks held at the end ${stored.locksHeld}`, ok && stored.locksHeld === 0, { cpuByKind: run.cpuByKind, rss: run.rss, serverRss: run.serverRss });
+      // The hand-written peer and sabstate on Redis (bench/workers/order-path-redis-sabstate.ts)
+      // on the same server, interleaved per thread count (which goes first alternates).
+      const kinds = (['redis', 'redis-sabstate'] as const).filter((k) => CASES.has(k));
+      for (const [wi, W] of PEER_THREADS.entries()) {
+        for (const kind of wi % 2 === 0 ? kinds : [...kinds].reverse()) {
+          markCase();
+          await client.flushall();
+          if (kind === 'redis') {
+            await seedRedis(client, setup);
+            const run = await runCase(W, './workers/order-path-redis.ts', { port: server.port }, rs);
+            const saved = run.tallies.reduce((s, t) => s + t.saved, 0);
+            const warmSaved = run.tallies.reduce((s, t) => s + t.warmSaved, 0);
+            const stored = await countRedis(client);
+            const { check, ok } = checkLine(stored.orders, saved, warmSaved, run.popped);
+            record('redis', W, run.tallies, run.rows, run.cpuMs, `${check}; locks held at the end ${stored.locksHeld}`, ok && stored.locksHeld === 0, { cpuByKind: run.cpuByKind, rss: run.rss, serverRss: run.serverRss });
+          } else {
+            const keyPrefix = `bench${W}:`;
+            const e = await createRedisEngine({ url, keyPrefix, general: BENCH_REDIS_GENERAL });
+            try {
+              await seedSabstateRedis(e, setup);
+              const seeded = await countSabstateRedis(e);
+              const run = await runCase(W, './workers/order-path-redis-sabstate.ts', { url, keyPrefix }, rs);
+              const saved = run.tallies.reduce((s, t) => s + t.saved, 0);
+              const warmSaved = run.tallies.reduce((s, t) => s + t.warmSaved, 0);
+              const { check, ok } = checkLine(await countSabstateRedis(e) - seeded + setup.seededOrders, saved, warmSaved, run.popped);
+              const locksHeld = (await client.keys(`${keyPrefix}{*}:lock:*`)).length;
+              record('redis-sabstate', W, run.tallies, run.rows, run.cpuMs, `${check}; locks held at the end ${locksHeld}`, ok && locksHeld === 0, { cpuByKind: run.cpuByKind, rss: run.rss, serverRss: run.serverRss });
+            } finally {
+              await e.close();
+            }
+          }
+        }
       }
     } finally {
       client.disconnect();

@@ -33,6 +33,8 @@ import {
 import { SharedMap, sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
 import { type SnapshotReport, readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
+import { toAsyncEngine } from './async/sab-adapter.ts';
+import type { AsyncEngine } from './async/types.ts';
 
 /** A queue's declaration in `options.general.queues`. */
 export interface QueueOptions {
@@ -209,6 +211,7 @@ export class Engine<O extends EngineOptions = EngineOptions> {
   readonly #key: HashKey;
   readonly #recovery: EngineRecovery;
   #closed = false;
+  #async: AsyncEngine | undefined;
 
   /** @internal use createEngine / attachEngine. */
   constructor(handle: EngineHandle, threadOptions?: ThreadOptions) {
@@ -240,6 +243,14 @@ export class Engine<O extends EngineOptions = EngineOptions> {
   handle(): EngineHandle {
     this.#checkOpen();
     return this.#handle;
+  }
+
+  /**
+   * This engine as an {@link AsyncEngine} (the interface it shares with createRedisEngine): thin,
+   * every call is this engine's own (src/async/sab-adapter.ts); made once, on first use.
+   */
+  get async(): AsyncEngine {
+    return (this.#async ??= toAsyncEngine(this));
   }
 
   /** The options the engine was created with, defaults filled in. */

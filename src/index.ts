@@ -28,6 +28,6 @@ export type { ExportReport, ExportOptions } from './ptn/export.ts';
 export type { SnapshotReport } from './engine-snapshot.ts';
 export type {
   AsyncEngine, AsyncLocks, AsyncPositions, AsyncEliminations, AsyncDeparted, AsyncGeneral, AsyncQueue, AsyncCounter, AsyncMap,
-  AsyncSyncGate, AsyncOpenPositionHead, AsyncLockOptions,
+  AsyncSyncGate, AsyncOpenPositionHead, AsyncLockOptions, AsyncLockGuard,
 } from './async/types.ts';
 export type { RedisEngineOptions } from './redis/engine.ts';

@@ -53,13 +53,26 @@ async function rejects(p: Promise<unknown>, want: string): Promise<void> {
   assert.is(codeOf(err), want, `expected ${want}, got ${String((err as Error)?.message ?? err)}`);
 }
 
-export function conformance(name: string, make: () => Promise<Backend>): void {
-  const s = suite<{ be?: Backend }>(`conformance (${name})`);
+/**
+ * Registers and runs the suite on one backend. `known`: tests (by name) this backend cannot pass
+ * yet, each with the reason: skipped, the reason printed (a real limit stays visible, never
+ * weakened into a pass).
+ */
+export function conformance(name: string, make: () => Promise<Backend>, known: Readonly<Record<string, string>> = {}): void {
+  const all = suite<{ be?: Backend }>(`conformance (${name})`);
+  const s = Object.assign((title: string, fn: () => Promise<void>) => {
+    const why = known[title];
+    if (why === undefined) all(title, fn);
+    else {
+      console.log(`SKIP conformance (${name}): "${title}": ${why}`);
+      all.skip(title, fn);
+    }
+  }, { run: () => all.run() });
   let be: Backend;
-  s.before.each(async () => {
+  all.before.each(async () => {
     be = await make();
   });
-  s.after.each(async () => {
+  all.after.each(async () => {
     await be.close();
   });
 
@@ -178,6 +191,80 @@ export function conformance(name: string, make: () => Promise<Backend>): void {
     };
     await Promise.all([task(a), task(a), task(b), task(b)]);
     assert.is((await a.positions.getOpen(HK, TP))!.n, 4 * per);
+  });
+
+  s('locks: withLocks in either order from two handles: no deadlock, no lost update, writes carry every lock', async () => {
+    const { a, b } = be;
+    const HK2 = 'hk-second';
+    const TP2 = 'ETHUSD';
+    await a.general.map('m').set('x', 0);
+    await a.general.map('m').set('y', 0);
+    const per = 10;
+    const task = async (e: AsyncEngine, reversed: boolean): Promise<void> => {
+      const keys: Array<[string, string]> = reversed ? [[HK2, TP2], [HK, TP]] : [[HK, TP], [HK2, TP2], [HK, TP]];
+      for (let i = 0; i < per; i++) {
+        // a deadlock fails here (ERR_LOCK_TIMEOUT) instead of hanging
+        await e.locks.withLocks(keys, async () => {
+          const x = (await e.general.map('m').get('x')) as number;
+          const y = (await e.general.map('m').get('y')) as number;
+          await new Promise((r) => setImmediate(r));
+          await e.general.map('m').set('x', x + 1);
+          await e.general.map('m').set('y', y + 1);
+        }, { timeoutMs: 60_000 });
+      }
+    };
+    await Promise.all([task(a, false), task(a, true), task(b, false), task(b, true)]);
+    assert.is(await a.general.map('m').get('x'), 4 * per);
+    assert.is(await a.general.map('m').get('y'), 4 * per);
+    const p2 = { ...pos('u2'), miner_hotkey: HK2, trade_pair: TP2 } as Position;
+    await a.locks.withLocks([[HK, TP], [HK2, TP2]], async () => {
+      await a.positions.save(pos('u1'));
+      await a.positions.save(p2);
+    });
+    assert.equal(await b.positions.get(HK2, 'u2'), p2);
+    assert.equal(await b.positions.get(HK, 'u1'), pos('u1'));
+    await rejects(a.locks.withLocks([[HK, TP], [HK2, '']], () => 1), 'ERR_INVALID_KEY');
+    assert.is(await a.locks.isHeld(HK, TP), false);
+    assert.is(await a.locks.withLocks([], () => 5), 5);
+  });
+
+  s('locks: withLocks that cannot take every lock in time is ERR_LOCK_TIMEOUT, fn not run, nothing held after', async () => {
+    const { a, b } = be;
+    const HK2 = 'hk-second';
+    const g = await b.locks.acquire(HK2, TP);
+    let ran = false;
+    await rejects(a.locks.withLocks([[HK, TP], [HK2, TP]], () => (ran = true), { timeoutMs: 50 }), 'ERR_LOCK_TIMEOUT');
+    assert.is(ran, false);
+    await g.release();
+    assert.is(await a.locks.isHeld(HK, TP), false);
+    assert.is(await a.locks.isHeld(HK2, TP), false);
+    assert.is(await a.locks.withLocks([[HK, TP], [HK2, TP]], () => 'both', { timeoutMs: 60_000 }), 'both');
+  });
+
+  s('locks: acquire / tryAcquire guards: exclusive, writes carry the lock, released exactly once', async () => {
+    const { a, b } = be;
+    const g = await a.locks.acquire(HK, TP, { timeoutMs: 60_000 });
+    assert.is(await b.locks.isHeld(HK, TP), true);
+    assert.is(await b.locks.tryAcquire(HK, TP), null);
+    assert.is(await a.locks.tryAcquire(HK, TP), null, 'not re-entrant');
+    await rejects(b.locks.acquire(HK, TP, { timeoutMs: 30 }), 'ERR_LOCK_TIMEOUT');
+    await rejects(b.locks.withLock(HK, TP, () => 1, { timeoutMs: 30 }), 'ERR_LOCK_TIMEOUT');
+    await a.positions.save(pos('u1')); // under the guard: no withLock needed
+    const waiter = b.locks.acquire(HK, TP, { timeoutMs: 60_000 });
+    await g.release();
+    await rejects(g.release(), 'ERR_LOCK_NOT_HELD');
+    await g[Symbol.asyncDispose](); // after release: nothing
+    const g2 = await waiter;
+    assert.equal(await a.positions.get(HK, 'u1'), pos('u1'));
+    await g2[Symbol.asyncDispose]();
+    assert.is(await a.locks.isHeld(HK, TP), false);
+    await rejects(a.positions.save(pos('u1', { open_ms: 9 })), 'ERR_LOCK_NOT_HELD');
+    const g3 = await a.locks.tryAcquire(HK, TP);
+    assert.ok(g3 !== null);
+    await g3.release();
+    assert.is(await b.locks.isHeld(HK, TP), false);
+    await rejects(a.locks.acquire(HK, ''), 'ERR_INVALID_KEY');
+    await rejects(a.locks.tryAcquire('', TP), 'ERR_INVALID_KEY');
   });
 
   s('locks: ERR_LOCK_TIMEOUT while another holder has it; free after', async () => {

@@ -1,24 +1,22 @@
 // The AsyncEngine conformance suite (test/conformance.ts) on Redis: a real redis-server started on
-// a free 127.0.0.1 port (test/helpers/redis-server.ts), once without and once with a password;
+// a free 127.0.0.1 port (support/redis-server.ts), once without and once with a password;
 // then what only a networked store has: keyPrefix isolation, credentials never in errors or
 // stats, the Lua scripts reloaded after SCRIPT FLUSH (NOSCRIPT fallback). Where redis-server is
 // not installed, every test here is skipped with a visible line.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { skipRedisSuite } from './helpers/redis-skip.ts';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { SabStateError, createRedisEngine, type AsyncEngine } from '../src/index.ts';
 import { CONFORMANCE_GENERAL, conformance } from './conformance.ts';
-import { type RedisServer, redisUnavailableReason, startRedis } from './helpers/redis-server.ts';
+import { type RedisServer, redisUnavailableReason, startRedis } from '../support/redis-server.ts';
 
 const reason = redisUnavailableReason();
 const PASSWORD = 'p@ss:w0rd/with{odd}chars';
 
 if (reason !== null) {
-  console.log(`SKIP redis conformance: ${reason}`);
-  const s = suite('redis conformance');
-  s.skip(`skipped: ${reason}`, () => {});
-  s.run();
+  skipRedisSuite('redis conformance', reason);
 } else {
   const plain = await startRedis();
   const secured = await startRedis({ password: PASSWORD });

@@ -13,7 +13,7 @@ import * as assert from 'uvu/assert';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { SabStateError, createRedisEngine, type AsyncEngine } from '../src/index.ts';
-import { type RedisServer, redisUnavailableReason, startRedis } from './helpers/redis-server.ts';
+import { type RedisServer, redisUnavailableReason, startRedis } from '../support/redis-server.ts';
 
 const CHILD = new URL('./helpers/redis-child.ts', import.meta.url);
 const reason = redisUnavailableReason();

@@ -4,8 +4,8 @@
  *
  * `startRedis()` starts `redis-server` (BENCH_REDIS_SERVER, default from PATH) on a free
  * 127.0.0.1 port with `--save '' --appendonly no` (no persistence: the engine's state is rebuilt
- * at start too), waits for PING, and returns a handle whose `stop()` shuts it down; a missing
- * binary is a reason to skip, never an exception.
+ * at start too) through support/redis-server.ts, and returns a handle whose `stop()` shuts it
+ * down; a missing binary is a reason to skip, never an exception.
  *
  * Keys (positions as JSON text, the validator's own shapes):
  *   elim                  SET of eliminated hotkeys
@@ -17,13 +17,11 @@
  *   lock:hotkey|tp        the (hotkey, trade pair) lock: SET NX PX with a token; released by a
  *                         Lua script that deletes the key only if it still holds the token
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import type { Result } from 'ioredis';
 import type { Position } from '../../examples/validator/shared.ts';
 import { tpIdOf } from '../workers/order-path-common.ts';
+import { redisUnavailableReason, startRedis as startServer } from '../../support/redis-server.ts';
 import type { Setup } from '../workers/order-path-common.ts';
 
 declare module 'ioredis' {
@@ -51,60 +49,20 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-/** Starts redis-server, or returns why it cannot (not installed, did not answer in 10 s). */
+/**
+ * Starts redis-server (support/redis-server.ts, the repository's one launcher; BENCH_REDIS_SERVER
+ * picks the binary), or returns why it cannot (not installed, did not start).
+ */
 export async function startRedis(): Promise<RedisServer | string> {
   const bin = process.env.BENCH_REDIS_SERVER ?? 'redis-server';
-  const port = await freePort();
-  let child: ChildProcess;
+  const why = redisUnavailableReason(bin);
+  if (why !== null) return `${bin} not available: ${why}; or set BENCH_REDIS_SERVER`;
   try {
-    child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const s = await startServer({ bin });
+    return { port: s.port, pid: s.process.pid!, version: s.version, stop: () => s.stop() };
   } catch (e) {
     return `${bin} could not start (${(e as Error).message})`;
   }
-  const failed = new Promise<string>((resolve) => {
-    child.once('error', (e) => resolve(`${bin} not available (${e.message}); install it (Debian: apt-get install redis-server) or set BENCH_REDIS_SERVER`));
-    child.once('exit', (code) => resolve(`${bin} exited with ${code} at start`));
-  });
-  const up = (async (): Promise<RedisServer | string> => {
-    const until = Date.now() + 10_000;
-    while (Date.now() < until) {
-      const c = new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => {});
-      try {
-        await c.connect();
-        const info = await c.info('server');
-        c.disconnect();
-        const version = /redis_version:(\S+)/.exec(info)?.[1] ?? '?';
-        return {
-          port, pid: child.pid!, version,
-          stop: async () => {
-            if (child.exitCode !== null) return;
-            const exited = new Promise((r) => child.once('exit', r));
-            child.kill('SIGTERM');
-            await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-            if (child.exitCode === null) child.kill('SIGKILL');
-          },
-        };
-      } catch {
-        c.disconnect();
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-    child.kill('SIGKILL');
-    return `${bin} did not answer PING on 127.0.0.1:${port} within 10 s`;
-  })();
-  return Promise.race([up, failed]);
 }
 
 /** Empties the server and writes the setup's state. */

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, hostname } from 'node:os';
 import { barChartSvg } from '../chart.ts';
 
-export type Kind = 'sabstate' | 'one-domain' | 'lmdb' | 'redis' | 'js-server' | 'python' | 'python-5';
+export type Kind = 'sabstate' | 'one-domain' | 'lmdb' | 'redis' | 'redis-sabstate' | 'js-server' | 'python' | 'python-5';
 
 /** GC of a case's order threads in the timed window: per 10,000 orders, and pause per order (µs). */
 export interface GcFigures {
@@ -56,11 +56,12 @@ export const NAMES: Record<Kind, string> = {
   'one-domain': 'sabstate, one domain (1 lock stripe)',
   lmdb: 'lmdb-js (transactionSync)',
   redis: 'Redis 7 + ioredis (loopback)',
+  'redis-sabstate': 'sabstate on Redis (createRedisEngine, loopback)',
   'js-server': 'JS server thread (MessagePort)',
   python: 'Python Manager, one',
   'python-5': 'Python Managers, five',
 };
-const ORDER: Kind[] = ['sabstate', 'one-domain', 'lmdb', 'redis', 'js-server', 'python-5', 'python'];
+const ORDER: Kind[] = ['sabstate', 'one-domain', 'lmdb', 'redis', 'redis-sabstate', 'js-server', 'python-5', 'python'];
 
 /** The row of (kind, threads) that ratios and charts take: the first (of the one-thread variants, the whole path). */
 const rowOf = (rs: Result[], kind: Kind, threads: number): Result | undefined => rs.find((r) => r.kind === kind && r.threads === threads);

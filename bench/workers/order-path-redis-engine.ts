@@ -2,17 +2,18 @@
  * "sabstate on Redis" beside a hand-written Redis peer, on the validator's order path, in one
  * run, interleaved (`node --import tsx bench/workers/order-path-redis-engine.ts`; BENCH_MS per
  * window, default 3000; BENCH_ROUNDS, default 3; BENCH_CONCURRENCY order tasks, default 8).
- * Starts its own redis-server (test/helpers/redis-server.ts) on a free port and stops it.
+ * Starts its own redis-server (support/redis-server.ts) on a free port and stops it.
  *
  * The order path, the same for both (the demo's decide(): bench/workers/order-path-common.ts):
  * eliminated? departed? (fail early), the sync gate's epoch, lock (hotkey, trade pair), account
  * size, the open position, the next position, write it (refused if a sync began), push the
  * websocket notice, release. A consumer drains the notices in both cases.
  *
- * 1. sabstate on Redis (createRedisEngine; the demo's orderStep, examples/redis/order-process.ts): eliminations.has, departed.has, syncGate.current,
- *    locks.withLock (the lock script also returns the open head), map.get, getOpenHead (from the
- *    lock: no round trip), appendOrder(head, order, { ifEpoch }) (one RPUSH + head, fenced, gate
- *    checked in the script), queue.push, release: 8 round trips.
+ * 1. sabstate on Redis (createRedisEngine; the demo's orderStep, examples/redis/order-process.ts):
+ *    eliminations.has, departed.has, syncGate.current and map.get together (one wait),
+ *    locks.withLock (the lock script also returns the open head; getOpenHead costs no round
+ *    trip), appendOrder(head, order, { ifEpoch }) (one RPUSH + head, fenced, gate checked in the
+ *    script), queue.push sent with the release: 8 commands in 4 waits.
  * 2. The hand-written peer (what a direct port of the Python validator's pattern to ioredis
  *    looks like): SISMEMBER, HEXISTS, HMGET gate (check-then-act), SET NX PX lock, HGET account
  *    size, GET the whole position JSON, SET it back whole (or RPUSH to closed + DEL, one
@@ -26,8 +27,8 @@
  * total_commands_processed: script bodies and the consumer included), CPU per order of this
  * process (both clients and the consumer) and of redis-server (/proc). At the end of every window: orders stored = seeded + acknowledged (no
  * lost update) and notices popped = acknowledged.
- * For the lead: wire this into bench/order-path.ts as the "sabstate on Redis" and "Redis peer"
- * rows (runCase below is self-contained: (kind, setup) -> row).
+ * bench/order-path.ts has the same order step as its "sabstate on Redis" case
+ * (order-path-redis-sabstate.ts), beside the pipelined Redis peer of issue 13 (two waits per order).
  */
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -36,7 +37,7 @@ import { createRedisEngine, type AsyncEngine } from '../../src/index.ts';
 import { TRADE_PAIRS, fixturesPresent, makeHotkey, prng, realPositionTexts, uuid } from '../../examples/validator/shared.ts';
 import type { Order, Position } from '../../examples/validator/shared.ts';
 import { decide, type Pick } from './order-path-common.ts';
-import { redisUnavailableReason, startRedis, type RedisServer } from '../../test/helpers/redis-server.ts';
+import { redisUnavailableReason, startRedis, type RedisServer } from '../../support/redis-server.ts';
 import { orderStep } from '../../examples/redis/order-process.ts';
 import { DEMO_GENERAL, type Tally } from '../../examples/redis/shared.ts';
 

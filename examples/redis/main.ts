@@ -21,7 +21,7 @@ import { Redis } from 'ioredis';
 import { createRedisEngine, SabStateError, type AsyncEngine } from '../../src/index.ts';
 import { fixturesPresent, makeHotkey, prng, realDeparted, realPositionTexts } from '../validator/shared.ts';
 import type { Order, Position } from '../validator/shared.ts';
-import { startRedis, type RedisServer } from '../../test/helpers/redis-server.ts';
+import { startRedis, type RedisServer } from '../../support/redis-server.ts';
 import { DEMO_GENERAL, QUEUE, type Tally } from './shared.ts';
 
 const USAGE = `usage: node --import tsx examples/redis/main.ts [options]

@@ -4,10 +4,9 @@
  * `{ url, keyPrefix, orders, seed, hotkeys, maxOrders, concurrency, templates }`; reports its
  * tally over IPC.
  */
-import { createRedisEngine, SabStateError, type AsyncEngine } from '../../src/index.ts';
-import { TRADE_PAIRS, prng } from '../validator/shared.ts';
-import type { Position } from '../validator/shared.ts';
-import { decide, type Pick } from '../../bench/workers/order-path-common.ts';
+import { createRedisEngine, SabStateError, type AsyncEngine, type AsyncQueue } from '../../src/index.ts';
+import { TRADE_PAIRS, nextHead, prng, uuid } from '../validator/shared.ts';
+import { makeOrder, type Notice, type Pick } from '../validator/order-path.ts';
 import { DEMO_GENERAL, type DemoTemplates, QUEUE, type Tally } from './shared.ts';
 
 interface Args {
@@ -22,36 +21,59 @@ interface Args {
 }
 
 /**
- * The order step: fail early, then under the (hotkey, trade pair) lock: read the head, append,
- * notify. True if the order was saved (counted in `t`).
+ * The order step: the fail-early reads (eliminated? departed?), the sync gate's epoch and the
+ * account size at once (ioredis sends them back to back on one connection: one wait); then under
+ * the (hotkey, trade pair) lock: the open head (answered by the lock grant: no round trip), the
+ * append (one script: fenced, the epoch checked with the write); the notice's push is sent as
+ * the lock is released (both in flight together: one wait). Four waits per saved order. True if
+ * the order was saved (counted in `t`); the notice is pushed only for a saved order.
  */
 export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd: () => number, t: Tally): Promise<boolean> {
-  if (await e.eliminations.has(p.hotkey)) return (t.rejectedEliminated++, false);
-  if (await e.departed.has(p.hotkey)) return (t.rejectedDeparted++, false);
+  const q = e.general.queue(QUEUE);
   for (;;) {
-    const g = await e.general.syncGate.current();
+    const [eliminated, departed, g, accountSize] = await Promise.all([
+      e.eliminations.has(p.hotkey), e.departed.has(p.hotkey), e.general.syncGate.current(),
+      e.general.map('accountSizes').get(p.hotkey) as Promise<number | undefined>,
+    ]);
+    if (eliminated) return (t.rejectedEliminated++, false);
+    if (departed) return (t.rejectedDeparted++, false);
     if (g.inProgress) {
       await new Promise((r) => setTimeout(r, 2));
       continue;
     }
+    let inFlight: { pushed: Promise<void> };
     try {
-      await e.locks.withLock(p.hotkey, p.tp[0], async () => {
-        const accountSize = (await e.general.map('accountSizes').get(p.hotkey)) as number | undefined;
+      inFlight = await e.locks.withLock(p.hotkey, p.tp[0], async () => {
         const h = await e.positions.getOpenHead(p.hotkey, p.tp[0]);
-        const open = h === undefined ? undefined : ({ ...h.position, orders: new Array(h.orderCount) } as unknown as Position);
-        const { next, notice } = decide(p, open, accountSize, maxOrders, rnd);
-        await e.positions.appendOrder({ ...next, orders: null }, next.orders[next.orders.length - 1]!, { ifEpoch: g.epoch });
-        while (!(await e.general.queue(QUEUE).push(notice))) {
-          t.queueFullWaits++;
-          await new Promise((r) => setTimeout(r, 5));
-        }
+        const count = h?.orderCount ?? 0;
+        const order = makeOrder(p, h !== undefined, count, accountSize, maxOrders, rnd);
+        const next = nextHead(h?.position, p.hotkey, p.tp, order, uuid(rnd));
+        const notice: Notice = {
+          hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid,
+          order_type: order.order_type, n_orders: h === undefined ? 1 : count + 1, closed: next.is_closed_position,
+        };
+        await e.positions.appendOrder(next, order, { ifEpoch: g.epoch });
+        // Not awaited here: the push goes out with the release (wrapped, or fn's promise would wait for it).
+        const pushed = pushUntilAccepted(q, notice, t);
+        pushed.catch(() => undefined); // awaited below, after the release
+        return { pushed };
       }, { timeoutMs: 60_000 });
-      t.saved++;
-      return true;
     } catch (err) {
       if (!(err instanceof SabStateError) || err.code !== 'ERR_STALE_EPOCH') throw err;
       t.staleRetries++;
+      continue;
     }
+    await inFlight.pushed;
+    t.saved++;
+    return true;
+  }
+}
+
+/** Pushes the notice; while the queue is full, waits 5 ms and tries again (counted). */
+async function pushUntilAccepted(q: AsyncQueue, notice: unknown, t: Tally): Promise<void> {
+  while (!(await q.push(notice))) {
+    t.queueFullWaits++;
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 

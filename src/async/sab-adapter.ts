@@ -9,21 +9,15 @@
  *   thread, not by the async task: a save made by another task of the same thread while the
  *   stripe is held passes the lock check (the engine's isHeldByCurrentThread). Redis, whose
  *   lock context follows the async task, refuses it.
- * - positions.appendOrder / getOpenHead call the engine's own order step where it has one (issue
- *   12); on an engine without it, appendOrder is getOpen + save of the whole position (correct,
- *   but its cost grows with the position's orders) and getOpenHead is built from getOpen.
+ * - positions.getOpenHead / appendOrder are the engine's own order step (issue 12).
+ * - locks.withLocks nests withLockAsync per distinct stripe in ascending order; acquire holds the
+ *   stripe with a withLockAsync whose fn waits for release() (never a blocked event loop);
+ *   tryAcquire is the engine's, refusing a stripe this thread holds (not re-entrant, as acquire).
  * - queue.pop({ timeoutMs }) is the ring's popAsync (0 by default: do not wait).
  */
 import type { Engine } from '../engine.ts';
-import { ErrorCode, SabStateError } from '../errors.ts';
-import type { Position } from '../domains/positions.ts';
-import type { AsyncEngine, AsyncOpenPositionHead, AsyncQueue, AsyncCounter, AsyncMap, PositionHead } from './types.ts';
-
-/** The order step of an engine that has it (issue 12), looked up at run time. */
-interface OrderStep {
-  getOpenHead?(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean }): AsyncOpenPositionHead | undefined;
-  appendOrder?(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number }): void;
-}
+import { checkLockPairs, makeGuard } from './lock-guards.ts';
+import type { AsyncEngine, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead, AsyncQueue, AsyncCounter, AsyncMap } from './types.ts';
 
 /** Runs a synchronous engine call; its value or its throw as a Promise. */
 function call<T>(fn: () => T): Promise<T> {
@@ -34,13 +28,6 @@ function call<T>(fn: () => T): Promise<T> {
   }
 }
 
-/** The head of `p` (its fields, `orders` null at its place), as getOpenHead returns it. */
-function headOf(p: Position): AsyncOpenPositionHead['position'] {
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(p)) out[k] = k === 'orders' ? null : p[k];
-  return out as AsyncOpenPositionHead['position'];
-}
-
 /**
  * The SharedArrayBuffer engine as an {@link AsyncEngine}: every method calls the engine's own and
  * returns its result, or its error, as a Promise (no state copied or cached). Its errors are the
@@ -48,7 +35,6 @@ function headOf(p: Position): AsyncOpenPositionHead['position'] {
  */
 export function toAsyncEngine(engine: Engine): AsyncEngine {
   const { locks, positions: pos, eliminations: el, departed: dep, general } = engine;
-  const step = pos as unknown as OrderStep;
   const queues = new Map<string, AsyncQueue>();
   const counters = new Map<string, AsyncCounter>();
   const maps = new Map<string, AsyncMap>();
@@ -57,36 +43,58 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
     locks: {
       withLock: (hk, tp, fn, opts) => locks.withLockAsync(hk, tp, fn, opts),
       isHeld: (hk, tp) => call(() => locks.isHeld(hk, tp)),
+      async withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
+        checkLockPairs(keys, fn);
+        // One withLockAsync per distinct stripe, nested in ascending stripe order (deadlock-free
+        // like the engine's withLocks; withLockAsync is not re-entrant, hence each stripe once).
+        const byStripe = new Map<number, readonly [string, string]>();
+        for (const k of keys) byStripe.set(locks.stripeOf(k[0], k[1]), k);
+        const order = [...byStripe.keys()].sort((x, y) => x - y).map((st) => byStripe.get(st)!);
+        const t = opts?.timeoutMs;
+        const deadline = t === undefined ? Infinity : performance.now() + t;
+        const take = async (i: number): Promise<T> => {
+          if (i === order.length) return await fn();
+          const left = deadline === Infinity ? undefined : { timeoutMs: Math.max(0, deadline - performance.now()) };
+          return locks.withLockAsync(order[i]![0], order[i]![1], () => take(i + 1), left);
+        };
+        return await take(0);
+      },
+      acquire: (hk, tp, opts) =>
+        new Promise<AsyncLockGuard>((resolve, reject) => {
+          // The stripe is held by a withLockAsync whose fn waits for release(): the engine's
+          // own waiting (Atomics.waitAsync), never a blocked event loop.
+          let free!: () => void;
+          const released = new Promise<void>((r) => {
+            free = r;
+          });
+          let got = false;
+          const held = locks.withLockAsync(hk, tp, () => {
+            got = true;
+            resolve(makeGuard(async () => {
+              free();
+              await held;
+            }));
+            return released;
+          }, opts);
+          held.catch((e: unknown) => {
+            if (!got) reject(e);
+          });
+        }),
+      tryAcquire: (hk, tp) =>
+        call(() => {
+          // Not re-entrant, like acquire: a stripe this thread holds already is not entered.
+          if (locks.isHeldByCurrentThread(hk, tp)) return null;
+          const g = locks.tryAcquire(hk, tp);
+          return g === null ? null : makeGuard(async () => g.release());
+        }),
     },
     positions: {
       get: (hk, uuid) => call(() => pos.get(hk, uuid)),
       getOpen: (hk, tp) => call(() => pos.getOpen(hk, tp)),
-      getOpenHead: (hk, tp, opts) =>
-        call(() => {
-          if (step.getOpenHead !== undefined) return step.getOpenHead.call(pos, hk, tp, opts);
-          const p = pos.getOpen(hk, tp);
-          if (p === undefined) return undefined;
-          const last = opts?.lastOrder === true ? (p.orders[p.orders.length - 1] as Record<string, unknown> | undefined) : undefined;
-          return { position: headOf(p), orderCount: p.orders.length, lastOrder: last };
-        }),
+      getOpenHead: (hk, tp, opts) => call(() => pos.getOpenHead(hk, tp, opts) as AsyncOpenPositionHead | undefined),
       listForHotkey: (hk, opts) => call(() => pos.listForHotkey(hk, opts)),
       save: (p, opts) => call(() => pos.save(p, opts)),
-      appendOrder: (head, order, opts) =>
-        call(() => {
-          if (step.appendOrder !== undefined) return step.appendOrder.call(pos, head, order, opts);
-          // Fallback until the engine has its own order step: the head rule here, the rest by save.
-          const given = (head as { orders?: unknown }).orders;
-          if (given !== undefined && given !== null) {
-            throw new SabStateError(ErrorCode.INVALID_VALUE, 'head.orders must be null or absent (appendOrder adds one order; save writes whole positions)');
-          }
-          const uuid = (head as { position_uuid?: unknown }).position_uuid;
-          const hk = (head as { miner_hotkey?: unknown }).miner_hotkey;
-          const prev = typeof hk === 'string' && typeof uuid === 'string' ? pos.get(hk, uuid) : undefined;
-          const whole: Record<string, unknown> = {};
-          for (const k of Object.keys(head)) whole[k] = k === 'orders' ? [...(prev?.orders ?? []), order] : head[k];
-          if (!('orders' in whole)) whole.orders = [...(prev?.orders ?? []), order];
-          pos.save(whole as Position, opts);
-        }),
+      appendOrder: (head, order, opts) => call(() => pos.appendOrder(head, order, opts)),
       delete: (hk, uuid) => call(() => pos.delete(hk, uuid)),
       hotkeys: () => call(() => pos.hotkeys()),
     },

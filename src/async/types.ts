@@ -75,6 +75,61 @@ export interface AsyncLocks {
    *   the connection.
    */
   isHeld(hotkey: string, tradePairId: string): Promise<boolean>;
+  /**
+   * Runs `fn` holding the locks of every key and resolves to its value. The locks are taken one at
+   * a time in one global order (the SharedArrayBuffer adapter: ascending stripe, each stripe once;
+   * Redis: ascending lock key, each key once), so callers asking for the same keys in any order
+   * cannot deadlock; `timeoutMs` bounds the whole acquisition. Writes to any of the keys' positions
+   * inside `fn` carry their lock, as inside withLock.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if a key is not a non-empty
+   *   string of at most 256 characters (no lock taken).
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` (the promise rejects) with `timeoutMs`, if the
+   *   locks were not all taken in time (none held after, `fn` not run).
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be
+   *   reached or dropped the connection.
+   * @throws (the promise rejects) TypeError if `keys` is not an array of [hotkey, tradePairId]
+   *   pairs or `fn` is not a function, and whatever `fn` throws or rejects with, after the locks
+   *   are released.
+   */
+  withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T>;
+  /**
+   * Takes the (hotkey, trade pair) lock and resolves to a guard; `await guard.release()` (or
+   * `await using guard = ...`) gives it back. For a critical section that does not fit a callback.
+   * Not re-entrant: a second acquire of a key this engine holds by a guard waits for it. The hold
+   * belongs to this engine object (all its async tasks), as the SharedArrayBuffer engine's stripe
+   * belongs to its thread: writes made by any task of this engine while the guard is held carry
+   * the lock (on Redis, fenced, renewed until release).
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or `tradePairId`
+   *   is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` (the promise rejects) with `timeoutMs`, if the
+   *   lock was not free in time.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be
+   *   reached or dropped the connection.
+   * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
+   */
+  acquire(hotkey: string, tradePairId: string, opts?: AsyncLockOptions): Promise<AsyncLockGuard>;
+  /**
+   * One attempt, never waits: a guard (as {@link AsyncLocks.acquire}), or null if the lock is held.
+   * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or `tradePairId`
+   *   is not a non-empty string of at most 256 characters.
+   * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be
+   *   reached or dropped the connection.
+   */
+  tryAcquire(hotkey: string, tradePairId: string): Promise<AsyncLockGuard | null>;
+}
+
+/** A lock held through {@link AsyncLocks.acquire}: released exactly once. */
+export interface AsyncLockGuard {
+  /**
+   * Gives the lock back (on Redis: compare-and-delete; if Redis cannot be reached the lock
+   * expires after its TTL and the promise still resolves).
+   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` (the promise rejects) if released already.
+   */
+  release(): Promise<void>;
+  /**
+   * The same as release(), for `await using`; a second call does nothing.
+   */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**

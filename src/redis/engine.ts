@@ -13,7 +13,7 @@
  * ```
  *
  * Options (checked here, one message form): `url` (redis:// or rediss://, user and password
- * allowed; TLS with rediss://) or `client` (an ioredis instance the caller configured and owns:
+ * allowed; TLS with rediss://, `tls` for its options such as a private CA) or `client` (an ioredis instance the caller configured and owns:
  * close() leaves it open); `keyPrefix` (every key lives under it: two engines with different
  * prefixes share one Redis and never see each other's state; default 'sabstate:'); `lockTtlMs`
  * (default 10000); `claimIdleMs` (queues, default 30000); `general: { queues, counters, maps }`
@@ -33,6 +33,7 @@
  * when the lock is free (the lock script returns the open head); `stats().roundTrips` counts
  * every call this engine made.
  */
+import type { ConnectionOptions } from 'node:tls';
 import { checkKnownKeys, optObject, optPositiveInt } from '../errors.ts';
 import type { AsyncEngine } from '../async/types.ts';
 import { resolveGeneralOptions } from '../domains/general.ts';
@@ -49,6 +50,12 @@ export interface RedisEngineOptions {
   url?: string;
   /** An ioredis client (owned by the caller). */
   client?: object;
+  /**
+   * With a rediss:// `url`: TLS options for the connection (node:tls connect options), e.g.
+   * `{ ca: readFileSync('ca.crt') }` for a server whose certificate a private CA signed. Default:
+   * Node's trusted CAs, the server's certificate checked against the URL's host.
+   */
+  tls?: ConnectionOptions;
   /** Every key lives under it: engines with different prefixes never see each other's state (default 'sabstate:'). */
   keyPrefix?: string;
   /** A lock's TTL in ms, renewed while held; a dead holder's lock is free after it (default 10000). */
@@ -63,7 +70,7 @@ export interface RedisEngineOptions {
   };
 }
 
-const KNOWN = ['url', 'client', 'keyPrefix', 'lockTtlMs', 'claimIdleMs', 'general'];
+const KNOWN = ['url', 'client', 'tls', 'keyPrefix', 'lockTtlMs', 'claimIdleMs', 'general'];
 
 /**
  * Connects to Redis and resolves to an {@link AsyncEngine} on it: the domains, method names and error
@@ -94,10 +101,14 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
   if (o.url !== undefined) {
     if (typeof o.url !== 'string') throw new TypeError('options.url must be a redis:// or rediss:// URL');
     info = serverInfoFromUrl(o.url);
+    if (o.tls !== undefined && (typeof o.tls !== 'object' || o.tls === null || !o.url.startsWith('rediss://'))) {
+      throw new TypeError('options.tls must be an object of TLS options, given with a rediss:// URL');
+    }
     const Redis = await loadRedisClass();
-    client = new Redis(o.url, CLIENT_OPTIONS);
+    client = new Redis(o.url, o.tls === undefined ? CLIENT_OPTIONS : { ...CLIENT_OPTIONS, tls: o.tls });
     owned = true;
   } else {
+    if (o.tls !== undefined) throw new TypeError('options.tls must be given with options.url (a client brings its own TLS options)');
     if (typeof o.client !== 'object' || o.client === null || typeof (o.client as { call?: unknown }).call !== 'function') {
       throw new TypeError('options.client must be an ioredis client');
     }

@@ -20,6 +20,11 @@
  * any depth of calls) finds the value to fence its write with, and a save made by an unrelated
  * task of the same process is refused before any round trip (ERR_LOCK_NOT_HELD). A nested
  * withLock on a key the task holds runs fn at once (re-entrant per task).
+ * withLocks(keys, fn): each key once, in ascending lock-key order (a global order: two callers
+ * cannot deadlock), each a withLock nested in the previous. acquire / tryAcquire: the same grant
+ * and renewal, but the hold is kept in this engine's guard map until `guard.release()`, so
+ * writes by any task of this engine carry it (as a stripe belongs to the thread on the
+ * SharedArrayBuffer engine); crash behaviour as below (the TTL frees it).
  *
  * Crash table (process terminated right after each step; "recovery" is the TTL, no repair):
  * | after step                         | leaves                          | how it completes            |
@@ -33,7 +38,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, SabStateError, checkKey } from '../errors.ts';
-import type { AsyncLockOptions, AsyncLocks } from '../async/types.ts';
+import type { AsyncLockGuard, AsyncLockOptions, AsyncLocks } from '../async/types.ts';
+import { checkLockPairs, makeGuard } from '../async/lock-guards.ts';
 import { LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from './scripts.ts';
 import { type RedisStore, enc } from './store.ts';
 
@@ -65,10 +71,19 @@ export interface RedisLockStats {
 
 const holdKey = (hotkey: string, tp: string): string => `${hotkey}\u0000${tp}`;
 
+/** options.timeoutMs: a non-negative number (default: wait forever). */
+function checkTimeout(opts: AsyncLockOptions | undefined): number {
+  const t = opts?.timeoutMs;
+  if (t !== undefined && (typeof t !== 'number' || Number.isNaN(t) || t < 0)) throw new TypeError('options.timeoutMs must be a non-negative number');
+  return t ?? Infinity;
+}
+
 export class RedisLocks implements AsyncLocks {
   readonly #s: RedisStore;
   readonly #ttl: number;
   readonly #als = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
+  /** Holds taken by acquire / tryAcquire: this engine's until their guard is released. */
+  readonly #guards = new Map<string, Hold>();
   readonly #stats: RedisLockStats = { acquired: 0, contended: 0, timeouts: 0, lost: 0, renewals: 0, releaseFailures: 0, heldNow: 0 };
 
   constructor(store: RedisStore, lockTtlMs: number) {
@@ -80,21 +95,74 @@ export class RedisLocks implements AsyncLocks {
     return `${this.#s.base(hotkey)}lock:${enc(tp)}`;
   }
 
-  /** The current task's hold of (hotkey, tp), or undefined. */
+  /** The current task's hold of (hotkey, tp) (withLock), else this engine's guard hold (acquire), or undefined. */
   holdOf(hotkey: string, tp: string): Hold | undefined {
-    return this.#als.getStore()?.get(holdKey(hotkey, tp));
+    const k = holdKey(hotkey, tp);
+    return this.#als.getStore()?.get(k) ?? this.#guards.get(k);
+  }
+
+  async withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
+    checkLockPairs(keys, fn);
+    const timeoutMs = checkTimeout(opts);
+    // Each key once, taken in ascending lock-key order (one global order: no deadlock), each a
+    // withLock nested in the previous one, so fn runs with every hold in its task's context.
+    const byKey = new Map<string, readonly [string, string]>();
+    for (const k of keys) byKey.set(this.lockKey(k[0], k[1]), k);
+    const order = [...byKey.keys()].sort().map((lk) => byKey.get(lk)!);
+    const deadline = performance.now() + timeoutMs;
+    const take = async (i: number): Promise<T> => {
+      if (i === order.length) return await fn();
+      const left = timeoutMs === Infinity ? undefined : { timeoutMs: Math.max(0, deadline - performance.now()) };
+      return await this.withLock(order[i]![0], order[i]![1], () => take(i + 1), left);
+    };
+    return await take(0);
+  }
+
+  async acquire(hotkey: string, tradePairId: string, opts?: AsyncLockOptions): Promise<AsyncLockGuard> {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    const hold = await this.#acquire(hotkey, tradePairId, checkTimeout(opts), false);
+    return this.#guard(hotkey, tradePairId, hold!);
+  }
+
+  async tryAcquire(hotkey: string, tradePairId: string): Promise<AsyncLockGuard | null> {
+    checkKey(hotkey, 'hotkey');
+    checkKey(tradePairId, 'tradePairId');
+    const hold = await this.#acquire(hotkey, tradePairId, 0, true);
+    return hold === null ? null : this.#guard(hotkey, tradePairId, hold);
+  }
+
+  /** A guard hold: this engine's (every task's) until release; renewed like withLock's. */
+  #guard(hotkey: string, tp: string, hold: Hold): AsyncLockGuard {
+    const k = holdKey(hotkey, tp);
+    this.#guards.set(k, hold);
+    this.#stats.heldNow++;
+    const timer = setInterval(() => void this.#renew(hold), Math.max(1, Math.floor(this.#ttl / 3)));
+    timer.unref();
+    return makeGuard(async () => {
+      clearInterval(timer);
+      if (this.#guards.get(k) === hold) this.#guards.delete(k);
+      this.#stats.heldNow--;
+      await this.#release(hold);
+    });
+  }
+
+  async #release(hold: Hold): Promise<void> {
+    try {
+      await this.#s.run(LOCK_RELEASE, [hold.key], [hold.value], 'locks.release');
+    } catch {
+      this.#stats.releaseFailures++; // expires after its TTL
+    }
   }
 
   async withLock<T>(hotkey: string, tradePairId: string, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
     checkKey(hotkey, 'hotkey');
     checkKey(tradePairId, 'tradePairId');
-    const t = opts?.timeoutMs;
-    if (t !== undefined && (typeof t !== 'number' || Number.isNaN(t) || t < 0)) throw new TypeError('options.timeoutMs must be a non-negative number');
-    const timeoutMs = t ?? Infinity;
+    const timeoutMs = checkTimeout(opts);
     const outer = this.#als.getStore();
     const hk = holdKey(hotkey, tradePairId);
     if (outer?.has(hk)) return await fn();
-    const hold = await this.#acquire(hotkey, tradePairId, timeoutMs);
+    const hold = (await this.#acquire(hotkey, tradePairId, timeoutMs, false))!;
     const held = new Map(outer);
     held.set(hk, hold);
     this.#stats.heldNow++;
@@ -105,11 +173,7 @@ export class RedisLocks implements AsyncLocks {
     } finally {
       clearInterval(timer);
       this.#stats.heldNow--;
-      try {
-        await this.#s.run(LOCK_RELEASE, [hold.key], [hold.value], 'locks.release');
-      } catch {
-        this.#stats.releaseFailures++; // expires after its TTL
-      }
+      await this.#release(hold);
     }
   }
 
@@ -123,7 +187,8 @@ export class RedisLocks implements AsyncLocks {
     return { ...this.#stats };
   }
 
-  async #acquire(hotkey: string, tp: string, timeoutMs: number): Promise<Hold> {
+  /** The hold, once granted; with `once`, null if the first attempt finds the lock held. */
+  async #acquire(hotkey: string, tp: string, timeoutMs: number, once: boolean): Promise<Hold | null> {
     const key = this.lockKey(hotkey, tp);
     const base = this.#s.base(hotkey);
     const keys = [key, `${base}fence`, `${base}open`];
@@ -138,6 +203,7 @@ export class RedisLocks implements AsyncLocks {
         return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false, open };
       }
       if (first) this.#stats.contended++;
+      if (once) return null;
       const left = deadline - performance.now();
       if (left <= 0) {
         this.#stats.timeouts++;

@@ -193,7 +193,9 @@ export class RedisPositions implements AsyncPositions {
     }
     const b = this.#s.base(v.hotkey);
     const u = enc(v.uuid);
-    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`, this.#s.gateKey()];
+    // The gate key (slot {sync}) only when the write is checked against it; else the lock key
+    // again (unread by the script), so that a write without ifEpoch touches one slot (Cluster).
+    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`, epoch === '' ? hold.key : this.#s.gateKey()];
     hold.open = undefined; // whatever the outcome (a lost reply included): read it from Redis from now on
     await this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, ...orders], what);
   }

@@ -51,15 +51,16 @@ export interface ScriptDef {
  * KEYS lock, fence, open; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount}
  * (the open position of (hotkey, tp) as getOpenHead() returns it, read in the same step: the
  * order step's getOpenHead costs no round trip, locks.ts), or {fence, 0} when there is none;
- * held by another: {0, pttl}. The key is taken by SET NX first, then given its fenced value.
+ * held by another: {0, pttl}. The fence is taken first (INCR), then the key by SET NX with the
+ * fenced value: two commands per grant; a refused attempt burns a fence number (tokens only need
+ * to increase, gaps are harmless).
  */
 export const LOCK_ACQUIRE: ScriptDef = {
   name: 'sabstateLockAcquire',
   keys: 3,
   lua: `${LUA_ENC}
-if not redis.call('SET', KEYS[1], '', 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
 local f = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], f .. ':' .. ARGV[1], 'PX', ARGV[2])
+if not redis.call('SET', KEYS[1], f .. ':' .. ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
 local uuid = redis.call('HGET', KEYS[3], ARGV[4])
 if not uuid then return {f, 0} end
 local e = enc(uuid)

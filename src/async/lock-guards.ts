@@ -1,0 +1,36 @@
+/**
+ * What both AsyncEngine implementations share for withLocks and lock guards: the check of a
+ * withLocks key list (every key checked before any lock is taken: refused means unchanged) and
+ * the guard object (released exactly once).
+ */
+import { ErrorCode, SabStateError, checkFunction, checkKey } from '../errors.ts';
+import type { AsyncLockGuard } from './types.ts';
+
+/** Checks withLocks' arguments; throws before any lock is taken. */
+export function checkLockPairs(keys: unknown, fn: unknown): asserts keys is ReadonlyArray<readonly [string, string]> {
+  if (!Array.isArray(keys)) throw new TypeError('withLocks: keys must be an array of [hotkey, tradePairId] pairs');
+  for (let i = 0; i < keys.length; i++) {
+    const k: unknown = keys[i];
+    if (!Array.isArray(k) || k.length !== 2) throw new TypeError(`withLocks: keys[${i}] must be a [hotkey, tradePairId] pair`);
+    checkKey(k[0], `keys[${i}][0]`);
+    checkKey(k[1], `keys[${i}][1]`);
+  }
+  checkFunction(fn, 'withLocks: fn');
+}
+
+/** A guard whose release() runs `free` once; a second release() rejects, a second dispose does nothing. */
+export function makeGuard(free: () => Promise<void>): AsyncLockGuard {
+  let released = false;
+  return {
+    release() {
+      if (released) return Promise.reject(new SabStateError(ErrorCode.LOCK_NOT_HELD, 'release: this guard was released already'));
+      released = true;
+      return free();
+    },
+    [Symbol.asyncDispose]() {
+      if (released) return Promise.resolve();
+      released = true;
+      return free();
+    },
+  };
+}
