@@ -23,9 +23,9 @@
  * ERR_SNAPSHOT_CORRUPT and no engine is returned.
  */
 import { ErrorCode, SabStateError } from './errors.ts';
-import { decodeOrder, decodePositionHead, decodeValue, encodeValue } from './internal/codec.ts';
+import { decodeOrder, decodePositionHead, decodeValue, encodeValue } from './internal/codec/codec.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
-import { readSnapshot, writeSnapshot } from './internal/snapshot-files.ts';
+import { readSnapshot, writeSnapshot } from './internal/files/snapshot-files.ts';
 import type { SharedMap } from './domains/shared-map.ts';
 import { MAP_DEFAULTS } from './domains/general.ts';
 import type { Position } from './domains/positions.ts';

@@ -11,12 +11,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt, optionError, checkFunction, callOptions, optTimeoutMs, describe, withIo } from './errors.ts';
-import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
+import { ErrorCode, SabStateError, checkFunction, describe, withIo } from './errors.ts';
+import { checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optTimeoutMs } from './options.ts';
+import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
-import { ThreadRegistry, createThreadRegistry } from './internal/threads.ts';
+import { ThreadRegistry, createThreadRegistry } from './internal/sync/threads.ts';
 import { EngineRecovery, type WatchStats } from './engine-recovery.ts';
-import { type LockHandle, LockDomain, type LockStats, createLockHandle, resolveLockOptions } from './domains/locks.ts';
+import { type LockHandle, LockDomain, type LockStats, createLockHandle, resolveLockOptions } from './domains/locks/locks.ts';
 import {
   type PositionsHandle, type PositionsOptions, type PositionsStats, PositionsDomain, createPositionsHandle, resolvePositionsOptions,
 } from './domains/positions.ts';

@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ErrorCode, SabStateError } from '../src/errors.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { DepartedDomain, createDepartedHandle, resolveDepartedOptions } from '../src/domains/departed.ts';
 import { realDeparted } from './helpers/data.ts';
 import { fcParams, seed } from './helpers/seed.ts';

@@ -98,7 +98,7 @@ function outcome(point: string): 'before' | 'after' | 'either' {
  */
 function recoverAndCheck(e: Engine, id: number, before: Rows, after: Rows, expect: 'before' | 'after' | 'either', what: string): Rows {
   const el = e.eliminations;
-  el.releaseAllOwnedBy(id); // phase 1 (the sync gate last: see gate.ts)
+  el.releaseAllOwnedBy(id); // phase 1 (the sync gate last: see sync-gate.ts)
   e.general.syncGate.releaseAllOwnedBy(id);
   const got = canon(el.list());
   const isBefore = got === canon(before.values());

@@ -1,7 +1,7 @@
 /**
  * Direct suites for the synchronisation structures under the domains (issue 15: "no suite tests
  * seqlock, the gates, the mutex or the counters directly"): the futex mutex (mutex.ts), the
- * versioned-word reader and the write gate (seqlock.ts), and the counters (counters.ts). Each
+ * versioned-word reader (versioned-word.ts) and the write gate (write-gate.ts), and the counters (counters.ts). Each
  * concurrent case runs more worker threads than the machine has cores, checks the final state
  * exactly (no lost update, no write seen half done) and fails on a hard timeout.
  */
@@ -9,9 +9,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import type { Worker } from 'node:worker_threads';
-import { forceRelease, lockSlow, ownerOf, tagOf, tryLock, unlock, kWaiters } from '../src/internal/mutex.ts';
-import { MOVED, WriteGate, kGateSlots, nextWord, validated, wordRef } from '../src/internal/seqlock.ts';
-import { Counters, createCountersRegion } from '../src/internal/counters.ts';
+import { forceRelease, lockSlow, tryLock, unlock, kWaiters } from '../src/internal/sync/mutex.ts';
+import { ownerOf, tagOf } from '../src/internal/sync/thread-tag.ts';
+import { MOVED, nextWord, validated, wordRef } from '../src/internal/sync/versioned-word.ts';
+import { WriteGate, kGateSlots } from '../src/internal/sync/write-gate.ts';
+import { Counters, createCountersRegion } from '../src/internal/store/counters.ts';
 import { bundledWorker, within } from './helpers/workers.ts';
 import { type SyncWorkerData, kGateBase, kGateSlotsAt, kMutexWord, kPairs } from './workers/sync-worker.ts';
 

@@ -5,18 +5,19 @@
  *
  * Record: table key = the hotkey (single-string key), value = 8 bytes, the detected_ms as a
  * float64 (8-aligned in the record, table.ts), written by the marking thread before the
- * publishing CAS. Reads are lock-free and never block a writer (seqlock.ts); writes are
+ * publishing CAS. Reads are lock-free and never block a writer (versioned-word.ts); writes are
  * lock-free upserts / removals (table.ts), except the insert of a new hotkey which takes the
  * table's insert mutex for a few probes. Every write runs inside the heap's write gate, so
  * entriesRaw() is a consistent view of the whole domain; entries() is lock-free and each entry
  * is a whole value, but the array is not a snapshot while writers run.
  */
-import { OneTableStore } from '../internal/store-recovery.ts';
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt, optionError, capacityHint } from '../errors.ts';
-import type { HashKey } from '../internal/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { RETRY } from '../internal/seqlock.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
+import { OneTableStore } from '../internal/store/store-recovery.ts';
+import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
+import { checkKnownKeys, optObject, optPositiveInt, optionError } from '../options.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { RETRY } from '../internal/sync/versioned-word.ts';
+import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/store/table.ts';
 
 export const DEFAULT_DEPARTED_MAX_RECORDS = 16384;
 /** Heap bytes per record in the default maxBytes: the block class of a 256-character key (640). */

@@ -11,7 +11,7 @@
  *   versioned word (table.ts).
  * - Writes (add, take, delete, replaceAll) take the domain's writer mutex (low traffic: rows
  *   change a few times an hour), then do ALL their table and control-word steps inside ONE
- *   `heap.gate.run` (the write gate of seqlock.ts): so under the gate's freeze (recovery's repair,
+ *   `heap.gate.run` (the write gate of write-gate.ts): so under the gate's freeze (recovery's repair,
  *   verify) no write of this domain is half-way, and the spare table is empty unless a dead
  *   writer left it otherwise. add / take / delete act on the live table.
  * - replaceAll(rows): fills the spare table, `Atomics.add(kGen, 1)` makes it live in one step,
@@ -63,15 +63,17 @@
  * Recovery is idempotent: if the recovering thread dies, running it again completes it.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt, optionError, callOptions, optEpoch, capacityHint } from '../errors.ts';
-import { decodeValue, encodeValue } from '../internal/codec.ts';
+import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
+import { checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch } from '../options.ts';
+import { decodeValue, encodeValue } from '../internal/codec/codec.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import type { HashKey } from '../internal/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { forceRelease, lockSlow, ownerOf, tagOf, tryLock, unlock, wakeWaiters } from '../internal/mutex.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { forceRelease, lockSlow, tryLock, unlock, wakeWaiters } from '../internal/sync/mutex.ts';
+import { ownerOf, tagOf } from '../internal/sync/thread-tag.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
-import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
-import { SharedTable, type TableHandle, createTableHandle } from '../internal/table.ts';
+import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store/store-recovery.ts';
+import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
 
 declareCrashPoints('eliminations', [
   'eliminations.write.locked',

@@ -30,11 +30,12 @@
  * facade. engine.ts passes the same provider to createGeneralHandle and to every GeneralDomain.
  * Without a provider, declaring maps is an options error.
  */
-import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKnownKeys, optObject, optPositiveInt, optPowerOfTwo, optionError, describe } from '../errors.ts';
-import { Counters, createCountersRegion } from '../internal/counters.ts';
-import type { Counter } from '../internal/counters.ts';
-import { SyncGate, createGateRegion } from '../internal/gate.ts';
-import type { HashKey } from '../internal/hash.ts';
+import { ErrorCode, MAX_KEY_LENGTH, SabStateError, describe } from '../errors.ts';
+import { checkKnownKeys, optObject, optPositiveInt, optPowerOfTwo, optionError } from '../options.ts';
+import { Counters, createCountersRegion } from '../internal/store/counters.ts';
+import type { Counter } from '../internal/store/counters.ts';
+import { SyncGate, createGateRegion } from '../internal/sync/sync-gate.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
 import {
   RING_MAX_BYTES,
   RING_MAX_CAPACITY,
@@ -42,8 +43,8 @@ import {
   Ring,
   createRingRegion,
   ringRegionBytes,
-} from '../internal/ring.ts';
-import type { RingStats } from '../internal/ring.ts';
+} from '../internal/store/ring.ts';
+import type { RingStats } from '../internal/store/ring.ts';
 
 export const GENERAL_DEFAULTS = { capacity: 1024, maxMessageBytes: 4096 } as const;
 /** Most counters (or maps) one engine declares. */

@@ -41,9 +41,9 @@
  * published, so no reader sees a stored position missing from the list.
  */
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import type { SharedHeap } from '../internal/heap.ts';
-import { RETRY } from '../internal/seqlock.ts';
-import type { SharedTable } from '../internal/table.ts';
+import type { SharedHeap } from '../internal/store/heap.ts';
+import { RETRY } from '../internal/sync/versioned-word.ts';
+import type { SharedTable } from '../internal/store/table.ts';
 import { readUuid, uuidBytes } from './position-record.ts';
 
 declareCrashPoints('positions', ['positions.index.counted', 'positions.index.trimmed']);

@@ -26,9 +26,9 @@
  * entries (position-index.ts) are the uuid's UTF-16 units.
  */
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
-import type { SharedHeap } from '../internal/heap.ts';
-import { RETRY } from '../internal/seqlock.ts';
-import { unitsToString } from '../internal/table-record.ts';
+import type { SharedHeap } from '../internal/store/heap.ts';
+import { RETRY } from '../internal/sync/versioned-word.ts';
+import { unitsToString } from '../internal/store/record-block.ts';
 import type { OrderCache, RecordMemo } from './position-cache.ts';
 
 const kPosFlags = 0;

@@ -21,7 +21,7 @@
  * of 3 cannot come from a crash (a save refuses a second open position before it publishes
  * anything) and is reported, not repaired.
  */
-import type { Mark } from '../internal/heap-sweep.ts';
+import type { Mark } from '../internal/store/heap-sweep.ts';
 import { ReadMode, readRecordValue, readUuid, uuidBytes } from './position-record.ts';
 import type { PositionStore } from './position-write.ts';
 

@@ -52,9 +52,9 @@
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import { encodeOrder, encodePositionHead } from '../internal/codec.ts';
-import type { SharedHeap } from '../internal/heap.ts';
-import type { SharedTable } from '../internal/table.ts';
+import { encodeOrder, encodePositionHead } from '../internal/codec/codec.ts';
+import type { SharedHeap } from '../internal/store/heap.ts';
+import type { SharedTable } from '../internal/store/table.ts';
 import type { OrderCache, RecordMemo } from './position-cache.ts';
 import type { HotkeyIndex } from './position-index.ts';
 import {

@@ -28,12 +28,13 @@
  * (and skipped by readers if even that fails). All publishing steps run inside the heap's
  * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
  */
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch, describe, capacityHint } from '../errors.ts';
-import { decodeOrder, decodePositionHead } from '../internal/codec.ts';
-import type { HashKey } from '../internal/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
-import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
+import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
+import { checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch } from '../options.ts';
+import { decodeOrder, decodePositionHead } from '../internal/codec/codec.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/store/table.ts';
+import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store/store-recovery.ts';
 import { OrderCache, RecordMemo } from './position-cache.ts';
 import { HotkeyIndex } from './position-index.ts';
 import { checkPositions, markPositionBlocks } from './position-repair.ts';

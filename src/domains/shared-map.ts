@@ -9,12 +9,12 @@
  *
  * This module is the GeneralMapProvider the engine passes to the general domain.
  */
-import { OneTableStore } from '../internal/store-recovery.ts';
+import { OneTableStore } from '../internal/store/store-recovery.ts';
 import { ErrorCode, SabStateError, capacityHint, checkKey } from '../errors.ts';
-import { decodeValue, encodeValue } from '../internal/codec.ts';
-import type { HashKey } from '../internal/hash.ts';
-import { type HeapHandle, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { SharedTable, type TableHandle, createTableHandle } from '../internal/table.ts';
+import { decodeValue, encodeValue } from '../internal/codec/codec.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import { type HeapHandle, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
 import { type GeneralMap, type GeneralMapProvider, MAP_DEFAULTS, type MapSizes } from './general.ts';
 
 /** Default keys per map and heap bytes per map (growable from 256 KiB): options.general.maps. */

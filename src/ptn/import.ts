@@ -22,7 +22,8 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, SabStateError, callOptions, describe, optionError, withIo } from '../errors.ts';
+import { ErrorCode, SabStateError, describe, withIo } from '../errors.ts';
+import { callOptions, optionError } from '../options.ts';
 import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, checkEngine, isClosed, tradePairIdOf } from './tree.ts';
 
 /** A file importValidatorTree skipped (or, with `onError: 'refuse'`, refused): its path and why. */

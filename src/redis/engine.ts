@@ -33,7 +33,7 @@
  * when the lock is free (the lock script returns the open head); `stats().roundTrips` counts
  * every call this engine made.
  */
-import { checkKnownKeys, optObject, optPositiveInt } from '../errors.ts';
+import { checkKnownKeys, optObject, optPositiveInt } from '../options.ts';
 import type { AsyncEngine } from '../async/types.ts';
 import { resolveGeneralOptions } from '../domains/general.ts';
 import { CLIENT_OPTIONS, type RedisClient, loadRedisClass, serverInfoFromClient, serverInfoFromUrl, scrub } from './connection.ts';

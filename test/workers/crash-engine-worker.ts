@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachEngine } from '../../src/index.ts';
 import type { EngineHandle, Position } from '../../src/index.ts';
-import { SharedHeap } from '../../src/internal/heap.ts';
+import { SharedHeap } from '../../src/internal/store/heap.ts';
 import { type CrashAt, stopAtCrashPoint } from '../helpers/crash.ts';
 
 export interface CrashWorkerData {

@@ -1,5 +1,5 @@
 /**
- * The lock domain: a hash-based pool of futex mutexes (src/internal/mutex.ts), one per stripe,
+ * The lock domain: a hash-based pool of futex mutexes (src/internal/sync/mutex.ts), one per stripe,
  * each on its own 128-byte line. A key (hotkey, trade pair) maps to stripe
  * `hashPair(seed, hotkey, tradePairId) & (stripes - 1)` (seeded: chosen hotkeys cannot pile onto
  * one stripe). Two keys on one stripe share a lock: correct, at worst a little extra waiting.
@@ -28,7 +28,7 @@
  * untorn-enough snapshot for monitoring (each value is one aligned 8-byte word). The stats lines 1
  * and 2 are written only on the contended path, so the uncontended path touches the stripe's own
  * line and nothing else. Their writers and the snapshot, with the slow-lock hook's timing, are in
- * src/internal/lock-stats.ts.
+ * src/domains/locks/lock-stats.ts.
  *
  * Re-entrancy: a thread that holds a stripe and asks for any key on it proceeds, including while
  * a pending `withLockAsync` of the same thread holds it: mutual exclusion is between threads, and
@@ -60,17 +60,19 @@
  * leaves the dead thread's other stripes held: recovery is idempotent, run it again.
  */
 import { threadId } from 'node:worker_threads';
-import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import { ErrorCode, SabStateError, callOptions, checkFunction, checkKey, describe, optPowerOfTwo, optTimeoutMs } from '../errors.ts';
-import { type HashKey, hashPair } from '../internal/hash.ts';
-import { forceRelease, kWaiters, lockAsync, lockSlow, ownerOf, tagOf, tryLock, unlock, wakeWaiters } from '../internal/mutex.ts';
-import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
+import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
+import { ErrorCode, SabStateError, checkFunction, checkKey, describe } from '../../errors.ts';
+import { callOptions, optPowerOfTwo, optTimeoutMs } from '../../options.ts';
+import { type HashKey, hashPair } from '../../internal/hash/hash.ts';
+import { forceRelease, kWaiters, lockAsync, lockSlow, tryLock, unlock, wakeWaiters } from '../../internal/sync/mutex.ts';
+import { ownerOf, tagOf } from '../../internal/sync/thread-tag.ts';
+import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../../internal/region.ts';
 import {
   type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, kHistLine, kStatsLine, lockStats, recordWait,
   reportSlow, slowLockOf,
-} from '../internal/lock-stats.ts';
+} from './lock-stats.ts';
 
-export type { LockStats, SlowLockInfo } from '../internal/lock-stats.ts';
+export type { LockStats, SlowLockInfo } from './lock-stats.ts';
 
 declareCrashPoints('locks', ['locks.recover.freed']);
 

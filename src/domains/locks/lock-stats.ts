@@ -1,5 +1,5 @@
 /**
- * Monitoring of the lock domain (src/domains/locks.ts): the stats lines of its region, the
+ * Monitoring of the lock domain (src/domains/locks/locks.ts): the stats lines of its region, the
  * snapshot `LockDomain.stats()` returns, and the slow-lock hook (its options, timing and report).
  *
  * Nothing here runs on the uncontended path. The stats lines are lines 1 and 2 of the lock
@@ -28,7 +28,7 @@
  * | recordWait      | the histogram's Atomics.add        | the wait fully counted                   | none needed |
  * | countTimeout, countRecoveries | their one Atomics.add | counted or not                          | none needed |
  */
-import { HEADER_BYTES, LINE_BYTES, LINE_INTS } from './region.ts';
+import { HEADER_BYTES, LINE_BYTES, LINE_INTS } from '../../internal/region.ts';
 
 /** Line 1 of the lock region: counters and wait times. */
 export const kStatsLine = HEADER_BYTES / LINE_BYTES;

@@ -4,14 +4,14 @@
  *
  * Algorithm: linear probing over a power-of-two array of slots (at least 2 x maxRecords: load
  * <= 1/2), keyed by the seeded hash of hash.ts. Each slot is ONE 64-bit word (offset of the
- * record block | version << 32) changed only by CAS: the versioned word of seqlock.ts. A record
+ * record block | version << 32) changed only by CAS: the versioned word of versioned-word.ts. A record
  * block holds key and value, so key and value change in one atomic step, and lookups compare
  * the full key, never the hash only.
  * - Lookup: probe from hash & mask; EMPTY ends the chain, TOMB is skipped, a slot whose hint
  *   differs is skipped; else the key is compared and the word loaded again: if it moved, the
  *   slot is examined again (a compare on a freed block proves nothing). A read copies the value
  *   and checks the word is unchanged; it makes one attempt inline, then up to
- *   kMaxOptimisticReads more, then one pinned attempt that cannot fail (seqlock.ts section 2):
+ *   kMaxOptimisticReads more, then one pinned attempt that cannot fail (versioned-word.ts section 2):
  *   it always terminates and never waits for a writer, dead or alive.
  * - Update / delete, lock-free: CAS the found word to (new block | TOMB, version + 1), else
  *   start over; then retire the old block (heap.ts). With `expect` (a word read before) it is a
@@ -37,7 +37,7 @@
  * |      | +8              | kHint       | claimer            | Atomics.store before the claiming CAS: the key's hash |
  *
  * Word offsets: kEmpty 0 (never used, or trimmed), kTomb 1, else a record block: its layout, its
- * writer and its garbage-proof readers are in table-record.ts.
+ * writer and its garbage-proof readers are in record-block.ts.
  *
  * Writes (set, delete, take, update, and the domains' publish / remove) run inside the heap's
  * write gate, so recovery's sweep (heap-sweep.ts, under the gate's freeze) never sees a block
@@ -58,16 +58,17 @@
  * | delete / take / update | remove CAS        | as cas                                  | as cas |
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError } from '../errors.ts';
-import { type HashKey, hashPair, hashString } from './hash.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
+import { type HashKey, hashPair, hashString } from '../hash/hash.ts';
 import type { SharedHeap } from './heap.ts';
-import { crashPoint, declareCrashPoints } from './crash.ts';
-import { forceRelease, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
-import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
-import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from './seqlock.ts';
-import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './table-record.ts';
+import { crashPoint, declareCrashPoints } from '../crash.ts';
+import { forceRelease, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
+import { tagOf } from '../sync/thread-tag.ts';
+import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../region.ts';
+import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from '../sync/versioned-word.ts';
+import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './record-block.ts';
 
-export { kNoSecond, type ValueReader } from './table-record.ts';
+export { kNoSecond, type ValueReader } from './record-block.ts';
 
 /** Keys whose hash a SharedTable instance remembers (per thread), at most. */
 const kHashMemoEntries = 4096;
@@ -254,7 +255,7 @@ export class SharedTable {
 
   // ---- writes: lock-free, except inserts of new keys (claim mutex) ----------------------------
 
-  /** Allocates a record block for (a, b) with room for valueLen bytes; returns its ref (table-record.ts). */
+  /** Allocates a record block for (a, b) with room for valueLen bytes; returns its ref (record-block.ts). */
   allocRecord(a: string, b: string | undefined, h: number, valueLen: number): number {
     return allocRecord(this.heap, a, b, h, valueLen);
   }
@@ -437,7 +438,7 @@ export class SharedTable {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  /** fn on the value that word w of `slot` names; unless pinned, MOVED if w moved (seqlock.ts validated). */
+  /** fn on the value that word w of `slot` names; unless pinned, MOVED if w moved (versioned-word.ts validated). */
   #copy<T>(slot: number, w: bigint, a: string, b: string | undefined, fn: ValueReader<T>, pinned: boolean): T | Moved {
     let out: T;
     try {
@@ -449,7 +450,7 @@ export class SharedTable {
       return MOVED;
     }
     if (pinned) return out;
-    readFence(); // seqlock.ts section 5: the copy's plain loads stay before the validating load
+    readFence(); // versioned-word.ts section 3: the copy's plain loads stay before the validating load
     return Atomics.load(this.#b64, this.#wi(slot)) === w ? out : MOVED;
   }
 
@@ -516,7 +517,7 @@ export class SharedTable {
         }
         if (Atomics.load(this.#i32, this.#hi(i)) !== h) break;
         const match = keyMatches(this.heap, ref, a, b, h);
-        if (!pinned) readFence(); // seqlock.ts section 5: the key compare's loads before the validation
+        if (!pinned) readFence(); // versioned-word.ts section 3: the key compare's loads before the validation
         if (pinned || Atomics.load(this.#b64, this.#wi(i)) === w) {
           if (!match) break;
           this.#word = w;

@@ -119,14 +119,16 @@
  * leaves only its waiter slot, if any (and perhaps a waiters bit in a lock word: a spurious notify).
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, callOptions, optTimeoutMs } from '../errors.ts';
-import { decodeValue, encodeValue } from './codec.ts';
-import { crashPoint, declareCrashPoints } from './crash.ts';
-import type { HashKey } from './hash.ts';
-import { forceRelease, lockAsync, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
-import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from './region.ts';
-import type { RegionSpec } from './region.ts';
-import { waitWord } from './wait.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
+import { callOptions, optTimeoutMs } from '../../options.ts';
+import { decodeValue, encodeValue } from '../codec/codec.ts';
+import { crashPoint, declareCrashPoints } from '../crash.ts';
+import type { HashKey } from '../hash/hash.ts';
+import { forceRelease, lockAsync, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
+import { tagOf } from '../sync/thread-tag.ts';
+import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from '../region.ts';
+import type { RegionSpec } from '../region.ts';
+import { waitWord } from '../sync/wait.ts';
 
 declareCrashPoints('ring', [
   'ring.push.locked', 'ring.push.fullCounted', 'ring.push.written', 'ring.push.wrapMarked', 'ring.push.published',

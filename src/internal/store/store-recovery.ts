@@ -6,7 +6,7 @@
  * On the thread that saw the worker exit (engine.ts), in this order:
  * 1. each table's claim mutex is force-released if the dead thread held it, and its waiters are
  *    woken (table.ts); the dead thread's write-gate slot, pin bit and freeze are cleared
- *    (seqlock.ts): from here no word of this store names the dead thread (releaseStore: never
+ *    (write-gate.ts): from here no word of this store names the dead thread (releaseStore: never
  *    waits, runs in the exit handler);
  * 2. (repairStore, scheduled after every pending exit has had its step 1) under the gate's freeze (every live write finished, new ones held back; the recovering
  *    thread may write): the domain's own repair completes or undoes a half-done multi-table
