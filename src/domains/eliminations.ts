@@ -69,8 +69,8 @@ import { decodeValue, encodeValue } from '../internal/codec/codec.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
-import { forceRelease, lockSlow, tryLock, unlock, wakeWaiters } from '../internal/sync/mutex.ts';
-import { ownerOf, tagOf } from '../internal/sync/thread-tag.ts';
+import { forceRelease, holderOf, lockSlow, tryLock, unlock, wakeWaiters } from '../internal/sync/mutex.ts';
+import { tagOf } from '../internal/sync/thread-tag.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
 import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store/store-recovery.ts';
 import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
@@ -350,7 +350,7 @@ export class EliminationsDomain {
    */
   releaseAllOwnedBy(deadThreadId: number): number {
     let n = releaseStore(this.#parts, deadThreadId);
-    if (ownerOf(Atomics.load(this.#ctl, kMutex)) === deadThreadId) {
+    if (holderOf(this.#ctl, kMutex) === deadThreadId) {
       // The dead thread was inside a write and no live writer can be (it holds the mutex).
       const gate = this.#heap.gate;
       if (gate.tryEnter()) {
@@ -382,7 +382,7 @@ export class EliminationsDomain {
    */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
     const out = verifyStore(this.#parts, timeoutMs, exited);
-    const owner = ownerOf(Atomics.load(this.#ctl, kMutex));
+    const owner = holderOf(this.#ctl, kMutex);
     if (exited?.has(owner)) out.push(`eliminations: the writer mutex is held by exited thread ${owner}`);
     return out;
   }

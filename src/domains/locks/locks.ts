@@ -4,31 +4,9 @@
  * `hashPair(seed, hotkey, tradePairId) & (stripes - 1)` (seeded: chosen hotkeys cannot pile onto
  * one stripe). Two keys on one stripe share a lock: correct, at worst a little extra waiting.
  *
- * Region layout (one SharedArrayBuffer; lines of 128 bytes = 32 Int32 slots):
- *
- * | line        | slot / view           | name          | written by                | how |
- * | ----------- | --------------------- | ------------- | ------------------------- | --- |
- * | 0           | Int32 0..31           | header        | creator, once             | plain, before sharing (region.ts) |
- * | 1           | Int32 0               | kRecoveries   | recovering thread         | Atomics.add |
- * | 1           | Int32 1               | kTimeouts     | timed-out waiter          | Atomics.add |
- * | 1           | Int32 2               | kMaxWaitUs    | contended acquirer        | CAS loop (max) |
- * | 1           | BigInt64 2            | kWaitTotalUs  | contended acquirer        | Atomics.add |
- * | 1           | Int32 16              | kSnapshotMutex | engine.snapshot()        | Atomics only: a futex word (mutex.ts), owner tag in it |
- * | 2           | Int32 0..31           | kHistogram+b  | contended acquirer        | Atomics.add: waits with floor(log2(µs)) = b |
- * | 3 + s       | Int32 0               | kState        | any thread                | Atomics only: the futex word (mutex.ts) |
- * | 3 + s       | Float64 1             | kAcquired     | the owner, while holding  | plain; acquisitions of this stripe |
- * | 3 + s       | Float64 2             | kContended    | the owner, while holding  | plain; acquisitions that had to wait |
- * | 3 + s       | Float64 3             | kReentered    | the owner, while holding  | plain; re-entrant entries |
- *
- * Int32 1 of a stripe line is unused: re-entrancy depth is not shared state (below).
- *
- * Publication: the plain per-stripe slots are written only by the thread that holds the stripe,
- * between the acquiring CAS and the releasing `Atomics.exchange` of kState, so the mutex itself
- * orders them (the next owner sees them). `stats()` reads them without the lock: a racy but
- * untorn-enough snapshot for monitoring (each value is one aligned 8-byte word). The stats lines 1
- * and 2 are written only on the contended path, so the uncontended path touches the stripe's own
- * line and nothing else. Their writers and the snapshot, with the slow-lock hook's timing, are in
- * src/domains/locks/lock-stats.ts.
+ * The region's layout (lines, slots, who writes each and how, what publishes the plain slots) is
+ * layout.ts; the stats lines' writers and the snapshot, with the slow-lock hook's timing, are
+ * lock-stats.ts. This file only decodes a stripe's word through mutex.ts (`isHeldBy`, `holderOf`).
  *
  * Re-entrancy: a thread that holds a stripe and asks for any key on it proceeds, including while
  * a pending `withLockAsync` of the same thread holds it: mutual exclusion is between threads, and
@@ -64,11 +42,12 @@ import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import { ErrorCode, SabStateError, checkFunction, checkKey, describe } from '../../errors.ts';
 import { callOptions, optPowerOfTwo, optTimeoutMs } from '../../options.ts';
 import { type HashKey, hashPair } from '../../internal/hash/hash.ts';
-import { forceRelease, kWaiters, lockAsync, lockSlow, tryLock, unlock, wakeWaiters } from '../../internal/sync/mutex.ts';
-import { ownerOf, tagOf } from '../../internal/sync/thread-tag.ts';
-import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../../internal/region.ts';
+import { forceRelease, holderOf, isHeldBy, lockAsync, lockSlow, tryLock, unlock, wakeWaiters, wordHeldBy } from '../../internal/sync/mutex.ts';
+import { tagOf } from '../../internal/sync/thread-tag.ts';
+import { RegionKind, type RegionSpec, checkRegion, createRegion } from '../../internal/region.ts';
+import { kAcquired, kContended, kReentered, kSnapshotMutex, lockRegionBytes, stripeCounter, stripeWord } from './layout.ts';
 import {
-  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, kHistLine, kStatsLine, lockStats, recordWait,
+  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, lockStats, recordWait,
   reportSlow, slowLockOf,
 } from './lock-stats.ts';
 
@@ -76,13 +55,6 @@ export type { LockStats, SlowLockInfo } from './lock-stats.ts';
 
 declareCrashPoints('locks', ['locks.recover.freed']);
 
-const kFirstStripeLine = kHistLine + 1;
-const kSnapshotMutex = kStatsLine * LINE_INTS + 16;
-const kState = 0;
-const kAcquired = 1; // Float64 index within a stripe line
-const kContended = 2;
-const kReentered = 3;
-const F64_PER_LINE = LINE_BYTES / 8;
 
 export const DEFAULT_STRIPES = 4096;
 /** Keys whose stripe a thread remembers (256 hotkeys x 51 trade pairs fit several times). */
@@ -124,7 +96,7 @@ function specOf(stripes: number, key: HashKey): RegionSpec {
 }
 
 export function createLockHandle(opts: LockOptions, key: HashKey): LockHandle {
-  const bytes = (kFirstStripeLine + opts.stripes) * LINE_BYTES;
+  const bytes = lockRegionBytes(opts.stripes);
   return { sab: createRegion(specOf(opts.stripes, key), bytes), stripes: opts.stripes };
 }
 
@@ -215,8 +187,8 @@ class Guard implements LockGuard {
         'lock guard of an acquisition that has ended (the withLock, withLocks or withLockAsync that took the stripe returned first)',
       );
     }
-    const i = (kFirstStripeLine + s) * LINE_INTS;
-    if ((Atomics.load(r.w, i + kState) & ~kWaiters) !== r.tag) {
+    const i = stripeWord(s);
+    if (!isHeldBy(r.w, i, r.tag)) {
       throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released by a thread that does not hold it');
     }
     this.#released = true;
@@ -336,11 +308,11 @@ export class LockDomain {
   #withLock<T>(hotkey: string, tradePairId: string, fn: () => T, opts?: LockCallOptions): T {
     const s = this.#stripeOf(hotkey, tradePairId);
     const timeoutMs = opts === undefined ? Infinity : checkTimeout(opts);
-    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const i = stripeWord(s);
     const c = tryLock(this.#w, i, this.#tag);
-    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#reenter(s, i, fn);
+    if (wordHeldBy(c, this.#tag)) return this.#reenter(s, i, fn);
     if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    this.#f[stripeCounter(s, kAcquired)]!++;
     if (this.#slow !== null) this.#timer.acquiredAt = performance.now();
     let out: T;
     try {
@@ -364,14 +336,14 @@ export class LockDomain {
     const s = this.#stripeOf(hotkey, tradePairId);
     checkFunction(fn, 'withLockAsync: fn');
     const timeoutMs = checkTimeout(opts);
-    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const i = stripeWord(s);
     const t0 = performance.now();
     if (tryLock(this.#w, i, this.#tag) !== 0) {
       if (!(await lockAsync(this.#w, i, this.#tag, timeoutMs))) this.#timedOut(i, timeoutMs, `(${hotkey}, ${tradePairId})`);
       this.#recordWait(s, performance.now() - t0);
     }
     const t1 = performance.now();
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    this.#f[stripeCounter(s, kAcquired)]!++;
     try {
       return await fn();
     } finally {
@@ -402,9 +374,9 @@ export class LockDomain {
     const entered: number[] = [];
     try {
       for (const s of stripes) {
-        const i = (kFirstStripeLine + s) * LINE_INTS;
+        const i = stripeWord(s);
         const c = tryLock(this.#w, i, this.#tag);
-        if (c !== 0 && (c & ~kWaiters) === this.#tag) {
+        if (wordHeldBy(c, this.#tag)) {
           this.#depth[s]!++;
           entered.push(s);
           continue;
@@ -413,7 +385,7 @@ export class LockDomain {
           const left = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
           this.#acquireSlow(s, i, left, `stripe ${s} of withLocks`);
         }
-        this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+        this.#f[stripeCounter(s, kAcquired)]!++;
         taken.push(s);
       }
       const out = fn();
@@ -423,9 +395,9 @@ export class LockDomain {
       for (let k = taken.length - 1; k >= 0; k--) {
         const s = taken[k]!;
         if (this.#depth[s] !== 0) dropOpenLevels(this.#depth, this.#gen, s);
-        unlock(this.#w, (kFirstStripeLine + s) * LINE_INTS);
+        unlock(this.#w, stripeWord(s));
       }
-      for (const s of entered) leave(this.#w, (kFirstStripeLine + s) * LINE_INTS, this.#depth, s);
+      for (const s of entered) leave(this.#w, stripeWord(s), this.#depth, s);
     }
   }
 
@@ -440,9 +412,9 @@ export class LockDomain {
   acquire(hotkey: string, tradePairId: string, opts?: LockCallOptions): LockGuard {
     const s = this.#stripeOf(hotkey, tradePairId);
     const timeoutMs = checkTimeout(opts);
-    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const i = stripeWord(s);
     const c = tryLock(this.#w, i, this.#tag);
-    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#enterGuard(s, i);
+    if (wordHeldBy(c, this.#tag)) return this.#enterGuard(s, i);
     if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
     return this.#ownGuard(s, i);
   }
@@ -454,10 +426,10 @@ export class LockDomain {
    */
   tryAcquire(hotkey: string, tradePairId: string): LockGuard | null {
     const s = this.#stripeOf(hotkey, tradePairId);
-    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const i = stripeWord(s);
     const c = tryLock(this.#w, i, this.#tag);
     if (c === 0) return this.#ownGuard(s, i);
-    return (c & ~kWaiters) === this.#tag ? this.#enterGuard(s, i) : null;
+    return wordHeldBy(c, this.#tag) ? this.#enterGuard(s, i) : null;
   }
 
   /**
@@ -467,7 +439,7 @@ export class LockDomain {
    */
   isHeld(hotkey: string, tradePairId: string): boolean {
     const s = this.#stripeOf(hotkey, tradePairId);
-    return Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0;
+    return holderOf(this.#w, stripeWord(s)) !== -1;
   }
 
   /**
@@ -477,7 +449,7 @@ export class LockDomain {
    */
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean {
     const s = this.#stripeOf(hotkey, tradePairId);
-    return (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) & ~kWaiters) === this.#tag;
+    return isHeldBy(this.#w, stripeWord(s), this.#tag);
   }
 
   /**
@@ -487,7 +459,7 @@ export class LockDomain {
    */
   ownerOf(hotkey: string, tradePairId: string): number {
     const s = this.#stripeOf(hotkey, tradePairId);
-    return ownerOf(Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState));
+    return holderOf(this.#w, stripeWord(s));
   }
 
   /**
@@ -502,7 +474,7 @@ export class LockDomain {
     const tag = tagOf(deadThreadId);
     let n = 0;
     for (let s = 0; s < this.stripes; s++) {
-      const i = (kFirstStripeLine + s) * LINE_INTS;
+      const i = stripeWord(s);
       if (forceRelease(this.#w, i, tag)) {
         // freed, its waiters woken; the dead thread's depth was private and died with it
         crashPoint('locks.recover.freed');
@@ -525,7 +497,7 @@ export class LockDomain {
     const w = this.#w;
     const c = tryLock(w, kSnapshotMutex, this.#tag);
     if (c !== 0) {
-      if ((c & ~kWaiters) === this.#tag) throw new SabStateError(ErrorCode.LOCK_TIMEOUT, 'engine.snapshot called inside a snapshot of the same thread');
+      if (wordHeldBy(c, this.#tag)) throw new SabStateError(ErrorCode.LOCK_TIMEOUT, 'engine.snapshot called inside a snapshot of the same thread');
       if (!lockSlow(w, kSnapshotMutex, this.#tag, timeoutMs)) {
         throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `the snapshot mutex was not acquired within ${timeoutMs} ms (another snapshot of this engine is running)`);
       }
@@ -544,23 +516,22 @@ export class LockDomain {
     let reentered = 0;
     let held = 0;
     for (let s = 0; s < this.stripes; s++) {
-      const f = (kFirstStripeLine + s) * F64_PER_LINE;
-      acquisitions += this.#f[f + kAcquired]!;
-      contended += this.#f[f + kContended]!;
-      reentered += this.#f[f + kReentered]!;
-      if (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0) held++;
+      acquisitions += this.#f[stripeCounter(s, kAcquired)]!;
+      contended += this.#f[stripeCounter(s, kContended)]!;
+      reentered += this.#f[stripeCounter(s, kReentered)]!;
+      if (holderOf(this.#w, stripeWord(s)) !== -1) held++;
     }
     return lockStats(this.#w, this.#big, { stripes: this.stripes, acquisitions, contended, reentered, held });
   }
 
   #ownGuard(s: number, i: number): LockGuard {
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    this.#f[stripeCounter(s, kAcquired)]!++;
     return new Guard(this.#r, s);
   }
 
   #enterGuard(s: number, i: number): LockGuard {
     this.#depth[s]!++;
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kReentered]!++;
+    this.#f[stripeCounter(s, kReentered)]!++;
     return new Guard(this.#r, s);
   }
 
@@ -570,7 +541,7 @@ export class LockDomain {
 
   #reenter<T>(s: number, i: number, fn: () => T): T {
     this.#depth[s]!++;
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kReentered]!++;
+    this.#f[stripeCounter(s, kReentered)]!++;
     try {
       return fn();
     } finally {
@@ -585,13 +556,13 @@ export class LockDomain {
   }
 
   #recordWait(s: number, ms: number): void {
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kContended]!++;
+    this.#f[stripeCounter(s, kContended)]!++;
     recordWait(this.#w, this.#big, ms);
   }
 
   #timedOut(i: number, timeoutMs: number, what: string): never {
     countTimeout(this.#w);
-    const owner = ownerOf(Atomics.load(this.#w, i + kState));
+    const owner = holderOf(this.#w, i);
     throw new SabStateError(
       ErrorCode.LOCK_TIMEOUT,
       `lock ${what} not acquired within ${timeoutMs} ms; held by thread ${owner === -1 ? '(none now)' : owner}`,

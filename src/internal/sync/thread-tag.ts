@@ -8,7 +8,8 @@
  * threadId is worker_threads' (the main thread is 0), so a tag is never 0 (0 means "nobody") and
  * its two low bits are clear: each structure keeps its own flag there (the mutex's kWaiters, the
  * write gate's kSlotActive, the sync gate's kWaited; kTagFlags masks both bits). `ownerOf` reads
- * the thread back from a word whatever flags it carries. Thread ids up to 2^29 - 2 fit.
+ * the thread back from a word whatever flags it carries (with >>>, so a tag past 2^31 reads back
+ * too): thread ids below 2^30 - 1 fit.
  *
  * `claimSlot` is the one way a thread takes a slot of its own among a structure's slot words
  * (one per 128-byte line): CAS 0 -> tag on the first free one. What a claimed slot means, when it
