@@ -16,8 +16,7 @@ import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../e
 import { checkKnownKeys, optObject, optPositiveInt, optionError } from '../options.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
-import { RETRY } from '../internal/sync/versioned-word.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/store/table.ts';
+import { SharedTable, type TableHandle, type TableStats, createTableHandle, notWhole } from '../internal/store/table.ts';
 
 export const DEFAULT_DEPARTED_MAX_RECORDS = 16384;
 /** Heap bytes per record in the default maxBytes: the block class of a 256-character key (640). */
@@ -91,7 +90,7 @@ export class DepartedDomain extends OneTableStore {
     this.#heap = heap;
     this.#table = table;
     this.#readMs = (_u8, at, len) => {
-      if (len !== kValueBytes) throw RETRY;
+      if (len !== kValueBytes) notWhole();
       return this.#heap.f64[at >> 3]!;
     };
   }
@@ -125,7 +124,7 @@ export class DepartedDomain extends OneTableStore {
   }
 
   #markIn(t: SharedTable, hotkey: string, h: number, detectedMs: number): void {
-    this.#heap.gate.run(() => {
+    this.store.write(() => {
       const ref = t.allocRecord(hotkey, undefined, h, kValueBytes);
       this.#heap.f64[t.valueOffset(ref) >> 3] = detectedMs;
       let old: number;
@@ -170,7 +169,7 @@ export class DepartedDomain extends OneTableStore {
   delete(hotkey: string): boolean {
     checkKey(hotkey, 'hotkey');
     this.#writes++;
-    return this.#heap.gate.run(() => this.#table.delete(hotkey));
+    return this.store.write(() => this.#table.delete(hotkey));
   }
 
   /** Every entry, lock-free (each a whole value; not a snapshot while writers run). */
@@ -185,7 +184,7 @@ export class DepartedDomain extends OneTableStore {
    * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
    */
   entriesRaw(timeoutMs?: number): Array<[string, number]> {
-    return this.#heap.gate.freeze(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
+    return this.store.consistent(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
   }
 
   /** Counts and memory of the domain; `operations` counts this thread's calls only. */

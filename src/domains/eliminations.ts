@@ -10,8 +10,8 @@
  *   load(kGen) !== g, start again. Inside a table each record is read under its slot's
  *   versioned word (table.ts).
  * - Writes (add, take, delete, replaceAll) take the domain's writer mutex (low traffic: rows
- *   change a few times an hour), then do ALL their table and control-word steps inside ONE
- *   `heap.gate.run` (the write gate of write-gate.ts): so under the gate's freeze (recovery's repair,
+ *   change a few times an hour), then do ALL their table and control-word steps inside ONE call of
+ *   the store's `write` (the write gate of write-gate.ts): so under the gate's freeze (recovery's repair,
  *   verify) no write of this domain is half-way, and the spare table is empty unless a dead
  *   writer left it otherwise. add / take / delete act on the live table.
  * - replaceAll(rows): fills the spare table, `Atomics.add(kGen, 1)` makes it live in one step,
@@ -72,7 +72,7 @@ import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, Shared
 import { forceRelease, holderOf, lockSlow, tryLock, unlock, wakeWaiters } from '../internal/sync/mutex.ts';
 import { tagOf } from '../internal/sync/thread-tag.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
-import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store/store-recovery.ts';
+import { Store, type StoreRecovery } from '../internal/store/store-recovery.ts';
 import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
 
 declareCrashPoints('eliminations', [
@@ -178,7 +178,7 @@ export class EliminationsDomain {
   readonly #tag: number;
   readonly #gate: EpochGuard | undefined;
   readonly #decode = (u8: Uint8Array, at: number, len: number): EliminationRow => decodeValue(u8.subarray(at, at + len)) as EliminationRow;
-  readonly #parts: StoreParts;
+  readonly #store: Store;
   #reads = 0;
   #writes = 0;
 
@@ -196,7 +196,7 @@ export class EliminationsDomain {
     ];
     this.#tag = tagOf(threadId);
     this.#gate = deps.gate;
-    this.#parts = { heap: this.#heap, tables: this.#tables, check: (repair) => this.#checkSpare(repair) };
+    this.#store = new Store({ heap: this.#heap, tables: this.#tables, check: (repair) => this.#checkSpare(repair) });
   }
 
   /** Rows in the live set (lock-free). */
@@ -349,18 +349,13 @@ export class EliminationsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
-    let n = releaseStore(this.#parts, deadThreadId);
+    let n = this.#store.releaseAllOwnedBy(deadThreadId);
     if (holderOf(this.#ctl, kMutex) === deadThreadId) {
       // The dead thread was inside a write and no live writer can be (it holds the mutex).
-      const gate = this.#heap.gate;
-      if (gate.tryEnter()) {
-        try {
-          n += this.#checkSpare(true).length; // X1
-          for (const t of this.#tables) n += t.recount(true).length; // X2
-        } finally {
-          gate.leave();
-        }
-      }
+      this.#store.tryWrite(() => {
+        n += this.#checkSpare(true).length; // X1
+        for (const t of this.#tables) n += t.recount(true).length; // X2
+      });
       if (forceRelease(this.#ctl, kMutex, tagOf(deadThreadId))) n++; // X3
     }
     wakeWaiters(this.#ctl, kMutex); // a dead unlocker or woken waiter may have left sleepers
@@ -372,7 +367,7 @@ export class EliminationsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   repair(timeoutMs?: number): StoreRecovery {
-    return repairStore(this.#parts, timeoutMs);
+    return this.#store.repair(timeoutMs);
   }
 
   /**
@@ -381,7 +376,7 @@ export class EliminationsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
-    const out = verifyStore(this.#parts, timeoutMs, exited);
+    const out = this.#store.verify(timeoutMs, exited);
     const owner = holderOf(this.#ctl, kMutex);
     if (exited?.has(owner)) out.push(`eliminations: the writer mutex is held by exited thread ${owner}`);
     return out;
@@ -437,16 +432,12 @@ export class EliminationsDomain {
   #write<T>(fn: () => T, done: string | null = null): T {
     return this.#withMutex(() => {
       crashPoint('eliminations.write.locked');
-      const gate = this.#heap.gate;
-      gate.enter();
-      let out: T;
-      try {
+      const out = this.#store.write(() => {
         crashPoint('eliminations.write.entered');
-        out = fn();
+        const r = fn();
         if (done !== null) crashPoint(done);
-      } finally {
-        gate.leave();
-      }
+        return r;
+      });
       crashPoint('eliminations.write.left');
       return out;
     });

@@ -54,7 +54,8 @@ import { ErrorCode, SabStateError } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import { encodeOrder, encodePositionHead } from '../internal/codec/codec.ts';
 import type { SharedHeap } from '../internal/store/heap.ts';
-import type { SharedTable } from '../internal/store/table.ts';
+import { type SharedTable, Version } from '../internal/store/table.ts';
+import type { Store } from '../internal/store/store-recovery.ts';
 import type { OrderCache, RecordMemo } from './position-cache.ts';
 import type { HotkeyIndex } from './position-index.ts';
 import {
@@ -71,6 +72,8 @@ export interface PositionStore {
   readonly index: HotkeyIndex;
   readonly cache: OrderCache;
   readonly memo: RecordMemo;
+  /** The whole store (heap, tables, write gate, recovery): writes and consistent views go through it. */
+  readonly whole: Store;
 }
 interface Locks {
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean;
@@ -169,13 +172,12 @@ export class PositionWriter {
     v: ValidHead, points: Points, read: Reader<O>, check: (old: O | undefined) => void,
     build: (old: O | undefined, hRec: number) => Built, toOld: (old: O) => Old,
   ): Built {
-    const { records, open, heap } = this.#s;
+    const { records, open, heap, whole } = this.#s;
     const hRec = records.hash(v.hotkey, v.uuid);
     const hOpen = open.hash(v.hotkey, v.tp);
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
-      const old = records.read(v.hotkey, v.uuid, read, hRec);
-      const oldWord = records.lastWord;
-      const oldSlot = records.lastSlot;
+      const seen = new Version();
+      const old = records.read(v.hotkey, v.uuid, read, hRec, seen);
       check(old);
       // An open record of this pair is what the open index names (invariant 1, position-repair.ts).
       const openUuid = old !== undefined && old.open && old.tp === v.tp ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
@@ -188,7 +190,7 @@ export class PositionWriter {
       // Built and published inside the write gate: recovery's heap sweep (under the freeze)
       // never sees this write's blocks between their allocation and their publication.
       let built: Built | undefined;
-      const done = heap.gate.run(() => {
+      const done = whole.write(() => {
         built = build(old, hRec);
         let openRef = 0;
         try {
@@ -202,7 +204,7 @@ export class PositionWriter {
         }
         // #publish owns openRef from here: it publishes it or frees it.
         try {
-          return this.#publish(v, old === undefined ? undefined : toOld(old), oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, points);
+          return this.#publish(v, old === undefined ? undefined : toOld(old), seen, built, hRec, hOpen, openRef, openUuid, points);
         } finally {
           if (!built.published) this.#discard(built, 0);
         }
@@ -213,19 +215,18 @@ export class PositionWriter {
   }
 
   delete(hotkey: string, uuid: string, meta: Reader<RawRecord>): boolean {
-    const { records, heap } = this.#s;
+    const { records, heap, whole } = this.#s;
     const h = records.hash(hotkey, uuid);
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
       const first = records.read(hotkey, uuid, meta, h);
       if (first === undefined) return false;
       const r = this.#locks.withLock(hotkey, first.tp, (): boolean | null => {
-        const cur = records.read(hotkey, uuid, meta, h);
-        const w = records.lastWord;
+        const seen = new Version();
+        const cur = records.read(hotkey, uuid, meta, h, seen);
         if (cur === undefined) return false;
         if (cur.tp !== first.tp) return null;
-        const slot = records.lastSlot;
-        return heap.gate.run(() => {
-          const prev = records.remove(hotkey, uuid, h, w, slot);
+        return whole.write(() => {
+          const prev = records.remove(hotkey, uuid, h, seen);
           if (prev <= 0) return prev === 0 ? false : null;
           crashPoint('positions.delete.removed');
           if (cur.open) this.#unindexOpen(hotkey, cur.tp, uuid);
@@ -327,7 +328,7 @@ export class PositionWriter {
    * built blocks) if the record moved since it was read.
    */
   #publish(
-    v: ValidHead, old: Old | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, hOpen: number,
+    v: ValidHead, old: Old | undefined, seen: Version, built: Built, hRec: number, hOpen: number,
     openRef: number, openUuid: string | undefined, points: Points,
   ): boolean {
     const { records, open, heap, index } = this.#s;
@@ -346,7 +347,7 @@ export class PositionWriter {
         if (o > 0) heap.retire(o);
         crashPoint(points.indexed);
       }
-      prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, oldWord, oldSlot);
+      prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, seen);
     } finally {
       if (openRef !== 0) heap.free(openRef);
       if (prev === -1) {
@@ -370,8 +371,9 @@ export class PositionWriter {
   #unindexOpen(hotkey: string, tp: string, uuid: string): void {
     const { open, heap } = this.#s;
     const h = open.hash(hotkey, tp);
-    if (open.read(hotkey, tp, this.#uuid, h) !== uuid) return;
-    const o = open.remove(hotkey, tp, h, open.lastWord, open.lastSlot);
+    const seen = new Version();
+    if (open.read(hotkey, tp, this.#uuid, h, seen) !== uuid) return;
+    const o = open.remove(hotkey, tp, h, seen);
     if (o > 0) heap.retire(o);
   }
 

@@ -34,7 +34,7 @@ import { decodeOrder, decodePositionHead } from '../internal/codec/codec.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
 import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/store/table.ts';
-import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store/store-recovery.ts';
+import { Store, type StoreRecovery } from '../internal/store/store-recovery.ts';
 import { OrderCache, RecordMemo } from './position-cache.ts';
 import { HotkeyIndex } from './position-index.ts';
 import { checkPositions, markPositionBlocks } from './position-repair.ts';
@@ -189,14 +189,20 @@ export class PositionsDomain {
     if (deps.gate !== undefined && typeof deps.gate.guard !== 'function') throw new TypeError('deps.gate must have guard(ifEpoch, fn)');
     const heap = new SharedHeap(handle.heap, key, 'positions heap');
     const byHotkey = new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index');
+    const records = new SharedTable(handle.records, heap, key, 'positions');
+    const open = new SharedTable(handle.open, heap, key, 'positions open index');
     const store: PositionStore = {
       heap,
-      records: new SharedTable(handle.records, heap, key, 'positions'),
-      open: new SharedTable(handle.open, heap, key, 'positions open index'),
+      records,
+      open,
       byHotkey,
       index: new HotkeyIndex(byHotkey, heap),
       cache: new OrderCache(deps.orderCacheSize),
       memo: new RecordMemo(deps.recordMemoSize),
+      whole: new Store({
+        heap, tables: [records, open, byHotkey],
+        check: (repair) => checkPositions(store, repair), mark: (mark) => markPositionBlocks(store, mark),
+      }),
     };
     this.#store = store;
     this.#locks = deps.locks;
@@ -387,8 +393,8 @@ export class PositionsDomain {
    * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
    */
   entriesRaw(timeoutMs?: number): RawPositionEntry[] {
-    const { heap, records } = this.#store;
-    return heap.gate.freeze(
+    const { heap, records, whole } = this.#store;
+    return whole.consistent(
       () =>
         records.scan((hotkey, uuid, _u8, at, len, ref) => {
           const meta = readRecordValue(heap, at, len, ref, ReadMode.META, this.#store.cache, this.#store.memo);
@@ -406,7 +412,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
-    return releaseStore(this.#parts, deadThreadId);
+    return this.#store.whole.releaseAllOwnedBy(deadThreadId);
   }
 
   /**
@@ -416,7 +422,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   repair(timeoutMs?: number): StoreRecovery {
-    return repairStore(this.#parts, timeoutMs);
+    return this.#store.whole.repair(timeoutMs);
   }
 
   /**
@@ -424,15 +430,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
-    return verifyStore(this.#parts, timeoutMs, exited);
-  }
-
-  get #parts(): StoreParts {
-    const s = this.#store;
-    return {
-      heap: s.heap, tables: [s.records, s.open, s.byHotkey],
-      check: (repair) => checkPositions(s, repair), mark: (mark) => markPositionBlocks(s, mark),
-    };
+    return this.#store.whole.verify(timeoutMs, exited);
   }
 
   /** Counts and memory of the domain; `operations` counts this thread's calls only. */

@@ -64,7 +64,7 @@ export class SharedMap extends OneTableStore implements GeneralMap {
       throw new SabStateError(ErrorCode.VALUE_TOO_LARGE, `map ${this.#name}: value of ${bytes.length} encoded bytes, at most ${MAP_MAX_VALUE_BYTES}`);
     }
     try {
-      this.#heap.gate.run(() => this.#table.set(key, undefined, bytes));
+      this.store.write(() => this.#table.set(key, undefined, bytes));
     } catch (e) {
       throw capacityHint(e, `options.general.maps.${this.#name}.maxRecords or .maxBytes (declare the map as { ${this.#name}: { maxRecords, maxBytes } })`);
     }
@@ -72,7 +72,7 @@ export class SharedMap extends OneTableStore implements GeneralMap {
 
   delete(key: string): boolean {
     checkKey(key, 'key');
-    return this.#heap.gate.run(() => this.#table.delete(key));
+    return this.store.write(() => this.#table.delete(key));
   }
 
   /** Every entry, lock-free: each value whole, the array not a snapshot while writers run. */
@@ -82,7 +82,7 @@ export class SharedMap extends OneTableStore implements GeneralMap {
 
   /** Every entry with writers held back: a consistent view (snapshots). */
   entriesConsistent(timeoutMs?: number): Array<[string, unknown]> {
-    return this.#heap.gate.freeze(() => this.entries(), timeoutMs);
+    return this.store.consistent(() => this.entries(), timeoutMs);
   }
 }
 

@@ -88,28 +88,95 @@ export function verifyStore(p: StoreParts, timeoutMs?: number, exited?: Readonly
 }
 
 /**
- * A store of one heap and one table (departed, each named map): its recovery and verification,
- * for a domain to extend instead of writing the three delegations again.
+ * One store: a heap, its write gate and the tables on it, with the domain's own check and mark.
+ * What a domain asks of its store: `write` (its publishing steps inside the write gate),
+ * `tryWrite` (the same, never waiting), `consistent` (a view with no write in flight, for
+ * snapshots and entries), and the recovery and verification above. No domain drives the gate
+ * itself.
  */
-export class OneTableStore {
+export class Store {
   readonly #parts: StoreParts;
 
-  constructor(heap: SharedHeap, table: SharedTable) {
-    this.#parts = { heap, tables: [table] };
+  constructor(parts: StoreParts) {
+    this.#parts = parts;
   }
 
-  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
+  /** Runs a write: fn's allocations and publishes inside the write gate. fn must not wait (no lock inside). */
+  write<T>(fn: () => T): T {
+    return this.#parts.heap.gate.run(fn);
+  }
+
+  /** Like write, but never waits: false (fn not run) while a freeze holds writers back. */
+  tryWrite(fn: () => void): boolean {
+    const gate = this.#parts.heap.gate;
+    if (!gate.tryEnter()) return false;
+    try {
+      fn();
+    } finally {
+      gate.leave();
+    }
+    return true;
+  }
+
+  /**
+   * fn with no write in flight and new ones held back until it returns (the write gate's freeze):
+   * what it reads is one consistent state of the store. ERR_LOCK_TIMEOUT after timeoutMs if a
+   * write never finishes (a killed worker nobody recovered).
+   */
+  consistent<T>(fn: () => T, timeoutMs?: number): T {
+    return this.#parts.heap.gate.freeze(fn, timeoutMs);
+  }
+
+  /** Recovery after a thread died (engine.watch): step 1 above, never waits. */
   releaseAllOwnedBy(deadThreadId: number): number {
     return releaseStore(this.#parts, deadThreadId);
   }
 
-  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept. */
+  /** After releaseAllOwnedBy: step 2 above (domain repair, counters recounted, leaked blocks swept). */
   repair(timeoutMs?: number): StoreRecovery {
     return repairStore(this.#parts, timeoutMs);
   }
 
-  /** Every violation of the store's invariants (table counters, heap), [] if sound. */
+  /** Every violation of the store's invariants (domain check, table counters, heap), [] if sound. */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
     return verifyStore(this.#parts, timeoutMs, exited);
+  }
+}
+
+/**
+ * A store of one heap and one table (departed, each named map): its recovery and verification,
+ * for a domain to extend instead of writing the three delegations again; the domain writes and
+ * reads consistently through `store`.
+ */
+export class OneTableStore {
+  /** The domain's store (protected: not part of the domain's API). */
+  protected readonly store: Store;
+
+  constructor(heap: SharedHeap, table: SharedTable) {
+    this.store = new Store({ heap, tables: [table] });
+  }
+
+  /**
+   * Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released.
+   * @internal Recovery plumbing, called by the engine.
+   */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    return this.store.releaseAllOwnedBy(deadThreadId);
+  }
+
+  /**
+   * After releaseAllOwnedBy: counters recounted, leaked blocks swept.
+   * @internal Recovery plumbing, called by the engine.
+   */
+  repair(timeoutMs?: number): StoreRecovery {
+    return this.store.repair(timeoutMs);
+  }
+
+  /**
+   * Every violation of the store's invariants (table counters, heap), [] if sound.
+   * @internal Recovery plumbing, called by the engine.
+   */
+  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
+    return this.store.verify(timeoutMs, exited);
   }
 }

@@ -65,10 +65,32 @@ import { crashPoint, declareCrashPoints } from '../crash.ts';
 import { forceRelease, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
 import { tagOf } from '../sync/thread-tag.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../region.ts';
-import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from '../sync/versioned-word.ts';
+import { MOVED, type Moved, RETRY, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from '../sync/versioned-word.ts';
 import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './record-block.ts';
 
 export { kNoSecond, type ValueReader } from './record-block.ts';
+
+/**
+ * Called by a reader's copy function (ValueReader, RecordReader) when what it copied does not hold
+ * together (a length or offset out of bounds, a stamp that moved): the read is retried, or, if it
+ * was pinned, reported as a corrupt structure (versioned-word.ts, section 2).
+ */
+export function notWhole(): never {
+  throw RETRY;
+}
+
+/**
+ * A version token: what a read() saw of one key, the slot word (0n if absent) and its slot (-1 if
+ * none). read() hands it back into a token its caller owns (reused: no allocation per read), and
+ * publish() / remove() take it as their expectation, so the caller never reads the table's state.
+ */
+export class Version {
+  word = 0n;
+  slot = -1;
+}
+
+/** The expectation "the key is absent" (publish of a new key only). */
+export const ABSENT: Readonly<Version> = Object.freeze(new Version());
 
 /** Keys whose hash a SharedTable instance remembers (per thread), at most. */
 const kHashMemoEntries = 4096;
@@ -190,37 +212,43 @@ export class SharedTable {
     return Atomics.load(this.#i32, kLive);
   }
 
-  /** Word of the record the last read() found, or 0n: `expect` for publish / remove. */
-  get lastWord(): bigint {
-    return this.#word;
-  }
-
-  /** Its slot (-1): with lastWord, lets publish / remove skip the probe. */
-  get lastSlot(): number {
-    return this.#slot;
-  }
-
   // ---- reads: never lock, never block a writer ---------------------------------------------
 
   /**
    * Runs `fn` on the value of (a, b) in a read window (validated by the slot word; pinned after
    * kMaxOptimisticReads failures). `fn` only reads, may see garbage and then throws RETRY (any
    * exception on a moved word is retried). fn's result, or undefined if the key is absent.
+   * With `seen`, the version the answer is of goes into it (ABSENT's if the key is absent): the
+   * expectation of a later publish / remove of the same key.
    */
-  read<T>(a: string, b: string | undefined, fn: ValueReader<T>, h = this.hash(a, b)): T | undefined {
+  read<T>(a: string, b: string | undefined, fn: ValueReader<T>, h = this.hash(a, b), seen?: Version): T | undefined {
     // The first attempt inline (no closures: the common case costs a probe and a copy).
     const first = this.#probe(a, b, h, false);
-    if (first === -1) return undefined;
+    if (first === -1) {
+      if (seen !== undefined) this.#saw(seen);
+      return undefined;
+    }
     if (first >= 0) {
       const r = this.#copy(first, this.#word, a, b, fn, false);
-      if (r !== MOVED) return r;
+      if (r !== MOVED) {
+        if (seen !== undefined) this.#saw(seen);
+        return r;
+      }
     }
     this.#retried();
-    return readVersioned((pinned): T | undefined | Moved => {
+    const out = readVersioned((pinned): T | undefined | Moved => {
       const slot = this.#probe(a, b, h, pinned);
       if (slot < 0) return slot === -1 ? undefined : MOVED;
       return this.#copy(slot, this.#word, a, b, fn, pinned);
     }, this.#pins, this.#retried);
+    if (seen !== undefined) this.#saw(seen);
+    return out;
+  }
+
+  /** The version the last probe found (0n and -1 if absent). */
+  #saw(seen: Version): void {
+    seen.word = this.#word;
+    seen.slot = this.#slot;
   }
 
   has(a: string, b?: string): boolean {
@@ -267,12 +295,16 @@ export class SharedTable {
 
   /**
    * Publishes record block `ref` (allocRecord) as the value of (a, b). Returns the unpublished
-   * old block (the caller retires it), 0 if the key was new, -1 if `expect` failed (0n: must be
-   * absent; lastWord: must be current; with `slot` = lastSlot, one CAS there and no probe: a word
-   * names one version of one record, so a slot that still holds it still holds this key).
-   * ERR_CAPACITY if the key is new and the table holds maxRecords records.
+   * old block (the caller retires it), 0 if the key was new, -1 if `expect` failed (ABSENT: must
+   * be absent; a version read() handed back: must be current, checked by one CAS at its slot and
+   * no probe: a word names one version of one record, so a slot that still holds it still holds
+   * this key). ERR_CAPACITY if the key is new and the table holds maxRecords records.
    */
-  publish(a: string, b: string | undefined, h: number, ref: number, expect?: bigint, slot = -1): number {
+  publish(a: string, b: string | undefined, h: number, ref: number, expect?: Readonly<Version>): number {
+    return this.#publish(a, b, h, ref, expect?.word, expect?.slot);
+  }
+
+  #publish(a: string, b: string | undefined, h: number, ref: number, expect?: bigint, slot = -1): number {
     if (slot >= 0 && expect !== undefined && expect !== 0n) return this.#casAt(slot, expect, ref);
     for (;;) {
       const s = this.#probeStable(a, b, h);
@@ -288,8 +320,12 @@ export class SharedTable {
     }
   }
 
-  /** Removes (a, b): the unpublished old block (caller retires it), 0 if absent, -1 if `expect` failed. */
-  remove(a: string, b: string | undefined, h: number, expect?: bigint, slot = -1): number {
+  /** Removes (a, b): the unpublished old block (caller retires it), 0 if absent, -1 if `expect` (as publish) failed. */
+  remove(a: string, b: string | undefined, h: number, expect?: Readonly<Version>): number {
+    return this.#remove(a, b, h, expect?.word, expect?.slot);
+  }
+
+  #remove(a: string, b: string | undefined, h: number, expect?: bigint, slot = -1): number {
     if (slot >= 0 && expect !== undefined && expect !== 0n) return this.#casAt(slot, expect, kTomb);
     for (;;) {
       const s = this.#probeStable(a, b, h);
@@ -365,7 +401,7 @@ export class SharedTable {
       const expect = this.#word;
       const next = fn(old);
       if (next === undefined || (next === null && old === undefined)) return false;
-      const r = next === null ? this.remove(a, b, h, expect) : this.#put(a, b, h, next, expect);
+      const r = next === null ? this.#remove(a, b, h, expect) : this.#put(a, b, h, next, expect);
       if (r === -1) continue;
       if (next === null && r > 0) this.heap.retire(r);
       return true;
@@ -460,7 +496,7 @@ export class SharedTable {
     this.heap.u8.set(bytes, this.valueOffset(ref));
     let r = -1;
     try {
-      r = this.publish(a, b, h, ref, expect);
+      r = this.#publish(a, b, h, ref, expect);
     } finally {
       if (r === -1) this.heap.free(ref);
     }
