@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkFunction, describe, withIo } from './errors.ts';
+import { ErrorCode, SabStateError, describe, withIo } from './errors.ts';
 import { checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optTimeoutMs } from './options.ts';
 import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
@@ -29,9 +29,9 @@ import {
   resolveEliminationsOptions,
 } from './domains/eliminations.ts';
 import {
-  type GeneralHandle, type GeneralStats, type ResolvedGeneralOptions, GeneralDomain, createGeneralHandle, resolveGeneralOptions,
+  type GeneralHandle, type GeneralStats, type MapStore, type ResolvedGeneralOptions, GeneralDomain, createGeneralHandle, resolveGeneralOptions,
 } from './domains/general.ts';
-import { SharedMap, sharedMapProvider } from './domains/shared-map.ts';
+import { sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
 import { type SnapshotReport, readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
 
@@ -158,18 +158,6 @@ function resolveSeed(raw: unknown): HashKey {
   throw optionError('options.hashSeed must be a bigint or a non-negative safe integer');
 }
 
-/**
- * Refuses fields other than maxRecords / maxBytes in options.positions / options.departed: their
- * resolvers ignore unknown fields, so a misspelled size would silently become the default
- * (options.eliminations and options.general already refuse them, with the same message form).
- */
-function knownSizes(raw: unknown, path: string): unknown {
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    checkKnownKeys(raw as Record<string, unknown>, path, ['maxRecords', 'maxBytes']);
-  }
-  return raw;
-}
-
 /** Checks every option (the public boundary). */
 export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & { key: HashKey; restoreFrom?: string } {
   const o = optObject(options, 'options');
@@ -180,9 +168,9 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
   return {
     key: resolveSeed(o.hashSeed),
     lockStripes: resolveLockOptions(o.lockStripes).stripes,
-    positions: resolvePositionsOptions(knownSizes(o.positions, 'options.positions')),
+    positions: resolvePositionsOptions(o.positions),
     eliminations: resolveEliminationsOptions(o.eliminations),
-    departed: resolveDepartedOptions(knownSizes(o.departed, 'options.departed')),
+    departed: resolveDepartedOptions(o.departed),
     general: resolveGeneralOptions(o.general),
     ...(typeof o.restoreFrom === 'string' ? { restoreFrom: o.restoreFrom } : {}),
   };
@@ -225,7 +213,7 @@ export class Engine<O extends EngineOptions = EngineOptions> {
     threads.registerSelf();
     // Maps are fixed at creation: taken once here, so that recovery keeps working after close().
     const general: GeneralDomain = this.general;
-    const maps = general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, general.map(n) as SharedMap]);
+    const maps = general.mapNames().map((n): [string, MapStore] => [`map ${n}`, general.mapStore(n)]);
     this.#recovery = new EngineRecovery({
       threads,
       locks: this.locks,
@@ -365,7 +353,7 @@ export class Engine<O extends EngineOptions = EngineOptions> {
 
 /** Methods recovery and the snapshot code call on closed facades (not public API). */
 const INTERNAL_METHODS = new Set<PropertyKey>([
-  'constructor', 'close', 'releaseAllOwnedBy', 'releaseQueuesOwnedBy', 'repair', 'verify', 'mapNames', 'queueNames', 'counterNames',
+  'constructor', 'close', 'releaseAllOwnedBy', 'releaseQueuesOwnedBy', 'repair', 'verify', 'mapNames', 'mapStore', 'queueNames', 'counterNames',
 ]);
 const closedProtos = new WeakMap<object, object>();
 

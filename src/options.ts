@@ -72,3 +72,25 @@ export function callOptions(value: unknown, path: string, known: readonly string
   if (value !== undefined) checkKnownKeys(o, path, known);
   return o;
 }
+
+/** What a store's sizes resolve against: the default maxRecords and its limit, maxBytes's default (from maxRecords) and range. */
+export interface SizeRules {
+  readonly maxRecords: number;
+  readonly maxRecordsLimit: number;
+  readonly maxBytes: (maxRecords: number) => number;
+  readonly minBytes: number;
+  readonly maxBytesLimit: number;
+}
+
+/**
+ * `{ maxRecords?, maxBytes? }` of a table-backed store (options.positions, options.eliminations,
+ * options.departed, each of options.general.maps): the one resolver of that shape.
+ */
+export function resolveSizes(raw: unknown, path: string, r: SizeRules): { maxRecords: number; maxBytes: number } {
+  const o = optObject(raw, path);
+  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
+  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, r.maxRecords, r.maxRecordsLimit);
+  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, r.maxBytes(maxRecords), r.maxBytesLimit);
+  if (maxBytes < r.minBytes) throw optionError(`${path}.maxBytes must be at least ${r.minBytes}`, true);
+  return { maxRecords, maxBytes };
+}

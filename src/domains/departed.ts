@@ -8,19 +8,17 @@
  * publishing CAS. Reads are lock-free and never block a writer (versioned-word.ts); writes are
  * lock-free upserts / removals (table.ts), except the insert of a new hotkey which takes the
  * table's insert mutex for a few probes. Every write runs inside the heap's write gate, so
- * entriesRaw() is a consistent view of the whole domain; entries() is lock-free and each entry
+ * consistentEntries() is a consistent view of the whole domain; entries() is lock-free and each entry
  * is a whole value, but the array is not a snapshot while writers run.
  */
 import { OneTableStore } from '../internal/store/store-recovery.ts';
 import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
-import { checkKnownKeys, optObject, optPositiveInt, optionError } from '../options.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { resolveSizes } from '../options.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
 import { SharedTable, type TableHandle, type TableStats, createTableHandle, notWhole } from '../internal/store/table.ts';
 
-export const DEFAULT_DEPARTED_MAX_RECORDS = 16384;
-/** Heap bytes per record in the default maxBytes: the block class of a 256-character key (640). */
-const kBytesPerRecord = 640;
 const kValueBytes = 8;
 const MAX_RECORDS_LIMIT = 1 << 22;
 
@@ -58,13 +56,11 @@ export interface DepartedStats {
  * it starts at 1 MiB).
  */
 export function resolveDepartedOptions(raw: unknown, path = 'options.departed'): DepartedOptions {
-  const o = optObject(raw, path);
-  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
-  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_DEPARTED_MAX_RECORDS, MAX_RECORDS_LIMIT);
-  const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
-  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
-  return { maxRecords, maxBytes };
+  return resolveSizes(raw, path, {
+    maxRecords: DEFAULTS.departed.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
+    maxBytes: (n) => Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + n * DEFAULTS.departed.bytesPerRecord),
+    minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
+  });
 }
 
 export function createDepartedHandle(opts: DepartedOptions, key: HashKey): DepartedHandle {
@@ -183,7 +179,7 @@ export class DepartedDomain extends OneTableStore {
    * @internal For snapshots.
    * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
    */
-  entriesRaw(timeoutMs?: number): Array<[string, number]> {
+  consistentEntries(timeoutMs?: number): Array<[string, number]> {
     return this.store.consistent(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
   }
 

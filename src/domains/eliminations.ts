@@ -64,7 +64,8 @@
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
-import { checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch } from '../options.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { optionError, callOptions, optEpoch, resolveSizes } from '../options.ts';
 import { decodeValue, encodeValue } from '../internal/codec/codec.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
@@ -95,9 +96,6 @@ const kControlBytes = 3 * LINE_BYTES;
 /** Control region layout: 2 = the spare table is empty outside writes (checked by verify). */
 const ELIMINATIONS_LAYOUT = 2;
 const kWriterTimeoutMs = 30_000;
-export const DEFAULT_ELIMINATIONS_MAX_RECORDS = 4096;
-/** Heap bytes per row in the default maxBytes: two sets (A and B) of rows of up to ~1.5 KB. */
-const kBytesPerRecord = 2 * 2048;
 const MAX_RECORDS_LIMIT = 1 << 20;
 
 /**
@@ -135,13 +133,11 @@ export interface EpochGuard {
 }
 
 export function resolveEliminationsOptions(raw: unknown, path = 'options.eliminations'): EliminationsOptions {
-  const o = optObject(raw, path);
-  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
-  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_ELIMINATIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
-  const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
-  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
-  return { maxRecords, maxBytes };
+  return resolveSizes(raw, path, {
+    maxRecords: DEFAULTS.eliminations.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
+    maxBytes: (n) => Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + n * DEFAULTS.eliminations.bytesPerRecord),
+    minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
+  });
 }
 
 function controlSpec(maxRecords: number, key: HashKey): RegionSpec {
@@ -339,7 +335,7 @@ export class EliminationsDomain {
    * @internal For snapshots.
    * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if the writer lock is not free within `timeoutMs`.
    */
-  listConsistent(timeoutMs?: number): EliminationRow[] {
+  consistentEntries(timeoutMs?: number): EliminationRow[] {
     return this.#withMutex(() => this.#live().scan((_a, _b, u8, at, len) => this.#decode(u8, at, len)), timeoutMs);
   }
 

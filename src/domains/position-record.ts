@@ -25,7 +25,7 @@
  * The values of the open index (key (hotkey, trade pair) -> uuid) and of the hotkey index's
  * entries (position-index.ts) are the uuid's UTF-16 units.
  */
-import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
+import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKey, describe } from '../errors.ts';
 import type { SharedHeap } from '../internal/store/heap.ts';
 import { unitsToString } from '../internal/store/record-block.ts';
 import { notWhole } from '../internal/store/table.ts';
@@ -39,7 +39,7 @@ export const kPosRefsByte = 16;
 export const kOpenFlag = 1;
 const kChunkLen = 0;
 export const kChunkHeaderBytes = 4;
-const kMaxKeyUnits = 256;
+const kMaxKeyUnits = MAX_KEY_LENGTH;
 
 /** What a reader copies out of a record. */
 export const ReadMode = {

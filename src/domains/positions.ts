@@ -29,7 +29,8 @@
  * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
  */
 import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
-import { checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch } from '../options.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { optionError, callOptions, optEpoch, resolveSizes } from '../options.ts';
 import { decodeOrder, decodePositionHead } from '../internal/codec/codec.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
@@ -44,8 +45,6 @@ import {
   validateHead, validatePosition,
 } from './position-record.ts';
 
-export const DEFAULT_POSITIONS_MAX_RECORDS = 131072;
-export const DEFAULT_POSITIONS_MAX_BYTES = 2 ** 30;
 const MAX_RECORDS_LIMIT = 1 << 22;
 
 /** A position as the validator writes it (unknown fields are kept byte for byte). */
@@ -147,12 +146,10 @@ export interface PositionsStats {
  * size, see bench/positions.ts).
  */
 export function resolvePositionsOptions(raw: unknown, path = 'options.positions'): PositionsOptions {
-  const o = optObject(raw, path);
-  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
-  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_POSITIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
-  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, DEFAULT_POSITIONS_MAX_BYTES, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
-  return { maxRecords, maxBytes };
+  return resolveSizes(raw, path, {
+    maxRecords: DEFAULTS.positions.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
+    maxBytes: () => DEFAULTS.positions.maxBytes, minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
+  });
 }
 
 export function createPositionsHandle(opts: PositionsOptions, key: HashKey): PositionsHandle {
@@ -383,6 +380,20 @@ export class PositionsDomain {
     checkKey(positionUuid, 'positionUuid');
     this.#ops.deletes++;
     return this.#writer.delete(hotkey, positionUuid, this.#readers[ReadMode.META]!);
+  }
+
+  /**
+   * Every stored position, whole, consistent for the whole domain (entriesRaw, decoded): what a
+   * snapshot holds.
+   * @internal For snapshots.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
+   */
+  consistentEntries(timeoutMs?: number): Position[] {
+    return this.entriesRaw(timeoutMs).map((e) => {
+      const p = decodePositionHead(e.head);
+      p.orders = e.orders.map((b) => decodeOrder(b));
+      return p as Position;
+    });
   }
 
   /**

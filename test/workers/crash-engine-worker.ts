@@ -99,7 +99,7 @@ export function workload(e: ReturnType<typeof attachEngine>, heap: SharedHeap, r
     e.general.syncGate.begin();
     e.general.syncGate.end();
   }
-  if (r % 8 === 7) e.departed.entriesRaw();
+  if (r % 8 === 7) e.departed.consistentEntries();
 }
 
 if (parentPort !== null && workerData !== null && typeof workerData === 'object' && 'rounds' in (workerData as object)) {

@@ -40,6 +40,7 @@
 import { threadId } from 'node:worker_threads';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import { ErrorCode, SabStateError, checkFunction, checkKey, describe } from '../../errors.ts';
+import { DEFAULTS } from '../../defaults.ts';
 import { callOptions, optPowerOfTwo, optTimeoutMs } from '../../options.ts';
 import { type HashKey, hashPair } from '../../internal/hash/hash.ts';
 import { forceRelease, holderOf, isHeldBy, lockAsync, lockSlow, tryLock, unlock, wakeWaiters, wordHeldBy } from '../../internal/sync/mutex.ts';
@@ -56,7 +57,6 @@ export type { LockStats, SlowLockInfo } from './lock-stats.ts';
 declareCrashPoints('locks', ['locks.recover.freed']);
 
 
-export const DEFAULT_STRIPES = 4096;
 /** Keys whose stripe a thread remembers (256 hotkeys x 51 trade pairs fit several times). */
 const kCacheMax = 1 << 16;
 
@@ -88,7 +88,7 @@ export interface LockGuard {
 }
 
 export function resolveLockOptions(raw: unknown, path = 'options.lockStripes'): LockOptions {
-  return { stripes: optPowerOfTwo(raw, path, DEFAULT_STRIPES, 1 << 20) };
+  return { stripes: optPowerOfTwo(raw, path, DEFAULTS.lockStripes, 1 << 20) };
 }
 
 function specOf(stripes: number, key: HashKey): RegionSpec {

@@ -27,6 +27,7 @@
  * that loads the word after it. Nobody writes a published block: readers see it whole or, if it
  * was freed since, see garbage that the checks above turn into a retry.
  */
+import { MAX_KEY_LENGTH } from '../../errors.ts';
 import type { SharedHeap } from './heap.ts';
 import { RETRY } from '../sync/versioned-word.ts';
 
@@ -35,7 +36,8 @@ const kRecKeyA = 1;
 const kRecKeyB = 2;
 const kRecValueLen = 3;
 const kRecKeyByte = 16;
-const kMaxKeyUnits = 256;
+/** Longest key part (UTF-16 units): the public key limit (errors.ts), bounds-checked by readers. */
+const kMaxKeyUnits = MAX_KEY_LENGTH;
 /** kRecKeyB of a single-string key. */
 export const kNoSecond = -1;
 

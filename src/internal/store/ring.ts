@@ -125,7 +125,7 @@ import { decodeValue, encodeValue } from '../codec/codec.ts';
 import { crashPoint, declareCrashPoints } from '../crash.ts';
 import type { HashKey } from '../hash/hash.ts';
 import { forceRelease, lockAsync, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
-import { tagOf } from '../sync/thread-tag.ts';
+import { claimSlot, tagOf } from '../sync/thread-tag.ts';
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from '../region.ts';
 import type { RegionSpec } from '../region.ts';
 import { waitWord } from '../sync/wait.ts';
@@ -165,6 +165,8 @@ const POLL_MS = 1;
 const EMPTY: unique symbol = Symbol('empty');
 /** The pop lock is held by another consumer and the queue is not empty: wait for the lock. */
 const BUSY: unique symbol = Symbol('busy');
+/** #round's answer: sleep #waitMs on kSignal (C4), then go round again. */
+const WAIT: unique symbol = Symbol('wait');
 const SLAB_BYTES = 64 * 1024;
 const SLAB_MAX_VIEW = 4096;
 const TWO_32 = 2 ** 32;
@@ -264,6 +266,8 @@ export class Ring<T = RingMessage> {
   #stride: number;
   /** This thread's owner tag in lock words and waiter slots. */
   #tag = tagOf(threadId);
+  /** How long C4 sleeps, set by #round right before its caller sleeps (no await in between). */
+  #waitMs = 0;
   /** Private (non-shared) buffer: strings are encoded here, payloads copied out here. */
   #scratch: Uint8Array;
   /** Private slab that popped bytes messages are views of (see #bytesOut). */
@@ -598,15 +602,12 @@ export class Ring<T = RingMessage> {
 
   /** C1: claims a waiter slot and sets its kWaiters bit; the slot, or -1 if all are taken. */
   #announce(): number {
-    const i32 = this.#i32;
-    for (let i = 0; i < MAX_ANNOUNCED; i++) {
-      if (Atomics.load(i32, kWaiterTag + i) !== 0 || Atomics.compareExchange(i32, kWaiterTag + i, 0, this.#tag) !== 0) continue;
-      crashPoint('ring.wait.slotClaimed');
-      Atomics.or(i32, kWaiters, 1 << i);
-      crashPoint('ring.wait.announced');
-      return i;
-    }
-    return -1;
+    const i = claimSlot(this.#i32, kWaiterTag, MAX_ANNOUNCED, 1, this.#tag);
+    if (i < 0) return -1;
+    crashPoint('ring.wait.slotClaimed');
+    Atomics.or(this.#i32, kWaiters, 1 << i);
+    crashPoint('ring.wait.announced');
+    return i;
   }
 
   #withdraw(slot: number): void {
@@ -621,6 +622,21 @@ export class Ring<T = RingMessage> {
     return Atomics.load(this.#i32, kTail) !== Atomics.load(this.#i32, kHead);
   }
 
+  /**
+   * One round of the waiting loop after C3, shared by #popSlow and #popAsyncSlow (which differ
+   * only in how they take the pop lock and how they sleep): the pop's answer (the message, or
+   * undefined once the deadline passed), or WAIT with #waitMs set to how long C4 sleeps on
+   * kSignal (counted in kWaits; in POLL_MS slices without a waiter slot).
+   */
+  #round(v: RingMessage | typeof EMPTY, deadline: number, slot: number): RingMessage | undefined | typeof WAIT {
+    if (v !== EMPTY) return v;
+    const left = deadline - performance.now();
+    if (left <= 0) return this.#empty();
+    Atomics.add(this.#i32, kWaits, 1);
+    this.#waitMs = slot < 0 ? Math.min(left, POLL_MS) : left;
+    return WAIT;
+  }
+
   #popSlow(timeoutMs: number): RingMessage | undefined {
     const i32 = this.#i32;
     const deadline = performance.now() + timeoutMs;
@@ -633,13 +649,10 @@ export class Ring<T = RingMessage> {
     try {
       for (;;) {
         const s = Atomics.load(i32, kSignal); // C2
-        const v = this.#take(deadline - performance.now()); // C3
-        if (v !== EMPTY) return v;
-        const left = deadline - performance.now();
-        if (left <= 0) return this.#empty();
-        Atomics.add(i32, kWaits, 1);
+        const r = this.#round(this.#take(deadline - performance.now()), deadline, slot); // C3
+        if (r !== WAIT) return r;
         // waitWord: Atomics.wait, in slices that let a watching thread recover dead workers (wait.ts).
-        waitWord(i32, kSignal, s, slot < 0 ? Math.min(left, POLL_MS) : left); // C4
+        waitWord(i32, kSignal, s, this.#waitMs); // C4
       }
     } finally {
       this.#withdraw(slot);
@@ -657,13 +670,10 @@ export class Ring<T = RingMessage> {
     try {
       for (;;) {
         const s = Atomics.load(i32, kSignal); // C2
-        const v = await this.#takeAsync(lockWait()); // C3
-        if (v !== EMPTY) return v;
-        const left = deadline - performance.now();
-        if (left <= 0) return this.#empty();
-        Atomics.add(i32, kWaits, 1);
-        const r = Atomics.waitAsync(i32, kSignal, s, slot < 0 ? Math.min(left, POLL_MS) : left); // C4
-        if (r.async) await r.value;
+        const r = this.#round(await this.#takeAsync(lockWait()), deadline, slot); // C3
+        if (r !== WAIT) return r;
+        const w = Atomics.waitAsync(i32, kSignal, s, this.#waitMs); // C4
+        if (w.async) await w.value;
       }
     } finally {
       this.#withdraw(slot);

@@ -88,6 +88,15 @@ export function verifyStore(p: StoreParts, timeoutMs?: number, exited?: Readonly
 }
 
 /**
+ * A domain's entries as one consistent state (no write in flight while they are read), in the
+ * form its snapshot part holds: the one name every domain answers by (positions, departed,
+ * eliminations, each map), so a snapshot asks and never decodes a domain's bytes itself.
+ */
+export interface ConsistentEntries<E> {
+  consistentEntries(timeoutMs?: number): E[];
+}
+
+/**
  * One store: a heap, its write gate and the tables on it, with the domain's own check and mark.
  * What a domain asks of its store: `write` (its publishing steps inside the write gate),
  * `tryWrite` (the same, never waiting), `consistent` (a view with no write in flight, for
