@@ -90,7 +90,7 @@ export function writeEngineSnapshot(engine: Engine, dir: string): SnapshotReport
     maps: Object.fromEntries(o.general.maps.map((n) => [n, engine.general.mapStore(n).consistentEntries()])),
     queues: Object.fromEntries(
       o.general.queues.map((q) => {
-        const msgs = engine.general.queue(q.name).snapshotContents();
+        const msgs = engine.general.ring(q.name).snapshotContents();
         queued += msgs.length;
         return [q.name, msgs.map((m): QueuedMessage => [m.type, Buffer.from(m.payload).toString('base64')])];
       }),

@@ -353,7 +353,7 @@ export class Engine<O extends EngineOptions = EngineOptions> {
 
 /** Methods recovery and the snapshot code call on closed facades (not public API). */
 const INTERNAL_METHODS = new Set<PropertyKey>([
-  'constructor', 'close', 'releaseAllOwnedBy', 'releaseQueuesOwnedBy', 'repair', 'verify', 'mapNames', 'mapStore', 'queueNames', 'counterNames',
+  'constructor', 'close', 'releaseAllOwnedBy', 'releaseQueuesOwnedBy', 'repair', 'verify', 'mapNames', 'mapStore', 'ring', 'queueNames', 'counterNames',
 ]);
 const closedProtos = new WeakMap<object, object>();
 

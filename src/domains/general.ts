@@ -46,7 +46,7 @@ import {
   createRingRegion,
   ringRegionBytes,
 } from '../internal/store/ring.ts';
-import type { RingStats } from '../internal/store/ring.ts';
+import type { Queue, RingStats } from '../internal/store/ring.ts';
 
 export const GENERAL_DEFAULTS = DEFAULTS.queue;
 /** Most counters (or maps) one engine declares. */
@@ -280,7 +280,15 @@ export class GeneralDomain<Q extends string = string, C extends string = string,
    * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` if no queue `name` was declared in
    *   `options.general.queues`.
    */
-  queue<T = unknown>(name: Q): Ring<T> {
+  queue<T = unknown>(name: Q): Queue<T> {
+    return this.ring<T>(name);
+  }
+
+  /**
+   * The ring behind the queue `name`, with what snapshots need (snapshotContents).
+   * @internal For snapshots (engine-snapshot.ts).
+   */
+  ring<T = unknown>(name: string): Ring<T> {
     return ((typeof name === 'string' ? this.#queues.get(name) : undefined) ?? unknown('queue', name, this.#queues.keys())) as Ring<T>;
   }
 

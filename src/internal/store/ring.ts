@@ -124,7 +124,7 @@ import { callOptions, optTimeoutMs } from '../../options.ts';
 import { decodeValue, encodeValue } from '../codec/codec.ts';
 import { crashPoint, declareCrashPoints } from '../crash.ts';
 import type { HashKey } from '../hash/hash.ts';
-import { forceRelease, lockAsync, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
+import { forceRelease, isHeldBy, lockAsync, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
 import { claimSlot, tagOf } from '../sync/thread-tag.ts';
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from '../region.ts';
 import type { RegionSpec } from '../region.ts';
@@ -246,16 +246,42 @@ function settleWrap(i32: Int32Array, kHi: number, kPos: number): void {
   if ((hi & 1) !== 0) Atomics.store(i32, kHi, Atomics.load(i32, kPos) === 0 ? hi + 1 : hi - 1);
 }
 
-/** True if the lock word at i is held by `tag` (mutex.ts: the word is the tag, or-ed with a low waiters bit). */
-function heldBy(i32: Int32Array, i: number, tag: number): boolean {
-  return (Atomics.load(i32, i) & ~1) === tag;
-}
 
 /**
- * A named MPMC queue (`engine.general.queue(name)`): a bounded ring of messages in shared memory; full
- * and empty answers are linearizable.
+ * A named MPMC queue (`engine.general.queue(name)`): a bounded ring of messages in shared memory;
+ * full and empty answers are linearizable. What the package exports (a type; Ring implements it).
  */
-export class Ring<T = RingMessage> {
+export interface Queue<T = RingMessage> {
+  /** The name it was declared under. */
+  readonly name: string;
+  /** Messages it holds at most. */
+  readonly capacity: number;
+  /** Largest encoded message. */
+  readonly maxMessageBytes: number;
+  /** Messages in the queue now (linearizable). */
+  readonly size: number;
+  /**
+   * Pushes a message; false only when the queue is full (state unchanged).
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if the encoded message exceeds `maxMessageBytes`.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if the codec cannot encode `msg`.
+   */
+  push(msg: T): boolean;
+  /**
+   * Pops a message; undefined only when the queue is empty (for timeoutMs, default 0).
+   * @throws TypeError or RangeError if `options` is malformed (state unchanged).
+   */
+  pop(options?: PopOptions): T | undefined;
+  /**
+   * Pops a message, waiting with Atomics.waitAsync (never blocks the thread); default no timeout.
+   * @throws (the promise rejects) TypeError or RangeError if `options` is malformed.
+   */
+  popAsync(options?: PopOptions): Promise<T | undefined>;
+  /** Pushes, pops, full and empty answers, waits, and the size now (shared counters). */
+  stats(): RingStats;
+}
+
+/** The queue's structure (Vyukov's bounded MPMC ring, the header above): built by the general domain. */
+export class Ring<T = RingMessage> implements Queue<T> {
   readonly name: string;
   readonly capacity: number;
   readonly maxMessageBytes: number;
@@ -424,11 +450,11 @@ export class Ring<T = RingMessage> {
     const tag = tagOf(deadThreadId);
     let n = 0;
     // Settle the wrap count while the dead tag still keeps live holders out of the position.
-    if (heldBy(i32, kPushLock, tag)) {
+    if (isHeldBy(i32, kPushLock, tag)) {
       settleWrap(i32, kTailHi, kTail);
       if (forceRelease(i32, kPushLock, tag)) n++;
     }
-    if (heldBy(i32, kPopLock, tag)) {
+    if (isHeldBy(i32, kPopLock, tag)) {
       settleWrap(i32, kHeadHi, kHead);
       if (forceRelease(i32, kPopLock, tag)) n++;
     }

@@ -158,33 +158,27 @@ export class Store {
  * reads consistently through `store`.
  */
 export class OneTableStore {
-  /** The domain's store (protected: not part of the domain's API). */
+  /**
+   * The domain's store (protected: not part of the domain's API).
+   * @internal
+   */
   protected readonly store: Store;
 
   constructor(heap: SharedHeap, table: SharedTable) {
     this.store = new Store({ heap, tables: [table] });
   }
 
-  /**
-   * Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released.
-   * @internal Recovery plumbing, called by the engine.
-   */
+  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
   releaseAllOwnedBy(deadThreadId: number): number {
     return this.store.releaseAllOwnedBy(deadThreadId);
   }
 
-  /**
-   * After releaseAllOwnedBy: counters recounted, leaked blocks swept.
-   * @internal Recovery plumbing, called by the engine.
-   */
+  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept. */
   repair(timeoutMs?: number): StoreRecovery {
     return this.store.repair(timeoutMs);
   }
 
-  /**
-   * Every violation of the store's invariants (table counters, heap), [] if sound.
-   * @internal Recovery plumbing, called by the engine.
-   */
+  /** Every violation of the store's invariants (table counters, heap), [] if sound. */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
     return this.store.verify(timeoutMs, exited);
   }
