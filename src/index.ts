@@ -8,9 +8,11 @@ export { hashBackend } from './internal/hash/native.ts';
 export { toAsyncEngine } from './async/sab-adapter.ts';
 export { createRedisEngine } from './redis/engine.ts';
 
-export type { Engine, QueueNames, CounterNames, MapNames, EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine.ts';
+export type { Engine, EngineHandle, EngineStats } from './engine.ts';
+export type { QueueNames, CounterNames, MapNames, EngineOptions, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine-options.ts';
 export type { ErrorCodeValue } from './errors.ts';
-export type { LockDomain, LockCallOptions, LockGuard, LockStats, SlowLockInfo } from './domains/locks/locks.ts';
+export type { LockDomain, LockStats, SlowLockInfo } from './domains/locks/locks.ts';
+export type { LockCallOptions, LockGuard } from './domains/locks/local.ts';
 export type { PositionsDomain, OpenPositionHead, Position, PositionHead, PositionsStats } from './domains/positions.ts';
 export type { EliminationsDomain, EliminationRow, EliminationsStats } from './domains/eliminations.ts';
 export type { DepartedDomain, DepartedEntry, DepartedStats } from './domains/departed.ts';

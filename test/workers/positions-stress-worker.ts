@@ -9,7 +9,8 @@
 //   flag[2] counts its finished steps.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
-import { LockDomain, type LockHandle } from '../../src/domains/locks/locks.ts';
+import { LockDomain } from '../../src/domains/locks/locks.ts';
+import { type LockHandle } from '../../src/domains/locks/layout.ts';
 import { PositionsDomain, type PositionsHandle } from '../../src/domains/positions.ts';
 import { type StressKey, problem } from './positions-fixture.ts';
 import { prng } from '../helpers/seed.ts';

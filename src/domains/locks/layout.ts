@@ -26,7 +26,10 @@
  * 1 and 2 are written only on the contended path, so the uncontended path touches the stripe's
  * own line and nothing else.
  */
-import { HEADER_BYTES, LINE_BYTES, LINE_INTS } from '../../internal/region.ts';
+import { DEFAULTS } from '../../defaults.ts';
+import { optPowerOfTwo } from '../../options.ts';
+import type { HashKey } from '../../internal/hash/hash.ts';
+import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, createRegion } from '../../internal/region.ts';
 
 /** Elements of one line in the region's 8-byte views (Float64Array, BigInt64Array). */
 export const WIDE_PER_LINE = LINE_BYTES / 8;
@@ -76,4 +79,27 @@ export function stripeWord(s: number): number {
 /** Float64 index of one of stripe s's counters (kAcquired, kContended, kReentered). */
 export function stripeCounter(s: number, which: number): number {
   return at(kFirstStripeLine + s, which, WIDE_PER_LINE);
+}
+
+// ---- the region: options, header spec, allocation -------------------------------------------
+
+export interface LockOptions {
+  readonly stripes: number;
+}
+export interface LockHandle {
+  readonly sab: SharedArrayBuffer;
+  readonly stripes: number;
+}
+
+export function resolveLockOptions(raw: unknown, path = 'options.lockStripes'): LockOptions {
+  return { stripes: optPowerOfTwo(raw, path, DEFAULTS.lockStripes, 1 << 20) };
+}
+
+export function specOf(stripes: number, key: HashKey): RegionSpec {
+  return { kind: RegionKind.LOCKS, key, params: [stripes] };
+}
+
+export function createLockHandle(opts: LockOptions, key: HashKey): LockHandle {
+  const bytes = lockRegionBytes(opts.stripes);
+  return { sab: createRegion(specOf(opts.stripes, key), bytes), stripes: opts.stripes };
 }

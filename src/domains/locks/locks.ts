@@ -39,14 +39,16 @@
  */
 import { threadId } from 'node:worker_threads';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
-import { ErrorCode, SabStateError, checkFunction, checkKey, describe } from '../../errors.ts';
-import { DEFAULTS } from '../../defaults.ts';
-import { callOptions, optPowerOfTwo, optTimeoutMs } from '../../options.ts';
+import { ErrorCode, SabStateError, checkFunction, checkKey } from '../../errors.ts';
+import { callOptions, optTimeoutMs } from '../../options.ts';
 import { type HashKey, hashPair } from '../../internal/hash/hash.ts';
 import { forceRelease, holderOf, isHeldBy, lockAsync, lockSlow, tryLock, unlock, wakeWaiters, wordHeldBy } from '../../internal/sync/mutex.ts';
 import { tagOf } from '../../internal/sync/thread-tag.ts';
-import { RegionKind, type RegionSpec, checkRegion, createRegion } from '../../internal/region.ts';
-import { kAcquired, kContended, kReentered, kSnapshotMutex, lockRegionBytes, stripeCounter, stripeWord } from './layout.ts';
+import { checkRegion } from '../../internal/region.ts';
+import { type LockHandle, kAcquired, kContended, kReentered, kSnapshotMutex, specOf, stripeCounter, stripeWord } from './layout.ts';
+import {
+  type LockCallOptions, type LockGuard, type LocalView, checkPairs, checkTimeout, dropOpenLevels, isThenable, leave, localViewOf, Guard,
+} from './local.ts';
 import {
   type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, lockStats, recordWait,
   reportSlow, slowLockOf,
@@ -60,148 +62,11 @@ declareCrashPoints('locks', ['locks.recover.freed']);
 /** Keys whose stripe a thread remembers (256 hotkeys x 51 trade pairs fit several times). */
 const kCacheMax = 1 << 16;
 
-export interface LockOptions {
-  readonly stripes: number;
-}
-export interface LockHandle {
-  readonly sab: SharedArrayBuffer;
-  readonly stripes: number;
-}
-/** Options of one lock call. */
-export interface LockCallOptions {
-  /** Give up after this many milliseconds with ERR_LOCK_TIMEOUT. Default: wait forever. */
-  readonly timeoutMs?: number;
-}
-/** A held lock: release() exactly once, on the thread that acquired it. */
-export interface LockGuard {
-  /**
-   * Gives the lock back.
-   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` if this thread no longer holds it (released
-   *   twice, or it ended with an enclosing withLock that took the stripe).
-   */
-  release(): void;
-  /**
-   * The same as release(), for `using`.
-   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` as release().
-   */
-  [Symbol.dispose](): void;
-}
 
-export function resolveLockOptions(raw: unknown, path = 'options.lockStripes'): LockOptions {
-  return { stripes: optPowerOfTwo(raw, path, DEFAULTS.lockStripes, 1 << 20) };
-}
-
-function specOf(stripes: number, key: HashKey): RegionSpec {
-  return { kind: RegionKind.LOCKS, key, params: [stripes] };
-}
-
-export function createLockHandle(opts: LockOptions, key: HashKey): LockHandle {
-  const bytes = lockRegionBytes(opts.stripes);
-  return { sab: createRegion(specOf(opts.stripes, key), bytes), stripes: opts.stripes };
-}
-
-function checkTimeout(opts: LockCallOptions | undefined): number {
-  if (opts === undefined) return Infinity;
-  return optTimeoutMs(callOptions(opts, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs');
-}
-
-/** Checks withLocks' keys before any shared step: an array of [hotkey, tradePairId] pairs, no holes. */
-function checkPairs(keys: unknown): ReadonlyArray<readonly [string, string]> {
-  if (!Array.isArray(keys)) throw new SabStateError(ErrorCode.INVALID_KEY, `keys must be an array of [hotkey, tradePairId] pairs, got ${describe(keys)}`);
-  for (let k = 0; k < keys.length; k++) {
-    // An index loop with `in`: a hole (new Array(n), [, pair]) is refused, not read as undefined.
-    const pair: unknown = k in keys ? keys[k] : undefined;
-    if (!Array.isArray(pair) || pair.length !== 2) {
-      throw new SabStateError(ErrorCode.INVALID_KEY, `keys[${k}] must be a [hotkey, tradePairId] pair, got ${k in keys ? describe(pair) : 'a hole'}`);
-    }
-    checkKey(pair[0], `keys[${k}][0] (hotkey)`);
-    checkKey(pair[1], `keys[${k}][1] (tradePairId)`);
-  }
-  return keys as ReadonlyArray<readonly [string, string]>;
-}
 
 /** The stripe of a key, for tests and internal callers only (not exported from the package). */
 export let stripeOfKey: (locks: LockDomain, hotkey: string, tradePairId: string) => number;
 
-/**
- * This thread's view of one lock region, with its re-entrancy state (thread-private, never
- * shared): depth[s] is the number of levels it holds on stripe s beyond the first (0 whenever it
- * does not hold s); gen[s] names the current acquisition for guards, bumped when an acquisition
- * ends with levels still open (leaked guards), which makes those guards stale. One per region per
- * thread (keyed by the SharedArrayBuffer), shared by every LockDomain of the thread on those
- * buffers, and by its guards (a guard is then four fields: this, its stripe, gen, released).
- */
-class LocalView {
-  readonly w: Int32Array;
-  readonly tag: number;
-  readonly depth: Int32Array;
-  readonly gen: Int32Array;
-  constructor(sab: SharedArrayBuffer, stripes: number) {
-    this.w = new Int32Array(sab);
-    this.tag = tagOf(threadId);
-    this.depth = new Int32Array(stripes);
-    this.gen = new Int32Array(stripes);
-  }
-}
-const localViews = new WeakMap<SharedArrayBuffer, LocalView>();
-
-function localViewOf(sab: SharedArrayBuffer, stripes: number): LocalView {
-  let r = localViews.get(sab);
-  if (r === undefined) localViews.set(sab, (r = new LocalView(sab, stripes)));
-  return r;
-}
-
-/** Gives back one level of stripe s (line offset i), held by this thread: the last one unlocks. */
-function leave(w: Int32Array, i: number, depth: Int32Array, s: number): void {
-  if (depth[s]! > 0) depth[s]!--;
-  else unlock(w, i);
-}
-
-/** Levels still open when the frame that took stripe s ends: they end with it (guards go stale). */
-function dropOpenLevels(depth: Int32Array, gen: Int32Array, s: number): void {
-  depth[s] = 0;
-  gen[s]!++;
-}
-
-/**
- * Guards of one stripe held by one thread are counted, not stacked: any release gives back one
- * level, so they may be released in any order. A guard belongs to one acquisition (gen).
- */
-class Guard implements LockGuard {
-  readonly #r: LocalView;
-  readonly #s: number;
-  readonly #gen: number;
-  #released = false;
-  constructor(r: LocalView, s: number) {
-    this.#r = r;
-    this.#s = s;
-    this.#gen = r.gen[s]!;
-  }
-  release(): void {
-    if (this.#released) throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released twice');
-    const r = this.#r;
-    const s = this.#s;
-    if (r.gen[s] !== this.#gen) {
-      throw new SabStateError(
-        ErrorCode.LOCK_NOT_HELD,
-        'lock guard of an acquisition that has ended (the withLock, withLocks or withLockAsync that took the stripe returned first)',
-      );
-    }
-    const i = stripeWord(s);
-    if (!isHeldBy(r.w, i, r.tag)) {
-      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released by a thread that does not hold it');
-    }
-    this.#released = true;
-    leave(r.w, i, r.depth, s);
-  }
-  [Symbol.dispose](): void {
-    if (!this.#released) this.release();
-  }
-}
-
-function isThenable(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
-}
 
 /**
  * The lock domain (`engine.locks`): per-(hotkey, trade pair) locks, a pool of futex mutexes indexed by
