@@ -108,13 +108,6 @@ export class LockDomain {
   }
 
   /**
-   * The stripe of a key (validated). A per-thread cache (hotkey → trade pair → stripe) skips
-   * hashing and validation for keys seen before: V8 caches a string's own hash, so two Map
-   * lookups cost far less than HalfSipHash over 55 characters. Bounded: cleared when full.
-   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
-   *   string of at most 256 characters.
-   */
-  /**
    * @internal Not part of the API (an image of the hash seed): kept only for bench/locks.ts,
    * which picks two keys on distinct stripes; use stripeOfKey from this module instead.
    */
@@ -122,6 +115,12 @@ export class LockDomain {
     return this.#stripeOf(hotkey, tradePairId);
   }
 
+  /**
+   * The stripe of a key (validated). A per-thread cache (hotkey → trade pair → stripe) skips
+   * hashing and validation for keys seen before: V8 caches a string's own hash, so two Map
+   * lookups cost far less than HalfSipHash over 55 characters. Bounded: cleared when full.
+   * ERR_INVALID_KEY if `hotkey` or `tradePairId` is not a non-empty string of at most 256 characters.
+   */
   #stripeOf(hotkey: string, tradePairId: string): number {
     const byTp = this.#cache.get(hotkey);
     if (byTp !== undefined) {
