@@ -1,5 +1,5 @@
 /**
- * Codec benchmark (`npm run bench:codec`): src/internal/codec.ts against JSON (JSON.stringify +
+ * Codec benchmark (`npm run bench:codec`): src/internal/codec/codec.ts against JSON (JSON.stringify +
  * TextEncoder, TextDecoder + JSON.parse) and msgpackr (a `new Packr()` with its defaults, which
  * use msgpackr's record extension, and `new Packr({ useRecords: false })`, plain MessagePack
  * maps as the standalone pack/unpack write them; neither uses structuredClone), side by side in
@@ -25,7 +25,7 @@ import {
   encodeOrder,
   encodePositionHead,
   encodeValue,
-} from '../src/internal/codec.ts';
+} from '../src/internal/codec/codec.ts';
 import { realPositionTexts } from '../test/helpers/data.ts';
 
 type Obj = Record<string, unknown>;

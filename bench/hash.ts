@@ -1,17 +1,17 @@
 /**
- * Hash benchmarks, JS (src/internal/hash.ts) against the native helper (native/), side by side
+ * Hash benchmarks, JS (src/internal/hash/hash.ts) against the native helper (native/), side by side
  * (`npm run bench:hash`), in ns per key:
  * 1. single keys: hashString(55-character hotkey), hashPair(hotkey, 'BTCUSD');
  * 2. batches of 8..256 and 10,000 hotkeys (hashStrings), and pairs (hashPairs);
  * 3. a bulk load of 13,000 (hotkey, trade pair) keys: from strings (hashPairs), and from their
  *    LE32(len) ‖ hotkey ‖ trade pair records already in a SharedArrayBuffer (hashBytes; the JS
- *    column is what src/internal/native.ts's JS fallback does: halfSipHashBytes per subarray).
+ *    column is what src/internal/hash/native.ts's JS fallback does: halfSipHashBytes per subarray).
  * The native column loads the binary directly (SABSTATE_NATIVE does not apply); without a
  * binary only the JS column is printed. BENCH_MS (default 300) sets the time per task.
  */
 import { Bench } from 'tinybench';
-import { halfSipHashBytes, hashKeyFromSeed, hashPair, hashString, utf16leBytes } from '../src/internal/hash.ts';
-import { type NativeHash, loadNativeHash, nativeBinaryPath } from '../src/internal/native.ts';
+import { halfSipHashBytes, hashKeyFromSeed, hashPair, hashString, utf16leBytes } from '../src/internal/hash/hash.ts';
+import { type NativeHash, loadNativeHash, nativeBinaryPath } from '../src/internal/hash/native.ts';
 import { prng } from '../test/helpers/seed.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 300);

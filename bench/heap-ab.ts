@@ -32,10 +32,10 @@ function arg(name: string): string | undefined {
 
 async function child(tree: string, ms: number): Promise<Row[]> {
   const imp = (p: string): Promise<Obj> => import(pathToFileURL(resolve(tree, p)).href) as Promise<Obj>;
-  const { hashKeyFromSeed } = (await imp('src/internal/hash.ts')) as { hashKeyFromSeed(s: bigint): unknown };
-  const L = (await imp('src/domains/locks.ts')) as Record<string, (...a: unknown[]) => unknown>;
+  const { hashKeyFromSeed } = (await imp('src/internal/hash/hash.ts')) as { hashKeyFromSeed(s: bigint): unknown };
+  const L = (await imp('src/domains/locks/locks.ts')) as Record<string, (...a: unknown[]) => unknown>;
   const P = (await imp('src/domains/positions.ts')) as Record<string, (...a: unknown[]) => unknown>;
-  const H = (await imp('src/internal/heap.ts')) as Record<string, (...a: unknown[]) => unknown>;
+  const H = (await imp('src/internal/store/heap.ts')) as Record<string, (...a: unknown[]) => unknown>;
   const key = hashKeyFromSeed(0x5eedn);
   const LockDomain = L.LockDomain as unknown as new (...a: unknown[]) => { withLock<T>(hk: string, tp: string, fn: () => T): T };
   const PositionsDomain = P.PositionsDomain as unknown as new (...a: unknown[]) => {
@@ -123,7 +123,7 @@ if (process.argv.includes('--child')) {
   process.stdout.write(`${JSON.stringify(rows)}\n`);
 } else {
   const base = arg('base');
-  if (base === undefined || !existsSync(resolve(base, 'src/internal/heap.ts'))) throw new Error('--base DIR: a checkout of the tree to compare against');
+  if (base === undefined || !existsSync(resolve(base, 'src/internal/store/heap.ts'))) throw new Error('--base DIR: a checkout of the tree to compare against');
   const rounds = Number(arg('rounds') ?? 5);
   const ms = arg('ms') ?? '1500';
   const runs: Record<'base' | 'new', Row[][]> = { base: [], new: [] };

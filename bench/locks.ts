@@ -22,7 +22,8 @@ import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createEngine } from '../src/index.ts';
-import { kWaiters, lockSlow, tagOf, tryLock, unlock } from '../src/internal/mutex.ts';
+import { kWaiters, lockSlow, tryLock, unlock } from '../src/internal/sync/mutex.ts';
+import { tagOf } from '../src/internal/sync/thread-tag.ts';
 import { tsWorker } from '../test/helpers/workers.ts';
 
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';

@@ -13,8 +13,9 @@
  * of one with none.
  */
 import { Bench } from 'tinybench';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
-import { LockDomain, createLockHandle, resolveLockOptions } from '../src/domains/locks.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
+import { LockDomain } from '../src/domains/locks/locks.ts';
+import { createLockHandle, resolveLockOptions } from '../src/domains/locks/layout.ts';
 import { type Position, PositionsDomain, createPositionsHandle, resolvePositionsOptions } from '../src/domains/positions.ts';
 import { realPositionTexts } from '../test/helpers/data.ts';
 

@@ -17,7 +17,7 @@ import { MessageChannel, type MessagePort, isMainThread, parentPort, receiveMess
 import { once } from 'node:events';
 import { GeneralDomain, createGeneralHandle, resolveGeneralOptions } from '../src/domains/general.ts';
 import type { GeneralHandle } from '../src/domains/general.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { tsWorker } from '../test/helpers/workers.ts';
 
 const key = hashKeyFromSeed(0x9e3779b97f4a7c15n);

@@ -1,6 +1,6 @@
 /**
  * Read-fence benchmark (`node --import tsx bench/read-fence.ts`): what the seqlock readers' fence
- * costs on the lock-free read paths. The fence (src/internal/seqlock.ts section 5, issue 9 finding
+ * costs on the lock-free read paths. The fence (src/internal/sync/versioned-word.ts section 5, issue 9 finding
  * 6) is `readFence()`, an Atomics.add on a thread-private word between a reader's plain copy and
  * its validating Atomics.load; validated() and SharedTable.#copy / #probe call it.
  *
@@ -131,7 +131,7 @@ const tpOf = (p: Obj): string => (typeof p.trade_pair === 'string' ? p.trade_pai
 /** An engine of the tree at `dir` holding the real data, and its loops. */
 async function prepare(dir: string, tag: string): Promise<{ engine: Engine; loops: Loops; a: Args }> {
   const idx = (await import(pathToFileURL(resolve(dir, 'src/index.ts')).href)) as { createEngine: (o: EngineOptions) => Engine };
-  const seq = (await import(pathToFileURL(resolve(dir, 'src/internal/seqlock.ts')).href)) as Obj;
+  const seq = (await import(pathToFileURL(resolve(dir, 'src/internal/sync/versioned-word.ts')).href)) as Obj;
   const fence = typeof seq.readFence === 'function' ? (seq.readFence as () => void) : undefined;
   const engine = idx.createEngine(engineOptions);
 

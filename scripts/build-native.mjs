@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Builds the optional native hash helper (native/, Rust, no crates) into native/sabstate-hash.node,
-// where src/internal/native.ts looks for it. `npm run build:native`; `npm test` runs it first.
+// where src/internal/hash/native.ts looks for it. `npm run build:native`; `npm test` runs it first.
 //
 // - No cargo on PATH (or Windows, where a cdylib cannot leave the napi_* symbols for node to
 //   resolve without an import library): prints that the helper is skipped, exits 0. sabstate then

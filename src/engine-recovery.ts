@@ -9,7 +9,7 @@
  * 1. RELEASE (in the worker's 'exit' handler, never waits): every word that names the dead
  *    thread is given back and its waiters woken: lock stripes and the stripes' waiters
  *    (locks.ts), table insert mutexes, write-gate slots, pin bits and freezes (store-recovery.ts),
- *    queue locks (ring.ts), sync-gate guards (gate.ts), the eliminations writer (eliminations.ts).
+ *    queue locks (ring.ts), sync-gate guards (sync-gate.ts), the eliminations writer (eliminations.ts).
  *    After it nothing is held, pinned, claimed or counted for the dead thread, and no waiter
  *    sleeps on a word the dead thread would have changed.
  * 2. REPAIR (scheduled after the handler, so that every worker that died at the same moment has
@@ -26,9 +26,9 @@
  */
 import type { Worker } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from './errors.ts';
-import type { StoreRecovery } from './internal/store-recovery.ts';
-import { type ThreadRegistry, osThreadExists } from './internal/threads.ts';
-import { type DeathCheck, addDeathCheck, removeDeathCheck } from './internal/wait.ts';
+import type { StoreRecovery } from './internal/store/store-recovery.ts';
+import { type ThreadRegistry, osThreadExists } from './internal/sync/threads.ts';
+import { type DeathCheck, addDeathCheck, removeDeathCheck } from './internal/sync/wait.ts';
 
 
 interface Recoverable {

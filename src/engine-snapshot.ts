@@ -5,10 +5,13 @@
  *
  * | part          | content                                        | consistency |
  * | ------------- | ---------------------------------------------- | ----------- |
- * | positions     | every position, whole                          | positions.entriesRaw(): writes held back (write gate freeze) |
- * | eliminations  | every row                                      | under the domain's writer lock |
- * | departed      | [hotkey, detected_ms] pairs                    | write gate freeze |
- * | general       | counters (exact 64-bit, as decimal strings), each map's entries, each queue's messages (type + payload bytes), the sync epoch | each map frozen; each queue under both its locks; counters and the epoch read one by one |
+ * | positions     | every position, whole                          | positions.consistentEntries(): writes held back (write gate freeze) |
+ * | eliminations  | every row                                      | eliminations.consistentEntries(): under the domain's writer lock |
+ * | departed      | [hotkey, detected_ms] pairs                    | departed.consistentEntries(): write gate freeze |
+ * | general       | counters (exact 64-bit, as decimal strings), each map's entries, each queue's messages (type + payload bytes), the sync epoch | each map's consistentEntries() (frozen); each queue under both its locks; counters and the epoch read one by one |
+ *
+ * Every domain hands its entries over by one name, `consistentEntries` (store-recovery.ts): this
+ * file never decodes a domain's bytes itself.
  *
  * Every part is encoded by the codec (lossless like the engine: -0, key order, unknown fields,
  * lone surrogates). Not persisted: lock state and statistics, and whether a sync was in
@@ -23,14 +26,14 @@
  * ERR_SNAPSHOT_CORRUPT and no engine is returned.
  */
 import { ErrorCode, SabStateError } from './errors.ts';
-import { decodeOrder, decodePositionHead, decodeValue, encodeValue } from './internal/codec.ts';
+import { decodeValue, encodeValue } from './internal/codec/codec.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
-import { readSnapshot, writeSnapshot } from './internal/snapshot-files.ts';
-import type { SharedMap } from './domains/shared-map.ts';
+import { readSnapshot, writeSnapshot } from './internal/files/snapshot-files.ts';
 import { MAP_DEFAULTS } from './domains/general.ts';
 import type { Position } from './domains/positions.ts';
 import type { EliminationRow } from './domains/eliminations.ts';
 import type { Engine } from './engine.ts';
+import { loadPositions } from './ptn/tree.ts';
 
 interface Meta {
   layoutVersion: number;
@@ -78,20 +81,16 @@ export function writeEngineSnapshot(engine: Engine, dir: string): SnapshotReport
       maps: o.general.mapSizes === undefined ? o.general.maps : Object.fromEntries(o.general.maps.map((n) => [n, { ...(o.general.mapSizes![n] ?? MAP_DEFAULTS) }])),
     },
   };
-  const positions = engine.positions.entriesRaw().map((e) => {
-    const p = decodePositionHead(e.head);
-    p.orders = e.orders.map((b) => decodeOrder(b));
-    return p;
-  });
-  const eliminations = engine.eliminations.listConsistent();
-  const departed = engine.departed.entriesRaw();
+  const positions = engine.positions.consistentEntries();
+  const eliminations = engine.eliminations.consistentEntries();
+  const departed = engine.departed.consistentEntries();
   let queued = 0;
   const general: GeneralPart = {
     counters: Object.fromEntries(o.general.counters.map((n) => [n, engine.general.counter(n).getBigInt().toString()])),
-    maps: Object.fromEntries(o.general.maps.map((n) => [n, (engine.general.map(n) as SharedMap).entriesConsistent()])),
+    maps: Object.fromEntries(o.general.maps.map((n) => [n, engine.general.mapStore(n).consistentEntries()])),
     queues: Object.fromEntries(
       o.general.queues.map((q) => {
-        const msgs = engine.general.queue(q.name).snapshotContents();
+        const msgs = engine.general.ring(q.name).snapshotContents();
         queued += msgs.length;
         return [q.name, msgs.map((m): QueuedMessage => [m.type, Buffer.from(m.payload).toString('base64')])];
       }),
@@ -182,13 +181,8 @@ export function restoreEngineState(engine: Engine, state: EngineSnapshotState & 
   const { parts, dir } = state;
   const g = engine.general;
   try {
-    // Closed positions first: the open index ends with the open version of each trade pair.
-    const ordered = [...parts.positions].sort((a, b) => Number(b.is_closed_position === true) - Number(a.is_closed_position === true));
-    for (const p of ordered) {
-      // A malformed trade pair or hotkey is refused by withLock (ERR_INVALID_KEY) or save.
-      const tp: unknown = typeof p.trade_pair === 'string' ? p.trade_pair : Array.isArray(p.trade_pair) ? p.trade_pair[0] : undefined;
-      engine.locks.withLock(p.miner_hotkey, tp as string, () => engine.positions.save(p));
-    }
+    // A malformed trade pair or hotkey is refused by withLock (ERR_INVALID_KEY) or save.
+    loadPositions(engine, parts.positions, (p) => p);
     engine.eliminations.replaceAll(parts.eliminations);
     for (const [hk, ms] of parts.departed) engine.departed.mark(hk, ms);
     for (const [name, value] of Object.entries(parts.general.counters)) {

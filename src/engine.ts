@@ -9,108 +9,29 @@
  *   worker and checks every region's header (ERR_LAYOUT_MISMATCH on any difference).
  * - `snapshot(dir)` / `createEngine({ restoreFrom: dir })`: engine-snapshot.ts.
  */
-import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKnownKeys, optObject, optPositiveInt, optionError, checkFunction, callOptions, optTimeoutMs, describe, withIo } from './errors.ts';
-import { type HashKey, hashKeyFromSeed, seedFromHashKey } from './internal/hash.ts';
+import { ErrorCode, SabStateError, describe, withIo } from './errors.ts';
+import { callOptions, optTimeoutMs } from './options.ts';
+import { type HashKey, seedFromHashKey } from './internal/hash/hash.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
-import { ThreadRegistry, createThreadRegistry } from './internal/threads.ts';
+import { ThreadRegistry, createThreadRegistry } from './internal/sync/threads.ts';
 import { EngineRecovery, type WatchStats } from './engine-recovery.ts';
-import { type LockHandle, LockDomain, type LockStats, createLockHandle, resolveLockOptions } from './domains/locks.ts';
+import { LockDomain, type LockStats } from './domains/locks/locks.ts';
+import { type LockHandle, createLockHandle } from './domains/locks/layout.ts';
+import { type PositionsHandle, type PositionsStats, PositionsDomain, createPositionsHandle } from './domains/positions.ts';
+import { type DepartedHandle, type DepartedStats, DepartedDomain, createDepartedHandle } from './domains/departed.ts';
+import { type EliminationsHandle, type EliminationsStats, EliminationsDomain, createEliminationsHandle } from './domains/eliminations.ts';
+import { type GeneralHandle, type GeneralStats, type MapStore, GeneralDomain, createGeneralHandle } from './domains/general.ts';
 import {
-  type PositionsHandle, type PositionsOptions, type PositionsStats, PositionsDomain, createPositionsHandle, resolvePositionsOptions,
-} from './domains/positions.ts';
-import {
-  type DepartedHandle, type DepartedOptions, type DepartedStats, DepartedDomain, createDepartedHandle, resolveDepartedOptions,
-} from './domains/departed.ts';
-import {
-  type EliminationsHandle, type EliminationsOptions, type EliminationsStats, EliminationsDomain, createEliminationsHandle,
-  resolveEliminationsOptions,
-} from './domains/eliminations.ts';
-import {
-  type GeneralHandle, type GeneralStats, type ResolvedGeneralOptions, GeneralDomain, createGeneralHandle, resolveGeneralOptions,
-} from './domains/general.ts';
-import { SharedMap, sharedMapProvider } from './domains/shared-map.ts';
+  type CounterNames, type EngineOptions, type MapNames, type QueueNames, type ResolvedEngineOptions, type ThreadOptions,
+  mergeOption, resolveEngineOptions, resolveThreadOptions,
+} from './engine-options.ts';
+import { sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
 import { type SnapshotReport, readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
 import { toAsyncEngine } from './async/sab-adapter.ts';
 import type { AsyncEngine } from './async/types.ts';
 
-/** A queue's declaration in `options.general.queues`. */
-export interface QueueOptions {
-  /** Messages it holds: a power of two, at least 2 (default 1024). A full queue: `push` returns false. */
-  capacity?: number;
-  /** Largest encoded message (default 4096). A larger one: `push` throws ERR_VALUE_TOO_LARGE. */
-  maxMessageBytes?: number;
-}
-/**
- * Options of `createEngine`; every field is optional. The README's capacity table gives every default
- * and what happens at the limit.
- */
-export interface EngineOptions {
-  /** Lock stripes: a power of two, default 4096. */
-  lockStripes?: number;
-  /** 64-bit hash seed (bigint or non-negative safe integer). Default: random per engine. */
-  hashSeed?: bigint | number;
-  /** Positions stored (default 131072) and heap bytes (default 1 GiB). Full: `save` throws ERR_CAPACITY. */
-  positions?: { maxRecords?: number; maxBytes?: number };
-  /** Elimination rows (default 4096) and heap bytes. Full: `add` / `replaceAll` throw ERR_CAPACITY. */
-  eliminations?: { maxRecords?: number; maxBytes?: number };
-  /** Departed hotkeys (default 16384) and heap bytes. Full: `mark` throws ERR_CAPACITY. */
-  departed?: { maxRecords?: number; maxBytes?: number };
-  /** maps: names (default capacities) or { name: { maxRecords, maxBytes } } (MAP_DEFAULTS: 16,384 records, 64 MiB). */
-  general?: { queues?: Record<string, QueueOptions>; counters?: readonly string[]; maps?: readonly string[] | Record<string, { maxRecords?: number; maxBytes?: number }> };
-  /** A snapshot directory (engine.snapshot) to start from. Options given here override its sizes. */
-  restoreFrom?: string;
-}
-
-type Defined<T> = Exclude<T, undefined>;
-type KeysOf<T> = string extends keyof Defined<T> ? string : Extract<keyof Defined<T>, string>;
-type ItemsOf<T> = T extends undefined ? never : T extends readonly (infer N)[] ? (string extends N ? string : Extract<N, string>) : KeysOf<T>;
-/** The general options declared in O; unknown (so: names are strings) when absent or restored from a snapshot. */
-type GeneralOf<O> = O extends { restoreFrom: string } ? unknown : O extends { general: infer G } ? Defined<G> : unknown;
-
-/**
- * The queue names declared in the options `O` given to `createEngine` (inferred from an object
- * literal), or `string` where they cannot be known (a variable typed `EngineOptions`, an attached
- * engine without a type argument): `engine.general.queue(name)` accepts these.
- */
-export type QueueNames<O> = GeneralOf<O> extends { queues?: infer Q } ? KeysOf<Q> : string;
-/** The counter names declared in `O` (`counters: ['a', 'b'] as const`), or `string`. */
-export type CounterNames<O> = GeneralOf<O> extends { counters?: infer C } ? ItemsOf<C> : string;
-/** The map names declared in `O` (an `as const` list, or the keys of an object of capacities), or `string`. */
-export type MapNames<O> = GeneralOf<O> extends { maps?: infer M } ? ItemsOf<M> : string;
-
-/**
- * Options of one thread's view of the engine (createEngine's and attachEngine's second
- * argument): sizes of this thread's private caches of decoded positions. Larger caches make
- * getOpen/save cheaper when a thread touches many positions (each cached order is a frozen
- * object of about 1-2 KB of JS heap), smaller ones save memory.
- */
-export interface ThreadOptions {
-  /** Decoded orders this thread keeps (default 32768). */
-  orderCacheSize?: number;
-  /** Position versions whose order lists this thread remembers for chunk reuse on save (default 8192). */
-  recordMemoSize?: number;
-}
-
-function resolveThreadOptions(raw: unknown): { orderCacheSize?: number; recordMemoSize?: number } {
-  const o = optObject(raw, 'threadOptions');
-  checkKnownKeys(o, 'threadOptions', ['orderCacheSize', 'recordMemoSize']);
-  const out: { orderCacheSize?: number; recordMemoSize?: number } = {};
-  if (o.orderCacheSize !== undefined) out.orderCacheSize = optPositiveInt(o.orderCacheSize, 'threadOptions.orderCacheSize', 1, 1 << 24);
-  if (o.recordMemoSize !== undefined) out.recordMemoSize = optPositiveInt(o.recordMemoSize, 'threadOptions.recordMemoSize', 1, 1 << 24);
-  return out;
-}
-
-/** Every option after checking, with defaults filled in (kept in the handle and in snapshots). */
-export interface ResolvedEngineOptions {
-  lockStripes: number;
-  positions: PositionsOptions;
-  eliminations: EliminationsOptions;
-  departed: DepartedOptions;
-  general: ResolvedGeneralOptions;
-}
 
 /**
  * What `engine.handle()` returns: the shared buffers and options, structured-clonable (pass it as
@@ -141,53 +62,6 @@ export interface EngineStats {
   watch: WatchStats;
 }
 
-const KNOWN_OPTIONS = ['lockStripes', 'hashSeed', 'positions', 'eliminations', 'departed', 'general', 'restoreFrom'];
-
-function resolveSeed(raw: unknown): HashKey {
-  if (raw === undefined) {
-    const b = randomBytes(8);
-    return { k0: b.readInt32LE(0), k1: b.readInt32LE(4) };
-  }
-  if (typeof raw === 'bigint') {
-    if (raw < 0n || raw >= 2n ** 64n) throw optionError('options.hashSeed must be an integer in [0, 2^64)', true);
-    return hashKeyFromSeed(raw);
-  }
-  if (typeof raw === 'number') {
-    if (!Number.isSafeInteger(raw) || raw < 0) throw optionError('options.hashSeed must be a non-negative safe integer or a bigint', true);
-    return hashKeyFromSeed(raw);
-  }
-  throw optionError('options.hashSeed must be a bigint or a non-negative safe integer');
-}
-
-/**
- * Refuses fields other than maxRecords / maxBytes in options.positions / options.departed: their
- * resolvers ignore unknown fields, so a misspelled size would silently become the default
- * (options.eliminations and options.general already refuse them, with the same message form).
- */
-function knownSizes(raw: unknown, path: string): unknown {
-  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
-    checkKnownKeys(raw as Record<string, unknown>, path, ['maxRecords', 'maxBytes']);
-  }
-  return raw;
-}
-
-/** Checks every option (the public boundary). */
-export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & { key: HashKey; restoreFrom?: string } {
-  const o = optObject(options, 'options');
-  checkKnownKeys(o, 'options', KNOWN_OPTIONS);
-  if (o.restoreFrom !== undefined && (typeof o.restoreFrom !== 'string' || o.restoreFrom === '')) {
-    throw optionError('options.restoreFrom must be a directory path');
-  }
-  return {
-    key: resolveSeed(o.hashSeed),
-    lockStripes: resolveLockOptions(o.lockStripes).stripes,
-    positions: resolvePositionsOptions(knownSizes(o.positions, 'options.positions')),
-    eliminations: resolveEliminationsOptions(o.eliminations),
-    departed: resolveDepartedOptions(knownSizes(o.departed, 'options.departed')),
-    general: resolveGeneralOptions(o.general),
-    ...(typeof o.restoreFrom === 'string' ? { restoreFrom: o.restoreFrom } : {}),
-  };
-}
 
 /**
  * The engine's 64-bit hash seed, for tests only: not exported from the package. The seed keeps
@@ -227,7 +101,7 @@ export class Engine<O extends EngineOptions = EngineOptions> {
     threads.registerSelf();
     // Maps are fixed at creation: taken once here, so that recovery keeps working after close().
     const general: GeneralDomain = this.general;
-    const maps = general.mapNames().map((n): [string, SharedMap] => [`map ${n}`, general.map(n) as SharedMap]);
+    const maps = general.mapNames().map((n): [string, MapStore] => [`map ${n}`, general.mapStore(n)]);
     this.#recovery = new EngineRecovery({
       threads,
       locks: this.locks,
@@ -375,7 +249,7 @@ export class Engine<O extends EngineOptions = EngineOptions> {
 
 /** Methods recovery and the snapshot code call on closed facades (not public API). */
 const INTERNAL_METHODS = new Set<PropertyKey>([
-  'constructor', 'close', 'releaseAllOwnedBy', 'releaseQueuesOwnedBy', 'repair', 'verify', 'mapNames', 'queueNames', 'counterNames',
+  'constructor', 'close', 'releaseAllOwnedBy', 'releaseQueuesOwnedBy', 'repair', 'verify', 'mapNames', 'mapStore', 'ring', 'queueNames', 'counterNames',
 ]);
 const closedProtos = new WeakMap<object, object>();
 
@@ -408,16 +282,6 @@ function closeFacade(o: object): void {
   Object.setPrototypeOf(o, closed);
 }
 
-const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** A snapshot's option overridden by the caller's: objects field by field, anything else whole. */
-function mergeOption(saved: unknown, given: unknown): unknown {
-  if (given === undefined) return saved;
-  if (!isPlain(saved) || !isPlain(given)) return given;
-  const out: Record<string, unknown> = { ...saved };
-  for (const [k, v] of Object.entries(given)) if (v !== undefined) out[k] = v;
-  return out;
-}
 
 /**
  * Creates the engine (on the main thread): allocates every domain's shared buffers, or restores them

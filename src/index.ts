@@ -1,27 +1,25 @@
-// Named exports only; types apart.
-export { createEngine, attachEngine, Engine } from './engine.ts';
+// Named exports only; types apart. Functions and values here; every class is exported as a type
+// (the engine builds them: createEngine / attachEngine, engine.locks, engine.general.queue(name)...).
+export { createEngine, attachEngine } from './engine.ts';
 export { SabStateError, ErrorCode } from './errors.ts';
 export { importValidatorTree } from './ptn/import.ts';
 export { exportValidatorTree } from './ptn/export.ts';
-export { LockDomain } from './domains/locks.ts';
-export { PositionsDomain } from './domains/positions.ts';
-export { EliminationsDomain } from './domains/eliminations.ts';
-export { DepartedDomain } from './domains/departed.ts';
-export { GeneralDomain } from './domains/general.ts';
-export { hashBackend } from './internal/native.ts';
+export { hashBackend } from './internal/hash/native.ts';
 export { toAsyncEngine } from './async/sab-adapter.ts';
 export { createRedisEngine } from './redis/engine.ts';
 
-export type { QueueNames, CounterNames, MapNames, EngineOptions, EngineHandle, EngineStats, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine.ts';
+export type { Engine, EngineHandle, EngineStats } from './engine.ts';
+export type { QueueNames, CounterNames, MapNames, EngineOptions, QueueOptions, ResolvedEngineOptions, ThreadOptions } from './engine-options.ts';
 export type { ErrorCodeValue } from './errors.ts';
-export type { LockCallOptions, LockGuard, LockStats, SlowLockInfo } from './domains/locks.ts';
-export type { OpenPositionHead, Position, PositionHead, PositionsStats } from './domains/positions.ts';
-export type { EliminationRow, EliminationsStats } from './domains/eliminations.ts';
-export type { DepartedEntry, DepartedStats } from './domains/departed.ts';
-export type { GeneralMap, GeneralStats } from './domains/general.ts';
-export type { Ring as Queue, PopOptions, RingStats as QueueStats } from './internal/ring.ts';
-export type { Counter } from './internal/counters.ts';
-export type { SyncGate, GateState, BeginOptions } from './internal/gate.ts';
+export type { LockDomain, LockStats, SlowLockInfo } from './domains/locks/locks.ts';
+export type { LockCallOptions, LockGuard } from './domains/locks/local.ts';
+export type { PositionsDomain, OpenPositionHead, Position, PositionHead, PositionsStats } from './domains/positions.ts';
+export type { EliminationsDomain, EliminationRow, EliminationsStats } from './domains/eliminations.ts';
+export type { DepartedDomain, DepartedEntry, DepartedStats } from './domains/departed.ts';
+export type { GeneralDomain, GeneralMap, GeneralStats } from './domains/general.ts';
+export type { Queue, PopOptions, RingStats as QueueStats } from './internal/store/ring.ts';
+export type { Counter } from './internal/store/counters.ts';
+export type { SyncGate, GateState, BeginOptions } from './internal/sync/sync-gate.ts';
 export type { WatchStats } from './engine-recovery.ts';
 export type { ImportReport, ImportError, ImportOptions } from './ptn/import.ts';
 export type { ExportReport, ExportOptions } from './ptn/export.ts';

@@ -5,7 +5,7 @@
  * cells start with "this thread:", and the column's header says so.
  */
 import type { EngineStats } from './engine.ts';
-import type { HeapStats } from './internal/heap.ts';
+import type { HeapStats } from './internal/store/heap.ts';
 
 const mb = (b: number): string => `${(b / 2 ** 20).toFixed(1)} MiB`;
 const n = (x: number): string => Math.round(x).toLocaleString('en-US');

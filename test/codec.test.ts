@@ -11,7 +11,7 @@ import {
   encodeValue,
   kFormatVersion,
   kMaxDepth,
-} from '../src/internal/codec.ts';
+} from '../src/internal/codec/codec.ts';
 import { SabStateError } from '../src/errors.ts';
 import { fcParams, prng } from './helpers/seed.ts';
 import { realPositionTexts } from './helpers/data.ts';
@@ -243,7 +243,7 @@ test('learned shapes: repeated unknown key lists, compiled or not, undefined val
   assert.is(d[4]!.dd, 4 / 3);
   roundTrip(Array.from({ length: 200 }, (_, i) => ({ [`k${i % 90}`]: i, x: [{ [`j${i % 70}`]: i, [`${'L'.repeat(5000)}${i % 3}`]: 1 }] })));
   const child = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', `
-    import { encodeValue, decodeValue } from './src/internal/codec.ts';
+    import { encodeValue, decodeValue } from './src/internal/codec/codec.ts';
     const v = Array.from({ length: 50 }, (_, i) => ({ a: i, b: [i], c: 'x' }));
     for (let r = 0; r < 5; r++) if (JSON.stringify(decodeValue(encodeValue(v))) !== JSON.stringify(v)) process.exit(3);`], { cwd: new URL('..', import.meta.url).pathname });
   assert.is(child.status, 0, `without code generation: ${String(child.stderr)}`);

@@ -98,7 +98,7 @@ function outcome(point: string): 'before' | 'after' | 'either' {
  */
 function recoverAndCheck(e: Engine, id: number, before: Rows, after: Rows, expect: 'before' | 'after' | 'either', what: string): Rows {
   const el = e.eliminations;
-  el.releaseAllOwnedBy(id); // phase 1 (the sync gate last: see gate.ts)
+  el.releaseAllOwnedBy(id); // phase 1 (the sync gate last: see sync-gate.ts)
   e.general.syncGate.releaseAllOwnedBy(id);
   const got = canon(el.list());
   const isBefore = got === canon(before.values());
@@ -120,7 +120,7 @@ function recoverAndCheck(e: Engine, id: number, before: Rows, after: Rows, expec
   assert.is(h.inUseBytes, bytesFor(rows), `${what}: the heap holds exactly the live rows`);
   assert.is(h.deferredBlocks, 0, `${what}: nothing deferred`);
   // nothing held: the writer lock, the sync gate; every write goes on
-  assert.is(code(() => el.listConsistent(WAIT_MS)), undefined, `${what}: the writer lock is free`);
+  assert.is(code(() => el.consistentEntries(WAIT_MS)), undefined, `${what}: the writer lock is free`);
   assert.equal(e.general.syncGate.guardsInFlight(), [], `${what}: no guard counted`);
   const gate = e.general.syncGate;
   assert.is(code(() => gate.begin({ timeoutMs: WAIT_MS })), undefined, `${what}: begin() returns`);

@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { once } from 'node:events';
 import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine, EliminationRow } from '../src/index.ts';
-import { MIN_HEAP_BYTES } from '../src/internal/heap.ts';
+import { MIN_HEAP_BYTES } from '../src/internal/store/heap.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import {

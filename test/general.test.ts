@@ -2,11 +2,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { GeneralDomain, createGeneralHandle, resolveGeneralOptions } from '../src/domains/general.ts';
-import type { GeneralHandle, GeneralMap, GeneralMapProvider } from '../src/domains/general.ts';
+import type { GeneralHandle, GeneralMapProvider, MapStore } from '../src/domains/general.ts';
 import { SabStateError } from '../src/errors.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
-import type { HashKey } from '../src/internal/hash.ts';
-import { createRingRegion } from '../src/internal/ring.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
+import type { HashKey } from '../src/internal/hash/hash.ts';
+import { createRingRegion } from '../src/internal/store/ring.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { LOG_BYTES, LOG_ENTRIES, kEntries, kLogLen, kViolations } from './workers/general-log.ts';
@@ -262,7 +262,7 @@ test('maps hook: a provider plugs maps in (create on the creating thread, attach
       stores.set(stores.size, new Map());
       return stores.size - 1;
     },
-    attach: (part): GeneralMap => {
+    attach: (part): MapStore => {
       const m = stores.get(part as number)!;
       return {
         get: (k) => m.get(k),
@@ -270,6 +270,10 @@ test('maps hook: a provider plugs maps in (create on the creating thread, attach
         has: (k) => m.has(k),
         delete: (k) => m.delete(k),
         entries: () => [...m],
+        consistentEntries: () => [...m],
+        releaseAllOwnedBy: () => 0,
+        repair: () => ({ repaired: 0, reclaimed: 0, violations: [] }),
+        verify: () => [],
         get size() {
           return m.size;
         },

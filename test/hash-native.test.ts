@@ -1,6 +1,6 @@
 /**
- * The native hash helper (native/) against the JS hash (src/internal/hash.ts), and the loader's
- * selection (src/internal/native.ts).
+ * The native hash helper (native/) against the JS hash (src/internal/hash/hash.ts), and the loader's
+ * selection (src/internal/hash/native.ts).
  *
  * Native-only tests need native/sabstate-hash.node (`npm run build:native`, needs cargo); without
  * it they are skipped, and the file says why. The self-test, the JS batch entry points and the
@@ -23,7 +23,7 @@ import {
   hashPair,
   hashString,
   utf16leBytes,
-} from '../src/internal/hash.ts';
+} from '../src/internal/hash/hash.ts';
 import {
   NATIVE_ABI,
   NATIVE_MIN_BATCH,
@@ -35,7 +35,7 @@ import {
   loadNativeHash,
   nativeBinaryPath,
   selfTest,
-} from '../src/internal/native.ts';
+} from '../src/internal/hash/native.ts';
 import { fcParams } from './helpers/seed.ts';
 
 const root = new URL('..', import.meta.url).pathname;
@@ -306,7 +306,7 @@ interface Probe {
 }
 
 const PROBE = `
-import { nativeStatus, hashBackend, nativeHash } from './src/internal/native.ts';
+import { nativeStatus, hashBackend, nativeHash } from './src/internal/hash/native.ts';
 try {
   const s = nativeStatus();
   if (hashBackend() !== s.backend || (nativeHash() === null) !== (s.backend === 'js')) throw new Error('inconsistent');

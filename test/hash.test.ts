@@ -9,7 +9,7 @@ import {
   hashString,
   seedFromHashKey,
   utf16leBytes,
-} from '../src/internal/hash.ts';
+} from '../src/internal/hash/hash.ts';
 import { fcParams } from './helpers/seed.ts';
 
 // The reference implementation's published HalfSipHash-2-4 vectors (32-bit tag), key 00..07,

@@ -1,5 +1,5 @@
 /**
- * The heap's split, merge and exact-fit steps (src/internal/heap.ts, issue 11) under crashes
+ * The heap's split, merge and exact-fit steps (src/internal/store/heap.ts, issue 11) under crashes
  * and under contention, with real worker threads:
  * - crash points: for every crash point of the heap, a worker running splits, merges and exact
  *   fits on a small heap (test/workers/heap-mixed-worker.ts) is stopped at the point's second
@@ -14,9 +14,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { crashPoints } from '../src/internal/crash.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
-import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/heap.ts';
-import { sweepHeap, verifyHeap } from '../src/internal/heap-sweep.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
+import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/store/heap.ts';
+import { sweepHeap, verifyHeap } from '../src/internal/store/heap-sweep.ts';
 import { killAtCrashPoint } from './helpers/crash.ts';
 import { seed, stressScale } from './helpers/seed.ts';
 import { bundledWorker, runWorkers } from './helpers/workers.ts';

@@ -12,9 +12,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine } from '../src/index.ts';
 import type { Position } from '../src/index.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
-import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/heap.ts';
-import { SharedTable, createTableHandle } from '../src/internal/table.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
+import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/store/heap.ts';
+import { SharedTable, createTableHandle } from '../src/internal/store/table.ts';
 import { seed } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
 import {

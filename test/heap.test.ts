@@ -2,12 +2,12 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { SabStateError } from '../src/errors.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import {
   MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, classOf, classSize, createHeapHandle, floorClass, kClassCount, kDataStart,
-} from '../src/internal/heap.ts';
+} from '../src/internal/store/heap.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
-import { sweepHeap, verifyHeap } from '../src/internal/heap-sweep.ts';
+import { sweepHeap, verifyHeap } from '../src/internal/store/heap-sweep.ts';
 import { once } from 'node:events';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { code } from './helpers/errors.ts';

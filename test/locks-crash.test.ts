@@ -1,5 +1,5 @@
 /**
- * Crash points of the lock protocol (src/internal/mutex.ts's crash table, and locks.ts's
+ * Crash points of the lock protocol (src/internal/sync/mutex.ts's crash table, and locks.ts's
  * recovery): for each one, real worker threads are driven to it, the one at the point is
  * terminated there, recovery runs where the table says it is needed (`locks.releaseAllOwnedBy`
  * called directly: what engine.watch calls on a worker's exit), and the other threads must still

@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine, GeneralMap } from '../src/index.ts';
-import { encodeValue } from '../src/internal/codec.ts';
+import { encodeValue } from '../src/internal/codec/codec.ts';
 import { MAP_MAX_RECORDS, MAP_MAX_VALUE_BYTES } from '../src/domains/shared-map.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';

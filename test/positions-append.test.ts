@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createEngine } from '../src/index.ts';
 import { ErrorCode } from '../src/errors.ts';
-import { SharedHeap } from '../src/internal/heap.ts';
+import { SharedHeap } from '../src/internal/store/heap.ts';
 import type { Position, PositionHead } from '../src/domains/positions.ts';
 import { seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';

@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { once } from 'node:events';
 import { type Position } from '../src/domains/positions.ts';
-import { decodeOrder, decodePositionHead } from '../src/internal/codec.ts';
+import { decodeOrder, decodePositionHead } from '../src/internal/codec/codec.ts';
 import { seed, stressScale } from './helpers/seed.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { type StressKey, fixture, problem, realPositionObjects, saveLocked } from './workers/positions-fixture.ts';

@@ -3,7 +3,7 @@
  * blocked in a sync wait on something a dead worker held, the worker's 'exit' event was never
  * delivered and the wait ended only at its timeout (ERR_LOCK_TIMEOUT after 15 s here; never
  * without one). Now a watching thread's waits check, between slices, whether a watched worker's
- * OS thread is gone (src/internal/threads.ts, wait.ts) and recover it there. The first two tests
+ * OS thread is gone (src/internal/sync/threads.ts, wait.ts) and recover it there. The first two tests
  * failed before that (they were kept skipped); the third shows a live holder is never taken for
  * dead.
  */
@@ -12,7 +12,7 @@ import * as assert from 'uvu/assert';
 import type { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import { type Engine, createEngine } from '../src/index.ts';
-import { ThreadRegistry, osThreadExists } from '../src/internal/threads.ts';
+import { ThreadRegistry, osThreadExists } from '../src/internal/sync/threads.ts';
 import { SMALL_ENGINE } from './helpers/temp.ts';
 import { bundledWorker } from './helpers/workers.ts';
 import { killAtCrashPoint } from './helpers/crash.ts';

@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { SabStateError } from '../src/errors.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { HEADER_BYTES, RegionKind, checkRegion, createRegion, regionParams } from '../src/internal/region.ts';
 
 const key = hashKeyFromSeed(123n);

@@ -1,5 +1,5 @@
 // A queue survives a dead or failing peer (issue 9, finding 3). For every crash point of the ring
-// (src/internal/ring.ts, its crash table): a worker is stopped there mid-push, mid-pop or
+// (src/internal/store/ring.ts, its crash table): a worker is stopped there mid-push, mid-pop or
 // mid-wait and terminated; releaseAllOwnedBy(its threadId) recovers; then the queue must hold
 // exactly what the crash table says (a push that published is there once, a half-done push is
 // absent, a pop that had not released leaves its message) and take full laps of push and pop in
@@ -10,8 +10,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { crashPoints } from '../src/internal/crash.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
-import { Ring, createRingRegion, ringStartAtForTest } from '../src/internal/ring.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
+import { Ring, createRingRegion, ringStartAtForTest } from '../src/internal/store/ring.ts';
 import { killAtCrashPoint } from './helpers/crash.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import type { CrashJob } from './workers/ring-crash-worker.ts';

@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { GeneralDomain, createGeneralHandle, resolveGeneralOptions } from '../src/domains/general.ts';
 import type { GeneralHandle } from '../src/domains/general.ts';
 import { SabStateError } from '../src/errors.ts';
-import { encodeValue } from '../src/internal/codec.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
-import { Ring, createRingRegion, ringStartAtForTest } from '../src/internal/ring.ts';
+import { encodeValue } from '../src/internal/codec/codec.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
+import { Ring, createRingRegion, ringStartAtForTest } from '../src/internal/store/ring.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
 import { ID_BITS, checkMessage } from './workers/ring-messages.ts';
@@ -104,7 +104,7 @@ test('smoke: pop and popAsync wait up to timeoutMs, and popAsync gets a later pu
 
 test('smoke: a pending popAsync keeps the process alive until it times out', () => {
   const src = `
-    import { createRingRegion, Ring } from ${JSON.stringify(new URL('../src/internal/ring.ts', import.meta.url).href)};
+    import { createRingRegion, Ring } from ${JSON.stringify(new URL('../src/internal/store/ring.ts', import.meta.url).href)};
     const key = { k0: 1, k1: 2 };
     const q = new Ring(createRingRegion(key, 4, 64), key, 'q', 4, 64);
     const t = performance.now();

@@ -13,7 +13,7 @@ import { runWorkers } from './helpers/workers.ts';
 import type { SaverData } from './workers/engine-fixture.ts';
 import { SMALL_ENGINE, tempDirs } from './helpers/temp.ts';
 import { engineSeedOf } from '../src/engine.ts';
-import { decodeValue, encodeValue } from '../src/internal/codec.ts';
+import { decodeValue, encodeValue } from '../src/internal/codec/codec.ts';
 
 const WORKER = new URL('./workers/engine-worker.ts', import.meta.url);
 const HK = '5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5LhujRT9t';

@@ -1,4 +1,4 @@
-// The sync gate (src/internal/gate.ts) under thread death: a worker driven to each of the gate's
+// The sync gate (src/internal/sync/sync-gate.ts) under thread death: a worker driven to each of the gate's
 // crash points and terminated there, recovery with releaseAllOwnedBy(its threadId), then the
 // gate's invariants (no guard counted for the dead thread, begin() returns, the dead thread's
 // write completed or never started, a dead syncer's sync ended); the slot limit (ERR_CAPACITY);
@@ -12,10 +12,10 @@ import type { Worker } from 'node:worker_threads';
 import { GeneralDomain, createGeneralHandle, resolveGeneralOptions } from '../src/domains/general.ts';
 import type { GeneralHandle } from '../src/domains/general.ts';
 import { crashPoints } from '../src/internal/crash.ts';
-import { GATE_SLOTS, gateSlotIndex } from '../src/internal/gate.ts';
-import type { SyncGate } from '../src/internal/gate.ts';
-import { hashKeyFromSeed } from '../src/internal/hash.ts';
-import { tagOf } from '../src/internal/mutex.ts';
+import { GATE_SLOTS, gateSlotIndex } from '../src/internal/sync/sync-gate.ts';
+import type { SyncGate } from '../src/internal/sync/sync-gate.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
+import { tagOf } from '../src/internal/sync/thread-tag.ts';
 import { killAtCrashPoint } from './helpers/crash.ts';
 import { code } from './helpers/errors.ts';
 import { prng, seed, stressScale } from './helpers/seed.ts';

@@ -1,7 +1,7 @@
 /**
  * Direct suites for the synchronisation structures under the domains (issue 15: "no suite tests
  * seqlock, the gates, the mutex or the counters directly"): the futex mutex (mutex.ts), the
- * versioned-word reader and the write gate (seqlock.ts), and the counters (counters.ts). Each
+ * versioned-word reader (versioned-word.ts) and the write gate (write-gate.ts), and the counters (counters.ts). Each
  * concurrent case runs more worker threads than the machine has cores, checks the final state
  * exactly (no lost update, no write seen half done) and fails on a hard timeout.
  */
@@ -9,9 +9,11 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import type { Worker } from 'node:worker_threads';
-import { forceRelease, lockSlow, ownerOf, tagOf, tryLock, unlock, kWaiters } from '../src/internal/mutex.ts';
-import { MOVED, WriteGate, kGateSlots, nextWord, validated, wordRef } from '../src/internal/seqlock.ts';
-import { Counters, createCountersRegion } from '../src/internal/counters.ts';
+import { forceRelease, holderOf, isHeldBy, lockSlow, tryLock, unlock, kWaiters, wordHeldBy } from '../src/internal/sync/mutex.ts';
+import { claimSlot, hasTag, kTagFlags, ownerOf, tagOf } from '../src/internal/sync/thread-tag.ts';
+import { MOVED, nextWord, validated, wordRef } from '../src/internal/sync/versioned-word.ts';
+import { WriteGate, kGateSlots } from '../src/internal/sync/write-gate.ts';
+import { Counters, createCountersRegion } from '../src/internal/store/counters.ts';
 import { bundledWorker, within } from './helpers/workers.ts';
 import { type SyncWorkerData, kGateBase, kGateSlotsAt, kMutexWord, kPairs } from './workers/sync-worker.ts';
 
@@ -46,6 +48,36 @@ test('mutex: tag and owner round-trip for every thread id, and never look free o
     return t !== 0 && (t & kWaiters) === 0 && ownerOf(t) === id && ownerOf(t | kWaiters) === id;
   }), { seed, numRuns: 2000 });
   assert.is(ownerOf(0), -1);
+});
+
+test('thread tag: one encoding, flags in the two low bits; claimSlot takes each free slot once, from a start, and reports none left', () => {
+  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 30 - 2 }), fc.integer({ min: 0, max: kTagFlags }), (id, flags) => {
+    const t = tagOf(id);
+    return t !== 0 && (t & kTagFlags) === 0 && ownerOf(t | flags) === id && hasTag(t | flags, t) && !hasTag(t | flags, tagOf(id + 1));
+  }), { seed, numRuns: 2000 });
+  const i32 = new Int32Array(words());
+  const stride = 4;
+  assert.is(claimSlot(i32, 8, 3, stride, tagOf(1), 1), 1, 'starts at `from`');
+  assert.is(claimSlot(i32, 8, 3, stride, tagOf(2), 1), 2, 'the next free one');
+  assert.is(claimSlot(i32, 8, 3, stride, tagOf(3), 1), 0, 'wraps around');
+  assert.is(claimSlot(i32, 8, 3, stride, tagOf(4)), -1, 'none left');
+  assert.equal([i32[8], i32[12], i32[16]], [tagOf(3), tagOf(1), tagOf(2)], 'each slot word holds its claimer\'s tag');
+});
+
+test('mutex: holderOf / isHeldBy / wordHeldBy read the word with or without its waiters bit', () => {
+  const i32 = new Int32Array(words());
+  assert.is(holderOf(i32, 0), -1);
+  assert.is(isHeldBy(i32, 0, tagOf(5)), false);
+  assert.is(tryLock(i32, 0, tagOf(5)), 0);
+  assert.is(holderOf(i32, 0), 5);
+  assert.ok(isHeldBy(i32, 0, tagOf(5)));
+  assert.is(lockSlow(i32, 0, tagOf(6), 1), false, 'a timed-out waiter leaves the waiters bit');
+  assert.is(i32[0]! & kWaiters, kWaiters);
+  assert.is(holderOf(i32, 0), 5);
+  assert.ok(isHeldBy(i32, 0, tagOf(5)) && !isHeldBy(i32, 0, tagOf(6)));
+  assert.ok(wordHeldBy(i32[0]!, tagOf(5)) && !wordHeldBy(0, tagOf(5)));
+  unlock(i32, 0);
+  assert.is(holderOf(i32, 0), -1);
 });
 
 test('mutex: tryLock, a timed lockSlow on a held word returns false and leaves it unchanged, forceRelease only by the owner', () => {

@@ -3,9 +3,9 @@
 // find every key.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { hashKeyFromSeed, hashPair, hashString } from '../src/internal/hash.ts';
-import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/heap.ts';
-import { SharedTable, createTableHandle } from '../src/internal/table.ts';
+import { hashKeyFromSeed, hashPair, hashString } from '../src/internal/hash/hash.ts';
+import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/store/heap.ts';
+import { SharedTable, createTableHandle } from '../src/internal/store/table.ts';
 
 test('hash memo: equal to hashString / hashPair for 20,000 keys, asked twice (the memo starts over past 4096)', () => {
   const key = hashKeyFromSeed(42n);

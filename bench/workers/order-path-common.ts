@@ -9,8 +9,8 @@
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { SabStateError } from '../../src/index.ts';
 import type { Engine } from '../../src/index.ts';
-import { encodeOrder, encodePositionHead } from '../../src/internal/codec.ts';
-import { SharedHeap } from '../../src/internal/heap.ts';
+import { encodeOrder, encodePositionHead } from '../../src/internal/codec/codec.ts';
+import { SharedHeap } from '../../src/internal/store/heap.ts';
 import { QUEUE, newHead, updateHead, uuid } from '../../examples/validator/shared.ts';
 import type { Order, Position, PositionHead } from '../../examples/validator/shared.ts';
 import { type Notice, OrderPath, makeOrder, type Pick } from '../../examples/validator/order-path.ts';

@@ -13,7 +13,7 @@ use crate::siphash::{hash_bytes, hash_pair_units, hash_units};
 const ABI: u32 = 1;
 
 /// Strings up to this many units (minus the terminator napi writes) are copied to the stack.
-/// Keys are at most 256 units (DESIGN.md), so the heap buffer is for odd callers only.
+/// Keys are at most 256 units (README: keys; MAX_KEY_LENGTH in src/errors.ts), so the heap buffer is for odd callers only.
 const STACK_UNITS: usize = 320;
 
 /// Handles made by `napi_get_element` are released every this many elements.

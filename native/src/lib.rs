@@ -3,14 +3,14 @@
 //! Algorithm. HalfSipHash-1-3 (Aumasson & Bernstein's SipHash, 32-bit-word variant of the
 //! reference implementation; one compression round per word, three finalization rounds), keyed by
 //! the engine's 64-bit seed split into k0 = low and k1 = high 32 bits. It computes exactly what
-//! src/internal/hash.ts computes, bit for bit (siphash.rs; HASH_VECTORS pin both):
+//! src/internal/hash/hash.ts computes, bit for bit (siphash.rs; HASH_VECTORS pin both):
 //!   hashString(s)  = HalfSipHash-1-3(UTF16LE(s))                      code unit by code unit,
 //!   hashPair(a, b) = HalfSipHash-1-3(LE32(a.length) ‖ UTF16LE(a) ‖ UTF16LE(b))   lone surrogates
 //!   hashBytes      = HalfSipHash-1-3(bytes)                           included.
 //! So hashing the bytes of a string already stored UTF-16LE in a buffer gives its hashString, and
 //! hashing a stored `LE32(len a) ‖ a ‖ b` record gives its hashPair.
 //!
-//! JS API (module.exports of sabstate-hash.node; src/internal/native.ts wraps it, nobody else
+//! JS API (module.exports of sabstate-hash.node; src/internal/hash/native.ts wraps it, nobody else
 //! calls it). k0, k1 are int32 or uint32 numbers (taken modulo 2^32); results are uint32.
 //!
 //! | export                                         | returns | does                                      |

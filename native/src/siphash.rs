@@ -1,4 +1,4 @@
-//! HalfSipHash-1-3 exactly as src/internal/hash.ts computes it: 32-bit words, one compression
+//! HalfSipHash-1-3 exactly as src/internal/hash/hash.ts computes it: 32-bit words, one compression
 //! round per message word, three finalization rounds, 32-bit tag `v1 ^ v3`.
 //!
 //! Three ways to feed the message, all producing the reference HalfSipHash of the same bytes:
@@ -176,7 +176,7 @@ mod tests {
         s.encode_utf16().collect()
     }
 
-    // A few rows of HASH_VECTORS (src/internal/hash.ts); the node tests check all of them.
+    // A few rows of HASH_VECTORS (src/internal/hash/hash.ts); the node tests check all of them.
     #[test]
     fn vectors() {
         let (k0, k1) = key(0);

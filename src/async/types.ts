@@ -23,7 +23,7 @@
 import type { Position, PositionHead } from '../domains/positions.ts';
 import type { EliminationRow } from '../domains/eliminations.ts';
 import type { DepartedEntry } from '../domains/departed.ts';
-import type { GateState } from '../internal/gate.ts';
+import type { GateState } from '../internal/sync/sync-gate.ts';
 
 export type { PositionHead };
 

@@ -5,22 +5,20 @@
  *
  * Record: table key = the hotkey (single-string key), value = 8 bytes, the detected_ms as a
  * float64 (8-aligned in the record, table.ts), written by the marking thread before the
- * publishing CAS. Reads are lock-free and never block a writer (seqlock.ts); writes are
+ * publishing CAS. Reads are lock-free and never block a writer (versioned-word.ts); writes are
  * lock-free upserts / removals (table.ts), except the insert of a new hotkey which takes the
  * table's insert mutex for a few probes. Every write runs inside the heap's write gate, so
- * entriesRaw() is a consistent view of the whole domain; entries() is lock-free and each entry
+ * consistentEntries() is a consistent view of the whole domain; entries() is lock-free and each entry
  * is a whole value, but the array is not a snapshot while writers run.
  */
-import { OneTableStore } from '../internal/store-recovery.ts';
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt, optionError, capacityHint } from '../errors.ts';
-import type { HashKey } from '../internal/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { RETRY } from '../internal/seqlock.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
+import { OneTableStore } from '../internal/store/store-recovery.ts';
+import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { resolveSizes } from '../options.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { SharedTable, type TableHandle, type TableStats, createTableHandle, notWhole } from '../internal/store/table.ts';
 
-export const DEFAULT_DEPARTED_MAX_RECORDS = 16384;
-/** Heap bytes per record in the default maxBytes: the block class of a 256-character key (640). */
-const kBytesPerRecord = 640;
 const kValueBytes = 8;
 const MAX_RECORDS_LIMIT = 1 << 22;
 
@@ -58,13 +56,11 @@ export interface DepartedStats {
  * it starts at 1 MiB).
  */
 export function resolveDepartedOptions(raw: unknown, path = 'options.departed'): DepartedOptions {
-  const o = optObject(raw, path);
-  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
-  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_DEPARTED_MAX_RECORDS, MAX_RECORDS_LIMIT);
-  const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
-  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
-  return { maxRecords, maxBytes };
+  return resolveSizes(raw, path, {
+    maxRecords: DEFAULTS.departed.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
+    maxBytes: (n) => Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + n * DEFAULTS.departed.bytesPerRecord),
+    minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
+  });
 }
 
 export function createDepartedHandle(opts: DepartedOptions, key: HashKey): DepartedHandle {
@@ -90,7 +86,7 @@ export class DepartedDomain extends OneTableStore {
     this.#heap = heap;
     this.#table = table;
     this.#readMs = (_u8, at, len) => {
-      if (len !== kValueBytes) throw RETRY;
+      if (len !== kValueBytes) notWhole();
       return this.#heap.f64[at >> 3]!;
     };
   }
@@ -124,7 +120,7 @@ export class DepartedDomain extends OneTableStore {
   }
 
   #markIn(t: SharedTable, hotkey: string, h: number, detectedMs: number): void {
-    this.#heap.gate.run(() => {
+    this.store.write(() => {
       const ref = t.allocRecord(hotkey, undefined, h, kValueBytes);
       this.#heap.f64[t.valueOffset(ref) >> 3] = detectedMs;
       let old: number;
@@ -169,7 +165,7 @@ export class DepartedDomain extends OneTableStore {
   delete(hotkey: string): boolean {
     checkKey(hotkey, 'hotkey');
     this.#writes++;
-    return this.#heap.gate.run(() => this.#table.delete(hotkey));
+    return this.store.write(() => this.#table.delete(hotkey));
   }
 
   /** Every entry, lock-free (each a whole value; not a snapshot while writers run). */
@@ -183,8 +179,8 @@ export class DepartedDomain extends OneTableStore {
    * @internal For snapshots.
    * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
    */
-  entriesRaw(timeoutMs?: number): Array<[string, number]> {
-    return this.#heap.gate.freeze(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
+  consistentEntries(timeoutMs?: number): Array<[string, number]> {
+    return this.store.consistent(() => this.#table.scan((hk, _b, u8, at, len) => [hk, this.#readMs(u8, at, len)]), timeoutMs);
   }
 
   /** Counts and memory of the domain; `operations` counts this thread's calls only. */

@@ -10,8 +10,8 @@
  *   load(kGen) !== g, start again. Inside a table each record is read under its slot's
  *   versioned word (table.ts).
  * - Writes (add, take, delete, replaceAll) take the domain's writer mutex (low traffic: rows
- *   change a few times an hour), then do ALL their table and control-word steps inside ONE
- *   `heap.gate.run` (the write gate of seqlock.ts): so under the gate's freeze (recovery's repair,
+ *   change a few times an hour), then do ALL their table and control-word steps inside ONE call of
+ *   the store's `write` (the write gate of write-gate.ts): so under the gate's freeze (recovery's repair,
  *   verify) no write of this domain is half-way, and the spare table is empty unless a dead
  *   writer left it otherwise. add / take / delete act on the live table.
  * - replaceAll(rows): fills the spare table, `Atomics.add(kGen, 1)` makes it live in one step,
@@ -63,15 +63,18 @@
  * Recovery is idempotent: if the recovering thread dies, running it again completes it.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, describe, optObject, optPositiveInt, optionError, callOptions, optEpoch, capacityHint } from '../errors.ts';
-import { decodeValue, encodeValue } from '../internal/codec.ts';
+import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { optionError, callOptions, optEpoch, resolveSizes } from '../options.ts';
+import { decodeValue, encodeValue } from '../internal/codec/codec.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import type { HashKey } from '../internal/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { forceRelease, lockSlow, ownerOf, tagOf, tryLock, unlock, wakeWaiters } from '../internal/mutex.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { forceRelease, holderOf, lockSlow, tryLock, unlock, wakeWaiters } from '../internal/sync/mutex.ts';
+import { tagOf } from '../internal/sync/thread-tag.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
-import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
-import { SharedTable, type TableHandle, createTableHandle } from '../internal/table.ts';
+import { Store, type StoreRecovery } from '../internal/store/store-recovery.ts';
+import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
 
 declareCrashPoints('eliminations', [
   'eliminations.write.locked',
@@ -93,9 +96,6 @@ const kControlBytes = 3 * LINE_BYTES;
 /** Control region layout: 2 = the spare table is empty outside writes (checked by verify). */
 const ELIMINATIONS_LAYOUT = 2;
 const kWriterTimeoutMs = 30_000;
-export const DEFAULT_ELIMINATIONS_MAX_RECORDS = 4096;
-/** Heap bytes per row in the default maxBytes: two sets (A and B) of rows of up to ~1.5 KB. */
-const kBytesPerRecord = 2 * 2048;
 const MAX_RECORDS_LIMIT = 1 << 20;
 
 /**
@@ -133,13 +133,11 @@ export interface EpochGuard {
 }
 
 export function resolveEliminationsOptions(raw: unknown, path = 'options.eliminations'): EliminationsOptions {
-  const o = optObject(raw, path);
-  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
-  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_ELIMINATIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
-  const dflt = Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + maxRecords * kBytesPerRecord);
-  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, dflt, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
-  return { maxRecords, maxBytes };
+  return resolveSizes(raw, path, {
+    maxRecords: DEFAULTS.eliminations.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
+    maxBytes: (n) => Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + n * DEFAULTS.eliminations.bytesPerRecord),
+    minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
+  });
 }
 
 function controlSpec(maxRecords: number, key: HashKey): RegionSpec {
@@ -176,7 +174,7 @@ export class EliminationsDomain {
   readonly #tag: number;
   readonly #gate: EpochGuard | undefined;
   readonly #decode = (u8: Uint8Array, at: number, len: number): EliminationRow => decodeValue(u8.subarray(at, at + len)) as EliminationRow;
-  readonly #parts: StoreParts;
+  readonly #store: Store;
   #reads = 0;
   #writes = 0;
 
@@ -194,7 +192,7 @@ export class EliminationsDomain {
     ];
     this.#tag = tagOf(threadId);
     this.#gate = deps.gate;
-    this.#parts = { heap: this.#heap, tables: this.#tables, check: (repair) => this.#checkSpare(repair) };
+    this.#store = new Store({ heap: this.#heap, tables: this.#tables, check: (repair) => this.#checkSpare(repair) });
   }
 
   /** Rows in the live set (lock-free). */
@@ -337,7 +335,7 @@ export class EliminationsDomain {
    * @internal For snapshots.
    * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if the writer lock is not free within `timeoutMs`.
    */
-  listConsistent(timeoutMs?: number): EliminationRow[] {
+  consistentEntries(timeoutMs?: number): EliminationRow[] {
     return this.#withMutex(() => this.#live().scan((_a, _b, u8, at, len) => this.#decode(u8, at, len)), timeoutMs);
   }
 
@@ -347,18 +345,13 @@ export class EliminationsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
-    let n = releaseStore(this.#parts, deadThreadId);
-    if (ownerOf(Atomics.load(this.#ctl, kMutex)) === deadThreadId) {
+    let n = this.#store.releaseAllOwnedBy(deadThreadId);
+    if (holderOf(this.#ctl, kMutex) === deadThreadId) {
       // The dead thread was inside a write and no live writer can be (it holds the mutex).
-      const gate = this.#heap.gate;
-      if (gate.tryEnter()) {
-        try {
-          n += this.#checkSpare(true).length; // X1
-          for (const t of this.#tables) n += t.recount(true).length; // X2
-        } finally {
-          gate.leave();
-        }
-      }
+      this.#store.tryWrite(() => {
+        n += this.#checkSpare(true).length; // X1
+        for (const t of this.#tables) n += t.recount(true).length; // X2
+      });
       if (forceRelease(this.#ctl, kMutex, tagOf(deadThreadId))) n++; // X3
     }
     wakeWaiters(this.#ctl, kMutex); // a dead unlocker or woken waiter may have left sleepers
@@ -370,7 +363,7 @@ export class EliminationsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   repair(timeoutMs?: number): StoreRecovery {
-    return repairStore(this.#parts, timeoutMs);
+    return this.#store.repair(timeoutMs);
   }
 
   /**
@@ -379,8 +372,8 @@ export class EliminationsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
-    const out = verifyStore(this.#parts, timeoutMs, exited);
-    const owner = ownerOf(Atomics.load(this.#ctl, kMutex));
+    const out = this.#store.verify(timeoutMs, exited);
+    const owner = holderOf(this.#ctl, kMutex);
     if (exited?.has(owner)) out.push(`eliminations: the writer mutex is held by exited thread ${owner}`);
     return out;
   }
@@ -435,16 +428,12 @@ export class EliminationsDomain {
   #write<T>(fn: () => T, done: string | null = null): T {
     return this.#withMutex(() => {
       crashPoint('eliminations.write.locked');
-      const gate = this.#heap.gate;
-      gate.enter();
-      let out: T;
-      try {
+      const out = this.#store.write(() => {
         crashPoint('eliminations.write.entered');
-        out = fn();
+        const r = fn();
         if (done !== null) crashPoint(done);
-      } finally {
-        gate.leave();
-      }
+        return r;
+      });
       crashPoint('eliminations.write.left');
       return out;
     });

@@ -30,11 +30,14 @@
  * facade. engine.ts passes the same provider to createGeneralHandle and to every GeneralDomain.
  * Without a provider, declaring maps is an options error.
  */
-import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKnownKeys, optObject, optPositiveInt, optPowerOfTwo, optionError, describe } from '../errors.ts';
-import { Counters, createCountersRegion } from '../internal/counters.ts';
-import type { Counter } from '../internal/counters.ts';
-import { SyncGate, createGateRegion } from '../internal/gate.ts';
-import type { HashKey } from '../internal/hash.ts';
+import { ErrorCode, MAX_KEY_LENGTH, SabStateError, describe } from '../errors.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { checkKnownKeys, optObject, optPositiveInt, optPowerOfTwo, optionError, resolveSizes } from '../options.ts';
+import { Counters, createCountersRegion } from '../internal/store/counters.ts';
+import type { Counter } from '../internal/store/counters.ts';
+import { SyncGate, createGateRegion } from '../internal/sync/sync-gate.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import type { ConsistentEntries, StoreRecovery } from '../internal/store/store-recovery.ts';
 import {
   RING_MAX_BYTES,
   RING_MAX_CAPACITY,
@@ -42,10 +45,10 @@ import {
   Ring,
   createRingRegion,
   ringRegionBytes,
-} from '../internal/ring.ts';
-import type { RingStats } from '../internal/ring.ts';
+} from '../internal/store/ring.ts';
+import type { Queue, RingStats } from '../internal/store/ring.ts';
 
-export const GENERAL_DEFAULTS = { capacity: 1024, maxMessageBytes: 4096 } as const;
+export const GENERAL_DEFAULTS = DEFAULTS.queue;
 /** Most counters (or maps) one engine declares. */
 export const MAX_GENERAL_NAMES = 65536;
 
@@ -68,7 +71,7 @@ export interface MapSizes {
   maxBytes: number;
 }
 /** Default capacities of a named map (options.general.maps.<name>.maxRecords / maxBytes). */
-export const MAP_DEFAULTS: MapSizes = { maxRecords: 16384, maxBytes: 64 * 2 ** 20 };
+export const MAP_DEFAULTS: MapSizes = DEFAULTS.map;
 export const MAP_MAX_RECORDS_LIMIT = 1 << 22;
 
 export interface GeneralHandle {
@@ -112,10 +115,20 @@ export interface GeneralMap<V = unknown> {
   readonly size: number;
 }
 
+/**
+ * A map as the engine sees it (shared-map.ts): the public GeneralMap, its consistent entries
+ * (snapshots) and its store's recovery (engine.watch / verify).
+ */
+export interface MapStore extends GeneralMap, ConsistentEntries<[string, unknown]> {
+  releaseAllOwnedBy(deadThreadId: number): number;
+  repair(timeoutMs?: number): StoreRecovery;
+  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[];
+}
+
 /** Supplies the map structure (domains/shared-map.ts), see the top of the file. */
 export interface GeneralMapProvider {
   create(name: string, key: HashKey, sizes: MapSizes): unknown;
-  attach(part: unknown, name: string, key: HashKey): GeneralMap;
+  attach(part: unknown, name: string, key: HashKey): MapStore;
 }
 
 /** `engine.stats().general`: every queue, counter and map, and the sync gate (whole engine). */
@@ -161,13 +174,10 @@ function resolveMaps(raw: unknown, path: string): { maps: string[]; mapSizes?: R
   for (const name of maps) {
     const mpath = at(path, name);
     if (name.length === 0 || name.length > MAX_KEY_LENGTH) throw optionError(`${path} names must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`);
-    const m = optObject(o[name], mpath);
-    checkKnownKeys(m, mpath, ['maxRecords', 'maxBytes']);
-    mapSizes[name] = {
-      maxRecords: optPositiveInt(m.maxRecords, `${mpath}.maxRecords`, MAP_DEFAULTS.maxRecords, MAP_MAX_RECORDS_LIMIT),
-      maxBytes: optPositiveInt(m.maxBytes, `${mpath}.maxBytes`, MAP_DEFAULTS.maxBytes, 2 ** 31),
-    };
-    if (mapSizes[name]!.maxBytes < 1 << 20) throw optionError(`${mpath}.maxBytes must be at least ${1 << 20}`, true);
+    mapSizes[name] = resolveSizes(o[name], mpath, {
+      maxRecords: MAP_DEFAULTS.maxRecords, maxRecordsLimit: MAP_MAX_RECORDS_LIMIT,
+      maxBytes: () => MAP_DEFAULTS.maxBytes, minBytes: 1 << 20, maxBytesLimit: 2 ** 31,
+    });
   }
   return { maps, mapSizes };
 }
@@ -201,7 +211,7 @@ export function resolveGeneralOptions(raw: unknown, path = 'options.general'): R
 /** Allocates every region of the domain (creating thread only). */
 export function createGeneralHandle(opts: ResolvedGeneralOptions, key: HashKey, maps?: GeneralMapProvider): GeneralHandle {
   if (opts.maps.length > 0 && maps === undefined) {
-    // TODO(lead): pass the hash-table map provider from engine.ts.
+    // engine.ts passes sharedMapProvider; only a caller that declares no maps may omit it.
     throw new RangeError('options.general.maps must be empty until a map provider is wired in (createGeneralHandle third argument)');
   }
   return {
@@ -242,7 +252,7 @@ export class GeneralDomain<Q extends string = string, C extends string = string,
   readonly syncGate: SyncGate;
   #queues = new Map<string, Ring>();
   #counters: Counters;
-  #maps = new Map<string, GeneralMap>();
+  #maps = new Map<string, MapStore>();
 
   /**
    * Attaches to the domain's regions; ERR_LAYOUT_MISMATCH on any difference.
@@ -270,7 +280,15 @@ export class GeneralDomain<Q extends string = string, C extends string = string,
    * @throws {@link SabStateError} `ERR_UNKNOWN_QUEUE` if no queue `name` was declared in
    *   `options.general.queues`.
    */
-  queue<T = unknown>(name: Q): Ring<T> {
+  queue<T = unknown>(name: Q): Queue<T> {
+    return this.ring<T>(name);
+  }
+
+  /**
+   * The ring behind the queue `name`, with what snapshots need (snapshotContents).
+   * @internal For snapshots (engine-snapshot.ts).
+   */
+  ring<T = unknown>(name: string): Ring<T> {
     return ((typeof name === 'string' ? this.#queues.get(name) : undefined) ?? unknown('queue', name, this.#queues.keys())) as Ring<T>;
   }
 
@@ -291,6 +309,14 @@ export class GeneralDomain<Q extends string = string, C extends string = string,
    */
   map<V = unknown>(name: M): GeneralMap<V> {
     return ((typeof name === 'string' ? this.#maps.get(name) : undefined) ?? unknown('map', name, this.#maps.keys())) as GeneralMap<V>;
+  }
+
+  /**
+   * The map `name` as the engine sees it (its consistent entries and its store's recovery).
+   * @internal For snapshots and recovery (engine.ts, engine-snapshot.ts).
+   */
+  mapStore(name: string): MapStore {
+    return this.#maps.get(name) ?? unknown('map', name, this.#maps.keys());
   }
 
   /**

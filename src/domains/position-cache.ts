@@ -19,6 +19,7 @@
  * appendOrder, keeps no per-order object alive; issue 12 measured 2.8 µs per order and most of
  * the GC pressure in the deep copies a save used to keep).
  */
+import { DEFAULTS } from '../defaults.ts';
 
 export interface CachedChunk {
   readonly off: number;
@@ -28,12 +29,12 @@ export interface CachedChunk {
   tick: number;
 }
 
-export const DEFAULT_ORDER_CACHE_SIZE = 32768;
+export const DEFAULT_ORDER_CACHE_SIZE: number = DEFAULTS.thread.orderCacheSize;
 /** Encoded bytes of the orders an OrderCache holds, at most. */
-export const DEFAULT_ORDER_CACHE_BYTES = 4 * 2 ** 20;
-export const DEFAULT_RECORD_MEMO_SIZE = 8192;
+export const DEFAULT_ORDER_CACHE_BYTES: number = DEFAULTS.thread.orderCacheBytes;
+export const DEFAULT_RECORD_MEMO_SIZE: number = DEFAULTS.thread.recordMemoSize;
 /** Order references the RecordMemo's lists hold in all, at most (8 bytes each). */
-export const DEFAULT_RECORD_MEMO_ORDERS = 1 << 18;
+export const DEFAULT_RECORD_MEMO_ORDERS: number = DEFAULTS.thread.recordMemoOrders;
 
 /** Freezes a freshly decoded value and everything in it (plain objects and arrays only). */
 export function deepFreeze<T>(v: T): T {

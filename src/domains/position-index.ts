@@ -41,9 +41,8 @@
  * published, so no reader sees a stored position missing from the list.
  */
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import type { SharedHeap } from '../internal/heap.ts';
-import { RETRY } from '../internal/seqlock.ts';
-import type { SharedTable } from '../internal/table.ts';
+import type { SharedHeap } from '../internal/store/heap.ts';
+import { ABSENT, type SharedTable, Version, notWhole } from '../internal/store/table.ts';
 import { readUuid, uuidBytes } from './position-record.ts';
 
 declareCrashPoints('positions', ['positions.index.counted', 'positions.index.trimmed']);
@@ -79,7 +78,7 @@ export class HotkeyIndex {
     this.#t = table;
     this.#heap = heap;
     this.#readCount = (u8, at, len) => {
-      if (len !== kIdxBytes) throw RETRY;
+      if (len !== kIdxBytes) notWhole();
       return u8[at]! | (u8[at + 1]! << 8) | (u8[at + 2]! << 16) | (u8[at + 3]! << 24);
     };
     this.#readUuid = (_u8, at, len) => readUuid(heap, at, len);
@@ -106,7 +105,7 @@ export class HotkeyIndex {
       let r: number;
       try {
         this.#heap.u8.set(uuidBytes(uuid), t.valueOffset(ref));
-        r = t.publish(hotkey, b, h, ref, 0n);
+        r = t.publish(hotkey, b, h, ref, ABSENT);
       } catch (e) {
         this.#heap.free(ref);
         throw e;
@@ -135,8 +134,9 @@ export class HotkeyIndex {
     const t = this.#t;
     const b = seqKey(i);
     const h = t.hash(hotkey, b);
-    if (t.read(hotkey, b, this.#readUuid, h) !== uuid) return false;
-    const old = t.remove(hotkey, b, h, t.lastWord, t.lastSlot);
+    const seen = new Version();
+    if (t.read(hotkey, b, this.#readUuid, h, seen) !== uuid) return false;
+    const old = t.remove(hotkey, b, h, seen);
     if (old > 0) this.#heap.retire(old);
     return old > 0;
   }

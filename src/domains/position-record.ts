@@ -20,15 +20,15 @@
  * position, which holds the position's (hotkey, trade pair) lock, after the record version
  * that no longer refers to it is published. Readers without the lock copy refs and chunk bytes
  * inside the record's read window: the slot word validates all of it (seqlock.ts), and every
- * length, offset and stamp is bounds-checked first (RETRY on garbage).
+ * length, offset and stamp is bounds-checked first (notWhole() on garbage: the table retries).
  *
  * The values of the open index (key (hotkey, trade pair) -> uuid) and of the hotkey index's
  * entries (position-index.ts) are the uuid's UTF-16 units.
  */
-import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
-import type { SharedHeap } from '../internal/heap.ts';
-import { RETRY } from '../internal/seqlock.ts';
-import { unitsToString } from '../internal/table-record.ts';
+import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKey, describe } from '../errors.ts';
+import type { SharedHeap } from '../internal/store/heap.ts';
+import { unitsToString } from '../internal/store/record-block.ts';
+import { notWhole } from '../internal/store/table.ts';
 import type { OrderCache, RecordMemo } from './position-cache.ts';
 
 const kPosFlags = 0;
@@ -39,7 +39,7 @@ export const kPosRefsByte = 16;
 export const kOpenFlag = 1;
 const kChunkLen = 0;
 export const kChunkHeaderBytes = 4;
-const kMaxKeyUnits = 256;
+const kMaxKeyUnits = MAX_KEY_LENGTH;
 
 /** What a reader copies out of a record. */
 export const ReadMode = {
@@ -160,14 +160,14 @@ interface Located {
   headLen: number;
 }
 
-/** Reads a record's flags, trade pair and counts into `out` in a read window, its lengths checked (RETRY). */
+/** Reads a record's flags, trade pair and counts into `out` in a read window, its lengths checked (notWhole). */
 function locate(heap: SharedHeap, at: number, len: number, out: Located): void {
   const i32 = heap.i32;
   const q = at >> 2;
   const headLen = i32[q + kPosHeadLen]!;
   const n = i32[q + kPosOrders]!;
   const tpLen = i32[q + kPosTpLen]!;
-  if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) throw RETRY;
+  if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) notWhole();
   out.open = (i32[q + kPosFlags]! & kOpenFlag) !== 0;
   out.tp = unitsToString(heap.u16, (at + kPosRefsByte + 8 * n) >> 1, tpLen);
   out.n = n;
@@ -244,7 +244,7 @@ function copyOut(heap: SharedHeap, from: number, n: number): Uint8Array {
 
 /**
  * Copies a record out of the heap inside a read window (head and missing chunks into this
- * thread's scratch buffer, see copyOut). Throws RETRY on anything that does not hold together
+ * thread's scratch buffer, see copyOut). Calls notWhole() on anything that does not hold together
  * (a racing writer freed and reused the blocks).
  */
 export function readRecordValue(
@@ -256,7 +256,7 @@ export function readRecordValue(
   const headLen = i32[q + kPosHeadLen]!;
   const n = i32[q + kPosOrders]!;
   const tpLen = i32[q + kPosTpLen]!;
-  if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) throw RETRY;
+  if (!(headLen >= 0 && n >= 0 && tpLen > 0 && tpLen <= kMaxKeyUnits) || recordValueBytes(n, tpLen, headLen) !== len) notWhole();
   const refs = new Array<number>(2 * n);
   const r = q + (kPosRefsByte >> 2);
   for (let k = 0; k < 2 * n; k++) refs[k] = i32[r + k]!;
@@ -281,10 +281,10 @@ export function readRecordValue(
       continue;
     }
     const cap = heap.checkBlock(off);
-    if (cap < kChunkHeaderBytes || heap.stampOf(off) !== stamp) throw RETRY;
+    if (cap < kChunkHeaderBytes || heap.stampOf(off) !== stamp) notWhole();
     const p = heap.payload(off);
     const clen = heap.i32[(p >> 2) + kChunkLen]!; // heap.i32 again: checkBlock may have covered more
-    if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
+    if (clen < 0 || clen > cap - kChunkHeaderBytes) notWhole();
     parts[k] = copyOut(heap, p + kChunkHeaderBytes, clen);
   }
   return { open, tp, ref, stamp, refs, head, parts, memo: null };
@@ -307,7 +307,7 @@ export interface HeadRecord {
 /**
  * Copies a record's head (and with `last` its last order, from the cache or as bytes) in a read
  * window into `out` (the caller's scratch: getOpenHead reuses one per thread and copies out what
- * it returns): never the other orders, so the cost does not depend on how many there are. RETRY
+ * it returns): never the other orders, so the cost does not depend on how many there are. notWhole()
  * on anything that does not hold together.
  */
 export function readHeadValue(heap: SharedHeap, at: number, len: number, last: boolean, cache: OrderCache, out: HeadRecord): HeadRecord {
@@ -330,10 +330,10 @@ export function readHeadValue(heap: SharedHeap, at: number, len: number, last: b
     return out;
   }
   const cap = heap.checkBlock(off);
-  if (cap < kChunkHeaderBytes || heap.stampOf(off) !== stamp) throw RETRY;
+  if (cap < kChunkHeaderBytes || heap.stampOf(off) !== stamp) notWhole();
   const p = heap.payload(off);
   const clen = heap.i32[(p >> 2) + kChunkLen]!;
-  if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
+  if (clen < 0 || clen > cap - kChunkHeaderBytes) notWhole();
   out.last = copyOut(heap, p + kChunkHeaderBytes, clen);
   return out;
 }
@@ -350,10 +350,10 @@ export function recordHead(heap: SharedHeap, at: number, len: number): Uint8Arra
  */
 export function chunkBytes(heap: SharedHeap, off: number, scratch = false): Uint8Array {
   const cap = heap.checkBlock(off);
-  if (cap < kChunkHeaderBytes) throw RETRY;
+  if (cap < kChunkHeaderBytes) notWhole();
   const p = heap.payload(off);
   const clen = heap.i32[(p >> 2) + kChunkLen]!;
-  if (clen < 0 || clen > cap - kChunkHeaderBytes) throw RETRY;
+  if (clen < 0 || clen > cap - kChunkHeaderBytes) notWhole();
   if (scratch) return copyOut(heap, p + kChunkHeaderBytes, clen);
   return heap.u8.slice(p + kChunkHeaderBytes, p + kChunkHeaderBytes + clen);
 }
@@ -368,6 +368,6 @@ export function uuidBytes(uuid: string): Uint8Array {
 
 /** Reads a uuid value in a read window. */
 export function readUuid(heap: SharedHeap, at: number, len: number): string {
-  if ((len & 1) !== 0 || len === 0 || len > 2 * kMaxKeyUnits) throw RETRY;
+  if ((len & 1) !== 0 || len === 0 || len > 2 * kMaxKeyUnits) notWhole();
   return unitsToString(heap.u16, at >> 1, len >> 1);
 }

@@ -21,7 +21,8 @@
  * of 3 cannot come from a crash (a save refuses a second open position before it publishes
  * anything) and is reported, not repaired.
  */
-import type { Mark } from '../internal/heap-sweep.ts';
+import type { Mark } from '../internal/store/heap-sweep.ts';
+import { Version } from '../internal/store/table.ts';
 import { ReadMode, readRecordValue, readUuid, uuidBytes } from './position-record.ts';
 import type { PositionStore } from './position-write.ts';
 
@@ -79,8 +80,9 @@ export function checkPositions(s: PositionStore, repair: boolean): string[] {
     out.push(`positions: the open index of (${e.hotkey}, ${e.tp}) names ${e.uuid}, which is ${r === undefined ? 'not stored' : r.open ? `open on ${r.tp}` : 'closed'}`);
     if (repair) {
       const h = open.hash(e.hotkey, e.tp);
-      if (open.read(e.hotkey, e.tp, (_u8, at, len) => readUuid(heap, at, len), h) === e.uuid) {
-        const o = open.remove(e.hotkey, e.tp, h, open.lastWord, open.lastSlot);
+      const seen = new Version();
+      if (open.read(e.hotkey, e.tp, (_u8, at, len) => readUuid(heap, at, len), h, seen) === e.uuid) {
+        const o = open.remove(e.hotkey, e.tp, h, seen);
         if (o > 0) heap.retire(o);
       }
     }

@@ -58,9 +58,10 @@
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import { encodeOrder, encodePositionHead } from '../internal/codec.ts';
-import type { SharedHeap } from '../internal/heap.ts';
-import type { SharedTable } from '../internal/table.ts';
+import { encodeOrder, encodePositionHead } from '../internal/codec/codec.ts';
+import type { SharedHeap } from '../internal/store/heap.ts';
+import { type SharedTable, Version } from '../internal/store/table.ts';
+import type { Store } from '../internal/store/store-recovery.ts';
 import type { OrderCache, RecordMemo } from './position-cache.ts';
 import type { HotkeyIndex } from './position-index.ts';
 import {
@@ -77,6 +78,8 @@ export interface PositionStore {
   readonly index: HotkeyIndex;
   readonly cache: OrderCache;
   readonly memo: RecordMemo;
+  /** The whole store (heap, tables, write gate, recovery): writes and consistent views go through it. */
+  readonly whole: Store;
 }
 interface Locks {
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean;
@@ -131,6 +134,8 @@ export class PositionWriter {
   #active = false;
   /** What #buildAppend returns (one chunk, no refs list), rewritten per append. */
   readonly #appended: Built = { ref: 0, refs: null, fresh: [0], published: false };
+  /** The version #writeOnce read (its expectation at publish), rewritten per write. */
+  readonly #seen = new Version();
 
   constructor(store: PositionStore, locks: Locks) {
     this.#s = store;
@@ -201,14 +206,13 @@ export class PositionWriter {
   }
 
   #writeOnce(v: ValidHead, points: Points, obj: object, order: unknown): Built {
-    const { records, open, heap } = this.#s;
+    const { records, open, heap, whole } = this.#s;
     const append = points === APPEND;
+    const seen = this.#seen;
     const hRec = records.hash(v.hotkey, v.uuid);
     const hOpen = open.hash(v.hotkey, v.tp);
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
-      const old: (RawRecord | RecordLoc) | undefined = records.read<RawRecord | RecordLoc>(v.hotkey, v.uuid, append ? this.#locate : this.#meta, hRec);
-      const oldWord = records.lastWord;
-      const oldSlot = records.lastSlot;
+      const old: (RawRecord | RecordLoc) | undefined = records.read<RawRecord | RecordLoc>(v.hotkey, v.uuid, append ? this.#locate : this.#meta, hRec, seen);
       this.#check(v, points, old);
       // An open record of this pair is what the open index names (invariant 1, position-repair.ts).
       const openUuid = old !== undefined && old.open && old.tp === v.tp ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
@@ -220,7 +224,7 @@ export class PositionWriter {
       }
       // Built and published inside the write gate: recovery's heap sweep (under the freeze)
       // never sees this write's blocks between their allocation and their publication.
-      heap.gate.enter();
+      whole.enter();
       try {
         const built = append ? this.#buildAppend(obj, order, v, old as RecordLoc | undefined, hRec) : this.#build(obj, v as ValidPosition, old as RawRecord | undefined, hRec);
         let openRef = 0;
@@ -235,31 +239,30 @@ export class PositionWriter {
         }
         // #publish owns openRef from here: it publishes it or frees it.
         try {
-          if (this.#publish(v, old, oldWord, oldSlot, built, hRec, hOpen, openRef, openUuid, points)) return built;
+          if (this.#publish(v, old, seen, built, hRec, hOpen, openRef, openUuid, points)) return built;
         } finally {
           if (!built.published) this.#discard(built, 0);
         }
       } finally {
-        heap.gate.leave();
+        whole.leave();
       }
     }
     throw new Error(`${points.op}: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
 
   delete(hotkey: string, uuid: string, meta: Reader<RawRecord>): boolean {
-    const { records, heap } = this.#s;
+    const { records, heap, whole } = this.#s;
     const h = records.hash(hotkey, uuid);
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
       const first = records.read(hotkey, uuid, meta, h);
       if (first === undefined) return false;
       const r = this.#locks.withLock(hotkey, first.tp, (): boolean | null => {
-        const cur = records.read(hotkey, uuid, meta, h);
-        const w = records.lastWord;
+        const seen = new Version();
+        const cur = records.read(hotkey, uuid, meta, h, seen);
         if (cur === undefined) return false;
         if (cur.tp !== first.tp) return null;
-        const slot = records.lastSlot;
-        return heap.gate.run(() => {
-          const prev = records.remove(hotkey, uuid, h, w, slot);
+        return whole.write(() => {
+          const prev = records.remove(hotkey, uuid, h, seen);
           if (prev <= 0) return prev === 0 ? false : null;
           crashPoint('positions.delete.removed');
           if (cur.open) this.#unindexOpen(hotkey, cur.tp, uuid);
@@ -365,7 +368,7 @@ export class PositionWriter {
    * built blocks) if the record moved since it was read.
    */
   #publish(
-    v: ValidHead, old: Old | undefined, oldWord: bigint, oldSlot: number, built: Built, hRec: number, hOpen: number,
+    v: ValidHead, old: Old | undefined, seen: Version, built: Built, hRec: number, hOpen: number,
     openRef: number, openUuid: string | undefined, points: Points,
   ): boolean {
     const { records, open, heap, index } = this.#s;
@@ -384,7 +387,7 @@ export class PositionWriter {
         if (o > 0) heap.retire(o);
         crashPoint(points.indexed);
       }
-      prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, oldWord, oldSlot);
+      prev = records.publish(v.hotkey, v.uuid, hRec, built.ref, seen);
     } finally {
       if (openRef !== 0) heap.free(openRef);
       if (prev === -1) {
@@ -408,8 +411,9 @@ export class PositionWriter {
   #unindexOpen(hotkey: string, tp: string, uuid: string): void {
     const { open, heap } = this.#s;
     const h = open.hash(hotkey, tp);
-    if (open.read(hotkey, tp, this.#uuid, h) !== uuid) return;
-    const o = open.remove(hotkey, tp, h, open.lastWord, open.lastSlot);
+    const seen = new Version();
+    if (open.read(hotkey, tp, this.#uuid, h, seen) !== uuid) return;
+    const o = open.remove(hotkey, tp, h, seen);
     if (o > 0) heap.retire(o);
   }
 

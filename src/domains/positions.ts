@@ -28,12 +28,14 @@
  * (and skipped by readers if even that fails). All publishing steps run inside the heap's
  * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
  */
-import { ErrorCode, SabStateError, checkKey, checkKnownKeys, optObject, optPositiveInt, optionError, callOptions, optEpoch, describe, capacityHint } from '../errors.ts';
-import { decodeOrder, decodePositionHead } from '../internal/codec.ts';
-import type { HashKey } from '../internal/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/table.ts';
-import { type StoreParts, type StoreRecovery, releaseStore, repairStore, verifyStore } from '../internal/store-recovery.ts';
+import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
+import { DEFAULTS } from '../defaults.ts';
+import { optionError, callOptions, optEpoch, resolveSizes } from '../options.ts';
+import { decodeOrder, decodePositionHead } from '../internal/codec/codec.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/store/table.ts';
+import { Store, type StoreRecovery } from '../internal/store/store-recovery.ts';
 import { OrderCache, RecordMemo } from './position-cache.ts';
 import { HotkeyIndex } from './position-index.ts';
 import { checkPositions, markPositionBlocks } from './position-repair.ts';
@@ -43,8 +45,6 @@ import {
   type ValidHead, type ValidPosition, validateHead, validatePosition,
 } from './position-record.ts';
 
-export const DEFAULT_POSITIONS_MAX_RECORDS = 131072;
-export const DEFAULT_POSITIONS_MAX_BYTES = 2 ** 30;
 const MAX_RECORDS_LIMIT = 1 << 22;
 
 /** A position as the validator writes it (unknown fields are kept byte for byte). */
@@ -146,12 +146,10 @@ export interface PositionsStats {
  * size, see bench/positions.ts).
  */
 export function resolvePositionsOptions(raw: unknown, path = 'options.positions'): PositionsOptions {
-  const o = optObject(raw, path);
-  checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
-  const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, DEFAULT_POSITIONS_MAX_RECORDS, MAX_RECORDS_LIMIT);
-  const maxBytes = optPositiveInt(o.maxBytes, `${path}.maxBytes`, DEFAULT_POSITIONS_MAX_BYTES, MAX_HEAP_BYTES);
-  if (maxBytes < MIN_HEAP_BYTES) throw optionError(`${path}.maxBytes must be at least ${MIN_HEAP_BYTES}`, true);
-  return { maxRecords, maxBytes };
+  return resolveSizes(raw, path, {
+    maxRecords: DEFAULTS.positions.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
+    maxBytes: () => DEFAULTS.positions.maxBytes, minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
+  });
 }
 
 export function createPositionsHandle(opts: PositionsOptions, key: HashKey): PositionsHandle {
@@ -191,14 +189,20 @@ export class PositionsDomain {
     if (deps.gate !== undefined && typeof deps.gate.guard !== 'function') throw new TypeError('deps.gate must have guard(ifEpoch, fn)');
     const heap = new SharedHeap(handle.heap, key, 'positions heap');
     const byHotkey = new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index');
+    const records = new SharedTable(handle.records, heap, key, 'positions');
+    const open = new SharedTable(handle.open, heap, key, 'positions open index');
     const store: PositionStore = {
       heap,
-      records: new SharedTable(handle.records, heap, key, 'positions'),
-      open: new SharedTable(handle.open, heap, key, 'positions open index'),
+      records,
+      open,
       byHotkey,
       index: new HotkeyIndex(byHotkey, heap),
       cache: new OrderCache(deps.orderCacheSize),
       memo: new RecordMemo(deps.recordMemoSize),
+      whole: new Store({
+        heap, tables: [records, open, byHotkey],
+        check: (repair) => checkPositions(store, repair), mark: (mark) => markPositionBlocks(store, mark),
+      }),
     };
     this.#store = store;
     this.#locks = deps.locks;
@@ -408,6 +412,20 @@ export class PositionsDomain {
   }
 
   /**
+   * Every stored position, whole, consistent for the whole domain (entriesRaw, decoded): what a
+   * snapshot holds.
+   * @internal For snapshots.
+   * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
+   */
+  consistentEntries(timeoutMs?: number): Position[] {
+    return this.entriesRaw(timeoutMs).map((e) => {
+      const p = decodePositionHead(e.head);
+      p.orders = e.orders.map((b) => decodeOrder(b));
+      return p as Position;
+    });
+  }
+
+  /**
    * Every stored position as raw codec bytes, consistent for the whole domain: runs while no
    * save or delete is in flight and holds new ones back until it returns (the heap's write
    * gate; ERR_LOCK_TIMEOUT after timeoutMs if a write never finishes, e.g. a killed worker).
@@ -415,8 +433,8 @@ export class PositionsDomain {
    * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
    */
   entriesRaw(timeoutMs?: number): RawPositionEntry[] {
-    const { heap, records } = this.#store;
-    return heap.gate.freeze(
+    const { heap, records, whole } = this.#store;
+    return whole.consistent(
       () =>
         records.scan((hotkey, uuid, _u8, at, len, ref) => {
           const meta = readRecordValue(heap, at, len, ref, ReadMode.META, this.#store.cache, this.#store.memo);
@@ -434,7 +452,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
-    return releaseStore(this.#parts, deadThreadId);
+    return this.#store.whole.releaseAllOwnedBy(deadThreadId);
   }
 
   /**
@@ -444,7 +462,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   repair(timeoutMs?: number): StoreRecovery {
-    return repairStore(this.#parts, timeoutMs);
+    return this.#store.whole.repair(timeoutMs);
   }
 
   /**
@@ -452,15 +470,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
-    return verifyStore(this.#parts, timeoutMs, exited);
-  }
-
-  get #parts(): StoreParts {
-    const s = this.#store;
-    return {
-      heap: s.heap, tables: [s.records, s.open, s.byHotkey],
-      check: (repair) => checkPositions(s, repair), mark: (mark) => markPositionBlocks(s, mark),
-    };
+    return this.#store.whole.verify(timeoutMs, exited);
   }
 
   /** Counts and memory of the domain; `operations` counts this thread's calls only. */

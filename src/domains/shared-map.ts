@@ -4,18 +4,18 @@
  * Each map is one heap and one table of table.ts in its own buffers; values are encoded by
  * codec.ts. Reads are lock-free (versioned slot words); writes are lock-free upserts / removals,
  * except the first insert of a key, which takes the table's claim mutex for a few probes.
- * Every write runs inside the heap's write gate so that `entriesConsistent()` can freeze the map
+ * Every write runs inside the heap's write gate so that `consistentEntries()` can freeze the map
  * for a snapshot.
  *
  * This module is the GeneralMapProvider the engine passes to the general domain.
  */
-import { OneTableStore } from '../internal/store-recovery.ts';
+import { OneTableStore } from '../internal/store/store-recovery.ts';
 import { ErrorCode, SabStateError, capacityHint, checkKey } from '../errors.ts';
-import { decodeValue, encodeValue } from '../internal/codec.ts';
-import type { HashKey } from '../internal/hash.ts';
-import { type HeapHandle, SharedHeap, createHeapHandle } from '../internal/heap.ts';
-import { SharedTable, type TableHandle, createTableHandle } from '../internal/table.ts';
-import { type GeneralMap, type GeneralMapProvider, MAP_DEFAULTS, type MapSizes } from './general.ts';
+import { decodeValue, encodeValue } from '../internal/codec/codec.ts';
+import type { HashKey } from '../internal/hash/hash.ts';
+import { type HeapHandle, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
+import { type GeneralMapProvider, MAP_DEFAULTS, type MapSizes, type MapStore } from './general.ts';
 
 /** Default keys per map and heap bytes per map (growable from 256 KiB): options.general.maps. */
 export const MAP_MAX_RECORDS = MAP_DEFAULTS.maxRecords;
@@ -28,8 +28,7 @@ interface MapPart {
   readonly table: TableHandle;
 }
 
-export class SharedMap extends OneTableStore implements GeneralMap {
-  readonly #heap: SharedHeap;
+export class SharedMap extends OneTableStore implements MapStore {
   readonly #table: SharedTable;
   readonly #name: string;
   readonly #decode = (u8: Uint8Array, at: number, len: number): unknown => decodeValue(u8.subarray(at, at + len));
@@ -39,7 +38,6 @@ export class SharedMap extends OneTableStore implements GeneralMap {
     const table = new SharedTable(part.table, heap, key, `map ${name}`);
     super(heap, table);
     this.#name = name;
-    this.#heap = heap;
     this.#table = table;
   }
 
@@ -64,7 +62,7 @@ export class SharedMap extends OneTableStore implements GeneralMap {
       throw new SabStateError(ErrorCode.VALUE_TOO_LARGE, `map ${this.#name}: value of ${bytes.length} encoded bytes, at most ${MAP_MAX_VALUE_BYTES}`);
     }
     try {
-      this.#heap.gate.run(() => this.#table.set(key, undefined, bytes));
+      this.store.write(() => this.#table.set(key, undefined, bytes));
     } catch (e) {
       throw capacityHint(e, `options.general.maps.${this.#name}.maxRecords or .maxBytes (declare the map as { ${this.#name}: { maxRecords, maxBytes } })`);
     }
@@ -72,7 +70,7 @@ export class SharedMap extends OneTableStore implements GeneralMap {
 
   delete(key: string): boolean {
     checkKey(key, 'key');
-    return this.#heap.gate.run(() => this.#table.delete(key));
+    return this.store.write(() => this.#table.delete(key));
   }
 
   /** Every entry, lock-free: each value whole, the array not a snapshot while writers run. */
@@ -81,8 +79,8 @@ export class SharedMap extends OneTableStore implements GeneralMap {
   }
 
   /** Every entry with writers held back: a consistent view (snapshots). */
-  entriesConsistent(timeoutMs?: number): Array<[string, unknown]> {
-    return this.#heap.gate.freeze(() => this.entries(), timeoutMs);
+  consistentEntries(timeoutMs?: number): Array<[string, unknown]> {
+    return this.store.consistent(() => this.entries(), timeoutMs);
   }
 }
 
@@ -90,7 +88,7 @@ export const sharedMapProvider: GeneralMapProvider = {
   create(_name: string, key: HashKey, sizes: MapSizes = MAP_DEFAULTS): MapPart {
     return { heap: createHeapHandle(sizes.maxBytes, key, Math.min(256 * 1024, sizes.maxBytes)), table: createTableHandle(sizes.maxRecords, key) };
   },
-  attach(part: unknown, name: string, key: HashKey): GeneralMap {
+  attach(part: unknown, name: string, key: HashKey): MapStore {
     return new SharedMap(part as MapPart, name, key);
   },
 };

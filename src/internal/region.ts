@@ -18,7 +18,7 @@
  * Everything after byte 128 belongs to the domain's own structure.
  */
 import { ErrorCode, SabStateError } from '../errors.ts';
-import type { HashKey } from './hash.ts';
+import type { HashKey } from './hash/hash.ts';
 
 export const HEADER_BYTES = 128;
 /** Bytes of one cache line as the design fixes it (two 64-byte lines: adjacent-line prefetch). */

@@ -30,8 +30,9 @@
  */
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, SabStateError, callOptions, describe, optionError, withIo } from '../errors.ts';
-import { removeStaleTemps, writeFileAtomic } from '../internal/fs-atomic.ts';
+import { ErrorCode, SabStateError, describe, withIo } from '../errors.ts';
+import { callOptions, optionError } from '../options.ts';
+import { removeStaleTemps, writeFileAtomic } from '../internal/files/fs-atomic.ts';
 import { pyJsonDumps } from './py-json.ts';
 import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, checkEngine, isClosed, tradePairIdOf } from './tree.ts';
 

@@ -22,8 +22,9 @@
  */
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, SabStateError, callOptions, describe, optionError, withIo } from '../errors.ts';
-import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, checkEngine, isClosed, tradePairIdOf } from './tree.ts';
+import { ErrorCode, SabStateError, describe, withIo } from '../errors.ts';
+import { callOptions, optionError } from '../options.ts';
+import { DEPARTED_FILE, ELIMINATIONS_FILE, MINERS_DIR, POSITIONS_DIR, type TreeEngine, checkEngine, isClosed, loadPositions, tradePairIdOf } from './tree.ts';
 
 /** A file importValidatorTree skipped (or, with `onError: 'refuse'`, refused): its path and why. */
 export interface ImportError {
@@ -200,19 +201,11 @@ export function importValidatorTree(engine: TreeEngine, dir: string, options?: I
     throw new SabStateError(ErrorCode.INVALID_VALUE, `importValidatorTree refused ${errors.length} malformed file(s), nothing loaded: ${list}`);
   }
   const report: ImportReport = { positions: 0, open: 0, closed: 0, eliminations: 0, departed: 0, files: t.files, errors, superseded: t.superseded };
-  // Closed positions first: a tree may hold the closed version of a position next to a newer
-  // open one of the same trade pair; the open index then ends with the open one.
-  t.positions.sort((a, b) => Number(isClosed(b.value)) - Number(isClosed(a.value)));
-  for (const p of t.positions) {
-    try {
-      engine.locks.withLock(p.hotkey, p.tp, () => engine.positions.save(p.value));
-      report.positions++;
-      if (isClosed(p.value)) report.closed++;
-      else report.open++;
-    } catch (e) {
-      if (!(e instanceof SabStateError) || e.code === ErrorCode.CAPACITY) throw e;
-      errors.push({ path: p.path, reason: `${e.code}: ${e.message}` });
-    }
+  const saved = loadPositions(engine, t.positions, (p) => p.value, (p, e) => errors.push({ path: p.path, reason: `${e.code}: ${e.message}` }));
+  for (const p of saved) {
+    report.positions++;
+    if (isClosed(p.value)) report.closed++;
+    else report.open++;
   }
   for (const e of t.eliminations) {
     try {

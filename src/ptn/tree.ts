@@ -32,12 +32,44 @@ export const POSITIONS_DIR = 'positions';
 export const ELIMINATIONS_FILE = 'eliminations.json';
 export const DEPARTED_FILE = 'departed_hotkeys.json';
 
-/** The trade pair id of a position: `trade_pair` if a string, else the legacy array's first item. */
-export function tradePairIdOf(p: Record<string, unknown>): string | undefined {
+/**
+ * The trade pair of a position as stored, unchecked: `trade_pair` if a string, else the legacy
+ * array's first item (the one place that knows both shapes; withLock and save check the id).
+ */
+export function tradePairOf(p: Record<string, unknown>): unknown {
   const tp = p.trade_pair;
-  if (typeof tp === 'string') return tp;
-  if (Array.isArray(tp) && typeof tp[0] === 'string') return tp[0];
-  return undefined;
+  return typeof tp === 'string' ? tp : Array.isArray(tp) ? tp[0] : undefined;
+}
+
+/** The trade pair id of a position (tradePairOf), or undefined if it is not a string. */
+export function tradePairIdOf(p: Record<string, unknown>): string | undefined {
+  const tp = tradePairOf(p);
+  return typeof tp === 'string' ? tp : undefined;
+}
+
+/**
+ * Saves positions into an engine the one way a whole set is loaded (importValidatorTree and a
+ * snapshot's restore): closed ones first, since a set may hold the closed version of a position
+ * next to a newer open one of the same trade pair and the open index must end with the open one;
+ * each by withLock(miner_hotkey, trade pair) + save. A SabStateError other than ERR_CAPACITY goes
+ * to `refused` when given (the item is skipped), else it is thrown. Returns the items saved.
+ */
+export function loadPositions<T>(
+  engine: TreeEngine, items: readonly T[], valueOf: (item: T) => Record<string, unknown>, refused?: (item: T, e: SabStateError) => void,
+): T[] {
+  const ordered = [...items].sort((a, b) => Number(isClosed(valueOf(b))) - Number(isClosed(valueOf(a))));
+  const saved: T[] = [];
+  for (const item of ordered) {
+    const p = valueOf(item);
+    try {
+      engine.locks.withLock(p.miner_hotkey as string, tradePairOf(p) as string, () => engine.positions.save(p));
+      saved.push(item);
+    } catch (e) {
+      if (refused === undefined || !(e instanceof SabStateError) || e.code === ErrorCode.CAPACITY) throw e;
+      refused(item, e);
+    }
+  }
+  return saved;
 }
 
 export function isClosed(p: Record<string, unknown>): boolean {

@@ -34,7 +34,7 @@
  * every call this engine made.
  */
 import type { ConnectionOptions } from 'node:tls';
-import { checkKnownKeys, optObject, optPositiveInt } from '../errors.ts';
+import { checkKnownKeys, optObject, optPositiveInt } from '../options.ts';
 import type { AsyncEngine } from '../async/types.ts';
 import { resolveGeneralOptions } from '../domains/general.ts';
 import { CLIENT_OPTIONS, type RedisClient, loadRedisClass, serverInfoFromClient, serverInfoFromUrl, scrub } from './connection.ts';

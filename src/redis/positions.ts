@@ -20,7 +20,8 @@
  * Crash table: each write is one script, applied whole or not at all; a process killed after
  * sending it (reply lost) does not know which: the caller got ERR_CONNECTION or nothing.
  */
-import { ErrorCode, SabStateError, checkKey, describe, optObject } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
+import { optObject } from '../options.ts';
 import type { Position } from '../domains/positions.ts';
 import { validatePosition } from '../domains/position-record.ts';
 import type { AsyncOpenPositionHead, AsyncPositions, PositionHead } from '../async/types.ts';

@@ -16,7 +16,8 @@
  * whole. ELIM_SWAP refuses a `next` that is not whole (HLEN differs from the rows sent).
  */
 import { randomBytes } from 'node:crypto';
-import { ErrorCode, SabStateError, checkKey, describe, optObject } from '../errors.ts';
+import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
+import { optObject } from '../options.ts';
 import type { EliminationRow } from '../domains/eliminations.ts';
 import type { DepartedEntry } from '../domains/departed.ts';
 import type { AsyncDeparted, AsyncEliminations } from '../async/types.ts';

@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachEngine } from '../../src/index.ts';
 import type { EngineHandle, Position } from '../../src/index.ts';
-import { SharedHeap } from '../../src/internal/heap.ts';
+import { SharedHeap } from '../../src/internal/store/heap.ts';
 import { type CrashAt, stopAtCrashPoint } from '../helpers/crash.ts';
 
 export interface CrashWorkerData {
@@ -99,7 +99,7 @@ export function workload(e: ReturnType<typeof attachEngine>, heap: SharedHeap, r
     e.general.syncGate.begin();
     e.general.syncGate.end();
   }
-  if (r % 8 === 7) e.departed.entriesRaw();
+  if (r % 8 === 7) e.departed.consistentEntries();
 }
 
 if (parentPort !== null && workerData !== null && typeof workerData === 'object' && 'rounds' in (workerData as object)) {

@@ -3,8 +3,8 @@
 // replaceAll sets, the workers' result shapes, and the operations driven to crash points.
 import { createEngine } from '../../src/index.ts';
 import type { Engine, EliminationRow } from '../../src/index.ts';
-import { MIN_HEAP_BYTES, SharedHeap } from '../../src/internal/heap.ts';
-import { SharedTable } from '../../src/internal/table.ts';
+import { MIN_HEAP_BYTES, SharedHeap } from '../../src/internal/store/heap.ts';
+import { SharedTable } from '../../src/internal/store/table.ts';
 
 /** Int32 slots of the `ctl` SharedArrayBuffer (64 bytes). */
 export const kReady = 0; // start barrier: workers that arrived

@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { GeneralDomain } from '../../src/domains/general.ts';
 import type { GeneralHandle } from '../../src/domains/general.ts';
 import { SabStateError } from '../../src/errors.ts';
-import type { HashKey } from '../../src/internal/hash.ts';
+import type { HashKey } from '../../src/internal/hash/hash.ts';
 import { prng } from '../helpers/seed.ts';
 import { LOG_ENTRIES, kBeginReturned, kDone, kEntries, kLogLen, kReady, kViolations } from './general-log.ts';
 

@@ -12,8 +12,8 @@
 //   and pushes; every block is filled with a pattern naming (worker, step) and checked before it
 //   is freed (a block handed to two threads at once, or cut by a merge while in use, shows up).
 import { parentPort, workerData } from 'node:worker_threads';
-import { SharedHeap, type HeapHandle } from '../../src/internal/heap.ts';
-import { hashKeyFromSeed } from '../../src/internal/hash.ts';
+import { SharedHeap, type HeapHandle } from '../../src/internal/store/heap.ts';
+import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
 import { prng } from '../helpers/seed.ts';
 import { type CrashAt, stopAtCrashPoint } from '../helpers/crash.ts';
 import { SabStateError } from '../../src/errors.ts';

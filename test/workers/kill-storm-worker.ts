@@ -7,7 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { attachEngine } from '../../src/index.ts';
 import type { EngineHandle } from '../../src/index.ts';
-import { SharedHeap } from '../../src/internal/heap.ts';
+import { SharedHeap } from '../../src/internal/store/heap.ts';
 import { workload } from './crash-engine-worker.ts';
 
 interface StormData {

@@ -5,8 +5,9 @@
 // `count` is the number of orders appended so far to that position; a position is closed when
 // it reaches `closeAt` orders and the next step opens a new one. Reports its steps per key.
 import { parentPort, workerData } from 'node:worker_threads';
-import { hashKeyFromSeed } from '../../src/internal/hash.ts';
-import { LockDomain, type LockHandle } from '../../src/domains/locks.ts';
+import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
+import { LockDomain } from '../../src/domains/locks/locks.ts';
+import { type LockHandle } from '../../src/domains/locks/layout.ts';
 import { PositionsDomain, type PositionsHandle } from '../../src/domains/positions.ts';
 import { prng } from '../helpers/seed.ts';
 

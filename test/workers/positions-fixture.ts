@@ -1,6 +1,7 @@
 /** Shared setup of the positions suites and their workers: a lock domain and a positions domain on one key. */
-import { hashKeyFromSeed, type HashKey } from '../../src/internal/hash.ts';
-import { LockDomain, type LockHandle, createLockHandle, resolveLockOptions } from '../../src/domains/locks.ts';
+import { hashKeyFromSeed, type HashKey } from '../../src/internal/hash/hash.ts';
+import { LockDomain } from '../../src/domains/locks/locks.ts';
+import { type LockHandle, createLockHandle, resolveLockOptions } from '../../src/domains/locks/layout.ts';
 import {
   PositionsDomain, createPositionsHandle, resolvePositionsOptions, type Position, type PositionsDeps, type PositionsHandle,
 } from '../../src/domains/positions.ts';

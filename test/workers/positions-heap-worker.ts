@@ -10,8 +10,8 @@
 //   wait for flag[1] != 0, then read the block the parent published there (past its views) and
 //   report whether it reads back, and its views' length before and after that read.
 import { parentPort, workerData } from 'node:worker_threads';
-import { SharedHeap, type HeapHandle } from '../../src/internal/heap.ts';
-import { hashKeyFromSeed } from '../../src/internal/hash.ts';
+import { SharedHeap, type HeapHandle } from '../../src/internal/store/heap.ts';
+import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
 import { prng } from '../helpers/seed.ts';
 
 interface Data {

@@ -8,8 +8,9 @@
 // - 'forever': like 'write' without a barrier and without end (terminated by the test);
 //   flag[2] counts its finished steps.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { hashKeyFromSeed } from '../../src/internal/hash.ts';
-import { LockDomain, type LockHandle } from '../../src/domains/locks.ts';
+import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
+import { LockDomain } from '../../src/domains/locks/locks.ts';
+import { type LockHandle } from '../../src/domains/locks/layout.ts';
 import { PositionsDomain, type PositionsHandle } from '../../src/domains/positions.ts';
 import { type StressKey, problem } from './positions-fixture.ts';
 import { prng } from '../helpers/seed.ts';

@@ -4,9 +4,9 @@
 //   repeated `width` times as Int32s, so a torn value shows up in 'read'.
 // - 'read': until flag[1] is set, read random keys and check every value is whole.
 import { parentPort, workerData } from 'node:worker_threads';
-import { hashKeyFromSeed } from '../../src/internal/hash.ts';
-import { SharedHeap, type HeapHandle } from '../../src/internal/heap.ts';
-import { SharedTable, type TableHandle } from '../../src/internal/table.ts';
+import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
+import { SharedHeap, type HeapHandle } from '../../src/internal/store/heap.ts';
+import { SharedTable, type TableHandle } from '../../src/internal/store/table.ts';
 import { prng } from '../helpers/seed.ts';
 
 interface Data {

@@ -12,8 +12,8 @@
 // - 'script': posts { started }, then runs `script` (push / pop steps) and posts { results }.
 import { parentPort, workerData } from 'node:worker_threads';
 import { setCrashHook } from '../../src/internal/crash.ts';
-import type { HashKey } from '../../src/internal/hash.ts';
-import { Ring } from '../../src/internal/ring.ts';
+import type { HashKey } from '../../src/internal/hash/hash.ts';
+import { Ring } from '../../src/internal/store/ring.ts';
 import { stopAtCrashPoint } from '../helpers/crash.ts';
 
 export interface CrashJob {

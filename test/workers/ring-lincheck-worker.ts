@@ -7,8 +7,8 @@
 // points; the Vyukov queue's claim-to-publish window), of sleeping 0.2-1 ms there: a descheduled peer.
 import { parentPort, workerData } from 'node:worker_threads';
 import { setCrashHook } from '../../src/internal/crash.ts';
-import type { HashKey } from '../../src/internal/hash.ts';
-import { Ring } from '../../src/internal/ring.ts';
+import type { HashKey } from '../../src/internal/hash/hash.ts';
+import { Ring } from '../../src/internal/store/ring.ts';
 import { prng } from '../helpers/seed.ts';
 import { Vyukov } from './ring-vyukov.ts';
 

@@ -9,7 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { GeneralDomain } from '../../src/domains/general.ts';
 import type { GeneralHandle } from '../../src/domains/general.ts';
-import type { HashKey } from '../../src/internal/hash.ts';
+import type { HashKey } from '../../src/internal/hash/hash.ts';
 import { prng } from '../helpers/seed.ts';
 import { STOP, checkMessage, makeMessage } from './ring-messages.ts';
 

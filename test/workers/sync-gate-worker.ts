@@ -11,7 +11,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { GeneralDomain } from '../../src/domains/general.ts';
 import type { GeneralHandle } from '../../src/domains/general.ts';
 import { SabStateError } from '../../src/errors.ts';
-import type { HashKey } from '../../src/internal/hash.ts';
+import type { HashKey } from '../../src/internal/hash/hash.ts';
 import { type CrashAt, stopAtCrashPoint } from '../helpers/crash.ts';
 import { prng } from '../helpers/seed.ts';
 import { kHeld, kOps, kRelease, kWrites } from './sync-gate-shared.ts';

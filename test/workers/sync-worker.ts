@@ -5,9 +5,10 @@
 //   flight. (One pair per writer: writers do not exclude each other, only freezes.)
 // - 'counter': `rounds` Counter.add(k) with k = 1..3.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { lockSlow, tagOf, unlock } from '../../src/internal/mutex.ts';
-import { WriteGate } from '../../src/internal/seqlock.ts';
-import { Counters } from '../../src/internal/counters.ts';
+import { lockSlow, unlock } from '../../src/internal/sync/mutex.ts';
+import { tagOf } from '../../src/internal/sync/thread-tag.ts';
+import { WriteGate } from '../../src/internal/sync/write-gate.ts';
+import { Counters } from '../../src/internal/store/counters.ts';
 
 export interface SyncWorkerData {
   mode: 'mutex' | 'gate' | 'counter';

@@ -119,14 +119,16 @@
  * leaves only its waiter slot, if any (and perhaps a waiters bit in a lock word: a spurious notify).
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, callOptions, optTimeoutMs } from '../errors.ts';
-import { decodeValue, encodeValue } from './codec.ts';
-import { crashPoint, declareCrashPoints } from './crash.ts';
-import type { HashKey } from './hash.ts';
-import { forceRelease, lockAsync, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
-import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from './region.ts';
-import type { RegionSpec } from './region.ts';
-import { waitWord } from './wait.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
+import { callOptions, optTimeoutMs } from '../../options.ts';
+import { decodeValue, encodeValue } from '../codec/codec.ts';
+import { crashPoint, declareCrashPoints } from '../crash.ts';
+import type { HashKey } from '../hash/hash.ts';
+import { forceRelease, isHeldBy, lockAsync, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
+import { claimSlot, tagOf } from '../sync/thread-tag.ts';
+import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from '../region.ts';
+import type { RegionSpec } from '../region.ts';
+import { waitWord } from '../sync/wait.ts';
 
 declareCrashPoints('ring', [
   'ring.push.locked', 'ring.push.fullCounted', 'ring.push.written', 'ring.push.wrapMarked', 'ring.push.published',
@@ -163,6 +165,8 @@ const POLL_MS = 1;
 const EMPTY: unique symbol = Symbol('empty');
 /** The pop lock is held by another consumer and the queue is not empty: wait for the lock. */
 const BUSY: unique symbol = Symbol('busy');
+/** #round's answer: sleep #waitMs on kSignal (C4), then go round again. */
+const WAIT: unique symbol = Symbol('wait');
 const SLAB_BYTES = 64 * 1024;
 const SLAB_MAX_VIEW = 4096;
 const TWO_32 = 2 ** 32;
@@ -242,16 +246,42 @@ function settleWrap(i32: Int32Array, kHi: number, kPos: number): void {
   if ((hi & 1) !== 0) Atomics.store(i32, kHi, Atomics.load(i32, kPos) === 0 ? hi + 1 : hi - 1);
 }
 
-/** True if the lock word at i is held by `tag` (mutex.ts: the word is the tag, or-ed with a low waiters bit). */
-function heldBy(i32: Int32Array, i: number, tag: number): boolean {
-  return (Atomics.load(i32, i) & ~1) === tag;
-}
 
 /**
- * A named MPMC queue (`engine.general.queue(name)`): a bounded ring of messages in shared memory; full
- * and empty answers are linearizable.
+ * A named MPMC queue (`engine.general.queue(name)`): a bounded ring of messages in shared memory;
+ * full and empty answers are linearizable. What the package exports (a type; Ring implements it).
  */
-export class Ring<T = RingMessage> {
+export interface Queue<T = RingMessage> {
+  /** The name it was declared under. */
+  readonly name: string;
+  /** Messages it holds at most. */
+  readonly capacity: number;
+  /** Largest encoded message. */
+  readonly maxMessageBytes: number;
+  /** Messages in the queue now (linearizable). */
+  readonly size: number;
+  /**
+   * Pushes a message; false only when the queue is full (state unchanged).
+   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if the encoded message exceeds `maxMessageBytes`.
+   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if the codec cannot encode `msg`.
+   */
+  push(msg: T): boolean;
+  /**
+   * Pops a message; undefined only when the queue is empty (for timeoutMs, default 0).
+   * @throws TypeError or RangeError if `options` is malformed (state unchanged).
+   */
+  pop(options?: PopOptions): T | undefined;
+  /**
+   * Pops a message, waiting with Atomics.waitAsync (never blocks the thread); default no timeout.
+   * @throws (the promise rejects) TypeError or RangeError if `options` is malformed.
+   */
+  popAsync(options?: PopOptions): Promise<T | undefined>;
+  /** Pushes, pops, full and empty answers, waits, and the size now (shared counters). */
+  stats(): RingStats;
+}
+
+/** The queue's structure (Vyukov's bounded MPMC ring, the header above): built by the general domain. */
+export class Ring<T = RingMessage> implements Queue<T> {
   readonly name: string;
   readonly capacity: number;
   readonly maxMessageBytes: number;
@@ -262,6 +292,8 @@ export class Ring<T = RingMessage> {
   #stride: number;
   /** This thread's owner tag in lock words and waiter slots. */
   #tag = tagOf(threadId);
+  /** How long C4 sleeps, set by #round right before its caller sleeps (no await in between). */
+  #waitMs = 0;
   /** Private (non-shared) buffer: strings are encoded here, payloads copied out here. */
   #scratch: Uint8Array;
   /** Private slab that popped bytes messages are views of (see #bytesOut). */
@@ -418,11 +450,11 @@ export class Ring<T = RingMessage> {
     const tag = tagOf(deadThreadId);
     let n = 0;
     // Settle the wrap count while the dead tag still keeps live holders out of the position.
-    if (heldBy(i32, kPushLock, tag)) {
+    if (isHeldBy(i32, kPushLock, tag)) {
       settleWrap(i32, kTailHi, kTail);
       if (forceRelease(i32, kPushLock, tag)) n++;
     }
-    if (heldBy(i32, kPopLock, tag)) {
+    if (isHeldBy(i32, kPopLock, tag)) {
       settleWrap(i32, kHeadHi, kHead);
       if (forceRelease(i32, kPopLock, tag)) n++;
     }
@@ -596,15 +628,12 @@ export class Ring<T = RingMessage> {
 
   /** C1: claims a waiter slot and sets its kWaiters bit; the slot, or -1 if all are taken. */
   #announce(): number {
-    const i32 = this.#i32;
-    for (let i = 0; i < MAX_ANNOUNCED; i++) {
-      if (Atomics.load(i32, kWaiterTag + i) !== 0 || Atomics.compareExchange(i32, kWaiterTag + i, 0, this.#tag) !== 0) continue;
-      crashPoint('ring.wait.slotClaimed');
-      Atomics.or(i32, kWaiters, 1 << i);
-      crashPoint('ring.wait.announced');
-      return i;
-    }
-    return -1;
+    const i = claimSlot(this.#i32, kWaiterTag, MAX_ANNOUNCED, 1, this.#tag);
+    if (i < 0) return -1;
+    crashPoint('ring.wait.slotClaimed');
+    Atomics.or(this.#i32, kWaiters, 1 << i);
+    crashPoint('ring.wait.announced');
+    return i;
   }
 
   #withdraw(slot: number): void {
@@ -619,6 +648,21 @@ export class Ring<T = RingMessage> {
     return Atomics.load(this.#i32, kTail) !== Atomics.load(this.#i32, kHead);
   }
 
+  /**
+   * One round of the waiting loop after C3, shared by #popSlow and #popAsyncSlow (which differ
+   * only in how they take the pop lock and how they sleep): the pop's answer (the message, or
+   * undefined once the deadline passed), or WAIT with #waitMs set to how long C4 sleeps on
+   * kSignal (counted in kWaits; in POLL_MS slices without a waiter slot).
+   */
+  #round(v: RingMessage | typeof EMPTY, deadline: number, slot: number): RingMessage | undefined | typeof WAIT {
+    if (v !== EMPTY) return v;
+    const left = deadline - performance.now();
+    if (left <= 0) return this.#empty();
+    Atomics.add(this.#i32, kWaits, 1);
+    this.#waitMs = slot < 0 ? Math.min(left, POLL_MS) : left;
+    return WAIT;
+  }
+
   #popSlow(timeoutMs: number): RingMessage | undefined {
     const i32 = this.#i32;
     const deadline = performance.now() + timeoutMs;
@@ -631,13 +675,10 @@ export class Ring<T = RingMessage> {
     try {
       for (;;) {
         const s = Atomics.load(i32, kSignal); // C2
-        const v = this.#take(deadline - performance.now()); // C3
-        if (v !== EMPTY) return v;
-        const left = deadline - performance.now();
-        if (left <= 0) return this.#empty();
-        Atomics.add(i32, kWaits, 1);
+        const r = this.#round(this.#take(deadline - performance.now()), deadline, slot); // C3
+        if (r !== WAIT) return r;
         // waitWord: Atomics.wait, in slices that let a watching thread recover dead workers (wait.ts).
-        waitWord(i32, kSignal, s, slot < 0 ? Math.min(left, POLL_MS) : left); // C4
+        waitWord(i32, kSignal, s, this.#waitMs); // C4
       }
     } finally {
       this.#withdraw(slot);
@@ -655,13 +696,10 @@ export class Ring<T = RingMessage> {
     try {
       for (;;) {
         const s = Atomics.load(i32, kSignal); // C2
-        const v = await this.#takeAsync(lockWait()); // C3
-        if (v !== EMPTY) return v;
-        const left = deadline - performance.now();
-        if (left <= 0) return this.#empty();
-        Atomics.add(i32, kWaits, 1);
-        const r = Atomics.waitAsync(i32, kSignal, s, slot < 0 ? Math.min(left, POLL_MS) : left); // C4
-        if (r.async) await r.value;
+        const r = this.#round(await this.#takeAsync(lockWait()), deadline, slot); // C3
+        if (r !== WAIT) return r;
+        const w = Atomics.waitAsync(i32, kSignal, s, this.#waitMs); // C4
+        if (w.async) await w.value;
       }
     } finally {
       this.#withdraw(slot);

@@ -6,7 +6,7 @@
  * On the thread that saw the worker exit (engine.ts), in this order:
  * 1. each table's claim mutex is force-released if the dead thread held it, and its waiters are
  *    woken (table.ts); the dead thread's write-gate slot, pin bit and freeze are cleared
- *    (seqlock.ts): from here no word of this store names the dead thread (releaseStore: never
+ *    (write-gate.ts): from here no word of this store names the dead thread (releaseStore: never
  *    waits, runs in the exit handler);
  * 2. (repairStore, scheduled after every pending exit has had its step 1) under the gate's freeze (every live write finished, new ones held back; the recovering
  *    thread may write): the domain's own repair completes or undoes a half-done multi-table
@@ -88,28 +88,111 @@ export function verifyStore(p: StoreParts, timeoutMs?: number, exited?: Readonly
 }
 
 /**
- * A store of one heap and one table (departed, each named map): its recovery and verification,
- * for a domain to extend instead of writing the three delegations again.
+ * A domain's entries as one consistent state (no write in flight while they are read), in the
+ * form its snapshot part holds: the one name every domain answers by (positions, departed,
+ * eliminations, each map), so a snapshot asks and never decodes a domain's bytes itself.
  */
-export class OneTableStore {
+export interface ConsistentEntries<E> {
+  consistentEntries(timeoutMs?: number): E[];
+}
+
+/**
+ * One store: a heap, its write gate and the tables on it, with the domain's own check and mark.
+ * What a domain asks of its store: `write` (its publishing steps inside the write gate),
+ * `tryWrite` (the same, never waiting), `consistent` (a view with no write in flight, for
+ * snapshots and entries), and the recovery and verification above. No domain drives the gate
+ * itself.
+ */
+export class Store {
   readonly #parts: StoreParts;
 
-  constructor(heap: SharedHeap, table: SharedTable) {
-    this.#parts = { heap, tables: [table] };
+  constructor(parts: StoreParts) {
+    this.#parts = parts;
   }
 
-  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
+  /** Runs a write: fn's allocations and publishes inside the write gate. fn must not wait (no lock inside). */
+  write<T>(fn: () => T): T {
+    return this.#parts.heap.gate.run(fn);
+  }
+
+  /**
+   * The closure-free form of write, for hot paths that must not allocate: `enter()`, the
+   * publishing steps, then `leave()` in a finally. Nothing between them may wait.
+   */
+  enter(): void {
+    this.#parts.heap.gate.enter();
+  }
+
+  /** Ends what enter() began. */
+  leave(): void {
+    this.#parts.heap.gate.leave();
+  }
+
+  /** Like write, but never waits: false (fn not run) while a freeze holds writers back. */
+  tryWrite(fn: () => void): boolean {
+    const gate = this.#parts.heap.gate;
+    if (!gate.tryEnter()) return false;
+    try {
+      fn();
+    } finally {
+      gate.leave();
+    }
+    return true;
+  }
+
+  /**
+   * fn with no write in flight and new ones held back until it returns (the write gate's freeze):
+   * what it reads is one consistent state of the store. ERR_LOCK_TIMEOUT after timeoutMs if a
+   * write never finishes (a killed worker nobody recovered).
+   */
+  consistent<T>(fn: () => T, timeoutMs?: number): T {
+    return this.#parts.heap.gate.freeze(fn, timeoutMs);
+  }
+
+  /** Recovery after a thread died (engine.watch): step 1 above, never waits. */
   releaseAllOwnedBy(deadThreadId: number): number {
     return releaseStore(this.#parts, deadThreadId);
   }
 
-  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept. */
+  /** After releaseAllOwnedBy: step 2 above (domain repair, counters recounted, leaked blocks swept). */
   repair(timeoutMs?: number): StoreRecovery {
     return repairStore(this.#parts, timeoutMs);
   }
 
-  /** Every violation of the store's invariants (table counters, heap), [] if sound. */
+  /** Every violation of the store's invariants (domain check, table counters, heap), [] if sound. */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
     return verifyStore(this.#parts, timeoutMs, exited);
+  }
+}
+
+/**
+ * A store of one heap and one table (departed, each named map): its recovery and verification,
+ * for a domain to extend instead of writing the three delegations again; the domain writes and
+ * reads consistently through `store`.
+ */
+export class OneTableStore {
+  /**
+   * The domain's store (protected: not part of the domain's API).
+   * @internal
+   */
+  protected readonly store: Store;
+
+  constructor(heap: SharedHeap, table: SharedTable) {
+    this.store = new Store({ heap, tables: [table] });
+  }
+
+  /** Recovery after a thread died (engine.watch): its insert mutex, gate slot and pin released. */
+  releaseAllOwnedBy(deadThreadId: number): number {
+    return this.store.releaseAllOwnedBy(deadThreadId);
+  }
+
+  /** After releaseAllOwnedBy: counters recounted, leaked blocks swept. */
+  repair(timeoutMs?: number): StoreRecovery {
+    return this.store.repair(timeoutMs);
+  }
+
+  /** Every violation of the store's invariants (table counters, heap), [] if sound. */
+  verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
+    return this.store.verify(timeoutMs, exited);
   }
 }

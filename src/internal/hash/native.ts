@@ -33,7 +33,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { ErrorCode, SabStateError } from '../errors.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
 import { HASH_VECTORS, type HashKey, halfSipHashBytes, hashKeyFromSeed, hashPair, hashString, utf16leBytes } from './hash.ts';
 
 /** The exports of sabstate-hash.node (native/src/lib.rs); k0, k1 are the key's halves. */
@@ -88,8 +88,8 @@ export const NATIVE_MIN_BATCH = 16;
 /** Where the binary is looked for: SABSTATE_NATIVE_PATH, else native/sabstate-hash.node. */
 export function nativeBinaryPath(): string {
   const p = process.env.SABSTATE_NATIVE_PATH;
-  // src/internal/native.ts and dist/internal/native.js are both two levels below the root.
-  return p !== undefined && p !== '' ? p : fileURLToPath(new URL('../../native/sabstate-hash.node', import.meta.url));
+  // src/internal/hash/native.ts and dist/internal/hash/native.js are both three levels below the root.
+  return p !== undefined && p !== '' ? p : fileURLToPath(new URL('../../../native/sabstate-hash.node', import.meta.url));
 }
 
 function modeFromEnv(): NativeMode {

@@ -1,9 +1,9 @@
 /**
- * Monitoring of the lock domain (src/domains/locks.ts): the stats lines of its region, the
+ * Monitoring of the lock domain (src/domains/locks/locks.ts): the stats lines of its region, the
  * snapshot `LockDomain.stats()` returns, and the slow-lock hook (its options, timing and report).
  *
  * Nothing here runs on the uncontended path. The stats lines are lines 1 and 2 of the lock
- * region (their slots are rows of the layout table in locks.ts's header): line 1 holds
+ * region (their slots are rows of the layout table in layout.ts): line 1 holds
  * kRecoveries, kTimeouts, kMaxWaitUs (Int32) and kWaitTotalUs (BigInt64), line 2 the wait
  * histogram. They are written only by a thread that waited for a stripe (recordWait), gave up
  * waiting (countTimeout) or released a dead thread's stripes (countRecoveries), so an
@@ -28,18 +28,9 @@
  * | recordWait      | the histogram's Atomics.add        | the wait fully counted                   | none needed |
  * | countTimeout, countRecoveries | their one Atomics.add | counted or not                          | none needed |
  */
-import { HEADER_BYTES, LINE_BYTES, LINE_INTS } from './region.ts';
-
-/** Line 1 of the lock region: counters and wait times. */
-export const kStatsLine = HEADER_BYTES / LINE_BYTES;
-/** Line 2: the wait histogram. */
-export const kHistLine = kStatsLine + 1;
-const kRecoveries = 0;
-const kTimeouts = 1;
-const kMaxWaitUs = 2;
-const kWaitTotalUs = 2; // BigInt64 index within the stats line (bytes 16..23)
-const kHistBuckets = 32;
-const I64_PER_LINE = LINE_BYTES / 8;
+import {
+  WIDE_PER_LINE, at, kHistBuckets, kHistLine, kMaxWaitUs, kRecoveries, kStatsLine, kTimeouts, kWaitTotalUs,
+} from './layout.ts';
 
 /** What the slow-lock hook receives (times in milliseconds). */
 export interface SlowLockInfo {
@@ -121,32 +112,31 @@ export function reportSlow(slow: SlowLock | null, hotkey: string, tradePair: str
 /** A wait of `ms` for a stripe: total, maximum and histogram bucket. */
 export function recordWait(w: Int32Array, big: BigInt64Array, ms: number): void {
   const us = Math.min(Math.round(ms * 1000), 0x7fffffff);
-  const st = kStatsLine * LINE_INTS;
-  Atomics.add(big, kStatsLine * I64_PER_LINE + kWaitTotalUs, BigInt(us));
-  for (let m = Atomics.load(w, st + kMaxWaitUs); us > m; ) {
-    const seen = Atomics.compareExchange(w, st + kMaxWaitUs, m, us);
+  const max = at(kStatsLine, kMaxWaitUs);
+  Atomics.add(big, at(kStatsLine, kWaitTotalUs, WIDE_PER_LINE), BigInt(us));
+  for (let m = Atomics.load(w, max); us > m; ) {
+    const seen = Atomics.compareExchange(w, max, m, us);
     if (seen === m) break;
     m = seen;
   }
   const b = us <= 1 ? 0 : Math.min(31 - Math.clz32(us), kHistBuckets - 1);
-  Atomics.add(w, kHistLine * LINE_INTS + b, 1);
+  Atomics.add(w, at(kHistLine, b), 1);
 }
 
 /** A wait that gave up (ERR_LOCK_TIMEOUT). */
 export function countTimeout(w: Int32Array): void {
-  Atomics.add(w, kStatsLine * LINE_INTS + kTimeouts, 1);
+  Atomics.add(w, at(kStatsLine, kTimeouts), 1);
 }
 
 /** n stripes of a dead thread released (releaseAllOwnedBy). */
 export function countRecoveries(w: Int32Array, n: number): void {
-  Atomics.add(w, kStatsLine * LINE_INTS + kRecoveries, n);
+  Atomics.add(w, at(kStatsLine, kRecoveries), n);
 }
 
 /** The snapshot: the stripe totals, then the stats lines. */
 export function lockStats(w: Int32Array, big: BigInt64Array, t: StripeTotals): LockStats {
-  const st = kStatsLine * LINE_INTS;
   const hist: number[] = [];
-  for (let b = 0; b < kHistBuckets; b++) hist.push(Atomics.load(w, kHistLine * LINE_INTS + b));
+  for (let b = 0; b < kHistBuckets; b++) hist.push(Atomics.load(w, at(kHistLine, b)));
   while (hist.length > 1 && hist[hist.length - 1] === 0) hist.pop();
   return {
     stripes: t.stripes,
@@ -155,10 +145,10 @@ export function lockStats(w: Int32Array, big: BigInt64Array, t: StripeTotals): L
     contendedShare: t.acquisitions ? t.contended / t.acquisitions : 0,
     reentered: t.reentered,
     held: t.held,
-    waitTotalMs: Number(Atomics.load(big, kStatsLine * I64_PER_LINE + kWaitTotalUs)) / 1000,
-    waitMaxMs: Atomics.load(w, st + kMaxWaitUs) / 1000,
+    waitTotalMs: Number(Atomics.load(big, at(kStatsLine, kWaitTotalUs, WIDE_PER_LINE))) / 1000,
+    waitMaxMs: Atomics.load(w, at(kStatsLine, kMaxWaitUs)) / 1000,
     waitHistogramUs: hist,
-    timeouts: Atomics.load(w, st + kTimeouts),
-    recoveries: Atomics.load(w, st + kRecoveries),
+    timeouts: Atomics.load(w, at(kStatsLine, kTimeouts)),
+    recoveries: Atomics.load(w, at(kStatsLine, kRecoveries)),
   };
 }

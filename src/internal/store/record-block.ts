@@ -9,7 +9,7 @@
  * for: the block may be freed and reused under them. So every reader here checks what it reads
  * against heap.checkBlock before it trusts it, and either answers false (keyMatches), computes
  * from the caller's key instead of reading (valueAt), or throws RETRY (keyOf, valueLen); the
- * slot word, loaded again, then decides whether the answer counts (seqlock.ts `validated`).
+ * slot word, loaded again, then decides whether the answer counts (versioned-word.ts `validated`).
  *
  * Block payload (offsets from heap.payload(ref); Int32 slots, then UTF-16 units, then bytes):
  *
@@ -27,15 +27,17 @@
  * that loads the word after it. Nobody writes a published block: readers see it whole or, if it
  * was freed since, see garbage that the checks above turn into a retry.
  */
+import { MAX_KEY_LENGTH } from '../../errors.ts';
 import type { SharedHeap } from './heap.ts';
-import { RETRY } from './seqlock.ts';
+import { RETRY } from '../sync/versioned-word.ts';
 
 const kRecHash = 0;
 const kRecKeyA = 1;
 const kRecKeyB = 2;
 const kRecValueLen = 3;
 const kRecKeyByte = 16;
-const kMaxKeyUnits = 256;
+/** Longest key part (UTF-16 units): the public key limit (errors.ts), bounds-checked by readers. */
+const kMaxKeyUnits = MAX_KEY_LENGTH;
 /** kRecKeyB of a single-string key. */
 export const kNoSecond = -1;
 

@@ -5,7 +5,7 @@
  * views over the input's ArrayBuffer are cached per buffer, so decoding records copied into one
  * reused buffer allocates no views. Known shapes are rebuilt with object literals (one hidden
  * class per shape, no per-key stores), learned shapes with the compiled builders of
- * codec-shapes.ts once they are common; other objects key by key, "__proto__" with
+ * shapes.ts once they are common; other objects key by key, "__proto__" with
  * Object.defineProperty so that it stays an own data property and never sets a prototype.
  * (The "decoder calls no user code" holds for builders too: they are generated from keys only.)
  *
@@ -15,8 +15,8 @@
  * in a plain `Error` whose message starts with "codec: corrupt input" (never a hang, never an
  * out-of-bounds read, never a SabStateError: the caller decides what corruption means).
  */
-import * as format from './codec-format.ts';
-import { type ShapeEntry, addShape, findShape, useShape } from './codec-shapes.ts';
+import * as format from './format.ts';
+import { type ShapeEntry, addShape, findShape, useShape } from './shapes.ts';
 
 // Module-level copies of the format constants: V8 folds a module's own consts into optimized
 // code, but loads (and TDZ-checks) an imported binding at every use, which costs about 2 ns
@@ -197,7 +197,7 @@ function readObject(): Record<string, unknown> {
   return o;
 }
 
-// Learned shapes (codec-shapes.ts): the entries of this value's SHAPE_DEFs, by index.
+// Learned shapes (shapes.ts): the entries of this value's SHAPE_DEFs, by index.
 const shapes: ShapeEntry[] = [];
 let shapeCount = 0;
 

@@ -49,7 +49,7 @@
  * | kRefused                 | 2      | refused guards (R1)             | Atomics.add             | stats only |
  * | kSlots + k * LINE_INTS   | 3 + k  | guard (G1, G4), begin (B3a), recovery | CAS 0 -> tag, exchange 0, CAS +kWaited, CAS -> 0 | 0 free; tag: a guarded write of that thread in flight; + kWaited: a begin() sleeps on it |
  *
- * tag = tagOf(threadId) of mutex.ts: (threadId + 1) << 1, never 0, low bit clear (kWaited).
+ * tag = tagOf(threadId) of thread-tag.ts: never 0, two low bits clear (kWaited is bit 0).
  *
  * Slots: GATE_SLOTS of them, each on its own 128-byte line; a thread holds one only while its
  * outermost guarded write is in flight (so the slots are not used up by threads that come and
@@ -88,12 +88,13 @@
  * The epoch is 31 bits (kState >>> 1): it wraps after 2^31 syncs.
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError, callOptions, describe, optTimeoutMs } from '../errors.ts';
-import { crashPoint, declareCrashPoints } from './crash.ts';
-import type { HashKey } from './hash.ts';
-import { ownerOf, tagOf } from './mutex.ts';
-import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, checkRegion, createRegion } from './region.ts';
-import type { RegionSpec } from './region.ts';
+import { ErrorCode, SabStateError, describe } from '../../errors.ts';
+import { callOptions, optTimeoutMs } from '../../options.ts';
+import { crashPoint, declareCrashPoints } from '../crash.ts';
+import type { HashKey } from '../hash/hash.ts';
+import { claimSlot, hasTag, ownerOf, tagOf } from './thread-tag.ts';
+import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, checkRegion, createRegion } from '../region.ts';
+import type { RegionSpec } from '../region.ts';
 import { waitWord } from './wait.ts';
 
 declareCrashPoints('gate', [
@@ -112,7 +113,7 @@ const kRefused = 2 * LINE_INTS;
 const kSlots = 3 * LINE_INTS;
 /** Guarded writes that can be in flight at once (threads inside a guard at the same moment). */
 export const GATE_SLOTS = 256;
-/** Low bit of a slot word: a begin() sleeps on it (tags have the low bit clear). */
+/** Low bit of a slot word: a begin() sleeps on it (tags have their two low bits clear). */
 const kWaited = 1;
 const GATE_BYTES = HEADER_BYTES + (2 + GATE_SLOTS) * LINE_BYTES;
 const GATE_LAYOUT = 3;
@@ -273,7 +274,7 @@ export class SyncGate {
     const out: number[] = [];
     for (let k = 0; k < GATE_SLOTS; k++) {
       const v = Atomics.load(this.#i32, gateSlotIndex(k));
-      if (v !== 0) out.push(ownerOf(v & ~kWaited));
+      if (v !== 0) out.push(ownerOf(v));
     }
     return out;
   }
@@ -290,7 +291,7 @@ export class SyncGate {
     let n = 0;
     for (let k = 0; k < GATE_SLOTS; k++) {
       const at = gateSlotIndex(k);
-      for (let v = Atomics.load(i32, at); (v & ~kWaited) === tag; v = Atomics.load(i32, at)) {
+      for (let v = Atomics.load(i32, at); hasTag(v, tag); v = Atomics.load(i32, at)) {
         if (Atomics.compareExchange(i32, at, v, 0) !== v) continue; // X1 (a begin() may add kWaited)
         Atomics.notify(i32, at);
         n++;
@@ -322,11 +323,8 @@ export class SyncGate {
 
   /** G1 when the slot used last is taken: the first free one; ERR_CAPACITY if none. */
   #claimSlow(): number {
-    const i32 = this.#i32;
-    for (let k = 0; k < GATE_SLOTS; k++) {
-      const at = gateSlotIndex(k);
-      if (Atomics.load(i32, at) === 0 && Atomics.compareExchange(i32, at, 0, this.#tag) === 0) return (this.#hint = at);
-    }
+    const k = claimSlot(this.#i32, kSlots, GATE_SLOTS, LINE_INTS, this.#tag);
+    if (k >= 0) return (this.#hint = gateSlotIndex(k));
     throw new SabStateError(
       ErrorCode.CAPACITY,
       `syncGate: all ${GATE_SLOTS} guard slots are in use (at most ${GATE_SLOTS} threads can be inside guarded writes at once); the write was not made`,
@@ -362,7 +360,7 @@ export class SyncGate {
         if (left <= 0) {
           throw new SabStateError(
             ErrorCode.LOCK_TIMEOUT,
-            `syncGate.begin: a guarded write of thread ${ownerOf(v & ~kWaited)} still in flight after ${timeoutMs} ms (epoch ${epoch} stays in progress; a terminated worker is recovered by engine.watch)`,
+            `syncGate.begin: a guarded write of thread ${ownerOf(v)} still in flight after ${timeoutMs} ms (epoch ${epoch} stays in progress; a terminated worker is recovered by engine.watch)`,
           );
         }
         waitWord(i32, at, v, left); // B3b (in slices on a watching thread: wait.ts)

@@ -130,11 +130,11 @@
  * | collect     | each free (heap.collect.freeing)         | the rest of the list, as above           | as above |
  * | pin         | mask bit set (gate.pin.set)              | a pin: every retire defers               | the bit cleared (seqlock.ts); the next retire / collect frees the deferred |
  */
-import { ErrorCode, SabStateError } from '../errors.ts';
-import type { HashKey } from './hash.ts';
-import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
-import { crashPoint, declareCrashPoints } from './crash.ts';
-import { WriteGate, kGateSlots } from './seqlock.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
+import type { HashKey } from '../hash/hash.ts';
+import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../region.ts';
+import { crashPoint, declareCrashPoints } from '../crash.ts';
+import { WriteGate, kGateSlots } from '../sync/write-gate.ts';
 
 declareCrashPoints('heap', [
   'heap.alloc.claimed', 'heap.alloc.stamped', 'heap.free.marked', 'heap.free.counted', 'heap.defer.pushed', 'heap.collect.taken',

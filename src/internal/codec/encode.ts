@@ -5,15 +5,15 @@
  * valid until the next encode on this thread. Objects whose own keys are exactly a known shape
  * (position, order, price source) are written as a shape tag and their values only, read with
  * named property loads; every other object with its own key list, as a learned shape
- * (SHAPE_DEF, then SHAPE_REF; codec-shapes.ts) or an OBJECT, so unknown, missing or reordered
+ * (SHAPE_DEF, then SHAPE_REF; shapes.ts) or an OBJECT, so unknown, missing or reordered
  * fields are kept as they are.
  *
  * The hot path keeps no path and no set of ancestors: any non-JSON value, and any nesting deeper
  * than kMaxDepth (which is how a cycle shows), throws `kInvalid`; the caller then walks the
  * value again slowly (codec.ts, describeInvalid) to name the offending path.
  */
-import * as format from './codec-format.ts';
-import { type EncoderShape, matchShape, shapeFor, useWriter } from './codec-shapes.ts';
+import * as format from './format.ts';
+import { type EncoderShape, matchShape, shapeFor, useWriter } from './shapes.ts';
 
 // Module-level copies of the format constants: V8 folds a module's own consts into optimized
 // code, but loads (and TDZ-checks) an imported binding at every use, which costs about 2 ns
@@ -261,7 +261,7 @@ export function writeObject(o: Record<string, unknown>, ordersAsNull: boolean): 
 }
 
 // Learned shapes of this value: the key lists of the SHAPE_DEFs written so far (the arrays of
-// codec-shapes.ts's entries, so they compare by identity).
+// shapes.ts's entries, so they compare by identity).
 const shapes: string[][] = [];
 let shapeCount = 0;
 /** No enumerable property on Object.prototype (checked per value): for-in shape tests are exact. */

@@ -39,7 +39,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ErrorCode, SabStateError } from '../errors.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
 import { removeStaleTemps, writeFileAtomic } from './fs-atomic.ts';
 
 const FORMAT = 'sabstate-snapshot';

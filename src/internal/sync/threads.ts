@@ -43,7 +43,7 @@
 
 import { readlinkSync, existsSync } from 'node:fs';
 import { isMainThread, threadId } from 'node:worker_threads';
-import { crashPoint, declareCrashPoints } from './crash.ts';
+import { crashPoint, declareCrashPoints } from '../crash.ts';
 
 declareCrashPoints('threads', ['threads.register.claimed']);
 

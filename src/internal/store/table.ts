@@ -4,14 +4,14 @@
  *
  * Algorithm: linear probing over a power-of-two array of slots (at least 2 x maxRecords: load
  * <= 1/2), keyed by the seeded hash of hash.ts. Each slot is ONE 64-bit word (offset of the
- * record block | version << 32) changed only by CAS: the versioned word of seqlock.ts. A record
+ * record block | version << 32) changed only by CAS: the versioned word of versioned-word.ts. A record
  * block holds key and value, so key and value change in one atomic step, and lookups compare
  * the full key, never the hash only.
  * - Lookup: probe from hash & mask; EMPTY ends the chain, TOMB is skipped, a slot whose hint
  *   differs is skipped; else the key is compared and the word loaded again: if it moved, the
  *   slot is examined again (a compare on a freed block proves nothing). A read copies the value
  *   and checks the word is unchanged; it makes one attempt inline, then up to
- *   kMaxOptimisticReads more, then one pinned attempt that cannot fail (seqlock.ts section 2):
+ *   kMaxOptimisticReads more, then one pinned attempt that cannot fail (versioned-word.ts section 2):
  *   it always terminates and never waits for a writer, dead or alive.
  * - Update / delete, lock-free: CAS the found word to (new block | TOMB, version + 1), else
  *   start over; then retire the old block (heap.ts). With `expect` (a word read before) it is a
@@ -37,7 +37,7 @@
  * |      | +8              | kHint       | claimer            | Atomics.store before the claiming CAS: the key's hash |
  *
  * Word offsets: kEmpty 0 (never used, or trimmed), kTomb 1, else a record block: its layout, its
- * writer and its garbage-proof readers are in table-record.ts.
+ * writer and its garbage-proof readers are in record-block.ts.
  *
  * Writes (set, delete, take, update, and the domains' publish / remove) run inside the heap's
  * write gate, so recovery's sweep (heap-sweep.ts, under the gate's freeze) never sees a block
@@ -58,16 +58,39 @@
  * | delete / take / update | remove CAS        | as cas                                  | as cas |
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError } from '../errors.ts';
-import { type HashKey, hashPair, hashString } from './hash.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
+import { type HashKey, hashPair, hashString } from '../hash/hash.ts';
 import type { SharedHeap } from './heap.ts';
-import { crashPoint, declareCrashPoints } from './crash.ts';
-import { forceRelease, lockSlow, tagOf, tryLock, unlock } from './mutex.ts';
-import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
-import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from './seqlock.ts';
-import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './table-record.ts';
+import { crashPoint, declareCrashPoints } from '../crash.ts';
+import { forceRelease, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
+import { tagOf } from '../sync/thread-tag.ts';
+import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../region.ts';
+import { MOVED, type Moved, RETRY, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from '../sync/versioned-word.ts';
+import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './record-block.ts';
 
-export { kNoSecond, type ValueReader } from './table-record.ts';
+export { kNoSecond, type ValueReader } from './record-block.ts';
+
+/**
+ * Called by a reader's copy function (ValueReader, RecordReader) when what it copied does not hold
+ * together (a length or offset out of bounds, a stamp that moved): the read is retried, or, if it
+ * was pinned, reported as a corrupt structure (versioned-word.ts, section 2).
+ */
+export function notWhole(): never {
+  throw RETRY;
+}
+
+/**
+ * A version token: what a read() saw of one key, the slot word (0n if absent) and its slot (-1 if
+ * none). read() hands it back into a token its caller owns (reused: no allocation per read), and
+ * publish() / remove() take it as their expectation, so the caller never reads the table's state.
+ */
+export class Version {
+  word = 0n;
+  slot = -1;
+}
+
+/** The expectation "the key is absent" (publish of a new key only). */
+export const ABSENT: Readonly<Version> = Object.freeze(new Version());
 
 /** Keys whose hash a SharedTable instance remembers (per thread), at most. */
 const kHashMemoEntries = 4096;
@@ -189,37 +212,43 @@ export class SharedTable {
     return Atomics.load(this.#i32, kLive);
   }
 
-  /** Word of the record the last read() found, or 0n: `expect` for publish / remove. */
-  get lastWord(): bigint {
-    return this.#word;
-  }
-
-  /** Its slot (-1): with lastWord, lets publish / remove skip the probe. */
-  get lastSlot(): number {
-    return this.#slot;
-  }
-
   // ---- reads: never lock, never block a writer ---------------------------------------------
 
   /**
    * Runs `fn` on the value of (a, b) in a read window (validated by the slot word; pinned after
    * kMaxOptimisticReads failures). `fn` only reads, may see garbage and then throws RETRY (any
    * exception on a moved word is retried). fn's result, or undefined if the key is absent.
+   * With `seen`, the version the answer is of goes into it (ABSENT's if the key is absent): the
+   * expectation of a later publish / remove of the same key.
    */
-  read<T>(a: string, b: string | undefined, fn: ValueReader<T>, h = this.hash(a, b)): T | undefined {
+  read<T>(a: string, b: string | undefined, fn: ValueReader<T>, h = this.hash(a, b), seen?: Version): T | undefined {
     // The first attempt inline (no closures: the common case costs a probe and a copy).
     const first = this.#probe(a, b, h, false);
-    if (first === -1) return undefined;
+    if (first === -1) {
+      if (seen !== undefined) this.#saw(seen);
+      return undefined;
+    }
     if (first >= 0) {
       const r = this.#copy(first, this.#word, a, b, fn, false);
-      if (r !== MOVED) return r;
+      if (r !== MOVED) {
+        if (seen !== undefined) this.#saw(seen);
+        return r;
+      }
     }
     this.#retried();
-    return readVersioned((pinned): T | undefined | Moved => {
+    const out = readVersioned((pinned): T | undefined | Moved => {
       const slot = this.#probe(a, b, h, pinned);
       if (slot < 0) return slot === -1 ? undefined : MOVED;
       return this.#copy(slot, this.#word, a, b, fn, pinned);
     }, this.#pins, this.#retried);
+    if (seen !== undefined) this.#saw(seen);
+    return out;
+  }
+
+  /** The version the last probe found (0n and -1 if absent). */
+  #saw(seen: Version): void {
+    seen.word = this.#word;
+    seen.slot = this.#slot;
   }
 
   has(a: string, b?: string): boolean {
@@ -254,7 +283,7 @@ export class SharedTable {
 
   // ---- writes: lock-free, except inserts of new keys (claim mutex) ----------------------------
 
-  /** Allocates a record block for (a, b) with room for valueLen bytes; returns its ref (table-record.ts). */
+  /** Allocates a record block for (a, b) with room for valueLen bytes; returns its ref (record-block.ts). */
   allocRecord(a: string, b: string | undefined, h: number, valueLen: number): number {
     return allocRecord(this.heap, a, b, h, valueLen);
   }
@@ -266,12 +295,16 @@ export class SharedTable {
 
   /**
    * Publishes record block `ref` (allocRecord) as the value of (a, b). Returns the unpublished
-   * old block (the caller retires it), 0 if the key was new, -1 if `expect` failed (0n: must be
-   * absent; lastWord: must be current; with `slot` = lastSlot, one CAS there and no probe: a word
-   * names one version of one record, so a slot that still holds it still holds this key).
-   * ERR_CAPACITY if the key is new and the table holds maxRecords records.
+   * old block (the caller retires it), 0 if the key was new, -1 if `expect` failed (ABSENT: must
+   * be absent; a version read() handed back: must be current, checked by one CAS at its slot and
+   * no probe: a word names one version of one record, so a slot that still holds it still holds
+   * this key). ERR_CAPACITY if the key is new and the table holds maxRecords records.
    */
-  publish(a: string, b: string | undefined, h: number, ref: number, expect?: bigint, slot = -1): number {
+  publish(a: string, b: string | undefined, h: number, ref: number, expect?: Readonly<Version>): number {
+    return this.#publish(a, b, h, ref, expect?.word, expect?.slot);
+  }
+
+  #publish(a: string, b: string | undefined, h: number, ref: number, expect?: bigint, slot = -1): number {
     if (slot >= 0 && expect !== undefined && expect !== 0n) return this.#casAt(slot, expect, ref);
     for (;;) {
       const s = this.#probeStable(a, b, h);
@@ -287,8 +320,12 @@ export class SharedTable {
     }
   }
 
-  /** Removes (a, b): the unpublished old block (caller retires it), 0 if absent, -1 if `expect` failed. */
-  remove(a: string, b: string | undefined, h: number, expect?: bigint, slot = -1): number {
+  /** Removes (a, b): the unpublished old block (caller retires it), 0 if absent, -1 if `expect` (as publish) failed. */
+  remove(a: string, b: string | undefined, h: number, expect?: Readonly<Version>): number {
+    return this.#remove(a, b, h, expect?.word, expect?.slot);
+  }
+
+  #remove(a: string, b: string | undefined, h: number, expect?: bigint, slot = -1): number {
     if (slot >= 0 && expect !== undefined && expect !== 0n) return this.#casAt(slot, expect, kTomb);
     for (;;) {
       const s = this.#probeStable(a, b, h);
@@ -364,7 +401,7 @@ export class SharedTable {
       const expect = this.#word;
       const next = fn(old);
       if (next === undefined || (next === null && old === undefined)) return false;
-      const r = next === null ? this.remove(a, b, h, expect) : this.#put(a, b, h, next, expect);
+      const r = next === null ? this.#remove(a, b, h, expect) : this.#put(a, b, h, next, expect);
       if (r === -1) continue;
       if (next === null && r > 0) this.heap.retire(r);
       return true;
@@ -437,7 +474,7 @@ export class SharedTable {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  /** fn on the value that word w of `slot` names; unless pinned, MOVED if w moved (seqlock.ts validated). */
+  /** fn on the value that word w of `slot` names; unless pinned, MOVED if w moved (versioned-word.ts validated). */
   #copy<T>(slot: number, w: bigint, a: string, b: string | undefined, fn: ValueReader<T>, pinned: boolean): T | Moved {
     let out: T;
     try {
@@ -449,7 +486,7 @@ export class SharedTable {
       return MOVED;
     }
     if (pinned) return out;
-    readFence(); // seqlock.ts section 5: the copy's plain loads stay before the validating load
+    readFence(); // versioned-word.ts section 3: the copy's plain loads stay before the validating load
     return Atomics.load(this.#b64, this.#wi(slot)) === w ? out : MOVED;
   }
 
@@ -459,7 +496,7 @@ export class SharedTable {
     this.heap.u8.set(bytes, this.valueOffset(ref));
     let r = -1;
     try {
-      r = this.publish(a, b, h, ref, expect);
+      r = this.#publish(a, b, h, ref, expect);
     } finally {
       if (r === -1) this.heap.free(ref);
     }
@@ -516,7 +553,7 @@ export class SharedTable {
         }
         if (Atomics.load(this.#i32, this.#hi(i)) !== h) break;
         const match = keyMatches(this.heap, ref, a, b, h);
-        if (!pinned) readFence(); // seqlock.ts section 5: the key compare's loads before the validation
+        if (!pinned) readFence(); // versioned-word.ts section 3: the key compare's loads before the validation
         if (pinned || Atomics.load(this.#b64, this.#wi(i)) === w) {
           if (!match) break;
           this.#word = w;

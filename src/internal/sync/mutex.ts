@@ -13,8 +13,10 @@
  * | tag                | held by the thread whose tag it is        | 1       |
  * | tag `or` kWaiters  | held, and some thread may be waiting      | 2       |
  *
- * where tag = (threadId + 1) << 1 (never 0, low bit clear) and kWaiters = 1. Written by any
- * thread, with Atomics only (compareExchange, exchange). This is the protocol's only shared slot.
+ * where tag = tagOf(threadId) (thread-tag.ts: never 0, two low bits clear) and kWaiters = 1.
+ * Written by any thread, with Atomics only (compareExchange, exchange). This is the protocol's
+ * only shared slot, and this file is the only one that decodes it: other modules ask `holderOf`
+ * and `isHeldBy`.
  *
  * Operations (every Atomics operation is sequentially consistent in JavaScript):
  * - tryLock: one `Atomics.compareExchange(w, i, 0, tag)`. Success is the acquire: every plain
@@ -66,7 +68,8 @@
  * list); the waiters bit it set stays, costing one spurious notify. A timed waiter that gives up
  * returns without touching the word, like a dead one.
  */
-import { crashPoint, declareCrashPoints } from './crash.ts';
+import { crashPoint, declareCrashPoints } from '../crash.ts';
+import { hasTag, ownerOf } from './thread-tag.ts';
 import { waitWord } from './wait.ts';
 
 declareCrashPoints('mutex', [
@@ -77,18 +80,24 @@ declareCrashPoints('mutex', [
   'mutex.force.released',
 ]);
 
+/** The waiters bit of the word. Exported for the tests and the bench's wake-one baseline only. */
 export const kWaiters = 1;
 /** Spin iterations before sleeping. Short: on 2 cores a descheduled owner makes spinning waste. */
 const kSpin = 64;
 
-/** The owner tag of a thread (worker_threads threadId; the main thread is 0). */
-export function tagOf(threadId: number): number {
-  return (threadId + 1) << 1;
+/** The threadId holding the mutex at w[i], or -1 if free. */
+export function holderOf(w: Int32Array, i: number): number {
+  return ownerOf(Atomics.load(w, i));
 }
 
-/** The threadId in a lock word, or -1 if free. */
-export function ownerOf(word: number): number {
-  return word === 0 ? -1 : (word >>> 1) - 1;
+/** Whether the thread whose tag is `tag` holds the mutex at w[i]. */
+export function isHeldBy(w: Int32Array, i: number, tag: number): boolean {
+  return hasTag(Atomics.load(w, i), tag);
+}
+
+/** Whether a word read from the mutex (`tryLock`'s answer) says `tag` holds it. */
+export function wordHeldBy(word: number, tag: number): boolean {
+  return word !== 0 && hasTag(word, tag);
 }
 
 /** One CAS. Returns 0 if acquired, else the word that was seen. */
@@ -96,7 +105,7 @@ export function tryLock(w: Int32Array, i: number, tag: number): number {
   return Atomics.compareExchange(w, i, 0, tag);
 }
 
-/** Never a lock word: words are tags (threadId + 1) << 1, or-ed with kWaiters, for threadIds < 2^30. */
+/** Never a lock word: words are tags (thread-tag.ts), or-ed with kWaiters. */
 const kRetry = -1;
 
 /**
@@ -200,7 +209,7 @@ export function wakeWaiters(w: Int32Array, i: number): number {
 export function forceRelease(w: Int32Array, i: number, tag: number): boolean {
   for (;;) {
     const c = Atomics.load(w, i);
-    if (c === 0 || (c & ~kWaiters) !== tag) return false;
+    if (c === 0 || !hasTag(c, tag)) return false;
     if (Atomics.compareExchange(w, i, c, 0) === c) {
       crashPoint('mutex.force.released');
       Atomics.notify(w, i);

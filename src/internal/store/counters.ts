@@ -28,10 +28,10 @@
  * | add(n)    | after its Atomics.add            | the cell counted (the caller never saw the value) | none needed |
  * | get()     | anywhere                         | nothing (a load)                  | none needed |
  */
-import { ErrorCode, SabStateError, describe } from '../errors.ts';
-import type { HashKey } from './hash.ts';
-import { HEADER_BYTES, LINE_BYTES, RegionKind, checkRegion, createRegion } from './region.ts';
-import type { RegionSpec } from './region.ts';
+import { ErrorCode, SabStateError, describe } from '../../errors.ts';
+import type { HashKey } from '../hash/hash.ts';
+import { HEADER_BYTES, LINE_BYTES, RegionKind, checkRegion, createRegion } from '../region.ts';
+import type { RegionSpec } from '../region.ts';
 
 /** BigInt64 index of cell 0 (just after the header) and of the stride between cells (one line). */
 const kCell0 = HEADER_BYTES / 8;

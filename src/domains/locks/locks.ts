@@ -1,34 +1,12 @@
 /**
- * The lock domain: a hash-based pool of futex mutexes (src/internal/mutex.ts), one per stripe,
+ * The lock domain: a hash-based pool of futex mutexes (src/internal/sync/mutex.ts), one per stripe,
  * each on its own 128-byte line. A key (hotkey, trade pair) maps to stripe
  * `hashPair(seed, hotkey, tradePairId) & (stripes - 1)` (seeded: chosen hotkeys cannot pile onto
  * one stripe). Two keys on one stripe share a lock: correct, at worst a little extra waiting.
  *
- * Region layout (one SharedArrayBuffer; lines of 128 bytes = 32 Int32 slots):
- *
- * | line        | slot / view           | name          | written by                | how |
- * | ----------- | --------------------- | ------------- | ------------------------- | --- |
- * | 0           | Int32 0..31           | header        | creator, once             | plain, before sharing (region.ts) |
- * | 1           | Int32 0               | kRecoveries   | recovering thread         | Atomics.add |
- * | 1           | Int32 1               | kTimeouts     | timed-out waiter          | Atomics.add |
- * | 1           | Int32 2               | kMaxWaitUs    | contended acquirer        | CAS loop (max) |
- * | 1           | BigInt64 2            | kWaitTotalUs  | contended acquirer        | Atomics.add |
- * | 1           | Int32 16              | kSnapshotMutex | engine.snapshot()        | Atomics only: a futex word (mutex.ts), owner tag in it |
- * | 2           | Int32 0..31           | kHistogram+b  | contended acquirer        | Atomics.add: waits with floor(log2(µs)) = b |
- * | 3 + s       | Int32 0               | kState        | any thread                | Atomics only: the futex word (mutex.ts) |
- * | 3 + s       | Float64 1             | kAcquired     | the owner, while holding  | plain; acquisitions of this stripe |
- * | 3 + s       | Float64 2             | kContended    | the owner, while holding  | plain; acquisitions that had to wait |
- * | 3 + s       | Float64 3             | kReentered    | the owner, while holding  | plain; re-entrant entries |
- *
- * Int32 1 of a stripe line is unused: re-entrancy depth is not shared state (below).
- *
- * Publication: the plain per-stripe slots are written only by the thread that holds the stripe,
- * between the acquiring CAS and the releasing `Atomics.exchange` of kState, so the mutex itself
- * orders them (the next owner sees them). `stats()` reads them without the lock: a racy but
- * untorn-enough snapshot for monitoring (each value is one aligned 8-byte word). The stats lines 1
- * and 2 are written only on the contended path, so the uncontended path touches the stripe's own
- * line and nothing else. Their writers and the snapshot, with the slow-lock hook's timing, are in
- * src/internal/lock-stats.ts.
+ * The region's layout (lines, slots, who writes each and how, what publishes the plain slots) is
+ * layout.ts; the stats lines' writers and the snapshot, with the slow-lock hook's timing, are
+ * lock-stats.ts. This file only decodes a stripe's word through mutex.ts (`isHeldBy`, `holderOf`).
  *
  * Re-entrancy: a thread that holds a stripe and asks for any key on it proceeds, including while
  * a pending `withLockAsync` of the same thread holds it: mutual exclusion is between threads, and
@@ -60,174 +38,35 @@
  * leaves the dead thread's other stripes held: recovery is idempotent, run it again.
  */
 import { threadId } from 'node:worker_threads';
-import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import { ErrorCode, SabStateError, callOptions, checkFunction, checkKey, describe, optPowerOfTwo, optTimeoutMs } from '../errors.ts';
-import { type HashKey, hashPair } from '../internal/hash.ts';
-import { forceRelease, kWaiters, lockAsync, lockSlow, ownerOf, tagOf, tryLock, unlock, wakeWaiters } from '../internal/mutex.ts';
-import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
+import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
+import { ErrorCode, SabStateError, checkFunction, checkKey } from '../../errors.ts';
+import { callOptions, optTimeoutMs } from '../../options.ts';
+import { type HashKey, hashPair } from '../../internal/hash/hash.ts';
+import { forceRelease, holderOf, isHeldBy, lockAsync, lockSlow, tryLock, unlock, wakeWaiters, wordHeldBy } from '../../internal/sync/mutex.ts';
+import { tagOf } from '../../internal/sync/thread-tag.ts';
+import { checkRegion } from '../../internal/region.ts';
+import { type LockHandle, kAcquired, kContended, kReentered, kSnapshotMutex, specOf, stripeCounter, stripeWord } from './layout.ts';
 import {
-  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, kHistLine, kStatsLine, lockStats, recordWait,
+  type LockCallOptions, type LockGuard, type LocalView, checkPairs, checkTimeout, dropOpenLevels, isThenable, leave, localViewOf, Guard,
+} from './local.ts';
+import {
+  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, lockStats, recordWait,
   reportSlow, slowLockOf,
-} from '../internal/lock-stats.ts';
+} from './lock-stats.ts';
 
-export type { LockStats, SlowLockInfo } from '../internal/lock-stats.ts';
+export type { LockStats, SlowLockInfo } from './lock-stats.ts';
 
 declareCrashPoints('locks', ['locks.recover.freed']);
 
-const kFirstStripeLine = kHistLine + 1;
-const kSnapshotMutex = kStatsLine * LINE_INTS + 16;
-const kState = 0;
-const kAcquired = 1; // Float64 index within a stripe line
-const kContended = 2;
-const kReentered = 3;
-const F64_PER_LINE = LINE_BYTES / 8;
 
-export const DEFAULT_STRIPES = 4096;
 /** Keys whose stripe a thread remembers (256 hotkeys x 51 trade pairs fit several times). */
 const kCacheMax = 1 << 16;
 
-export interface LockOptions {
-  readonly stripes: number;
-}
-export interface LockHandle {
-  readonly sab: SharedArrayBuffer;
-  readonly stripes: number;
-}
-/** Options of one lock call. */
-export interface LockCallOptions {
-  /** Give up after this many milliseconds with ERR_LOCK_TIMEOUT. Default: wait forever. */
-  readonly timeoutMs?: number;
-}
-/** A held lock: release() exactly once, on the thread that acquired it. */
-export interface LockGuard {
-  /**
-   * Gives the lock back.
-   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` if this thread no longer holds it (released
-   *   twice, or it ended with an enclosing withLock that took the stripe).
-   */
-  release(): void;
-  /**
-   * The same as release(), for `using`.
-   * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` as release().
-   */
-  [Symbol.dispose](): void;
-}
 
-export function resolveLockOptions(raw: unknown, path = 'options.lockStripes'): LockOptions {
-  return { stripes: optPowerOfTwo(raw, path, DEFAULT_STRIPES, 1 << 20) };
-}
-
-function specOf(stripes: number, key: HashKey): RegionSpec {
-  return { kind: RegionKind.LOCKS, key, params: [stripes] };
-}
-
-export function createLockHandle(opts: LockOptions, key: HashKey): LockHandle {
-  const bytes = (kFirstStripeLine + opts.stripes) * LINE_BYTES;
-  return { sab: createRegion(specOf(opts.stripes, key), bytes), stripes: opts.stripes };
-}
-
-function checkTimeout(opts: LockCallOptions | undefined): number {
-  if (opts === undefined) return Infinity;
-  return optTimeoutMs(callOptions(opts, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs');
-}
-
-/** Checks withLocks' keys before any shared step: an array of [hotkey, tradePairId] pairs, no holes. */
-function checkPairs(keys: unknown): ReadonlyArray<readonly [string, string]> {
-  if (!Array.isArray(keys)) throw new SabStateError(ErrorCode.INVALID_KEY, `keys must be an array of [hotkey, tradePairId] pairs, got ${describe(keys)}`);
-  for (let k = 0; k < keys.length; k++) {
-    // An index loop with `in`: a hole (new Array(n), [, pair]) is refused, not read as undefined.
-    const pair: unknown = k in keys ? keys[k] : undefined;
-    if (!Array.isArray(pair) || pair.length !== 2) {
-      throw new SabStateError(ErrorCode.INVALID_KEY, `keys[${k}] must be a [hotkey, tradePairId] pair, got ${k in keys ? describe(pair) : 'a hole'}`);
-    }
-    checkKey(pair[0], `keys[${k}][0] (hotkey)`);
-    checkKey(pair[1], `keys[${k}][1] (tradePairId)`);
-  }
-  return keys as ReadonlyArray<readonly [string, string]>;
-}
 
 /** The stripe of a key, for tests and internal callers only (not exported from the package). */
 export let stripeOfKey: (locks: LockDomain, hotkey: string, tradePairId: string) => number;
 
-/**
- * This thread's view of one lock region, with its re-entrancy state (thread-private, never
- * shared): depth[s] is the number of levels it holds on stripe s beyond the first (0 whenever it
- * does not hold s); gen[s] names the current acquisition for guards, bumped when an acquisition
- * ends with levels still open (leaked guards), which makes those guards stale. One per region per
- * thread (keyed by the SharedArrayBuffer), shared by every LockDomain of the thread on those
- * buffers, and by its guards (a guard is then four fields: this, its stripe, gen, released).
- */
-class LocalView {
-  readonly w: Int32Array;
-  readonly tag: number;
-  readonly depth: Int32Array;
-  readonly gen: Int32Array;
-  constructor(sab: SharedArrayBuffer, stripes: number) {
-    this.w = new Int32Array(sab);
-    this.tag = tagOf(threadId);
-    this.depth = new Int32Array(stripes);
-    this.gen = new Int32Array(stripes);
-  }
-}
-const localViews = new WeakMap<SharedArrayBuffer, LocalView>();
-
-function localViewOf(sab: SharedArrayBuffer, stripes: number): LocalView {
-  let r = localViews.get(sab);
-  if (r === undefined) localViews.set(sab, (r = new LocalView(sab, stripes)));
-  return r;
-}
-
-/** Gives back one level of stripe s (line offset i), held by this thread: the last one unlocks. */
-function leave(w: Int32Array, i: number, depth: Int32Array, s: number): void {
-  if (depth[s]! > 0) depth[s]!--;
-  else unlock(w, i);
-}
-
-/** Levels still open when the frame that took stripe s ends: they end with it (guards go stale). */
-function dropOpenLevels(depth: Int32Array, gen: Int32Array, s: number): void {
-  depth[s] = 0;
-  gen[s]!++;
-}
-
-/**
- * Guards of one stripe held by one thread are counted, not stacked: any release gives back one
- * level, so they may be released in any order. A guard belongs to one acquisition (gen).
- */
-class Guard implements LockGuard {
-  readonly #r: LocalView;
-  readonly #s: number;
-  readonly #gen: number;
-  #released = false;
-  constructor(r: LocalView, s: number) {
-    this.#r = r;
-    this.#s = s;
-    this.#gen = r.gen[s]!;
-  }
-  release(): void {
-    if (this.#released) throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released twice');
-    const r = this.#r;
-    const s = this.#s;
-    if (r.gen[s] !== this.#gen) {
-      throw new SabStateError(
-        ErrorCode.LOCK_NOT_HELD,
-        'lock guard of an acquisition that has ended (the withLock, withLocks or withLockAsync that took the stripe returned first)',
-      );
-    }
-    const i = (kFirstStripeLine + s) * LINE_INTS;
-    if ((Atomics.load(r.w, i + kState) & ~kWaiters) !== r.tag) {
-      throw new SabStateError(ErrorCode.LOCK_NOT_HELD, 'lock guard released by a thread that does not hold it');
-    }
-    this.#released = true;
-    leave(r.w, i, r.depth, s);
-  }
-  [Symbol.dispose](): void {
-    if (!this.#released) this.release();
-  }
-}
-
-function isThenable(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
-}
 
 /**
  * The lock domain (`engine.locks`): per-(hotkey, trade pair) locks, a pool of futex mutexes indexed by
@@ -269,13 +108,6 @@ export class LockDomain {
   }
 
   /**
-   * The stripe of a key (validated). A per-thread cache (hotkey → trade pair → stripe) skips
-   * hashing and validation for keys seen before: V8 caches a string's own hash, so two Map
-   * lookups cost far less than HalfSipHash over 55 characters. Bounded: cleared when full.
-   * @throws {@link SabStateError} `ERR_INVALID_KEY` if `hotkey` or `tradePairId` is not a non-empty
-   *   string of at most 256 characters.
-   */
-  /**
    * @internal Not part of the API (an image of the hash seed): kept only for bench/locks.ts,
    * which picks two keys on distinct stripes; use stripeOfKey from this module instead.
    */
@@ -283,6 +115,12 @@ export class LockDomain {
     return this.#stripeOf(hotkey, tradePairId);
   }
 
+  /**
+   * The stripe of a key (validated). A per-thread cache (hotkey → trade pair → stripe) skips
+   * hashing and validation for keys seen before: V8 caches a string's own hash, so two Map
+   * lookups cost far less than HalfSipHash over 55 characters. Bounded: cleared when full.
+   * ERR_INVALID_KEY if `hotkey` or `tradePairId` is not a non-empty string of at most 256 characters.
+   */
   #stripeOf(hotkey: string, tradePairId: string): number {
     const byTp = this.#cache.get(hotkey);
     if (byTp !== undefined) {
@@ -334,11 +172,11 @@ export class LockDomain {
   #withLock<T>(hotkey: string, tradePairId: string, fn: () => T, opts?: LockCallOptions): T {
     const s = this.#stripeOf(hotkey, tradePairId);
     const timeoutMs = opts === undefined ? Infinity : checkTimeout(opts);
-    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const i = stripeWord(s);
     const c = tryLock(this.#w, i, this.#tag);
-    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#reenter(s, i, fn);
+    if (wordHeldBy(c, this.#tag)) return this.#reenter(s, i, fn);
     if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    this.#f[stripeCounter(s, kAcquired)]!++;
     if (this.#slow !== null) this.#timer.acquiredAt = performance.now();
     let out: T;
     try {
@@ -362,14 +200,14 @@ export class LockDomain {
     const s = this.#stripeOf(hotkey, tradePairId);
     checkFunction(fn, 'withLockAsync: fn');
     const timeoutMs = checkTimeout(opts);
-    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const i = stripeWord(s);
     const t0 = performance.now();
     if (tryLock(this.#w, i, this.#tag) !== 0) {
       if (!(await lockAsync(this.#w, i, this.#tag, timeoutMs))) this.#timedOut(i, timeoutMs, `(${hotkey}, ${tradePairId})`);
       this.#recordWait(s, performance.now() - t0);
     }
     const t1 = performance.now();
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    this.#f[stripeCounter(s, kAcquired)]!++;
     try {
       return await fn();
     } finally {
@@ -400,9 +238,9 @@ export class LockDomain {
     const entered: number[] = [];
     try {
       for (const s of stripes) {
-        const i = (kFirstStripeLine + s) * LINE_INTS;
+        const i = stripeWord(s);
         const c = tryLock(this.#w, i, this.#tag);
-        if (c !== 0 && (c & ~kWaiters) === this.#tag) {
+        if (wordHeldBy(c, this.#tag)) {
           this.#depth[s]!++;
           entered.push(s);
           continue;
@@ -411,7 +249,7 @@ export class LockDomain {
           const left = deadline === Infinity ? Infinity : Math.max(0, deadline - performance.now());
           this.#acquireSlow(s, i, left, `stripe ${s} of withLocks`);
         }
-        this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+        this.#f[stripeCounter(s, kAcquired)]!++;
         taken.push(s);
       }
       const out = fn();
@@ -421,9 +259,9 @@ export class LockDomain {
       for (let k = taken.length - 1; k >= 0; k--) {
         const s = taken[k]!;
         if (this.#depth[s] !== 0) dropOpenLevels(this.#depth, this.#gen, s);
-        unlock(this.#w, (kFirstStripeLine + s) * LINE_INTS);
+        unlock(this.#w, stripeWord(s));
       }
-      for (const s of entered) leave(this.#w, (kFirstStripeLine + s) * LINE_INTS, this.#depth, s);
+      for (const s of entered) leave(this.#w, stripeWord(s), this.#depth, s);
     }
   }
 
@@ -438,9 +276,9 @@ export class LockDomain {
   acquire(hotkey: string, tradePairId: string, opts?: LockCallOptions): LockGuard {
     const s = this.#stripeOf(hotkey, tradePairId);
     const timeoutMs = checkTimeout(opts);
-    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const i = stripeWord(s);
     const c = tryLock(this.#w, i, this.#tag);
-    if (c !== 0 && (c & ~kWaiters) === this.#tag) return this.#enterGuard(s, i);
+    if (wordHeldBy(c, this.#tag)) return this.#enterGuard(s, i);
     if (c !== 0) this.#acquireSlow(s, i, timeoutMs, `(${hotkey}, ${tradePairId})`);
     return this.#ownGuard(s, i);
   }
@@ -452,10 +290,10 @@ export class LockDomain {
    */
   tryAcquire(hotkey: string, tradePairId: string): LockGuard | null {
     const s = this.#stripeOf(hotkey, tradePairId);
-    const i = (kFirstStripeLine + s) * LINE_INTS;
+    const i = stripeWord(s);
     const c = tryLock(this.#w, i, this.#tag);
     if (c === 0) return this.#ownGuard(s, i);
-    return (c & ~kWaiters) === this.#tag ? this.#enterGuard(s, i) : null;
+    return wordHeldBy(c, this.#tag) ? this.#enterGuard(s, i) : null;
   }
 
   /**
@@ -465,7 +303,7 @@ export class LockDomain {
    */
   isHeld(hotkey: string, tradePairId: string): boolean {
     const s = this.#stripeOf(hotkey, tradePairId);
-    return Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0;
+    return holderOf(this.#w, stripeWord(s)) !== -1;
   }
 
   /**
@@ -475,7 +313,7 @@ export class LockDomain {
    */
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean {
     const s = this.#stripeOf(hotkey, tradePairId);
-    return (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) & ~kWaiters) === this.#tag;
+    return isHeldBy(this.#w, stripeWord(s), this.#tag);
   }
 
   /**
@@ -485,7 +323,7 @@ export class LockDomain {
    */
   ownerOf(hotkey: string, tradePairId: string): number {
     const s = this.#stripeOf(hotkey, tradePairId);
-    return ownerOf(Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState));
+    return holderOf(this.#w, stripeWord(s));
   }
 
   /**
@@ -500,7 +338,7 @@ export class LockDomain {
     const tag = tagOf(deadThreadId);
     let n = 0;
     for (let s = 0; s < this.stripes; s++) {
-      const i = (kFirstStripeLine + s) * LINE_INTS;
+      const i = stripeWord(s);
       if (forceRelease(this.#w, i, tag)) {
         // freed, its waiters woken; the dead thread's depth was private and died with it
         crashPoint('locks.recover.freed');
@@ -523,7 +361,7 @@ export class LockDomain {
     const w = this.#w;
     const c = tryLock(w, kSnapshotMutex, this.#tag);
     if (c !== 0) {
-      if ((c & ~kWaiters) === this.#tag) throw new SabStateError(ErrorCode.LOCK_TIMEOUT, 'engine.snapshot called inside a snapshot of the same thread');
+      if (wordHeldBy(c, this.#tag)) throw new SabStateError(ErrorCode.LOCK_TIMEOUT, 'engine.snapshot called inside a snapshot of the same thread');
       if (!lockSlow(w, kSnapshotMutex, this.#tag, timeoutMs)) {
         throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `the snapshot mutex was not acquired within ${timeoutMs} ms (another snapshot of this engine is running)`);
       }
@@ -542,23 +380,22 @@ export class LockDomain {
     let reentered = 0;
     let held = 0;
     for (let s = 0; s < this.stripes; s++) {
-      const f = (kFirstStripeLine + s) * F64_PER_LINE;
-      acquisitions += this.#f[f + kAcquired]!;
-      contended += this.#f[f + kContended]!;
-      reentered += this.#f[f + kReentered]!;
-      if (Atomics.load(this.#w, (kFirstStripeLine + s) * LINE_INTS + kState) !== 0) held++;
+      acquisitions += this.#f[stripeCounter(s, kAcquired)]!;
+      contended += this.#f[stripeCounter(s, kContended)]!;
+      reentered += this.#f[stripeCounter(s, kReentered)]!;
+      if (holderOf(this.#w, stripeWord(s)) !== -1) held++;
     }
     return lockStats(this.#w, this.#big, { stripes: this.stripes, acquisitions, contended, reentered, held });
   }
 
   #ownGuard(s: number, i: number): LockGuard {
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kAcquired]!++;
+    this.#f[stripeCounter(s, kAcquired)]!++;
     return new Guard(this.#r, s);
   }
 
   #enterGuard(s: number, i: number): LockGuard {
     this.#depth[s]!++;
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kReentered]!++;
+    this.#f[stripeCounter(s, kReentered)]!++;
     return new Guard(this.#r, s);
   }
 
@@ -568,7 +405,7 @@ export class LockDomain {
 
   #reenter<T>(s: number, i: number, fn: () => T): T {
     this.#depth[s]!++;
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kReentered]!++;
+    this.#f[stripeCounter(s, kReentered)]!++;
     try {
       return fn();
     } finally {
@@ -583,13 +420,13 @@ export class LockDomain {
   }
 
   #recordWait(s: number, ms: number): void {
-    this.#f[(kFirstStripeLine + s) * F64_PER_LINE + kContended]!++;
+    this.#f[stripeCounter(s, kContended)]!++;
     recordWait(this.#w, this.#big, ms);
   }
 
   #timedOut(i: number, timeoutMs: number, what: string): never {
     countTimeout(this.#w);
-    const owner = ownerOf(Atomics.load(this.#w, i + kState));
+    const owner = holderOf(this.#w, i);
     throw new SabStateError(
       ErrorCode.LOCK_TIMEOUT,
       `lock ${what} not acquired within ${timeoutMs} ms; held by thread ${owner === -1 ? '(none now)' : owner}`,

@@ -18,7 +18,7 @@
  *
  * FORMAT (version 1). Byte 0 is kFormatVersion; then exactly one value; nothing after it. A
  * value is one tag byte and its payload (varint = unsigned LEB128, at most 5 bytes; all
- * fixed-size numbers little-endian). Tag values are in codec-format.ts.
+ * fixed-size numbers little-endian). Tag values are in format.ts.
  *
  * | tag          | payload                               | value                              |
  * | ------------ | ------------------------------------- | ---------------------------------- |
@@ -42,7 +42,7 @@
  * | 0x11 ORDER   | 6 values, in kOrderKeys order         | in exactly this order              |
  * | 0x12 SOURCE  | 11 values, in kPriceSourceKeys order  | (an order's price source)          |
  *
- * The dictionary (codec-format.ts) holds the keys of the known shapes, the keys of elimination
+ * The dictionary (format.ts) holds the keys of the known shapes, the keys of elimination
  * rows and later validator versions, enum values (LONG/SHORT/FLAT, price sources, elimination
  * reasons) and trade pair ids and names. Versioning: tags, shapes and dictionary are frozen for
  * a version; any change bumps kFormatVersion and decoders refuse versions they do not know.
@@ -53,7 +53,7 @@
  * a SHAPE_DEF the first time that list appears in the value, a SHAPE_REF after (an OBJECT if
  * it has an undefined value, or past kMaxValueShapes lists), so nothing is lost, and its values
  * keep using the known shapes. Learned shapes also make later validator versions (orders with
- * bid/ask/src..., which are not the known shapes) fast: codec-shapes.ts caches them per thread
+ * bid/ask/src..., which are not the known shapes) fast: shapes.ts caches them per thread
  * and compiles an object-literal builder (decode) and a named-load writer (encode) for the
  * shapes met often. Every value is
  * tagged, so a known field of an unexpected type (a vwap of null, a price that is a string)
@@ -71,7 +71,7 @@
  * JSON.stringify drops them; symbol-keyed and non-enumerable properties are ignored, as JSON
  * does. No toJSON call: an object with a toJSON method is refused (the method is a function).
  *
- * Decoding garbage: see codec-decode.ts. It throws a plain Error ("codec: corrupt input ..."),
+ * Decoding garbage: see decode.ts. It throws a plain Error ("codec: corrupt input ..."),
  * in time and memory linear in the input size.
  *
  * Threads and aliasing: state is per thread (module level). The view returned by an encode is
@@ -95,17 +95,17 @@
  * - one growable scratch buffer per thread for encoding; the decoder caches its views per input
  *   buffer (records decoded out of one shared heap allocate no views); format constants are
  *   module-level consts in the hot modules (V8 folds those, not imported bindings);
- * - learned shapes (codec-shapes.ts) give unknown shapes met often the same treatment through
+ * - learned shapes (shapes.ts) give unknown shapes met often the same treatment through
  *   compiled builders and writers; a SHAPE_DEF already met is found by hashing its key bytes;
  * - invalid values cost nothing on the hot path: cycles show up as excess depth, and the path
  *   of the culprit is found by a second, slow walk only when the encode has failed.
  */
-import { ErrorCode, SabStateError } from '../errors.ts';
-import { decodeRoot } from './codec-decode.ts';
-import { beginEncode, endEncode, kInvalid, writeObject, writeValue } from './codec-encode.ts';
-import { kMaxDepth } from './codec-format.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
+import { decodeRoot } from './decode.ts';
+import { beginEncode, endEncode, kInvalid, writeObject, writeValue } from './encode.ts';
+import { kMaxDepth } from './format.ts';
 
-export { kFormatVersion, kMaxDepth } from './codec-format.ts';
+export { kFormatVersion, kMaxDepth } from './format.ts';
 
 // ---- slow path: naming the first non-JSON value ------------------------------------------------
 // The encoder keeps neither a path nor the set of ancestors, to stay fast; when it throws
