@@ -26,7 +26,7 @@ import {
   encodePositionHead,
   encodeValue,
 } from '../src/internal/codec/codec.ts';
-import { realPositionTexts } from '../test/helpers/data.ts';
+import { realPositionTexts } from '../support/data.ts';
 
 type Obj = Record<string, unknown>;
 const ms = Number(process.env.BENCH_MS ?? 300);

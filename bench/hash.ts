@@ -12,7 +12,7 @@
 import { Bench } from 'tinybench';
 import { halfSipHashBytes, hashKeyFromSeed, hashPair, hashString, utf16leBytes } from '../src/internal/hash/hash.ts';
 import { type NativeHash, loadNativeHash, nativeBinaryPath } from '../src/internal/hash/native.ts';
-import { prng } from '../test/helpers/seed.ts';
+import { prng } from '../support/prng.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 300);
 const key = hashKeyFromSeed(0x9e3779b97f4a7c15n);

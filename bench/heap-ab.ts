@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { realPositionTexts } from '../test/helpers/data.ts';
+import { realPositionTexts } from '../support/data.ts';
 
 type Obj = Record<string, unknown>;
 interface Row { task: string; wallNs: number; cpuNs: number }

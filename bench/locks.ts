@@ -24,7 +24,7 @@ import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { createEngine } from '../src/index.ts';
 import { kWaiters, lockSlow, tryLock, unlock } from '../src/internal/sync/mutex.ts';
 import { tagOf } from '../src/internal/sync/thread-tag.ts';
-import { tsWorker } from '../test/helpers/workers.ts';
+import { tsWorker } from '../support/workers.ts';
 
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';
 const ms = Number(process.env.BENCH_MS ?? 1000);

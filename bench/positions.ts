@@ -17,7 +17,7 @@ import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { LockDomain } from '../src/domains/locks/locks.ts';
 import { createLockHandle, resolveLockOptions } from '../src/domains/locks/layout.ts';
 import { type Position, PositionsDomain, createPositionsHandle, resolvePositionsOptions } from '../src/domains/positions.ts';
-import { realPositionTexts } from '../test/helpers/data.ts';
+import { realPositionTexts } from '../support/data.ts';
 
 type Obj = Record<string, unknown>;
 const ms = Number(process.env.BENCH_MS ?? 300);

@@ -18,7 +18,7 @@ import { once } from 'node:events';
 import { GeneralDomain, createGeneralHandle, resolveGeneralOptions } from '../src/domains/general.ts';
 import type { GeneralHandle } from '../src/domains/general.ts';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
-import { tsWorker } from '../test/helpers/workers.ts';
+import { tsWorker } from '../support/workers.ts';
 
 const key = hashKeyFromSeed(0x9e3779b97f4a7c15n);
 const HK = '5DUSnf8Cv8TG5pxmYB6EzRuHxmNQK6DUc3FxCuFpFhgSZ9Th';

@@ -47,7 +47,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import type { Engine, EngineOptions } from '../src/index.ts';
-import { realDeparted, realPositions } from '../test/helpers/data.ts';
+import { realDeparted, realPositions } from '../support/data.ts';
 
 const { values: args } = parseArgs({
   options: { vs: { type: 'string' }, before: { type: 'string' }, runs: { type: 'string' }, json: { type: 'boolean' } },

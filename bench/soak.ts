@@ -26,8 +26,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { createEngine } from '../src/index.ts';
-import { bundledWorker } from '../test/helpers/workers.ts';
-import { realPositionTexts } from '../test/helpers/data.ts';
+import { bundledWorker } from '../support/workers.ts';
+import { realPositionTexts } from '../support/data.ts';
 import { Counter, kCounters, kLedgerInts, kPending, kOrders, kPositions, reconcile } from './workers/soak-worker.ts';
 import { type Series, svgChart } from './svg-chart.ts';
 

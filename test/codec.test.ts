@@ -14,7 +14,7 @@ import {
 } from '../src/internal/codec/codec.ts';
 import { SabStateError } from '../src/errors.ts';
 import { fcParams, prng } from './helpers/seed.ts';
-import { realPositionTexts } from './helpers/data.ts';
+import { realPositionTexts } from '../support/data.ts';
 
 type Obj = Record<string, unknown>;
 const RAW: string[] = realPositionTexts();

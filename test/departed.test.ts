@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { ErrorCode, SabStateError } from '../src/errors.ts';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { DepartedDomain, createDepartedHandle, resolveDepartedOptions } from '../src/domains/departed.ts';
-import { realDeparted } from './helpers/data.ts';
+import { realDeparted } from '../support/data.ts';
 import { fcParams, seed } from './helpers/seed.ts';
 import { code } from './helpers/errors.ts';
 

@@ -8,7 +8,7 @@ import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine, EngineHandle, EngineOptions, Position } from '../src/index.ts';
 import { MAX_HEAP_BYTES, MIN_HEAP_BYTES } from '../src/internal/store/heap.ts';
 import { ringRegionBytes } from '../src/internal/store/ring.ts';
-import { realPositionTexts } from './helpers/data.ts';
+import { realPositionTexts } from '../support/data.ts';
 import { tsWorker } from './helpers/workers.ts';
 import type { AllData, AllResult, HoldData } from './workers/engine-fixture.ts';
 import { code } from './helpers/errors.ts';

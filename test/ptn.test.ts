@@ -10,7 +10,7 @@ import { dirname, join, relative } from 'node:path';
 import { createEngine, exportValidatorTree, importValidatorTree, SabStateError } from '../src/index.ts';
 import type { Engine, EngineOptions, ImportReport, Position } from '../src/index.ts';
 import { pyJsonDumps } from '../src/ptn/py-json.ts';
-import { realDeparted, realDepartedText, realPositionTexts } from './helpers/data.ts';
+import { realDeparted, realDepartedText, realPositionTexts } from '../support/data.ts';
 
 const HK = '5GhCxfBcA7Ur5iiAS343xwvrYHTUfBjBi4JimiL5LhujRT9t';
 const OPTIONS: EngineOptions = SMALL_ENGINE;

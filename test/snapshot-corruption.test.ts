@@ -13,7 +13,7 @@ import { createEngine, SabStateError } from '../src/index.ts';
 import type { Engine, Position } from '../src/index.ts';
 import { engineSeedOf } from '../src/engine.ts';
 import { prng, seed } from './helpers/seed.ts';
-import { realDeparted, realPositionTexts } from './helpers/data.ts';
+import { realDeparted, realPositionTexts } from '../support/data.ts';
 import { SMALL_ENGINE, tempDirs } from './helpers/temp.ts';
 
 const RUNS = Number(process.env.SABSTATE_CORRUPT_RUNS ?? 30) || 30;

@@ -8,7 +8,7 @@ import { readFileSync, readdirSync, truncateSync, unlinkSync, writeFileSync } fr
 import { join } from 'node:path';
 import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine, EngineOptions, Position } from '../src/index.ts';
-import { realDeparted, realPositionTexts } from './helpers/data.ts';
+import { realDeparted, realPositionTexts } from '../support/data.ts';
 import { runWorkers } from './helpers/workers.ts';
 import type { SaverData } from './workers/engine-fixture.ts';
 import { SMALL_ENGINE, tempDirs } from './helpers/temp.ts';

@@ -14,7 +14,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { type EngineHandle, type Position, SabStateError, attachEngine } from '../../src/index.ts';
-import { prng } from '../../test/helpers/seed.ts';
+import { prng } from '../../support/prng.ts';
 
 export const kLedgerInts = 4;
 export const kPending = 0;

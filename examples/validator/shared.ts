@@ -32,11 +32,11 @@ export const TRADE_PAIRS: [string, string, number, number, number][] = [
 
 export const FIXTURES = new URL('../../test/fixtures/ptn/', import.meta.url);
 
-// The fixture readers, the PRNG and the TypeScript worker starter have one copy, the test
-// helpers' (the demo runs from a checkout of the repository, through tsx, like the tests).
-export { realPositionTexts, realDeparted } from '../../test/helpers/data.ts';
-export { prng } from '../../test/helpers/seed.ts';
-export { tsWorker } from '../../test/helpers/workers.ts';
+// The fixture readers, the PRNG and the TypeScript worker starter have one copy, in support/
+// (shared with the tests and benchmarks; the demo runs from a checkout, through tsx, like them).
+export { realPositionTexts, realDeparted } from '../../support/data.ts';
+export { prng } from '../../support/prng.ts';
+export { tsWorker } from '../../support/workers.ts';
 
 export function fixturesPresent(): boolean {
   return existsSync(new URL('ptn-miner-positions.json', FIXTURES));

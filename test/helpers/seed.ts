@@ -18,13 +18,4 @@ export function fcParams(numRuns?: number): { seed: number; numRuns?: number } {
 
 export const stressScale: number = Number(process.env.SABSTATE_STRESS_SCALE ?? 1) || 1;
 
-/** A small seeded PRNG (mulberry32) for stress workers: same seed, same sequence. */
-export function prng(s: number): () => number {
-  let a = s >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from '../../support/prng.ts';

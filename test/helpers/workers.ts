@@ -3,22 +3,12 @@
  * finished in `timeoutMs`, every one is terminated and the promise rejects, so a deadlock fails
  * the test instead of hanging CI. Workers are TypeScript files started through `tsWorker`.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker, type WorkerOptions } from 'node:worker_threads';
-import { buildSync } from 'esbuild';
+import type { Worker, WorkerOptions } from 'node:worker_threads';
+import { tsWorker } from '../../support/workers.ts';
 
-/**
- * A Worker running a TypeScript file. `--import tsx` does not reach worker threads on Node 20
- * (module hooks are per thread), so the worker boots from a tiny ESM snippet that registers
- * tsx's loader in its own thread, then imports the file.
- */
-export function tsWorker(file: URL, options: WorkerOptions = {}): Worker {
-  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(file.href)}); })`;
-  return new Worker(boot, { ...options, eval: true });
-}
+// Starting a worker on a TypeScript file is shared with the examples and benchmarks: support/.
+export { bundledWorker, tsWorker } from '../../support/workers.ts';
+
 
 export interface WorkerRun<R> {
   results: R[];
@@ -73,30 +63,6 @@ export function runWorkers<R = unknown>(
   });
 }
 
-const bundles = new Map<string, string>();
-
-/**
- * A Worker running a TypeScript file bundled once per process (esbuild, the compiler tsx itself
- * uses) into one ESM file: it starts in tens of milliseconds instead of the hundreds tsx needs to
- * register and compile in each new thread. For tests that start hundreds of workers (the kill
- * storm). The bundle carries its own copy of the library, like any worker's module graph.
- */
-export function bundledWorker(file: URL, options: WorkerOptions = {}): Worker {
-  let out = bundles.get(file.href);
-  if (out === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'sabstate-worker-'));
-    out = join(dir, `${basename(fileURLToPath(file), '.ts')}.mjs`);
-    buildSync({
-      entryPoints: [fileURLToPath(file)], bundle: true, platform: 'node', format: 'esm', target: 'node20', outfile: out, logLevel: 'error',
-      // Bundled CommonJS dependencies may call require(): give the ESM bundle one.
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
-    });
-    const made = out;
-    process.once('exit', () => rmSync(dirname(made), { recursive: true, force: true }));
-    bundles.set(file.href, out);
-  }
-  return new Worker(out, options);
-}
 
 /** Resolves with p's value, or rejects with "timed out: <what> within <ms> ms" (a hard timeout). */
 export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

@@ -5,7 +5,7 @@ import { type LockHandle, createLockHandle, resolveLockOptions } from '../../src
 import {
   PositionsDomain, createPositionsHandle, resolvePositionsOptions, type Position, type PositionsDeps, type PositionsHandle,
 } from '../../src/domains/positions.ts';
-import { realPositions } from '../helpers/data.ts';
+import { realPositions } from '../../support/data.ts';
 
 export interface Fixture {
   key: HashKey;

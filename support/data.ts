@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-const dir = new URL('../fixtures/ptn/', import.meta.url);
+const dir = new URL('../test/fixtures/ptn/', import.meta.url);
 
 /** The position files' exact text, as the Python validator wrote them. */
 export function realPositionTexts(): string[] {
