@@ -16,7 +16,7 @@ import { Bench } from 'tinybench';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { LockDomain } from '../src/domains/locks/locks.ts';
 import { createLockHandle, resolveLockOptions } from '../src/domains/locks/layout.ts';
-import { type Position, PositionsDomain, createPositionsHandle, resolvePositionsOptions } from '../src/domains/positions.ts';
+import { type Position, PositionsDomain, createPositionsHandle, resolvePositionsOptions } from '../src/domains/positions/positions.ts';
 import { realPositionTexts } from '../support/data.ts';
 
 type Obj = Record<string, unknown>;

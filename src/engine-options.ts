@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { checkKnownKeys, optObject, optPositiveInt, optionError } from './options.ts';
 import { type HashKey, hashKeyFromSeed } from './internal/hash/hash.ts';
 import { resolveLockOptions } from './domains/locks/layout.ts';
-import { type PositionsOptions, resolvePositionsOptions } from './domains/positions.ts';
+import { type PositionsOptions, resolvePositionsOptions } from './domains/positions/positions.ts';
 import { type DepartedOptions, resolveDepartedOptions } from './domains/departed.ts';
 import { type EliminationsOptions, resolveEliminationsOptions } from './domains/eliminations.ts';
 import { type ResolvedGeneralOptions, resolveGeneralOptions } from './domains/general.ts';

@@ -30,7 +30,7 @@ import { decodeValue, encodeValue } from './internal/codec/codec.ts';
 import { LAYOUT_VERSION } from './internal/region.ts';
 import { readSnapshot, writeSnapshot } from './internal/files/snapshot-files.ts';
 import { MAP_DEFAULTS } from './domains/general.ts';
-import type { Position } from './domains/positions.ts';
+import type { Position } from './domains/positions/positions.ts';
 import type { EliminationRow } from './domains/eliminations.ts';
 import type { Engine } from './engine.ts';
 import { loadPositions } from './ptn/tree.ts';

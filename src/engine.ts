@@ -18,7 +18,7 @@ import { ThreadRegistry, createThreadRegistry } from './internal/sync/threads.ts
 import { EngineRecovery, type WatchStats } from './engine-recovery.ts';
 import { LockDomain, type LockStats } from './domains/locks/locks.ts';
 import { type LockHandle, createLockHandle } from './domains/locks/layout.ts';
-import { type PositionsHandle, type PositionsStats, PositionsDomain, createPositionsHandle } from './domains/positions.ts';
+import { type PositionsHandle, type PositionsStats, PositionsDomain, createPositionsHandle } from './domains/positions/positions.ts';
 import { type DepartedHandle, type DepartedStats, DepartedDomain, createDepartedHandle } from './domains/departed.ts';
 import { type EliminationsHandle, type EliminationsStats, EliminationsDomain, createEliminationsHandle } from './domains/eliminations.ts';
 import { type GeneralHandle, type GeneralStats, type MapStore, GeneralDomain, createGeneralHandle } from './domains/general.ts';

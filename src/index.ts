@@ -13,7 +13,7 @@ export type { QueueNames, CounterNames, MapNames, EngineOptions, QueueOptions, R
 export type { ErrorCodeValue } from './errors.ts';
 export type { LockDomain, LockStats, SlowLockInfo } from './domains/locks/locks.ts';
 export type { LockCallOptions, LockGuard } from './domains/locks/local.ts';
-export type { PositionsDomain, OpenPositionHead, Position, PositionHead, PositionsStats } from './domains/positions.ts';
+export type { PositionsDomain, OpenPositionHead, Position, PositionHead, PositionsStats } from './domains/positions/positions.ts';
 export type { EliminationsDomain, EliminationRow, EliminationsStats } from './domains/eliminations.ts';
 export type { DepartedDomain, DepartedEntry, DepartedStats } from './domains/departed.ts';
 export type { GeneralDomain, GeneralMap, GeneralStats } from './domains/general.ts';

@@ -9,7 +9,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { AsyncEngine } from '../src/index.ts';
-import type { Position } from '../src/domains/positions.ts';
+import type { Position } from '../src/domains/positions/positions.ts';
 import { SabStateError } from '../src/errors.ts';
 
 const codeOf = (e: unknown): string => (e instanceof SabStateError ? e.code : `not a SabStateError: ${String(e)}`);

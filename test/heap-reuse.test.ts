@@ -11,7 +11,7 @@ import { SabStateError } from '../src/errors.ts';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { SharedHeap, createHeapHandle, kBlockHeaderBytes } from '../src/internal/store/heap.ts';
 import { verifyHeap } from '../src/internal/store/heap-sweep.ts';
-import type { Position } from '../src/domains/positions.ts';
+import type { Position } from '../src/domains/positions/positions.ts';
 import { fcParams, seed } from './helpers/seed.ts';
 import { fixture, saveLocked } from './workers/positions-fixture.ts';
 

@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { OrderCache, RecordMemo } from '../src/domains/position-cache.ts';
+import { OrderCache, RecordMemo } from '../src/domains/positions/cache.ts';
 
 test('OrderCache: bounded in bytes as well as entries; the oldest go first; a new stamp replaces', () => {
   const c = new OrderCache(1 << 20, 64 * 1024);

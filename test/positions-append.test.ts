@@ -1,5 +1,5 @@
 // The order step without the history (issue 12): positions.getOpenHead / appendOrder, and the
-// per-hotkey index (position-index.ts). Unit semantics, refusals that leave the state unchanged,
+// per-hotkey index (positions/hotkey-index.ts). Unit semantics, refusals that leave the state unchanged,
 // and a real worker_threads run with several hotkeys shared by every thread (no lost update, the
 // index complete and in first-save order). Costs (flatness, GC) are in bench/order-path.ts.
 import { test } from 'uvu';
@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { createEngine } from '../src/index.ts';
 import { ErrorCode } from '../src/errors.ts';
 import { SharedHeap } from '../src/internal/store/heap.ts';
-import type { Position, PositionHead } from '../src/domains/positions.ts';
+import type { Position, PositionHead } from '../src/domains/positions/positions.ts';
 import { seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
 import { code } from './helpers/errors.ts';

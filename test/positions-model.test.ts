@@ -5,7 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { code } from './helpers/errors.ts';
-import { type Position, PositionsDomain } from '../src/domains/positions.ts';
+import { type Position, PositionsDomain } from '../src/domains/positions/positions.ts';
 import { fcParams } from './helpers/seed.ts';
 import { type Fixture, fixture, realPositionObjects } from './workers/positions-fixture.ts';
 

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { once } from 'node:events';
-import { type Position } from '../src/domains/positions.ts';
+import { type Position } from '../src/domains/positions/positions.ts';
 import { decodeOrder, decodePositionHead } from '../src/internal/codec/codec.ts';
 import { seed, stressScale } from './helpers/seed.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';

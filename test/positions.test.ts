@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ErrorCode, SabStateError } from '../src/errors.ts';
 import { decodeOrder, decodePositionHead } from '../src/internal/codec/codec.ts';
-import { type Position, PositionsDomain, resolvePositionsOptions } from '../src/domains/positions.ts';
+import { type Position, PositionsDomain, resolvePositionsOptions } from '../src/domains/positions/positions.ts';
 import { fixture, realPositionObjects, saveLocked, tpOf } from './workers/positions-fixture.ts';
 import { code } from './helpers/errors.ts';
 

@@ -20,7 +20,7 @@
  * - Errors are SabStateErrors with the engine's codes; a store that cannot be reached is
  *   ERR_CONNECTION (Redis only). Refused means unchanged.
  */
-import type { Position, PositionHead } from '../domains/positions.ts';
+import type { Position, PositionHead } from '../domains/positions/positions.ts';
 import type { EliminationRow } from '../domains/eliminations.ts';
 import type { DepartedEntry } from '../domains/departed.ts';
 import type { GateState } from '../internal/sync/sync-gate.ts';

@@ -22,8 +22,8 @@
  */
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import { optObject } from '../options.ts';
-import type { Position } from '../domains/positions.ts';
-import { validatePosition } from '../domains/position-record.ts';
+import type { Position } from '../domains/positions/positions.ts';
+import { validatePosition } from '../domains/positions/record.ts';
 import type { AsyncOpenPositionHead, AsyncPositions, PositionHead } from '../async/types.ts';
 import { POS_DELETE, POS_GET, POS_GET_OPEN, POS_LIST, POS_WRITE } from './scripts.ts';
 import { type RedisStore, dec, enc } from './store.ts';

@@ -4,7 +4,7 @@ import { LockDomain } from '../../src/domains/locks/locks.ts';
 import { type LockHandle, createLockHandle, resolveLockOptions } from '../../src/domains/locks/layout.ts';
 import {
   PositionsDomain, createPositionsHandle, resolvePositionsOptions, type Position, type PositionsDeps, type PositionsHandle,
-} from '../../src/domains/positions.ts';
+} from '../../src/domains/positions/positions.ts';
 import { realPositions } from '../../support/data.ts';
 
 export interface Fixture {

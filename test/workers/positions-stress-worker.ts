@@ -11,7 +11,7 @@ import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
 import { LockDomain } from '../../src/domains/locks/locks.ts';
 import { type LockHandle } from '../../src/domains/locks/layout.ts';
-import { PositionsDomain, type PositionsHandle } from '../../src/domains/positions.ts';
+import { PositionsDomain, type PositionsHandle } from '../../src/domains/positions/positions.ts';
 import { type StressKey, problem } from './positions-fixture.ts';
 import { prng } from '../helpers/seed.ts';
 

@@ -10,7 +10,7 @@
  *    waits, runs in the exit handler);
  * 2. (repairStore, scheduled after every pending exit has had its step 1) under the gate's freeze (every live write finished, new ones held back; the recovering
  *    thread may write): the domain's own repair completes or undoes a half-done multi-table
- *    write (positions: position-repair.ts), then every table's counters are recounted from its
+ *    write (positions: positions/repair.ts), then every table's counters are recounted from its
  *    slots, then the heap sweep (heap-sweep.ts) frees what nothing refers to, puts free blocks
  *    back on their lists and sets the heap counters from the walk.
  * Between 1 and 2 live threads go on: every half-done state a dead writer can leave is one that

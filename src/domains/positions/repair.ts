@@ -3,16 +3,16 @@
  * write-gate freeze, before the dead thread's lock stripes are released) to complete or undo a
  * save or delete that a terminated thread left half done, and what engine.verify() reports.
  *
- * Invariants (position-write.ts publishes in an order that keeps readers right between steps;
+ * Invariants (positions/write.ts publishes in an order that keeps readers right between steps;
  * these say what must hold once no write is in flight):
  * 1. every record whose flag says open is named by the open index entry of (hotkey, its trade pair);
  * 2. every open index entry names a record of that hotkey that is open on that trade pair;
  * 3. at most one open record per (hotkey, trade pair);
- * 4. every record's uuid is in its hotkey's index (position-index.ts) exactly once, every entry
+ * 4. every record's uuid is in its hotkey's index (positions/hotkey-index.ts) exactly once, every entry
  *    names a stored record and lies below its hotkey's counter, and every counter has an entry;
  * 5. the blocks: records, their chunks, index entries and lists are live blocks (heap-sweep.ts).
  *
- * What a dead writer can leave (position-write.ts crash table) breaks only 1, 2, 4 and 5, and each
+ * What a dead writer can leave (positions/write.ts crash table) breaks only 1, 2, 4 and 5, and each
  * break has one repair that makes the state what a completed or an undone write would be:
  * a missing entry of 1 is published (the save had published its record: completed), a stale
  * entry of 2 is removed (the save or delete had not reached or had passed its record: undone or
@@ -21,10 +21,10 @@
  * of 3 cannot come from a crash (a save refuses a second open position before it publishes
  * anything) and is reported, not repaired.
  */
-import type { Mark } from '../internal/store/heap-sweep.ts';
-import { Version } from '../internal/store/table.ts';
-import { ReadMode, readRecordValue, readUuid, uuidBytes } from './position-record.ts';
-import type { PositionStore } from './position-write.ts';
+import type { Mark } from '../../internal/store/heap-sweep.ts';
+import { Version } from '../../internal/store/table.ts';
+import { ReadMode, readRecordValue, readUuid, uuidBytes } from './record.ts';
+import type { PositionStore } from './write.ts';
 
 interface Rec {
   hotkey: string;

@@ -25,7 +25,7 @@
  * | (hotkey, seqKey(i)) | entry     | the writer that got i from kIdxNext, recovery (repair) | table.publish (claim) |
  * | (hotkey, seqKey(i)) | (removed) | delete, a save undoing its listing, recovery | table.remove CAS |
  *
- * Crash table (a thread terminated right after the step; recovery: position-repair.ts under the
+ * Crash table (a thread terminated right after the step; recovery: positions/repair.ts under the
  * write gate's freeze):
  *
  * | step                                   | leaves                                   | recovery |
@@ -40,10 +40,10 @@
  * or finds the counter at or below i (it raises it past i); either way before its record is
  * published, so no reader sees a stored position missing from the list.
  */
-import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import type { SharedHeap } from '../internal/store/heap.ts';
-import { ABSENT, type SharedTable, Version, notWhole } from '../internal/store/table.ts';
-import { readUuid, uuidBytes } from './position-record.ts';
+import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
+import type { SharedHeap } from '../../internal/store/heap.ts';
+import { ABSENT, type SharedTable, Version, notWhole } from '../../internal/store/table.ts';
+import { readUuid, uuidBytes } from './record.ts';
 
 declareCrashPoints('positions', ['positions.index.counted', 'positions.index.trimmed']);
 

@@ -3,19 +3,19 @@
  * shared heap, with lock-free reads (README, guarantees 1-3 and 5).
  *
  * Structures (all on the table.ts / heap.ts code, one heap for the domain):
- * - records:  (miner_hotkey, position_uuid) -> record (head + chunk refs, position-record.ts),
+ * - records:  (miner_hotkey, position_uuid) -> record (head + chunk refs, positions/record.ts),
  *             one immutable chunk per order; per thread, decoded orders are cached by chunk
- *             and whole order lists by record version (position-cache.ts).
+ *             and whole order lists by record version (positions/cache.ts).
  * - open:     (miner_hotkey, trade pair id) -> uuid of the open position: the order path reads
  *             one position, never a miner's history.
- * - byHotkey: the per-hotkey index (position-index.ts): a counter per hotkey and one entry per
+ * - byHotkey: the per-hotkey index (positions/hotkey-index.ts): a counter per hotkey and one entry per
  *             position, (hotkey, number) -> uuid, in first-save order: listForHotkey and
  *             hotkeys(). Written lock-free (CAS): writers of different trade pairs of one hotkey
  *             do not share a lock. A new position costs the same for a miner's first and 500th.
  *
  * The order step without the history: getOpenHead reads the open position's head (every field
  * but `orders`), its order count and, on request, its last order; appendOrder writes a new head
- * and one new chunk and keeps the earlier chunks (position-write.ts): neither decodes, compares
+ * and one new chunk and keeps the earlier chunks (positions/write.ts): neither decodes, compares
  * nor copies an earlier order, so its cost does not grow with the position's orders.
  *
  * Writers: save, appendOrder and delete of a position run under its (hotkey, trade pair) lock, so records
@@ -28,22 +28,22 @@
  * (and skipped by readers if even that fails). All publishing steps run inside the heap's
  * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
  */
-import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
-import { DEFAULTS } from '../defaults.ts';
-import { optionError, callOptions, optEpoch, resolveSizes } from '../options.ts';
-import { decodeOrder, decodePositionHead } from '../internal/codec/codec.ts';
-import type { HashKey } from '../internal/hash/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../internal/store/table.ts';
-import { Store, type StoreRecovery } from '../internal/store/store-recovery.ts';
-import { OrderCache, RecordMemo } from './position-cache.ts';
-import { HotkeyIndex } from './position-index.ts';
-import { checkPositions, markPositionBlocks } from './position-repair.ts';
-import { type PositionStore, PositionWriter } from './position-write.ts';
+import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../../errors.ts';
+import { DEFAULTS } from '../../defaults.ts';
+import { optionError, callOptions, optEpoch, resolveSizes } from '../../options.ts';
+import { decodeOrder, decodePositionHead } from '../../internal/codec/codec.ts';
+import type { HashKey } from '../../internal/hash/hash.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../../internal/store/heap.ts';
+import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../../internal/store/table.ts';
+import { Store, type StoreRecovery } from '../../internal/store/store-recovery.ts';
+import { OrderCache, RecordMemo } from './cache.ts';
+import { HotkeyIndex } from './hotkey-index.ts';
+import { checkPositions, markPositionBlocks } from './repair.ts';
+import { type PositionStore, PositionWriter } from './write.ts';
 import {
   type HeadRecord, type RawRecord, ReadMode, type ReadModeValue, chunkBytes, readHeadValue, readRecordValue, readUuid, recordHead,
   type ValidHead, type ValidPosition, validateHead, validatePosition,
-} from './position-record.ts';
+} from './record.ts';
 
 const MAX_RECORDS_LIMIT = 1 << 22;
 
@@ -103,7 +103,7 @@ export interface SaveGate {
 export interface PositionsDeps {
   readonly locks: PositionLocks;
   readonly gate?: SaveGate;
-  /** Decoded orders cached by this thread (default DEFAULT_ORDER_CACHE_SIZE, position-cache.ts). */
+  /** Decoded orders cached by this thread (default DEFAULT_ORDER_CACHE_SIZE, positions/cache.ts). */
   readonly orderCacheSize?: number;
   /** Order lists of record versions remembered by this thread (default 1024; 0: none). */
   readonly recordMemoSize?: number;
@@ -157,7 +157,7 @@ export function createPositionsHandle(opts: PositionsOptions, key: HashKey): Pos
     heap: createHeapHandle(opts.maxBytes, key),
     records: createTableHandle(opts.maxRecords, key),
     open: createTableHandle(opts.maxRecords, key),
-    // One entry per position plus one counter per hotkey (position-index.ts).
+    // One entry per position plus one counter per hotkey (positions/hotkey-index.ts).
     byHotkey: createTableHandle(2 * opts.maxRecords, key),
   };
 }
@@ -457,7 +457,7 @@ export class PositionsDomain {
 
   /**
    * After releaseAllOwnedBy of every dead thread: under the freeze, a save or delete a dead
-   * thread left half done is completed or undone (position-repair.ts), counters recounted and
+   * thread left half done is completed or undone (positions/repair.ts), counters recounted and
    * leaked blocks swept (store-recovery.ts).
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */

@@ -7,7 +7,7 @@
  *      open-index entry of (hotkey, trade pair). Stable: only lock holders write them.
  *   2. build the new version in blocks nobody else can reach: an order that is one of the
  *      frozen objects of the current version's order list as this thread read it (RecordMemo,
- *      position-cache.ts) keeps its chunk; every other order is encoded into a new chunk; then
+ *      positions/cache.ts) keeps its chunk; every other order is encoded into a new chunk; then
  *      the head is encoded and the record block written. Any error here (codec refusal,
  *      ERR_CAPACITY) frees what was built: nothing was published.
  *   3. inside the heap's write gate: add the uuid to the hotkey index (new position only), CAS
@@ -28,7 +28,7 @@
  *   3. as save's step 3 (the same protocol, its own crash points: positions.append.*).
  *   4. retire the old record block only: every chunk stays referenced.
  * Its cost does not depend on the number of earlier orders beyond the copyWithin (bench/
- * order-path.ts, flatness case), nor on the miner's number of positions (position-index.ts).
+ * order-path.ts, flatness case), nor on the miner's number of positions (positions/hotkey-index.ts).
  *
  * Writes of one thread do not nest: a save or append started while another is in flight (from a
  * getter or toJSON of the value being encoded) is refused with ERR_INVALID_VALUE before it reads
@@ -41,13 +41,13 @@
  * retires the blocks, and takes the uuid out of the hotkey index.
  *
  * CRASH TABLE (a thread terminated right after the step; recovery: engine.watch, then under the
- * write gate's freeze checkPositions(repair) (position-repair.ts), table recount, heap sweep).
+ * write gate's freeze checkPositions(repair) (positions/repair.ts), table recount, heap sweep).
  * Save and append publish with the same steps; their points differ only in name (save / append):
  *
  * | step (crash point)                         | leaves                                       | recovery |
  * | ------------------------------------------ | -------------------------------------------- | -------- |
  * | 2: blocks allocated, not published         | blocks nothing refers to                     | sweep frees them (the write never happened) |
- * | index counter taken (positions.index.counted) | a hole in the hotkey's index              | nothing needed (position-index.ts) |
+ * | index counter taken (positions.index.counted) | a hole in the hotkey's index              | nothing needed (positions/hotkey-index.ts) |
  * | listed (positions.{save,append}.listed)    | an index entry naming a uuid with no record  | repair removes it: undone |
  * | open index set (….indexed)                 | that, and an open-index entry naming no open record | repair removes both: undone |
  * | record CAS (….published)                   | the new version published; a closing write's open entry still set; old blocks unretired | repair clears the stale open entry (completed); sweep frees the old blocks |
@@ -56,25 +56,25 @@
  * | delete: open index cleared (positions.delete.unindexed) | the index entry; blocks unretired     | repair removes the entry; sweep frees the blocks |
  * | delete: index entry removed, counter not yet lowered (positions.index.trimmed) | a counter past missing entries | nothing needed; a counter alone: repair removes it |
  */
-import { ErrorCode, SabStateError } from '../errors.ts';
-import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
-import { encodeOrder, encodePositionHead } from '../internal/codec/codec.ts';
-import type { SharedHeap } from '../internal/store/heap.ts';
-import { type SharedTable, Version } from '../internal/store/table.ts';
-import type { Store } from '../internal/store/store-recovery.ts';
-import type { OrderCache, RecordMemo } from './position-cache.ts';
-import type { HotkeyIndex } from './position-index.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
+import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
+import { encodeOrder, encodePositionHead } from '../../internal/codec/codec.ts';
+import type { SharedHeap } from '../../internal/store/heap.ts';
+import { type SharedTable, Version } from '../../internal/store/table.ts';
+import type { Store } from '../../internal/store/store-recovery.ts';
+import type { OrderCache, RecordMemo } from './cache.ts';
+import type { HotkeyIndex } from './hotkey-index.ts';
 import {
   type RawRecord, ReadMode, type RecordLoc, type ValidHead, type ValidPosition, locateRecord, readRecordValue, readUuid,
   recordValueBytes, uuidBytes, writeAppendedRecord, writeChunk, writeRecordValue,
-} from './position-record.ts';
+} from './record.ts';
 
 export interface PositionStore {
   readonly heap: SharedHeap;
   readonly records: SharedTable;
   readonly open: SharedTable;
   readonly byHotkey: SharedTable;
-  /** The per-hotkey index over byHotkey (position-index.ts). */
+  /** The per-hotkey index over byHotkey (positions/hotkey-index.ts). */
   readonly index: HotkeyIndex;
   readonly cache: OrderCache;
   readonly memo: RecordMemo;
@@ -214,7 +214,7 @@ export class PositionWriter {
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
       const old: (RawRecord | RecordLoc) | undefined = records.read<RawRecord | RecordLoc>(v.hotkey, v.uuid, append ? this.#locate : this.#meta, hRec, seen);
       this.#check(v, points, old);
-      // An open record of this pair is what the open index names (invariant 1, position-repair.ts).
+      // An open record of this pair is what the open index names (invariant 1, positions/repair.ts).
       const openUuid = old !== undefined && old.open && old.tp === v.tp ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);
       if (v.open && openUuid !== undefined && openUuid !== v.uuid) {
         throw new SabStateError(

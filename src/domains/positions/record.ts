@@ -23,13 +23,13 @@
  * length, offset and stamp is bounds-checked first (notWhole() on garbage: the table retries).
  *
  * The values of the open index (key (hotkey, trade pair) -> uuid) and of the hotkey index's
- * entries (position-index.ts) are the uuid's UTF-16 units.
+ * entries (positions/hotkey-index.ts) are the uuid's UTF-16 units.
  */
-import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKey, describe } from '../errors.ts';
-import type { SharedHeap } from '../internal/store/heap.ts';
-import { unitsToString } from '../internal/store/record-block.ts';
-import { notWhole } from '../internal/store/table.ts';
-import type { OrderCache, RecordMemo } from './position-cache.ts';
+import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKey, describe } from '../../errors.ts';
+import type { SharedHeap } from '../../internal/store/heap.ts';
+import { unitsToString } from '../../internal/store/record-block.ts';
+import { notWhole } from '../../internal/store/table.ts';
+import type { OrderCache, RecordMemo } from './cache.ts';
 
 const kPosFlags = 0;
 const kPosHeadLen = 1;
@@ -176,7 +176,7 @@ function locate(heap: SharedHeap, at: number, len: number, out: Located): void {
 
 /**
  * locateRecord in a read window, into `out` (the writer's scratch: one write per thread at a
- * time, position-write.ts): the record's lengths checked, its refs not copied.
+ * time, positions/write.ts): the record's lengths checked, its refs not copied.
  */
 export function locateRecord(heap: SharedHeap, at: number, len: number, out: RecordLoc): RecordLoc {
   out.at = at;

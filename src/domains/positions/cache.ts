@@ -1,7 +1,7 @@
 /**
  * The per-thread cache of decoded orders, keyed by the chunk that holds each order.
  *
- * A position's orders are stored as immutable chunks (heap blocks, position-record.ts), each
+ * A position's orders are stored as immutable chunks (heap blocks, positions/record.ts), each
  * named by (offset, stamp): the heap bumps a block's stamp on every allocation, so the pair
  * names one allocation and its bytes never change while it is allocated. A decoded order can
  * therefore be kept per thread and handed out again whenever a validated record refers to the
@@ -19,7 +19,7 @@
  * appendOrder, keeps no per-order object alive; issue 12 measured 2.8 µs per order and most of
  * the GC pressure in the deep copies a save used to keep).
  */
-import { DEFAULTS } from '../defaults.ts';
+import { DEFAULTS } from '../../defaults.ts';
 
 export interface CachedChunk {
   readonly off: number;
