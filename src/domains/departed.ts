@@ -17,7 +17,9 @@ import { DEFAULTS } from '../defaults.ts';
 import { resolveSizes } from '../options.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle, notWhole } from '../internal/store/table.ts';
+import { SharedTable, type TableStats } from '../internal/store/table.ts';
+import { type TableHandle, createTableHandle } from '../internal/store/table-layout.ts';
+import { notWhole } from '../internal/store/version.ts';
 
 const kValueBytes = 8;
 const MAX_RECORDS_LIMIT = 1 << 22;

@@ -74,7 +74,8 @@ import { forceRelease, holderOf, lockSlow, tryLock, unlock, wakeWaiters } from '
 import { tagOf } from '../internal/sync/thread-tag.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
 import { Store, type StoreRecovery } from '../internal/store/store-recovery.ts';
-import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
+import { SharedTable } from '../internal/store/table.ts';
+import { type TableHandle, createTableHandle } from '../internal/store/table-layout.ts';
 
 declareCrashPoints('eliminations', [
   'eliminations.write.locked',

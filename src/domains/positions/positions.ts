@@ -34,7 +34,8 @@ import { optionError, callOptions, optEpoch, resolveSizes } from '../../options.
 import { decodeOrder, decodePositionHead } from '../../internal/codec/codec.ts';
 import type { HashKey } from '../../internal/hash/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../../internal/store/heap.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../../internal/store/table.ts';
+import { SharedTable, type TableStats } from '../../internal/store/table.ts';
+import { type TableHandle, createTableHandle } from '../../internal/store/table-layout.ts';
 import { Store, type StoreRecovery } from '../../internal/store/store-recovery.ts';
 import { OrderCache, RecordMemo } from './cache.ts';
 import { HotkeyIndex } from './hotkey-index.ts';
