@@ -10,7 +10,7 @@ import { type HashKey, hashKeyFromSeed } from './internal/hash/hash.ts';
 import { resolveLockOptions } from './domains/locks/layout.ts';
 import { type PositionsOptions, resolvePositionsOptions } from './domains/positions/positions.ts';
 import { type DepartedOptions, resolveDepartedOptions } from './domains/departed.ts';
-import { type EliminationsOptions, resolveEliminationsOptions } from './domains/eliminations.ts';
+import { type EliminationsOptions, resolveEliminationsOptions } from './domains/eliminations-layout.ts';
 import { type ResolvedGeneralOptions, resolveGeneralOptions } from './domains/general.ts';
 
 /** A queue's declaration in `options.general.queues`. */

@@ -20,7 +20,8 @@ import { LockDomain, type LockStats } from './domains/locks/locks.ts';
 import { type LockHandle, createLockHandle } from './domains/locks/layout.ts';
 import { type PositionsHandle, type PositionsStats, PositionsDomain, createPositionsHandle } from './domains/positions/positions.ts';
 import { type DepartedHandle, type DepartedStats, DepartedDomain, createDepartedHandle } from './domains/departed.ts';
-import { type EliminationsHandle, type EliminationsStats, EliminationsDomain, createEliminationsHandle } from './domains/eliminations.ts';
+import { type EliminationsStats, EliminationsDomain } from './domains/eliminations.ts';
+import { type EliminationsHandle, createEliminationsHandle } from './domains/eliminations-layout.ts';
 import { type GeneralHandle, type GeneralStats, type MapStore, GeneralDomain, createGeneralHandle } from './domains/general.ts';
 import {
   type CounterNames, type EngineOptions, type MapNames, type QueueNames, type ResolvedEngineOptions, type ThreadOptions,
