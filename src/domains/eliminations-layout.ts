@@ -5,7 +5,7 @@
  * the tables (with its crash table) are in eliminations.ts's header.
  */
 import { DEFAULTS } from '../defaults.ts';
-import { resolveSizes } from '../options.ts';
+import { type StoreSizes, perRecordRules, resolveSizes } from '../options.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, MAX_HEAP_BYTES, MIN_HEAP_BYTES, createHeapHandle } from '../internal/store/heap.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, createRegion } from '../internal/region.ts';
@@ -18,10 +18,9 @@ export const kControlBytes = 3 * LINE_BYTES;
 const ELIMINATIONS_LAYOUT = 2;
 const MAX_RECORDS_LIMIT = 1 << 20;
 
-export interface EliminationsOptions {
-  readonly maxRecords: number;
-  readonly maxBytes: number;
-}
+export type EliminationsOptions = StoreSizes;
+
+/** What a thread needs to attach to the domain (structured-clonable): control region, heap, both tables. */
 export interface EliminationsHandle {
   readonly control: SharedArrayBuffer;
   readonly heap: HeapHandle;
@@ -29,11 +28,7 @@ export interface EliminationsHandle {
   readonly maxRecords: number;
 }
 export function resolveEliminationsOptions(raw: unknown, path = 'options.eliminations'): EliminationsOptions {
-  return resolveSizes(raw, path, {
-    maxRecords: DEFAULTS.eliminations.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
-    maxBytes: (n) => Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + n * DEFAULTS.eliminations.bytesPerRecord),
-    minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
-  });
+  return resolveSizes(raw, path, perRecordRules(DEFAULTS.eliminations, MAX_RECORDS_LIMIT, MIN_HEAP_BYTES, MAX_HEAP_BYTES));
 }
 
 export function controlSpec(maxRecords: number, key: HashKey): RegionSpec {
