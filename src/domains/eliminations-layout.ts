@@ -18,8 +18,6 @@ export const kControlBytes = 3 * LINE_BYTES;
 const ELIMINATIONS_LAYOUT = 2;
 const MAX_RECORDS_LIMIT = 1 << 20;
 
-export type EliminationsOptions = StoreSizes;
-
 /** What a thread needs to attach to the domain (structured-clonable): control region, heap, both tables. */
 export interface EliminationsHandle {
   readonly control: SharedArrayBuffer;
@@ -27,6 +25,10 @@ export interface EliminationsHandle {
   readonly tables: readonly [TableHandle, TableHandle];
   readonly maxRecords: number;
 }
+
+/** Sizes of the eliminations store (resolved options.eliminations). */
+export type EliminationsOptions = StoreSizes;
+
 export function resolveEliminationsOptions(raw: unknown, path = 'options.eliminations'): EliminationsOptions {
   return resolveSizes(raw, path, perRecordRules(DEFAULTS.eliminations, MAX_RECORDS_LIMIT, MIN_HEAP_BYTES, MAX_HEAP_BYTES));
 }
