@@ -40,8 +40,13 @@
  *   kMergeWaitMs, taken only when the heap is otherwise full.
  * - Free-list heads are 64-bit words (offset | tag << 32) changed by CAS on a BigUint64Array;
  *   the tag counts every push, pop and take-all, so a pop that read a stale `next` (ABA) fails.
- * - The bump pointer kTop moves forward by CAS and never back, so memory past kTop is always
- *   fresh (zero): the sweep recognises a dead bump's unwritten block by its zero size word. The
+ * - The bump pointer kTop moves forward by CAS. Memory past kTop is always zero: the sweep
+ *   recognises a dead bump's unwritten block by its zero size word. It moves back only when a
+ *   merge finds its highest free run ending at kTop (give-back): the merging thread owns that
+ *   run, zeroes it, then CASes kTop from the run's end down to its start (a bump that came first
+ *   makes the CAS fail: the run is listed as usual). So "carved" follows the live data; the
+ *   buffer itself never shrinks (SharedArrayBuffers cannot). A merge runs after a free too, when
+ *   free memory is at least carved / kShrinkShare and grew by carved / kMergeStep since the last. The
  *   thread that moves kTop past byteLength grows the buffer (SharedArrayBuffer.prototype.grow,
  *   by half again at least) before it writes the block. A block is reached only through an
  *   atomic publish made after the grow, so every thread sees a byteLength that covers it:
@@ -76,7 +81,7 @@
  * | line | Int32 slot     | name            | written by            | how |
  * | ---- | -------------- | --------------- | --------------------- | --- |
  * | 0    | 0..31          | header          | creator               | region.ts |
- * | 1    | 0              | kTop            | allocators            | CAS; end of the carved area, never moves back |
+ * | 1    | 0              | kTop            | allocators; consolidate; sweep | CAS up (bump), CAS down (a merge's top run, zeroed first); the sweep stores |
  * | 2    | 0              | kInUseBytes     | alloc / free          | Atomics.add / sub (block sizes) |
  * | 2    | 1              | kInUseBlocks    | alloc / free          | Atomics.add / sub |
  * | 2    | 2              | kCapacityErrors | failed alloc          | Atomics.add |
@@ -90,6 +95,8 @@
  * | 5    | 2              | kFreeAfterMerge | consolidate, alloc slow path | Atomics.store: free bytes after the last merge (or their low since) |
  * | 5    | 3              | kSplits         | alloc slow path       | Atomics.add (stats) |
  * | 5    | 4              | kMergedBlocks   | consolidate           | Atomics.add (stats: blocks joined into a neighbour) |
+ * | 5    | 5              | kTopReturns     | consolidate           | Atomics.add (stats: top runs given back to the bump area) |
+ * | 5    | 6              | kReturnedBytes  | consolidate           | Atomics.add (stats: their bytes) |
  * | 6+c  | BigUint64 0    | free head of c  | alloc / free / consolidate; sweep | CAS (offset, tag) |
  * | 6+c  | Int32 2        | free bytes of c | alloc / free / split / consolidate; sweep | Atomics.add / sub; the sweep stores the walk's sum |
  * | 6+kClassCount+k | 0    | gate slot k     | its thread            | seqlock.ts WriteGate (kGateSlots lines) |
@@ -121,6 +128,8 @@
  * | merge       | every list taken (heap.merge.taken)      | every free block on no list              | sweep lists them all (joined) |
  * | merge       | a run joined (heap.merge.joined)         | one bigger free block on no list (its inner headers are payload now) | as above |
  * | merge       | a block listed (heap.merge.listed)       | the rest on no list                      | as above |
+ * | give-back   | top run zeroed (heap.merge.zeroed)       | a zero run below kTop (a hole), the rest on no list | sweep carves the hole into a free block and lists it (joined), or gives it back if it ends at kTop |
+ * | give-back   | kTop CAS down                            | the rest on no list; the run is past kTop, zero | as above |
  * | exact fit   | list taken (heap.fit.taken)              | its blocks on no list                    | sweep lists them |
  * | free        | free bit (heap.free.marked)              | a free block on no list; counters high   | sweep lists it; counters from the walk |
  * | free        | counters (heap.free.counted)             | a free block on no list                  | sweep lists it |
@@ -139,7 +148,7 @@ import { WriteGate, kGateSlots } from './seqlock.ts';
 declareCrashPoints('heap', [
   'heap.alloc.claimed', 'heap.alloc.stamped', 'heap.free.marked', 'heap.free.counted', 'heap.defer.pushed', 'heap.collect.taken',
   'heap.collect.freeing', 'heap.split.cut', 'heap.split.listed', 'heap.merge.begun', 'heap.merge.taken', 'heap.merge.joined',
-  'heap.merge.listed', 'heap.fit.taken',
+  'heap.merge.listed', 'heap.merge.zeroed', 'heap.fit.taken',
 ]);
 
 const kTop = 1 * LINE_INTS;
@@ -156,6 +165,8 @@ const kMerges = kMerging + 1;
 const kFreeAfterMerge = kMerging + 2;
 const kSplits = kMerging + 3;
 const kMergedBlocks = kMerging + 4;
+const kTopReturns = kMerging + 5;
+const kReturnedBytes = kMerging + 6;
 const kFirstClassLine = 6;
 /** Int32 slot of a class line: the bytes on that free list. */
 const kClassFreeBytes = 2;
@@ -185,6 +196,8 @@ const kBlockPrefix = 16;
 const kMergeShare = 8;
 /** ... and has grown by carved / kMergeStep since the last merge. */
 const kMergeStep = 32;
+/** After a free, merge (and so give the top run back) when free memory is at least carved / kShrinkShare ... */
+const kShrinkShare = 5;
 /** Heap full and another thread merging: how long an allocation waits for it, at most. */
 const kMergeWaitMs = 200;
 /** The unit of the `poolPages` statistic. */
@@ -245,6 +258,8 @@ export interface SweepAccess {
   pushFree(c: number, ref: number): void;
   pushDeferred(ref: number): void;
   ensure(end: number): boolean;
+  /** Under the freeze: kTop lowered to `top` (the memory above it zeroed by the caller). */
+  setTop(top: number): void;
 }
 
 export interface HeapHandle {
@@ -356,6 +371,7 @@ export class SharedHeap {
     Atomics.sub(this.i32, kInUseBlocks, 1);
     crashPoint('heap.free.counted');
     this.#list(ref, w);
+    if (this.#shrinkDue()) this.consolidate();
   }
 
   /**
@@ -452,6 +468,7 @@ export class SharedHeap {
     // Runs from the highest address down, so that each list pops its lowest block first: the
     // live data packs toward the bottom and the large free runs stay whole (address order).
     let joined = 0;
+    let highest = true;
     for (let j = n; j > 0;) {
       let i = j - 1;
       const last = sorted[i]!;
@@ -462,6 +479,14 @@ export class SharedHeap {
         if (prev + (this.i32[prev >> 2]! & ~kSizeLowBits) !== start) break;
         start = prev;
         i--;
+      }
+      if (highest) {
+        highest = false;
+        if (this.#giveBack(start, end)) {
+          joined += j - i - 1;
+          j = i;
+          continue;
+        }
       }
       if (j - i > 1) {
         // One store joins the run: the inner headers become payload of the first block.
@@ -478,6 +503,27 @@ export class SharedHeap {
     Atomics.add(this.i32, kMergedBlocks, joined);
     Atomics.sub(this.i32, kMerging, 1);
     return joined;
+  }
+
+  /**
+   * The highest free run [start, end) of a merge, owned by this thread: if it ends at kTop, it is
+   * zeroed and kTop lowered to its start (carved memory given back to the bump area, so that
+   * "carved" follows the live data). Memory past kTop must be zero (a dead bump's hole is told by
+   * its zero size word), hence the zeroing first. False (and the run's first header written
+   * back) if kTop is elsewhere or a bump moved it meanwhile: the caller lists the run.
+   */
+  #giveBack(start: number, end: number): boolean {
+    if (Atomics.load(this.i32, kTop) !== end) return false;
+    this.cover(end);
+    this.i32.fill(0, start >> 2, end >> 2);
+    crashPoint('heap.merge.zeroed');
+    if (Atomics.compareExchange(this.i32, kTop, end, start) === end) {
+      Atomics.add(this.i32, kTopReturns, 1);
+      Atomics.add(this.i32, kReturnedBytes, end - start);
+      return true;
+    }
+    this.i32[(start >> 2) + kBlockSize] = (end - start) | kFreeBit;
+    return false;
   }
 
   /**
@@ -561,6 +607,9 @@ export class SharedHeap {
       merges: Atomics.load(i, kMerges),
       mergedBlocks: Atomics.load(i, kMergedBlocks),
       splits: Atomics.load(i, kSplits),
+      /** Merges whose highest run ended at the top and went back to the bump area, and its bytes. */
+      topReturns: Atomics.load(i, kTopReturns),
+      returnedBytes: Atomics.load(i, kReturnedBytes),
     };
   }
 
@@ -592,6 +641,7 @@ export class SharedHeap {
       pushFree: (c, ref) => this.#push(c, ref),
       pushDeferred: (ref) => this.#pushDeferred(ref),
       ensure: (end) => this.#ensure(end) && this.cover(end),
+      setTop: (top) => Atomics.store(this.i32, kTop, top),
     };
   }
 
@@ -681,6 +731,14 @@ export class SharedHeap {
       if (ref !== 0) return ref;
     }
     return 0;
+  }
+
+  /** After a free: much carved memory is free and it grew since the last merge (no merge running). */
+  #shrinkDue(): boolean {
+    const free = this.#freeEstimate();
+    const carved = Atomics.load(this.i32, kTop) - kDataStart;
+    return free * kShrinkShare >= carved && (free - Atomics.load(this.i32, kFreeAfterMerge)) * kMergeStep >= carved &&
+      Atomics.load(this.i32, kMerging) === 0;
   }
 
   #worthMerging(want: number): boolean {
