@@ -153,6 +153,9 @@ export function verifyHeap(heap: SharedHeap, reach: (mark: Mark) => void): strin
   }
   if (c.deferred !== r.deferred) out.push(`${heap.what}: deferred counter says ${c.deferred}, the list holds ${r.deferred}`);
   if (c.merging !== 0) out.push(`${heap.what}: ${c.merging} merge(s) marked running with no write in flight`);
+  const a = heap.sweepAccess();
+  const unmarked = r.listBytes.findIndex((b, k) => b > 0 && !a.marked(k));
+  if (unmarked >= 0) out.push(`${heap.what}: free list ${unmarked} holds blocks but is not marked in the non-empty bitmap`);
   const drift = c.freeBytes.findIndex((b, k) => b !== r.listBytes[k]);
   if (drift >= 0) out.push(`${heap.what}: free list ${drift} counted at ${c.freeBytes[drift]} bytes, it holds ${r.listBytes[drift]}`);
   return out;

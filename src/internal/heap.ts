@@ -100,6 +100,7 @@
  * | 5    | 5              | kTopReturns     | consolidate           | Atomics.add (stats: top runs given back to the bump area) |
  * | 5    | 6              | kReturnedBytes  | consolidate           | Atomics.add (stats: their bytes) |
  * | 5    | 7              | kHighRunEnd     | consolidate           | Atomics.store: end of the highest run it listed (a hint: a free that lowers kTop to it merges again) |
+ * | 5    | 8..14          | kNonEmpty       | push; scan            | Atomics.or after a push onto an empty list; Atomics.and by a scan that found the list empty, which then loads the head again and ORs back if a push came between (so a non-empty list's bit is set once its pusher's OR is done) |
  * | 6+c  | BigUint64 0    | free head of c  | alloc / free / consolidate; sweep | CAS (offset, tag) |
  * | 6+c  | Int32 2        | free bytes of c | alloc / free / split / consolidate; sweep | Atomics.add / sub; the sweep stores the walk's sum |
  * | 6+kClassCount+k | 0    | gate slot k     | its thread            | seqlock.ts WriteGate (kGateSlots lines) |
@@ -137,6 +138,7 @@
  * | free        | free bit (heap.free.marked)              | a free block on no list; counters high   | sweep lists it; counters from the walk |
  * | free        | counters (heap.free.counted)             | a free block on no list                  | sweep lists it |
  * | free        | push CAS                                 | list c's byte count short                | counts from the walk |
+ * | any push    | CAS onto an empty list, before its OR    | list c unmarked in kNonEmpty: #takeLarger skips it (the full-heap path scans every head) | the sweep rebuilds the lists, each first push sets the bit |
  * | retire      | deferred push (heap.defer.pushed)        | kDeferredCount one short                 | counters from the walk |
  * | collect     | exchange (heap.collect.taken)            | the deferred blocks reachable from nowhere | sweep frees them (defers while pinned) |
  * | collect     | each free (heap.collect.freeing)         | the rest of the list, as above           | as above |
@@ -171,11 +173,14 @@ const kMergedBlocks = kMerging + 4;
 const kTopReturns = kMerging + 5;
 const kReturnedBytes = kMerging + 6;
 const kHighRunEnd = kMerging + 7;
+/** kBitWords Int32 words: bit c set when free list c may be non-empty (a hint for the scan above a class). */
+const kNonEmpty = kMerging + 8;
 const kFirstClassLine = 6;
 /** Int32 slot of a class line: the bytes on that free list. */
 const kClassFreeBytes = 2;
 /** Number of size classes: 16 of 16-byte steps up to 256, then 8 per power of two up to 2^31. */
 export const kClassCount = 16 + 8 * 23;
+const kBitWords = (kClassCount + 31) >> 5;
 const kFirstGateSlotLine = kFirstClassLine + kClassCount;
 export const kDataStart = (kFirstGateSlotLine + kGateSlots) * LINE_BYTES;
 
@@ -272,6 +277,8 @@ export interface SweepAccess {
   ensure(end: number): boolean;
   /** Under the freeze: kTop lowered to `top` (the memory above it zeroed by the caller). */
   setTop(top: number): void;
+  /** Whether list c's bit is set in the non-empty bitmap. */
+  marked(c: number): boolean;
 }
 
 export interface HeapHandle {
@@ -663,6 +670,7 @@ export class SharedHeap {
       pushDeferred: (ref) => this.#pushDeferred(ref),
       ensure: (end) => this.#ensure(end) && this.cover(end),
       setTop: (top) => Atomics.store(this.i32, kTop, top),
+      marked: (c) => (Atomics.load(this.i32, kNonEmpty + (c >> 5)) & (1 << (c & 31))) !== 0,
     };
   }
 
@@ -724,7 +732,7 @@ export class SharedHeap {
       this.#waitForMerges();
       if (this.#freeEstimate() < need) return 0;
       this.consolidate();
-      ref = this.#take(c) || this.#takeLarger(c) || this.#exactFit(need);
+      ref = this.#take(c) || this.#scanLarger(c) || this.#exactFit(need);
       if (ref !== 0 || Atomics.load(this.i32, kMerging) === 0) return ref;
     }
     return 0;
@@ -756,8 +764,34 @@ export class SharedHeap {
     return fit;
   }
 
-  /** A block off the smallest non-empty list above c, or 0 (none, or no free memory to look for). */
+  /**
+   * A block off the smallest non-empty list above c, or 0 (none, or no free memory to look for).
+   * Looks only at the lists the kNonEmpty bitmap marks (7 words instead of up to 199 heads); a
+   * list found empty has its bit cleared, then its head loaded again (a push in between sets
+   * the bit back). The bitmap is a hint: a pusher between its CAS and its OR leaves a list
+   * unmarked for a moment, so the full-heap path scans every head (#scanLarger).
+   */
   #takeLarger(c: number): number {
+    if (this.#freeEstimate() < classSize(c)) return 0;
+    const first = c + 1;
+    for (let w = first >> 5; w < kBitWords; w++) {
+      let bits = Atomics.load(this.i32, kNonEmpty + w);
+      if (w === first >> 5) bits &= ~((1 << (first & 31)) - 1);
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        const d = (w << 5) + b;
+        const ref = this.#take(d);
+        if (ref !== 0) return ref;
+        Atomics.and(this.i32, kNonEmpty + w, ~(1 << b));
+        if (Atomics.load(this.i32, this.#headIndex(d) << 1) !== 0) Atomics.or(this.i32, kNonEmpty + w, 1 << b);
+      }
+    }
+    return 0;
+  }
+
+  /** As #takeLarger, every head loaded (the full-heap path: no hint trusted). */
+  #scanLarger(c: number): number {
     if (this.#freeEstimate() < classSize(c)) return 0;
     for (let d = c + 1; d < kClassCount; d++) {
       // The head's offset is the low half of its 64-bit word (little-endian): one Int32 load, no BigInt.
@@ -842,9 +876,13 @@ export class SharedHeap {
     const i = this.#headIndex(c);
     for (;;) {
       const head = Atomics.load(this.#b64, i);
-      Atomics.store(this.i32, (ref >> 2) + kBlockNext, Number(head & kMask32));
+      const next = Number(head & kMask32);
+      Atomics.store(this.i32, (ref >> 2) + kBlockNext, next);
       const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
-      if (Atomics.compareExchange(this.#b64, i, head, tagged | BigInt(ref)) === head) return;
+      if (Atomics.compareExchange(this.#b64, i, head, tagged | BigInt(ref)) === head) {
+        if (next === 0) Atomics.or(this.i32, kNonEmpty + (c >> 5), 1 << (c & 31));
+        return;
+      }
     }
   }
 
