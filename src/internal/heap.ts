@@ -207,6 +207,8 @@ const kMergeShare = 8;
 const kMergeStep = 32;
 /** After a free, merge (and so give the top run back) when free memory is at least carved / kShrinkShare ... */
 const kShrinkShare = 5;
+/** ... and at least this many bytes are free, and grew by as many since the last merge. */
+const kMinShrinkBytes = 1 << 16;
 /**
  * Large blocks, from class kLargeClass (over 8 KiB) up: cut to the request rounded to 16 bytes,
  * not to the class (the class's 12.5 % is too much where one block is a large share of the
@@ -390,13 +392,13 @@ export class SharedHeap {
     Atomics.sub(this.i32, kInUseBlocks, 1);
     crashPoint('heap.free.counted');
     // The top block goes straight back to the bump area; any other is listed.
-    if (ref + w !== Atomics.load(this.i32, kTop) || !this.#giveBack(ref, ref + w)) this.#list(ref, w);
-    else if (Atomics.load(this.i32, kHighRunEnd) === ref && Atomics.load(this.i32, kMerging) === 0) {
+    if (ref + w !== Atomics.load(this.i32, kTop) || !this.#giveBack(ref, ref + w)) {
+      this.#list(ref, w);
+      if (this.#shrinkDue(true)) this.consolidate();
+    } else if (Atomics.load(this.i32, kHighRunEnd) === ref && this.#shrinkDue(false)) {
       // The highest run the last merge listed now ends at the top: merge again to give it back.
       this.consolidate();
-      return;
     }
-    if (this.#shrinkDue()) this.consolidate();
   }
 
   /**
@@ -730,9 +732,10 @@ export class SharedHeap {
     // and merge again until a block fits or no merge is running.
     for (let round = 0; round < 3; round++) {
       this.#waitForMerges();
-      if (this.#freeEstimate() < need) return 0;
+      // Free memory and the bump area's rest: the merge may give the top run back, so both count.
+      if (this.#freeEstimate() + this.maxBytes - Atomics.load(this.i32, kTop) < need) return 0;
       this.consolidate();
-      ref = this.#take(c) || this.#scanLarger(c) || this.#exactFit(need);
+      ref = this.#take(c) || this.#scanLarger(c) || this.#exactFit(need) || this.#bump(c, need);
       if (ref !== 0 || Atomics.load(this.i32, kMerging) === 0) return ref;
     }
     return 0;
@@ -802,12 +805,21 @@ export class SharedHeap {
     return 0;
   }
 
-  /** After a free: much carved memory is free and it grew by carved / kMergeStep since the last merge (no merge running). */
-  #shrinkDue(): boolean {
+  /**
+   * After a free: at least kMinShrinkBytes and carved / kShrinkShare are free, no merge runs, and
+   * (if `grown`) free memory grew by kMinShrinkBytes and carved / kMergeStep since the last merge
+   * (a small heap would otherwise merge at almost every free).
+   */
+  #shrinkDue(grown: boolean): boolean {
     const free = this.#freeEstimate();
+    if (free < kMinShrinkBytes) return false;
     const carved = Atomics.load(this.i32, kTop) - kDataStart;
-    return free * kShrinkShare >= carved && (free - Atomics.load(this.i32, kFreeAfterMerge)) * kMergeStep >= carved &&
-      Atomics.load(this.i32, kMerging) === 0;
+    if (free * kShrinkShare < carved) return false;
+    if (grown) {
+      const more = free - Atomics.load(this.i32, kFreeAfterMerge);
+      if (more < kMinShrinkBytes || more * kMergeStep < carved) return false;
+    }
+    return Atomics.load(this.i32, kMerging) === 0;
   }
 
   #worthMerging(want: number): boolean {
