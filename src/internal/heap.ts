@@ -320,6 +320,8 @@ export class SharedHeap {
   readonly #maxBlock: number;
   /** The merge's list of taken blocks (this thread's, reused). */
   #taken = new Int32Array(1024);
+  /** Frees by this thread (when to check whether a merge is due). */
+  #frees = 0;
 
   constructor(handle: HeapHandle, key: HashKey, what: string) {
     this.sab = checkRegion(handle.sab, specOf(handle.maxBytes, key), what);
@@ -394,7 +396,8 @@ export class SharedHeap {
     // The top block goes straight back to the bump area; any other is listed.
     if (ref + w !== Atomics.load(this.i32, kTop) || !this.#giveBack(ref, ref + w)) {
       this.#list(ref, w);
-      if (this.#shrinkDue(true)) this.consolidate();
+      // Checked at every 16th free of this thread (five atomic loads saved on the others).
+      if ((++this.#frees & 15) === 0 && this.#shrinkDue(true)) this.consolidate();
     } else if (Atomics.load(this.i32, kHighRunEnd) === ref && this.#shrinkDue(false)) {
       // The highest run the last merge listed now ends at the top: merge again to give it back.
       this.consolidate();
