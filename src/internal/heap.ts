@@ -69,14 +69,7 @@
  *   before it loads a slot word and unpins after its last copy, so a block it reached cannot be
  *   freed (nor merged or split: only free blocks are) under it (proof in seqlock.ts).
  *
- * Block: a header of kBlockHeaderBytes, then the payload. Blocks are 16-byte aligned, sizes are
- * multiples of 16, at least kMinBlock.
- *
- * | Int32 of block | name        | written by                  | how |
- * | -------------- | ----------- | --------------------------- | --- |
- * | 0              | kBlockSize  | allocating / freeing / splitting / merging thread (owner) | plain; size, + kFreeBit while free; 0 never (a dead bump's hole) |
- * | 1              | kBlockStamp | allocating thread           | plain; from kStampClock, never 0 |
- * | 2 (payload)    | kBlockNext  | pushing thread              | Atomics.store; next free / deferred block while not allocated |
+ * Block header words, size classes: heap-classes.ts.
  *
  * Region (RegionKind.HEAP, params [maxBytes]); lines of 128 bytes:
  *
@@ -149,6 +142,14 @@ import type { HashKey } from './hash.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from './region.ts';
 import { crashPoint, declareCrashPoints } from './crash.ts';
 import { WriteGate, kGateSlots } from './seqlock.ts';
+import {
+  classOf, classSize, floorClass, kBlockHeaderBytes, kBlockNext, kBlockPrefix, kBlockSize, kBlockStamp, kClassCount, kFreeBit,
+  kLargeClass, kMinBlock, kSizeLowBits,
+} from './heap-classes.ts';
+
+export { classOf, classSize, floorClass, kBlockHeaderBytes, kClassCount, kMinBlock, sizeOfWord } from './heap-classes.ts';
+/** Block header words and the free bit, for heap-sweep.ts. */
+export { kBlockSize as kBlockSizeWord, kBlockStamp as kBlockStampWord, kBlockNext as kBlockNextWord, kFreeBit as kBlockFreeBit } from './heap-classes.ts';
 
 declareCrashPoints('heap', [
   'heap.alloc.claimed', 'heap.alloc.stamped', 'heap.free.marked', 'heap.free.counted', 'heap.defer.pushed', 'heap.collect.taken',
@@ -178,29 +179,12 @@ const kNonEmpty = kMerging + 8;
 const kFirstClassLine = 6;
 /** Int32 slot of a class line: the bytes on that free list. */
 const kClassFreeBytes = 2;
-/** Number of size classes: 16 of 16-byte steps up to 256, then 8 per power of two up to 2^31. */
-export const kClassCount = 16 + 8 * 23;
 const kBitWords = (kClassCount + 31) >> 5;
 const kFirstGateSlotLine = kFirstClassLine + kClassCount;
 export const kDataStart = (kFirstGateSlotLine + kGateSlots) * LINE_BYTES;
 
-export const kBlockHeaderBytes = 8;
-/**
- * Smallest block: header and the free-list link, 16-byte aligned. A split can so always cut a
- * block to exactly its class: no allocation carries a remainder it could not give back, and the
- * bytes in use do not depend on the heap's history (only an exact fit, the last resort, differs).
- */
-export const kMinBlock = 16;
-const kBlockSize = 0;
-const kBlockStamp = 1;
-const kBlockNext = 2;
-const kFreeBit = 1;
-/** Low bits of a size word that a block size never has (sizes are multiples of 16). */
-const kSizeLowBits = 15;
 const kMask32 = 0xffffffffn;
 const kGrowStep = 1 << 16;
-/** Bytes of a block header plus the free-list link: what free() and checkBlock() touch first. */
-const kBlockPrefix = 16;
 /** Merge before carving when free memory is at least carved / kMergeShare ... */
 const kMergeShare = 8;
 /** ... and has grown by carved / kMergeStep since the last merge. */
@@ -209,14 +193,6 @@ const kMergeStep = 32;
 const kShrinkShare = 5;
 /** ... and at least this many bytes are free, and grew by as many since the last merge. */
 const kMinShrinkBytes = 1 << 16;
-/**
- * Large blocks, from class kLargeClass (over 8 KiB) up: cut to the request rounded to 16 bytes,
- * not to the class (the class's 12.5 % is too much where one block is a large share of the
- * heap); their allocation looks for the closest fit (the list below the class) before it splits
- * a larger block, and merges first when enough was freed since the last merge to hold it.
- * Measured on the 70 % property (test/heap-reuse.test.ts, issue 11 note).
- */
-const kLargeClass = 56;
 /** Heap full and another thread merging: how long an allocation waits for it, at most. */
 const kMergeWaitMs = 200;
 /** The unit of the `poolPages` statistic. */
@@ -228,43 +204,6 @@ export const MAX_HEAP_BYTES = 2 ** 31 - 2 ** 16;
 export const MIN_HEAP_BYTES = kDataStart + kGrowStep;
 const kDefaultInitialBytes = 1 << 20;
 
-/** Class of a block of n bytes (header included): the smallest class of at least n bytes. */
-export function classOf(n: number): number {
-  if (n <= 256) return n <= 16 ? 0 : (n - 1) >> 4;
-  const e = 31 - Math.clz32(n - 1); // n in (2^e, 2^(e+1)], 8 <= e <= 30
-  // ceil((n - 2^e) / 2^(e-3)) - 1: which eighth step above 2^e
-  return 16 + (e - 8) * 8 + ((n - (1 << e) - 1) >> (e - 3));
-}
-
-function computeClassSize(c: number): number {
-  if (c < 16) return 16 * (c + 1);
-  const e = 8 + ((c - 16) >> 3);
-  return 2 ** e + (((c - 16) & 7) + 1) * 2 ** (e - 3);
-}
-const kClassSizes = Float64Array.from({ length: kClassCount }, (_, c) => computeClassSize(c));
-
-/** Bytes of a block of class c (header included). */
-export function classSize(c: number): number {
-  return kClassSizes[c]!;
-}
-
-/** The free list of a free block of `size` bytes: the largest class of at most `size` bytes. */
-export function floorClass(size: number): number {
-  const c = classOf(size);
-  return kClassSizes[c] === size ? c : c - 1;
-}
-
-/** Block header words and the free bit, for heap-sweep.ts. */
-export const kBlockSizeWord = kBlockSize;
-export const kBlockStampWord = kBlockStamp;
-export const kBlockNextWord = kBlockNext;
-export const kBlockFreeBit = kFreeBit;
-
-/** A size word's block size (0 if the word is no block's). */
-export function sizeOfWord(w: number): number {
-  const size = w & ~kSizeLowBits;
-  return (w & kSizeLowBits & ~kFreeBit) === 0 && size >= kMinBlock ? size : 0;
-}
 
 export interface SweepAccess {
   top(): number;
