@@ -514,6 +514,30 @@ export class SharedHeap {
     return end <= len;
   }
 
+  /**
+   * Writes into a block this thread owns (allocated by it and not published yet), so that the
+   * domains need not keep or index the views (issue 15). Offsets are byte offsets in the heap
+   * (`writeInt32` and `copyInt32`: Int32 indexes), inside the block: alloc covered it.
+   */
+  writeBytes(at: number, bytes: Uint8Array): void {
+    this.u8.set(bytes, at);
+  }
+
+  writeInt32(q: number, v: number): void {
+    this.i32[q] = v;
+  }
+
+  /** The UTF-16 code units of `s` from byte `at` (2-aligned). */
+  writeUnits(at: number, s: string): void {
+    const u = at >> 1;
+    for (let k = 0; k < s.length; k++) this.u16[u + k] = s.charCodeAt(k);
+  }
+
+  /** Copies `n` Int32 from index `from` to index `to` (a block this thread reads under its lock, into one it owns). */
+  copyInt32(to: number, from: number, n: number): void {
+    this.i32.copyWithin(to, from, from + n);
+  }
+
   /** Payload offset of a block. */
   payload(ref: number): number {
     return ref + kBlockHeaderBytes;
