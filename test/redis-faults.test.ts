@@ -142,6 +142,35 @@ if (reason !== null) {
     assert.ok(((await e.stats()).queues as Record<string, { claimed: number }>).work!.claimed >= 1);
   });
 
+  s('a consumer killed mid-batch (popMany): its whole unacknowledged batch is claimed by another consumer, nothing lost', async () => {
+    const keyPrefix = `consume-batch:${randomBytes(4).toString('hex')}:`;
+    const e = await open({ keyPrefix, claimIdleMs: 500 });
+    const n = 40;
+    for (let i = 0; i < n; i++) assert.is(await e.general.queue('work').push(`m${i}`), true);
+    const c = child({ mode: 'consume', url: server.url, keyPrefix, claimIdleMs: 500, stopAt: 'm13', batch: 8 });
+    await within(c.next((m) => m.midMessage === 'm13'), 60_000, 'child reaches m13');
+    const killedBatch = (await c.next((m) => Array.isArray(m.batch) && (m.batch as string[]).includes('m13'))).batch as string[];
+    await kill(c.proc, 'SIGKILL');
+    assert.equal(killedBatch, ['m8', 'm9', 'm10', 'm11', 'm12', 'm13', 'm14', 'm15'], 'the second batch of 8');
+    const mine: string[] = [];
+    const q = e.general.queue('work');
+    const deadline = Date.now() + 60_000;
+    const done = e.general.map('done');
+    for (;;) {
+      const all = new Set([...(await done.entries()).map(([k]) => k), ...mine]);
+      if (all.size === n && killedBatch.every((m) => mine.includes(m))) break;
+      assert.ok(Date.now() < deadline, `still missing: ${Array.from({ length: n }, (_, i) => `m${i}`).filter((m) => !all.has(m)).join(' ')}`);
+      mine.push(...((await q.popMany(5)) as string[]));
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The batch was never acknowledged (the child died before its next pop): all of it comes
+    // again, m8..m12 a second time (at least once), m13..m15 for the first time; nothing else twice.
+    const childDone = (await done.entries()).map(([k]) => k);
+    assert.ok(!childDone.includes('m13'), 'the killed consumer never finished m13');
+    assert.equal([...mine].sort(), Array.from({ length: n - 8 }, (_, i) => `m${i + 8}`).sort(), 'every message after the first acknowledged batch, each once');
+    assert.ok(((await e.stats()).queues as Record<string, { claimed: number }>).work!.claimed >= 8);
+  });
+
   s('Redis restarted empty (no persistence): ERR_CONNECTION while down, then queues work again (stream and group made again)', async () => {
     const mem = await startRedis();
     try {
