@@ -56,8 +56,12 @@ function child(args: Record<string, unknown>): { proc: ChildProcess; next: (pred
       if (i >= 0) return seen.splice(i, 1)[0]!;
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`child exited (${proc.exitCode ?? proc.signalCode})`);
       await new Promise<void>((r) => {
-        waiters.push(r);
-        proc.once('exit', () => r());
+        const wake = (): void => {
+          proc.off('exit', wake); // one listener per wait, removed when it wakes (no pile-up)
+          r();
+        };
+        waiters.push(wake);
+        proc.once('exit', wake);
       });
     }
   };
