@@ -12,7 +12,8 @@
  * recovers it and a new worker takes over its miners.
  *
  * Every `sampleMs` one row: elapsed time, live JSON bytes of the stored positions (the ledger),
- * positions, heap in use, carved, free on the lists, carved / in use, merges, RSS. At the end:
+ * positions, heap in use, carved, free on the lists, carved / in use, merges, RSS and what it holds (V8 heap
+ * of the main thread, of the workers as each last reported it, ArrayBuffers: the SABs). At the end:
  * engine.verify(), and for every miner its positions, orders and JSON bytes in the engine equal
  * to the ledger (a miner left mid-operation by a kill is recounted first, and counted).
  * Writes the table (soak.md) and the chart (soak.svg) to --out (default: a temp directory).
@@ -55,6 +56,10 @@ export interface SoakSample {
   fragmentation: number;
   merges: number;
   rssBytes: number;
+  /** The main thread's V8 heap in use, the workers' (sum of what each last reported), and ArrayBuffer memory (the SABs). */
+  mainHeapBytes: number;
+  workerHeapBytes: number;
+  arrayBufferBytes: number;
 }
 
 export interface SoakResult {
@@ -93,6 +98,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const bytes = new SharedArrayBuffer(8 * miners);
   const counters = new SharedArrayBuffer(4 * kCounters);
   const stop = new SharedArrayBuffer(4);
+  const memBuf = new SharedArrayBuffer(4 * workers);
+  const mem = new Int32Array(memBuf);
   const L = new Int32Array(ledger);
   const B = new Float64Array(bytes);
   const C = new Int32Array(counters);
@@ -106,7 +113,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   let spawned = 0;
   const start = (w: number): void => {
     const worker = bundledWorker(WORKER, {
-      workerData: { soak: true, handle: engine.handle(), templates, hotkeys, miners: shares[w], ledger, bytes, counters, stop, seed: seed + ++spawned },
+      workerData: { soak: true, handle: engine.handle(), templates, hotkeys, miners: shares[w], ledger, bytes, counters, stop, seed: seed + ++spawned, mem: memBuf, slot: w },
     });
     engine.watch(worker);
     worker.on('error', (e) => failures.push(e));
@@ -118,6 +125,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const t0 = Date.now();
   const sample = (): void => {
     const h = engine.stats().positions.heap;
+    const mu = process.memoryUsage();
     let liveBytes = 0;
     let positions = 0;
     for (let m = 0; m < miners; m++) {
@@ -126,11 +134,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     }
     const row: SoakSample = {
       s: Math.round((Date.now() - t0) / 1000), liveBytes, positions, inUseBytes: h.inUseBytes, carvedBytes: h.carvedBytes,
-      freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, rssBytes: process.memoryUsage().rss,
+      freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, rssBytes: mu.rss,
+      mainHeapBytes: mu.heapUsed, workerHeapBytes: mem.reduce((a, k) => a + k * 1024, 0), arrayBufferBytes: mu.arrayBuffers,
     };
     samples.push(row);
     if (process.env.SOAK_DEBUG) log(`    free by list: ${JSON.stringify(h.freeByClass)}; splits ${h.splits}, blocks ${h.inUseBlocks}`);
-    log(`  ${row.s}s live ${(liveBytes / MiB).toFixed(1)} MiB in ${positions} positions; heap in use ${(row.inUseBytes / MiB).toFixed(1)} MiB, carved ${(row.carvedBytes / MiB).toFixed(1)}, carved/in use ${row.fragmentation.toFixed(3)}, merges ${row.merges}; RSS ${(row.rssBytes / MiB).toFixed(0)} MiB; ops ${C[Counter.ops]}, full ${C[Counter.capacity]}`);
+    log(`  ${row.s}s live ${(liveBytes / MiB).toFixed(1)} MiB in ${positions} positions; heap in use ${(row.inUseBytes / MiB).toFixed(1)} MiB, carved ${(row.carvedBytes / MiB).toFixed(1)}, carved/in use ${row.fragmentation.toFixed(3)}, merges ${row.merges}; RSS ${(row.rssBytes / MiB).toFixed(0)} MiB (V8 main ${(row.mainHeapBytes / MiB).toFixed(0)}, workers ${(row.workerHeapBytes / MiB).toFixed(0)}, ArrayBuffers ${(row.arrayBufferBytes / MiB).toFixed(0)}); ops ${C[Counter.ops]}, full ${C[Counter.capacity]}`);
   };
 
   let kills = 0;
@@ -199,13 +208,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
 function table(r: SoakResult, o: SoakOptions): string {
   const f = (b: number): string => (b / MiB).toFixed(1);
-  const rows = r.samples.map((s) => `| ${s.s} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${f(s.rssBytes)} |`);
+  const rows = r.samples.map((s) => `| ${s.s} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.arrayBufferBytes)} |`);
   return [
     `Soak: ${o.seconds} s, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}.`,
     `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
     '',
-    '| s | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | RSS MiB |',
-    '| - | - | - | - | - | - | - | - | - |',
+    '| s | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | RSS MiB | V8 main MiB | V8 workers MiB | ArrayBuffers MiB |',
+    '| - | - | - | - | - | - | - | - | - | - | - | - |',
     ...rows,
     '',
   ].join('\n');
@@ -218,6 +227,7 @@ function chart(samples: SoakSample[], o: SoakOptions): string {
     { name: 'heap in use', points: mib('inUseBytes') },
     { name: 'heap carved', points: mib('carvedBytes') },
     { name: 'RSS', points: mib('rssBytes') },
+    { name: 'V8 heaps (main + workers)', points: samples.map((s) => [s.s, (s.mainHeapBytes + s.workerHeapBytes) / MiB] as [number, number]) },
   ];
   const frag: Series[] = [{ name: 'carved / in use', points: samples.map((s) => [s.s, s.fragmentation]) }];
   return svgChart(`sabstate soak: ${o.seconds} s, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, workers killed at random`, 'seconds', 'MiB', series, { name: 'carved / in use', series: frag });

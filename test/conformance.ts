@@ -42,6 +42,26 @@ function pos(uuid: string, over: Record<string, unknown> = {}): Position {
   } as Position;
 }
 
+/**
+ * Two producers (a, b) push `n` tagged messages each into queue 'big' while two consumers (one per
+ * handle) take them with `take`; every message must arrive exactly once.
+ */
+async function twoByTwo(a: AsyncEngine, b: AsyncEngine, n: number, take: (e: AsyncEngine) => Promise<string[]>): Promise<void> {
+  const produce = async (e: AsyncEngine, tag: string): Promise<void> => {
+    for (let i = 0; i < n; i++) while (!(await e.general.queue('big').push(`${tag}${i}`))) await new Promise((r) => setImmediate(r));
+  };
+  const got: string[] = [];
+  let done = 0;
+  const consume = async (e: AsyncEngine): Promise<void> => {
+    while (done < 2 || (await e.general.queue('big').size()) > 0) got.push(...(await take(e)));
+  };
+  const consumers = [consume(a), consume(b)];
+  await Promise.all([produce(a, 'a').then(() => done++), produce(b, 'b').then(() => done++)]);
+  await Promise.all(consumers);
+  assert.is(got.length, 2 * n);
+  assert.is(new Set(got).size, 2 * n);
+}
+
 async function rejects(p: Promise<unknown>, want: string): Promise<void> {
   let err: unknown;
   try {
@@ -367,6 +387,28 @@ export function conformance(name: string, make: () => Promise<Backend>, known: R
     assert.throws(() => a.general.map('nope'), (e: unknown) => codeOf(e) === 'ERR_UNKNOWN_MAP');
   });
 
+  s('queues: popMany takes up to max in FIFO order, [] when empty, bad max refused; two consumers of batches get each message once', async () => {
+    const { a, b } = be;
+    const q = a.general.queue('q');
+    assert.equal(await q.popMany(3), []);
+    for (const m of ['m1', { n: 2 }, 'm3']) assert.is(await q.push(m), true);
+    assert.equal(await b.general.queue('q').popMany(2), ['m1', { n: 2 }]);
+    assert.is(await q.push('m4'), true);
+    assert.equal(await b.general.queue('q').popMany(10), ['m3', 'm4']);
+    assert.equal(await b.general.queue('q').popMany(10), []);
+    assert.is(await q.size(), 0);
+    for (const bad of [0, -1, 1.5, 4097, Number.NaN]) {
+      const err = await q.popMany(bad).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof RangeError, `popMany(${bad}): expected a RangeError, got ${String(err)}`);
+    }
+    // exactly once across two batch consumers and two producers
+    await twoByTwo(a, b, 150, async (e) => {
+      const batch = await e.general.queue('big').popMany(7);
+      if (batch.length === 0) await new Promise((r) => setTimeout(r, 1));
+      return batch as string[];
+    });
+  });
+
   s('queues: pop({ timeoutMs }) gets a message pushed while it waits', async () => {
     const { a, b } = be;
     const waiting = b.general.queue('q').pop({ timeoutMs: 60_000 });
@@ -376,23 +418,10 @@ export function conformance(name: string, make: () => Promise<Backend>, known: R
 
   s('queues: every message delivered exactly once to two producers and two consumers', async () => {
     const { a, b } = be;
-    const n = 200;
-    const produce = async (e: AsyncEngine, tag: string): Promise<void> => {
-      for (let i = 0; i < n; i++) while (!(await e.general.queue('big').push(`${tag}${i}`))) await new Promise((r) => setImmediate(r));
-    };
-    const got: string[] = [];
-    let done = 0;
-    const consume = async (e: AsyncEngine): Promise<void> => {
-      while (done < 2 || (await e.general.queue('big').size()) > 0) {
-        const m = await e.general.queue('big').pop({ timeoutMs: 20 });
-        if (m !== undefined) got.push(m as string);
-      }
-    };
-    const consumers = [consume(a), consume(b)];
-    await Promise.all([produce(a, 'a').then(() => done++), produce(b, 'b').then(() => done++)]);
-    await Promise.all(consumers);
-    assert.is(got.length, 2 * n);
-    assert.is(new Set(got).size, 2 * n);
+    await twoByTwo(a, b, 200, async (e) => {
+      const m = await e.general.queue('big').pop({ timeoutMs: 20 });
+      return m === undefined ? [] : [m as string];
+    });
   });
 
   s('counters and maps', async () => {

@@ -35,6 +35,7 @@ const ELSEWHERE: Array<[string, string]> = [
   ['heap.split.', 'test/heap-crash.test.ts'], // splits, merges and exact fits: a heap that is full or fragmented
   ['heap.merge.', 'test/heap-crash.test.ts'],
   ['heap.fit.', 'test/heap-crash.test.ts'],
+  ['heap.top.', 'test/heap-crash.test.ts'], // a free or merge giving the top back
 ];
 
 test('every crash point: killed there, recovered, the engine is sound; then everything deleted, heaps back to zero', async () => {

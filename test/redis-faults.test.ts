@@ -25,6 +25,21 @@ function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, new Promise<T>((_r, rej) => (t = setTimeout(() => rej(new Error(`${what}: not within ${ms} ms`)), ms)))]).finally(() => clearTimeout(t));
 }
 
+/**
+ * The surviving consumer `e` takes messages with `take` until m0..m(n-1) are each done by the
+ * killed child (map 'done') or taken here, and `claimed` are all taken here (within 60 s).
+ */
+async function survivorTakes(e: AsyncEngine, n: number, claimed: string[], take: () => Promise<string[]>): Promise<string[]> {
+  const mine: string[] = [];
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const all = new Set([...(await e.general.map('done').entries()).map(([k]) => k), ...mine]);
+    if (all.size === n && claimed.every((m) => mine.includes(m))) return mine;
+    assert.ok(Date.now() < deadline, `still missing: ${Array.from({ length: n }, (_, i) => `m${i}`).filter((m) => !all.has(m) || (claimed.includes(m) && !mine.includes(m))).join(' ')}`);
+    mine.push(...(await take()));
+  }
+}
+
 const children = new Set<ChildProcess>();
 function child(args: Record<string, unknown>): { proc: ChildProcess; next: (pred: (m: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> } {
   const proc = fork(CHILD, [JSON.stringify(args)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -41,8 +56,12 @@ function child(args: Record<string, unknown>): { proc: ChildProcess; next: (pred
       if (i >= 0) return seen.splice(i, 1)[0]!;
       if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`child exited (${proc.exitCode ?? proc.signalCode})`);
       await new Promise<void>((r) => {
-        waiters.push(r);
-        proc.once('exit', () => r());
+        const wake = (): void => {
+          proc.off('exit', wake); // one listener per wait, removed when it wakes (no pile-up)
+          r();
+        };
+        waiters.push(wake);
+        proc.once('exit', wake);
       });
     }
   };
@@ -125,21 +144,38 @@ if (reason !== null) {
     const c = child({ mode: 'consume', url: server.url, keyPrefix, claimIdleMs: 500, stopAt: 'm5' });
     await within(c.next((m) => m.midMessage === 'm5'), 60_000, 'child reaches m5');
     await kill(c.proc, 'SIGKILL');
-    const mine: string[] = [];
-    const q = e.general.queue('work');
-    const deadline = Date.now() + 60_000;
     const done = e.general.map('done');
-    for (;;) {
-      const all = new Set([...(await done.entries()).map(([k]) => k), ...mine]);
-      if (all.size === n) break;
-      assert.ok(Date.now() < deadline, `still missing: ${Array.from({ length: n }, (_, i) => `m${i}`).filter((m) => !all.has(m)).join(' ')}`);
-      const m = (await q.pop({ timeoutMs: 1000 })) as string | undefined;
-      if (m !== undefined) mine.push(m);
-    }
+    const mine = await survivorTakes(e, n, ['m5'], async () => {
+      const m = (await e.general.queue('work').pop({ timeoutMs: 1000 })) as string | undefined;
+      return m === undefined ? [] : [m];
+    });
     assert.ok(mine.includes('m5'), 'the killed consumer\'s message was claimed');
     const childDone = (await done.entries()).map(([k]) => k);
     assert.is(childDone.length + mine.length, n, 'exactly once: the killed one never finished m5');
     assert.ok(((await e.stats()).queues as Record<string, { claimed: number }>).work!.claimed >= 1);
+  });
+
+  s('a consumer killed mid-batch (popMany): its whole unacknowledged batch is claimed by another consumer, nothing lost', async () => {
+    const keyPrefix = `consume-batch:${randomBytes(4).toString('hex')}:`;
+    const e = await open({ keyPrefix, claimIdleMs: 500 });
+    const n = 40;
+    for (let i = 0; i < n; i++) assert.is(await e.general.queue('work').push(`m${i}`), true);
+    const c = child({ mode: 'consume', url: server.url, keyPrefix, claimIdleMs: 500, stopAt: 'm13', batch: 8 });
+    await within(c.next((m) => m.midMessage === 'm13'), 60_000, 'child reaches m13');
+    const killedBatch = (await c.next((m) => Array.isArray(m.batch) && (m.batch as string[]).includes('m13'))).batch as string[];
+    await kill(c.proc, 'SIGKILL');
+    assert.equal(killedBatch, ['m8', 'm9', 'm10', 'm11', 'm12', 'm13', 'm14', 'm15'], 'the second batch of 8');
+    const done = e.general.map('done');
+    const mine = await survivorTakes(e, n, killedBatch, async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      return (await e.general.queue('work').popMany(5)) as string[];
+    });
+    // The batch was never acknowledged (the child died before its next pop): all of it comes
+    // again, m8..m12 a second time (at least once), m13..m15 for the first time; nothing else twice.
+    const childDone = (await done.entries()).map(([k]) => k);
+    assert.ok(!childDone.includes('m13'), 'the killed consumer never finished m13');
+    assert.equal([...mine].sort(), Array.from({ length: n - 8 }, (_, i) => `m${i + 8}`).sort(), 'every message after the first acknowledged batch, each once');
+    assert.ok(((await e.stats()).queues as Record<string, { claimed: number }>).work!.claimed >= 8);
   });
 
   s('Redis restarted empty (no persistence): ERR_CONNECTION while down, then queues work again (stream and group made again)', async () => {

@@ -127,8 +127,14 @@ test(`write gate: ${THREADS} writers, a freezer in between: inside every freeze 
   void run.done.then(() => { settled = true; }, () => { settled = true; });
   while (!settled) {
     gate.freeze(() => {
-      assert.is(gate.stats().writesInFlight, 0, 'no writer announced inside the freeze');
-      for (let k = 0; k < THREADS; k++) assert.is(i32[kPairs + 2 * k], i32[kPairs + 2 * k + 1], `writer ${k}'s write seen half done (freeze ${freezes})`);
+      // Not "no slot announced": a writer's W1 (announce) may land after F3, see kFrozen at W2
+      // and retreat at W4 (write-gate.ts); the freezer can observe that slot in between (a pair
+      // run failed on it, 1 in ~10 at load 10). What the freeze guarantees is that no write is
+      // INSIDE fn: every pair whole.
+      // Looked at many times during the freeze: a writer inside fn would move a pair meanwhile.
+      for (let look = 0; look < 50; look++) {
+        for (let k = 0; k < THREADS; k++) assert.is(i32[kPairs + 2 * k], i32[kPairs + 2 * k + 1], `writer ${k}'s write seen half done (freeze ${freezes})`);
+      }
     }, 30_000);
     freezes++;
     await new Promise((r) => setTimeout(r, 1));

@@ -42,6 +42,39 @@ export function redisClient(port: number): Redis {
   return r;
 }
 
+/** Commands this thread's ioredis clients sent, and waits: sends into an idle connection. */
+export interface WireCount {
+  sent: number;
+  waits: number;
+}
+
+/**
+ * Counts, for every ioredis client of this thread (the prototype's sendCommand, wrapped once),
+ * the commands sent and the waits: a command sent while its connection has no reply
+ * outstanding starts a round trip; one sent while replies are outstanding rides in it (ioredis
+ * writes each command at once; the replies of one connection come back in order). With one
+ * sequential task per connection, waits is the number of sequential round trips. Counted the
+ * same way for the peer and for sabstate on Redis.
+ */
+export function countWire(): WireCount {
+  const c: WireCount = { sent: 0, waits: 0 };
+  type Send = (this: { commandQueue: { length: number }; status: string }, ...a: unknown[]) => unknown;
+  const proto = Redis.prototype as unknown as { sendCommand: Send };
+  const send = proto.sendCommand;
+  proto.sendCommand = function (this, ...a) {
+    c.sent++;
+    if (this.status === 'ready' && this.commandQueue.length === 0) c.waits++;
+    return send.apply(this, a);
+  };
+  return c;
+}
+
+/** Prints an order thread's commands sent and waits per order in its timed window (since `w0`). */
+export function printWire(kind: string, index: number, now: WireCount, w0: WireCount, orders: number): void {
+  const per = (k: keyof WireCount): string => ((now[k] - w0[k]) / Math.max(1, orders)).toFixed(2);
+  console.log(`  ${kind} order thread ${index}: ${per('waits')} waits, ${per('sent')} commands sent per order (${orders} orders, timed window)`);
+}
+
 export interface RedisServer {
   port: number;
   pid: number;

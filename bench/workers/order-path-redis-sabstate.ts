@@ -2,17 +2,21 @@
  * bench/order-path.ts, case "sabstate on Redis": one thread of the case, its own AsyncEngine on
  * Redis (createRedisEngine: its own ioredis connection), beside the hand-written Redis peer
  * (order-path-redis.ts) on the same redis-server. Role 'order': the order step of the Redis demo
- * (examples/redis/order-process.ts orderStep: the fail-early reads, the sync epoch and the
- * account size in one wait; the fenced lock grant, which also returns the open head; the
- * append, fenced and epoch-checked in one script; the push sent with the release): four waits per
- * saved order. Role 'consumer': pops up to 256 notices without waiting (each one decoded), as the
- * peer's LPOP 256. State seeded and counted by bench/order-path.ts (seedSabstateRedis /
- * countSabstateRedis below) under `keyPrefix`.
+ * (examples/redis/order-process.ts orderStep, with a notice lane): two waits per saved order,
+ * (1) the last order's notice push, the fail-early reads, the sync epoch, the account size and
+ * the fenced lock grant (which also returns the open head), sent together; (2) the append,
+ * fenced and epoch-checked in one script, sent with the release. Role 'consumer': popMany(256)
+ * (one script: acknowledges the last batch and reads up to 256; each message decoded), as the
+ * peer's LPOP 256. Each thread prints its commands sent and waits per order (or per popped
+ * notice) in the timed window, counted as for the peer (redis-store.ts countWire). State seeded
+ * and counted by bench/order-path.ts (seedSabstateRedis / countSabstateRedis below) under
+ * `keyPrefix`.
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { createRedisEngine, type AsyncEngine } from '../../src/index.ts';
 import { prng, tradePairIdOf } from '../../examples/validator/shared.ts';
-import { orderStep } from '../../examples/redis/order-process.ts';
+import { flushNotices, noticeLane, orderStep } from '../../examples/redis/order-process.ts';
+import { countWire, printWire } from '../peers/redis-store.ts';
 import { DEMO_GENERAL, QUEUE, type Tally as DemoTally } from '../../examples/redis/shared.ts';
 import type { Setup } from './order-path-common.ts';
 import { consumerLoop, orderLoop } from '../peers/thread-case.ts';
@@ -40,22 +44,24 @@ export async function countSabstateRedis(e: AsyncEngine): Promise<number> {
 
 if (parentPort !== null && workerData !== null && typeof workerData === 'object' && 'keyPrefix' in workerData) {
   const d = workerData as CaseData & { url: string; keyPrefix: string };
+  const wire = countWire();
   const e = await createRedisEngine({ url: d.url, keyPrefix: d.keyPrefix, general: BENCH_REDIS_GENERAL });
   if (d.role === 'consumer') {
     const q = e.general.queue(QUEUE);
     const popSome = async (): Promise<number> => {
-      let n = 0;
-      for (; n < 256; n++) {
-        const m = (await q.pop()) as { hotkey?: string } | undefined;
-        if (m === undefined) break;
-        if (m.hotkey === '') throw new Error('notice without a hotkey');
-      }
-      return n;
+      const batch = (await q.popMany(256)) as Array<{ hotkey?: string }>;
+      for (const m of batch) if (m.hotkey === '') throw new Error('notice without a hotkey');
+      return batch.length;
     };
     parentPort.postMessage(await consumerLoop(d, popSome));
   } else {
     const t: DemoTally = { ordersIn: 0, saved: 0, rejectedEliminated: 0, rejectedDeparted: 0, staleRetries: 0, queueFullWaits: 0 };
-    parentPort.postMessage(await orderLoop(d, (p, rnd) => orderStep(e, p, d.setup.maxOrders, rnd, t), prng(d.seed)));
+    const lane = noticeLane();
+    let w0 = { ...wire };
+    const tally = await orderLoop(d, (p, rnd) => orderStep(e, p, d.setup.maxOrders, rnd, t, lane), prng(d.seed), () => (w0 = { ...wire }));
+    printWire('redis-sabstate', d.index, wire, w0, tally.orders);
+    await flushNotices(lane);
+    parentPort.postMessage(tally);
   }
   await e.close();
 }

@@ -7,7 +7,8 @@
  *      executes in order), so when the SET took the lock they are reads under the lock;
  *      lock busy: retry after yielding; rejected miner: release (a third round trip, rare);
  *   2. the save (HSET open, or HSET closed + HDEL open), RPUSH notices, and the Lua release.
- * Role 'consumer': LPOP notices 256, parses each; naps 1 ms when the list is empty (as the
+ * Each order thread prints its commands sent and waits per order in the timed window
+ * (redis-store.ts countWire). Role 'consumer': LPOP notices 256, parses each; naps 1 ms when the list is empty (as the
  * sabstate consumer); stops once told the orders are done and the list is empty.
  */
 import { workerData, parentPort } from 'node:worker_threads';
@@ -18,9 +19,10 @@ import { decide } from './order-path-common.ts';
 import type { Notice, Pick } from './order-path-common.ts';
 import { consumerLoop, orderLoop } from '../peers/thread-case.ts';
 import type { CaseData } from '../peers/thread-case.ts';
-import { LOCK_TTL_MS, redisClient } from '../peers/redis-store.ts';
+import { LOCK_TTL_MS, countWire, printWire, redisClient } from '../peers/redis-store.ts';
 
 const d = workerData as CaseData & { port: number };
+const wire = countWire();
 const r = redisClient(d.port);
 let tokens = 0;
 
@@ -73,6 +75,9 @@ if (d.role === 'consumer') {
   };
   parentPort!.postMessage(await consumerLoop(d, popSome));
 } else {
-  parentPort!.postMessage(await orderLoop(d, order, prng(d.seed)));
+  let w0 = { ...wire };
+  const tally = await orderLoop(d, order, prng(d.seed), () => (w0 = { ...wire }));
+  printWire('redis', d.index, wire, w0, tally.orders);
+  parentPort!.postMessage(tally);
 }
 r.disconnect();

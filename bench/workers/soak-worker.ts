@@ -35,6 +35,9 @@ export interface SoakWorkerData {
   counters: SharedArrayBuffer;
   stop: SharedArrayBuffer;
   seed: number;
+  /** Int32 per worker slot: this worker's V8 heap in use, KiB (the parent sums them for the RSS breakdown). */
+  mem: SharedArrayBuffer;
+  slot: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -57,6 +60,7 @@ if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === t
   const bytes = new Float64Array(d.bytes);
   const counters = new Int32Array(d.counters);
   const stop = new Int32Array(d.stop);
+  const mem = new Int32Array(d.mem);
   const rnd = prng(d.seed);
   const template = d.templates.map((t) => JSON.parse(t) as Position);
   const orders = template.flatMap((p) => p.orders as Obj[]);
@@ -141,7 +145,7 @@ if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === t
       Atomics.add(counters, Counter.capacity, 1);
     }
     Atomics.store(ledger, m * kLedgerInts + kPending, 0);
-    Atomics.add(counters, Counter.ops, 1);
+    if ((Atomics.add(counters, Counter.ops, 1) & 255) === 0) Atomics.store(mem, d.slot, process.memoryUsage().heapUsed >> 10);
   }
   parentPort.postMessage({ done: true });
 }

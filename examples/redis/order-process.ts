@@ -21,50 +21,82 @@ interface Args {
 }
 
 /**
- * The order step: the fail-early reads (eliminated? departed?), the sync gate's epoch and the
- * account size at once (ioredis sends them back to back on one connection: one wait); then under
- * the (hotkey, trade pair) lock: the open head (answered by the lock grant: no round trip), the
- * append (one script: fenced, the epoch checked with the write); the notice's push is sent as
- * the lock is released (both in flight together: one wait). Four waits per saved order. True if
- * the order was saved (counted in `t`); the notice is pushed only for a saved order.
+ * The notice of a task's last saved order while its push is in flight: the next order step of
+ * the same task sends it on with its own first wait (and surfaces its error); flushNotices()
+ * awaits it at the end. One per sequential task.
  */
-export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd: () => number, t: Tally): Promise<boolean> {
+export interface NoticeLane {
+  pending: Promise<void>;
+}
+export const noticeLane = (): NoticeLane => ({ pending: Promise.resolve() });
+/** Waits for the lane's last push (call once a task has made its last order step). */
+export const flushNotices = (lane: NoticeLane): Promise<void> => lane.pending;
+
+/**
+ * The order step, two waits per saved order (the hand-written peer's count):
+ * 1. sent together before any await (ioredis writes them back to back on the one connection,
+ *    and Redis answers in order): the previous order's notice push (with a `lane`), the
+ *    fail-early reads (eliminated? departed?), the sync gate's epoch, the account size, and the
+ *    lock grant (which also returns the open head, so getOpenHead costs nothing). The reads run
+ *    just before the grant, so when the grant comes back they have too; a rejected miner or a
+ *    sync in progress releases the lock at once (a third wait, rare, as for the peer);
+ * 2. the fenced, epoch-checked append, not awaited inside fn, so it goes out with the release:
+ *    a refused append (a late holder, a newer epoch) writes nothing, and the release is a
+ *    compare-and-delete either way.
+ * Then the notice is pushed, only for a saved order: with a `lane`, sent now and awaited by the
+ * task's next step (so it rides in that step's first wait); without one, awaited here (three
+ * waits). Notices of one position stay in n_orders order per task; across tasks and processes
+ * they may arrive out of order (each carries n_orders). True if the order was saved (counted in
+ * `t`).
+ */
+export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd: () => number, t: Tally, lane?: NoticeLane): Promise<boolean> {
   const q = e.general.queue(QUEUE);
   for (;;) {
-    const [eliminated, departed, g, accountSize] = await Promise.all([
-      e.eliminations.has(p.hotkey), e.departed.has(p.hotkey), e.general.syncGate.current(),
+    const previous = lane?.pending;
+    if (lane !== undefined) lane.pending = Promise.resolve();
+    const before = Promise.all([
+      previous, e.eliminations.has(p.hotkey), e.departed.has(p.hotkey), e.general.syncGate.current(),
       e.general.map('accountSizes').get(p.hotkey) as Promise<number | undefined>,
     ]);
-    if (eliminated) return (t.rejectedEliminated++, false);
-    if (departed) return (t.rejectedDeparted++, false);
-    if (g.inProgress) {
+    before.catch(() => undefined); // awaited inside fn; unobserved only if the lock itself failed (that error is thrown)
+    const out = await e.locks.withLock(p.hotkey, p.tp[0], async () => {
+      const [, eliminated, departed, g, accountSize] = await before;
+      if (eliminated) return 'eliminated' as const;
+      if (departed) return 'departed' as const;
+      if (g.inProgress) return 'sync' as const;
+      const h = await e.positions.getOpenHead(p.hotkey, p.tp[0]);
+      const count = h?.orderCount ?? 0;
+      const order = makeOrder(p, h !== undefined, count, accountSize, maxOrders, rnd);
+      const next = nextHead(h?.position, p.hotkey, p.tp, order, uuid(rnd));
+      const notice: Notice = {
+        hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid,
+        order_type: order.order_type, n_orders: h === undefined ? 1 : count + 1, closed: next.is_closed_position,
+      };
+      // Not awaited here: the append goes out with the release (wrapped, or fn's promise would wait for it).
+      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch });
+      appended.catch(() => undefined); // awaited below, after the release
+      return { appended, notice };
+    }, { timeoutMs: 60_000 });
+    if (out === 'eliminated') return (t.rejectedEliminated++, false);
+    if (out === 'departed') return (t.rejectedDeparted++, false);
+    if (out === 'sync') {
       await new Promise((r) => setTimeout(r, 2));
       continue;
     }
-    let inFlight: { pushed: Promise<void> };
     try {
-      inFlight = await e.locks.withLock(p.hotkey, p.tp[0], async () => {
-        const h = await e.positions.getOpenHead(p.hotkey, p.tp[0]);
-        const count = h?.orderCount ?? 0;
-        const order = makeOrder(p, h !== undefined, count, accountSize, maxOrders, rnd);
-        const next = nextHead(h?.position, p.hotkey, p.tp, order, uuid(rnd));
-        const notice: Notice = {
-          hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid,
-          order_type: order.order_type, n_orders: h === undefined ? 1 : count + 1, closed: next.is_closed_position,
-        };
-        await e.positions.appendOrder(next, order, { ifEpoch: g.epoch });
-        // Not awaited here: the push goes out with the release (wrapped, or fn's promise would wait for it).
-        const pushed = pushUntilAccepted(q, notice, t);
-        pushed.catch(() => undefined); // awaited below, after the release
-        return { pushed };
-      }, { timeoutMs: 60_000 });
+      await out.appended;
     } catch (err) {
       if (!(err instanceof SabStateError) || err.code !== 'ERR_STALE_EPOCH') throw err;
       t.staleRetries++;
       continue;
     }
-    await inFlight.pushed;
     t.saved++;
+    const pushed = pushUntilAccepted(q, out.notice, t);
+    if (lane === undefined) await pushed;
+    else {
+      pushed.catch(() => undefined); // awaited by the next step or flushNotices
+      lane.pending = pushed;
+    }
     return true;
   }
 }
@@ -84,6 +116,7 @@ async function main(): Promise<void> {
   let left = a.orders;
   await Promise.all(Array.from({ length: a.concurrency }, async (_, k) => {
     const rnd = prng(a.seed * 7919 + k);
+    const lane = noticeLane();
     while (left > 0) {
       left--;
       const p: Pick = {
@@ -93,8 +126,9 @@ async function main(): Promise<void> {
         r: rnd(),
       };
       t.ordersIn++;
-      await orderStep(e, p, a.maxOrders, rnd, t);
+      await orderStep(e, p, a.maxOrders, rnd, t, lane);
     }
+    await flushNotices(lane);
   }));
   process.send!({ tally: t, roundTrips: (await e.stats()).roundTrips });
   await e.close();

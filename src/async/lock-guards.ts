@@ -1,7 +1,7 @@
 /**
  * What both AsyncEngine implementations share for withLocks and lock guards: the check of a
  * withLocks key list (every key checked before any lock is taken: refused means unchanged) and
- * the guard object (released exactly once).
+ * the guard object (released exactly once); and the bound of a queue's popMany batch.
  */
 import { ErrorCode, SabStateError, checkFunction, checkKey } from '../errors.ts';
 import type { AsyncLockGuard } from './types.ts';
@@ -33,4 +33,15 @@ export function makeGuard(free: () => Promise<void>): AsyncLockGuard {
       return free();
     },
   };
+}
+
+/** The largest batch of `queue.popMany(max)` (both backends). */
+export const POP_MANY_MAX = 4096;
+
+/** `max` of popMany, checked at the boundary. */
+export function checkPopMax(max: unknown): number {
+  if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > POP_MANY_MAX) {
+    throw new RangeError(`max must be an integer from 1 to ${POP_MANY_MAX}, got ${String(max)}`);
+  }
+  return max;
 }

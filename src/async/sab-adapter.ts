@@ -16,7 +16,7 @@
  * - queue.pop({ timeoutMs }) is the ring's popAsync (0 by default: do not wait).
  */
 import type { Engine } from '../engine.ts';
-import { checkLockPairs, makeGuard } from './lock-guards.ts';
+import { checkLockPairs, checkPopMax, makeGuard } from './lock-guards.ts';
 import type { AsyncEngine, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead } from './types.ts';
 import type { AsyncQueue, AsyncCounter, AsyncMap } from './general-types.ts';
 
@@ -125,6 +125,13 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
           q = {
             push: (msg) => call(() => ring.push(msg)),
             pop: (opts) => ring.popAsync({ timeoutMs: opts?.timeoutMs ?? 0 }),
+            // The ring's own non-blocking pop, `max` times at most: no copy beyond each message's decode.
+            popMany: (max) => call(() => {
+              const n = checkPopMax(max);
+              const out: unknown[] = [];
+              for (let m = ring.pop(); m !== undefined; m = out.length < n ? ring.pop() : undefined) out.push(m);
+              return out;
+            }),
             size: () => call(() => ring.size),
           };
           queues.set(name, q);

@@ -10,7 +10,10 @@
  *   `maxRetriesPerRequest: 0` (a call in flight when the connection drops is rejected at once),
  *   `autoResendUnfulfilledCommands: false` (a write whose reply was lost is never sent again
  *   behind the caller's back: its outcome is unknown and the caller was told so), and a
- *   reconnect strategy (50 ms steps up to 1 s), so calls work again once Redis is back.
+ *   reconnect strategy (50 ms steps up to 1 s), so calls work again once Redis is back; and
+ *   `enableAutoPipelining: true`: the commands a caller issues in one tick (Promise.all of
+ *   reads, a write not awaited before its lock's release) are written to the socket together,
+ *   one write and one wait instead of one write each.
  *   Every such failure is `SabStateError` ERR_CONNECTION. A lock whose holder lost its
  *   connection is not renewed and expires after its TTL (locks.ts).
  * - Scripts: ioredis' defineCommand (EVALSHA first; on NOSCRIPT, EVAL, which loads the script
@@ -68,6 +71,9 @@ export const CLIENT_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   autoResendUnfulfilledCommands: false,
+  // Commands issued in one tick go out as one pipeline (one socket write, one wait): the order
+  // step's reads with its lock grant, an append with its release.
+  enableAutoPipelining: true,
   connectTimeout: 5000,
   retryStrategy: (attempt: number) => Math.min(attempt * 50, 1000),
 };

@@ -38,6 +38,7 @@ import { randomBytes } from 'node:crypto';
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import type { GateState } from '../internal/sync/sync-gate.ts';
 import type { AsyncCounter, AsyncGeneral, AsyncMap, AsyncQueue, AsyncSyncGate } from '../async/general-types.ts';
+import { checkPopMax } from '../async/lock-guards.ts';
 import { GATE_BEGIN, QUEUE_ACK, QUEUE_POP, QUEUE_PUSH, QUEUE_SIZE, type ScriptDef } from './scripts.ts';
 import type { RedisClient } from './connection.ts';
 import type { RedisStore } from './store.ts';
@@ -146,8 +147,8 @@ export class RedisQueue implements AsyncQueue {
   readonly #consumer: string;
   readonly #claimIdleMs: number;
   readonly #lane: BlockingLane;
-  /** The last message delivered to this consumer, acknowledged by the next pop or close(). */
-  #unacked = '';
+  /** The ids of the last delivery to this consumer (one pop or one popMany), acknowledged by the next pop or close(). */
+  #unacked: string[] = [];
   #lastClaim = -Infinity;
   readonly stats: RedisQueueStats = { pushes: 0, pops: 0, full: 0, empty: 0, claimed: 0 };
 
@@ -195,15 +196,9 @@ export class RedisQueue implements AsyncQueue {
     const deadline = performance.now() + t;
     const what = `queue(${JSON.stringify(this.#name)}).pop`;
     for (;;) {
-      // Look for messages of dead consumers at most every claimIdleMs / 4 (and while waiting):
-      // XAUTOCLAIM walks the pending list, the new-message path does not.
-      const now = performance.now();
-      const claim = now - this.#lastClaim >= this.#claimIdleMs / 4;
-      if (claim) this.#lastClaim = now;
-      const args = [GROUP, this.#consumer, this.#unacked, this.#claimIdleMs, claim ? '1' : '0'];
-      const r = (await this.#script(QUEUE_POP, args, what)) as [number, string?, string[]?];
-      this.#unacked = '';
-      if (r[1] !== undefined) return this.#delivered(r[1], r[2]!, r[0] === 1);
+      const r = (await this.#script(QUEUE_POP, this.#popArgs(1), what)) as [number, [string, string[]]?];
+      this.#unacked = [];
+      if (r[1] !== undefined) return this.#delivered(r[1][0], r[1][1], r[0] === 1);
       const left = deadline - performance.now();
       if (left < 1) {
         this.stats.empty++;
@@ -226,20 +221,42 @@ export class RedisQueue implements AsyncQueue {
     }
   }
 
+  async popMany(max: number): Promise<unknown[]> {
+    const n = checkPopMax(max);
+    const r = (await this.#script(QUEUE_POP, this.#popArgs(n), `queue(${JSON.stringify(this.#name)}).popMany`)) as unknown[];
+    this.#unacked = [];
+    const out: unknown[] = [];
+    for (let i = 1; i < r.length; i++) {
+      const [id, fields] = r[i] as [string, string[]];
+      out.push(this.#delivered(id, fields, r[0] === 1));
+    }
+    if (out.length === 0) this.stats.empty++;
+    return out;
+  }
+
+  /** QUEUE_POP's arguments: up to `count` messages, claimed ones first (at most every claimIdleMs / 4); acks the last delivery. */
+  #popArgs(count: number): Array<string | number> {
+    // XAUTOCLAIM walks the pending list, the new-message path does not: at most every claimIdleMs / 4.
+    const now = performance.now();
+    const claim = now - this.#lastClaim >= this.#claimIdleMs / 4;
+    if (claim) this.#lastClaim = now;
+    return [GROUP, this.#consumer, this.#claimIdleMs, claim ? '1' : '0', count, ...this.#unacked];
+  }
+
   async size(): Promise<number> {
     return (await this.#script(QUEUE_SIZE, [GROUP], `queue(${JSON.stringify(this.#name)}).size`)) as number;
   }
 
   /** Acknowledges the last message delivered (close() calls it). */
   async ack(): Promise<void> {
-    if (this.#unacked === '') return;
-    const id = this.#unacked;
-    await this.#s.run(QUEUE_ACK, [this.#key], [GROUP, id], `queue(${JSON.stringify(this.#name)}).ack`);
-    if (this.#unacked === id) this.#unacked = '';
+    if (this.#unacked.length === 0) return;
+    const ids = this.#unacked;
+    await this.#s.run(QUEUE_ACK, [this.#key], [GROUP, ...ids], `queue(${JSON.stringify(this.#name)}).ack`);
+    if (this.#unacked === ids) this.#unacked = [];
   }
 
   #delivered(id: string, fields: string[], claimed: boolean): unknown {
-    this.#unacked = id;
+    this.#unacked.push(id);
     this.stats.pops++;
     if (claimed) this.stats.claimed++;
     return decodeMessage(fields);

@@ -3,8 +3,10 @@
  *
  * Algorithm (the single-instance Redis lock of the Redis docs, plus fencing):
  * 1. acquire: LOCK_ACQUIRE, one script: if the key is free, INCR the hotkey's fence counter and
- *    `SET key "<fence>:<random>" PX ttl`, and read the open position's head and order count
- *    (the order step's getOpenHead, answered from the hold: one round trip fewer);
+ *    `SET key "<fence>:<engine id>.<attempt>" PX ttl` (the engine id: 96 random bits drawn once
+ *    per engine; with the attempt counter no two holders' values are equal, fence aside), and
+ *    read the open position's head and order count (the order step's getOpenHead, answered
+ *    from the hold: one round trip fewer);
  *    else return the key's PTTL. A waiter retries after
  *    min(backoff, pttl) (backoff 1, 2, 4 ... 32 ms with jitter) until `timeoutMs`
  *    (ERR_LOCK_TIMEOUT). A holder that died or lost its connection is never renewed, so its
@@ -84,6 +86,9 @@ export class RedisLocks implements AsyncLocks {
   readonly #als = new AsyncLocalStorage<ReadonlyMap<string, Hold>>();
   /** Holds taken by acquire / tryAcquire: this engine's until their guard is released. */
   readonly #guards = new Map<string, Hold>();
+  /** This engine's random id (96 bits, drawn once) and its grant counter: `<id>.<n>` is unique per attempt without a random draw each. */
+  readonly #id = randomBytes(12).toString('base64url');
+  #attempts = 0;
   readonly #stats: RedisLockStats = { acquired: 0, contended: 0, timeouts: 0, lost: 0, renewals: 0, releaseFailures: 0, heldNow: 0 };
 
   constructor(store: RedisStore, lockTtlMs: number) {
@@ -192,7 +197,7 @@ export class RedisLocks implements AsyncLocks {
     const key = this.lockKey(hotkey, tp);
     const base = this.#s.base(hotkey);
     const keys = [key, `${base}fence`, `${base}open`];
-    const rand = randomBytes(12).toString('base64url');
+    const rand = `${this.#id}.${(++this.#attempts).toString(36)}`;
     const deadline = performance.now() + timeoutMs;
     let backoff = 1;
     for (let first = true; ; first = false) {

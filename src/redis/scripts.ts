@@ -224,37 +224,35 @@ return 1`,
 };
 
 /**
- * KEYS stream; ARGV group, consumer, ackId ('' for none), claimIdleMs, claim ('1' / '0').
- * Acknowledges (and deletes) the consumer's previous message, then (with claim '1') returns the
- * oldest message another consumer left pending for longer than claimIdleMs (a consumer that died
- * mid-message: claimed, flag 1), else the next new message (flag 0), else {0}:
- * {flag, id, {field, value, ...}}.
+ * pop and popMany. KEYS stream; ARGV group, consumer, claimIdleMs, claim ('1' / '0'), count,
+ * ackIds... Acknowledges (and deletes) the consumer's previous delivery (every id of its last
+ * pop or popMany), then (with claim '1') returns up to `count` of the oldest messages other
+ * consumers left pending for longer than claimIdleMs (a consumer that died mid-batch: claimed,
+ * flag 1), else up to `count` new messages (flag 0), else {0}: {flag, {id, {field, value, ...}}, ...}.
  */
 export const QUEUE_POP: ScriptDef = {
   name: 'sabstateQueuePop',
   keys: 1,
-  lua: `if ARGV[3] ~= '' then
-  redis.call('XACK', KEYS[1], ARGV[1], ARGV[3])
-  redis.call('XDEL', KEYS[1], ARGV[3])
+  lua: `if #ARGV > 5 then
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 6))
+  redis.call('XDEL', KEYS[1], unpack(ARGV, 6))
 end
-if ARGV[5] == '1' then
-  local c = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[4], '0-0', 'COUNT', 1)
-  local e = c[2][1]
-  if e and e ~= false then return {1, e[1], e[2]} end
+local out = {0}
+if ARGV[4] == '1' then
+  local c = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[5])
+  for _, e in ipairs(c[2]) do if e and e ~= false then out[#out + 1] = e end end
+  if #out > 1 then out[1] = 1 return out end
 end
-local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', 1, 'STREAMS', KEYS[1], '>')
-if r and r[1] and r[1][2][1] then
-  local m = r[1][2][1]
-  return {0, m[1], m[2]}
-end
-return {0}`,
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[5], 'STREAMS', KEYS[1], '>')
+if r and r[1] then for _, e in ipairs(r[1][2]) do out[#out + 1] = e end end
+return out`,
 };
 
-/** KEYS stream; ARGV group, id: acknowledges and deletes one delivered message. */
+/** KEYS stream; ARGV group, ids...: acknowledges and deletes delivered messages. */
 export const QUEUE_ACK: ScriptDef = {
   name: 'sabstateQueueAck',
   keys: 1,
-  lua: `redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) redis.call('XDEL', KEYS[1], ARGV[2]) return 1`,
+  lua: `redis.call('XACK', KEYS[1], ARGV[1], unpack(ARGV, 2)) redis.call('XDEL', KEYS[1], unpack(ARGV, 2)) return 1`,
 };
 
 /** KEYS stream; ARGV group -> messages queued and not yet delivered. */

@@ -8,7 +8,8 @@
  *   `{ result: 'ok' | <error code> }`, then exits.
  * - mode 'consume': pops queue 'work'; for each message, marks it done in map 'done' and reports
  *   `{ done: id }`; at the message named `stopAt` it reports `{ midMessage: id }` and waits
- *   there (the test kills it mid-message).
+ *   there (the test kills it mid-message). With `batch`, it takes messages by popMany(batch),
+ *   reports each `{ batch: ids }`, and handles them one by one as above.
  */
 import { createRedisEngine } from '../../src/index.ts';
 import { SabStateError } from '../../src/errors.ts';
@@ -20,6 +21,7 @@ interface Args {
   lockTtlMs?: number;
   claimIdleMs?: number;
   stopAt?: string;
+  batch?: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as Args;
@@ -45,6 +47,22 @@ if (args.mode === 'hold') {
       send({ result: e instanceof SabStateError ? e.code : String(e) });
     }
   });
+} else if (args.batch !== undefined) {
+  // mode 'consume' with `batch`: popMany(batch), each message handled in turn
+  const q = engine.general.queue('work');
+  for (;;) {
+    const ms = (await q.popMany(args.batch)) as string[];
+    if (ms.length === 0) await new Promise((r) => setTimeout(r, 20));
+    else send({ batch: ms });
+    for (const m of ms) {
+      if (m === args.stopAt) {
+        send({ midMessage: m });
+        await new Promise(() => {}); // killed here
+      }
+      await engine.general.map('done').set(m, 'child');
+      send({ done: m });
+    }
+  }
 } else {
   const q = engine.general.queue('work');
   for (;;) {

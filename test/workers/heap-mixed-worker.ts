@@ -86,8 +86,14 @@ if (d.mode === 'crash') {
     // Exact fit: the heap full of 48-byte blocks but for one run of seven (336 bytes, list 320).
     k = 0;
     while (k < n - 8 && take(k, 40) !== 0) k++;
-    for (let i = 100; i < 107; i++) drop(i);
-    take(100, 320); // class 352: no list, no bump; a merge joins the run; the exact fit takes it
+    // Seven slots whose blocks are address neighbours (frees merged on the way may have left the
+    // lists out of address order, so slot order says nothing).
+    const bySlot = Array.from({ length: k }, (_, i) => i).sort((x, y) => slots[x]! - slots[y]!);
+    let at = 0;
+    for (let j = 1; j < bySlot.length && j - at < 7; j++) if (slots[bySlot[j]!] !== slots[bySlot[j - 1]!]! + 48) at = j;
+    const run = bySlot.slice(at, at + 7);
+    for (const i of run) drop(i);
+    take(run[0]!, 320); // class 352: no list, no bump; a merge joins the run; the exact fit takes it
     for (let i = 0; i < k; i++) drop(i);
   }
   parentPort!.postMessage({ done: true });

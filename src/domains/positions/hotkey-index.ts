@@ -105,7 +105,7 @@ export class HotkeyIndex {
       const ref = t.allocRecord(hotkey, b, h, 2 * uuid.length);
       let r: number;
       try {
-        this.#heap.u8.set(uuidBytes(uuid), t.valueOffset(ref));
+        this.#heap.writeBytes(t.valueOffset(ref), uuidBytes(uuid));
         r = t.publish(hotkey, b, h, ref, ABSENT);
       } catch (e) {
         this.#heap.free(ref);

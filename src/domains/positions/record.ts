@@ -124,18 +124,16 @@ export function recordValueBytes(orders: number, tpLen: number, headLen: number)
 
 /** Writes a record value at byte `at` of the heap (a block this thread owns). */
 export function writeRecordValue(heap: SharedHeap, at: number, open: boolean, tp: string, refs: number[], head: Uint8Array): void {
-  const i32 = heap.i32;
   const q = at >> 2;
   const n = refs.length >> 1;
-  i32[q + kPosFlags] = open ? kOpenFlag : 0;
-  i32[q + kPosHeadLen] = head.length;
-  i32[q + kPosOrders] = n;
-  i32[q + kPosTpLen] = tp.length;
+  heap.writeInt32(q + kPosFlags, open ? kOpenFlag : 0);
+  heap.writeInt32(q + kPosHeadLen, head.length);
+  heap.writeInt32(q + kPosOrders, n);
+  heap.writeInt32(q + kPosTpLen, tp.length);
   const r = q + (kPosRefsByte >> 2);
-  for (let k = 0; k < refs.length; k++) i32[r + k] = refs[k]!;
-  const u = (at + kPosRefsByte + 8 * n) >> 1;
-  for (let k = 0; k < tp.length; k++) heap.u16[u + k] = tp.charCodeAt(k);
-  heap.u8.set(head, at + kPosRefsByte + 8 * n + 2 * tp.length);
+  for (let k = 0; k < refs.length; k++) heap.writeInt32(r + k, refs[k]!);
+  heap.writeUnits(at + kPosRefsByte + 8 * n, tp);
+  heap.writeBytes(at + kPosRefsByte + 8 * n + 2 * tp.length, head);
 }
 
 /** Where a record is and what appendOrder needs of it (read under the lock: the block stays). */
@@ -193,31 +191,26 @@ export function locateRecord(heap: SharedHeap, at: number, len: number, out: Rec
 export function writeAppendedRecord(
   heap: SharedHeap, at: number, open: boolean, tp: string, old: RecordLoc | undefined, chunk: number, head: Uint8Array,
 ): void {
-  const i32 = heap.i32;
   const q = at >> 2;
   const n = old === undefined ? 0 : old.n;
-  i32[q + kPosFlags] = open ? kOpenFlag : 0;
-  i32[q + kPosHeadLen] = head.length;
-  i32[q + kPosOrders] = n + 1;
-  i32[q + kPosTpLen] = tp.length;
+  heap.writeInt32(q + kPosFlags, open ? kOpenFlag : 0);
+  heap.writeInt32(q + kPosHeadLen, head.length);
+  heap.writeInt32(q + kPosOrders, n + 1);
+  heap.writeInt32(q + kPosTpLen, tp.length);
   const r = q + (kPosRefsByte >> 2);
-  if (n > 0) {
-    const from = (old!.at + kPosRefsByte) >> 2;
-    i32.copyWithin(r, from, from + 2 * n);
-  }
-  i32[r + 2 * n] = chunk;
-  i32[r + 2 * n + 1] = heap.stampOf(chunk);
-  const u = (at + kPosRefsByte + 8 * (n + 1)) >> 1;
-  for (let k = 0; k < tp.length; k++) heap.u16[u + k] = tp.charCodeAt(k);
-  heap.u8.set(head, at + kPosRefsByte + 8 * (n + 1) + 2 * tp.length);
+  if (n > 0) heap.copyInt32(r, (old!.at + kPosRefsByte) >> 2, 2 * n);
+  heap.writeInt32(r + 2 * n, chunk);
+  heap.writeInt32(r + 2 * n + 1, heap.stampOf(chunk));
+  heap.writeUnits(at + kPosRefsByte + 8 * (n + 1), tp);
+  heap.writeBytes(at + kPosRefsByte + 8 * (n + 1) + 2 * tp.length, head);
 }
 
 /** Allocates and fills a chunk for encoded order bytes; returns its ref. */
 export function writeChunk(heap: SharedHeap, bytes: Uint8Array): number {
   const ref = heap.alloc(kChunkHeaderBytes + bytes.length);
   const p = heap.payload(ref);
-  heap.i32[(p >> 2) + kChunkLen] = bytes.length;
-  heap.u8.set(bytes, p + kChunkHeaderBytes);
+  heap.writeInt32((p >> 2) + kChunkLen, bytes.length);
+  heap.writeBytes(p + kChunkHeaderBytes, bytes);
   return ref;
 }
 

@@ -99,7 +99,7 @@ export function checkPositions(s: PositionStore, repair: boolean): string[] {
     if (repair) {
       const h = open.hash(r.hotkey, r.tp);
       const ref = open.allocRecord(r.hotkey, r.tp, h, 2 * r.uuid.length);
-      heap.u8.set(uuidBytes(r.uuid), open.valueOffset(ref));
+      heap.writeBytes(open.valueOffset(ref), uuidBytes(r.uuid));
       const o = open.publish(r.hotkey, r.tp, h, ref);
       if (o > 0) heap.retire(o);
     }

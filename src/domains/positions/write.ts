@@ -217,7 +217,7 @@ export class PositionWriter {
         try {
           if (v.open && openUuid !== v.uuid) {
             openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
-            heap.u8.set(uuidBytes(v.uuid), open.valueOffset(openRef));
+            heap.writeBytes(open.valueOffset(openRef), uuidBytes(v.uuid));
           }
         } catch (e) {
           this.#discard(built, openRef);

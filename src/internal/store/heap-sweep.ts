@@ -18,7 +18,7 @@
  * block a dead writer unpublished and never retired: while any reader is pinned such a block is
  * deferred, not freed.
  *
- * The walk: blocks tile [kDataStart, kTop) (the bump pointer only grows, and each block's size
+ * The walk: blocks tile [kDataStart, kTop) (memory past kTop is zero, and each block's size
  * word gives its size; a merge's one store makes the inner headers payload, a split writes the
  * tail's header before it shrinks the head). A bump whose thread died between its claim of kTop
  * and its header store leaves a HOLE of fresh, zeroed memory whose size nothing records: a
@@ -28,7 +28,9 @@
  *
  * The repair rebuilds every free list from the walk: it empties them all, then lists each run of
  * free neighbours (free blocks, holes, and leaked blocks it frees) as ONE block, so recovery
- * also coalesces; and it sets every counter (in use, deferred, free bytes per list, kMerging).
+ * also coalesces; a run that ends at kTop goes back to the bump area (zeroed, kTop lowered to its
+ * start, as a merge's give-back does); and it sets every counter (in use, deferred, free bytes
+ * per list, kMerging).
  * Cost: O(blocks + records); recovery and verify only.
  */
 import {
@@ -151,6 +153,9 @@ export function verifyHeap(heap: SharedHeap, reach: (mark: Mark) => void): strin
   }
   if (c.deferred !== r.deferred) out.push(`${heap.what}: deferred counter says ${c.deferred}, the list holds ${r.deferred}`);
   if (c.merging !== 0) out.push(`${heap.what}: ${c.merging} merge(s) marked running with no write in flight`);
+  const a = heap.sweepAccess();
+  const unmarked = r.listBytes.findIndex((b, k) => b > 0 && !a.marked(k));
+  if (unmarked >= 0) out.push(`${heap.what}: free list ${unmarked} holds blocks but is not marked in the non-empty bitmap`);
   const drift = c.freeBytes.findIndex((b, k) => b !== r.listBytes[k]);
   if (drift >= 0) out.push(`${heap.what}: free list ${drift} counted at ${c.freeBytes[drift]} bytes, it holds ${r.listBytes[drift]}`);
   return out;
@@ -196,11 +201,19 @@ export function sweepHeap(heap: SharedHeap, reach: (mark: Mark) => void): SweepR
   a.clearFreeLists();
   const listBytes = new Array<number>(kClassCount).fill(0);
   const starts = [...free.keys()].sort((x, y) => x - y);
+  const top = a.top();
   for (let i = 0; i < starts.length;) {
     const start = starts[i]!;
     let end = start + free.get(start)!;
     let j = i + 1;
     for (; j < starts.length && starts[j] === end; j++) end += free.get(end)!;
+    if (end === top) {
+      // The highest run ends at the top: back to the bump area (zeroed: memory past kTop is zero).
+      heap.i32.fill(0, start >> 2, end >> 2);
+      a.setTop(start);
+      i = j;
+      continue;
+    }
     heap.i32[(start >> 2) + kBlockSizeWord] = (end - start) | kBlockFreeBit;
     const c = floorClass(end - start);
     a.pushFree(c, start);

@@ -9,7 +9,7 @@
  * - Size classes: 16..256 bytes in steps of 16, then eight per power of two (288, 320, ...,
  *   512, 576, ...): at most 12.5% internal waste, a class computed with one clz32 (four per
  *   power of two wasted up to 25%, which a heap kept below 70% live cannot afford). A request is
- *   rounded up to its class, except by the last resort below. One lock-free Treiber stack of free blocks per class: a free block
+ *   rounded up to its class, except by the last resort below and for large blocks (kLargeClass). One lock-free Treiber stack of free blocks per class: a free block
  *   of `size` bytes sits on list floorClass(size) (the largest class <= size), so every block on
  *   list c can serve a request of class c. The hot path is unchanged from the class-only heap:
  *   one CAS to pop, one to push.
@@ -40,8 +40,15 @@
  *   kMergeWaitMs, taken only when the heap is otherwise full.
  * - Free-list heads are 64-bit words (offset | tag << 32) changed by CAS on a BigUint64Array;
  *   the tag counts every push, pop and take-all, so a pop that read a stale `next` (ABA) fails.
- * - The bump pointer kTop moves forward by CAS and never back, so memory past kTop is always
- *   fresh (zero): the sweep recognises a dead bump's unwritten block by its zero size word. The
+ * - The bump pointer kTop moves forward by CAS. Memory past kTop is always zero: the sweep
+ *   recognises a dead bump's unwritten block by its zero size word. It moves back only when a
+ *   merge finds its highest free run ending at kTop (give-back): the merging thread owns that
+ *   run, zeroes it, then CASes kTop from the run's end down to its start (a bump that came first
+ *   makes the CAS fail: the run is listed as usual); a free of the block that ends at kTop does
+ *   the same with that block, and when that lowers kTop to the end of the highest run the last
+ *   merge listed (kHighRunEnd), merges again to give that run back. So "carved" follows the live data; the
+ *   buffer itself never shrinks (SharedArrayBuffers cannot). A merge runs after a free too, when
+ *   free memory is at least carved / kShrinkShare and grew by carved / kMergeStep since the last. The
  *   thread that moves kTop past byteLength grows the buffer (SharedArrayBuffer.prototype.grow,
  *   by half again at least) before it writes the block. A block is reached only through an
  *   atomic publish made after the grow, so every thread sees a byteLength that covers it:
@@ -62,21 +69,14 @@
  *   before it loads a slot word and unpins after its last copy, so a block it reached cannot be
  *   freed (nor merged or split: only free blocks are) under it (proof in seqlock.ts).
  *
- * Block: a header of kBlockHeaderBytes, then the payload. Blocks are 16-byte aligned, sizes are
- * multiples of 16, at least kMinBlock.
- *
- * | Int32 of block | name        | written by                  | how |
- * | -------------- | ----------- | --------------------------- | --- |
- * | 0              | kBlockSize  | allocating / freeing / splitting / merging thread (owner) | plain; size, + kFreeBit while free; 0 never (a dead bump's hole) |
- * | 1              | kBlockStamp | allocating thread           | plain; from kStampClock, never 0 |
- * | 2 (payload)    | kBlockNext  | pushing thread              | Atomics.store; next free / deferred block while not allocated |
+ * Block header words, size classes: heap-classes.ts.
  *
  * Region (RegionKind.HEAP, params [maxBytes]); lines of 128 bytes:
  *
  * | line | Int32 slot     | name            | written by            | how |
  * | ---- | -------------- | --------------- | --------------------- | --- |
  * | 0    | 0..31          | header          | creator               | region.ts |
- * | 1    | 0              | kTop            | allocators            | CAS; end of the carved area, never moves back |
+ * | 1    | 0              | kTop            | allocators; consolidate; sweep | CAS up (bump), CAS down (a merge's top run, zeroed first); the sweep stores |
  * | 2    | 0              | kInUseBytes     | alloc / free          | Atomics.add / sub (block sizes) |
  * | 2    | 1              | kInUseBlocks    | alloc / free          | Atomics.add / sub |
  * | 2    | 2              | kCapacityErrors | failed alloc          | Atomics.add |
@@ -90,6 +90,10 @@
  * | 5    | 2              | kFreeAfterMerge | consolidate, alloc slow path | Atomics.store: free bytes after the last merge (or their low since) |
  * | 5    | 3              | kSplits         | alloc slow path       | Atomics.add (stats) |
  * | 5    | 4              | kMergedBlocks   | consolidate           | Atomics.add (stats: blocks joined into a neighbour) |
+ * | 5    | 5              | kTopReturns     | consolidate           | Atomics.add (stats: top runs given back to the bump area) |
+ * | 5    | 6              | kReturnedBytes  | consolidate           | Atomics.add (stats: their bytes) |
+ * | 5    | 7              | kHighRunEnd     | consolidate           | Atomics.store: end of the highest run it listed (a hint: a free that lowers kTop to it merges again) |
+ * | 5    | 8..14          | kNonEmpty       | push; scan            | Atomics.or after a push onto an empty list; Atomics.and by a scan that found the list empty, which then loads the head again and ORs back if a push came between (so a non-empty list's bit is set once its pusher's OR is done) |
  * | 6+c  | BigUint64 0    | free head of c  | alloc / free / consolidate; sweep | CAS (offset, tag) |
  * | 6+c  | Int32 2        | free bytes of c | alloc / free / split / consolidate; sweep | Atomics.add / sub; the sweep stores the walk's sum |
  * | 6+kClassCount+k | 0    | gate slot k     | its thread            | seqlock.ts WriteGate (kGateSlots lines) |
@@ -121,10 +125,13 @@
  * | merge       | every list taken (heap.merge.taken)      | every free block on no list              | sweep lists them all (joined) |
  * | merge       | a run joined (heap.merge.joined)         | one bigger free block on no list (its inner headers are payload now) | as above |
  * | merge       | a block listed (heap.merge.listed)       | the rest on no list                      | as above |
+ * | give-back   | top run zeroed (heap.top.zeroed)         | a zero run below kTop (a hole); in a merge, the rest on no list | sweep: the hole ends at kTop, so it goes back to the bump area (kTop lowered); the rest listed |
+ * | give-back   | kTop CAS down                            | the run past kTop, zero; in a merge, the rest on no list; in a free, counters right | sweep lists the rest |
  * | exact fit   | list taken (heap.fit.taken)              | its blocks on no list                    | sweep lists them |
  * | free        | free bit (heap.free.marked)              | a free block on no list; counters high   | sweep lists it; counters from the walk |
  * | free        | counters (heap.free.counted)             | a free block on no list                  | sweep lists it |
  * | free        | push CAS                                 | list c's byte count short                | counts from the walk |
+ * | any push    | CAS onto an empty list, before its OR    | list c unmarked in kNonEmpty: #takeLarger skips it (the full-heap path scans every head) | the sweep rebuilds the lists, each first push sets the bit |
  * | retire      | deferred push (heap.defer.pushed)        | kDeferredCount one short                 | counters from the walk |
  * | collect     | exchange (heap.collect.taken)            | the deferred blocks reachable from nowhere | sweep frees them (defers while pinned) |
  * | collect     | each free (heap.collect.freeing)         | the rest of the list, as above           | as above |
@@ -135,11 +142,19 @@ import type { HashKey } from '../hash/hash.ts';
 import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../region.ts';
 import { crashPoint, declareCrashPoints } from '../crash.ts';
 import { WriteGate, kGateSlots } from '../sync/write-gate.ts';
+import {
+  classOf, classSize, floorClass, kBlockHeaderBytes, kBlockNext, kBlockPrefix, kBlockSize, kBlockStamp, kClassCount, kFreeBit,
+  kLargeClass, kMinBlock, kSizeLowBits,
+} from './heap-classes.ts';
+
+export { classOf, classSize, floorClass, kBlockHeaderBytes, kClassCount, kMinBlock, sizeOfWord } from './heap-classes.ts';
+/** Block header words and the free bit, for heap-sweep.ts. */
+export { kBlockSize as kBlockSizeWord, kBlockStamp as kBlockStampWord, kBlockNext as kBlockNextWord, kFreeBit as kBlockFreeBit } from './heap-classes.ts';
 
 declareCrashPoints('heap', [
   'heap.alloc.claimed', 'heap.alloc.stamped', 'heap.free.marked', 'heap.free.counted', 'heap.defer.pushed', 'heap.collect.taken',
   'heap.collect.freeing', 'heap.split.cut', 'heap.split.listed', 'heap.merge.begun', 'heap.merge.taken', 'heap.merge.joined',
-  'heap.merge.listed', 'heap.fit.taken',
+  'heap.merge.listed', 'heap.top.zeroed', 'heap.fit.taken',
 ]);
 
 const kTop = 1 * LINE_INTS;
@@ -156,35 +171,28 @@ const kMerges = kMerging + 1;
 const kFreeAfterMerge = kMerging + 2;
 const kSplits = kMerging + 3;
 const kMergedBlocks = kMerging + 4;
+const kTopReturns = kMerging + 5;
+const kReturnedBytes = kMerging + 6;
+const kHighRunEnd = kMerging + 7;
+/** kBitWords Int32 words: bit c set when free list c may be non-empty (a hint for the scan above a class). */
+const kNonEmpty = kMerging + 8;
 const kFirstClassLine = 6;
 /** Int32 slot of a class line: the bytes on that free list. */
 const kClassFreeBytes = 2;
-/** Number of size classes: 16 of 16-byte steps up to 256, then 8 per power of two up to 2^31. */
-export const kClassCount = 16 + 8 * 23;
+const kBitWords = (kClassCount + 31) >> 5;
 const kFirstGateSlotLine = kFirstClassLine + kClassCount;
 export const kDataStart = (kFirstGateSlotLine + kGateSlots) * LINE_BYTES;
 
-export const kBlockHeaderBytes = 8;
-/**
- * Smallest block: header and the free-list link, 16-byte aligned. A split can so always cut a
- * block to exactly its class: no allocation carries a remainder it could not give back, and the
- * bytes in use do not depend on the heap's history (only an exact fit, the last resort, differs).
- */
-export const kMinBlock = 16;
-const kBlockSize = 0;
-const kBlockStamp = 1;
-const kBlockNext = 2;
-const kFreeBit = 1;
-/** Low bits of a size word that a block size never has (sizes are multiples of 16). */
-const kSizeLowBits = 15;
 const kMask32 = 0xffffffffn;
 const kGrowStep = 1 << 16;
-/** Bytes of a block header plus the free-list link: what free() and checkBlock() touch first. */
-const kBlockPrefix = 16;
 /** Merge before carving when free memory is at least carved / kMergeShare ... */
 const kMergeShare = 8;
 /** ... and has grown by carved / kMergeStep since the last merge. */
 const kMergeStep = 32;
+/** After a free, merge (and so give the top run back) when free memory is at least carved / kShrinkShare ... */
+const kShrinkShare = 5;
+/** ... and at least this many bytes are free, and grew by as many since the last merge. */
+const kMinShrinkBytes = 1 << 16;
 /** Heap full and another thread merging: how long an allocation waits for it, at most. */
 const kMergeWaitMs = 200;
 /** The unit of the `poolPages` statistic. */
@@ -196,43 +204,6 @@ export const MAX_HEAP_BYTES = 2 ** 31 - 2 ** 16;
 export const MIN_HEAP_BYTES = kDataStart + kGrowStep;
 const kDefaultInitialBytes = 1 << 20;
 
-/** Class of a block of n bytes (header included): the smallest class of at least n bytes. */
-export function classOf(n: number): number {
-  if (n <= 256) return n <= 16 ? 0 : (n - 1) >> 4;
-  const e = 31 - Math.clz32(n - 1); // n in (2^e, 2^(e+1)], 8 <= e <= 30
-  // ceil((n - 2^e) / 2^(e-3)) - 1: which eighth step above 2^e
-  return 16 + (e - 8) * 8 + ((n - (1 << e) - 1) >> (e - 3));
-}
-
-function computeClassSize(c: number): number {
-  if (c < 16) return 16 * (c + 1);
-  const e = 8 + ((c - 16) >> 3);
-  return 2 ** e + (((c - 16) & 7) + 1) * 2 ** (e - 3);
-}
-const kClassSizes = Float64Array.from({ length: kClassCount }, (_, c) => computeClassSize(c));
-
-/** Bytes of a block of class c (header included). */
-export function classSize(c: number): number {
-  return kClassSizes[c]!;
-}
-
-/** The free list of a free block of `size` bytes: the largest class of at most `size` bytes. */
-export function floorClass(size: number): number {
-  const c = classOf(size);
-  return kClassSizes[c] === size ? c : c - 1;
-}
-
-/** Block header words and the free bit, for heap-sweep.ts. */
-export const kBlockSizeWord = kBlockSize;
-export const kBlockStampWord = kBlockStamp;
-export const kBlockNextWord = kBlockNext;
-export const kBlockFreeBit = kFreeBit;
-
-/** A size word's block size (0 if the word is no block's). */
-export function sizeOfWord(w: number): number {
-  const size = w & ~kSizeLowBits;
-  return (w & kSizeLowBits & ~kFreeBit) === 0 && size >= kMinBlock ? size : 0;
-}
 
 export interface SweepAccess {
   top(): number;
@@ -245,6 +216,10 @@ export interface SweepAccess {
   pushFree(c: number, ref: number): void;
   pushDeferred(ref: number): void;
   ensure(end: number): boolean;
+  /** Under the freeze: kTop lowered to `top` (the memory above it zeroed by the caller). */
+  setTop(top: number): void;
+  /** Whether list c's bit is set in the non-empty bitmap. */
+  marked(c: number): boolean;
 }
 
 export interface HeapHandle {
@@ -284,6 +259,8 @@ export class SharedHeap {
   readonly #maxBlock: number;
   /** The merge's list of taken blocks (this thread's, reused). */
   #taken = new Int32Array(1024);
+  /** Frees by this thread (when to check whether a merge is due). */
+  #frees = 0;
 
   constructor(handle: HeapHandle, key: HashKey, what: string) {
     this.sab = checkRegion(handle.sab, specOf(handle.maxBytes, key), what);
@@ -325,15 +302,15 @@ export class SharedHeap {
       );
     }
     crashPoint('heap.alloc.claimed');
-    const h = ref >> 2;
     // #take and #bump covered the whole block.
-    let size = this.i32[h + kBlockSize]! & ~kSizeLowBits;
+    let size = this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits;
     // The class size, or n rounded to 16 for an exact fit (a block smaller than the class).
-    const want = size >= classSize(c) ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
+    const want = size >= classSize(c) && c < kLargeClass ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
     if (size - want >= kMinBlock) {
       this.#split(ref, size, want);
       size = want;
     }
+    const h = ref >> 2;
     this.i32[h + kBlockSize] = size;
     this.i32[h + kBlockStamp] = (Atomics.add(this.i32, kStampClock, 1) + 1) | 0 || 1;
     crashPoint('heap.alloc.stamped');
@@ -355,7 +332,15 @@ export class SharedHeap {
     Atomics.sub(this.i32, kInUseBytes, w);
     Atomics.sub(this.i32, kInUseBlocks, 1);
     crashPoint('heap.free.counted');
-    this.#list(ref, w);
+    // The top block goes straight back to the bump area; any other is listed.
+    if (ref + w !== Atomics.load(this.i32, kTop) || !this.#giveBack(ref, ref + w)) {
+      this.#list(ref, w);
+      // Checked at every 16th free of this thread (five atomic loads saved on the others).
+      if ((++this.#frees & 15) === 0 && this.#shrinkDue(true)) this.consolidate();
+    } else if (Atomics.load(this.i32, kHighRunEnd) === ref && this.#shrinkDue(false)) {
+      // The highest run the last merge listed now ends at the top: merge again to give it back.
+      this.consolidate();
+    }
   }
 
   /**
@@ -452,6 +437,8 @@ export class SharedHeap {
     // Runs from the highest address down, so that each list pops its lowest block first: the
     // live data packs toward the bottom and the large free runs stay whole (address order).
     let joined = 0;
+    let highest = true;
+    let highRunEnd = 0;
     for (let j = n; j > 0;) {
       let i = j - 1;
       const last = sorted[i]!;
@@ -463,21 +450,52 @@ export class SharedHeap {
         start = prev;
         i--;
       }
+      if (highest) {
+        highest = false;
+        if (this.#giveBack(start, end)) {
+          joined += j - i - 1;
+          j = i;
+          continue;
+        }
+      }
       if (j - i > 1) {
         // One store joins the run: the inner headers become payload of the first block.
         this.i32[(start >> 2) + kBlockSize] = (end - start) | kFreeBit;
         joined += j - i - 1;
         crashPoint('heap.merge.joined');
       }
+      if (highRunEnd === 0) highRunEnd = end;
       this.#list(start, end - start);
       crashPoint('heap.merge.listed');
       j = i;
     }
+    Atomics.store(this.i32, kHighRunEnd, highRunEnd);
     Atomics.store(this.i32, kFreeAfterMerge, this.#freeEstimate());
     Atomics.add(this.i32, kMerges, 1);
     Atomics.add(this.i32, kMergedBlocks, joined);
     Atomics.sub(this.i32, kMerging, 1);
     return joined;
+  }
+
+  /**
+   * A free run [start, end) this thread owns (a merge's highest run, or a block being freed): if it ends at kTop, it is
+   * zeroed and kTop lowered to its start (carved memory given back to the bump area, so that
+   * "carved" follows the live data). Memory past kTop must be zero (a dead bump's hole is told by
+   * its zero size word), hence the zeroing first. False (and the run's first header written
+   * back) if kTop is elsewhere or a bump moved it meanwhile: the caller lists the run.
+   */
+  #giveBack(start: number, end: number): boolean {
+    if (Atomics.load(this.i32, kTop) !== end) return false;
+    this.cover(end);
+    this.i32.fill(0, start >> 2, end >> 2);
+    crashPoint('heap.top.zeroed');
+    if (Atomics.compareExchange(this.i32, kTop, end, start) === end) {
+      Atomics.add(this.i32, kTopReturns, 1);
+      Atomics.add(this.i32, kReturnedBytes, end - start);
+      return true;
+    }
+    this.i32[(start >> 2) + kBlockSize] = (end - start) | kFreeBit;
+    return false;
   }
 
   /**
@@ -494,6 +512,30 @@ export class SharedHeap {
       this.f64 = new Float64Array(this.sab, 0, len >> 3);
     }
     return end <= len;
+  }
+
+  /**
+   * Writes into a block this thread owns (allocated by it and not published yet), so that the
+   * domains need not keep or index the views (issue 15). Offsets are byte offsets in the heap
+   * (`writeInt32` and `copyInt32`: Int32 indexes), inside the block: alloc covered it.
+   */
+  writeBytes(at: number, bytes: Uint8Array): void {
+    this.u8.set(bytes, at);
+  }
+
+  writeInt32(q: number, v: number): void {
+    this.i32[q] = v;
+  }
+
+  /** The UTF-16 code units of `s` from byte `at` (2-aligned). */
+  writeUnits(at: number, s: string): void {
+    const u = at >> 1;
+    for (let k = 0; k < s.length; k++) this.u16[u + k] = s.charCodeAt(k);
+  }
+
+  /** Copies `n` Int32 from index `from` to index `to` (a block this thread reads under its lock, into one it owns). */
+  copyInt32(to: number, from: number, n: number): void {
+    this.i32.copyWithin(to, from, from + n);
   }
 
   /** Payload offset of a block. */
@@ -561,6 +603,9 @@ export class SharedHeap {
       merges: Atomics.load(i, kMerges),
       mergedBlocks: Atomics.load(i, kMergedBlocks),
       splits: Atomics.load(i, kSplits),
+      /** Merges whose highest run ended at the top and went back to the bump area, and its bytes. */
+      topReturns: Atomics.load(i, kTopReturns),
+      returnedBytes: Atomics.load(i, kReturnedBytes),
     };
   }
 
@@ -592,6 +637,8 @@ export class SharedHeap {
       pushFree: (c, ref) => this.#push(c, ref),
       pushDeferred: (ref) => this.#pushDeferred(ref),
       ensure: (end) => this.#ensure(end) && this.cover(end),
+      setTop: (top) => Atomics.store(this.i32, kTop, top),
+      marked: (c) => (Atomics.load(this.i32, kNonEmpty + (c >> 5)) & (1 << (c & 31))) !== 0,
     };
   }
 
@@ -624,22 +671,37 @@ export class SharedHeap {
    */
   #allocSlow(c: number, need: number): number {
     const want = classSize(c);
-    let ref = this.#takeLarger(c);
+    let ref = 0;
+    if (c >= kLargeClass) {
+      // Best fit first: a block of the list below c may hold `need` (blocks there are cut to size).
+      ref = this.#exactFit(need);
+      if (ref !== 0) return ref;
+      // Merge before splitting a larger block if enough was freed since the last merge to hold
+      // this request: neighbours freed apart may make a closer fit than a larger block cut.
+      const free = this.#freeEstimate();
+      if (free >= want && free - Atomics.load(this.i32, kFreeAfterMerge) >= want) {
+        this.consolidate();
+        ref = this.#take(c) || this.#exactFit(need);
+        if (ref !== 0) return ref;
+      }
+    }
+    ref = this.#takeLarger(c);
     if (ref !== 0) return ref;
     if (this.#worthMerging(want)) {
       this.consolidate();
       ref = this.#take(c) || this.#takeLarger(c);
       if (ref !== 0) return ref;
     }
-    ref = this.#bump(c);
+    ref = this.#bump(c, need);
     if (ref !== 0) return ref;
     // Full. Free blocks another thread's merge holds are off every list: wait for it (bounded)
     // and merge again until a block fits or no merge is running.
     for (let round = 0; round < 3; round++) {
       this.#waitForMerges();
-      if (this.#freeEstimate() < need) return 0;
+      // Free memory and the bump area's rest: the merge may give the top run back, so both count.
+      if (this.#freeEstimate() + this.maxBytes - Atomics.load(this.i32, kTop) < need) return 0;
       this.consolidate();
-      ref = this.#take(c) || this.#takeLarger(c) || this.#exactFit(need);
+      ref = this.#take(c) || this.#scanLarger(c) || this.#exactFit(need) || this.#bump(c, need);
       if (ref !== 0 || Atomics.load(this.i32, kMerging) === 0) return ref;
     }
     return 0;
@@ -671,8 +733,34 @@ export class SharedHeap {
     return fit;
   }
 
-  /** A block off the smallest non-empty list above c, or 0 (none, or no free memory to look for). */
+  /**
+   * A block off the smallest non-empty list above c, or 0 (none, or no free memory to look for).
+   * Looks only at the lists the kNonEmpty bitmap marks (7 words instead of up to 199 heads); a
+   * list found empty has its bit cleared, then its head loaded again (a push in between sets
+   * the bit back). The bitmap is a hint: a pusher between its CAS and its OR leaves a list
+   * unmarked for a moment, so the full-heap path scans every head (#scanLarger).
+   */
   #takeLarger(c: number): number {
+    if (this.#freeEstimate() < classSize(c)) return 0;
+    const first = c + 1;
+    for (let w = first >> 5; w < kBitWords; w++) {
+      let bits = Atomics.load(this.i32, kNonEmpty + w);
+      if (w === first >> 5) bits &= ~((1 << (first & 31)) - 1);
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        const d = (w << 5) + b;
+        const ref = this.#take(d);
+        if (ref !== 0) return ref;
+        Atomics.and(this.i32, kNonEmpty + w, ~(1 << b));
+        if (Atomics.load(this.i32, this.#headIndex(d) << 1) !== 0) Atomics.or(this.i32, kNonEmpty + w, 1 << b);
+      }
+    }
+    return 0;
+  }
+
+  /** As #takeLarger, every head loaded (the full-heap path: no hint trusted). */
+  #scanLarger(c: number): number {
     if (this.#freeEstimate() < classSize(c)) return 0;
     for (let d = c + 1; d < kClassCount; d++) {
       // The head's offset is the low half of its 64-bit word (little-endian): one Int32 load, no BigInt.
@@ -681,6 +769,23 @@ export class SharedHeap {
       if (ref !== 0) return ref;
     }
     return 0;
+  }
+
+  /**
+   * After a free: at least kMinShrinkBytes and carved / kShrinkShare are free, no merge runs, and
+   * (if `grown`) free memory grew by kMinShrinkBytes and carved / kMergeStep since the last merge
+   * (a small heap would otherwise merge at almost every free).
+   */
+  #shrinkDue(grown: boolean): boolean {
+    const free = this.#freeEstimate();
+    if (free < kMinShrinkBytes) return false;
+    const carved = Atomics.load(this.i32, kTop) - kDataStart;
+    if (free * kShrinkShare < carved) return false;
+    if (grown) {
+      const more = free - Atomics.load(this.i32, kFreeAfterMerge);
+      if (more < kMinShrinkBytes || more * kMergeStep < carved) return false;
+    }
+    return Atomics.load(this.i32, kMerging) === 0;
   }
 
   #worthMerging(want: number): boolean {
@@ -749,14 +854,18 @@ export class SharedHeap {
     const i = this.#headIndex(c);
     for (;;) {
       const head = Atomics.load(this.#b64, i);
-      Atomics.store(this.i32, (ref >> 2) + kBlockNext, Number(head & kMask32));
+      const next = Number(head & kMask32);
+      Atomics.store(this.i32, (ref >> 2) + kBlockNext, next);
       const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
-      if (Atomics.compareExchange(this.#b64, i, head, tagged | BigInt(ref)) === head) return;
+      if (Atomics.compareExchange(this.#b64, i, head, tagged | BigInt(ref)) === head) {
+        if (next === 0) Atomics.or(this.i32, kNonEmpty + (c >> 5), 1 << (c & 31));
+        return;
+      }
     }
   }
 
-  #bump(c: number): number {
-    const size = classSize(c);
+  #bump(c: number, need: number): number {
+    const size = c < kLargeClass ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
     for (;;) {
       const top = Atomics.load(this.i32, kTop);
       const end = top + size;

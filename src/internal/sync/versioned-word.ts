@@ -42,7 +42,7 @@
  *    accesses after it, not EARLIER plain loads before it, so without more a validated copy could
  *    mix two versions (Linux puts smp_rmb() in read_seqcount_retry for the same reason).
  *    `readFence()` is a release-ordered read-modify-write on a word private to this thread
- *    (Atomics.add(fence, 0, 0): LDAXR/STLXR on ARM64, LOCK XADD on x86-64). A release keeps every
+ *    (Atomics.add(fence, 0, 1): LDAXR/STLXR on ARM64, LOCK XADD on x86-64). A release keeps every
  *    earlier load and store before it, and ARM64 keeps a store-release before a later
  *    load-acquire (RCsc), so: plain copy < fence < validating Atomics.load. This rests on V8's
  *    code generation for Atomics on ARM64 and x86-64, not on the ECMAScript memory model (which
@@ -120,7 +120,12 @@ export function validated<T>(copy: () => T, same: () => boolean): T | Moved {
   return same() ? out : MOVED;
 }
 
-/** This thread's private fence word (module state is per thread: each worker loads its own copy). */
+/**
+ * This thread's private fence word (module state is per thread: each worker loads its own copy).
+ * The fence adds 1 to it, so the word also counts this thread's fences (mod 2^32) for the test
+ * that every lock-free read path has one (test/read-fence.test.ts); adding 1 or 0 is the same
+ * read-modify-write instruction.
+ */
 const fenceWord = new Int32Array(new SharedArrayBuffer(4));
 
 /**
@@ -128,5 +133,13 @@ const fenceWord = new Int32Array(new SharedArrayBuffer(4));
  * validating Atomics.load, so that on ARM64 the copy cannot be satisfied after the validation.
  */
 export function readFence(): void {
-  Atomics.add(fenceWord, 0, 0);
+  Atomics.add(fenceWord, 0, 1);
+}
+
+/**
+ * This thread's read fences so far (mod 2^32).
+ * @internal For tests: every lock-free read path must fence between its copy and its validation.
+ */
+export function fencesSoFar(): number {
+  return Atomics.load(fenceWord, 0);
 }
