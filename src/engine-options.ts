@@ -10,7 +10,7 @@ import { type HashKey, hashKeyFromSeed } from './internal/hash/hash.ts';
 import { resolveLockOptions } from './domains/locks/layout.ts';
 import { type PositionsOptions, resolvePositionsOptions } from './domains/positions/positions.ts';
 import { type DepartedOptions, resolveDepartedOptions } from './domains/departed.ts';
-import { type EliminationsOptions, resolveEliminationsOptions } from './domains/eliminations.ts';
+import { type EliminationsOptions, resolveEliminationsOptions } from './domains/eliminations-layout.ts';
 import { type ResolvedGeneralOptions, resolveGeneralOptions } from './domains/general.ts';
 
 /** A queue's declaration in `options.general.queues`. */
@@ -127,11 +127,34 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
 
 const isPlain = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** A snapshot's option overridden by the caller's: objects field by field, anything else whole. */
-export function mergeOption(saved: unknown, given: unknown): unknown {
-  if (given === undefined) return saved;
-  if (!isPlain(saved) || !isPlain(given)) return given;
-  const out: Record<string, unknown> = { ...saved };
-  for (const [k, v] of Object.entries(given)) if (v !== undefined) out[k] = v;
-  return out;
+/**
+ * A restore's options: the snapshot's (`saved`, resolved from its manifest) overridden by the
+ * caller's (`given`, resolved from `raw`, what the caller passed): each top-level field the
+ * caller gave replaces the snapshot's, objects field by field (positions: { maxRecords } keeps
+ * the snapshot's positions.maxBytes; general: { counters } keeps its queues and maps), anything
+ * else whole. Both sides were checked once already; nothing is checked again here.
+ */
+export function mergeResolved(saved: ResolvedEngineOptions, given: ResolvedEngineOptions, raw: Record<string, unknown>): ResolvedEngineOptions {
+  const pick = <T extends object>(s: T, g: T, r: unknown, groups: Record<string, ReadonlyArray<keyof T>>): T => {
+    if (r === undefined) return s;
+    if (!isPlain(r)) return g;
+    const out = { ...s };
+    for (const [k, fields] of Object.entries(groups)) {
+      if (r[k] === undefined) continue;
+      for (const f of fields) {
+        if (f in g) out[f] = g[f];
+        else delete out[f];
+      }
+    }
+    return out;
+  };
+  const sizes = { maxRecords: ['maxRecords'], maxBytes: ['maxBytes'] } as const;
+  return {
+    lockStripes: raw.lockStripes === undefined ? saved.lockStripes : given.lockStripes,
+    positions: pick(saved.positions, given.positions, raw.positions, sizes),
+    eliminations: pick(saved.eliminations, given.eliminations, raw.eliminations, sizes),
+    departed: pick(saved.departed, given.departed, raw.departed, sizes),
+    // maps and mapSizes are one declaration (the names, and the capacities given with them).
+    general: pick(saved.general, given.general, raw.general, { queues: ['queues'], counters: ['counters'], maps: ['maps', 'mapSizes'] }),
+  };
 }

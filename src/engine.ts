@@ -20,11 +20,12 @@ import { LockDomain, type LockStats } from './domains/locks/locks.ts';
 import { type LockHandle, createLockHandle } from './domains/locks/layout.ts';
 import { type PositionsHandle, type PositionsStats, PositionsDomain, createPositionsHandle } from './domains/positions/positions.ts';
 import { type DepartedHandle, type DepartedStats, DepartedDomain, createDepartedHandle } from './domains/departed.ts';
-import { type EliminationsHandle, type EliminationsStats, EliminationsDomain, createEliminationsHandle } from './domains/eliminations.ts';
+import { type EliminationsStats, EliminationsDomain } from './domains/eliminations.ts';
+import { type EliminationsHandle, createEliminationsHandle } from './domains/eliminations-layout.ts';
 import { type GeneralHandle, type GeneralStats, type MapStore, GeneralDomain, createGeneralHandle } from './domains/general.ts';
 import {
   type CounterNames, type EngineOptions, type MapNames, type QueueNames, type ResolvedEngineOptions, type ThreadOptions,
-  mergeOption, resolveEngineOptions, resolveThreadOptions,
+  mergeResolved, resolveEngineOptions, resolveThreadOptions,
 } from './engine-options.ts';
 import { sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
@@ -296,7 +297,10 @@ function closeFacade(o: object): void {
  */
 export function createEngine<O extends EngineOptions = EngineOptions>(options: O = {} as O, threadOptions?: ThreadOptions): Engine<O> {
   resolveThreadOptions(threadOptions);
-  let r = resolveEngineOptions(options);
+  // The caller's options, checked once, before any I/O: a bad one is the caller's error
+  // (ERR_INVALID_OPTION) even when the snapshot is missing or damaged.
+  const r = resolveEngineOptions(options);
+  let resolved: ResolvedEngineOptions = r;
   let state: ReturnType<typeof readEngineSnapshot> | undefined;
   if (r.restoreFrom !== undefined) {
     const from = r.restoreFrom;
@@ -309,23 +313,22 @@ export function createEngine<O extends EngineOptions = EngineOptions>(options: O
       departed: state.options.departed,
       general: state.generalOptions,
     };
-    // The manifest's options passed its checksum-free JSON parse only: check them as options.
+    // The manifest's options passed its checksum-free JSON parse only: check them as options,
+    // once; a bad one is the snapshot's fault.
+    let fromSnapshot: ResolvedEngineOptions;
     try {
-      resolveEngineOptions(saved);
+      fromSnapshot = resolveEngineOptions(saved);
     } catch (e) {
       throw new SabStateError(ErrorCode.SNAPSHOT_CORRUPT, `snapshot ${r.restoreFrom}: the manifest's options are invalid (${(e as Error).message})`, { cause: e });
     }
     // The snapshot's sizes and declarations, each field overridden by what the caller gave
-    // explicitly (positions: { maxRecords } keeps the snapshot's positions.maxBytes).
-    const given = options as Record<string, unknown>;
-    const merged: Record<string, unknown> = {};
-    for (const k of Object.keys(saved)) merged[k] = mergeOption(saved[k], given[k]);
-    merged.hashSeed = given.hashSeed;
-    r = resolveEngineOptions(merged);
+    // explicitly (engine-options.ts mergeResolved); the seed is the caller's or fresh (r.key).
+    resolved = mergeResolved(fromSnapshot, r, options as Record<string, unknown>);
   }
   const { key } = r;
   const opts: ResolvedEngineOptions = {
-    lockStripes: r.lockStripes, positions: r.positions, eliminations: r.eliminations, departed: r.departed, general: r.general,
+    lockStripes: resolved.lockStripes, positions: resolved.positions, eliminations: resolved.eliminations,
+    departed: resolved.departed, general: resolved.general,
   };
   const engine = new Engine<O>({
     kind: 'sabstate-engine',

@@ -17,7 +17,7 @@ export type { PositionsDomain, OpenPositionHead, Position, PositionHead, Positio
 export type { EliminationsDomain, EliminationRow, EliminationsStats } from './domains/eliminations.ts';
 export type { DepartedDomain, DepartedEntry, DepartedStats } from './domains/departed.ts';
 export type { GeneralDomain, GeneralMap, GeneralStats } from './domains/general.ts';
-export type { Queue, PopOptions, RingStats as QueueStats } from './internal/store/ring.ts';
+export type { Queue, PopOptions, RingStats as QueueStats } from './internal/store/queue.ts';
 export type { Counter } from './internal/store/counters.ts';
 export type { SyncGate, GateState, BeginOptions } from './internal/sync/sync-gate.ts';
 export type { WatchStats } from './engine-recovery.ts';
@@ -25,7 +25,7 @@ export type { ImportReport, ImportError, ImportOptions } from './ptn/import.ts';
 export type { ExportReport, ExportOptions } from './ptn/export.ts';
 export type { SnapshotReport } from './engine-snapshot.ts';
 export type {
-  AsyncEngine, AsyncLocks, AsyncPositions, AsyncEliminations, AsyncDeparted, AsyncGeneral, AsyncQueue, AsyncCounter, AsyncMap,
-  AsyncSyncGate, AsyncOpenPositionHead, AsyncLockOptions, AsyncLockGuard,
+  AsyncEngine, AsyncLocks, AsyncPositions, AsyncEliminations, AsyncDeparted, AsyncOpenPositionHead, AsyncLockOptions, AsyncLockGuard,
 } from './async/types.ts';
+export type { AsyncGeneral, AsyncQueue, AsyncCounter, AsyncMap, AsyncSyncGate } from './async/general-types.ts';
 export type { RedisEngineOptions } from './redis/engine.ts';

@@ -75,6 +75,12 @@ export function callOptions(value: unknown, path: string, known: readonly string
   return o;
 }
 
+/** A table-backed store's sizes, resolved: records it holds, and its heap's bytes. */
+export interface StoreSizes {
+  readonly maxRecords: number;
+  readonly maxBytes: number;
+}
+
 /** What a store's sizes resolve against: the default maxRecords and its limit, maxBytes's default (from maxRecords) and range. */
 export interface SizeRules {
   readonly maxRecords: number;
@@ -85,10 +91,20 @@ export interface SizeRules {
 }
 
 /**
+ * Rules of a store whose heap grows with its records (eliminations, departed): maxBytes defaults
+ * to minBytes plus bytesPerRecord for each record, at most maxBytesLimit.
+ */
+export function perRecordRules(
+  d: { readonly maxRecords: number; readonly bytesPerRecord: number }, maxRecordsLimit: number, minBytes: number, maxBytesLimit: number,
+): SizeRules {
+  return { maxRecords: d.maxRecords, maxRecordsLimit, maxBytes: (n) => Math.min(maxBytesLimit, minBytes + n * d.bytesPerRecord), minBytes, maxBytesLimit };
+}
+
+/**
  * `{ maxRecords?, maxBytes? }` of a table-backed store (options.positions, options.eliminations,
  * options.departed, each of options.general.maps): the one resolver of that shape.
  */
-export function resolveSizes(raw: unknown, path: string, r: SizeRules): { maxRecords: number; maxBytes: number } {
+export function resolveSizes(raw: unknown, path: string, r: SizeRules): StoreSizes {
   const o = optObject(raw, path);
   checkKnownKeys(o, path, ['maxRecords', 'maxBytes']);
   const maxRecords = optPositiveInt(o.maxRecords, `${path}.maxRecords`, r.maxRecords, r.maxRecordsLimit);

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { createEngine, attachEngine, SabStateError } from '../src/index.ts';
 import type { Engine, EngineHandle, EngineOptions, Position } from '../src/index.ts';
 import { MAX_HEAP_BYTES, MIN_HEAP_BYTES } from '../src/internal/store/heap.ts';
-import { ringRegionBytes } from '../src/internal/store/ring.ts';
+import { ringRegionBytes } from '../src/internal/store/ring-layout.ts';
 import { realPositionTexts } from '../support/data.ts';
 import { tsWorker } from './helpers/workers.ts';
 import type { AllData, AllResult, HoldData } from './workers/engine-fixture.ts';

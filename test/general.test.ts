@@ -6,7 +6,7 @@ import type { GeneralHandle, GeneralMapProvider, MapStore } from '../src/domains
 import { SabStateError } from '../src/errors.ts';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import type { HashKey } from '../src/internal/hash/hash.ts';
-import { createRingRegion } from '../src/internal/store/ring.ts';
+import { createRingRegion } from '../src/internal/store/ring-layout.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { LOG_BYTES, LOG_ENTRIES, kEntries, kLogLen, kViolations } from './workers/general-log.ts';

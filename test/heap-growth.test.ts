@@ -14,7 +14,8 @@ import { createEngine } from '../src/index.ts';
 import type { Position } from '../src/index.ts';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/store/heap.ts';
-import { SharedTable, createTableHandle } from '../src/internal/store/table.ts';
+import { SharedTable } from '../src/internal/store/table.ts';
+import { createTableHandle } from '../src/internal/store/table-layout.ts';
 import { seed } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
 import {

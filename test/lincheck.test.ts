@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
-import { createRingRegion } from '../src/internal/store/ring.ts';
+import { createRingRegion } from '../src/internal/store/ring-layout.ts';
 import { checkLinearizable, queueModel } from './helpers/lincheck.ts';
 import type { Operation, QueueInput, QueueOutput } from './helpers/lincheck.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';

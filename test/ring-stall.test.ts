@@ -8,7 +8,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Worker } from 'node:worker_threads';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
-import { Ring, createRingRegion } from '../src/internal/store/ring.ts';
+import { Ring } from '../src/internal/store/ring.ts';
+import { createRingRegion } from '../src/internal/store/ring-layout.ts';
 import { bundledWorker } from './helpers/workers.ts';
 import type { CrashJob } from './workers/ring-crash-worker.ts';
 

@@ -7,7 +7,8 @@ import type { GeneralHandle } from '../src/domains/general.ts';
 import { SabStateError } from '../src/errors.ts';
 import { encodeValue } from '../src/internal/codec/codec.ts';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
-import { Ring, createRingRegion, ringStartAtForTest } from '../src/internal/store/ring.ts';
+import { Ring } from '../src/internal/store/ring.ts';
+import { createRingRegion, ringStartAtForTest } from '../src/internal/store/ring-layout.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
 import { ID_BITS, checkMessage } from './workers/ring-messages.ts';
@@ -104,7 +105,8 @@ test('smoke: pop and popAsync wait up to timeoutMs, and popAsync gets a later pu
 
 test('smoke: a pending popAsync keeps the process alive until it times out', () => {
   const src = `
-    import { createRingRegion, Ring } from ${JSON.stringify(new URL('../src/internal/store/ring.ts', import.meta.url).href)};
+    import { Ring } from ${JSON.stringify(new URL('../src/internal/store/ring.ts', import.meta.url).href)};
+    import { createRingRegion } from ${JSON.stringify(new URL('../src/internal/store/ring-layout.ts', import.meta.url).href)};
     const key = { k0: 1, k1: 2 };
     const q = new Ring(createRingRegion(key, 4, 64), key, 'q', 4, 64);
     const t = performance.now();

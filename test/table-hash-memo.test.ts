@@ -5,7 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { hashKeyFromSeed, hashPair, hashString } from '../src/internal/hash/hash.ts';
 import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/store/heap.ts';
-import { SharedTable, createTableHandle } from '../src/internal/store/table.ts';
+import { SharedTable } from '../src/internal/store/table.ts';
+import { createTableHandle } from '../src/internal/store/table-layout.ts';
 
 test('hash memo: equal to hashString / hashPair for 20,000 keys, asked twice (the memo starts over past 4096)', () => {
   const key = hashKeyFromSeed(42n);

@@ -34,7 +34,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createRedisEngine, type AsyncEngine } from '../../src/index.ts';
-import { TRADE_PAIRS, fixturesPresent, makeHotkey, prng, realPositionTexts, uuid } from '../../examples/validator/shared.ts';
+import { TRADE_PAIRS, fixturesPresent, makeHotkey, prng, realPositionTexts, tradePairIdOf, uuid } from '../../examples/validator/shared.ts';
 import type { Order, Position } from '../../examples/validator/shared.ts';
 import { decide, type Pick } from './order-path-common.ts';
 import { redisUnavailableReason, startRedis, type RedisServer } from '../../support/redis-server.ts';
@@ -122,7 +122,7 @@ async function sabstateOnRedis(url: string, setup: Setup): Promise<Impl> {
   for (const hk of setup.eliminated) await e.eliminations.add({ hotkey: hk, reason: 'MAX_DRAWDOWN' });
   for (const hk of setup.departed) await e.departed.mark(hk, 1);
   for (const hk of setup.hotkeys) await e.general.map('accountSizes').set(hk, 100_000);
-  for (const p of setup.positions) await e.locks.withLock(p.miner_hotkey, (p.trade_pair as string[])[0]!, () => e.positions.save(p));
+  for (const p of setup.positions) await e.locks.withLock(p.miner_hotkey, tradePairIdOf(p), () => e.positions.save(p));
   const tally: Tally = { ordersIn: 0, saved: 0, rejectedEliminated: 0, rejectedDeparted: 0, staleRetries: 0, queueFullWaits: 0 };
   return {
     order: (p, rnd) => orderStep(e, p, MAX_ORDERS, rnd, tally),
@@ -164,7 +164,7 @@ async function handWritten(url: string, setup: Setup): Promise<Impl> {
   if (setup.eliminated.length > 0) await r.sadd(`${P}eliminated`, ...setup.eliminated);
   for (const hk of setup.departed) await r.hset(`${P}departed`, hk, '1');
   for (const hk of setup.hotkeys) await r.hset(`${P}accountSizes`, hk, '100000');
-  for (const p of setup.positions) await r.set(`${P}open:${p.miner_hotkey}:${(p.trade_pair as string[])[0]}`, JSON.stringify(p));
+  for (const p of setup.positions) await r.set(`${P}open:${p.miner_hotkey}:${tradePairIdOf(p)}`, JSON.stringify(p));
   const sleep = (ms: number) => new Promise((res) => setTimeout(res, ms));
   return {
     async order(p, rnd) {

@@ -14,7 +14,7 @@
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { createRedisEngine, type AsyncEngine } from '../../src/index.ts';
-import { prng } from '../../examples/validator/shared.ts';
+import { prng, tradePairIdOf } from '../../examples/validator/shared.ts';
 import { flushNotices, noticeLane, orderStep } from '../../examples/redis/order-process.ts';
 import { countWire, printWire } from '../peers/redis-store.ts';
 import { DEMO_GENERAL, QUEUE, type Tally as DemoTally } from '../../examples/redis/shared.ts';
@@ -31,8 +31,7 @@ export async function seedSabstateRedis(e: AsyncEngine, setup: Setup): Promise<v
   for (const [hk, v] of Object.entries(setup.departed)) await e.departed.mark(hk, v.detected_ms);
   await Promise.all(Object.entries(setup.accountSizes).map(([hk, v]) => e.general.map('accountSizes').set(hk, v)));
   await Promise.all(setup.positions.map((p) => {
-    const tp = typeof p.trade_pair === 'string' ? p.trade_pair : (p.trade_pair as string[])[0]!;
-    return e.locks.withLock(p.miner_hotkey, tp, () => e.positions.save(p));
+    return e.locks.withLock(p.miner_hotkey, tradePairIdOf(p), () => e.positions.save(p));
   }));
 }
 

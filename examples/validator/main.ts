@@ -21,7 +21,7 @@ import { createEngine, importValidatorTree, SabStateError } from '../../src/inde
 import type { Engine } from '../../src/index.ts';
 import { BUCKETS, createHistograms, percentiles, percentilesOf, progressLine, sumRows } from './latency.ts';
 import {
-  TRADE_PAIRS, engineTotals, fixturesPresent, generalOptions, makeHotkey, prng, realDeparted, realPositionTexts, tsWorker,
+  TRADE_PAIRS, engineTotals, fixturesPresent, generalOptions, makeHotkey, prng, realDeparted, realPositionTexts, tradePairIdOf, tsWorker,
 } from './shared.ts';
 import type { Order, Position } from './shared.ts';
 
@@ -145,8 +145,7 @@ if (a.import !== undefined) {
 } else if (fixturesPresent()) {
   for (const text of realPositionTexts()) {
     const p = JSON.parse(text) as Position;
-    const tp = typeof p.trade_pair === 'string' ? p.trade_pair : (p.trade_pair as string[])[0]!;
-    engine.locks.withLock(p.miner_hotkey, tp, () => engine.positions.save(p));
+    engine.locks.withLock(p.miner_hotkey, tradePairIdOf(p), () => engine.positions.save(p));
   }
   for (const [hk, v] of Object.entries(realDeparted())) engine.departed.mark(hk, v.detected_ms);
   hotkeys.push(...engine.positions.hotkeys());

@@ -91,6 +91,15 @@ export type Position = Record<string, unknown> & {
   is_closed_position: boolean;
 };
 
+/**
+ * The trade pair id of a position (or a head): `trade_pair` if it is a string, else the legacy
+ * array's first item. The one copy the demo and the benchmarks use (the engine's own loader has
+ * its checked twin, tradePairOf in src/ptn/tree.ts).
+ */
+export function tradePairIdOf(p: { trade_pair: string | unknown[] }): string {
+  return typeof p.trade_pair === 'string' ? p.trade_pair : (p.trade_pair[0] as string);
+}
+
 /** A position without its orders, as positions.getOpenHead returns it and appendOrder takes it. */
 export type PositionHead = Record<string, unknown> & {
   miner_hotkey: string;

@@ -7,7 +7,7 @@ import { workerData, parentPort } from 'node:worker_threads';
 import { attachEngine, SabStateError } from '../../src/index.ts';
 import type { EngineHandle } from '../../src/index.ts';
 import type { Order, Position } from './shared.ts';
-import { prng, uuid } from './shared.ts';
+import { prng, tradePairIdOf, uuid } from './shared.ts';
 
 interface Data {
   handle: EngineHandle;
@@ -23,7 +23,6 @@ const rnd = prng(d.seed);
 const closes = engine.general.counter('eliminated');
 let eliminated = 0;
 let closedPositions = 0;
-const tpIdOf = (p: Position): string => (typeof p.trade_pair === 'string' ? p.trade_pair : (p.trade_pair as string[])[0]!);
 
 for (const hotkey of d.doomed) {
   if (Atomics.wait(stop, 0, 0, d.everyMs) !== 'timed-out') break;
@@ -46,7 +45,7 @@ for (const hotkey of d.doomed) {
   eliminated++;
   closes.add();
   for (const p of engine.positions.listForHotkey(hotkey, { open: true }) as Position[]) {
-    const tp = tpIdOf(p);
+    const tp = tradePairIdOf(p);
     engine.locks.withLock(hotkey, tp, () => {
       const open = engine.positions.getOpen(hotkey, tp) as Position | undefined;
       if (!open) return;

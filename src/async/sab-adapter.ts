@@ -17,7 +17,8 @@
  */
 import type { Engine } from '../engine.ts';
 import { checkLockPairs, checkPopMax, makeGuard } from './lock-guards.ts';
-import type { AsyncEngine, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead, AsyncQueue, AsyncCounter, AsyncMap } from './types.ts';
+import type { AsyncEngine, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead } from './types.ts';
+import type { AsyncQueue, AsyncCounter, AsyncMap } from './general-types.ts';
 
 /** Runs a synchronous engine call; its value or its throw as a Promise. */
 function call<T>(fn: () => T): Promise<T> {

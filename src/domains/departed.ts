@@ -14,18 +14,17 @@
 import { OneTableStore } from '../internal/store/store-recovery.ts';
 import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
 import { DEFAULTS } from '../defaults.ts';
-import { resolveSizes } from '../options.ts';
+import { type StoreSizes, perRecordRules, resolveSizes } from '../options.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle, notWhole } from '../internal/store/table.ts';
+import { SharedTable, type TableStats } from '../internal/store/table.ts';
+import { type TableHandle, createTableHandle } from '../internal/store/table-layout.ts';
+import { notWhole } from '../internal/store/version.ts';
 
 const kValueBytes = 8;
 const MAX_RECORDS_LIMIT = 1 << 22;
 
-export interface DepartedOptions {
-  readonly maxRecords: number;
-  readonly maxBytes: number;
-}
+export type DepartedOptions = StoreSizes;
 export interface DepartedHandle {
   readonly heap: HeapHandle;
   readonly table: TableHandle;
@@ -56,11 +55,7 @@ export interface DepartedStats {
  * it starts at 1 MiB).
  */
 export function resolveDepartedOptions(raw: unknown, path = 'options.departed'): DepartedOptions {
-  return resolveSizes(raw, path, {
-    maxRecords: DEFAULTS.departed.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
-    maxBytes: (n) => Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + n * DEFAULTS.departed.bytesPerRecord),
-    minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
-  });
+  return resolveSizes(raw, path, perRecordRules(DEFAULTS.departed, MAX_RECORDS_LIMIT, MIN_HEAP_BYTES, MAX_HEAP_BYTES));
 }
 
 export function createDepartedHandle(opts: DepartedOptions, key: HashKey): DepartedHandle {

@@ -64,17 +64,17 @@
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../errors.ts';
-import { DEFAULTS } from '../defaults.ts';
-import { optionError, callOptions, optEpoch, resolveSizes } from '../options.ts';
+import { optionError, callOptions, optEpoch } from '../options.ts';
 import { decodeValue, encodeValue } from '../internal/codec/codec.ts';
 import { crashPoint, declareCrashPoints } from '../internal/crash.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
+import { type HeapStats, SharedHeap } from '../internal/store/heap.ts';
 import { forceRelease, holderOf, lockSlow, tryLock, unlock, wakeWaiters } from '../internal/sync/mutex.ts';
 import { tagOf } from '../internal/sync/thread-tag.ts';
-import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../internal/region.ts';
+import { checkRegion } from '../internal/region.ts';
 import { Store, type StoreRecovery } from '../internal/store/store-recovery.ts';
-import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
+import { SharedTable } from '../internal/store/table.ts';
+import { type EliminationsHandle, controlSpec, kControlBytes, kGen, kMutex } from './eliminations-layout.ts';
 
 declareCrashPoints('eliminations', [
   'eliminations.write.locked',
@@ -90,30 +90,13 @@ declareCrashPoints('eliminations', [
   'eliminations.replaceAll.undone',
 ]);
 
-const kMutex = 1 * LINE_INTS;
-const kGen = 2 * LINE_INTS;
-const kControlBytes = 3 * LINE_BYTES;
-/** Control region layout: 2 = the spare table is empty outside writes (checked by verify). */
-const ELIMINATIONS_LAYOUT = 2;
 const kWriterTimeoutMs = 30_000;
-const MAX_RECORDS_LIMIT = 1 << 20;
-
 /**
  * An elimination row as the validator writes it: `hotkey` plus any fields
  * (`elimination_initiated_time_ms`, `dd`, `reason`, ...), kept as they are.
  */
 export type EliminationRow = Record<string, unknown> & { hotkey: string };
 
-export interface EliminationsOptions {
-  readonly maxRecords: number;
-  readonly maxBytes: number;
-}
-export interface EliminationsHandle {
-  readonly control: SharedArrayBuffer;
-  readonly heap: HeapHandle;
-  readonly tables: readonly [TableHandle, TableHandle];
-  readonly maxRecords: number;
-}
 /**
  * `engine.stats().eliminations`; `operations` counts this thread's calls only, the rest is the whole
  * engine's.
@@ -130,27 +113,6 @@ export interface EliminationsStats {
 /** The sync gate's guard (general domain): runs a write only if the epoch still holds. */
 export interface EpochGuard {
   guard<T>(ifEpoch: number, fn: () => T): T;
-}
-
-export function resolveEliminationsOptions(raw: unknown, path = 'options.eliminations'): EliminationsOptions {
-  return resolveSizes(raw, path, {
-    maxRecords: DEFAULTS.eliminations.maxRecords, maxRecordsLimit: MAX_RECORDS_LIMIT,
-    maxBytes: (n) => Math.min(MAX_HEAP_BYTES, MIN_HEAP_BYTES + n * DEFAULTS.eliminations.bytesPerRecord),
-    minBytes: MIN_HEAP_BYTES, maxBytesLimit: MAX_HEAP_BYTES,
-  });
-}
-
-function controlSpec(maxRecords: number, key: HashKey): RegionSpec {
-  return { kind: RegionKind.CONTROL, key, params: [maxRecords, ELIMINATIONS_LAYOUT] };
-}
-
-export function createEliminationsHandle(opts: EliminationsOptions, key: HashKey): EliminationsHandle {
-  return {
-    control: createRegion(controlSpec(opts.maxRecords, key), kControlBytes),
-    heap: createHeapHandle(opts.maxBytes, key, 1 << 20),
-    tables: [createTableHandle(opts.maxRecords, key), createTableHandle(opts.maxRecords, key)],
-    maxRecords: opts.maxRecords,
-  };
 }
 
 function checkRow(row: unknown, what: string): EliminationRow {

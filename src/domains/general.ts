@@ -38,15 +38,9 @@ import type { Counter } from '../internal/store/counters.ts';
 import { SyncGate, createGateRegion } from '../internal/sync/sync-gate.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import type { ConsistentEntries, StoreRecovery } from '../internal/store/store-recovery.ts';
-import {
-  RING_MAX_BYTES,
-  RING_MAX_CAPACITY,
-  RING_MAX_MESSAGE_BYTES,
-  Ring,
-  createRingRegion,
-  ringRegionBytes,
-} from '../internal/store/ring.ts';
-import type { Queue, RingStats } from '../internal/store/ring.ts';
+import { Ring } from '../internal/store/ring.ts';
+import { RING_MAX_BYTES, RING_MAX_CAPACITY, RING_MAX_MESSAGE_BYTES, createRingRegion, ringRegionBytes } from '../internal/store/ring-layout.ts';
+import type { Queue, RingStats } from '../internal/store/queue.ts';
 
 export const GENERAL_DEFAULTS = DEFAULTS.queue;
 /** Most counters (or maps) one engine declares. */

@@ -14,7 +14,8 @@ import { ErrorCode, SabStateError, capacityHint, checkKey } from '../errors.ts';
 import { decodeValue, encodeValue } from '../internal/codec/codec.ts';
 import type { HashKey } from '../internal/hash/hash.ts';
 import { type HeapHandle, SharedHeap, createHeapHandle } from '../internal/store/heap.ts';
-import { SharedTable, type TableHandle, createTableHandle } from '../internal/store/table.ts';
+import { SharedTable } from '../internal/store/table.ts';
+import { type TableHandle, createTableHandle } from '../internal/store/table-layout.ts';
 import { type GeneralMapProvider, MAP_DEFAULTS, type MapSizes, type MapStore } from './general.ts';
 
 /** Default keys per map and heap bytes per map (growable from 256 KiB): options.general.maps. */

@@ -37,7 +37,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import type { GateState } from '../internal/sync/sync-gate.ts';
-import type { AsyncCounter, AsyncGeneral, AsyncMap, AsyncQueue, AsyncSyncGate } from '../async/types.ts';
+import type { AsyncCounter, AsyncGeneral, AsyncMap, AsyncQueue, AsyncSyncGate } from '../async/general-types.ts';
 import { checkPopMax } from '../async/lock-guards.ts';
 import { GATE_BEGIN, QUEUE_ACK, QUEUE_POP, QUEUE_PUSH, QUEUE_SIZE, type ScriptDef } from './scripts.ts';
 import type { RedisClient } from './connection.ts';

@@ -14,7 +14,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { attachEngine } from '../../src/index.ts';
 import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
 import { type HeapHandle, SharedHeap } from '../../src/internal/store/heap.ts';
-import { SharedTable, type TableHandle } from '../../src/internal/store/table.ts';
+import { SharedTable } from '../../src/internal/store/table.ts';
+import type { TableHandle } from '../../src/internal/store/table-layout.ts';
 import type { EngineHandle } from '../../src/index.ts';
 import {
   departedKey, growthElimination, kDepartedViews, kEliminationsViews, growthPosition, kCount, kDeparted, kEliminations, kGo, kHotkeys, kMapEntries, kMapName, kPositions,

@@ -6,7 +6,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
 import { SharedHeap, type HeapHandle } from '../../src/internal/store/heap.ts';
-import { SharedTable, type TableHandle } from '../../src/internal/store/table.ts';
+import { SharedTable } from '../../src/internal/store/table.ts';
+import type { TableHandle } from '../../src/internal/store/table-layout.ts';
 import { prng } from '../helpers/seed.ts';
 
 interface Data {

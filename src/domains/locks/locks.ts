@@ -38,19 +38,20 @@
  * leaves the dead thread's other stripes held: recovery is idempotent, run it again.
  */
 import { threadId } from 'node:worker_threads';
-import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
+import { declareCrashPoints } from '../../internal/crash.ts';
 import { ErrorCode, SabStateError, checkFunction, checkKey } from '../../errors.ts';
 import { callOptions, optTimeoutMs } from '../../options.ts';
 import { type HashKey, hashPair } from '../../internal/hash/hash.ts';
-import { forceRelease, holderOf, isHeldBy, lockAsync, lockSlow, tryLock, unlock, wakeWaiters, wordHeldBy } from '../../internal/sync/mutex.ts';
+import { holderOf, isHeldBy, lockAsync, lockSlow, tryLock, unlock, wordHeldBy } from '../../internal/sync/mutex.ts';
 import { tagOf } from '../../internal/sync/thread-tag.ts';
 import { checkRegion } from '../../internal/region.ts';
-import { type LockHandle, kAcquired, kContended, kReentered, kSnapshotMutex, specOf, stripeCounter, stripeWord } from './layout.ts';
+import { type LockHandle, kAcquired, kContended, kReentered, specOf, stripeCounter, stripeWord } from './layout.ts';
+import { releaseLocksOwnedBy, sumLockStats, withSnapshotMutex } from './locks-engine.ts';
 import {
   type LockCallOptions, type LockGuard, type LocalView, checkPairs, checkTimeout, dropOpenLevels, isThenable, leave, localViewOf, Guard,
 } from './local.ts';
 import {
-  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countRecoveries, countTimeout, lockStats, recordWait,
+  type LockStats, type SlowLock, type SlowLockInfo, SlowLockTimer, countTimeout, recordWait,
   reportSlow, slowLockOf,
 } from './lock-stats.ts';
 
@@ -335,22 +336,7 @@ export class LockDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
-    const tag = tagOf(deadThreadId);
-    let n = 0;
-    for (let s = 0; s < this.stripes; s++) {
-      const i = stripeWord(s);
-      if (forceRelease(this.#w, i, tag)) {
-        // freed, its waiters woken; the dead thread's depth was private and died with it
-        crashPoint('locks.recover.freed');
-        n++;
-      } else {
-        wakeWaiters(this.#w, i);
-      }
-    }
-    if (forceRelease(this.#w, kSnapshotMutex, tag)) n++;
-    else wakeWaiters(this.#w, kSnapshotMutex);
-    if (n) countRecoveries(this.#w, n);
-    return n;
+    return releaseLocksOwnedBy(this.#w, this.stripes, deadThreadId);
   }
 
   /**
@@ -358,34 +344,12 @@ export class LockDomain {
    * switch at a time per engine, from any thread). ERR_LOCK_TIMEOUT after timeoutMs.
    */
   withSnapshotMutex<T>(fn: () => T, timeoutMs = Infinity): T {
-    const w = this.#w;
-    const c = tryLock(w, kSnapshotMutex, this.#tag);
-    if (c !== 0) {
-      if (wordHeldBy(c, this.#tag)) throw new SabStateError(ErrorCode.LOCK_TIMEOUT, 'engine.snapshot called inside a snapshot of the same thread');
-      if (!lockSlow(w, kSnapshotMutex, this.#tag, timeoutMs)) {
-        throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `the snapshot mutex was not acquired within ${timeoutMs} ms (another snapshot of this engine is running)`);
-      }
-    }
-    try {
-      return fn();
-    } finally {
-      unlock(w, kSnapshotMutex);
-    }
+    return withSnapshotMutex(this.#w, this.#tag, fn, timeoutMs);
   }
 
   /** Acquisitions, contention, waits, timeouts and recoveries of the whole engine (shared counters). */
   stats(): LockStats {
-    let acquisitions = 0;
-    let contended = 0;
-    let reentered = 0;
-    let held = 0;
-    for (let s = 0; s < this.stripes; s++) {
-      acquisitions += this.#f[stripeCounter(s, kAcquired)]!;
-      contended += this.#f[stripeCounter(s, kContended)]!;
-      reentered += this.#f[stripeCounter(s, kReentered)]!;
-      if (holderOf(this.#w, stripeWord(s)) !== -1) held++;
-    }
-    return lockStats(this.#w, this.#big, { stripes: this.stripes, acquisitions, contended, reentered, held });
+    return sumLockStats(this.#w, this.#f, this.#big, this.stripes);
   }
 
   #ownGuard(s: number, i: number): LockGuard {

@@ -42,7 +42,8 @@
  */
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import type { SharedHeap } from '../../internal/store/heap.ts';
-import { ABSENT, type SharedTable, Version, notWhole } from '../../internal/store/table.ts';
+import type { SharedTable } from '../../internal/store/table.ts';
+import { ABSENT, Version, notWhole } from '../../internal/store/version.ts';
 import { readUuid, uuidBytes } from './record.ts';
 
 declareCrashPoints('positions', ['positions.index.counted', 'positions.index.trimmed']);

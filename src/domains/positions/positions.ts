@@ -33,13 +33,12 @@ import { DEFAULTS } from '../../defaults.ts';
 import { optionError, callOptions, optEpoch, resolveSizes } from '../../options.ts';
 import { decodeOrder, decodePositionHead } from '../../internal/codec/codec.ts';
 import type { HashKey } from '../../internal/hash/hash.ts';
-import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../../internal/store/heap.ts';
-import { SharedTable, type TableHandle, type TableStats, createTableHandle } from '../../internal/store/table.ts';
-import { Store, type StoreRecovery } from '../../internal/store/store-recovery.ts';
-import { OrderCache, RecordMemo } from './cache.ts';
-import { HotkeyIndex } from './hotkey-index.ts';
-import { checkPositions, markPositionBlocks } from './repair.ts';
-import { type PositionStore, PositionWriter } from './write.ts';
+import { type HeapHandle, type HeapStats, MAX_HEAP_BYTES, MIN_HEAP_BYTES, createHeapHandle } from '../../internal/store/heap.ts';
+import type { TableStats } from '../../internal/store/table.ts';
+import { type TableHandle, createTableHandle } from '../../internal/store/table-layout.ts';
+import type { StoreRecovery } from '../../internal/store/store-recovery.ts';
+import { PositionWriter } from './write.ts';
+import { PositionStore } from './store.ts';
 import {
   type HeadRecord, type RawRecord, ReadMode, type ReadModeValue, chunkBytes, readHeadValue, readRecordValue, readUuid, recordHead,
   type ValidHead, type ValidPosition, validateHead, validatePosition,
@@ -187,23 +186,8 @@ export class PositionsDomain {
       throw new TypeError('PositionsDomain needs deps.locks (a LockDomain)');
     }
     if (deps.gate !== undefined && typeof deps.gate.guard !== 'function') throw new TypeError('deps.gate must have guard(ifEpoch, fn)');
-    const heap = new SharedHeap(handle.heap, key, 'positions heap');
-    const byHotkey = new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index');
-    const records = new SharedTable(handle.records, heap, key, 'positions');
-    const open = new SharedTable(handle.open, heap, key, 'positions open index');
-    const store: PositionStore = {
-      heap,
-      records,
-      open,
-      byHotkey,
-      index: new HotkeyIndex(byHotkey, heap),
-      cache: new OrderCache(deps.orderCacheSize),
-      memo: new RecordMemo(deps.recordMemoSize),
-      whole: new Store({
-        heap, tables: [records, open, byHotkey],
-        check: (repair) => checkPositions(store, repair), mark: (mark) => markPositionBlocks(store, mark),
-      }),
-    };
+    const store = new PositionStore(handle, key, deps.orderCacheSize, deps.recordMemoSize);
+    const heap = store.heap;
     this.#store = store;
     this.#locks = deps.locks;
     this.#gate = deps.gate;
@@ -433,8 +417,8 @@ export class PositionsDomain {
    * @throws {@link SabStateError} `ERR_LOCK_TIMEOUT` if a write in flight does not finish within `timeoutMs`.
    */
   entriesRaw(timeoutMs?: number): RawPositionEntry[] {
-    const { heap, records, whole } = this.#store;
-    return whole.consistent(
+    const { heap, records } = this.#store;
+    return this.#store.consistent(
       () =>
         records.scan((hotkey, uuid, _u8, at, len, ref) => {
           const meta = readRecordValue(heap, at, len, ref, ReadMode.META, this.#store.cache, this.#store.memo);
@@ -452,7 +436,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
-    return this.#store.whole.releaseAllOwnedBy(deadThreadId);
+    return this.#store.releaseAllOwnedBy(deadThreadId);
   }
 
   /**
@@ -462,7 +446,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   repair(timeoutMs?: number): StoreRecovery {
-    return this.#store.whole.repair(timeoutMs);
+    return this.#store.repair(timeoutMs);
   }
 
   /**
@@ -470,7 +454,7 @@ export class PositionsDomain {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   verify(timeoutMs?: number, exited?: ReadonlySet<number>): string[] {
-    return this.#store.whole.verify(timeoutMs, exited);
+    return this.#store.verify(timeoutMs, exited);
   }
 
   /** Counts and memory of the domain; `operations` counts this thread's calls only. */

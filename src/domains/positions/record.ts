@@ -28,7 +28,7 @@
 import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKey, describe } from '../../errors.ts';
 import type { SharedHeap } from '../../internal/store/heap.ts';
 import { unitsToString } from '../../internal/store/record-block.ts';
-import { notWhole } from '../../internal/store/table.ts';
+import { notWhole } from '../../internal/store/version.ts';
 import type { OrderCache, RecordMemo } from './cache.ts';
 
 const kPosFlags = 0;

@@ -22,9 +22,9 @@
  * anything) and is reported, not repaired.
  */
 import type { Mark } from '../../internal/store/heap-sweep.ts';
-import { Version } from '../../internal/store/table.ts';
+import { Version } from '../../internal/store/version.ts';
 import { ReadMode, readRecordValue, readUuid, uuidBytes } from './record.ts';
-import type { PositionStore } from './write.ts';
+import type { PositionStore } from './store.ts';
 
 interface Rec {
   hotkey: string;

@@ -59,28 +59,13 @@
 import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import { encodeOrder, encodePositionHead } from '../../internal/codec/codec.ts';
-import type { SharedHeap } from '../../internal/store/heap.ts';
-import { type SharedTable, Version } from '../../internal/store/table.ts';
-import type { Store } from '../../internal/store/store-recovery.ts';
-import type { OrderCache, RecordMemo } from './cache.ts';
-import type { HotkeyIndex } from './hotkey-index.ts';
+import { Version } from '../../internal/store/version.ts';
+import type { PositionStore } from './store.ts';
 import {
   type RawRecord, ReadMode, type RecordLoc, type ValidHead, type ValidPosition, locateRecord, readRecordValue, readUuid,
   recordValueBytes, uuidBytes, writeAppendedRecord, writeChunk, writeRecordValue,
 } from './record.ts';
 
-export interface PositionStore {
-  readonly heap: SharedHeap;
-  readonly records: SharedTable;
-  readonly open: SharedTable;
-  readonly byHotkey: SharedTable;
-  /** The per-hotkey index over byHotkey (positions/hotkey-index.ts). */
-  readonly index: HotkeyIndex;
-  readonly cache: OrderCache;
-  readonly memo: RecordMemo;
-  /** The whole store (heap, tables, write gate, recovery): writes and consistent views go through it. */
-  readonly whole: Store;
-}
 interface Locks {
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean;
   withLock<T>(hotkey: string, tradePairId: string, fn: () => T): T;
@@ -206,7 +191,8 @@ export class PositionWriter {
   }
 
   #writeOnce(v: ValidHead, points: Points, obj: object, order: unknown): Built {
-    const { records, open, heap, whole } = this.#s;
+    const { records, open, heap } = this.#s;
+    const store = this.#s;
     const append = points === APPEND;
     const seen = this.#seen;
     const hRec = records.hash(v.hotkey, v.uuid);
@@ -224,7 +210,7 @@ export class PositionWriter {
       }
       // Built and published inside the write gate: recovery's heap sweep (under the freeze)
       // never sees this write's blocks between their allocation and their publication.
-      whole.enter();
+      store.enter();
       try {
         const built = append ? this.#buildAppend(obj, order, v, old as RecordLoc | undefined, hRec) : this.#build(obj, v as ValidPosition, old as RawRecord | undefined, hRec);
         let openRef = 0;
@@ -244,14 +230,15 @@ export class PositionWriter {
           if (!built.published) this.#discard(built, 0);
         }
       } finally {
-        whole.leave();
+        store.leave();
       }
     }
     throw new Error(`${points.op}: (${v.hotkey}, ${v.uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }
 
   delete(hotkey: string, uuid: string, meta: Reader<RawRecord>): boolean {
-    const { records, heap, whole } = this.#s;
+    const { records, heap } = this.#s;
+    const store = this.#s;
     const h = records.hash(hotkey, uuid);
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
       const first = records.read(hotkey, uuid, meta, h);
@@ -261,7 +248,7 @@ export class PositionWriter {
         const cur = records.read(hotkey, uuid, meta, h, seen);
         if (cur === undefined) return false;
         if (cur.tp !== first.tp) return null;
-        return whole.write(() => {
+        return store.write(() => {
           const prev = records.remove(hotkey, uuid, h, seen);
           if (prev <= 0) return prev === 0 ? false : null;
           crashPoint('positions.delete.removed');

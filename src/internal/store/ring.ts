@@ -119,16 +119,22 @@
  * leaves only its waiter slot, if any (and perhaps a waiters bit in a lock word: a spurious notify).
  */
 import { threadId } from 'node:worker_threads';
-import { ErrorCode, SabStateError } from '../../errors.ts';
-import { callOptions, optTimeoutMs } from '../../options.ts';
-import { decodeValue, encodeValue } from '../codec/codec.ts';
 import { crashPoint, declareCrashPoints } from '../crash.ts';
 import type { HashKey } from '../hash/hash.ts';
 import { forceRelease, isHeldBy, lockAsync, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
-import { claimSlot, tagOf } from '../sync/thread-tag.ts';
-import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, checkRegion, createRegion } from '../region.ts';
-import type { RegionSpec } from '../region.ts';
-import { waitWord } from '../sync/wait.ts';
+import { tagOf } from '../sync/thread-tag.ts';
+import { checkRegion } from '../region.ts';
+import { ErrorCode, SabStateError } from '../../errors.ts';
+import { popTimeout } from './queue.ts';
+import type { PopOptions, Queue, RingMessage, RingStats } from './queue.ts';
+import {
+  count, kEmpty, kFull, kHead, kHeadHi, kHeadSeen, kMeta, kPayloadByte, kPopLock, kPushLock, kSignal, kSlot0,
+  kTail, kTailHi, kTailSeen, kWaiters, kWaits, ringRegionBytes, ringSlotBytes, ringSpec, settleWrap,
+} from './ring-layout.ts';
+import { RingMessages, TAG_BYTES, TAG_STRING } from './ring-message.ts';
+import { EMPTY, RingWaiting, countEmpty } from './ring-wait.ts';
+import { releaseRingOwnedBy, ringContents } from './ring-engine.ts';
+import type { RingContents } from './ring-engine.ts';
 
 declareCrashPoints('ring', [
   'ring.push.locked', 'ring.push.fullCounted', 'ring.push.written', 'ring.push.wrapMarked', 'ring.push.published',
@@ -137,148 +143,10 @@ declareCrashPoints('ring', [
   'ring.wait.slotClaimed', 'ring.wait.announced', 'ring.wait.withdrawn',
 ]);
 
-/** Layout of the ring region (a header param: a buffer of another layout does not attach). */
-const RING_LAYOUT = 2;
-
-// Int32 slots, one line per writer group (table above).
-const kTail = LINE_INTS, kTailHi = kTail + 1, kHeadSeen = kTail + 2;
-const kPopLock = 2 * LINE_INTS, kHead = kPopLock + 1, kHeadHi = kPopLock + 2, kTailSeen = kPopLock + 3, kEmpty = kPopLock + 4;
-const kPushLock = 3 * LINE_INTS, kFull = kPushLock + 1, kWaiters = kPushLock + 2, kSignal = kPushLock + 3, kWaits = kPushLock + 4;
-const kWaiterTag = kPushLock + 5;
-/** Waiter slots: the rest of line 3 (bits 0 .. 26 of kWaiters). */
-const MAX_ANNOUNCED = LINE_INTS - 5;
 /** Loads of a busy lock word before waiting the mutex's way (spin, then sleep): about 1 µs. */
 const LOCK_SPIN = 512;
-/** Byte offset of slot 0 and its Int32 index; Int32 offset of kMeta in a slot; the payload's byte offset. */
-const kSlotsByte = HEADER_BYTES + 3 * LINE_BYTES;
-const kSlot0 = kSlotsByte >> 2;
-const kMeta = 0, kPayloadByte = 8;
-
-/** Type tags kept in kMeta so that pop returns the kind that was pushed. */
-const TAG_JSON = 0, TAG_STRING = 1, TAG_BYTES = 2;
-
-/** Two-load checks a blocking pop makes before it announces itself and waits. */
-const SPIN_TRIES = 64;
-/** Re-check period of a consumer that found every waiter slot taken (waits unannounced). */
-const POLL_MS = 1;
-/** pop found the queue empty (a true answer), or its time ran out. */
-const EMPTY: unique symbol = Symbol('empty');
 /** The pop lock is held by another consumer and the queue is not empty: wait for the lock. */
 const BUSY: unique symbol = Symbol('busy');
-/** #round's answer: sleep #waitMs on kSignal (C4), then go round again. */
-const WAIT: unique symbol = Symbol('wait');
-const SLAB_BYTES = 64 * 1024;
-const SLAB_MAX_VIEW = 4096;
-const TWO_32 = 2 ** 32;
-
-/** Largest capacity and message size accepted (the region must fit in 2 GiB). */
-export const RING_MAX_CAPACITY = 2 ** 24;
-export const RING_MAX_MESSAGE_BYTES = 2 ** 24;
-export const RING_MAX_BYTES = 2 ** 31;
-
-/**
- * A message: any JSON value, a string, or bytes (a Uint8Array, Buffer included). pop returns the
- * same kind: a fresh object, a string, or a Uint8Array of its own (a view that may have a
- * byteOffset: small ones share a private slab, like Buffer's pool).
- */
-export type RingMessage = unknown;
-
-/** Options of pop / popAsync. */
-export interface PopOptions {
-  /**
-   * Longest wait in ms, for a message to come and for a consumer stalled mid-pop. 0 (pop's
-   * default): do not wait for a message; a message already in the queue is still returned, after
-   * waiting for a stalled consumer if one is in the way. Infinity (popAsync's default): no limit.
-   */
-  timeoutMs?: number;
-}
-
-/**
- * pushes / pops: from the positions and their wrap counts (exact when quiescent); full: refused
- * pushes; empty: pops that returned undefined; waits: blocking waits entered by consumers;
- * waiting: consumers announced as waiting now.
- */
-export interface RingStats {
-  capacity: number; maxMessageBytes: number; size: number;
-  pushes: number; pops: number; full: number; empty: number; waits: number; waiting: number;
-}
-
-/** Bytes of one slot: meta, payload, rounded to whole lines (no false sharing of slots). */
-export function ringSlotBytes(maxMessageBytes: number): number {
-  return alignLine(kPayloadByte + maxMessageBytes);
-}
-
-/** Bytes of a ring region. */
-export function ringRegionBytes(capacity: number, maxMessageBytes: number): number {
-  return kSlotsByte + capacity * ringSlotBytes(maxMessageBytes);
-}
-
-export function ringSpec(key: HashKey, capacity: number, maxMessageBytes: number): RegionSpec {
-  return { kind: RegionKind.RING, key, params: [capacity, maxMessageBytes, RING_LAYOUT] };
-}
-
-/** Allocates and initialises a ring region (capacity: a power of two; callers checked sizes). */
-export function createRingRegion(key: HashKey, capacity: number, maxMessageBytes: number): SharedArrayBuffer {
-  // All zero is the empty ring at position 0: locks free, no waiter.
-  return createRegion(ringSpec(key, capacity, maxMessageBytes), ringRegionBytes(capacity, maxMessageBytes));
-}
-
-/** pop / popAsync options: { timeoutMs } only, checked like every per-call option (errors.ts). */
-function popTimeout(options: unknown, dflt: number): number {
-  if (options === undefined) return dflt;
-  return optTimeoutMs(callOptions(options, 'options', ['timeoutMs']).timeoutMs, 'options.timeoutMs', dflt);
-}
-
-/** A position with its wrap count (see the header): for stats. */
-function count(i32: Int32Array, kHi: number, kPos: number): number {
-  for (;;) {
-    const hi = Atomics.load(i32, kHi);
-    const pos = Atomics.load(i32, kPos);
-    if (Atomics.load(i32, kHi) !== hi) continue;
-    const wraps = (hi >>> 1) + ((hi & 1) !== 0 && pos === 0 ? 1 : 0);
-    return wraps * TWO_32 + (pos >>> 0);
-  }
-}
-
-/** Recovery, while the dead thread's tag still holds the side's lock: finish or undo its wrap count. */
-function settleWrap(i32: Int32Array, kHi: number, kPos: number): void {
-  const hi = Atomics.load(i32, kHi);
-  if ((hi & 1) !== 0) Atomics.store(i32, kHi, Atomics.load(i32, kPos) === 0 ? hi + 1 : hi - 1);
-}
-
-
-/**
- * A named MPMC queue (`engine.general.queue(name)`): a bounded ring of messages in shared memory;
- * full and empty answers are linearizable. What the package exports (a type; Ring implements it).
- */
-export interface Queue<T = RingMessage> {
-  /** The name it was declared under. */
-  readonly name: string;
-  /** Messages it holds at most. */
-  readonly capacity: number;
-  /** Largest encoded message. */
-  readonly maxMessageBytes: number;
-  /** Messages in the queue now (linearizable). */
-  readonly size: number;
-  /**
-   * Pushes a message; false only when the queue is full (state unchanged).
-   * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if the encoded message exceeds `maxMessageBytes`.
-   * @throws {@link SabStateError} `ERR_INVALID_VALUE` if the codec cannot encode `msg`.
-   */
-  push(msg: T): boolean;
-  /**
-   * Pops a message; undefined only when the queue is empty (for timeoutMs, default 0).
-   * @throws TypeError or RangeError if `options` is malformed (state unchanged).
-   */
-  pop(options?: PopOptions): T | undefined;
-  /**
-   * Pops a message, waiting with Atomics.waitAsync (never blocks the thread); default no timeout.
-   * @throws (the promise rejects) TypeError or RangeError if `options` is malformed.
-   */
-  popAsync(options?: PopOptions): Promise<T | undefined>;
-  /** Pushes, pops, full and empty answers, waits, and the size now (shared counters). */
-  stats(): RingStats;
-}
 
 /** The queue's structure (Vyukov's bounded MPMC ring, the header above): built by the general domain. */
 export class Ring<T = RingMessage> implements Queue<T> {
@@ -292,15 +160,10 @@ export class Ring<T = RingMessage> implements Queue<T> {
   #stride: number;
   /** This thread's owner tag in lock words and waiter slots. */
   #tag = tagOf(threadId);
-  /** How long C4 sleeps, set by #round right before its caller sleeps (no await in between). */
-  #waitMs = 0;
-  /** Private (non-shared) buffer: strings are encoded here, payloads copied out here. */
-  #scratch: Uint8Array;
-  /** Private slab that popped bytes messages are views of (see #bytesOut). */
-  #slab = new ArrayBuffer(SLAB_BYTES);
-  #slabOff = 0;
-  #enc = new TextEncoder();
-  #dec = new TextDecoder();
+  /** Messages to and from bytes, in private memory (ring-message.ts). */
+  #msgs: RingMessages;
+  /** The blocking pops (ring-wait.ts). */
+  #waiting: RingWaiting;
 
   /** Attaches to a ring region; throws ERR_LAYOUT_MISMATCH unless it is exactly this ring. */
   constructor(sab: unknown, key: HashKey, name: string, capacity: number, maxMessageBytes: number) {
@@ -315,7 +178,8 @@ export class Ring<T = RingMessage> implements Queue<T> {
     this.#u8 = new Uint8Array(region);
     this.#mask = capacity - 1;
     this.#stride = ringSlotBytes(maxMessageBytes) >> 2;
-    this.#scratch = new Uint8Array(maxMessageBytes);
+    this.#msgs = new RingMessages(name, maxMessageBytes);
+    this.#waiting = new RingWaiting(this.#i32, this.#tag, (ms) => this.#take(ms), (ms) => this.#takeAsync(ms));
   }
 
   /** Messages in the queue (linearizable: a double collect, see the header). */
@@ -338,23 +202,9 @@ export class Ring<T = RingMessage> implements Queue<T> {
    * @throws {@link SabStateError} `ERR_INVALID_VALUE` if the codec cannot encode `msg`.
    */
   push(msg: T): boolean {
-    let bytes: Uint8Array;
-    let tag: number;
-    if (typeof msg === 'string' && msg.isWellFormed()) {
-      // Strings go as UTF-8; ill-formed ones (lone surrogates) go through the JSON codec, which
-      // keeps them.
-      const r = this.#enc.encodeInto(msg, this.#scratch);
-      if (r.read < msg.length) this.#tooLarge(`a string of length ${msg.length}`);
-      bytes = this.#scratch.subarray(0, r.written);
-      tag = TAG_STRING;
-    } else if (msg instanceof Uint8Array) {
-      bytes = msg;
-      tag = TAG_BYTES;
-    } else {
-      bytes = encodeValue(msg); // may alias the codec's scratch: copied below before any encode
-      tag = TAG_JSON;
-    }
-    if (bytes.length > this.maxMessageBytes) this.#tooLarge(`a message of ${bytes.length} bytes`);
+    // Encoded (and checked) before touching the queue; may alias private scratch: copied below.
+    const bytes = this.#msgs.encode(msg);
+    const tag = this.#msgs.tag;
     const i32 = this.#i32;
     if (tryLock(i32, kPushLock, this.#tag) !== 0 && !this.#lockPushSlow()) return this.#refuse();
     try {
@@ -406,10 +256,10 @@ export class Ring<T = RingMessage> implements Queue<T> {
     const t = popTimeout(options, 0);
     if (t !== 0) {
       const v = this.#takeNow();
-      return (v === EMPTY || v === BUSY ? this.#popSlow(t) : v) as T | undefined;
+      return (v === EMPTY || v === BUSY ? this.#waiting.popSlow(t) : v) as T | undefined;
     }
     const v = this.#take(Infinity);
-    return (v === EMPTY ? this.#empty() : v) as T | undefined;
+    return (v === EMPTY ? countEmpty(this.#i32) : v) as T | undefined;
   }
 
   /**
@@ -424,8 +274,8 @@ export class Ring<T = RingMessage> implements Queue<T> {
       return Promise.reject(e);
     }
     const v = this.#takeNow();
-    if (v === EMPTY) return (t === 0 ? Promise.resolve(this.#empty()) : this.#popAsyncSlow(t)) as Promise<T | undefined>;
-    return (v === BUSY ? this.#popAsyncSlow(t) : Promise.resolve(v)) as Promise<T | undefined>;
+    if (v === EMPTY) return (t === 0 ? Promise.resolve(countEmpty(this.#i32)) : this.#waiting.popAsyncSlow(t)) as Promise<T | undefined>;
+    return (v === BUSY ? this.#waiting.popAsyncSlow(t) : Promise.resolve(v)) as Promise<T | undefined>;
   }
 
   /** Pushes, pops, full and empty answers, waits, and the size now (shared counters). */
@@ -445,31 +295,7 @@ export class Ring<T = RingMessage> implements Queue<T> {
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
   releaseAllOwnedBy(deadThreadId: number): number {
-    if (!Number.isInteger(deadThreadId) || deadThreadId < 0) return 0; // a Worker's threadId is -1 once it exited
-    const i32 = this.#i32;
-    const tag = tagOf(deadThreadId);
-    let n = 0;
-    // Settle the wrap count while the dead tag still keeps live holders out of the position.
-    if (isHeldBy(i32, kPushLock, tag)) {
-      settleWrap(i32, kTailHi, kTail);
-      if (forceRelease(i32, kPushLock, tag)) n++;
-    }
-    if (isHeldBy(i32, kPopLock, tag)) {
-      settleWrap(i32, kHeadHi, kHead);
-      if (forceRelease(i32, kPopLock, tag)) n++;
-    }
-    for (let i = 0; i < MAX_ANNOUNCED; i++) {
-      if (Atomics.load(i32, kWaiterTag + i) !== tag) continue;
-      Atomics.and(i32, kWaiters, ~(1 << i));
-      if (Atomics.compareExchange(i32, kWaiterTag + i, tag, 0) === tag) n++;
-    }
-    // Wake everyone: the dead thread may have died between a wake-up and its next step on a lock
-    // word, or after publishing a push it had not signalled yet. Waiters re-check, sleep again.
-    Atomics.notify(i32, kPushLock);
-    Atomics.notify(i32, kPopLock);
-    Atomics.add(i32, kSignal, 1);
-    Atomics.notify(i32, kSignal);
-    return n;
+    return releaseRingOwnedBy(this.#i32, deadThreadId);
   }
 
   /**
@@ -480,31 +306,8 @@ export class Ring<T = RingMessage> implements Queue<T> {
    * else: recovery's releaseAllOwnedBy frees them (the "push.locked" and "pop.locked" rows of the
    * crash table). ERR_LOCK_TIMEOUT after timeoutMs.
    */
-  snapshotContents(timeoutMs = 30_000): Array<{ type: 'string' | 'bytes' | 'json'; payload: Uint8Array }> {
-    const i32 = this.#i32;
-    const timedOut = (): never => {
-      throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `queue ${JSON.stringify(this.name)}: its locks were not acquired within ${timeoutMs} ms for a snapshot`);
-    };
-    if (tryLock(i32, kPushLock, this.#tag) !== 0 && !lockSlow(i32, kPushLock, this.#tag, timeoutMs)) timedOut();
-    try {
-      if (tryLock(i32, kPopLock, this.#tag) !== 0 && !lockSlow(i32, kPopLock, this.#tag, timeoutMs)) timedOut();
-      try {
-        const out: Array<{ type: 'string' | 'bytes' | 'json'; payload: Uint8Array }> = [];
-        const t = Atomics.load(i32, kTail);
-        for (let h = Atomics.load(i32, kHead); h !== t; h = (h + 1) | 0) {
-          const slot = kSlot0 + (h & this.#mask) * this.#stride;
-          const meta = i32[slot + kMeta]!;
-          const from = slot * 4 + kPayloadByte;
-          const tag = meta & 3;
-          out.push({ type: tag === TAG_STRING ? 'string' : tag === TAG_BYTES ? 'bytes' : 'json', payload: this.#u8.slice(from, from + (meta >>> 2)) });
-        }
-        return out;
-      } finally {
-        unlock(i32, kPopLock);
-      }
-    } finally {
-      unlock(i32, kPushLock);
-    }
+  snapshotContents(timeoutMs = 30_000): RingContents {
+    return ringContents(this.#i32, this.#u8, this.#mask, this.#stride, this.#tag, this.name, timeoutMs);
   }
 
   // ---- fast path ---------------------------------------------------------------------------
@@ -562,16 +365,7 @@ export class Ring<T = RingMessage> implements Queue<T> {
       const len = meta >>> 2;
       const tag = meta & 3;
       const from = slot * 4 + kPayloadByte;
-      let v: RingMessage;
-      if (tag === TAG_BYTES) {
-        const out = this.#bytesOut(len);
-        out.set(this.#u8.subarray(from, from + len));
-        v = out;
-      } else {
-        const view = this.#scratch.subarray(0, len);
-        view.set(this.#u8.subarray(from, from + len));
-        v = tag === TAG_STRING ? this.#dec.decode(view) : decodeValue(view);
-      }
+      const v = this.#msgs.decode(this.#u8, from, len, tag);
       crashPoint('ring.pop.copied');
       const next = (h + 1) | 0;
       if (next === 0) {
@@ -591,125 +385,8 @@ export class Ring<T = RingMessage> implements Queue<T> {
     }
   }
 
-  /**
-   * A fresh view for a popped bytes message. Small ones are carved out of a private 64 KB slab
-   * (as Node's Buffer pool does): allocating an ArrayBuffer per message costs about 2 µs, a view
-   * about 30 ns. The view has a byteOffset (aligned to 8); the slab lives while a view does.
-   */
-  #bytesOut(len: number): Uint8Array {
-    if (len > SLAB_MAX_VIEW) return new Uint8Array(len);
-    if (this.#slabOff + len > SLAB_BYTES) {
-      this.#slab = new ArrayBuffer(SLAB_BYTES);
-      this.#slabOff = 0;
-    }
-    const view = new Uint8Array(this.#slab, this.#slabOff, len);
-    this.#slabOff = (this.#slabOff + len + 7) & ~7;
-    return view;
-  }
-
-  #empty(): undefined {
-    Atomics.add(this.#i32, kEmpty, 1);
-    return undefined;
-  }
-
   #refuse(): false {
     Atomics.add(this.#i32, kFull, 1);
     return false;
   }
-
-  #tooLarge(what: string): never {
-    throw new SabStateError(
-      ErrorCode.VALUE_TOO_LARGE,
-      `queue ${JSON.stringify(this.name)}: ${what} exceeds maxMessageBytes ${this.maxMessageBytes}`,
-    );
-  }
-
-  // ---- slow path: waiting for a message ------------------------------------------------------
-
-  /** C1: claims a waiter slot and sets its kWaiters bit; the slot, or -1 if all are taken. */
-  #announce(): number {
-    const i = claimSlot(this.#i32, kWaiterTag, MAX_ANNOUNCED, 1, this.#tag);
-    if (i < 0) return -1;
-    crashPoint('ring.wait.slotClaimed');
-    Atomics.or(this.#i32, kWaiters, 1 << i);
-    crashPoint('ring.wait.announced');
-    return i;
-  }
-
-  #withdraw(slot: number): void {
-    if (slot < 0) return;
-    Atomics.and(this.#i32, kWaiters, ~(1 << slot));
-    crashPoint('ring.wait.withdrawn');
-    Atomics.store(this.#i32, kWaiterTag + slot, 0);
-  }
-
-  /** True if a message may be there (two loads, no lock traffic): for spinning. */
-  #maybe(): boolean {
-    return Atomics.load(this.#i32, kTail) !== Atomics.load(this.#i32, kHead);
-  }
-
-  /**
-   * One round of the waiting loop after C3, shared by #popSlow and #popAsyncSlow (which differ
-   * only in how they take the pop lock and how they sleep): the pop's answer (the message, or
-   * undefined once the deadline passed), or WAIT with #waitMs set to how long C4 sleeps on
-   * kSignal (counted in kWaits; in POLL_MS slices without a waiter slot).
-   */
-  #round(v: RingMessage | typeof EMPTY, deadline: number, slot: number): RingMessage | undefined | typeof WAIT {
-    if (v !== EMPTY) return v;
-    const left = deadline - performance.now();
-    if (left <= 0) return this.#empty();
-    Atomics.add(this.#i32, kWaits, 1);
-    this.#waitMs = slot < 0 ? Math.min(left, POLL_MS) : left;
-    return WAIT;
-  }
-
-  #popSlow(timeoutMs: number): RingMessage | undefined {
-    const i32 = this.#i32;
-    const deadline = performance.now() + timeoutMs;
-    for (let i = 0; i < SPIN_TRIES; i++) {
-      if (i > 0 && !this.#maybe()) continue;
-      const v = this.#take(deadline - performance.now());
-      if (v !== EMPTY) return v;
-    }
-    const slot = this.#announce(); // C1
-    try {
-      for (;;) {
-        const s = Atomics.load(i32, kSignal); // C2
-        const r = this.#round(this.#take(deadline - performance.now()), deadline, slot); // C3
-        if (r !== WAIT) return r;
-        // waitWord: Atomics.wait, in slices that let a watching thread recover dead workers (wait.ts).
-        waitWord(i32, kSignal, s, this.#waitMs); // C4
-      }
-    } finally {
-      this.#withdraw(slot);
-    }
-  }
-
-  async #popAsyncSlow(timeoutMs: number): Promise<RingMessage | undefined> {
-    const i32 = this.#i32;
-    const deadline = performance.now() + timeoutMs;
-    // timeoutMs 0 comes here only to wait for a stalled consumer in the way of a message: no limit.
-    const lockWait = (): number => (timeoutMs === 0 ? Infinity : deadline - performance.now());
-    // Keeps the event loop alive while waiting: a pending waitAsync alone does not.
-    const keepAlive = setInterval(() => {}, 1 << 30);
-    const slot = this.#announce(); // C1
-    try {
-      for (;;) {
-        const s = Atomics.load(i32, kSignal); // C2
-        const r = this.#round(await this.#takeAsync(lockWait()), deadline, slot); // C3
-        if (r !== WAIT) return r;
-        const w = Atomics.waitAsync(i32, kSignal, s, this.#waitMs); // C4
-        if (w.async) await w.value;
-      }
-    } finally {
-      this.#withdraw(slot);
-      clearInterval(keepAlive);
-    }
-  }
-}
-
-/** @internal Tests only: moves a fresh, unshared ring's head and tail to `pos` (to test the 2^32 wrap). */
-export function ringStartAtForTest(sab: SharedArrayBuffer, _capacity: number, _maxMessageBytes: number, pos: number): void {
-  const i32 = new Int32Array(sab);
-  for (const k of [kTail, kHeadSeen, kHead, kTailSeen]) i32[k] = pos | 0;
 }

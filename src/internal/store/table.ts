@@ -59,83 +59,28 @@
  */
 import { threadId } from 'node:worker_threads';
 import { ErrorCode, SabStateError } from '../../errors.ts';
-import { type HashKey, hashPair, hashString } from '../hash/hash.ts';
+import type { HashKey } from '../hash/hash.ts';
 import type { SharedHeap } from './heap.ts';
 import { crashPoint, declareCrashPoints } from '../crash.ts';
-import { forceRelease, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
+import { lockSlow, tryLock, unlock } from '../sync/mutex.ts';
 import { tagOf } from '../sync/thread-tag.ts';
-import { LINE_BYTES, LINE_INTS, RegionKind, type RegionSpec, checkRegion, createRegion } from '../region.ts';
-import { MOVED, type Moved, RETRY, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from '../sync/versioned-word.ts';
+import { checkRegion } from '../region.ts';
+import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readFence, readVersioned, validated, wordRef } from '../sync/versioned-word.ts';
 import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './record-block.ts';
+import { KeyHashes } from './table-hash.ts';
+import {
+  type TableHandle, hintIndex, kDeletes, kEmpty, kInserts, kLive, kMutex, kPinnedReads, kReadRetries, kTomb, kTombs, kTrims,
+  kUpdates, kUsed, tableSpec, wordIndex,
+} from './table-layout.ts';
+import type { Version } from './version.ts';
+import { type TableView, kClaimTimeoutMs, markTableBlocks, recountTable, releaseClaimOwnedBy, tableStats, trimTombs } from './table-repair.ts';
 
 export { kNoSecond, type ValueReader } from './record-block.ts';
 
-/**
- * Called by a reader's copy function (ValueReader, RecordReader) when what it copied does not hold
- * together (a length or offset out of bounds, a stamp that moved): the read is retried, or, if it
- * was pinned, reported as a corrupt structure (versioned-word.ts, section 2).
- */
-export function notWhole(): never {
-  throw RETRY;
-}
-
-/**
- * A version token: what a read() saw of one key, the slot word (0n if absent) and its slot (-1 if
- * none). read() hands it back into a token its caller owns (reused: no allocation per read), and
- * publish() / remove() take it as their expectation, so the caller never reads the table's state.
- */
-export class Version {
-  word = 0n;
-  slot = -1;
-}
-
-/** The expectation "the key is absent" (publish of a new key only). */
-export const ABSENT: Readonly<Version> = Object.freeze(new Version());
-
-/** Keys whose hash a SharedTable instance remembers (per thread), at most. */
-const kHashMemoEntries = 4096;
-
 declareCrashPoints('table', ['table.claim.locked', 'table.claim.hinted', 'table.claim.published', 'table.claim.counted', 'table.cas.done']);
 
-const kMutex = 1 * LINE_INTS;
-const kLive = 2 * LINE_INTS;
-const kUsed = kLive + 1;
-const kTombs = kLive + 2;
-const kInserts = 3 * LINE_INTS;
-const kUpdates = kInserts + 1;
-const kDeletes = kInserts + 2;
-const kReadRetries = kInserts + 3;
-const kPinnedReads = kInserts + 4;
-const kTrims = kInserts + 5;
-const kFirstSlotByte = 4 * LINE_BYTES;
-const kSlotBytes = 16;
-const kHintByte = 8;
-const kEmpty = 0;
-const kTomb = 1;
-const kClaimTimeoutMs = 10_000;
-
-export interface TableHandle {
-  readonly sab: SharedArrayBuffer;
-  readonly slots: number;
-  readonly maxRecords: number;
-}
-export type TableStats = ReturnType<SharedTable['stats']>;
+export type TableStats = ReturnType<typeof tableStats>;
 type Change = (old: Uint8Array | undefined) => Uint8Array | null | undefined;
-
-export function tableSlotsFor(maxRecords: number): number {
-  let s = 8;
-  while (s < maxRecords * 2) s *= 2;
-  return s;
-}
-
-function specOf(slots: number, maxRecords: number, key: HashKey): RegionSpec {
-  return { kind: RegionKind.TABLE, key, params: [slots, maxRecords] };
-}
-
-export function createTableHandle(maxRecords: number, key: HashKey): TableHandle {
-  const slots = tableSlotsFor(maxRecords);
-  return { sab: createRegion(specOf(slots, maxRecords, key), kFirstSlotByte + slots * kSlotBytes), slots, maxRecords };
-}
 
 export class SharedTable {
   readonly heap: SharedHeap;
@@ -144,68 +89,38 @@ export class SharedTable {
   readonly what: string;
   readonly #i32: Int32Array;
   readonly #b64: BigUint64Array;
-  readonly #key: HashKey;
   readonly #mask: number;
   readonly #tag: number;
   readonly #pins: { pin(): void; unpin(): void };
+  /** Its views, for the whole-region passes of table-repair.ts. */
+  readonly #view: TableView;
   readonly #retried = (): void => void Atomics.add(this.#i32, kReadRetries, 1);
   /** Word and slot of the record the last probe found (0n, -1: none). */
   #word = 0n;
   #slot = -1;
   /** Where a claim of the last probed key goes: first TOMB, or the EMPTY ending the chain. */
   #target = -1;
-  /**
-   * This thread's memo of key hashes (hash() is pure: seeded hash of the key). A hotkey of 48
-   * characters and a uuid cost a SipHash-like pass over 84 characters, several per order; the
-   * memo costs two Map lookups (V8 caches a string's own hash). At most kHashMemoEntries keys,
-   * then it starts over (bounded in bytes: the keys are at most 256 characters).
-   */
-  readonly #memo1 = new Map<string, number>();
-  readonly #memo2 = new Map<string, Map<string, number>>();
-  #memoEntries = 0;
+  /** This thread's memo of key hashes (table-hash.ts). */
+  readonly #hashes: KeyHashes;
 
   constructor(handle: TableHandle, heap: SharedHeap, key: HashKey, what: string) {
-    checkRegion(handle.sab, specOf(handle.slots, handle.maxRecords, key), what);
+    checkRegion(handle.sab, tableSpec(handle.slots, handle.maxRecords, key), what);
     this.heap = heap;
     this.slots = handle.slots;
     this.maxRecords = handle.maxRecords;
     this.what = what;
     this.#i32 = new Int32Array(handle.sab);
     this.#b64 = new BigUint64Array(handle.sab);
-    this.#key = key;
+    this.#hashes = new KeyHashes(key);
     this.#mask = handle.slots - 1;
     this.#tag = tagOf(threadId);
+    this.#view = { i32: this.#i32, b64: this.#b64, mask: this.#mask, what };
     const pinned = (): void => void Atomics.add(this.#i32, kPinnedReads, 1);
     this.#pins = { pin: () => (pinned(), heap.pin()), unpin: () => heap.unpin() };
   }
 
   hash(a: string, b?: string): number {
-    if (b === undefined) {
-      let h = this.#memo1.get(a);
-      if (h === undefined) {
-        h = hashString(this.#key, a) | 0;
-        this.#memoize();
-        this.#memo1.set(a, h);
-      }
-      return h;
-    }
-    let m = this.#memo2.get(a);
-    let h = m?.get(b);
-    if (h === undefined) {
-      h = hashPair(this.#key, a, b) | 0;
-      this.#memoize();
-      m = this.#memo2.get(a);
-      if (m === undefined) this.#memo2.set(a, (m = new Map()));
-      m.set(b, h);
-    }
-    return h;
-  }
-
-  #memoize(): void {
-    if (++this.#memoEntries <= kHashMemoEntries) return;
-    this.#memo1.clear();
-    this.#memo2.clear();
-    this.#memoEntries = 1;
+    return this.#hashes.hash(a, b);
   }
 
   get size(): number {
@@ -410,66 +325,21 @@ export class SharedTable {
 
   /** Releases the claim mutex if a dead thread held it (engine.watch), and wakes its waiters. */
   releaseAllOwnedBy(deadThreadId: number): number {
-    const n = forceRelease(this.#i32, kMutex, tagOf(deadThreadId)) ? 1 : 0;
-    Atomics.notify(this.#i32, kMutex);
-    return n;
+    return releaseClaimOwnedBy(this.#i32, deadThreadId);
   }
 
   /** Marks every record block a slot names (heap-sweep.ts). Under the gate's freeze. */
   markBlocks(mark: (ref: number, what: string) => void): void {
-    for (let i = 0; i <= this.#mask; i++) {
-      const ref = wordRef(Atomics.load(this.#b64, this.#wi(i)));
-      if (ref > kTomb) mark(ref, `${this.what} slot ${i}`);
-    }
+    markTableBlocks(this.#view, mark);
   }
 
-  /**
-   * The record counters recomputed from the slots (a writer killed between its CAS and its
-   * counter update leaves them one off). Under the gate's freeze and the claim mutex, so no
-   * slot changes meanwhile. Returns the differences found (verify) and, with `repair`, fixes them.
-   */
+  /** The record counters recomputed from the slots; with `repair`, fixed (table-repair.ts). */
   recount(repair: boolean): string[] {
-    let live = 0;
-    let tombs = 0;
-    for (let i = 0; i <= this.#mask; i++) {
-      const ref = wordRef(Atomics.load(this.#b64, this.#wi(i)));
-      if (ref === kTomb) tombs++;
-      else if (ref !== kEmpty) live++;
-    }
-    const out: string[] = [];
-    const check = (k: number, name: string, want: number): void => {
-      const have = Atomics.load(this.#i32, k);
-      if (have === want) return;
-      out.push(`${this.what}: ${name} counter says ${have}, the slots hold ${want}`);
-      if (repair) Atomics.store(this.#i32, k, want);
-    };
-    const run = (): void => {
-      check(kLive, 'records', live);
-      check(kTombs, 'tombstones', tombs);
-      check(kUsed, 'used slots', live + tombs);
-    };
-    if (!repair) {
-      run();
-      return out;
-    }
-    if (tryLock(this.#i32, kMutex, this.#tag) !== 0 && !lockSlow(this.#i32, kMutex, this.#tag, kClaimTimeoutMs)) {
-      throw new SabStateError(ErrorCode.LOCK_TIMEOUT, `${this.what}: insert lock not free within ${kClaimTimeoutMs} ms during recovery`);
-    }
-    try {
-      run();
-    } finally {
-      unlock(this.#i32, kMutex);
-    }
-    return out;
+    return recountTable(this.#view, this.#tag, repair);
   }
 
-  stats() {
-    const at = (k: number): number => Atomics.load(this.#i32, k);
-    return {
-      maxRecords: this.maxRecords, slots: this.slots, records: at(kLive), tombstones: at(kTombs), usedSlots: at(kUsed),
-      inserts: at(kInserts), updates: at(kUpdates), deletes: at(kDeletes), readRetries: at(kReadRetries),
-      pinnedReads: at(kPinnedReads), trims: at(kTrims),
-    };
+  stats(): TableStats {
+    return tableStats(this.#i32, this.maxRecords, this.slots);
   }
 
   // ---- internals -------------------------------------------------------------------------------
@@ -519,11 +389,11 @@ export class SharedTable {
   }
 
   #wi(slot: number): number {
-    return (kFirstSlotByte + slot * kSlotBytes) >> 3;
+    return wordIndex(slot);
   }
 
   #hi(slot: number): number {
-    return (kFirstSlotByte + slot * kSlotBytes + kHintByte) >> 2;
+    return hintIndex(slot);
   }
 
   /** A probe that always answers (optimistic, then pinned). */
@@ -589,30 +459,11 @@ export class SharedTable {
       Atomics.add(i32, kLive, 1);
       Atomics.add(i32, kInserts, 1);
       if (wordRef(tw) === kTomb) Atomics.sub(i32, kTombs, 1);
-      else if ((Atomics.add(i32, kUsed, 1) + 1) * 4 > this.slots * 3) this.#trim();
+      else if ((Atomics.add(i32, kUsed, 1) + 1) * 4 > this.slots * 3) trimTombs(this.#view);
       crashPoint('table.claim.counted');
       return true;
     } finally {
       unlock(i32, kMutex);
     }
-  }
-
-  /** Under the mutex: every run of TOMBs that ends at an EMPTY becomes EMPTY. */
-  #trim(): void {
-    let e = 0;
-    while (e <= this.#mask && wordRef(Atomics.load(this.#b64, this.#wi(e))) !== kEmpty) e++;
-    if (e > this.#mask) return;
-    let nextEmpty = true;
-    let trimmed = 0;
-    for (let k = 1; k <= this.#mask; k++) {
-      const j = (e - k) & this.#mask;
-      const w = Atomics.load(this.#b64, this.#wi(j));
-      if (wordRef(w) === kEmpty) nextEmpty = true;
-      else if (wordRef(w) !== kTomb) nextEmpty = false;
-      else if (nextEmpty && Atomics.compareExchange(this.#b64, this.#wi(j), w, nextWord(w, kEmpty)) === w) trimmed++;
-    }
-    Atomics.sub(this.#i32, kUsed, trimmed);
-    Atomics.sub(this.#i32, kTombs, trimmed);
-    Atomics.add(this.#i32, kTrims, 1);
   }
 }
