@@ -26,7 +26,7 @@
  * that fails (validation, ERR_CAPACITY, codec errors) has published nothing; if the record
  * cannot be inserted after its uuid went into the hotkey index, the uuid is taken out again
  * (and skipped by readers if even that fails). All publishing steps run inside the heap's
- * write gate (seqlock.ts) so entriesRaw() can see the domain with no save half done.
+ * write gate (sync/write-gate.ts) so entriesRaw() can see the domain with no save half done.
  */
 import { ErrorCode, SabStateError, checkKey, describe, capacityHint } from '../../errors.ts';
 import { DEFAULTS } from '../../defaults.ts';

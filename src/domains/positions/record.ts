@@ -19,7 +19,7 @@
  * slot CAS publishes both), and freed (retired) only by a later save or delete of the same
  * position, which holds the position's (hotkey, trade pair) lock, after the record version
  * that no longer refers to it is published. Readers without the lock copy refs and chunk bytes
- * inside the record's read window: the slot word validates all of it (seqlock.ts), and every
+ * inside the record's read window: the slot word validates all of it (sync/versioned-word.ts), and every
  * length, offset and stamp is bounds-checked first (notWhole() on garbage: the table retries).
  *
  * The values of the open index (key (hotkey, trade pair) -> uuid) and of the hotkey index's

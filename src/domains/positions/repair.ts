@@ -52,7 +52,7 @@ export function markPositionBlocks(s: PositionStore, mark: Mark): void {
  * writes allowed to itself). Returns one sentence per violation found (before repair).
  */
 export function checkPositions(s: PositionStore, repair: boolean): string[] {
-  const { heap, records, open, byHotkey } = s;
+  const { heap, records, open } = s;
   const out: string[] = [];
   const recs: Rec[] = records.scan((hotkey, uuid, _u8, at, len, ref) => {
     const meta = readRecordValue(heap, at, len, ref, ReadMode.META, s.cache, s.memo);

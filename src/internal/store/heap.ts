@@ -64,10 +64,10 @@
  *   (offset, stamp) names one allocation for 2^32 allocations, even when the offset was inside
  *   a merged block in between (a per-offset counter would be lost with the block's header).
  * - Safe reclamation for lock-free readers (table.ts): `retire` frees a published block at once
- *   unless some reader is pinned (the bounded-retry fallback of seqlock.ts); then the block goes
+ *   unless some reader is pinned (the bounded-retry fallback of sync/versioned-word.ts); then the block goes
  *   on a deferred list, freed by a later retire, `collect`, or the last unpin. A reader pins
  *   before it loads a slot word and unpins after its last copy, so a block it reached cannot be
- *   freed (nor merged or split: only free blocks are) under it (proof in seqlock.ts).
+ *   freed (nor merged or split: only free blocks are) under it (proof in sync/write-gate.ts, section "pins").
  *
  * Block header words, size classes: heap-classes.ts.
  *
@@ -84,7 +84,7 @@
  * | 3    | 0              | kDeferredHead   | retire / collect      | CAS push, Atomics.exchange take-all (ABA-free) |
  * | 3    | 1              | kDeferredCount  | retire / collect      | Atomics.add / sub |
  * | 3    | 2              | kPinnedReads    | pinned readers        | Atomics.add (stats) |
- * | 4    | 0..3           | gate words      | writers, pinned readers, freezer | seqlock.ts WriteGate (kPinned, kFrozen, ...) |
+ * | 4    | 0..3           | gate words      | writers, pinned readers, freezer | sync/write-gate.ts WriteGate (kPinned, kFrozen, ...) |
  * | 5    | 0              | kMerging        | consolidating threads; sweep | Atomics.add / sub; the sweep stores 0 |
  * | 5    | 1              | kMerges         | consolidate           | Atomics.add (stats) |
  * | 5    | 2              | kFreeAfterMerge | consolidate, alloc slow path | Atomics.store: free bytes after the last merge (or their low since) |
@@ -96,7 +96,7 @@
  * | 5    | 8..14          | kNonEmpty       | push; scan            | Atomics.or after a push onto an empty list; Atomics.and by a scan that found the list empty, which then loads the head again and ORs back if a push came between (so a non-empty list's bit is set once its pusher's OR is done) |
  * | 6+c  | BigUint64 0    | free head of c  | alloc / free / consolidate; sweep | CAS (offset, tag) |
  * | 6+c  | Int32 2        | free bytes of c | alloc / free / split / consolidate; sweep | Atomics.add / sub; the sweep stores the walk's sum |
- * | 6+kClassCount+k | 0    | gate slot k     | its thread            | seqlock.ts WriteGate (kGateSlots lines) |
+ * | 6+kClassCount+k | 0    | gate slot k     | its thread            | sync/write-gate.ts WriteGate (kGateSlots lines) |
  *
  * Publication: a block's header and payload are plain writes by the thread that owns it; the
  * atomic store that publishes its offset (a table slot CAS) makes them visible to readers. A
@@ -135,7 +135,7 @@
  * | retire      | deferred push (heap.defer.pushed)        | kDeferredCount one short                 | counters from the walk |
  * | collect     | exchange (heap.collect.taken)            | the deferred blocks reachable from nowhere | sweep frees them (defers while pinned) |
  * | collect     | each free (heap.collect.freeing)         | the rest of the list, as above           | as above |
- * | pin         | mask bit set (gate.pin.set)              | a pin: every retire defers               | the bit cleared (seqlock.ts); the next retire / collect frees the deferred |
+ * | pin         | mask bit set (gate.pin.set)              | a pin: every retire defers               | the bit cleared (sync/write-gate.ts); the next retire / collect frees the deferred |
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
 import type { HashKey } from '../hash/hash.ts';

@@ -121,7 +121,7 @@
 import { threadId } from 'node:worker_threads';
 import { crashPoint, declareCrashPoints } from '../crash.ts';
 import type { HashKey } from '../hash/hash.ts';
-import { forceRelease, isHeldBy, lockAsync, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
+import { lockAsync, lockSlow, tryLock, unlock } from '../sync/mutex.ts';
 import { tagOf } from '../sync/thread-tag.ts';
 import { checkRegion } from '../region.ts';
 import { ErrorCode, SabStateError } from '../../errors.ts';
@@ -129,9 +129,9 @@ import { popTimeout } from './queue.ts';
 import type { PopOptions, Queue, RingMessage, RingStats } from './queue.ts';
 import {
   count, kEmpty, kFull, kHead, kHeadHi, kHeadSeen, kMeta, kPayloadByte, kPopLock, kPushLock, kSignal, kSlot0,
-  kTail, kTailHi, kTailSeen, kWaiters, kWaits, ringRegionBytes, ringSlotBytes, ringSpec, settleWrap,
+  kTail, kTailHi, kTailSeen, kWaiters, kWaits, ringRegionBytes, ringSlotBytes, ringSpec,
 } from './ring-layout.ts';
-import { RingMessages, TAG_BYTES, TAG_STRING } from './ring-message.ts';
+import { RingMessages } from './ring-message.ts';
 import { EMPTY, RingWaiting, countEmpty } from './ring-wait.ts';
 import { releaseRingOwnedBy, ringContents } from './ring-engine.ts';
 import type { RingContents } from './ring-engine.ts';

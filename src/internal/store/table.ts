@@ -69,7 +69,7 @@ import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readFence,
 import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './record-block.ts';
 import { KeyHashes } from './table-hash.ts';
 import {
-  type TableHandle, hintIndex, kDeletes, kEmpty, kInserts, kLive, kMutex, kPinnedReads, kReadRetries, kTomb, kTombs, kTrims,
+  type TableHandle, hintIndex, kDeletes, kEmpty, kInserts, kLive, kMutex, kPinnedReads, kReadRetries, kTomb, kTombs,
   kUpdates, kUsed, tableSpec, wordIndex,
 } from './table-layout.ts';
 import type { Version } from './version.ts';
