@@ -25,6 +25,13 @@
  * untorn-enough snapshot for monitoring (each value is one aligned 8-byte word). The stats lines
  * 1 and 2 are written only on the contended path, so the uncontended path touches the stripe's
  * own line and nothing else.
+ *
+ * CRASH TABLE. This file places the words and creates the region; its own writes are the
+ * header's, plain, by the creator before the buffer is shared with any thread (a creator that
+ * dies there leaves a buffer nobody else holds: nothing to recover). The protocols that write
+ * the words above have their crash tables with them: the stripes' futex words in mutex.ts and
+ * locks.ts, the snapshot mutex in locks-engine.ts / mutex.ts, the statistics in lock-stats.ts
+ * (each one atomic step, or independent steps with no invariant between them).
  */
 import { DEFAULTS } from '../../defaults.ts';
 import { optPowerOfTwo } from '../../options.ts';

@@ -3,6 +3,14 @@
  * creation, and the two wrap-count helpers that read or settle a side's position. Which thread
  * writes each of these words, how, and what publishes it is the slot table in ring.ts's header,
  * with the protocol (push, pop, waiting, recovery) it belongs to; this file only places them.
+ *
+ * CRASH TABLE of what this file writes:
+ * | step | a thread terminated right after it leaves | recovery |
+ * | ---- | ----------------------------------------- | -------- |
+ * | createRingRegion (zeroed by createRegion, header plain) | a buffer not yet shared with anyone | nothing to recover |
+ * | settleWrap: the one Atomics.store of kHi (recovery's own step, while the dead thread's tag still holds the side's lock) | the wrap count settled, the lock still held by the dead tag | recovery runs again: settleWrap is idempotent (after its store hi is even, so a second run stores nothing), then ring.ts's recovery releases the lock |
+ * | ringStartAtForTest | a test's unshared ring | tests only |
+ * The push, pop and waiting protocols' rows are in ring.ts's crash table.
  */
 import type { HashKey } from '../hash/hash.ts';
 import { HEADER_BYTES, LINE_BYTES, LINE_INTS, RegionKind, alignLine, createRegion } from '../region.ts';
