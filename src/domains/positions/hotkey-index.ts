@@ -8,7 +8,9 @@
  *   (hotkey, seqKey(i)) -> the uuid of the position listed i-th (UTF-16 units)
  * Adding a position: (1) table.update of the counter (a CAS loop: two writers of different
  * trade pairs of one hotkey, who do not share a lock, get different numbers), (2) publish the
- * entry (hotkey, seqKey(i)) -> uuid. Two table writes of fixed size: the same cost for a miner's
+ * entry (hotkey, seqKey(i)) -> uuid, (3) touch the counter (rewrite it, raised to at least i+1:
+ * its slot word moves, so a trim that looked at the entries before (2) fails its CAS and looks
+ * again). Three table writes of fixed size: the same cost for a miner's
  * first position and its 500th (the previous design re-encoded the miner's whole uuid list,
  * about 55 µs at 110-180 positions). Listing reads the counter, then entries 0 .. n-1, skipping
  * the missing ones (deleted positions; a number taken by a writer that died before step 2).
@@ -31,14 +33,20 @@
  * | step                                   | leaves                                   | recovery |
  * | -------------------------------------- | ---------------------------------------- | -------- |
  * | counter CAS (positions.index.counted)  | number i taken, no entry: a hole         | nothing needed: readers skip holes; the record was not published (listing comes first), so no position is unlisted |
- * | entry published (the caller's `listed` point) | an entry naming a uuid with no record (if the record was not published after) | repair removes the entry (the save is undone) |
+ * | entry published (positions.index.written) | an entry naming a uuid with no record, perhaps past the counter (a trim lowered it) | repair removes the entry (the save is undone) |
+ * | counter touched (the caller's `listed` point) | an entry naming a uuid with no record (if the record was not published after) | repair removes the entry (the save is undone) |
  * | entry removed (positions.index.trimmed: the hotkey's last ones) | a counter past missing entries (none left: a counter alone) | nothing needed (readers skip holes); a counter alone is removed by repair (the delete completed) |
  * | counter lowered or removed             | done                                     | nothing |
  *
  * Races without a crash: a writer that took number i from a counter that was then lowered past
  * it or removed (trimCount, after a delete) either finds entry i taken (it takes another number)
- * or finds the counter at or below i (it raises it past i); either way before its record is
- * published, so no reader sees a stored position missing from the list.
+ * or raises the counter past i at step (3); either way before its record is published, so no
+ * reader sees a stored position missing from the list. A trim (another pair's delete: no common
+ * lock) looks at the entries after reading the counter and CASes from that read: if the entry
+ * was written after its look, step (3) comes after it too, and either moved the slot word before
+ * the trim's CAS (which fails and looks again) or raises the counter the trim lowered. (Without
+ * step (3) the trim lowered the counter past a fresh entry: the position was stored but not
+ * listed, and a later save listed it twice: test/positions-index-race.test.ts.)
  */
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import type { SharedHeap } from '../../internal/store/heap.ts';
@@ -46,7 +54,7 @@ import type { SharedTable } from '../../internal/store/table.ts';
 import { ABSENT, Version, notWhole } from '../../internal/store/version.ts';
 import { readUuid, uuidBytes } from './record.ts';
 
-declareCrashPoints('positions', ['positions.index.counted', 'positions.index.trimmed']);
+declareCrashPoints('positions', ['positions.index.counted', 'positions.index.written', 'positions.index.trimmed']);
 
 const kIdxNext = 0;
 const kIdxBytes = 4;
@@ -70,6 +78,9 @@ export class HotkeyIndex {
   readonly #readCount: (u8: Uint8Array, at: number, len: number) => number;
   readonly #readUuid: (u8: Uint8Array, at: number, len: number) => string;
   #taken = 0;
+  #touchAt = 0;
+  /** The counter raised to at least #touchAt, always rewritten (add: the slot word must move). */
+  readonly #touch = (old: Uint8Array | undefined): Uint8Array => counterBytes(Math.max(counterOf(old), this.#touchAt));
   readonly #bump = (old: Uint8Array | undefined): Uint8Array => {
     this.#taken = counterOf(old);
     return counterBytes(this.#taken + 1);
@@ -117,9 +128,15 @@ export class HotkeyIndex {
         this.#heap.free(ref);
         continue;
       }
-      // The same race the other way: our number came from a counter since removed; raise the
-      // new one past it so that readers see the entry (our record is not published yet).
-      if (this.count(hotkey) <= i) this.raiseCount(hotkey, i + 1);
+      crashPoint('positions.index.written');
+      // Touch the counter (a new block, so its slot word moves even when the value does not):
+      // a trimCount that looked at the entries before ours was written, and has not yet lowered
+      // the counter, now fails its CAS and looks again; one that lowered it already (below i+1)
+      // is undone here by the raise. Either way before our record is published, so no reader sees
+      // the record without its entry. (Reading the count and raising only if it was <= i left a
+      // window: the count read before a trim's CAS that lowered it past our entry, issue 9.)
+      this.#touchAt = i + 1;
+      t.update(hotkey, undefined, this.#touch);
       return i;
     }
   }
@@ -161,17 +178,25 @@ export class HotkeyIndex {
    * Lowers the counter of a hotkey past the missing entries at its end, and removes it when no
    * entry is left: numbers are reused, so a miner whose last position goes and comes back
    * writes the same keys again (no tombstone per number ever used, table.ts), and a deleted
-   * miner leaves no block behind. One CAS that fails if a writer took a number since the
-   * entries were looked at; a writer that took its number before is handled in add().
+   * miner leaves no block behind. One CAS that fails if a writer took a number or wrote an entry
+   * (add's touch) since the counter was read; the entries are looked at again on each attempt.
    * O(1) unless the entries before the last are missing too.
    */
   trimCount(hotkey: string): void {
-    const n = this.count(hotkey);
-    let m = n;
-    while (m > 0 && !this.#t.has(hotkey, seqKey(m - 1))) m--;
-    if (m === n) return;
-    crashPoint('positions.index.trimmed');
-    this.#t.update(hotkey, undefined, (old) => (old !== undefined && counterOf(old) === n ? (m === 0 ? null : counterBytes(m)) : undefined));
+    // The entries are looked at after each read of the counter (update's callback runs once per
+    // attempt), and the CAS expects the slot word of that read: an add that wrote its entry after
+    // the look touches the counter after writing it (add), so the CAS fails and the entries are
+    // looked at again. Ordering: the entry's publication (a CAS) precedes the add's counter CAS;
+    // if that precedes our read of the counter (seq-cst Atomics), our look (Atomics loads of the
+    // slots) sees the entry.
+    this.#t.update(hotkey, undefined, (old) => {
+      const n = counterOf(old);
+      let m = n;
+      while (m > 0 && !this.#t.has(hotkey, seqKey(m - 1))) m--;
+      if (old === undefined || m === n) return undefined;
+      crashPoint('positions.index.trimmed');
+      return m === 0 ? null : counterBytes(m);
+    });
   }
 
   /** The uuids listed under hotkey, in first-save order (lock-free; each entry a whole version). */
