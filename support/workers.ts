@@ -41,5 +41,20 @@ export function bundledWorker(file: URL, options: WorkerOptions = {}): Worker {
     process.once('exit', () => rmSync(dirname(made), { recursive: true, force: true }));
     bundles.set(file.href, out);
   }
-  return new Worker(out, options);
+  return new Worker(out, { execArgv: withoutTsx(process.execArgv), ...options });
+}
+
+/**
+ * The parent's node flags minus tsx's loader: a bundle is plain JavaScript, and a worker inherits
+ * `--import tsx`, which registers tsx's hooks in every new thread (about 100 ms of each worker's
+ * start, more under load: most of a kill-storm death's cost).
+ */
+function withoutTsx(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if ((a === '--import' || a === '--loader' || a === '--experimental-loader') && /^tsx(\/|$)/.test(argv[i + 1] ?? '')) i++;
+    else if (!/^--(import|loader|experimental-loader)=tsx(\/|$)/.test(a)) out.push(a);
+  }
+  return out;
 }

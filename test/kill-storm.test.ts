@@ -13,8 +13,11 @@
  * desynchronising its walk and freeing memory that the next block still used (about 1 run in 3-7
  * under load; test/heap.test.ts "sweep: a hole ..." is the deterministic version).
  *
- * SABSTATE_STORM_MS sets the budget (default 30 s); the seed is printed (SABSTATE_SEED replays
- * the schedule, though not the threads' interleaving).
+ * By default the storm runs until 300 workers have died or 90 s have passed (about 40 s on an idle
+ * 2-core machine, 300 deaths); SABSTATE_STORM_MS runs it for that long instead, however many die.
+ * The seed is printed (SABSTATE_SEED replays the schedule, though not the threads' interleaving).
+ * Workers start from one esbuild bundle without tsx's loader (support/workers.ts): about 60 ms
+ * each instead of 150-800, which is what makes hundreds of deaths fit in npm test.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -27,7 +30,9 @@ import { TP } from './workers/crash-engine-worker.ts';
 import { assertDeletesToZero, assertEngineSound } from './helpers/engine-checks.ts';
 
 const WORKER = new URL('./workers/kill-storm-worker.ts', import.meta.url);
-const BUDGET_MS = Number(process.env.SABSTATE_STORM_MS ?? 30_000);
+const BUDGET_MS = Number(process.env.SABSTATE_STORM_MS ?? 90_000);
+/** Deaths after which the default storm stops (none with SABSTATE_STORM_MS: the budget is the time). */
+const DEATHS = process.env.SABSTATE_STORM_MS === undefined ? 300 : Infinity;
 const AT_ONCE = 3;
 /**
  * Worker ids, one per worker for the whole storm (never reused: a killed worker's last push may
@@ -37,7 +42,7 @@ const AT_ONCE = 3;
 const IDS = 1 << 16;
 
 test('kill storm: workers terminated at random moments; nothing lost, torn or stuck', async () => {
-  console.log(`  kill storm seed ${seed} (SABSTATE_SEED), budget ${BUDGET_MS} ms (SABSTATE_STORM_MS)`);
+  console.log(`  kill storm seed ${seed} (SABSTATE_SEED), budget ${BUDGET_MS} ms (SABSTATE_STORM_MS)${DEATHS < Infinity ? ` or ${DEATHS} deaths` : ''}`);
   const rnd = prng(seed);
   const engine = createEngine({
     ...SMALL_ENGINE,
@@ -61,11 +66,13 @@ test('kill storm: workers terminated at random moments; nothing lost, torn or st
     }
   };
   const drainer = setInterval(drain, 2);
-  const stats = { kills: 0, exits: 0, throws: 0, unexpected: [] as string[] };
+  const stats = { kills: 0, exits: 0, throws: 0, unexpected: [] as string[], bootMs: 0, endMs: 0 };
   let next = 0;
+  /** Workers started and not yet dead (counted toward DEATHS: each of them will die). */
+  let running = 0;
   const deadline = Date.now() + BUDGET_MS;
   const one = async (): Promise<void> => {
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && stats.kills + stats.exits + stats.throws + running < DEATHS) {
       const id = next++;
       if (id >= IDS) break;
       const pick = rnd();
@@ -74,16 +81,21 @@ test('kill storm: workers terminated at random moments; nothing lost, torn or st
         workerData: { handle: engine.handle(), id, acked: acked.buffer, mode, at: Math.floor(rnd() * 20), start: Math.floor(rnd() * 1000) },
       });
       engine.watch(w);
+      running++;
       let error: Error | undefined;
       w.on('error', (e) => { error = e; });
       const exited = new Promise<void>((r) => w.once('exit', () => r()));
+      const t0 = performance.now();
       await new Promise<void>((r) => {
         w.once('message', () => r());
         w.once('exit', () => r());
       });
+      stats.bootMs += performance.now() - t0;
       if (mode === 'run') {
         await new Promise((r) => setTimeout(r, rnd() * 150));
+        const t1 = performance.now();
         await w.terminate();
+        stats.endMs += performance.now() - t1;
         stats.kills++;
       } else {
         await exited;
@@ -91,6 +103,7 @@ test('kill storm: workers terminated at random moments; nothing lost, torn or st
         else stats.throws++;
       }
       await exited;
+      running--;
       const expected = mode === 'throw' && error?.message === 'storm: thrown inside withLock';
       if (error !== undefined && !expected) stats.unexpected.push(String(error.stack ?? error));
     }
@@ -99,6 +112,8 @@ test('kill storm: workers terminated at random moments; nothing lost, torn or st
   clearInterval(drainer);
   await engine.whenRecovered();
   drain();
+  const deaths = stats.kills + stats.exits + stats.throws;
+  console.log(`  per death: ${(stats.bootMs / deaths).toFixed(0)} ms from start to ready, ${(stats.endMs / Math.max(1, stats.kills)).toFixed(0)} ms terminate()`);
   console.log(`  ${stats.kills} terminated, ${stats.exits} process.exit() inside a lock, ${stats.throws} threw inside withLock; watch: ${JSON.stringify(engine.stats().watch)}`);
   assert.equal(stats.unexpected, [], 'no worker died of anything but its kill');
   let lost = 0;
