@@ -14,7 +14,7 @@ import * as assert from 'uvu/assert';
 import type { Worker } from 'node:worker_threads';
 import { createEngine } from '../src/index.ts';
 import type { Position } from '../src/index.ts';
-import { bundledWorker } from './helpers/workers.ts';
+import { bundledWorker, inbox } from './helpers/workers.ts';
 import type { PauseJob } from './workers/positions-pause-worker.ts';
 
 const WORKER = new URL('./workers/positions-pause-worker.ts', import.meta.url);
@@ -28,33 +28,8 @@ const pos = (uuid: string, tp: string, open: boolean): Position =>
 function start(job: Omit<PauseJob, 'resume'>): { w: Worker; resume: Int32Array; next: (key: string) => Promise<Record<string, unknown>> } {
   const resume = new SharedArrayBuffer(4);
   const w = bundledWorker(WORKER, { workerData: { ...job, resume } });
-  const got: Array<Record<string, unknown>> = [];
-  const waiters: Array<() => void> = [];
-  let failed: Error | undefined;
-  w.on('message', (m: Record<string, unknown>) => {
-    got.push(m);
-    for (const f of waiters.splice(0)) f();
-  });
-  w.on('error', (err) => {
-    failed = err;
-    for (const f of waiters.splice(0)) f();
-  });
-  const next = (key: string) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`worker did not post ${key} within ${HARD_MS} ms`)), HARD_MS);
-      const look = (): void => {
-        const m = got.find((x) => key in x);
-        if (m !== undefined) {
-          clearTimeout(timer);
-          resolve(m);
-        } else if (failed !== undefined) {
-          clearTimeout(timer);
-          reject(failed);
-        } else waiters.push(look);
-      };
-      look();
-    });
-  return { w, resume: new Int32Array(resume), next };
+  const from = inbox(w, HARD_MS);
+  return { w, resume: new Int32Array(resume), next: (key) => from((m) => key in m) };
 }
 const go = (r: Int32Array): void => {
   Atomics.store(r, 0, 1);

@@ -10,7 +10,7 @@ import type { Worker } from 'node:worker_threads';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { Ring } from '../src/internal/store/ring.ts';
 import { createRingRegion } from '../src/internal/store/ring-layout.ts';
-import { bundledWorker } from './helpers/workers.ts';
+import { bundledWorker, inbox } from './helpers/workers.ts';
 import type { CrashJob } from './workers/ring-crash-worker.ts';
 
 const WORKER = new URL('./workers/ring-crash-worker.ts', import.meta.url);
@@ -18,38 +18,6 @@ const key = hashKeyFromSeed(0x57a11n);
 const CAP = 4;
 /** Per answer: a worker's start-up included (under load 30+ a tsx boot alone took over 20 s). */
 const HARD_MS = 60_000;
-
-/** The worker's messages, and a promise of the first one that matches (rejects after HARD_MS or on an error). */
-function inbox(w: Worker): (pred: (m: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> {
-  const got: Array<Record<string, unknown>> = [];
-  const waiters: Array<() => void> = [];
-  let failed: Error | undefined;
-  w.on('message', (m: Record<string, unknown>) => {
-    got.push(m);
-    for (const f of waiters.splice(0)) f();
-  });
-  w.on('error', (e) => {
-    failed = e;
-    for (const f of waiters.splice(0)) f();
-  });
-  return (pred) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('worker did not answer within the hard timeout')), HARD_MS);
-      const look = (): void => {
-        const m = got.find(pred);
-        if (m) {
-          clearTimeout(timer);
-          resolve(m);
-        } else if (failed) {
-          clearTimeout(timer);
-          reject(failed);
-        } else {
-          waiters.push(look);
-        }
-      };
-      look();
-    });
-}
 
 async function stalled(pauseAt: string, aOp: Partial<CrashJob>, script: CrashJob['script'], queued: string[]) {
   const sab = createRingRegion(key, CAP, 64);
@@ -61,11 +29,11 @@ async function stalled(pauseAt: string, aOp: Partial<CrashJob>, script: CrashJob
   try {
     const a = bundledWorker(WORKER, { workerData: { ...base, role: 'pause', crashAt: pauseAt, resume, ...aOp } });
     workers.push(a);
-    const fromA = inbox(a);
+    const fromA = inbox(a, HARD_MS);
     await fromA((m) => 'atCrashPoint' in m);
     const b = bundledWorker(WORKER, { workerData: { ...base, role: 'script', script } });
     workers.push(b);
-    const fromB = inbox(b);
+    const fromB = inbox(b, HARD_MS);
     let bDone: Record<string, unknown> | undefined;
     void fromB((m) => 'results' in m).then((m) => (bDone = m), () => {});
     await fromB((m) => 'started' in m);

@@ -72,3 +72,38 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   });
   return Promise.race([p, t]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * A worker's messages, and a promise of the first one that matches `pred` (already received or
+ * still to come); it rejects after `hardMs` (a hard timeout) or on the worker's error.
+ */
+export function inbox(w: Worker, hardMs: number): (pred: (m: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>> {
+  const got: Array<Record<string, unknown>> = [];
+  const waiters: Array<() => void> = [];
+  let failed: Error | undefined;
+  w.on('message', (m: Record<string, unknown>) => {
+    got.push(m);
+    for (const f of waiters.splice(0)) f();
+  });
+  w.on('error', (e) => {
+    failed = e;
+    for (const f of waiters.splice(0)) f();
+  });
+  return (pred) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`worker did not answer within the hard timeout (${hardMs} ms)`)), hardMs);
+      const look = (): void => {
+        const m = got.find(pred);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m);
+        } else if (failed) {
+          clearTimeout(timer);
+          reject(failed);
+        } else {
+          waiters.push(look);
+        }
+      };
+      look();
+    });
+}
