@@ -5,6 +5,7 @@ import { decodeOrder, decodePositionHead } from '../src/internal/codec/codec.ts'
 import { type Position, PositionsDomain, resolvePositionsOptions } from '../src/domains/positions/positions.ts';
 import { fixture, realPositionObjects, saveLocked, tpOf } from './workers/positions-fixture.ts';
 import { code } from './helpers/errors.ts';
+import { setCrashHook } from '../src/internal/crash.ts';
 
 const real = realPositionObjects();
 const HK = real[0]!.miner_hotkey;
@@ -247,6 +248,44 @@ test('options: defaults and messages', () => {
   assert.throws(() => resolvePositionsOptions({ maxRecord: 5 }), /options\.positions\.maxRecord is not a known option/);
   const f = fixture();
   assert.throws(() => new PositionsDomain(f.handle, f.key, {} as never), TypeError);
+});
+
+test('refused means unchanged: a new miner\'s save refused with ERR_CAPACITY at whichever allocation leaves nothing behind', () => {
+  // The heap fills at a different step of the save for each size (order chunk, record, open index,
+  // the hotkey index's counter, its entry, the counter's rewrite): each refusal must undo its steps.
+  // The last index crash point passed before the refusal names the step (none: the refusal came
+  // before the index); the sizes must reach both index steps that allocate after the counter.
+  const hkOf = (k: number): string => `5Refused${String(k).padStart(6, '0')}`;
+  const lastPoints = new Set<string>();
+  let last = '';
+  setCrashHook((name) => {
+    if (name === 'positions.index.counted' || name === 'positions.index.written') last = name;
+  });
+  try {
+    for (let j = 0; j < 160; j++) {
+      const f = fixture({ maxBytes: (128 << 10) + 8 * j, maxRecords: 4096 });
+      let k = 0;
+      let refused: SabStateError | undefined;
+      for (; k < 10_000; k++) {
+        last = '';
+        try {
+          saveLocked(f, pos(`u-${k}`, 'BTCUSD', true, [{ order_uuid: `o-${k}`, price: k }], hkOf(k)));
+        } catch (e) {
+          refused = e as SabStateError;
+          break;
+        }
+      }
+      assert.is(refused?.code, ErrorCode.CAPACITY, `size ${j}: filled until ERR_CAPACITY`);
+      lastPoints.add(last);
+      assert.is(f.positions.get(hkOf(k), `u-${k}`), undefined, `size ${j}: the refused position is not stored`);
+      assert.equal(f.positions.listForHotkey(hkOf(k)), [], `size ${j}: nor listed`);
+      assert.is(f.positions.size, k);
+      assert.equal(f.positions.verify(), [], `size ${j}: verify after the refusal of save ${k} (last point: ${last || 'none'})`);
+    }
+  } finally {
+    setCrashHook(null);
+  }
+  for (const p of ['positions.index.counted', 'positions.index.written']) assert.ok(lastPoints.has(p), `some size was refused right after ${p}: ${[...lastPoints].join(', ')}`);
 });
 
 test.run();

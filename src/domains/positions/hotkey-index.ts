@@ -38,6 +38,11 @@
  * | entry removed (positions.index.trimmed: the hotkey's last ones) | a counter past missing entries (none left: a counter alone) | nothing needed (readers skip holes); a counter alone is removed by repair (the delete completed) |
  * | counter lowered or removed             | done                                     | nothing |
  *
+ * Refusals (ERR_CAPACITY: the entry's block or the counter's rewrite finds no room) undo what
+ * the add did: the entry removed, the number given back by trimCount (a counter with no entry left
+ * is removed, which allocates nothing). Before, a refused first position of a miner left a counter
+ * with no entry (verify() reported it; test/positions.test.ts "refused means unchanged").
+ *
  * Races without a crash: a writer that took number i from a counter that was then lowered past
  * it or removed (trimCount, after a delete) either finds entry i taken (it takes another number)
  * or raises the counter past i at step (3); either way before its record is published, so no
@@ -48,6 +53,7 @@
  * step (3) the trim lowered the counter past a fresh entry: the position was stored but not
  * listed, and a later save listed it twice: test/positions-index-race.test.ts.)
  */
+import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import type { SharedHeap } from '../../internal/store/heap.ts';
 import type { SharedTable } from '../../internal/store/table.ts';
@@ -103,7 +109,8 @@ export class HotkeyIndex {
 
   /**
    * Lists uuid under hotkey (inside the heap's write gate; the caller checked it is not listed:
-   * a new record). Returns its number, for removeAt. ERR_CAPACITY leaves at most a hole.
+   * a new record). Returns its number, for removeAt. Refused (ERR_CAPACITY) means unchanged:
+   * the entry, if written, is removed and the number given back (#giveBack).
    */
   add(hotkey: string, uuid: string): number {
     const t = this.#t;
@@ -113,13 +120,15 @@ export class HotkeyIndex {
       crashPoint('positions.index.counted');
       const b = seqKey(i);
       const h = t.hash(hotkey, b);
-      const ref = t.allocRecord(hotkey, b, h, 2 * uuid.length);
+      let ref = 0;
       let r: number;
       try {
+        ref = t.allocRecord(hotkey, b, h, 2 * uuid.length);
         this.#heap.writeBytes(t.valueOffset(ref), uuidBytes(uuid));
         r = t.publish(hotkey, b, h, ref, ABSENT);
       } catch (e) {
-        this.#heap.free(ref);
+        if (ref !== 0) this.#heap.free(ref);
+        this.#giveBack(hotkey);
         throw e;
       }
       // Number i already has an entry: the counter was removed (the hotkey's last entry went)
@@ -136,8 +145,28 @@ export class HotkeyIndex {
       // the record without its entry. (Reading the count and raising only if it was <= i left a
       // window: the count read before a trim's CAS that lowered it past our entry, issue 9.)
       this.#touchAt = i + 1;
-      t.update(hotkey, undefined, this.#touch);
+      try {
+        t.update(hotkey, undefined, this.#touch);
+      } catch (e) {
+        const old = t.remove(hotkey, b, h);
+        if (old > 0) this.#heap.retire(old);
+        this.#giveBack(hotkey);
+        throw e;
+      }
       return i;
+    }
+  }
+
+  /**
+   * A refused add (ERR_CAPACITY after its number was taken) gives the number back: trimCount
+   * removes a counter with no entry left (no allocation) or lowers it (a new 4-byte block); if
+   * even that finds no room, the number stays a hole at the end, which readers and verify() skip.
+   */
+  #giveBack(hotkey: string): void {
+    try {
+      this.trimCount(hotkey);
+    } catch (e) {
+      if (!(e instanceof SabStateError && e.code === ErrorCode.CAPACITY)) throw e;
     }
   }
 
