@@ -172,6 +172,19 @@ test('int32 halves: a read takes version and block as one word, across the versi
   assert.is(heap.stats().inUseBlocks, 0);
 });
 
+test('keys read back from blocks (scan) are the same strings, unit for unit: non-Latin-1, astral, lone surrogates, 1 and 256 units', () => {
+  const { table } = make(16);
+  const keys = ['a', 'héllo', '€uro', 'x😀y', 'lone\ud800', '\udc00tail', 'k'.repeat(256), `${'€'.repeat(100)}z`];
+  keys.forEach((k, i) => table.set(k, k.slice(0, 3), enc.encode(String(i))));
+  const seen = table.scan((a, b, u8, at, len) => [a, b, dec.decode(u8.slice(at, at + len))] as const);
+  assert.is(seen.length, keys.length);
+  for (const [a, b, v] of seen) {
+    const i = Number(v);
+    assert.is(a, keys[i], `key ${i}`);
+    assert.is(b, keys[i]!.slice(0, 3), `second part of key ${i}`);
+  }
+});
+
 test('bounded retries: a reader whose record changes on every attempt falls back to one pinned read', () => {
   const { table, heap } = make(8);
   table.set('k', undefined, enc.encode('v0'));
