@@ -4,12 +4,12 @@
  * node_modules symlink), and this tree's floor (bench/order-path.ts's "floor" case), on ONE
  * thread in ONE process, alternating batches (base, this, floor, base, ...), so all three see the
  * same machine load. Each tree is its own module graph with its own engine holding the same state
- * (the fixture's real positions, 64 miners, the same seeded order stream). Per batch: CPU
+ * (the fixture's real positions, AB_HOTKEYS miners (default 256), the same seeded order stream). Per batch: CPU
  * (process.cpuUsage: this thread plus V8's helpers, GC included) and wall per order; printed: the
  * medians, and the median of the per-round ratios this ÷ base and this ÷ floor. No consumer
  * thread: notices are drained between batches, outside the measurement.
  *
- *   AB_BASE=/tmp/base node --import tsx bench/order-path-ab.ts   AB_BATCHES (default 30), AB_ORDERS (2000)
+ *   AB_BASE=/tmp/base node --import tsx bench/order-path-ab.ts   AB_BATCHES (default 30), AB_ORDERS (2000), AB_HOTKEYS (256)
  *
  * Without AB_BASE it compares this tree's whole path with its floor only.
  */
@@ -18,6 +18,8 @@ import { pathToFileURL } from 'node:url';
 
 const BATCHES = Number(process.env.AB_BATCHES ?? 30);
 const N = Number(process.env.AB_ORDERS ?? 2000);
+/** Miners (the fixture's, then made-up ones): 256 as bench/order-path.ts (x 28 trade pairs). */
+const HOTKEYS = Number(process.env.AB_HOTKEYS ?? 256);
 type Step = { name: string; step: () => void; drain: () => void };
 
 /** An engine of the tree at `root` holding the fixture's state, and its order step ('append' or 'floor'). */
@@ -29,7 +31,7 @@ async function variant(root: string, name: string, how: 'append' | 'floor'): Pro
   const rnd = shared.prng(7);
   const real = shared.realPositionTexts().map((t) => JSON.parse(t) as import('../examples/validator/shared.ts').Position);
   const hotkeys = [...new Set(real.map((p) => p.miner_hotkey))];
-  while (hotkeys.length < 64) hotkeys.push(shared.makeHotkey(rnd));
+  while (hotkeys.length < HOTKEYS) hotkeys.push(shared.makeHotkey(rnd));
   const templates: import('../examples/validator/shared.ts').Order[] = [];
   for (const p of real) for (const o of p.orders) if (templates.length < 64 && Array.isArray(o.price_sources) && o.price_sources.length > 0) templates.push(o);
   const setup = { hotkeys, eliminated: [], departed: shared.realDeparted(), accountSizes: {}, positions: real, seededOrders: 0, templates, maxOrders: 100 };
@@ -80,7 +82,7 @@ for (let i = 0; i < 5; i++) for (const v of variants) batch(v); // warm-up: JIT,
 const runs = variants.map(() => [] as { cpu: number; wall: number }[]);
 for (let i = 0; i < BATCHES; i++) variants.forEach((v, k) => runs[k]!.push(batch(v)));
 const f = (x: number): string => x.toFixed(1);
-console.log(`order step, one thread, ${BATCHES} rounds of alternating batches of ${N} orders (medians over batches); load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}:`);
+console.log(`order step, one thread, ${HOTKEYS} miners, ${BATCHES} rounds of alternating batches of ${N} orders (medians over batches); load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}:`);
 variants.forEach((v, k) => console.log(`  ${v.name.padEnd(6)} CPU ${f(median(runs[k]!.map((x) => x.cpu)))} µs/order, wall ${f(median(runs[k]!.map((x) => x.wall)))} µs/order`));
 const ratio = (a: number, b: number): string => `CPU ${median(runs[a]!.map((x, i) => x.cpu / runs[b]![i]!.cpu)).toFixed(3)}x, wall ${median(runs[a]!.map((x, i) => x.wall / runs[b]![i]!.wall)).toFixed(3)}x`;
 const me = variants.findIndex((v) => v.name === 'this');
