@@ -73,6 +73,7 @@ const g = gc.tally(t0, t1);
 gc.stop();
 lat.sort();
 const us = (x: number): string => (x * 1000).toFixed(1);
+if (process.env.PROFILE_STATS === '1') console.log(JSON.stringify(engine.stats(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
 console.log(
   `${how}: ${N} orders in ${(t1 - t0).toFixed(0)} ms: ${us((t1 - t0) / N)} µs/order wall, ${((c.user + c.system) / N).toFixed(1)} µs/order process CPU, ` +
     `p50 ${us(lat[N >> 1]!)} µs, p99 ${us(lat[Math.floor(N * 0.99)]!)} µs; GC per 10,000 orders: ${((g.minor * 1e4) / N).toFixed(1)} scavenges, ` +

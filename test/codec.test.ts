@@ -266,6 +266,38 @@ test('decoding from shared memory, pooled Buffers and offsets', () => {
   assert.is(exact(v, decodeValue(sab)), null);
 });
 
+test('decoding a range (at, len) of a buffer, from more buffers in turn than the decoder keeps views of, and from a growable SharedArrayBuffer after it grew', () => {
+  const values = [{ a: 1 }, [1, 'two', null], 'three', { p: fresh(3) }, 5.5, { deep: [[{ x: -0 }]] }];
+  const bufs = values.map((v, i) => {
+    const b = encodeValue(v);
+    const u = new Uint8Array(b.length + 10 + i);
+    u.set(b, 7);
+    return { u, at: 7, len: b.length };
+  });
+  for (let round = 0; round < 3; round++) {
+    values.forEach((v, i) => {
+      const { u, at, len } = bufs[i]!;
+      assert.is(exact(v, decodeValue(u, at, len)), null, `value ${i}, round ${round}`);
+      assert.is(exact(v, decodeValue(u.subarray(at, at + len))), null, `value ${i} as a view`);
+    });
+  }
+  const head = encodePositionHead(fresh(9) as unknown as Record<string, unknown>).slice();
+  const padded = new Uint8Array(head.length + 3);
+  padded.set(head, 3);
+  assert.equal(decodePositionHead(padded, 3, head.length), decodePositionHead(head));
+  assert.throws(() => decodeValue(bufs[0]!.u, 7, bufs[0]!.u.length), /outside/);
+  // A growable SharedArrayBuffer: decoded once, grown, then decoded past its first length.
+  const gsab = new SharedArrayBuffer(64, { maxByteLength: 1 << 16 });
+  const big = encodeValue({ s: 'z'.repeat(1000) }).slice(); // encodeValue's bytes alias its scratch
+  const small = encodeValue([7]).slice();
+  new Uint8Array(gsab).set(small, 8);
+  assert.equal(decodeValue(new Uint8Array(gsab), 8, small.length), [7]);
+  gsab.grow(4096);
+  new Uint8Array(gsab).set(big, 2000);
+  assert.equal(decodeValue(new Uint8Array(gsab), 2000, big.length), { s: 'z'.repeat(1000) });
+  assert.equal(decodeValue(new Uint8Array(gsab), 8, small.length), [7]);
+});
+
 function mustFailCleanly(bytes: Uint8Array): void {
   try {
     decodeValue(bytes);

@@ -5,7 +5,8 @@ import { SabStateError } from '../src/errors.ts';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { MIN_HEAP_BYTES, SharedHeap, createHeapHandle } from '../src/internal/store/heap.ts';
 import { SharedTable } from '../src/internal/store/table.ts';
-import { createTableHandle, tableSlotsFor } from '../src/internal/store/table-layout.ts';
+import { createTableHandle, refIndex, tableSlotsFor, verIndex } from '../src/internal/store/table-layout.ts';
+import { Version } from '../src/internal/store/version.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
 import { code } from './helpers/errors.ts';
@@ -121,6 +122,67 @@ test('update: read-modify-write; null deletes, undefined leaves', () => {
   assert.is(table.update('n', undefined, () => null), true);
   assert.is(table.has('n'), false);
   assert.is(table.update('n', undefined, () => null), false);
+});
+
+test('int32 halves: a read takes version and block as one word, across the version wrap; a token off by either half is refused', () => {
+  const { table, heap, tableHandle } = make(8);
+  const i32 = new Int32Array(tableHandle.sab);
+  table.set('k', undefined, enc.encode('one'));
+  const seen = new Version();
+  const readK = (): string | undefined => table.read('k', undefined, (u8, at, len) => dec.decode(u8.slice(at, at + len)), table.hash('k'), seen);
+  assert.is(readK(), 'one');
+  const slot = seen.slot;
+  assert.is(seen.ref, i32[refIndex(slot)]! >>> 0, 'the token names the slot word\'s block half');
+  // The version half at its last value: the next write wraps it to 0 (versions are mod 2^32).
+  i32[verIndex(slot)] = -1;
+  assert.is(readK(), 'one');
+  assert.is(seen.ver, -1);
+  assert.is(seen.word, (0xffffffffn << 32n) | BigInt(seen.ref), 'word: the two halves');
+  const h = table.hash('k');
+  const publish = (text: string, expect: Version): number => {
+    heap.gate.enter();
+    try {
+      const bytes = enc.encode(text);
+      const ref = table.allocRecord('k', undefined, h, bytes.length);
+      heap.u8.set(bytes, table.valueOffset(ref));
+      const r = table.publish('k', undefined, h, ref, expect);
+      if (r === -1) heap.free(ref);
+      else if (r > 0) heap.retire(r);
+      return r;
+    } finally {
+      heap.gate.leave();
+    }
+  };
+  const forged = (ver: number, ref: number): Version => Object.assign(new Version(), { ver, ref, slot });
+  assert.is(publish('x', forged(-1, seen.ref + 8)), -1, 'the right version with another block: refused');
+  assert.is(publish('x', forged(-2, seen.ref)), -1, 'the right block at another version: refused');
+  assert.is(readK(), 'one', 'refused means unchanged');
+  assert.ok(publish('two', seen) > 0, 'the current token: published');
+  assert.is(readK(), 'two');
+  assert.is(seen.ver, 0, 'the version wrapped from 2^32 - 1 to 0');
+  assert.is(publish('x', forged(-1, seen.ref)), -1, 'the version before the wrap: refused');
+  const inc = (old: Uint8Array | undefined) => enc.encode(`${dec.decode(old)}!`);
+  assert.ok(table.update('k', undefined, inc));
+  assert.is(str(table.get('k')), 'two!');
+  assert.is(readK(), 'two!');
+  assert.is(seen.ver, 1);
+  assert.ok(table.delete('k'));
+  assert.is(table.has('k'), false);
+  assert.is(table.stats().readRetries, 0);
+  assert.is(heap.stats().inUseBlocks, 0);
+});
+
+test('keys read back from blocks (scan) are the same strings, unit for unit: non-Latin-1, astral, lone surrogates, 1 and 256 units', () => {
+  const { table } = make(16);
+  const keys = ['a', 'héllo', '€uro', 'x😀y', 'lone\ud800', '\udc00tail', 'k'.repeat(256), `${'€'.repeat(100)}z`];
+  keys.forEach((k, i) => table.set(k, k.slice(0, 3), enc.encode(String(i))));
+  const seen = table.scan((a, b, u8, at, len) => [a, b, dec.decode(u8.slice(at, at + len))] as const);
+  assert.is(seen.length, keys.length);
+  for (const [a, b, v] of seen) {
+    const i = Number(v);
+    assert.is(a, keys[i], `key ${i}`);
+    assert.is(b, keys[i]!.slice(0, 3), `second part of key ${i}`);
+  }
 });
 
 test('bounded retries: a reader whose record changes on every attempt falls back to one pinned read', () => {

@@ -224,6 +224,12 @@ let scratch = new Uint8Array(1 << 16);
 let cursor = 0;
 
 function copyOut(heap: SharedHeap, from: number, n: number): Uint8Array {
+  const at = copyOutAt(heap, from, n);
+  return scratch.subarray(at, at + n);
+}
+
+/** copyOut without the view: the offset of the copy in `scratch` (read `scratch` after the call). */
+function copyOutAt(heap: SharedHeap, from: number, n: number): number {
   if (cursor + n > scratch.length) {
     // Earlier views keep the old buffer (already copied, still valid); new copies go to a new one.
     scratch = new Uint8Array(Math.max(n, scratch.length * 2));
@@ -232,7 +238,7 @@ function copyOut(heap: SharedHeap, from: number, n: number): Uint8Array {
   const at = cursor;
   scratch.set(heap.u8.subarray(from, from + n), at);
   cursor += n;
-  return scratch.subarray(at, at + n);
+  return at;
 }
 
 /**
@@ -290,7 +296,9 @@ export interface HeadRecord {
   /** Number of orders. */
   n: number;
   headLen: number;
+  /** The copy-out buffer the head bytes are in, at headAt (no view made per read). */
   head: Uint8Array;
+  headAt: number;
   /** With `last`: the last order's chunk, and its cached order or its copied bytes. */
   lastOff: number;
   lastStamp: number;
@@ -307,7 +315,8 @@ export function readHeadValue(heap: SharedHeap, at: number, len: number, last: b
   locate(heap, at, len, out);
   const n = out.n;
   cursor = 0;
-  out.head = copyOut(heap, at + len - out.headLen, out.headLen);
+  out.headAt = copyOutAt(heap, at + len - out.headLen, out.headLen);
+  out.head = scratch;
   out.lastOff = 0;
   out.lastStamp = 0;
   out.last = undefined;

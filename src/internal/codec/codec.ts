@@ -8,7 +8,8 @@
  *   ERR_INVALID_VALUE for cycles and non-JSON values (undefined, functions, symbols, bigint,
  *   NaN/Infinity, class instances other than plain objects/arrays). The returned view may alias
  *   a scratch buffer: valid until the next encode call on this thread; copy it out before then.
- * - decodeValue(bytes): the value back (plain objects/arrays; "__proto__" keys kept as own keys).
+ * - decodeValue(bytes, at?, len?): the value back (plain objects/arrays; "__proto__" keys kept as
+ *   own keys); with at / len from bytes[at, at + len) without a view (decodePositionHead too).
  * - encodePositionHead / decodePositionHead: a position without its `orders` array; the head
  *   remembers where `orders` stood in the key order, and decodePositionHead returns an object
  *   whose `orders` key is at that place with the value `null` (the caller fills it in).
@@ -198,8 +199,8 @@ export function encodeValue(v: unknown, name = 'value'): Uint8Array {
   return endEncode();
 }
 
-export function decodeValue(bytes: Uint8Array): unknown {
-  return decodeRoot(bytes);
+export function decodeValue(bytes: Uint8Array, at?: number, len?: number): unknown {
+  return decodeRoot(bytes, at, len);
 }
 
 /**
@@ -220,8 +221,8 @@ export function encodePositionHead(pos: Record<string, unknown>, name = 'positio
 }
 
 /** A head encoded by encodePositionHead; throws (plain Error) if the bytes hold no object. */
-export function decodePositionHead(bytes: Uint8Array): Record<string, unknown> {
-  const v = decodeRoot(bytes);
+export function decodePositionHead(bytes: Uint8Array, at?: number, len?: number): Record<string, unknown> {
+  const v = decodeRoot(bytes, at, len);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     throw new Error('codec: corrupt input: a position head is not an object');
   }

@@ -44,6 +44,44 @@ const kVarintShiftBase = 2 ** kVarintPayloadBits;
 let src: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
 let view: DataView<ArrayBufferLike> = new DataView(src.buffer);
 let cached: ArrayBufferLike = src.buffer;
+/**
+ * The views of the last kViewBuffers buffers decoded from (round robin): a thread decodes from a
+ * few buffers in turn (the positions copy-out buffer, a queue's scratch, a map's heap), and one
+ * cached buffer made a Uint8Array and a DataView at every switch (about 300 bytes per order on
+ * the order path). Views are fixed-length, even over a growable SharedArrayBuffer (a
+ * length-tracking view reads several times slower); one that is too short for the input (the
+ * buffer grew) is made again. Holds these buffers alive until replaced.
+ */
+const kViewBuffers = 4;
+const viewBufs: (ArrayBufferLike | null)[] = new Array<ArrayBufferLike | null>(kViewBuffers).fill(null);
+const viewSrcs: Uint8Array<ArrayBufferLike>[] = new Array<Uint8Array<ArrayBufferLike>>(kViewBuffers).fill(src);
+const viewViews: DataView<ArrayBufferLike>[] = new Array<DataView<ArrayBufferLike>>(kViewBuffers).fill(view);
+let viewNext = 0;
+
+/** Points src / view at `buf`, whose bytes up to `need` are decoded. */
+function useBuffer(buf: ArrayBufferLike, need: number): void {
+  if (buf === cached && need <= src.length) return;
+  for (let i = 0; i < kViewBuffers; i++) {
+    if (viewBufs[i] === buf && need <= viewSrcs[i]!.length) {
+      cached = buf;
+      src = viewSrcs[i]!;
+      view = viewViews[i]!;
+      return;
+    }
+  }
+  const len = buf.byteLength;
+  cached = buf;
+  src = new Uint8Array(buf, 0, len);
+  view = new DataView(buf, 0, len);
+  let i = viewBufs.indexOf(buf);
+  if (i < 0) {
+    i = viewNext;
+    viewNext = (viewNext + 1) % kViewBuffers;
+  }
+  viewBufs[i] = buf;
+  viewSrcs[i] = src;
+  viewViews[i] = view;
+}
 let base = 0;
 let p = 0;
 let end = 0;
@@ -299,16 +337,15 @@ function readPosition(): Record<string, unknown> {
   };
 }
 
-/** Decodes one whole encoded value: version byte, one value, nothing after it. */
-export function decodeRoot(bytes: Uint8Array): unknown {
-  const buf = bytes.buffer;
-  if (buf !== cached) {
-    cached = buf;
-    src = new Uint8Array(buf);
-    view = new DataView(buf);
-  }
-  base = p = bytes.byteOffset;
-  end = p + bytes.byteLength;
+/**
+ * Decodes one whole encoded value: version byte, one value, nothing after it. The input is
+ * `bytes`, or with `at` and `len` bytes[at, at + len) (no view made by the caller).
+ */
+export function decodeRoot(bytes: Uint8Array, at = 0, len = bytes.byteLength - at): unknown {
+  if (!(at >= 0 && len >= 0 && at + len <= bytes.byteLength)) throw new RangeError(`codec: range ${at} + ${len} outside ${bytes.byteLength} bytes`);
+  base = p = bytes.byteOffset + at;
+  end = p + len;
+  useBuffer(bytes.buffer, end);
   depth = 0;
   shapeCount = 0;
   if (p >= end) corrupt('empty input');

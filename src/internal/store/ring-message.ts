@@ -64,9 +64,8 @@ export class RingMessages {
       out.set(u8.subarray(from, from + len));
       return out;
     }
-    const view = this.#scratch.subarray(0, len);
-    view.set(u8.subarray(from, from + len));
-    return tag === TAG_STRING ? this.#dec.decode(view) : decodeValue(view);
+    this.#scratch.set(u8.subarray(from, from + len));
+    return tag === TAG_STRING ? this.#dec.decode(this.#scratch.subarray(0, len)) : decodeValue(this.#scratch, 0, len);
   }
 
   /**

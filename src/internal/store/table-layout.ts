@@ -35,6 +35,20 @@ export function wordIndex(slot: number): number {
   return (kFirstSlotByte + slot * kSlotBytes) >> 3;
 }
 
+/** Where the low (offset) half of a 64-bit word sits among its two Int32s: 0 little-endian, 1 big. */
+export const kLowHalf = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1 ? 0 : 1;
+
+/**
+ * Indexes of the two halves of slot's word in an Int32Array view of the region: the low half
+ * (the block offset: `ref`) and the high half (the version: `ver`), in the platform's byte order.
+ */
+export function refIndex(slot: number): number {
+  return ((kFirstSlotByte + slot * kSlotBytes) >> 2) + kLowHalf;
+}
+export function verIndex(slot: number): number {
+  return ((kFirstSlotByte + slot * kSlotBytes) >> 2) + 1 - kLowHalf;
+}
+
 /** Index of slot's hint in an Int32Array view of the region. */
 export function hintIndex(slot: number): number {
   return (kFirstSlotByte + slot * kSlotBytes + kHintByte) >> 2;

@@ -13,6 +13,21 @@
  *   and checks the word is unchanged; it makes one attempt inline, then up to
  *   kMaxOptimisticReads more, then one pinned attempt that cannot fail (versioned-word.ts section 2):
  *   it always terminates and never waits for a writer, dead or alive.
+ * - Int32 halves: a lock-free reader loads the word as its two Int32 halves, never as a BigInt
+ *   (a BigUint64 load allocates a BigInt, several per probe): the version half FIRST, then the
+ *   offset half, and it validates by loading the version half again. Why that is the word:
+ *   every change of a word is one 64-bit CAS that increments its version (#casAt, #claim,
+ *   trimTombs all go through nextWord / #wordOf), so an unchanged version (mod 2^32, as the
+ *   whole word's check) means no CAS fell between the two version loads, hence the offset
+ *   loaded between them is that version's. A CAS between the version load and the offset load
+ *   gives a mixed pair, which the validating load rejects (it sees a later version); loading
+ *   the offset first would not be safe (an old offset with the new version would validate).
+ *   The loads are sequentially consistent Atomics of one thread, so they stay in program order
+ *   (LDAR on ARM64, plain MOV under x86-64's TSO); that a 32-bit load of half of a word written
+ *   by one 64-bit CAS sees one side of that CAS is the hardware's single-copy atomicity of
+ *   aligned accesses, which V8's Atomics compile to (the same footing as versioned-word.ts
+ *   section 3). A pinned probe, which nothing validates, loads the word in one 64-bit load.
+ *   Writers still CAS the whole word (BigInt): version and offset change in one step.
  * - Update / delete, lock-free: CAS the found word to (new block | TOMB, version + 1), else
  *   start over; then retire the old block (heap.ts). With `expect` (a word read before) it is a
  *   compare-and-set: read-modify-write without a lock (`update`).
@@ -33,7 +48,7 @@
  * | 1    | Int32 0         | kMutex      | claimers           | futex word (mutex.ts) |
  * | 2    | Int32 0, 1, 2   | kLive, kUsed, kTombs | claim, delete, trim | Atomics (kUsed: non-EMPTY slots, under kMutex) |
  * | 3    | Int32 0..5      | k*Count     | writers, retriers  | Atomics.add (stats) |
- * | 4+   | 16 bytes / slot | kWord       | writers            | BigUint64 CAS only: offset, version << 32 |
+ * | 4+   | 16 bytes / slot | kWord       | writers            | BigUint64 CAS only: offset, version << 32 (read as Int32 halves: refIndex, verIndex) |
  * |      | +8              | kHint       | claimer            | Atomics.store before the claiming CAS: the key's hash |
  *
  * Word offsets: kEmpty 0 (never used, or trimmed), kTomb 1, else a record block: its layout, its
@@ -69,10 +84,10 @@ import { MOVED, type Moved, ReadRetry, kMaxOptimisticReads, nextWord, readFence,
 import { type RecordReader, type ValueReader, allocRecord, copyOwnedValue, keyMatches, readRecord, readValue, valueOffset } from './record-block.ts';
 import { KeyHashes } from './table-hash.ts';
 import {
-  type TableHandle, hintIndex, kDeletes, kEmpty, kInserts, kLive, kMutex, kPinnedReads, kReadRetries, kTomb, kTombs,
-  kUpdates, kUsed, tableSpec, wordIndex,
+  type TableHandle, hintIndex, kDeletes, kEmpty, kInserts, kLive, kLowHalf, kMutex, kPinnedReads, kReadRetries, kTomb, kTombs,
+  kUpdates, kUsed, refIndex, tableSpec, verIndex, wordIndex,
 } from './table-layout.ts';
-import type { Version } from './version.ts';
+import { Version } from './version.ts';
 import { type TableView, kClaimTimeoutMs, markTableBlocks, recountTable, releaseClaimOwnedBy, tableStats, trimTombs } from './table-repair.ts';
 
 export { kNoSecond, type ValueReader } from './record-block.ts';
@@ -95,9 +110,13 @@ export class SharedTable {
   /** Its views, for the whole-region passes of table-repair.ts. */
   readonly #view: TableView;
   readonly #retried = (): void => void Atomics.add(this.#i32, kReadRetries, 1);
-  /** Word and slot of the record the last probe found (0n, -1: none). */
-  #word = 0n;
+  /** Word halves (version, block) and slot of the record the last probe found (0, 0, -1: none). */
+  #ver = 0;
+  #ref = 0;
   #slot = -1;
+  /** Scratch to make a 64-bit word from its halves with one BigInt (#wordOf). Thread-private. */
+  readonly #w32 = new Uint32Array(2);
+  readonly #w64 = new BigUint64Array(this.#w32.buffer);
   /** Where a claim of the last probed key goes: first TOMB, or the EMPTY ending the chain. */
   #target = -1;
   /** This thread's memo of key hashes (table-hash.ts). */
@@ -144,7 +163,7 @@ export class SharedTable {
       return undefined;
     }
     if (first >= 0) {
-      const r = this.#copy(first, this.#word, a, b, fn, false);
+      const r = this.#copy(first, this.#ver, this.#ref, a, b, fn, false);
       if (r !== MOVED) {
         if (seen !== undefined) this.#saw(seen);
         return r;
@@ -154,15 +173,16 @@ export class SharedTable {
     const out = readVersioned((pinned): T | undefined | Moved => {
       const slot = this.#probe(a, b, h, pinned);
       if (slot < 0) return slot === -1 ? undefined : MOVED;
-      return this.#copy(slot, this.#word, a, b, fn, pinned);
+      return this.#copy(slot, this.#ver, this.#ref, a, b, fn, pinned);
     }, this.#pins, this.#retried);
     if (seen !== undefined) this.#saw(seen);
     return out;
   }
 
-  /** The version the last probe found (0n and -1 if absent). */
+  /** The version the last probe found (0, 0 and -1 if absent). */
   #saw(seen: Version): void {
-    seen.word = this.#word;
+    seen.ver = this.#ver;
+    seen.ref = this.#ref;
     seen.slot = this.#slot;
   }
 
@@ -216,37 +236,34 @@ export class SharedTable {
    * this key). ERR_CAPACITY if the key is new and the table holds maxRecords records.
    */
   publish(a: string, b: string | undefined, h: number, ref: number, expect?: Readonly<Version>): number {
-    return this.#publish(a, b, h, ref, expect?.word, expect?.slot);
-  }
-
-  #publish(a: string, b: string | undefined, h: number, ref: number, expect?: bigint, slot = -1): number {
-    if (slot >= 0 && expect !== undefined && expect !== 0n) return this.#casAt(slot, expect, ref);
+    if (expect !== undefined && expect.slot >= 0 && expect.ref !== kEmpty) return this.#casAt(expect.slot, expect.ver, expect.ref, ref);
     for (;;) {
       const s = this.#probeStable(a, b, h);
       if (s >= 0) {
-        if (expect !== undefined && this.#word !== expect) return -1;
-        const r = this.#casAt(s, this.#word, ref);
+        if (expect !== undefined && !this.#found(expect)) return -1;
+        const r = this.#casAt(s, this.#ver, this.#ref, ref);
         if (r !== -1 || expect !== undefined) return r;
       } else {
-        if (expect !== undefined && expect !== 0n) return -1;
+        if (expect !== undefined && expect.ref !== kEmpty) return -1;
         if (this.#claim(a, b, h, ref)) return 0;
         if (expect !== undefined) return -1;
       }
     }
   }
 
-  /** Removes (a, b): the unpublished old block (caller retires it), 0 if absent, -1 if `expect` (as publish) failed. */
-  remove(a: string, b: string | undefined, h: number, expect?: Readonly<Version>): number {
-    return this.#remove(a, b, h, expect?.word, expect?.slot);
+  /** True if the last probe found the word `expect` names. */
+  #found(expect: Readonly<Version>): boolean {
+    return this.#ver === expect.ver && this.#ref === expect.ref;
   }
 
-  #remove(a: string, b: string | undefined, h: number, expect?: bigint, slot = -1): number {
-    if (slot >= 0 && expect !== undefined && expect !== 0n) return this.#casAt(slot, expect, kTomb);
+  /** Removes (a, b): the unpublished old block (caller retires it), 0 if absent, -1 if `expect` (as publish) failed. */
+  remove(a: string, b: string | undefined, h: number, expect?: Readonly<Version>): number {
+    if (expect !== undefined && expect.slot >= 0 && expect.ref !== kEmpty) return this.#casAt(expect.slot, expect.ver, expect.ref, kTomb);
     for (;;) {
       const s = this.#probeStable(a, b, h);
-      if (s < 0) return expect === undefined || expect === 0n ? 0 : -1;
-      if (expect !== undefined && this.#word !== expect) return -1;
-      const r = this.#casAt(s, this.#word, kTomb);
+      if (s < 0) return expect === undefined || expect.ref === kEmpty ? 0 : -1;
+      if (expect !== undefined && !this.#found(expect)) return -1;
+      const r = this.#casAt(s, this.#ver, this.#ref, kTomb);
       if (r !== -1 || expect !== undefined) return r;
     }
   }
@@ -311,12 +328,12 @@ export class SharedTable {
 
   #update(a: string, b: string | undefined, fn: Change): boolean {
     const h = this.hash(a, b);
+    const seen = new Version();
     for (;;) {
-      const old = this.read(a, b, (u8, at, len) => u8.slice(at, at + len), h);
-      const expect = this.#word;
+      const old = this.read(a, b, (u8, at, len) => u8.slice(at, at + len), h, seen);
       const next = fn(old);
       if (next === undefined || (next === null && old === undefined)) return false;
-      const r = next === null ? this.#remove(a, b, h, expect) : this.#put(a, b, h, next, expect);
+      const r = next === null ? this.remove(a, b, h, seen) : this.#put(a, b, h, next, seen);
       if (r === -1) continue;
       if (next === null && r > 0) this.heap.retire(r);
       return true;
@@ -344,29 +361,32 @@ export class SharedTable {
 
   // ---- internals -------------------------------------------------------------------------------
 
-  /** fn on the value that word w of `slot` names; unless pinned, MOVED if w moved (versioned-word.ts validated). */
-  #copy<T>(slot: number, w: bigint, a: string, b: string | undefined, fn: ValueReader<T>, pinned: boolean): T | Moved {
+  /**
+   * fn on block `ref` that version `ver` of `slot` names; unless pinned, MOVED if the version
+   * moved (versioned-word.ts validated; the version half alone decides: "Int32 halves" above).
+   */
+  #copy<T>(slot: number, ver: number, ref: number, a: string, b: string | undefined, fn: ValueReader<T>, pinned: boolean): T | Moved {
     let out: T;
     try {
-      out = readValue(this.heap, wordRef(w), a, b, fn);
+      out = readValue(this.heap, ref, a, b, fn);
     } catch (e) {
       if (pinned) throw e;
       readFence();
-      if (!(e instanceof ReadRetry || Atomics.load(this.#b64, this.#wi(slot)) !== w)) throw e;
+      if (!(e instanceof ReadRetry || Atomics.load(this.#i32, verIndex(slot)) !== ver)) throw e;
       return MOVED;
     }
     if (pinned) return out;
     readFence(); // versioned-word.ts section 3: the copy's plain loads stay before the validating load
-    return Atomics.load(this.#b64, this.#wi(slot)) === w ? out : MOVED;
+    return Atomics.load(this.#i32, verIndex(slot)) === ver ? out : MOVED;
   }
 
   /** Writes bytes into a new block and publishes it (frees it if not published); -1 if `expect` failed. */
-  #put(a: string, b: string | undefined, h: number, bytes: Uint8Array, expect?: bigint): number {
+  #put(a: string, b: string | undefined, h: number, bytes: Uint8Array, expect?: Readonly<Version>): number {
     const ref = this.allocRecord(a, b, h, bytes.length);
     this.heap.u8.set(bytes, this.valueOffset(ref));
     let r = -1;
     try {
-      r = this.#publish(a, b, h, ref, expect);
+      r = this.publish(a, b, h, ref, expect);
     } finally {
       if (r === -1) this.heap.free(ref);
     }
@@ -374,9 +394,10 @@ export class SharedTable {
     return r;
   }
 
-  /** One CAS of a slot from `expect` to `ref` (a block, or kTomb): the old block, or -1. */
-  #casAt(slot: number, expect: bigint, ref: number): number {
-    if (Atomics.compareExchange(this.#b64, this.#wi(slot), expect, nextWord(expect, ref)) !== expect) return -1;
+  /** One CAS of a slot from word (ver, old) to (ver + 1, ref) (ref a block, or kTomb): old, or -1. */
+  #casAt(slot: number, ver: number, old: number, ref: number): number {
+    const expect = this.#wordOf(ver, old);
+    if (Atomics.compareExchange(this.#b64, this.#wi(slot), expect, this.#wordOf(ver + 1, ref)) !== expect) return -1;
     crashPoint('table.cas.done');
     if (ref !== kTomb) {
       Atomics.add(this.#i32, kUpdates, 1);
@@ -385,7 +406,14 @@ export class SharedTable {
       Atomics.add(this.#i32, kTombs, 1);
       Atomics.add(this.#i32, kDeletes, 1);
     }
-    return wordRef(expect);
+    return old;
+  }
+
+  /** The 64-bit word of halves (ver, ref), versions mod 2^32 as nextWord: one BigInt made. */
+  #wordOf(ver: number, ref: number): bigint {
+    this.#w32[kLowHalf] = ref;
+    this.#w32[1 - kLowHalf] = ver;
+    return this.#w64[0]!;
   }
 
   #wi(slot: number): number {
@@ -406,27 +434,42 @@ export class SharedTable {
     }, this.#pins, this.#retried);
   }
 
-  /** The slot of (a, b) (#word, #slot set), -1 if absent (#target set), -2 if a slot kept moving. */
+  /**
+   * The slot of (a, b) (#ver, #ref, #slot set), -1 if absent (#target set), -2 if a slot kept
+   * moving. Optimistic, it reads the word as Int32 halves, version first ("Int32 halves" above);
+   * pinned, as one 64-bit load (nothing validates a pinned read: its halves must be one word's).
+   */
   #probe(a: string, b: string | undefined, h: number, pinned: boolean): number {
+    const i32 = this.#i32;
     let i = h & this.#mask;
     this.#target = -1;
-    this.#word = 0n;
+    this.#ver = 0;
+    this.#ref = 0;
     this.#slot = -1;
     for (let n = 0; n <= this.#mask; n++, i = (i + 1) & this.#mask) {
       for (let tries = 0; ; tries++) {
-        const w = Atomics.load(this.#b64, this.#wi(i));
-        const ref = wordRef(w);
+        let ver: number;
+        let ref: number;
+        if (pinned) {
+          const w = Atomics.load(this.#b64, this.#wi(i));
+          ver = Number(w >> 32n) | 0;
+          ref = wordRef(w);
+        } else {
+          ver = Atomics.load(i32, verIndex(i));
+          ref = Atomics.load(i32, refIndex(i)) >>> 0;
+        }
         if (ref <= kTomb) {
           if (this.#target < 0) this.#target = i;
           if (ref === kEmpty) return -1;
           break;
         }
-        if (Atomics.load(this.#i32, this.#hi(i)) !== h) break;
+        if (Atomics.load(i32, this.#hi(i)) !== h) break;
         const match = keyMatches(this.heap, ref, a, b, h);
         if (!pinned) readFence(); // versioned-word.ts section 3: the key compare's loads before the validation
-        if (pinned || Atomics.load(this.#b64, this.#wi(i)) === w) {
+        if (pinned || Atomics.load(i32, verIndex(i)) === ver) {
           if (!match) break;
-          this.#word = w;
+          this.#ver = ver;
+          this.#ref = ref;
           this.#slot = i;
           return i;
         }

@@ -16,13 +16,21 @@ export function notWhole(): never {
 }
 
 /**
- * A version token: what a read() saw of one key, the slot word (0n if absent) and its slot (-1 if
- * none). read() hands it back into a token its caller owns (reused: no allocation per read), and
- * publish() / remove() take it as their expectation, so the caller never reads the table's state.
+ * A version token: what a read() saw of one key, the two halves of its slot word (`ver`, the
+ * version, and `ref`, the record block: 0 (kEmpty) if absent) and its slot (-1 if none). read()
+ * hands it back into a token its caller owns (reused: no allocation per read), and publish() /
+ * remove() take it as their expectation, so the caller never reads the table's state. Numbers,
+ * not the 64-bit word: a read makes no BigInt (table.ts, "Int32 halves").
  */
 export class Version {
-  word = 0n;
+  ver = 0;
+  ref = 0;
   slot = -1;
+
+  /** The whole slot word (version << 32 | ref; 0n if absent): for tests and messages. */
+  get word(): bigint {
+    return (BigInt(this.ver >>> 0) << 32n) | BigInt(this.ref >>> 0);
+  }
 }
 
 /** The expectation "the key is absent" (publish of a new key only). */
