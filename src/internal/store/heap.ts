@@ -9,7 +9,9 @@
  * - Size classes: 16..256 bytes in steps of 16, then eight per power of two (288, 320, ...,
  *   512, 576, ...): at most 12.5% internal waste, a class computed with one clz32 (four per
  *   power of two wasted up to 25%, which a heap kept below 70% live cannot afford). A request is
- *   rounded up to its class, except by the last resort below and for large blocks (kLargeClass). One lock-free Treiber stack of free blocks per class: a free block
+ *   rounded up to its class, except by the last resort below and for large blocks
+ *   (kLargeClass, over 4 KiB: cut to the request rounded to 16). One lock-free Treiber stack of
+ *   free blocks per class: a free block
  *   of `size` bytes sits on list floorClass(size) (the largest class <= size), so every block on
  *   list c can serve a request of class c. The hot path is unchanged from the class-only heap:
  *   one CAS to pop, one to push.
@@ -23,9 +25,16 @@
  *   request. It runs when a request finds no fitting free block and free memory is at least 1/8
  *   of what the bump pointer carved and has grown by 1/32 of it since the last merge (before
  *   carving more), and whenever the bump area is exhausted (before ERR_CAPACITY).
- * - Exact fit (alloc, last resort before ERR_CAPACITY): list floorClass(n) may hold a block of
- *   at least n bytes though smaller than n's class: the thread takes that whole list, keeps the
- *   first block that fits (cut to n rounded to 16), and lists the others again.
+ * - Best fit (large requests, and the last resort of any request before ERR_CAPACITY): a
+ *   request of n bytes (rounded to 16) merges first if anything was freed since the last merge
+ *   (dlmalloc consolidates its fastbins before every large request), then the first list from
+ *   floorClass(n) up that holds a block of at least n bytes gives its smallest such block, the
+ *   lowest address on a tie (the thread takes that whole list, keeps the block, and pushes the
+ *   others back highest first, so the list pops its lowest first). dlmalloc 2.7 is pure best
+ *   fit from 512 bytes up (ties FIFO; here the lowest address), and glibc's _int_malloc calls
+ *   malloc_consolidate before a large request; best fit and address-ordered first fit keep the
+ *   large free runs whole (Johnstone, Wilson, "The Memory Fragmentation Problem: Solved?",
+ *   1998). Smaller requests keep TLSF's "good fit": their class list, then the next non-empty.
  *   Why deferred coalescing and not boundary tags coalesced at every free (or pages moved
  *   between classes): joining a block with its neighbour at free time needs the neighbour's
  *   state and its removal from the middle of a list, which no single CAS does; every lock-free
@@ -127,7 +136,8 @@
  * | merge       | a block listed (heap.merge.listed)       | the rest on no list                      | as above |
  * | give-back   | top run zeroed (heap.top.zeroed)         | a zero run below kTop (a hole); in a merge, the rest on no list | sweep: the hole ends at kTop, so it goes back to the bump area (kTop lowered); the rest listed |
  * | give-back   | kTop CAS down                            | the run past kTop, zero; in a merge, the rest on no list; in a free, counters right | sweep lists the rest |
- * | exact fit   | list taken (heap.fit.taken)              | its blocks on no list                    | sweep lists them |
+ * | best fit    | list taken (heap.fit.taken)              | its blocks on no list                    | sweep lists them |
+ * | best fit    | others pushed back                       | the kept block, free, on no list; list's byte count high | sweep lists it; counts from the walk |
  * | free        | free bit (heap.free.marked)              | a free block on no list; counters high   | sweep lists it; counters from the walk |
  * | free        | counters (heap.free.counted)             | a free block on no list                  | sweep lists it |
  * | free        | push CAS                                 | list c's byte count short                | counts from the walk |
@@ -259,6 +269,8 @@ export class SharedHeap {
   readonly #maxBlock: number;
   /** The merge's list of taken blocks (this thread's, reused). */
   #taken = new Int32Array(1024);
+  /** Best fit's blocks of one list (this thread's, reused). */
+  #fitBlocks = new Int32Array(64);
   /** Frees by this thread (when to check whether a merge is due). */
   #frees = 0;
 
@@ -292,7 +304,7 @@ export class SharedHeap {
       );
     }
     const c = classOf(need);
-    let ref = this.#take(c);
+    let ref = c < kLargeClass ? this.#take(c) : 0;
     if (ref === 0) ref = this.#allocSlow(c, need);
     if (ref === 0) {
       Atomics.add(this.i32, kCapacityErrors, 1);
@@ -304,7 +316,7 @@ export class SharedHeap {
     crashPoint('heap.alloc.claimed');
     // #take and #bump covered the whole block.
     let size = this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits;
-    // The class size, or n rounded to 16 for an exact fit (a block smaller than the class).
+    // The class size, or n rounded to 16 for a large block or a best fit smaller than the class.
     const want = size >= classSize(c) && c < kLargeClass ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
     if (size - want >= kMinBlock) {
       this.#split(ref, size, want);
@@ -673,63 +685,104 @@ export class SharedHeap {
     const want = classSize(c);
     let ref = 0;
     if (c >= kLargeClass) {
-      // Best fit first: a block of the list below c may hold `need` (blocks there are cut to size).
-      ref = this.#exactFit(need);
-      if (ref !== 0) return ref;
-      // Merge before splitting a larger block if enough was freed since the last merge to hold
-      // this request: neighbours freed apart may make a closer fit than a larger block cut.
+      // Best fit (address-ordered on ties): the smallest free block that holds `need`.
+      const n = (need + kSizeLowBits) & ~kSizeLowBits;
+      // Merge first if anything was freed since the last merge (dlmalloc consolidates its
+      // fastbins before every large request): best fit then sees the free runs whole.
       const free = this.#freeEstimate();
-      if (free >= want && free - Atomics.load(this.i32, kFreeAfterMerge) >= want) {
+      if (free >= n && free > Atomics.load(this.i32, kFreeAfterMerge) && Atomics.load(this.i32, kMerging) === 0) this.consolidate();
+      ref = this.#bestFit(n, false);
+      if (ref !== 0) return ref;
+    } else {
+      ref = this.#takeLarger(c);
+      if (ref !== 0) return ref;
+      if (this.#worthMerging(want)) {
         this.consolidate();
-        ref = this.#take(c) || this.#exactFit(need);
+        ref = this.#take(c) || this.#takeLarger(c);
         if (ref !== 0) return ref;
       }
-    }
-    ref = this.#takeLarger(c);
-    if (ref !== 0) return ref;
-    if (this.#worthMerging(want)) {
-      this.consolidate();
-      ref = this.#take(c) || this.#takeLarger(c);
-      if (ref !== 0) return ref;
     }
     ref = this.#bump(c, need);
     if (ref !== 0) return ref;
     // Full. Free blocks another thread's merge holds are off every list: wait for it (bounded)
     // and merge again until a block fits or no merge is running.
+    const n = (need + kSizeLowBits) & ~kSizeLowBits;
     for (let round = 0; round < 3; round++) {
       this.#waitForMerges();
       // Free memory and the bump area's rest: the merge may give the top run back, so both count.
       if (this.#freeEstimate() + this.maxBytes - Atomics.load(this.i32, kTop) < need) return 0;
       this.consolidate();
-      ref = this.#take(c) || this.#scanLarger(c) || this.#exactFit(need) || this.#bump(c, need);
+      ref = (c < kLargeClass ? this.#take(c) || this.#scanLarger(c) : 0) || this.#bestFit(n, true) || this.#bump(c, need);
       if (ref !== 0 || Atomics.load(this.i32, kMerging) === 0) return ref;
     }
     return 0;
   }
 
-  /** Last resort: a block of list floorClass(n) of at least n bytes (n = need rounded to 16), or 0. */
-  #exactFit(need: number): number {
-    const n = (need + kSizeLowBits) & ~kSizeLowBits;
-    const d = floorClass(n);
-    if (d < 0 || classSize(d) === n) return 0; // an exact class: #take(d) already looked
+  /**
+   * Best fit for a block of n bytes (n a multiple of 16): the first list from floorClass(n) up
+   * that holds a block of at least n bytes gives its smallest such block (the lowest address on
+   * a tie); the list's other blocks go back, highest address first, so that the list pops its
+   * lowest block first. Lists are found through the kNonEmpty bitmap, or (scanAll: the full-heap
+   * path) by loading every head. 0 if none fits.
+   */
+  #bestFit(n: number, scanAll: boolean): number {
+    const first = floorClass(n);
+    if (first < 0 || this.#freeEstimate() < n) return 0;
+    for (let w = first >> 5; w < kBitWords; w++) {
+      let bits = scanAll ? -1 : Atomics.load(this.i32, kNonEmpty + w);
+      if (w === first >> 5) bits &= ~((1 << (first & 31)) - 1);
+      while (bits !== 0) {
+        const b = 31 - Math.clz32(bits & -bits);
+        bits &= bits - 1;
+        const d = (w << 5) + b;
+        if (d >= kClassCount) return 0;
+        const ref = this.#fitIn(d, n);
+        if (ref > 0) return ref;
+        if (ref === 0 && !scanAll) {
+          // Empty: its bit cleared, then the head loaded again (a push in between sets it back).
+          Atomics.and(this.i32, kNonEmpty + w, ~(1 << b));
+          if (Atomics.load(this.i32, this.#headIndex(d) << 1) !== 0) Atomics.or(this.i32, kNonEmpty + w, 1 << b);
+        }
+      }
+    }
+    return 0;
+  }
+
+  /**
+   * List d taken whole; its smallest block of at least n bytes kept (covered, still marked free),
+   * the others pushed back. 0: the list was empty; -1: no block fit.
+   */
+  #fitIn(d: number, n: number): number {
     let ref = this.#takeAll(d);
     if (ref === 0) return 0;
     crashPoint('heap.fit.taken');
+    let blocks = this.#fitBlocks;
+    let k = 0;
     let fit = 0;
+    let fitSize = 0;
     while (ref !== 0) {
       this.cover(ref + kBlockPrefix);
-      const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext);
       const size = this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits;
-      if (fit === 0 && size >= n) {
+      if (size >= n && (fit === 0 || size < fitSize || (size === fitSize && ref < fit))) {
+        if (fit !== 0) blocks[k++] = fit;
         fit = ref;
-        Atomics.sub(this.i32, this.#freeIndex(d), size);
-        this.cover(ref + size);
+        fitSize = size;
       } else {
-        // Back on its list: the list's byte count never lost it.
-        this.#push(d, ref);
+        blocks[k++] = ref;
       }
-      ref = next;
+      if (k === blocks.length) {
+        const more = new Int32Array(k * 2);
+        more.set(blocks);
+        this.#fitBlocks = blocks = more;
+      }
+      ref = Atomics.load(this.i32, (ref >> 2) + kBlockNext);
     }
+    // Back on the list, highest first; the list's byte count never lost them.
+    const rest = blocks.subarray(0, k).sort();
+    for (let j = k - 1; j >= 0; j--) this.#push(d, rest[j]!);
+    if (fit === 0) return -1;
+    Atomics.sub(this.i32, this.#freeIndex(d), fitSize);
+    this.cover(fit + fitSize);
     return fit;
   }
 
