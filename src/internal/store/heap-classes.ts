@@ -1,6 +1,6 @@
 /**
- * The heap's size classes and block words (src/internal/heap.ts holds the allocator, its slot
- * table and its crash table): pure arithmetic, no shared state.
+ * The heap's size classes and block words: pure arithmetic, no shared state (the allocator and
+ * its crash tables: heap.ts, heap-lists.ts, heap-merge.ts; its slots: heap-layout.ts).
  *
  * Classes: 16..256 bytes in steps of 16, then eight per power of two (288, 320, ..., 512, 576,
  * ...): at most 12.5 % internal waste, a class computed with one clz32. A free block of `size`
