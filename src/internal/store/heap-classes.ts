@@ -37,11 +37,11 @@ export const kBlockPrefix = 16;
 /**
  * Large blocks, from class kLargeClass (over 4 KiB) up: cut to the request rounded to 16 bytes,
  * not to the class (the class's 12.5 % is too much where one block is a large share of the
- * heap); their allocation merges first when anything was freed since the last merge, then takes
- * the best fit (the smallest free block that holds it, the lowest on a tie). Measured on the 70 %
- * property (test/heap-reuse.test.ts; issue 11 notes): at 4 MiB, 2000 runs, 16 fail with over
- * 8 KiB and the class list's first fit, 14 with this; an ideal best fit coalescing every free
- * fails 11.
+ * heap); their allocation takes the best fit (the smallest free block that holds it, the lowest
+ * on a tie), and when none fits, merges if anything was freed since the last merge and looks
+ * again, before it carves more. Measured on the 70 % property (test/heap-reuse.test.ts; issue 11
+ * notes, s3): at 4 MiB, 2000 runs, 16 fail with over 8 KiB and the class list's first fit, 15
+ * with this; an ideal best fit coalescing every free fails 12 (bench/heap-fit-rate.ts).
  */
 export const kLargeClass = 48;
 

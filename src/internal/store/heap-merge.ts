@@ -11,7 +11,8 @@
  *   lists the results from the highest address down, so that each list pops its lowest block
  *   first. Concurrent allocators see empty lists meanwhile: they split, carve, or (heap full)
  *   wait for the merge at most kMergeWaitMs (kMerging), then retry.
- *   When it runs: before a request over 4 KiB if anything was freed since the last merge (heap.ts);
+ *   When it runs: when a request over 4 KiB finds no fit and anything was freed since the last
+ *   merge (heap.ts);
  *   before carving more when free memory is at least carved / kMergeShare and grew by carved /
  *   kMergeStep since the last merge (worthMerging); after a free when free memory is at least
  *   carved / kShrinkShare and kMinShrinkBytes and grew as much (shrinkDue); always before

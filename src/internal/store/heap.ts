@@ -12,8 +12,9 @@
  *   the hot path); else the slow path. Slow path, small: the smallest non-empty larger list
  *   gives a block (split below), a merge first if much carved memory is free (worthMerging),
  *   then fresh memory from the bump pointer kTop (CAS up; the thread that moves it past
- *   byteLength grows the buffer first). Large (over 4 KiB, cut to n rounded to 16): a merge if
- *   anything was freed since the last, then best fit, then the bump pointer. Heap full: wait for
+ *   byteLength grows the buffer first). Large (over 4 KiB, cut to n rounded to 16): best fit;
+ *   if none, a merge if anything was freed since the last and best fit again; then the bump
+ *   pointer. Heap full: wait for
  *   a running merge (at most kMergeWaitMs), merge, best fit over every head, bump; ERR_CAPACITY
  *   only after that.
  * - Split: a block larger than wanted by kMinBlock or more is cut: the tail's header first, then
@@ -338,12 +339,16 @@ export class SharedHeap extends HeapMerge {
     if (c >= kLargeClass) {
       // Best fit (address-ordered on ties): the smallest free block that holds `need`.
       const n = (need + kSizeLowBits) & ~kSizeLowBits;
-      // Merge first if anything was freed since the last merge (dlmalloc consolidates its
-      // fastbins before every large request): best fit then sees the free runs whole.
-      const free = this.freeEstimate();
-      if (free >= n && free > Atomics.load(this.i32, kFreeAfterMerge) && Atomics.load(this.i32, kMerging) === 0) this.consolidate();
       ref = this.bestFit(n, false);
       if (ref !== 0) return ref;
+      // None: merge if anything was freed since the last merge (neighbours freed apart may hold
+      // it together), before carving more.
+      const free = this.freeEstimate();
+      if (free >= n && free > Atomics.load(this.i32, kFreeAfterMerge) && Atomics.load(this.i32, kMerging) === 0) {
+        this.consolidate();
+        ref = this.bestFit(n, false);
+        if (ref !== 0) return ref;
+      }
     } else {
       ref = this.takeLarger(c);
       if (ref !== 0) return ref;
