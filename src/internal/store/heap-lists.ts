@@ -21,7 +21,8 @@
  *   others back highest address first, so the list pops its lowest block first (dlmalloc 2.7 is
  *   pure best fit from 512 bytes up; address order on ties keeps the live data low and the free
  *   runs whole: Johnstone, Wilson, "The Memory Fragmentation Problem: Solved?", 1998).
- * - The views (u8, u16, i32, f64) are FIXED-length views of the growable buffer, replaced by
+ * - The views (u8, u16, i32, f64, and the block readers and writers built on them: payload,
+ *   capacityOf, checkBlock, writeBytes...) are FIXED-length views of the growable buffer, replaced by
  *   longer ones when a block lies past them (`cover`): V8 reads length-tracking views about 7x
  *   slower per element. The thread that moves kTop past byteLength grows the buffer (by half
  *   again at least) before it writes the block; a block is reached only through an atomic
@@ -49,7 +50,9 @@
  * | deferred push | CAS                              | a deferred block (its caller's, heap.ts) | heap.ts |
  */
 import { crashPoint, declareCrashPoints } from '../crash.ts';
-import { classSize, floorClass, kBlockNext, kBlockPrefix, kBlockSize, kClassCount, kSizeLowBits } from './heap-classes.ts';
+import {
+  classSize, floorClass, kBlockHeaderBytes, kBlockNext, kBlockPrefix, kBlockSize, kBlockStamp, kClassCount, kMinBlock, kSizeLowBits,
+} from './heap-classes.ts';
 import { kBitWords, kDataStart, kDeferredHead, kGrowStep, kInUseBytes, kNonEmpty, kTop, freeIndexOf, headIndexOf } from './heap-layout.ts';
 
 declareCrashPoints('heap', ['heap.fit.taken']);
@@ -94,6 +97,57 @@ export class HeapLists {
       this.f64 = new Float64Array(this.sab, 0, len >> 3);
     }
     return end <= len;
+  }
+
+  /**
+   * Writes into a block this thread owns (allocated by it and not published yet), so that the
+   * domains need not keep or index the views (issue 15). Offsets are byte offsets in the heap
+   * (`writeInt32` and `copyInt32`: Int32 indexes), inside the block: alloc covered it.
+   */
+  writeBytes(at: number, bytes: Uint8Array): void {
+    this.u8.set(bytes, at);
+  }
+
+  writeInt32(q: number, v: number): void {
+    this.i32[q] = v;
+  }
+
+  /** The UTF-16 code units of `s` from byte `at` (2-aligned). */
+  writeUnits(at: number, s: string): void {
+    const u = at >> 1;
+    for (let k = 0; k < s.length; k++) this.u16[u + k] = s.charCodeAt(k);
+  }
+
+  /** Copies `n` Int32 from index `from` to index `to` (a block this thread reads under its lock, into one it owns). */
+  copyInt32(to: number, from: number, n: number): void {
+    this.i32.copyWithin(to, from, from + n);
+  }
+
+  /** Payload offset of a block. */
+  payload(ref: number): number {
+    return ref + kBlockHeaderBytes;
+  }
+
+  stampOf(ref: number): number {
+    return this.i32[(ref >> 2) + kBlockStamp]!;
+  }
+
+  /** Payload capacity of an allocated block. */
+  capacityOf(ref: number): number {
+    this.cover(ref + kBlockPrefix);
+    return (this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits) - kBlockHeaderBytes;
+  }
+
+  /**
+   * For racing readers: the payload capacity of `ref` if it looks like an allocated block inside
+   * the buffer (aligned, a valid size, not free, within byteLength), else -1. Garbage-proof.
+   * Covers the block: the views (read them again) reach its end.
+   */
+  checkBlock(ref: number): number {
+    if ((ref & kSizeLowBits) !== 0 || ref < kDataStart || !this.cover(ref + kBlockPrefix)) return -1;
+    const w = this.i32[(ref >> 2) + kBlockSize]!;
+    if ((w & kSizeLowBits) !== 0 || w < kMinBlock) return -1;
+    return this.cover(ref + w) ? w - kBlockHeaderBytes : -1;
   }
 
   /** Grows the buffer to at least `end` bytes. False if the system refused the memory. */

@@ -241,57 +241,6 @@ export class SharedHeap extends HeapMerge {
     }
   }
 
-  /**
-   * Writes into a block this thread owns (allocated by it and not published yet), so that the
-   * domains need not keep or index the views (issue 15). Offsets are byte offsets in the heap
-   * (`writeInt32` and `copyInt32`: Int32 indexes), inside the block: alloc covered it.
-   */
-  writeBytes(at: number, bytes: Uint8Array): void {
-    this.u8.set(bytes, at);
-  }
-
-  writeInt32(q: number, v: number): void {
-    this.i32[q] = v;
-  }
-
-  /** The UTF-16 code units of `s` from byte `at` (2-aligned). */
-  writeUnits(at: number, s: string): void {
-    const u = at >> 1;
-    for (let k = 0; k < s.length; k++) this.u16[u + k] = s.charCodeAt(k);
-  }
-
-  /** Copies `n` Int32 from index `from` to index `to` (a block this thread reads under its lock, into one it owns). */
-  copyInt32(to: number, from: number, n: number): void {
-    this.i32.copyWithin(to, from, from + n);
-  }
-
-  /** Payload offset of a block. */
-  payload(ref: number): number {
-    return ref + kBlockHeaderBytes;
-  }
-
-  stampOf(ref: number): number {
-    return this.i32[(ref >> 2) + kBlockStamp]!;
-  }
-
-  /** Payload capacity of an allocated block. */
-  capacityOf(ref: number): number {
-    this.cover(ref + kBlockPrefix);
-    return (this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits) - kBlockHeaderBytes;
-  }
-
-  /**
-   * For racing readers: the payload capacity of `ref` if it looks like an allocated block inside
-   * the buffer (aligned, a valid size, not free, within byteLength), else -1. Garbage-proof.
-   * Covers the block: the views (read them again) reach its end.
-   */
-  checkBlock(ref: number): number {
-    if ((ref & kSizeLowBits) !== 0 || ref < kDataStart || !this.cover(ref + kBlockPrefix)) return -1;
-    const w = this.i32[(ref >> 2) + kBlockSize]!;
-    if ((w & kSizeLowBits) !== 0 || w < kMinBlock) return -1;
-    return this.cover(ref + w) ? w - kBlockHeaderBytes : -1;
-  }
-
   stats() {
     return heapStats(this);
   }
