@@ -33,7 +33,8 @@ function arg(name: string): string | undefined {
 async function child(tree: string, ms: number): Promise<Row[]> {
   const imp = (p: string): Promise<Obj> => import(pathToFileURL(resolve(tree, p)).href) as Promise<Obj>;
   const { hashKeyFromSeed } = (await imp('src/internal/hash/hash.ts')) as { hashKeyFromSeed(s: bigint): unknown };
-  const L = (await imp('src/domains/locks/locks.ts')) as Record<string, (...a: unknown[]) => unknown>;
+  // The lock domain's class, and its options and handle (split out into layout.ts by issue 15).
+  const L = { ...(await imp('src/domains/locks/layout.ts')), ...(await imp('src/domains/locks/locks.ts')) } as Record<string, (...a: unknown[]) => unknown>;
   const P = (await imp('src/domains/positions/positions.ts')) as Record<string, (...a: unknown[]) => unknown>;
   const H = (await imp('src/internal/store/heap.ts')) as Record<string, (...a: unknown[]) => unknown>;
   const key = hashKeyFromSeed(0x5eedn);

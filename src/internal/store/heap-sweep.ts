@@ -3,9 +3,10 @@
  * free list, the deferred list and everything the domain's tables reach.
  *
  * Why a sweep and not a per-step undo: a thread may die between any two steps of alloc (with
- * its split), a merge, free, retire, collect or a domain's write (heap.ts crash table). What it
- * leaves is always one of: an allocated block that nothing reaches (built and not published
- * yet, or unpublished and not retired yet, or taken off the deferred list and not freed yet),
+ * its split), a merge, free, retire, collect or a domain's write (the crash tables of heap.ts,
+ * heap-lists.ts and heap-merge.ts). What it leaves is always one of: an allocated block that
+ * nothing reaches (built and not published yet, or unpublished and not retired yet, or taken
+ * off the deferred list and not freed yet),
  * free blocks on no free list (popped, split, taken by a merge, joined), a hole of fresh memory
  * past a dead bump, counters that miss a step, or kMerging left up. A walk tells them all apart
  * from the state itself, so recovery needs no record of what the dead thread was doing.
