@@ -85,10 +85,12 @@ export const LOCK_RELEASE: ScriptDef = {
 
 /**
  * save and appendOrder. KEYS lock, head, orders, open, idx, gate; ARGV lockValue, ifEpoch ('' for
- * none), uuid, tp, open ('1' / '0'), headJson, mode ('save' / 'append'), order JSON... (save: all
- * the orders; append: the one new order). Checks: fence, gate, trade pair (append), one open
- * position per (hotkey, tp); then the writes: head, orders (save: replaced; append: one RPUSH),
- * open index, uuid -> tp index.
+ * none), uuid, tp, open ('1' / '0'), headJson, mode ('save' / 'append'), release ('1' / '0'),
+ * order JSON... (save: all the orders; append: the one new order). Checks: fence, gate, trade
+ * pair (append), one open position per (hotkey, tp); then the writes: head, orders (save:
+ * replaced; append: one RPUSH), open index, uuid -> tp index, and with release '1' the lock's
+ * deletion (the write's `{ release: true }`: the hold's last write frees the lock in the same
+ * step, so the order step sends no separate release). A refused write deletes nothing either.
  */
 export const POS_WRITE: ScriptDef = {
   name: 'sabstatePosWrite',
@@ -109,15 +111,16 @@ end
 redis.call('SET', KEYS[2], ARGV[6])
 if mode == 'save' then
   redis.call('DEL', KEYS[3])
-  for i = 8, #ARGV, 4000 do redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
+  for i = 9, #ARGV, 4000 do redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
   if oldTp and oldTp ~= tp and redis.call('HGET', KEYS[4], oldTp) == uuid then redis.call('HDEL', KEYS[4], oldTp) end
 else
-  redis.call('RPUSH', KEYS[3], ARGV[8])
+  redis.call('RPUSH', KEYS[3], ARGV[9])
 end
 if isOpen then
   if cur ~= uuid then redis.call('HSET', KEYS[4], tp, uuid) end
 elseif cur == uuid then redis.call('HDEL', KEYS[4], tp) end
 if oldTp ~= tp then redis.call('HSET', KEYS[5], uuid, tp) end
+if ARGV[8] == '1' then redis.call('DEL', KEYS[1]) end
 return 1`,
 };
 
