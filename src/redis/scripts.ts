@@ -217,11 +217,14 @@ return 1`,
  * KEYS stream; ARGV capacity, kind, value, group -> 1 pushed, 0 full: `capacity` messages queued
  * and not yet delivered (delivered, unacknowledged ones are in the stream too, one per consumer
  * at most, and do not count: the queue is full only when its undelivered messages fill it).
+ * XLEN bounds the undelivered count from above, so XPENDING is asked only when XLEN reaches the
+ * capacity (the common push: XLEN and XADD).
  */
 export const QUEUE_PUSH: ScriptDef = {
   name: 'sabstateQueuePush',
   keys: 1,
-  lua: `if redis.call('XLEN', KEYS[1]) - redis.call('XPENDING', KEYS[1], ARGV[4])[1] >= tonumber(ARGV[1]) then return 0 end
+  lua: `local n = redis.call('XLEN', KEYS[1])
+if n >= tonumber(ARGV[1]) and n - redis.call('XPENDING', KEYS[1], ARGV[4])[1] >= tonumber(ARGV[1]) then return 0 end
 redis.call('XADD', KEYS[1], '*', 'k', ARGV[2], 'v', ARGV[3])
 return 1`,
 };
