@@ -182,6 +182,19 @@ if (reason !== null) {
     await y.general.syncGate.end();
   });
 
+  s('a pop sent around autopipelining keeps the call order: a push not yet sent is popped by the pop called after it', async () => {
+    const e = await open(plain.url, `order-${randomBytes(4).toString('hex')}:`);
+    const q = e.general.queue('big');
+    const pushed = q.push('first');
+    const popped = q.popMany(4); // called in the same tick, after the push: must not overtake it
+    assert.is(await pushed, true);
+    assert.equal(await popped, ['first']);
+    assert.equal(await q.popMany(4), []);
+    // alone (nothing waiting in the autopipeline): sent at once, same answers
+    assert.is(await q.push('second'), true);
+    assert.equal(await q.popMany(4), ['second']);
+  });
+
   s('options are checked at the boundary', async () => {
     await assert_rejects(createRedisEngine({} as never), TypeError);
     await assert_rejects(createRedisEngine({ url: 'http://x' }), TypeError);
