@@ -233,7 +233,7 @@ export class RedisLocks implements AsyncLocks {
   async #acquire(hotkey: string, tp: string, timeoutMs: number, once: boolean): Promise<Hold | null> {
     const key = this.lockKey(hotkey, tp);
     const base = this.#s.base(hotkey);
-    const keys = [key, `${base}fence`, `${base}open`];
+    const keys = [key, `${base}fence`, `${base}pos`];
     const rand = `${this.#id}.${(++this.#attempts).toString(36)}`;
     const deadline = performance.now() + timeoutMs;
     let backoff = 1;

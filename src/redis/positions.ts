@@ -94,7 +94,7 @@ export class RedisPositions implements AsyncPositions {
     checkKey(tradePairId, 'tradePairId');
     this.reads++;
     const b = this.#s.base(hotkey);
-    const r = (await this.#s.run(POS_GET_OPEN, [`${b}open`], [b, tradePairId, 'full'], 'positions.getOpen')) as [string, string[]] | null;
+    const r = (await this.#s.run(POS_GET_OPEN, [`${b}pos`], [b, tradePairId, 'full'], 'positions.getOpen')) as [string, string[]] | null;
     return r === null ? undefined : readPosition(r[0], r[1]);
   }
 
@@ -113,7 +113,7 @@ export class RedisPositions implements AsyncPositions {
     } else {
       const b = this.#s.base(hotkey);
       const mode = last === true ? 'last' : 'head';
-      r = (await this.#s.run(POS_GET_OPEN, [`${b}open`], [b, tradePairId, mode], 'positions.getOpenHead')) as [string, number, string?] | null;
+      r = (await this.#s.run(POS_GET_OPEN, [`${b}pos`], [b, tradePairId, mode], 'positions.getOpenHead')) as [string, number, string?] | null;
     }
     if (r === null) return undefined;
     return {
@@ -129,7 +129,7 @@ export class RedisPositions implements AsyncPositions {
     if (open !== undefined && typeof open !== 'boolean') throw new TypeError('options.open must be a boolean');
     this.reads++;
     const b = this.#s.base(hotkey);
-    const rows = (await this.#s.run(POS_LIST, [`${b}idx`], [b], 'positions.listForHotkey')) as Array<[string, string[]]>;
+    const rows = (await this.#s.run(POS_LIST, [`${b}pos`], [b], 'positions.listForHotkey')) as Array<[string, string[]]>;
     const all = rows.map(([h, o]) => readPosition(h, o));
     return open === undefined ? all : all.filter((p) => (p.is_closed_position === false) === open);
   }
@@ -166,12 +166,12 @@ export class RedisPositions implements AsyncPositions {
     const b = this.#s.base(hotkey);
     const u = enc(positionUuid);
     for (;;) {
-      const tp = (await this.#s.cmd('positions.delete', 'HGET', `${b}idx`, positionUuid)) as string | null;
+      const tp = (await this.#s.cmd('positions.delete', 'HGET', `${b}pos`, `u:${positionUuid}`)) as string | null;
       if (tp === null) return false;
       const r = await this.#locks.withLock(hotkey, tp, async () => {
         const hold = this.#locks.holdOf(hotkey, tp)!;
         hold.open = undefined;
-        const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`];
+        const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}pos`];
         return (await this.#s.run(POS_DELETE, keys, [hold.value, positionUuid, tp], 'positions.delete')) as number;
       });
       if (r >= 0) return r === 1;
@@ -184,9 +184,9 @@ export class RedisPositions implements AsyncPositions {
     const out = new Set<string>();
     let cursor = '0';
     do {
-      const [next, keys] = (await this.#s.cmd('positions.hotkeys', 'SCAN', cursor, 'MATCH', `${p}{*}:idx`, 'COUNT', 1000)) as [string, string[]];
+      const [next, keys] = (await this.#s.cmd('positions.hotkeys', 'SCAN', cursor, 'MATCH', `${p}{*}:pos`, 'COUNT', 1000)) as [string, string[]];
       cursor = next;
-      for (const k of keys) out.add(dec(k.slice(this.#s.prefix.length + 1, k.length - '}:idx'.length)));
+      for (const k of keys) out.add(dec(k.slice(this.#s.prefix.length + 1, k.length - '}:pos'.length)));
     } while (cursor !== '0');
     return [...out];
   }
@@ -201,7 +201,7 @@ export class RedisPositions implements AsyncPositions {
     const u = enc(v.uuid);
     // The gate key (slot {sync}) only when the write is checked against it; else the lock key
     // again (unread by the script), so that a write without ifEpoch touches one slot (Cluster).
-    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`, epoch === '' ? hold.key : this.#s.gateKey()];
+    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}pos`, epoch === '' ? hold.key : this.#s.gateKey()];
     hold.open = undefined; // whatever the outcome (a lost reply included): read it from Redis from now on
     const sent = this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, release ? '1' : '0', ...orders], what);
     // The release of withLock (or guard.release()) waits for this reply: sent only if the script refused.

@@ -11,8 +11,9 @@
  * | P{hk}:fence                       | string | INCR per lock grant (the fencing tokens)      |
  * | P{hk}:head:<uuid>                 | string | the position's JSON, `orders` null in place   |
  * | P{hk}:orders:<uuid>               | list   | one JSON order per element, in order          |
- * | P{hk}:open                        | hash   | trade pair -> uuid of its open position       |
- * | P{hk}:idx                         | hash   | uuid -> trade pair, every position of hk      |
+ * | P{hk}:pos                         | hash   | `o:<tp>` -> uuid of its open position, and    |
+ * |                                   |        | `u:<uuid>` -> trade pair, every position of hk |
+ * |                                   |        | (one hash: a write reads both in one HMGET)   |
  * | P{sync}:gate                      | hash   | epoch, busy (the sync gate)                   |
  * | P{sync}:eliminations              | hash   | hotkey -> row JSON                            |
  * | P{sync}:eliminations:next:<rand>  | hash   | a replaceAll being written (PX 10 min)        |
