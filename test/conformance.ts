@@ -213,6 +213,38 @@ export function conformance(name: string, make: () => Promise<Backend>, known: R
     assert.is((await a.positions.getOpen(HK, TP))!.n, 4 * per);
   });
 
+  s('positions: a write with { release: true } frees its lock (the order step); no lost update from two handles; a bad value is refused', async () => {
+    const { a, b } = be;
+    await a.locks.withLock(HK, TP, () => a.positions.save(pos('u1'), { release: true }));
+    assert.is(await b.locks.isHeld(HK, TP), false);
+    assert.equal(await b.positions.get(HK, 'u1'), pos('u1'));
+    const per = 15;
+    const task = async (e: AsyncEngine, tag: string): Promise<void> => {
+      for (let i = 0; i < per; i++) {
+        const out = await e.locks.withLock(HK, TP, async () => {
+          const h = (await e.positions.getOpenHead(HK, TP))!;
+          await new Promise((r) => setImmediate(r));
+          // sent as the order step sends it: not awaited inside fn, so it goes out with fn's end
+          const w = e.positions.appendOrder({ ...h.position, n: h.orderCount }, { order_uuid: `${tag}-${i}` }, { release: true });
+          w.catch(() => undefined);
+          return { w };
+        }, { timeoutMs: 60_000 });
+        await out.w;
+      }
+    };
+    await Promise.all([task(a, 'a1'), task(a, 'a2'), task(b, 'b1'), task(b, 'b2')]);
+    const p = (await b.positions.getOpen(HK, TP))!;
+    assert.is(p.orders.length, 1 + 4 * per);
+    assert.is(new Set(p.orders.map((o) => (o as { order_uuid: string }).order_uuid)).size, 1 + 4 * per);
+    assert.is(p.n, 4 * per); // each append saw the count the one before it left: none lost
+    assert.is(await a.locks.isHeld(HK, TP), false);
+    let err: unknown;
+    await a.locks.withLock(HK, TP, () => a.positions.save(pos('u1', { open_ms: 9 }), { release: 'yes' } as never)).catch((e: unknown) => (err = e));
+    assert.instance(err, TypeError);
+    assert.is((await b.positions.get(HK, 'u1'))!.open_ms, 1);
+    assert.is(await b.locks.isHeld(HK, TP), false);
+  });
+
   s('locks: withLocks in either order from two handles: no deadlock, no lost update, writes carry every lock', async () => {
     const { a, b } = be;
     const HK2 = 'hk-second';

@@ -152,6 +152,49 @@ if (reason !== null) {
     assert.is(await e.eliminations.has('b'), true);
   });
 
+  s('a write with { release: true } deletes the lock in its own script: no release sent, free before fn ends, a later write refused; a refused one releases nothing', async () => {
+    const prefix = `rel-${randomBytes(4).toString('hex')}:`;
+    const x = await open(plain.url, prefix);
+    const y = await open(plain.url, prefix);
+    const p = { miner_hotkey: 'hk', position_uuid: 'u', trade_pair: 'BTCUSD', orders: [], is_closed_position: false };
+    const code = async (q: Promise<unknown>): Promise<string> => q.then(() => 'resolved', (e: unknown) => (e instanceof SabStateError ? e.code : String(e)));
+    const rt0 = (await x.stats()).roundTrips as number;
+    await x.locks.withLock('hk', 'BTCUSD', async () => {
+      await x.positions.save(p, { release: true });
+      assert.is(await y.locks.isHeld('hk', 'BTCUSD'), false); // freed by the write, fn still running
+      await y.locks.withLock('hk', 'BTCUSD', async () => {
+        assert.is(await code(x.positions.save({ ...p, open_ms: 2 })), 'ERR_LOCK_NOT_HELD'); // the fence
+      });
+    });
+    // the grant, the releasing save, the refused save: no LOCK_RELEASE
+    assert.is((await x.stats()).roundTrips as number - rt0, 3);
+    assert.is(((await x.stats()).locks as { lost: number }).lost, 0);
+    assert.equal(await y.positions.get('hk', 'u'), p);
+    // refused (a newer sync): nothing written, the lock still held until fn ends, then released
+    const { epoch } = await x.general.syncGate.current();
+    await y.general.syncGate.begin();
+    await x.locks.withLock('hk', 'BTCUSD', async () => {
+      assert.is(await code(x.positions.save({ ...p, open_ms: 3 }, { ifEpoch: epoch, release: true })), 'ERR_STALE_EPOCH');
+      assert.is(await y.locks.isHeld('hk', 'BTCUSD'), true);
+    });
+    assert.is(await y.locks.isHeld('hk', 'BTCUSD'), false);
+    assert.equal(await y.positions.get('hk', 'u'), p);
+    await y.general.syncGate.end();
+  });
+
+  s('a pop sent around autopipelining keeps the call order: a push not yet sent is popped by the pop called after it', async () => {
+    const e = await open(plain.url, `order-${randomBytes(4).toString('hex')}:`);
+    const q = e.general.queue('big');
+    const pushed = q.push('first');
+    const popped = q.popMany(4); // called in the same tick, after the push: must not overtake it
+    assert.is(await pushed, true);
+    assert.equal(await popped, ['first']);
+    assert.equal(await q.popMany(4), []);
+    // alone (nothing waiting in the autopipeline): sent at once, same answers
+    assert.is(await q.push('second'), true);
+    assert.equal(await q.popMany(4), ['second']);
+  });
+
   s('options are checked at the boundary', async () => {
     await assert_rejects(createRedisEngine({} as never), TypeError);
     await assert_rejects(createRedisEngine({ url: 'http://x' }), TypeError);

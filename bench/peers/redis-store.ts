@@ -19,8 +19,10 @@
  */
 import { Redis } from 'ioredis';
 import type { Result } from 'ioredis';
+import { setImmediate as yieldTurn } from 'node:timers/promises';
 import type { Position } from '../../examples/validator/shared.ts';
-import { tpIdOf } from '../workers/order-path-common.ts';
+import { decide, tpIdOf } from '../workers/order-path-common.ts';
+import type { Pick } from '../workers/order-path-common.ts';
 import { redisUnavailableReason, startRedis as startServer } from '../../support/redis-server.ts';
 import type { Setup } from '../workers/order-path-common.ts';
 
@@ -40,6 +42,54 @@ export function redisClient(port: number): Redis {
   const r = new Redis({ host: '127.0.0.1', port, maxRetriesPerRequest: 3 });
   r.defineCommand('releaseLock', { numberOfKeys: 1, lua: RELEASE_LUA });
   return r;
+}
+
+type Reply = [Error | null, unknown][] | null;
+const value = (rep: Reply, i: number): unknown => {
+  const e = rep?.[i];
+  if (e === undefined || e[0] !== null) throw e?.[0] ?? new Error('no reply');
+  return e[1];
+};
+
+/**
+ * The peer's order step on `r` (bench/workers/order-path-redis.ts, its header says what it
+ * sends); `tag` makes its lock tokens unique per thread. True if the order was saved.
+ */
+export function peerOrder(r: Redis, maxOrders: number, tag: string): (p: Pick, rnd: () => number) => Promise<boolean> {
+  let tokens = 0;
+  return async (p, rnd) => {
+    const key = `${p.hotkey}|${p.tp[0]}`;
+    const lock = `lock:${key}`;
+    const token = `${tag}:${++tokens}`;
+    for (;;) {
+      const rep = await r.pipeline()
+        .sismember('elim', p.hotkey).hexists('departed', p.hotkey).set(lock, token, 'PX', LOCK_TTL_MS, 'NX').hget('acct', p.hotkey).hget('open', key)
+        .exec();
+      const got = value(rep, 2) === 'OK';
+      if (value(rep, 0) === 1 || value(rep, 1) === 1) {
+        if (got) await r.releaseLock(lock, token);
+        return false;
+      }
+      if (!got) {
+        await yieldTurn();
+        continue;
+      }
+      const acct = value(rep, 3) as string | null;
+      const text = value(rep, 4) as string | null;
+      const open = text === null ? undefined : (JSON.parse(text) as Position);
+      const { next, notice } = decide(p, open, acct === null ? undefined : Number(acct), maxOrders, rnd);
+      const w = r.pipeline();
+      if (next.is_closed_position) {
+        w.hset('closed', next.position_uuid, JSON.stringify(next));
+        if (open !== undefined) w.hdel('open', key);
+      } else w.hset('open', key, JSON.stringify(next));
+      w.rpush('notices', JSON.stringify(notice)).releaseLock(lock, token);
+      const wr = await w.exec();
+      for (let i = 0; i < (wr?.length ?? 0); i++) value(wr, i);
+      if (value(wr, wr!.length - 1) !== 1) throw new Error(`lock ${lock} was not held at release (expired?)`);
+      return true;
+    }
+  };
 }
 
 /** Commands this thread's ioredis clients sent, and waits: sends into an idle connection. */

@@ -5,7 +5,7 @@
  * (examples/redis/order-process.ts orderStep, with a notice lane): two waits per saved order,
  * (1) the last order's notice push, the fail-early reads, the sync epoch, the account size and
  * the fenced lock grant (which also returns the open head), sent together; (2) the append,
- * fenced and epoch-checked in one script, sent with the release. Role 'consumer': popMany(256)
+ * fenced and epoch-checked, which also releases the lock (`{ release: true }`: one script). Role 'consumer': popMany(256)
  * (one script: acknowledges the last batch and reads up to 256; each message decoded), as the
  * peer's LPOP 256. Each thread prints its commands sent and waits per order (or per popped
  * notice) in the timed window, counted as for the peer (redis-store.ts countWire). State seeded

@@ -40,9 +40,10 @@ export const flushNotices = (lane: NoticeLane): Promise<void> => lane.pending;
  *    lock grant (which also returns the open head, so getOpenHead costs nothing). The reads run
  *    just before the grant, so when the grant comes back they have too; a rejected miner or a
  *    sync in progress releases the lock at once (a third wait, rare, as for the peer);
- * 2. the fenced, epoch-checked append, not awaited inside fn, so it goes out with the release:
- *    a refused append (a late holder, a newer epoch) writes nothing, and the release is a
- *    compare-and-delete either way.
+ * 2. the fenced, epoch-checked append with `{ release: true }`: its script also deletes the
+ *    lock, so no release command follows (one command, one wait). A refused append (a late
+ *    holder, a newer epoch) writes nothing and releases nothing; withLock then releases the lock
+ *    (a compare-and-delete), a third wait, rare.
  * Then the notice is pushed, only for a saved order: with a `lane`, sent now and awaited by the
  * task's next step (so it rides in that step's first wait); without one, awaited here (three
  * waits). Notices of one position stay in n_orders order per task; across tasks and processes
@@ -72,8 +73,9 @@ export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd:
         hotkey: p.hotkey, trade_pair: p.tp[0], position_uuid: next.position_uuid, order_uuid: order.order_uuid,
         order_type: order.order_type, n_orders: h === undefined ? 1 : count + 1, closed: next.is_closed_position,
       };
-      // Not awaited here: the append goes out with the release (wrapped, or fn's promise would wait for it).
-      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch });
+      // Not awaited here (wrapped, or fn's promise would wait for it): withLock waits for its reply,
+      // and sends a release only if it was refused.
+      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch, release: true });
       appended.catch(() => undefined); // awaited below, after the release
       return { appended, notice };
     }, { timeoutMs: 60_000 });

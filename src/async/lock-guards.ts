@@ -1,10 +1,11 @@
 /**
  * What both AsyncEngine implementations share for withLocks and lock guards: the check of a
  * withLocks key list (every key checked before any lock is taken: refused means unchanged) and
- * the guard object (released exactly once); and the bound of a queue's popMany batch.
+ * the guard object (released exactly once); the bound of a queue's popMany batch; and a
+ * write's `release` option as the SharedArrayBuffer adapter passes it on.
  */
 import { ErrorCode, SabStateError, checkFunction, checkKey } from '../errors.ts';
-import type { AsyncLockGuard } from './types.ts';
+import type { AsyncLockGuard, AsyncWriteOptions } from './types.ts';
 
 /** Checks withLocks' arguments; throws before any lock is taken. */
 export function checkLockPairs(keys: unknown, fn: unknown): asserts keys is ReadonlyArray<readonly [string, string]> {
@@ -44,4 +45,15 @@ export function checkPopMax(max: unknown): number {
     throw new RangeError(`max must be an integer from 1 to ${POP_MANY_MAX}, got ${String(max)}`);
   }
   return max;
+}
+
+/**
+ * A write's options as the SharedArrayBuffer engine takes them: `release` checked (a boolean) and
+ * left out, since the stripe is released when withLock's fn returns (types.ts AsyncWriteOptions).
+ */
+export function withoutRelease(opts: AsyncWriteOptions | undefined): { ifEpoch?: number } | undefined {
+  if (typeof opts !== 'object' || opts === null || !('release' in opts)) return opts;
+  const { release, ...rest } = opts;
+  if (release !== undefined && typeof release !== 'boolean') throw new TypeError('options.release must be a boolean');
+  return rest;
 }

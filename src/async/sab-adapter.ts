@@ -9,14 +9,15 @@
  *   thread, not by the async task: a save made by another task of the same thread while the
  *   stripe is held passes the lock check (the engine's isHeldByCurrentThread). Redis, whose
  *   lock context follows the async task, refuses it.
- * - positions.getOpenHead / appendOrder are the engine's own order step (issue 12).
+ * - positions.getOpenHead / appendOrder are the engine's own order step (issue 12). A write's
+ *   `{ release: true }` is checked and left out: the stripe is released when fn returns.
  * - locks.withLocks nests withLockAsync per distinct stripe in ascending order; acquire holds the
  *   stripe with a withLockAsync whose fn waits for release() (never a blocked event loop);
  *   tryAcquire is the engine's, refusing a stripe this thread holds (not re-entrant, as acquire).
  * - queue.pop({ timeoutMs }) is the ring's popAsync (0 by default: do not wait).
  */
 import type { Engine } from '../engine.ts';
-import { checkLockPairs, checkPopMax, makeGuard } from './lock-guards.ts';
+import { checkLockPairs, checkPopMax, makeGuard, withoutRelease } from './lock-guards.ts';
 import type { AsyncEngine, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead } from './types.ts';
 import type { AsyncQueue, AsyncCounter, AsyncMap } from './general-types.ts';
 
@@ -94,8 +95,8 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
       getOpen: (hk, tp) => call(() => pos.getOpen(hk, tp)),
       getOpenHead: (hk, tp, opts) => call(() => pos.getOpenHead(hk, tp, opts) as AsyncOpenPositionHead | undefined),
       listForHotkey: (hk, opts) => call(() => pos.listForHotkey(hk, opts)),
-      save: (p, opts) => call(() => pos.save(p, opts)),
-      appendOrder: (head, order, opts) => call(() => pos.appendOrder(head, order, opts)),
+      save: (p, opts) => call(() => pos.save(p, withoutRelease(opts))),
+      appendOrder: (head, order, opts) => call(() => pos.appendOrder(head, order, withoutRelease(opts))),
       delete: (hk, uuid) => call(() => pos.delete(hk, uuid)),
       hotkeys: () => call(() => pos.hotkeys()),
     },

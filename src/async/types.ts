@@ -133,6 +133,21 @@ export interface AsyncLockGuard {
 }
 
 /**
+ * Options of a position write (save, appendOrder).
+ * - `ifEpoch`: refused (ERR_STALE_EPOCH) during or after a sync newer than that epoch, atomically.
+ * - `release`: this is the hold's last write. On Redis the write's own script deletes the lock
+ *   once it has written (one command less per order step than a write and a separate release);
+ *   from then on another holder may take the lock while fn still runs, and a later write of this
+ *   hold is refused (ERR_LOCK_NOT_HELD). A refused write releases nothing (withLock releases the
+ *   lock when fn ends, as without the option). On the SharedArrayBuffer engine the stripe is
+ *   released when fn returns, as always: pass it only on a write that fn makes last.
+ */
+export interface AsyncWriteOptions {
+  ifEpoch?: number;
+  release?: boolean;
+}
+
+/**
  * Every miner's positions, open and closed (`engine.positions`). Writes (save, appendOrder) must
  * run inside {@link AsyncLocks.withLock} of the position's (hotkey, trade pair); reads take no lock.
  */
@@ -193,7 +208,7 @@ export interface AsyncPositions {
    *   the connection.
    * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
    */
-  save(position: Position, opts?: { ifEpoch?: number }): Promise<void>;
+  save(position: Position, opts?: AsyncWriteOptions): Promise<void>;
   /**
    * The order step: stores `head` (the fields of a {@link PositionHead}: getOpenHead's `position`,
    * changed; `orders` null or absent) and appends `order` to the stored orders without reading the
@@ -214,7 +229,7 @@ export interface AsyncPositions {
    *   the connection.
    * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
    */
-  appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number }): Promise<void>;
+  appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: AsyncWriteOptions): Promise<void>;
   /**
    * Deletes a position, taking its (hotkey, trade pair) lock itself; true if it existed.
    * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or

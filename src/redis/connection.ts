@@ -16,8 +16,8 @@
  *   one write and one wait instead of one write each.
  *   Every such failure is `SabStateError` ERR_CONNECTION. A lock whose holder lost its
  *   connection is not renewed and expires after its TTL (locks.ts).
- * - Scripts: ioredis' defineCommand (EVALSHA first; on NOSCRIPT, EVAL, which loads the script
- *   into the server's cache again, e.g. after a restart). Scripts return refusals as error
+ * - Scripts: EVALSHA first; on NOSCRIPT, EVAL, which loads the script into the server's cache
+ *   again, e.g. after a restart (store.ts `run`). Scripts return refusals as error
  *   replies `ERR_<CODE> message`, mapped back to SabStateError with that code.
  * - Credentials: the URL's user and password go to ioredis only. Messages are built from
  *   `host:port` (`describeServer`), never from the URL, and every message taken from ioredis or

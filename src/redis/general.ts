@@ -172,13 +172,13 @@ export class RedisQueue implements AsyncQueue {
   }
 
   /** Runs a queue script; once more after making the group if Redis answered NOGROUP. */
-  async #script(s: ScriptDef, args: Array<string | number>, what: string): Promise<unknown> {
+  async #script(s: ScriptDef, args: Array<string | number>, what: string, alone = false): Promise<unknown> {
     try {
-      return await this.#s.run(s, [this.#key], args, what);
+      return await this.#s.run(s, [this.#key], args, what, alone);
     } catch (e) {
       if (!/NOGROUP/.test((e as Error).message)) throw e;
       await this.ensureGroup();
-      return await this.#s.run(s, [this.#key], args, what);
+      return await this.#s.run(s, [this.#key], args, what, alone);
     }
   }
 
@@ -196,7 +196,7 @@ export class RedisQueue implements AsyncQueue {
     const deadline = performance.now() + t;
     const what = `queue(${JSON.stringify(this.#name)}).pop`;
     for (;;) {
-      const r = (await this.#script(QUEUE_POP, this.#popArgs(1), what)) as [number, [string, string[]]?];
+      const r = (await this.#script(QUEUE_POP, this.#popArgs(1), what, true)) as [number, [string, string[]]?];
       this.#unacked = [];
       if (r[1] !== undefined) return this.#delivered(r[1][0], r[1][1], r[0] === 1);
       const left = deadline - performance.now();
@@ -223,7 +223,8 @@ export class RedisQueue implements AsyncQueue {
 
   async popMany(max: number): Promise<unknown[]> {
     const n = checkPopMax(max);
-    const r = (await this.#script(QUEUE_POP, this.#popArgs(n), `queue(${JSON.stringify(this.#name)}).popMany`)) as unknown[];
+    // alone: a consumer's poll is usually its only call in flight (store.ts #direct)
+    const r = (await this.#script(QUEUE_POP, this.#popArgs(n), `queue(${JSON.stringify(this.#name)}).popMany`, true)) as unknown[];
     this.#unacked = [];
     const out: unknown[] = [];
     for (let i = 1; i < r.length; i++) {

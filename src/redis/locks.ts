@@ -11,11 +11,19 @@
  *    min(backoff, pttl) (backoff 1, 2, 4 ... 32 ms with jitter) until `timeoutMs`
  *    (ERR_LOCK_TIMEOUT). A holder that died or lost its connection is never renewed, so its
  *    lock is free at most `lockTtlMs` after its last renewal.
- * 2. hold: while fn runs, LOCK_RENEW every ttl/3 (compare-and-PEXPIRE). A renewal that finds the
- *    value gone marks the hold lost (`stats().locks.lost`); fn keeps running, but every write it
- *    makes is refused by the write script (ERR_LOCK_NOT_HELD), which compares the value itself.
+ * 2. hold: while fn runs, LOCK_RENEW (compare-and-PEXPIRE) once ttl/3 has passed since the grant
+ *    or the last renewal: one timer per engine (every ttl/6, unref'd, stopped when no hold is
+ *    left) walks the engine's holds, instead of a timer made and cleared per withLock. A renewal
+ *    that finds the value gone marks the hold lost (`stats().locks.lost`); fn keeps running, but
+ *    every write it makes is refused by the write script (ERR_LOCK_NOT_HELD), which compares the
+ *    value itself.
  * 3. release: LOCK_RELEASE (compare-and-delete): never deletes another holder's lock. If the
  *    release cannot reach Redis, the lock expires after its TTL (counted: releaseFailures).
+ *    A write made with `{ release: true }` (positions.ts) deletes the lock in its own script, as
+ *    its last step: the release then waits for that write's reply and sends LOCK_RELEASE only if
+ *    the write was refused or its reply lost (a compare-and-delete: harmless if it did delete).
+ *    Once such a write has run, the lock may be granted to another holder while fn still runs;
+ *    a later write of this hold is refused by the fence.
  *
  * The hold is carried by the async task, not the thread or the connection: an AsyncLocalStorage
  * context maps each held (hotkey, tp) to its value, so positions.save inside fn (awaited or not,
@@ -59,6 +67,12 @@ export interface Hold {
    * trade-pair check (ERR_INVALID_VALUE), never written over.
    */
   open: [string, number] | null | undefined;
+  /** performance.now() when the grant was sent or the last renewal was: renewed ttl/3 after. */
+  renewedAt: number;
+  /** A write with `{ release: true }` was sent: true once it ran (the lock is deleted), false if refused or lost. */
+  releasing?: Promise<boolean>;
+  /** That write's outcome once known (false: refused or lost; the lock is still this hold's to renew and release). */
+  released?: boolean;
 }
 
 export interface RedisLockStats {
@@ -89,6 +103,9 @@ export class RedisLocks implements AsyncLocks {
   /** This engine's random id (96 bits, drawn once) and its grant counter: `<id>.<n>` is unique per attempt without a random draw each. */
   readonly #id = randomBytes(12).toString('base64url');
   #attempts = 0;
+  /** Every hold of this engine not yet released (withLock and guards), for the renewal timer. */
+  readonly #holds = new Set<Hold>();
+  #timer: ReturnType<typeof setInterval> | undefined;
   readonly #stats: RedisLockStats = { acquired: 0, contended: 0, timeouts: 0, lost: 0, renewals: 0, releaseFailures: 0, heldNow: 0 };
 
   constructor(store: RedisStore, lockTtlMs: number) {
@@ -141,18 +158,42 @@ export class RedisLocks implements AsyncLocks {
   #guard(hotkey: string, tp: string, hold: Hold): AsyncLockGuard {
     const k = holdKey(hotkey, tp);
     this.#guards.set(k, hold);
-    this.#stats.heldNow++;
-    const timer = setInterval(() => void this.#renew(hold), Math.max(1, Math.floor(this.#ttl / 3)));
-    timer.unref();
+    this.#track(hold);
     return makeGuard(async () => {
-      clearInterval(timer);
       if (this.#guards.get(k) === hold) this.#guards.delete(k);
-      this.#stats.heldNow--;
       await this.#release(hold);
     });
   }
 
+  /** Counts the hold and has it renewed (the engine's one timer, started with its first hold). */
+  #track(hold: Hold): void {
+    this.#holds.add(hold);
+    this.#stats.heldNow++;
+    if (this.#timer !== undefined) return;
+    this.#timer = setInterval(() => this.#tick(), Math.max(1, Math.floor(this.#ttl / 6)));
+    this.#timer.unref();
+  }
+
+  /** Renews every hold whose last grant or renewal is ttl/3 old; stops once no hold is left. */
+  #tick(): void {
+    if (this.#holds.size === 0) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const now = performance.now();
+    for (const h of this.#holds) {
+      if (now - h.renewedAt < this.#ttl / 3) continue;
+      h.renewedAt = now;
+      void this.#renew(h);
+    }
+  }
+
+  /** Untracks the hold and releases its lock (not sent when a `{ release: true }` write did it). */
   async #release(hold: Hold): Promise<void> {
+    this.#holds.delete(hold);
+    this.#stats.heldNow--;
+    if (hold.releasing !== undefined && (await hold.releasing)) return;
     try {
       await this.#s.run(LOCK_RELEASE, [hold.key], [hold.value], 'locks.release');
     } catch {
@@ -170,14 +211,10 @@ export class RedisLocks implements AsyncLocks {
     const hold = (await this.#acquire(hotkey, tradePairId, timeoutMs, false))!;
     const held = new Map(outer);
     held.set(hk, hold);
-    this.#stats.heldNow++;
-    const timer = setInterval(() => void this.#renew(hold), Math.max(1, Math.floor(this.#ttl / 3)));
-    timer.unref();
+    this.#track(hold);
     try {
       return await this.#als.run(held, fn);
     } finally {
-      clearInterval(timer);
-      this.#stats.heldNow--;
       await this.#release(hold);
     }
   }
@@ -196,16 +233,17 @@ export class RedisLocks implements AsyncLocks {
   async #acquire(hotkey: string, tp: string, timeoutMs: number, once: boolean): Promise<Hold | null> {
     const key = this.lockKey(hotkey, tp);
     const base = this.#s.base(hotkey);
-    const keys = [key, `${base}fence`, `${base}open`];
+    const keys = [key, `${base}fence`, `${base}pos`];
     const rand = `${this.#id}.${(++this.#attempts).toString(36)}`;
     const deadline = performance.now() + timeoutMs;
     let backoff = 1;
     for (let first = true; ; first = false) {
+      const sentAt = performance.now(); // the TTL runs from a later instant: renewing from this one is early, never late
       const r = (await this.#s.run(LOCK_ACQUIRE, keys, [rand, this.#ttl, base, tp], 'locks.withLock')) as [number, number, string?, number?];
       if (r[0] > 0) {
         this.#stats.acquired++;
         const open: Hold['open'] = r[2] === undefined ? null : [r[2], r[3]!];
-        return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false, open };
+        return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false, open, renewedAt: sentAt };
       }
       if (first) this.#stats.contended++;
       if (once) return null;
@@ -222,7 +260,7 @@ export class RedisLocks implements AsyncLocks {
   }
 
   async #renew(hold: Hold): Promise<void> {
-    if (hold.lost) return;
+    if (hold.lost || (hold.releasing !== undefined && hold.released !== false)) return; // released, or being released, by a write
     try {
       const ok = await this.#s.run(LOCK_RENEW, [hold.key], [hold.value, this.#ttl], 'locks.renew');
       this.#stats.renewals++;

@@ -9,7 +9,8 @@
  * dropped or refused (ERR_INVALID_VALUE) before anything is sent.
  *
  * Every call is one round trip: save / appendOrder (POS_WRITE: fence, sync gate, one-open rule,
- * head, orders, indexes, atomic), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
+ * head, orders, indexes, atomic; with `{ release: true }` also the lock's release, so the order
+ * step's last write and its release are one command), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
  * getOpenHead without lastOrder inside withLock of that (hotkey, tp) before this hold's first
  * write: the lock script read it when it granted the lock, locks.ts),
  * listForHotkey (POS_LIST). delete reads the uuid's trade pair (1), takes its lock (1 or more),
@@ -54,11 +55,14 @@ function readPosition(head: string, orders: string[]): Position {
   return p;
 }
 
-function checkEpoch(opts: unknown): string {
-  const ifEpoch = opts === undefined ? undefined : optObject(opts, 'options').ifEpoch;
-  if (ifEpoch === undefined) return '';
-  if (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch)) throw new TypeError('options.ifEpoch must be an integer');
-  return String(ifEpoch);
+/** A write's options: ifEpoch ('' for none) and release (the hold's last write frees the lock). */
+function checkWriteOptions(opts: unknown): { epoch: string; release: boolean } {
+  if (opts === undefined) return { epoch: '', release: false };
+  const o = optObject(opts, 'options');
+  const { ifEpoch, release } = o;
+  if (ifEpoch !== undefined && (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch))) throw new TypeError('options.ifEpoch must be an integer');
+  if (release !== undefined && typeof release !== 'boolean') throw new TypeError('options.release must be a boolean');
+  return { epoch: ifEpoch === undefined ? '' : String(ifEpoch), release: release === true };
 }
 
 export class RedisPositions implements AsyncPositions {
@@ -90,7 +94,7 @@ export class RedisPositions implements AsyncPositions {
     checkKey(tradePairId, 'tradePairId');
     this.reads++;
     const b = this.#s.base(hotkey);
-    const r = (await this.#s.run(POS_GET_OPEN, [`${b}open`], [b, tradePairId, 'full'], 'positions.getOpen')) as [string, string[]] | null;
+    const r = (await this.#s.run(POS_GET_OPEN, [`${b}pos`], [b, tradePairId, 'full'], 'positions.getOpen')) as [string, string[]] | null;
     return r === null ? undefined : readPosition(r[0], r[1]);
   }
 
@@ -109,7 +113,7 @@ export class RedisPositions implements AsyncPositions {
     } else {
       const b = this.#s.base(hotkey);
       const mode = last === true ? 'last' : 'head';
-      r = (await this.#s.run(POS_GET_OPEN, [`${b}open`], [b, tradePairId, mode], 'positions.getOpenHead')) as [string, number, string?] | null;
+      r = (await this.#s.run(POS_GET_OPEN, [`${b}pos`], [b, tradePairId, mode], 'positions.getOpenHead')) as [string, number, string?] | null;
     }
     if (r === null) return undefined;
     return {
@@ -125,21 +129,21 @@ export class RedisPositions implements AsyncPositions {
     if (open !== undefined && typeof open !== 'boolean') throw new TypeError('options.open must be a boolean');
     this.reads++;
     const b = this.#s.base(hotkey);
-    const rows = (await this.#s.run(POS_LIST, [`${b}idx`], [b], 'positions.listForHotkey')) as Array<[string, string[]]>;
+    const rows = (await this.#s.run(POS_LIST, [`${b}pos`], [b], 'positions.listForHotkey')) as Array<[string, string[]]>;
     const all = rows.map(([h, o]) => readPosition(h, o));
     return open === undefined ? all : all.filter((p) => (p.is_closed_position === false) === open);
   }
 
-  async save(position: Position, opts?: { ifEpoch?: number }): Promise<void> {
+  async save(position: Position, opts?: { ifEpoch?: number; release?: boolean }): Promise<void> {
     const v = validatePosition(position);
-    const epoch = checkEpoch(opts);
+    const o = checkWriteOptions(opts);
     const head = headJson(position as Record<string, unknown>);
-    const orders = v.orders.map((o, i) => json(o, `position.orders[${i}]`));
-    await this.#write('save', v, epoch, head, orders, 'positions.save');
+    const orders = v.orders.map((x, i) => json(x, `position.orders[${i}]`));
+    await this.#write('save', v, o, head, orders, 'positions.save');
     this.saves++;
   }
 
-  async appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number }): Promise<void> {
+  async appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number; release?: boolean }): Promise<void> {
     if (typeof head === 'object' && head !== null && !Array.isArray(head)) {
       const o = (head as { orders?: unknown }).orders;
       if (o !== undefined && o !== null) {
@@ -150,9 +154,9 @@ export class RedisPositions implements AsyncPositions {
     if (typeof order !== 'object' || order === null || Array.isArray(order)) {
       throw new SabStateError(ErrorCode.INVALID_VALUE, `order must be an object, got ${describe(order)}`);
     }
-    const epoch = checkEpoch(opts);
+    const o = checkWriteOptions(opts);
     const hj = headJson(head as Record<string, unknown>);
-    await this.#write('append', v, epoch, hj, [json(order, 'order')], 'positions.appendOrder');
+    await this.#write('append', v, o, hj, [json(order, 'order')], 'positions.appendOrder');
     this.appends++;
   }
 
@@ -162,12 +166,12 @@ export class RedisPositions implements AsyncPositions {
     const b = this.#s.base(hotkey);
     const u = enc(positionUuid);
     for (;;) {
-      const tp = (await this.#s.cmd('positions.delete', 'HGET', `${b}idx`, positionUuid)) as string | null;
+      const tp = (await this.#s.cmd('positions.delete', 'HGET', `${b}pos`, `u:${positionUuid}`)) as string | null;
       if (tp === null) return false;
       const r = await this.#locks.withLock(hotkey, tp, async () => {
         const hold = this.#locks.holdOf(hotkey, tp)!;
         hold.open = undefined;
-        const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`];
+        const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}pos`];
         return (await this.#s.run(POS_DELETE, keys, [hold.value, positionUuid, tp], 'positions.delete')) as number;
       });
       if (r >= 0) return r === 1;
@@ -180,14 +184,15 @@ export class RedisPositions implements AsyncPositions {
     const out = new Set<string>();
     let cursor = '0';
     do {
-      const [next, keys] = (await this.#s.cmd('positions.hotkeys', 'SCAN', cursor, 'MATCH', `${p}{*}:idx`, 'COUNT', 1000)) as [string, string[]];
+      const [next, keys] = (await this.#s.cmd('positions.hotkeys', 'SCAN', cursor, 'MATCH', `${p}{*}:pos`, 'COUNT', 1000)) as [string, string[]];
       cursor = next;
-      for (const k of keys) out.add(dec(k.slice(this.#s.prefix.length + 1, k.length - '}:idx'.length)));
+      for (const k of keys) out.add(dec(k.slice(this.#s.prefix.length + 1, k.length - '}:pos'.length)));
     } while (cursor !== '0');
     return [...out];
   }
 
-  async #write(mode: 'save' | 'append', v: { hotkey: string; uuid: string; tp: string; open: boolean }, epoch: string, head: string, orders: string[], what: string): Promise<void> {
+  async #write(mode: 'save' | 'append', v: { hotkey: string; uuid: string; tp: string; open: boolean }, o: { epoch: string; release: boolean }, head: string, orders: string[], what: string): Promise<void> {
+    const { epoch, release } = o;
     const hold = this.#locks.holdOf(v.hotkey, v.tp);
     if (hold === undefined) {
       throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `${what}: this task does not hold the lock of (${v.hotkey}, ${v.tp})`);
@@ -196,8 +201,11 @@ export class RedisPositions implements AsyncPositions {
     const u = enc(v.uuid);
     // The gate key (slot {sync}) only when the write is checked against it; else the lock key
     // again (unread by the script), so that a write without ifEpoch touches one slot (Cluster).
-    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}open`, `${b}idx`, epoch === '' ? hold.key : this.#s.gateKey()];
+    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}pos`, epoch === '' ? hold.key : this.#s.gateKey()];
     hold.open = undefined; // whatever the outcome (a lost reply included): read it from Redis from now on
-    await this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, ...orders], what);
+    const sent = this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, release ? '1' : '0', ...orders], what);
+    // The release of withLock (or guard.release()) waits for this reply: sent only if the script refused.
+    if (release) hold.releasing = sent.then(() => (hold.released = true), () => (hold.released = false));
+    await sent;
   }
 }

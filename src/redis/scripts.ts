@@ -48,7 +48,7 @@ export interface ScriptDef {
 }
 
 /**
- * KEYS lock, fence, open; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount}
+ * KEYS lock, fence, pos; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount}
  * (the open position of (hotkey, tp) as getOpenHead() returns it, read in the same step: the
  * order step's getOpenHead costs no round trip, locks.ts), or {fence, 0} when there is none;
  * held by another: {0, pttl}. The fence is taken first (INCR), then the key by SET NX with the
@@ -61,7 +61,7 @@ export const LOCK_ACQUIRE: ScriptDef = {
   lua: `${LUA_ENC}
 local f = redis.call('INCR', KEYS[2])
 if not redis.call('SET', KEYS[1], f .. ':' .. ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
-local uuid = redis.call('HGET', KEYS[3], ARGV[4])
+local uuid = redis.call('HGET', KEYS[3], 'o:' .. ARGV[4])
 if not uuid then return {f, 0} end
 local e = enc(uuid)
 local head = redis.call('GET', ARGV[3] .. 'head:' .. e)
@@ -84,55 +84,61 @@ export const LOCK_RELEASE: ScriptDef = {
 };
 
 /**
- * save and appendOrder. KEYS lock, head, orders, open, idx, gate; ARGV lockValue, ifEpoch ('' for
- * none), uuid, tp, open ('1' / '0'), headJson, mode ('save' / 'append'), order JSON... (save: all
- * the orders; append: the one new order). Checks: fence, gate, trade pair (append), one open
- * position per (hotkey, tp); then the writes: head, orders (save: replaced; append: one RPUSH),
- * open index, uuid -> tp index.
+ * save and appendOrder. KEYS lock, head, orders, pos, gate; ARGV lockValue, ifEpoch ('' for
+ * none), uuid, tp, open ('1' / '0'), headJson, mode ('save' / 'append'), release ('1' / '0'),
+ * order JSON... (save: all the orders; append: the one new order). Checks: fence, gate, trade
+ * pair (append), one open position per (hotkey, tp); then the writes: head, orders (save:
+ * replaced; append: one RPUSH), the hotkey's index hash (`o:<tp>` -> open uuid, `u:<uuid>` -> tp:
+ * one HMGET reads both, one HSET writes both), and with release '1' the lock's
+ * deletion (the write's `{ release: true }`: the hold's last write frees the lock in the same
+ * step, so the order step sends no separate release). A refused write deletes nothing either.
  */
 export const POS_WRITE: ScriptDef = {
   name: 'sabstatePosWrite',
-  keys: 6,
+  keys: 5,
   lua: `${LUA_PRELUDE}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return refuse('ERR_LOCK_NOT_HELD', kNotHeld) end
-local s = stale(KEYS[6], ARGV[2])
+local s = stale(KEYS[5], ARGV[2])
 if s then return redis.error_reply(s) end
 local uuid, tp, isOpen, mode = ARGV[3], ARGV[4], ARGV[5] == '1', ARGV[7]
-local oldTp = redis.call('HGET', KEYS[5], uuid)
+local ix = redis.call('HMGET', KEYS[4], 'u:' .. uuid, 'o:' .. tp)
+local oldTp, cur = ix[1], ix[2]
 if mode == 'append' and oldTp and oldTp ~= tp then
   return refuse('ERR_INVALID_VALUE', uuid .. ' is stored under trade pair ' .. oldTp .. ', not ' .. tp .. ' (save moves positions)')
 end
-local cur = redis.call('HGET', KEYS[4], tp)
 if isOpen and cur and cur ~= uuid then
   return refuse('ERR_INVALID_VALUE', 'this (hotkey, ' .. tp .. ') already has the open position ' .. cur .. '; close it before opening ' .. uuid)
 end
 redis.call('SET', KEYS[2], ARGV[6])
 if mode == 'save' then
   redis.call('DEL', KEYS[3])
-  for i = 8, #ARGV, 4000 do redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
-  if oldTp and oldTp ~= tp and redis.call('HGET', KEYS[4], oldTp) == uuid then redis.call('HDEL', KEYS[4], oldTp) end
+  for i = 9, #ARGV, 4000 do redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
+  if oldTp and oldTp ~= tp and redis.call('HGET', KEYS[4], 'o:' .. oldTp) == uuid then redis.call('HDEL', KEYS[4], 'o:' .. oldTp) end
 else
-  redis.call('RPUSH', KEYS[3], ARGV[8])
+  redis.call('RPUSH', KEYS[3], ARGV[9])
 end
+local set = {}
 if isOpen then
-  if cur ~= uuid then redis.call('HSET', KEYS[4], tp, uuid) end
-elseif cur == uuid then redis.call('HDEL', KEYS[4], tp) end
-if oldTp ~= tp then redis.call('HSET', KEYS[5], uuid, tp) end
+  if cur ~= uuid then set[#set + 1] = 'o:' .. tp set[#set + 1] = uuid end
+elseif cur == uuid then redis.call('HDEL', KEYS[4], 'o:' .. tp) end
+if oldTp ~= tp then set[#set + 1] = 'u:' .. uuid set[#set + 1] = tp end
+if #set > 0 then redis.call('HSET', KEYS[4], unpack(set)) end
+if ARGV[8] == '1' then redis.call('DEL', KEYS[1]) end
 return 1`,
 };
 
-/** KEYS lock, head, orders, open, idx; ARGV lockValue, uuid, tp -> 1 deleted, 0 absent, -1 moved to another tp. */
+/** KEYS lock, head, orders, pos; ARGV lockValue, uuid, tp -> 1 deleted, 0 absent, -1 moved to another tp. */
 export const POS_DELETE: ScriptDef = {
   name: 'sabstatePosDelete',
-  keys: 5,
+  keys: 4,
   lua: `${LUA_PRELUDE}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return refuse('ERR_LOCK_NOT_HELD', kNotHeld) end
-local t = redis.call('HGET', KEYS[5], ARGV[2])
+local ix = redis.call('HMGET', KEYS[4], 'u:' .. ARGV[2], 'o:' .. ARGV[3])
+local t = ix[1]
 if not t then return 0 end
 if t ~= ARGV[3] then return -1 end
 redis.call('DEL', KEYS[2], KEYS[3])
-redis.call('HDEL', KEYS[5], ARGV[2])
-if redis.call('HGET', KEYS[4], t) == ARGV[2] then redis.call('HDEL', KEYS[4], t) end
+if ix[2] == ARGV[2] then redis.call('HDEL', KEYS[4], 'u:' .. ARGV[2], 'o:' .. t) else redis.call('HDEL', KEYS[4], 'u:' .. ARGV[2]) end
 return 1`,
 };
 
@@ -144,14 +150,14 @@ export const POS_GET: ScriptDef = {
 };
 
 /**
- * KEYS open; ARGV base, tp, mode ('full' / 'head' / 'last') -> false, {head, orders} (full) or
+ * KEYS pos; ARGV base, tp, mode ('full' / 'head' / 'last') -> false, {head, orders} (full) or
  * {head, orderCount[, lastOrder]}.
  */
 export const POS_GET_OPEN: ScriptDef = {
   name: 'sabstatePosGetOpen',
   keys: 1,
   lua: `${LUA_ENC}
-local uuid = redis.call('HGET', KEYS[1], ARGV[2])
+local uuid = redis.call('HGET', KEYS[1], 'o:' .. ARGV[2])
 if not uuid then return false end
 local e = enc(uuid)
 local head = redis.call('GET', ARGV[1] .. 'head:' .. e)
@@ -163,7 +169,7 @@ if ARGV[3] == 'last' and n > 0 then return {head, n, redis.call('LINDEX', ok, -1
 return {head, n}`,
 };
 
-/** KEYS idx; ARGV base -> {{head, orders}, ...} of every position of the hotkey. */
+/** KEYS pos; ARGV base -> {{head, orders}, ...} of every position of the hotkey (its `u:<uuid>` fields). */
 export const POS_LIST: ScriptDef = {
   name: 'sabstatePosList',
   keys: 1,
@@ -171,9 +177,11 @@ export const POS_LIST: ScriptDef = {
 local all = redis.call('HGETALL', KEYS[1])
 local out = {}
 for i = 1, #all, 2 do
-  local e = enc(all[i])
-  local h = redis.call('GET', ARGV[1] .. 'head:' .. e)
-  if h then out[#out + 1] = {h, redis.call('LRANGE', ARGV[1] .. 'orders:' .. e, 0, -1)} end
+  if string.sub(all[i], 1, 2) == 'u:' then
+    local e = enc(string.sub(all[i], 3))
+    local h = redis.call('GET', ARGV[1] .. 'head:' .. e)
+    if h then out[#out + 1] = {h, redis.call('LRANGE', ARGV[1] .. 'orders:' .. e, 0, -1)} end
+  end
 end
 return out`,
 };
@@ -214,11 +222,14 @@ return 1`,
  * KEYS stream; ARGV capacity, kind, value, group -> 1 pushed, 0 full: `capacity` messages queued
  * and not yet delivered (delivered, unacknowledged ones are in the stream too, one per consumer
  * at most, and do not count: the queue is full only when its undelivered messages fill it).
+ * XLEN bounds the undelivered count from above, so XPENDING is asked only when XLEN reaches the
+ * capacity (the common push: XLEN and XADD).
  */
 export const QUEUE_PUSH: ScriptDef = {
   name: 'sabstateQueuePush',
   keys: 1,
-  lua: `if redis.call('XLEN', KEYS[1]) - redis.call('XPENDING', KEYS[1], ARGV[4])[1] >= tonumber(ARGV[1]) then return 0 end
+  lua: `local n = redis.call('XLEN', KEYS[1])
+if n >= tonumber(ARGV[1]) and n - redis.call('XPENDING', KEYS[1], ARGV[4])[1] >= tonumber(ARGV[1]) then return 0 end
 redis.call('XADD', KEYS[1], '*', 'k', ARGV[2], 'v', ARGV[3])
 return 1`,
 };

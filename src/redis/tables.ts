@@ -98,7 +98,8 @@ export class RedisEliminations implements AsyncEliminations {
     for (const [hk, v] of byKey) flat.push(hk, v);
     for (let i = 0; i < flat.length; i += 2000) p.hset(next, ...flat.slice(i, i + 2000));
     if (flat.length > 0) p.pexpire(next, NEXT_TTL_MS);
-    (p as unknown as Record<string, (...a: unknown[]) => unknown>)[ELIM_SWAP.name]!(key, next, String(byKey.size));
+    // EVAL, not EVALSHA: a sync-time call, and no NOSCRIPT fallback to make inside a pipeline.
+    void p.call('EVAL', ELIM_SWAP.lua, ELIM_SWAP.keys, key, next, String(byKey.size));
     this.#s.roundTrips++;
     let res: Array<[Error | null, unknown]> | null;
     try {
