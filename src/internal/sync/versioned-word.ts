@@ -14,6 +14,9 @@
  *
  *    Reader:  w1 = Atomics.load(word); copy out what w1's block holds (and what it refers to);
  *             w2 = Atomics.load(word); accept iff w1 === w2, else retry.
+ *    (table.ts loads the word as its two Int32 halves, version first, and validates by the
+ *    version half: the same argument, since every change of the word changes its version;
+ *    its header says why the order of the two loads matters.)
  *    Why it is enough: a block is freed only by the thread whose CAS unpublished it, after
  *    that CAS. If the reader copied from a block that was freed (and maybe reused) meanwhile,
  *    that CAS came after the reader's load of w1 (the reader saw the block published) and
