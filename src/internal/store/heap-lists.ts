@@ -50,6 +50,7 @@
  * | deferred push | CAS                              | a deferred block (its caller's, heap.ts) | heap.ts |
  */
 import { crashPoint, declareCrashPoints } from '../crash.ts';
+import { nextWord } from '../sync/versioned-word.ts';
 import {
   classSize, floorClass, kBlockHeaderBytes, kBlockNext, kBlockPrefix, kBlockSize, kBlockStamp, kClassCount, kMinBlock, kSizeLowBits,
 } from './heap-classes.ts';
@@ -302,8 +303,7 @@ export class HeapLists {
       // May be garbage if another thread popped and reused the block: then the tag moved and
       // the CAS below fails.
       const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext) >>> 0;
-      const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
-      if (Atomics.compareExchange(this.b64, i, head, tagged | BigInt(next)) === head) return ref;
+      if (Atomics.compareExchange(this.b64, i, head, nextWord(head, next)) === head) return ref;
     }
   }
 
@@ -314,8 +314,7 @@ export class HeapLists {
       const head = Atomics.load(this.b64, i);
       const ref = Number(head & kMask32);
       if (ref === 0) return 0;
-      const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
-      if (Atomics.compareExchange(this.b64, i, head, tagged) === head) return ref;
+      if (Atomics.compareExchange(this.b64, i, head, nextWord(head, 0)) === head) return ref;
     }
   }
 
@@ -325,8 +324,7 @@ export class HeapLists {
       const head = Atomics.load(this.b64, i);
       const next = Number(head & kMask32);
       Atomics.store(this.i32, (ref >> 2) + kBlockNext, next);
-      const tagged = (((head >> 32n) + 1n) & kMask32) << 32n;
-      if (Atomics.compareExchange(this.b64, i, head, tagged | BigInt(ref)) === head) {
+      if (Atomics.compareExchange(this.b64, i, head, nextWord(head, ref)) === head) {
         if (next === 0) Atomics.or(this.i32, kNonEmpty + (c >> 5), 1 << (c & 31));
         return;
       }
