@@ -10,10 +10,9 @@
  * the memo holds at most 2 x kGenEntries keys and 2 x kGenUnits units of key text (bounded in
  * bytes: at most 4 MiB of key text and 32,768 Map entries per table and thread), and a working
  * set up to kGenEntries keys (the validator's 256 hotkeys x 51 trade pairs: 13,056) is answered
- * from it after its
- * first pass. The one generation it replaces started over past 4,096 keys: a working set larger
- * than that (the benchmark's 256 x 28 open keys) missed most of the time, and a miss cost more
- * than no memo (1.1 µs against 0.8 µs per hash).
+ * from it after its first pass. The one generation it replaces started over past 4,096 keys: a
+ * working set larger than that (the benchmark's 256 x 28 open keys) missed most of the time, and
+ * a miss cost more than no memo (1.1 µs against 0.8 µs per hash).
  * Thread-private; no shared memory.
  */
 import { type HashKey, hashPair, hashString } from '../hash/hash.ts';
