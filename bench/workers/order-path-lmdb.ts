@@ -4,7 +4,8 @@
  * write transaction per order (LMDB's single writer is the lock). Role 'consumer': reads the
  * notices in sequence order and removes them in its own write transactions (lmdbPopNotices), naps
  * 1 ms when there are none (as the sabstate consumer), and stops once told the orders are done
- * and none is left.
+ * and none is left. Each closes its environment before it reports (the main thread terminates it
+ * after the last report).
  */
 import { workerData, parentPort } from 'node:worker_threads';
 import { prng } from '../../examples/validator/shared.ts';
@@ -15,6 +16,11 @@ import { lmdbOrder, lmdbPopNotices, openLmdb } from '../peers/lmdb-store.ts';
 const d = workerData as CaseData & { path: string };
 const s = openLmdb(d.path);
 
-if (d.role === 'consumer') parentPort!.postMessage(await consumerLoop(d, () => lmdbPopNotices(s)));
-else parentPort!.postMessage(await orderLoop(d, (p, rnd) => lmdbOrder(s, p, rnd, d.setup.maxOrders), prng(d.seed)));
+const result = d.role === 'consumer'
+  ? await consumerLoop(d, () => lmdbPopNotices(s))
+  : await orderLoop(d, (p, rnd) => lmdbOrder(s, p, rnd, d.setup.maxOrders), prng(d.seed));
+// Closed before reporting: the main thread terminates every worker once it has every report, and
+// a terminate that lands inside lmdb's close() aborted the process (napi_throw FATAL ERROR in a
+// run of 2026-11-30); after the close there is nothing of lmdb left in this thread to interrupt.
 await s.env.close();
+parentPort!.postMessage(result);
