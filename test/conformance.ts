@@ -245,6 +245,44 @@ export function conformance(name: string, make: () => Promise<Backend>, known: R
     assert.is(await b.locks.isHeld(HK, TP), false);
   });
 
+  s('locks: an fn that takes the lock context passes it on ({ lock }): the order step from two handles, no lost update; withLocks; a bad context is a TypeError, nothing written', async () => {
+    const { a, b } = be;
+    await a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u1'), { lock }));
+    const per = 15;
+    const task = async (e: AsyncEngine, tag: string): Promise<void> => {
+      for (let i = 0; i < per; i++) {
+        const out = await e.locks.withLock(HK, TP, async (lock) => {
+          const h = (await e.positions.getOpenHead(HK, TP, { lock }))!;
+          await new Promise((r) => setImmediate(r));
+          const w = e.positions.appendOrder({ ...h.position, n: h.orderCount }, { order_uuid: `${tag}-${i}` }, { release: true, lock });
+          w.catch(() => undefined);
+          return { w };
+        }, { timeoutMs: 60_000 });
+        await out.w;
+      }
+    };
+    await Promise.all([task(a, 'a1'), task(a, 'a2'), task(b, 'b1'), task(b, 'b2')]);
+    const p = (await b.positions.getOpen(HK, TP))!;
+    assert.is(p.orders.length, 1 + 4 * per);
+    assert.is(p.n, 4 * per); // each append saw the count the one before it left: none lost
+    assert.is(await a.locks.isHeld(HK, TP), false);
+    const HK2 = 'hk-second';
+    const p2 = { ...pos('u2'), miner_hotkey: HK2, trade_pair: 'ETHUSD' } as Position;
+    await a.locks.withLocks([[HK2, 'ETHUSD'], [HK, TP]], async (lock) => {
+      await a.positions.save(pos('u1', { open_ms: 5 }), { lock });
+      await a.positions.save(p2, { lock });
+    });
+    assert.equal(await b.positions.get(HK2, 'u2'), p2);
+    assert.is((await b.positions.get(HK, 'u1'))!.open_ms, 5);
+    for (const bad of [{}, { asyncLockContext: 'yes' }, 5]) {
+      let err: unknown;
+      await a.locks.withLock(HK, TP, () => a.positions.save(pos('u1', { open_ms: 9 }), { lock: bad as never })).catch((e: unknown) => (err = e));
+      assert.instance(err, TypeError, `lock ${JSON.stringify(bad)}`);
+    }
+    assert.is((await b.positions.get(HK, 'u1'))!.open_ms, 5);
+    assert.is(await b.locks.isHeld(HK, TP), false);
+  });
+
   s('locks: withLocks in either order from two handles: no deadlock, no lost update, writes carry every lock', async () => {
     const { a, b } = be;
     const HK2 = 'hk-second';

@@ -235,7 +235,8 @@ return 1`,
 };
 
 /**
- * pop and popMany. KEYS stream; ARGV group, consumer, claimIdleMs, claim ('1' / '0'), count,
+ * pop and popMany when a claim is due (general.ts #take; other polls send XACK, XDEL and
+ * XREADGROUP without a script). KEYS stream; ARGV group, consumer, claimIdleMs, claim ('1' / '0'), count,
  * ackIds... Acknowledges (and deletes) the consumer's previous delivery (every id of its last
  * pop or popMany), then (with claim '1') returns up to `count` of the oldest messages other
  * consumers left pending for longer than claimIdleMs (a consumer that died mid-batch: claimed,

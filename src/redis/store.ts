@@ -122,6 +122,32 @@ export class RedisStore {
     }
   }
 
+  /**
+   * Sends several commands in one round trip and resolves to their replies (the first error,
+   * mapped, rejects): as one explicit pipeline (one socket write) when nothing waits in the
+   * autopipeline, else into it (so the wire order is the call order).
+   */
+  async batch(cmds: ReadonlyArray<readonly [string, ...(string | number)[]]>, what: string): Promise<unknown[]> {
+    this.roundTrips++;
+    try {
+      if (cmds.length === 1) return [await this.#direct(...cmds[0]!)];
+      if (this.client.options.enableAutoPipelining && this.client.autoPipelineQueueSize > 0) {
+        return await Promise.all(cmds.map((c) => this.client.call(...(c as [string, ...(string | number)[]]))));
+      }
+      const p = this.client.pipeline();
+      for (const c of cmds) void p.call(...(c as [string, ...(string | number)[]]));
+      const res = await p.exec();
+      const out: unknown[] = [];
+      for (const [err, v] of res ?? []) {
+        if (err) throw err;
+        out.push(v);
+      }
+      return out;
+    } catch (e) {
+      throw this.fail(e, what);
+    }
+  }
+
   /** Runs one command (one round trip); errors mapped. */
   async cmd(what: string, name: string, ...args: (string | number)[]): Promise<unknown> {
     this.roundTrips++;
