@@ -9,7 +9,9 @@
  * | --------------------------------- | ------ | --------------------------------------------- |
  * | P{hk}:lock:<tp>                   | string | `<fence>:<random>` of the holder, PX ttl      |
  * | P{hk}:fence                       | string | INCR per lock grant (the fencing tokens)      |
- * | P{hk}:head:<uuid>                 | string | the position's JSON, `orders` null in place   |
+ * | P{hk}:head:<uuid>                 | hash   | h: the position's JSON, `orders` null in      |
+ * |                                   |        | place; n: its order count (read with the head |
+ * |                                   |        | by the lock grant: no LLEN)                   |
  * | P{hk}:orders:<uuid>               | list   | one JSON order per element, in order          |
  * | P{hk}:pos                         | hash   | `o:<tp>` -> uuid of its open position, and    |
  * |                                   |        | `u:<uuid>` -> trade pair, every position of hk |
