@@ -25,7 +25,7 @@ export type { ImportReport, ImportError, ImportOptions } from './ptn/import.ts';
 export type { ExportReport, ExportOptions } from './ptn/export.ts';
 export type { SnapshotReport } from './engine-snapshot.ts';
 export type {
-  AsyncEngine, AsyncLocks, AsyncPositions, AsyncEliminations, AsyncDeparted, AsyncOpenPositionHead, AsyncLockOptions, AsyncLockGuard, AsyncWriteOptions,
+  AsyncEngine, AsyncLocks, AsyncPositions, AsyncEliminations, AsyncDeparted, AsyncOpenPositionHead, AsyncLockOptions, AsyncLockGuard, AsyncWriteOptions, AsyncLockContext,
 } from './async/types.ts';
 export type { AsyncGeneral, AsyncQueue, AsyncCounter, AsyncMap, AsyncSyncGate } from './async/general-types.ts';
 export type { RedisEngineOptions } from './redis/engine.ts';

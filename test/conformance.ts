@@ -8,7 +8,7 @@
  */
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { AsyncEngine } from '../src/index.ts';
+import type { AsyncEngine, AsyncLockContext } from '../src/index.ts';
 import type { Position } from '../src/domains/positions/positions.ts';
 import { SabStateError } from '../src/errors.ts';
 
@@ -60,6 +60,28 @@ async function twoByTwo(a: AsyncEngine, b: AsyncEngine, n: number, take: (e: Asy
   await Promise.all(consumers);
   assert.is(got.length, 2 * n);
   assert.is(new Set(got).size, 2 * n);
+}
+
+/**
+ * The order step with `{ release: true }`, `per` times from each of four tasks on two handles:
+ * getOpenHead, then an append of one order (not awaited inside fn, as the order step sends it,
+ * so it goes out with fn's end). With `explicit`, fn takes the lock context and passes `{ lock }`.
+ */
+async function releasingSteps(a: AsyncEngine, b: AsyncEngine, per: number, explicit: boolean): Promise<void> {
+  const step = async (e: AsyncEngine, tag: string, i: number, lock?: AsyncLockContext): Promise<{ w: Promise<void> }> => {
+    const h = (await e.positions.getOpenHead(HK, TP, lock === undefined ? undefined : { lock }))!;
+    await new Promise((r) => setImmediate(r));
+    const w = e.positions.appendOrder({ ...h.position, n: h.orderCount }, { order_uuid: `${tag}-${i}` }, { release: true, lock });
+    w.catch(() => undefined);
+    return { w };
+  };
+  const task = async (e: AsyncEngine, tag: string): Promise<void> => {
+    for (let i = 0; i < per; i++) {
+      const fn = explicit ? (lock: AsyncLockContext) => step(e, tag, i, lock) : () => step(e, tag, i);
+      await (await e.locks.withLock(HK, TP, fn, { timeoutMs: 60_000 })).w;
+    }
+  };
+  await Promise.all([task(a, 'a1'), task(a, 'a2'), task(b, 'b1'), task(b, 'b2')]);
 }
 
 async function rejects(p: Promise<unknown>, want: string): Promise<void> {
@@ -219,20 +241,7 @@ export function conformance(name: string, make: () => Promise<Backend>, known: R
     assert.is(await b.locks.isHeld(HK, TP), false);
     assert.equal(await b.positions.get(HK, 'u1'), pos('u1'));
     const per = 15;
-    const task = async (e: AsyncEngine, tag: string): Promise<void> => {
-      for (let i = 0; i < per; i++) {
-        const out = await e.locks.withLock(HK, TP, async () => {
-          const h = (await e.positions.getOpenHead(HK, TP))!;
-          await new Promise((r) => setImmediate(r));
-          // sent as the order step sends it: not awaited inside fn, so it goes out with fn's end
-          const w = e.positions.appendOrder({ ...h.position, n: h.orderCount }, { order_uuid: `${tag}-${i}` }, { release: true });
-          w.catch(() => undefined);
-          return { w };
-        }, { timeoutMs: 60_000 });
-        await out.w;
-      }
-    };
-    await Promise.all([task(a, 'a1'), task(a, 'a2'), task(b, 'b1'), task(b, 'b2')]);
+    await releasingSteps(a, b, per, false);
     const p = (await b.positions.getOpen(HK, TP))!;
     assert.is(p.orders.length, 1 + 4 * per);
     assert.is(new Set(p.orders.map((o) => (o as { order_uuid: string }).order_uuid)).size, 1 + 4 * per);
@@ -242,6 +251,32 @@ export function conformance(name: string, make: () => Promise<Backend>, known: R
     await a.locks.withLock(HK, TP, () => a.positions.save(pos('u1', { open_ms: 9 }), { release: 'yes' } as never)).catch((e: unknown) => (err = e));
     assert.instance(err, TypeError);
     assert.is((await b.positions.get(HK, 'u1'))!.open_ms, 1);
+    assert.is(await b.locks.isHeld(HK, TP), false);
+  });
+
+  s('locks: an fn that takes the lock context passes it on ({ lock }): the order step from two handles, no lost update; withLocks; a bad context is a TypeError, nothing written', async () => {
+    const { a, b } = be;
+    await a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u1'), { lock }));
+    const per = 15;
+    await releasingSteps(a, b, per, true);
+    const p = (await b.positions.getOpen(HK, TP))!;
+    assert.is(p.orders.length, 1 + 4 * per);
+    assert.is(p.n, 4 * per); // each append saw the count the one before it left: none lost
+    assert.is(await a.locks.isHeld(HK, TP), false);
+    const HK2 = 'hk-second';
+    const p2 = { ...pos('u2'), miner_hotkey: HK2, trade_pair: 'ETHUSD' } as Position;
+    await a.locks.withLocks([[HK2, 'ETHUSD'], [HK, TP]], async (lock) => {
+      await a.positions.save(pos('u1', { open_ms: 5 }), { lock });
+      await a.positions.save(p2, { lock });
+    });
+    assert.equal(await b.positions.get(HK2, 'u2'), p2);
+    assert.is((await b.positions.get(HK, 'u1'))!.open_ms, 5);
+    for (const bad of [{}, { asyncLockContext: 'yes' }, 5]) {
+      let err: unknown;
+      await a.locks.withLock(HK, TP, () => a.positions.save(pos('u1', { open_ms: 9 }), { lock: bad as never })).catch((e: unknown) => (err = e));
+      assert.instance(err, TypeError, `lock ${JSON.stringify(bad)}`);
+    }
+    assert.is((await b.positions.get(HK, 'u1'))!.open_ms, 5);
     assert.is(await b.locks.isHeld(HK, TP), false);
   });
 

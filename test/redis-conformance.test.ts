@@ -7,6 +7,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { skipRedisSuite } from './helpers/redis-skip.ts';
 import { randomBytes } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { within } from './helpers/workers.ts';
 import { Redis } from 'ioredis';
 import { SabStateError, createRedisEngine, type AsyncEngine } from '../src/index.ts';
 import { CONFORMANCE_GENERAL, conformance } from './conformance.ts';
@@ -193,6 +195,75 @@ if (reason !== null) {
     // alone (nothing waiting in the autopipeline): sent at once, same answers
     assert.is(await q.push('second'), true);
     assert.equal(await q.popMany(4), ['second']);
+  });
+
+  s('an fn that takes the lock context runs without AsyncLocalStorage: a write without { lock } inside it is refused; { lock } nests (re-entrant, one grant), also for delete', async () => {
+    const prefix = `ctx-${randomBytes(4).toString('hex')}:`;
+    const x = await open(plain.url, prefix);
+    const other = await open(plain.url, prefix);
+    const code = async (q: Promise<unknown>): Promise<string> => q.then(() => 'resolved', (e: unknown) => (e instanceof SabStateError ? e.code : e instanceof TypeError ? 'TypeError' : String(e)));
+    const p = { miner_hotkey: 'hk', position_uuid: 'u', trade_pair: 'BTCUSD', orders: [{ o: 0 }], is_closed_position: false };
+    const closed = { ...p, position_uuid: 'old', is_closed_position: true };
+    let runs = 0;
+    const run0 = AsyncLocalStorage.prototype.run;
+    AsyncLocalStorage.prototype.run = function (this: AsyncLocalStorage<unknown>, ...a: Parameters<typeof run0>) {
+      runs++;
+      return run0.apply(this, a);
+    } as typeof run0;
+    try {
+      const acquired0 = ((await x.stats()).locks as { acquired: number }).acquired;
+      await within(x.locks.withLock('hk', 'BTCUSD', async (lock) => {
+        await x.positions.save(p, { lock });
+        await x.positions.save(closed, { lock });
+        const h = (await x.positions.getOpenHead('hk', 'BTCUSD', { lock }))!;
+        // nested through the context: runs at once (a second grant would wait for this hold)
+        await x.locks.withLock('hk', 'BTCUSD', (inner) => x.positions.appendOrder(h.position, { o: 1 }, { lock: inner }), { lock });
+        assert.is(await x.positions.delete('hk', 'old', { lock }), true);
+        // this fn took the context: the task carries no hold, a write without it is refused
+        assert.is(await code(x.positions.appendOrder(h.position, { o: 2 })), 'ERR_LOCK_NOT_HELD');
+        // another engine's context is not this engine's hold
+        await other.locks.withLock('hk', 'ETHUSD', async (theirs) => {
+          assert.is(await code(x.positions.appendOrder(h.position, { o: 3 }, { lock: theirs })), 'TypeError');
+        });
+      }), 20_000, 'explicit-context withLock');
+      assert.is(runs, 0, 'AsyncLocalStorage.run called');
+      assert.is(((await x.stats()).locks as { acquired: number }).acquired - acquired0, 1);
+      // an fn without a parameter: the hold follows the task (AsyncLocalStorage), as before
+      await x.locks.withLock('hk', 'BTCUSD', async () => {
+        const h = (await x.positions.getOpenHead('hk', 'BTCUSD'))!;
+        await x.positions.appendOrder(h.position, { o: 4 });
+      });
+      assert.is(runs, 1);
+    } finally {
+      AsyncLocalStorage.prototype.run = run0;
+    }
+    assert.equal((await other.positions.get('hk', 'u'))!.orders, [{ o: 0 }, { o: 1 }, { o: 4 }]);
+    assert.is(await other.positions.get('hk', 'old'), undefined);
+    assert.is(await other.locks.isHeld('hk', 'BTCUSD'), false);
+  });
+
+  s('a poll of a queue sends no script unless a claim is due (XACK, XDEL, XREADGROUP); the stream keeps no delivered message', async () => {
+    const prefix = `poll-${randomBytes(4).toString('hex')}:`;
+    const e = await open(plain.url, prefix);
+    const q = e.general.queue('big');
+    await q.popMany(1); // the first poll tries a claim (QUEUE_POP)
+    const r = new Redis(plain.url);
+    try {
+      const evals = async (): Promise<number> => {
+        const m = /cmdstat_evalsha:calls=(\d+)/.exec((await r.info('commandstats')) as string);
+        return Number(m?.[1] ?? 0);
+      };
+      for (let i = 0; i < 10; i++) assert.is(await q.push(`m${i}`), true);
+      const before = await evals();
+      const got: unknown[] = [];
+      for (let i = 0; i < 6; i++) got.push(...(await q.popMany(2)), await q.pop());
+      assert.equal(got.filter((m) => m !== undefined), ['m0', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9']);
+      assert.is(await evals(), before, 'EVALSHA calls during the polls');
+      assert.is(await r.xlen(`${prefix}{queue:big}`), 0, 'every delivered message acknowledged and deleted by the next poll');
+      assert.is(await q.size(), 0);
+    } finally {
+      r.disconnect();
+    }
   });
 
   s('options are checked at the boundary', async () => {

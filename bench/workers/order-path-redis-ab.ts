@@ -7,7 +7,9 @@
  * (the same seeded order stream for both sides): this process's CPU per order (node), the
  * redis-server process's CPU per order (/proc), the commands Redis ran per order (INFO
  * commandstats: script calls and the commands inside them); then the notices
- * drained one per call (the peer's LPOP, sabstate's popMany(1)), CPU per notice.
+ * drained one per call (the peer's LPOP, sabstate's popMany(1)), CPU per notice. At the end, per
+ * side, every command Redis ran per order and its µs inside Redis (INFO commandstats: a script's
+ * µs include its commands'). BENCH_SIDES=sabstate (or peer) runs one side alone (for a profile).
  * Not a throughput benchmark (one task, no consumer thread): bench/order-path.ts is.
  */
 import { readFileSync } from 'node:fs';
@@ -47,10 +49,11 @@ const serverCpuMs = (): number => {
   const f = readFileSync(`/proc/${server.process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12])) * 10; // clock ticks of 10 ms
 };
-const commandStats = async (): Promise<Map<string, [number]>> => {
-  const out = new Map<string, [number]>();
-  for (const m of ((await admin.info('commandstats')) as string).matchAll(/cmdstat_([\w|]+):calls=(\d+)/g)) {
-    if (m[1] !== 'info') out.set(m[1]!, [Number(m[2])]);
+/** Per command: [calls, µs] (INFO commandstats; a script's µs include the commands it ran). */
+const commandStats = async (): Promise<Map<string, [number, number]>> => {
+  const out = new Map<string, [number, number]>();
+  for (const m of ((await admin.info('commandstats')) as string).matchAll(/cmdstat_([\w|]+):calls=(\d+),usec=(\d+)/g)) {
+    if (m[1] !== 'info') out.set(m[1]!, [Number(m[2]), Number(m[3])]);
   }
   return out;
 };
@@ -94,10 +97,14 @@ async function sabstateSide(): Promise<Side> {
 
 interface Row { node: number; server: number; commands: number; scripts: number; popNode: number; popServer: number }
 const rows: Record<'peer' | 'sabstate', Row[]> = { peer: [], sabstate: [] };
+/** BENCH_SIDES: peer,sabstate (default both; one side alone for a profile). */
+const SIDES = new Set((process.env.BENCH_SIDES ?? 'peer,sabstate').split(','));
+/** Per side, per command over every timed window: [calls, µs inside Redis]. */
+const byCommand: Record<'peer' | 'sabstate', Map<string, [number, number]>> = { peer: new Map(), sabstate: new Map() };
 console.log(`bench:redis:ab: ${N} orders per side per round, ${ROUNDS} rounds, redis-server ${server.version}; ${hotkeys.length} miners, ${positions.length} positions`);
 try {
   for (let round = 0; round < ROUNDS; round++) {
-    for (const kind of round % 2 === 0 ? (['peer', 'sabstate'] as const) : (['sabstate', 'peer'] as const)) {
+    for (const kind of (round % 2 === 0 ? (['peer', 'sabstate'] as const) : (['sabstate', 'peer'] as const)).filter((k) => SIDES.has(k))) {
       const side = kind === 'peer' ? await peerSide() : await sabstateSide();
       const rnd = prng(100 + round);
       for (let i = 0; i < 300; i++) await side.step(rnd);
@@ -114,8 +121,10 @@ try {
       const [n2, s2] = [cpuUs(), serverCpuMs()];
       let commands = 0;
       let scripts = 0;
-      for (const [k, [calls]] of c1) {
+      for (const [k, [calls, usec]] of c1) {
         const d = calls - (c0.get(k)?.[0] ?? 0);
+        const acc = byCommand[kind].get(k) ?? [0, 0];
+        byCommand[kind].set(k, [acc[0] + d, acc[1] + usec - (c0.get(k)?.[1] ?? 0)]);
         commands += d; // a script call and each command it runs
         if (k === 'evalsha' || k === 'eval') scripts += d;
       }
@@ -133,6 +142,14 @@ try {
   await server.stop();
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+for (const kind of ['peer', 'sabstate'] as const) {
+  const n = rows[kind].length * N;
+  if (n === 0) continue;
+  const cmds = [...byCommand[kind]].filter(([, [c]]) => c > 0).sort((x, y) => y[1][1] - x[1][1]);
+  console.log(`\n${kind}: per order, commands Redis ran and their µs inside Redis (INFO commandstats; a script's µs include its commands'):`);
+  for (const [k, [c, us]] of cmds) console.log(`  ${k.padEnd(14)} ${(c / n).toFixed(2).padStart(6)} calls ${(us / n).toFixed(2).padStart(7)} µs`);
+}
+if (rows.peer.length === 0 || rows.sabstate.length === 0) process.exit(0);
 console.log('\nmedians over the rounds (sabstate ÷ peer):');
 for (const [k, label] of [['node', 'node CPU µs/order'], ['server', 'redis-server CPU µs/order'], ['commands', 'commands run by Redis per order'], ['popNode', 'consumer node CPU µs/notice'], ['popServer', 'consumer redis-server CPU µs/notice']] as const) {
   const p = median(rows.peer.map((r) => r[k]));

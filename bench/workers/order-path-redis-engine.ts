@@ -123,7 +123,7 @@ async function sabstateOnRedis(url: string, setup: Setup): Promise<Impl> {
   for (const hk of setup.eliminated) await e.eliminations.add({ hotkey: hk, reason: 'MAX_DRAWDOWN' });
   for (const hk of setup.departed) await e.departed.mark(hk, 1);
   for (const hk of setup.hotkeys) await e.general.map('accountSizes').set(hk, 100_000);
-  for (const p of setup.positions) await e.locks.withLock(p.miner_hotkey, tradePairIdOf(p), () => e.positions.save(p));
+  for (const p of setup.positions) await e.locks.withLock(p.miner_hotkey, tradePairIdOf(p), (lock) => e.positions.save(p, { lock }));
   const tally: Tally = { ordersIn: 0, saved: 0, rejectedEliminated: 0, rejectedDeparted: 0, staleRetries: 0, queueFullWaits: 0 };
   return {
     order: (p, rnd) => orderStep(e, p, MAX_ORDERS, rnd, tally),

@@ -31,7 +31,7 @@ export async function seedSabstateRedis(e: AsyncEngine, setup: Setup): Promise<v
   for (const [hk, v] of Object.entries(setup.departed)) await e.departed.mark(hk, v.detected_ms);
   await Promise.all(Object.entries(setup.accountSizes).map(([hk, v]) => e.general.map('accountSizes').set(hk, v)));
   await Promise.all(setup.positions.map((p) => {
-    return e.locks.withLock(p.miner_hotkey, tradePairIdOf(p), () => e.positions.save(p));
+    return e.locks.withLock(p.miner_hotkey, tradePairIdOf(p), (lock) => e.positions.save(p, { lock }));
   }));
 }
 

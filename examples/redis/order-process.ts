@@ -60,12 +60,12 @@ export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd:
       e.general.map('accountSizes').get(p.hotkey) as Promise<number | undefined>,
     ]);
     before.catch(() => undefined); // awaited inside fn; unobserved only if the lock itself failed (that error is thrown)
-    const out = await e.locks.withLock(p.hotkey, p.tp[0], async () => {
+    const out = await e.locks.withLock(p.hotkey, p.tp[0], async (lock) => {
       const [, eliminated, departed, g, accountSize] = await before;
       if (eliminated) return 'eliminated' as const;
       if (departed) return 'departed' as const;
       if (g.inProgress) return 'sync' as const;
-      const h = await e.positions.getOpenHead(p.hotkey, p.tp[0]);
+      const h = await e.positions.getOpenHead(p.hotkey, p.tp[0], { lock });
       const count = h?.orderCount ?? 0;
       const order = makeOrder(p, h !== undefined, count, accountSize, maxOrders, rnd);
       const next = nextHead(h?.position, p.hotkey, p.tp, order, uuid(rnd));
@@ -75,10 +75,10 @@ export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd:
       };
       // Not awaited here (wrapped, or fn's promise would wait for it): withLock waits for its reply,
       // and sends a release only if it was refused.
-      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch, release: true });
+      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch, release: true, lock });
       appended.catch(() => undefined); // awaited below, after the release
       return { appended, notice };
-    }, { timeoutMs: 60_000 });
+    }, { timeoutMs: 60_000 }); // fn takes the lock context and passes it on: no AsyncLocalStorage on Redis
     if (out === 'eliminated') return (t.rejectedEliminated++, false);
     if (out === 'departed') return (t.rejectedDeparted++, false);
     if (out === 'sync') {

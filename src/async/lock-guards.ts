@@ -5,7 +5,7 @@
  * write's `release` option as the SharedArrayBuffer adapter passes it on.
  */
 import { ErrorCode, SabStateError, checkFunction, checkKey } from '../errors.ts';
-import type { AsyncLockGuard, AsyncWriteOptions } from './types.ts';
+import type { AsyncLockContext, AsyncLockGuard, AsyncWriteOptions } from './types.ts';
 
 /** Checks withLocks' arguments; throws before any lock is taken. */
 export function checkLockPairs(keys: unknown, fn: unknown): asserts keys is ReadonlyArray<readonly [string, string]> {
@@ -49,11 +49,31 @@ export function checkPopMax(max: unknown): number {
 
 /**
  * A write's options as the SharedArrayBuffer engine takes them: `release` checked (a boolean) and
- * left out, since the stripe is released when withLock's fn returns (types.ts AsyncWriteOptions).
+ * left out, since the stripe is released when withLock's fn returns (types.ts AsyncWriteOptions);
+ * `lock` checked (a lock context) and left out (the stripe is the thread's).
  */
 export function withoutRelease(opts: AsyncWriteOptions | undefined): { ifEpoch?: number } | undefined {
-  if (typeof opts !== 'object' || opts === null || !('release' in opts)) return opts;
-  const { release, ...rest } = opts;
+  if (typeof opts !== 'object' || opts === null || !('release' in opts || 'lock' in opts)) return opts;
+  const { release, lock, ...rest } = opts;
   if (release !== undefined && typeof release !== 'boolean') throw new TypeError('options.release must be a boolean');
+  checkLockContext(lock);
   return rest;
+}
+
+/** The lock context the SharedArrayBuffer adapter passes to withLock's fn: it carries nothing (the stripe is the thread's). */
+export const SAB_LOCK_CONTEXT: AsyncLockContext = Object.freeze({ asyncLockContext: true as const });
+
+/** `options.lock`: undefined or a lock context (what withLock passed to fn). */
+export function checkLockContext(lock: unknown): void {
+  if (lock !== undefined && (typeof lock !== 'object' || lock === null || (lock as { asyncLockContext?: unknown }).asyncLockContext !== true)) {
+    throw new TypeError('options.lock must be the lock context that withLock passed to fn');
+  }
+}
+
+/** Options without `lock` (checked), for the SharedArrayBuffer engine's calls, which know no such option. */
+export function withoutLock<O extends object>(opts: (O & { lock?: unknown }) | undefined): O | undefined {
+  if (typeof opts !== 'object' || opts === null || !('lock' in opts)) return opts;
+  const { lock, ...rest } = opts;
+  checkLockContext(lock);
+  return rest as unknown as O;
 }

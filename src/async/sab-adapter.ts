@@ -17,8 +17,8 @@
  * - queue.pop({ timeoutMs }) is the ring's popAsync (0 by default: do not wait).
  */
 import type { Engine } from '../engine.ts';
-import { checkLockPairs, checkPopMax, makeGuard, withoutRelease } from './lock-guards.ts';
-import type { AsyncEngine, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead } from './types.ts';
+import { SAB_LOCK_CONTEXT, checkLockPairs, checkPopMax, makeGuard, withoutLock, withoutRelease } from './lock-guards.ts';
+import type { AsyncEngine, AsyncLockContext, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead } from './types.ts';
 import type { AsyncQueue, AsyncCounter, AsyncMap } from './general-types.ts';
 
 /** Runs a synchronous engine call; its value or its throw as a Promise. */
@@ -43,10 +43,15 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
   return {
     backend: 'sab',
     locks: {
-      withLock: (hk, tp, fn, opts) => locks.withLockAsync(hk, tp, fn, opts),
+      // fn gets the lock context (types.ts AsyncLockContext; it carries nothing here); `{ lock }` checked and left out
+      withLock: (hk, tp, fn, opts) =>
+        typeof fn === 'function'
+          ? call(() => withoutLock(opts)).then((o) => locks.withLockAsync(hk, tp, () => fn(SAB_LOCK_CONTEXT), o))
+          : locks.withLockAsync(hk, tp, fn, opts),
       isHeld: (hk, tp) => call(() => locks.isHeld(hk, tp)),
-      async withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
+      async withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: (lock: AsyncLockContext) => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
         checkLockPairs(keys, fn);
+        withoutLock(opts);
         // One withLockAsync per distinct stripe, nested in ascending stripe order (deadlock-free
         // like the engine's withLocks; withLockAsync is not re-entrant, hence each stripe once).
         const byStripe = new Map<number, readonly [string, string]>();
@@ -55,7 +60,7 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
         const t = opts?.timeoutMs;
         const deadline = t === undefined ? Infinity : performance.now() + t;
         const take = async (i: number): Promise<T> => {
-          if (i === order.length) return await fn();
+          if (i === order.length) return await fn(SAB_LOCK_CONTEXT);
           const left = deadline === Infinity ? undefined : { timeoutMs: Math.max(0, deadline - performance.now()) };
           return locks.withLockAsync(order[i]![0], order[i]![1], () => take(i + 1), left);
         };
@@ -93,11 +98,11 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
     positions: {
       get: (hk, uuid) => call(() => pos.get(hk, uuid)),
       getOpen: (hk, tp) => call(() => pos.getOpen(hk, tp)),
-      getOpenHead: (hk, tp, opts) => call(() => pos.getOpenHead(hk, tp, opts) as AsyncOpenPositionHead | undefined),
+      getOpenHead: (hk, tp, opts) => call(() => pos.getOpenHead(hk, tp, withoutLock(opts)) as AsyncOpenPositionHead | undefined),
       listForHotkey: (hk, opts) => call(() => pos.listForHotkey(hk, opts)),
       save: (p, opts) => call(() => pos.save(p, withoutRelease(opts))),
       appendOrder: (head, order, opts) => call(() => pos.appendOrder(head, order, withoutRelease(opts))),
-      delete: (hk, uuid) => call(() => pos.delete(hk, uuid)),
+      delete: (hk, uuid, opts) => call(() => (withoutLock(opts), pos.delete(hk, uuid))),
       hotkeys: () => call(() => pos.hotkeys()),
     },
     eliminations: {

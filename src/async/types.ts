@@ -37,10 +37,31 @@ export interface AsyncOpenPositionHead {
   lastOrder: Record<string, unknown> | undefined;
 }
 
+/**
+ * What withLock and withLocks pass to `fn`: the locks it runs under, for the calls made inside
+ * `fn` to carry explicitly (`{ lock }` on positions.save / appendOrder / getOpenHead / delete and
+ * on a nested withLock). On Redis, an `fn` that declares a parameter (takes the context) is run
+ * without AsyncLocalStorage: the context alone carries its holds, so the calls inside it must pass
+ * `{ lock }` (a write without it is refused, ERR_LOCK_NOT_HELD; a nested withLock without it
+ * waits for the outer one). An `fn` that takes no parameter runs as before: its holds follow the
+ * async task (AsyncLocalStorage), `{ lock }` optional. Why: AsyncLocalStorage turns on promise
+ * hooks for every promise of the thread (Node 20), a large part of the order step's CPU. On the
+ * SharedArrayBuffer engine the context carries nothing (the stripe is the thread's).
+ */
+export interface AsyncLockContext {
+  /** Always true: marks a context made by withLock. */
+  readonly asyncLockContext: true;
+}
+
 /** Options of {@link AsyncLocks.withLock}. */
 export interface AsyncLockOptions {
   /** Longest wait for the lock in ms (default: the implementation's; ERR_LOCK_TIMEOUT after). */
   timeoutMs?: number;
+  /**
+   * The context of the enclosing withLock (what it passed to its `fn`), to nest in it: on Redis a
+   * key it holds is re-entered at once, and the inner context carries the outer holds too.
+   */
+  lock?: AsyncLockContext;
 }
 
 /**
@@ -50,8 +71,10 @@ export interface AsyncLockOptions {
 export interface AsyncLocks {
   /**
    * Runs `fn` (sync or async) holding the (hotkey, trade pair) lock and resolves to its value;
-   * the lock is released when `fn`'s promise settles. On Redis the hold belongs to the async task
-   * (re-entrant per task, fenced: a holder whose TTL passed has its writes refused); the
+   * the lock is released when `fn`'s promise settles. `fn` gets the lock context
+   * ({@link AsyncLockContext}). On Redis the hold belongs to the async task, or to that context
+   * when `fn` takes it (re-entrant per task or through `{ lock }`, fenced: a holder whose TTL
+   * passed has its writes refused); the
    * SharedArrayBuffer adapter holds the engine's stripe for the thread (not re-entrant: a nested
    * withLock on the same stripe waits for the outer one).
    * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or `tradePairId`
@@ -65,7 +88,7 @@ export interface AsyncLocks {
    * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed, and whatever `fn`
    *   throws or rejects with, after the lock is released.
    */
-  withLock<T>(hotkey: string, tradePairId: string, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T>;
+  withLock<T>(hotkey: string, tradePairId: string, fn: (lock: AsyncLockContext) => T | Promise<T>, opts?: AsyncLockOptions): Promise<T>;
   /**
    * True if some holder (any thread, on Redis any process) holds the lock of this key right now;
    * on the SharedArrayBuffer engine, the stripe the key falls on. A hint: it may change at once.
@@ -91,7 +114,7 @@ export interface AsyncLocks {
    *   pairs or `fn` is not a function, and whatever `fn` throws or rejects with, after the locks
    *   are released.
    */
-  withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T>;
+  withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: (lock: AsyncLockContext) => T | Promise<T>, opts?: AsyncLockOptions): Promise<T>;
   /**
    * Takes the (hotkey, trade pair) lock and resolves to a guard; `await guard.release()` (or
    * `await using guard = ...`) gives it back. For a critical section that does not fit a callback.
@@ -145,6 +168,8 @@ export interface AsyncLockGuard {
 export interface AsyncWriteOptions {
   ifEpoch?: number;
   release?: boolean;
+  /** The lock context withLock passed to `fn` (AsyncLockContext): the hold the write carries. */
+  lock?: AsyncLockContext;
 }
 
 /**
@@ -178,7 +203,7 @@ export interface AsyncPositions {
    *   the connection.
    * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
    */
-  getOpenHead(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean }): Promise<AsyncOpenPositionHead | undefined>;
+  getOpenHead(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean; lock?: AsyncLockContext }): Promise<AsyncOpenPositionHead | undefined>;
   /**
    * The positions of a hotkey; `{ open: true }` only open ones, `{ open: false }` only closed ones.
    * In first-save order on the SharedArrayBuffer engine, in no particular order on Redis.
@@ -199,7 +224,8 @@ export interface AsyncPositions {
    * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `miner_hotkey`,
    *   `position_uuid` or the trade pair id is not a valid key.
    * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` (the promise rejects) unless the caller holds the
-   *   (hotkey, trade pair) lock (on Redis: this async task, with a lock not expired nor taken over).
+   *   (hotkey, trade pair) lock (on Redis: the `{ lock }` given, else this async task, with a lock not
+   *   expired nor taken over).
    * @throws {@link SabStateError} `ERR_STALE_EPOCH` (the promise rejects) with `ifEpoch`, if a sync
    *   began since that epoch was read.
    * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` / `ERR_CAPACITY` (toAsyncEngine; the promise
@@ -220,7 +246,8 @@ export interface AsyncPositions {
    * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `miner_hotkey`,
    *   `position_uuid` or the trade pair id is not a valid key.
    * @throws {@link SabStateError} `ERR_LOCK_NOT_HELD` (the promise rejects) unless the caller holds the
-   *   (hotkey, trade pair) lock (on Redis: this async task, with a lock not expired nor taken over).
+   *   (hotkey, trade pair) lock (on Redis: the `{ lock }` given, else this async task, with a lock not
+   *   expired nor taken over).
    * @throws {@link SabStateError} `ERR_STALE_EPOCH` (the promise rejects) with `ifEpoch`, if a sync
    *   began since that epoch was read.
    * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` / `ERR_CAPACITY` (toAsyncEngine; the promise
@@ -231,13 +258,14 @@ export interface AsyncPositions {
    */
   appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: AsyncWriteOptions): Promise<void>;
   /**
-   * Deletes a position, taking its (hotkey, trade pair) lock itself; true if it existed.
+   * Deletes a position, taking its (hotkey, trade pair) lock itself (`{ lock }`: nested in that
+   * withLock, as a nested withLock); true if it existed.
    * @throws {@link SabStateError} `ERR_INVALID_KEY` (the promise rejects) if `hotkey` or
    *   `positionUuid` is not a non-empty string of at most 256 characters.
    * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped
    *   the connection.
    */
-  delete(hotkey: string, positionUuid: string): Promise<boolean>;
+  delete(hotkey: string, positionUuid: string, opts?: { lock?: AsyncLockContext }): Promise<boolean>;
   /**
    * Hotkeys that have at least one position. On Redis a scan of the key space: a sync-time call.
    * @throws {@link SabStateError} `ERR_CONNECTION` (Redis; the promise rejects) if Redis cannot be reached or dropped

@@ -29,9 +29,10 @@
  * one atomic script; Redis Cluster would refuse it (CROSSSLOT). Running on Cluster needs the
  * gate's epoch replicated into each hotkey's slot (not built).
  *
- * Round trips: the order step (withLock, getOpenHead, appendOrder, release) is 3 round trips
- * when the lock is free (the lock script returns the open head); `stats().roundTrips` counts
- * every call this engine made.
+ * Round trips: the order step (withLock, getOpenHead, appendOrder with `{ release: true }`) is 2
+ * waits when the lock is free (the lock script returns the open head; the append's script
+ * releases the lock; examples/redis/order-process.ts); `stats().roundTrips` counts every call
+ * this engine made (commands sent, not waits).
  */
 import type { ConnectionOptions } from 'node:tls';
 import { checkKnownKeys, optObject, optPositiveInt } from '../options.ts';

@@ -12,13 +12,14 @@
  * already; it is counted in `stats().queues.<name>.claimed`) and exactly once otherwise.
  *
  * A message is acknowledged (XACK, then XDEL: the stream does not grow) by the same consumer's
- * next pop of that queue, in the same script (QUEUE_POP), or by close(): asking for the next
- * message, or closing, says the previous one was handled. `claimIdleMs` (default 30 s) must
+ * next pop of that queue, in the same round trip (XACK, XDEL and XREADGROUP sent together; the
+ * QUEUE_POP script when a claim is due), or by close(): asking for the next message, or
+ * closing, says the previous one was handled. `claimIdleMs` (default 30 s) must
  * exceed the longest handling time, else a slow live consumer's message is redelivered.
  * push (QUEUE_PUSH) refuses (false) only when the messages queued and not yet delivered fill the
  * declared capacity; size() counts those. The stream also holds each consumer's one delivered,
  * unacknowledged message (so at most capacity + consumers entries).
- * pop({ timeoutMs }): QUEUE_POP; if empty and timeoutMs > 0, XREADGROUP BLOCK on a connection of
+ * pop({ timeoutMs }): one poll (#take); if empty and timeoutMs > 0, XREADGROUP BLOCK on a connection of
  * its own (blocking pops of one engine take turns on it), in slices of at most 1 s so that
  * messages left by a dead consumer are claimed while waiting.
  * Messages: a string, bytes (a Uint8Array: pop returns a Uint8Array) or any JSON value, kept as
@@ -196,9 +197,9 @@ export class RedisQueue implements AsyncQueue {
     const deadline = performance.now() + t;
     const what = `queue(${JSON.stringify(this.#name)}).pop`;
     for (;;) {
-      const r = (await this.#script(QUEUE_POP, this.#popArgs(1), what, true)) as [number, [string, string[]]?];
-      this.#unacked = [];
-      if (r[1] !== undefined) return this.#delivered(r[1][0], r[1][1], r[0] === 1);
+      const r = await this.#take(1, what);
+      const first = r.entries[0];
+      if (first !== undefined) return this.#delivered(first[0], first[1], r.claimed);
       const left = deadline - performance.now();
       if (left < 1) {
         this.stats.empty++;
@@ -223,25 +224,46 @@ export class RedisQueue implements AsyncQueue {
 
   async popMany(max: number): Promise<unknown[]> {
     const n = checkPopMax(max);
-    // alone: a consumer's poll is usually its only call in flight (store.ts #direct)
-    const r = (await this.#script(QUEUE_POP, this.#popArgs(n), `queue(${JSON.stringify(this.#name)}).popMany`, true)) as unknown[];
-    this.#unacked = [];
+    const r = await this.#take(n, `queue(${JSON.stringify(this.#name)}).popMany`);
     const out: unknown[] = [];
-    for (let i = 1; i < r.length; i++) {
-      const [id, fields] = r[i] as [string, string[]];
-      out.push(this.#delivered(id, fields, r[0] === 1));
-    }
+    for (const [id, fields] of r.entries) out.push(this.#delivered(id, fields, r.claimed));
     if (out.length === 0) this.stats.empty++;
     return out;
   }
 
-  /** QUEUE_POP's arguments: up to `count` messages, claimed ones first (at most every claimIdleMs / 4); acks the last delivery. */
-  #popArgs(count: number): Array<string | number> {
-    // XAUTOCLAIM walks the pending list, the new-message path does not: at most every claimIdleMs / 4.
+  /**
+   * One poll of this consumer (pop, popMany), one round trip: acknowledges (and deletes) its last
+   * delivery, then takes up to `count` messages. When a claim is due (at most every
+   * claimIdleMs / 4: XAUTOCLAIM walks the pending list), QUEUE_POP, which returns messages other
+   * consumers left pending first (claimed: true). Else XACK, XDEL and XREADGROUP as plain
+   * commands sent together (store.ts batch), no script: a script would copy the read's reply
+   * into Lua and back, per message (the consumer's main cost in Redis, with batches of 256).
+   * The ack and the read need not be one atomic step: killed between them, the last delivery is
+   * acknowledged and nothing new was delivered. Sent at once, around autopipelining, when nothing
+   * waits in the autopipeline (a consumer's poll is usually its only call in flight).
+   */
+  async #take(count: number, what: string): Promise<{ claimed: boolean; entries: Array<[string, string[]]> }> {
     const now = performance.now();
-    const claim = now - this.#lastClaim >= this.#claimIdleMs / 4;
-    if (claim) this.#lastClaim = now;
-    return [GROUP, this.#consumer, this.#claimIdleMs, claim ? '1' : '0', count, ...this.#unacked];
+    const ids = this.#unacked;
+    if (now - this.#lastClaim >= this.#claimIdleMs / 4) {
+      this.#lastClaim = now;
+      const r = (await this.#script(QUEUE_POP, [GROUP, this.#consumer, this.#claimIdleMs, '1', count, ...ids], what, true)) as Array<number | [string, string[]]>;
+      this.#unacked = [];
+      return { claimed: r[0] === 1, entries: r.slice(1) as Array<[string, string[]]> };
+    }
+    const read = ['XREADGROUP', 'GROUP', GROUP, this.#consumer, 'COUNT', count, 'STREAMS', this.#key, '>'] as const;
+    const cmds = ids.length === 0 ? [read] : [['XACK', this.#key, GROUP, ...ids] as const, ['XDEL', this.#key, ...ids] as const, read];
+    let res: unknown[];
+    try {
+      res = await this.#s.batch(cmds, what);
+    } catch (e) {
+      if (!/NOGROUP/.test((e as Error).message)) throw e;
+      await this.ensureGroup(); // the stream is gone (a restart without persistence): nothing to ack
+      res = await this.#s.batch([read], what);
+    }
+    this.#unacked = [];
+    const got = res[res.length - 1] as Array<[string, Array<[string, string[]]>]> | null;
+    return { claimed: false, entries: got?.[0]?.[1] ?? [] };
   }
 
   async size(): Promise<number> {

@@ -25,11 +25,17 @@
  *    Once such a write has run, the lock may be granted to another holder while fn still runs;
  *    a later write of this hold is refused by the fence.
  *
- * The hold is carried by the async task, not the thread or the connection: an AsyncLocalStorage
- * context maps each held (hotkey, tp) to its value, so positions.save inside fn (awaited or not,
- * any depth of calls) finds the value to fence its write with, and a save made by an unrelated
- * task of the same process is refused before any round trip (ERR_LOCK_NOT_HELD). A nested
- * withLock on a key the task holds runs fn at once (re-entrant per task).
+ * The hold is carried by the caller's context, not the thread or the connection: a map of each
+ * held (hotkey, tp) to its hold, in the lock context withLock passes to fn (RedisLockContext)
+ * and, unless fn takes that context (declares a parameter), in an AsyncLocalStorage context of
+ * the async task too. So positions.save inside fn finds the value to fence its write with: from
+ * `{ lock }`, else from the task's context (awaited or not, any depth of calls); a save made by
+ * an unrelated task of the same process is refused before any round trip (ERR_LOCK_NOT_HELD).
+ * A nested withLock on a key its context (`{ lock }`, else the task's) holds runs fn at once
+ * (re-entrant). Why an fn that takes the context skips AsyncLocalStorage: on Node 20, once a
+ * store is entered, promise hooks run for every promise of the thread (init, before, after),
+ * and the order step makes dozens of promises; an fn that takes the context carries its holds
+ * itself and pays none of it.
  * withLocks(keys, fn): each key once, in ascending lock-key order (a global order: two callers
  * cannot deadlock), each a withLock nested in the previous. acquire / tryAcquire: the same grant
  * and renewal, but the hold is kept in this engine's guard map until `guard.release()`, so
@@ -48,7 +54,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { ErrorCode, SabStateError, checkKey } from '../errors.ts';
-import type { AsyncLockGuard, AsyncLockOptions, AsyncLocks } from '../async/types.ts';
+import type { AsyncLockContext, AsyncLockGuard, AsyncLockOptions, AsyncLocks } from '../async/types.ts';
 import { checkLockPairs, makeGuard } from '../async/lock-guards.ts';
 import { LOCK_ACQUIRE, LOCK_RELEASE, LOCK_RENEW } from './scripts.ts';
 import { type RedisStore, enc } from './store.ts';
@@ -87,6 +93,23 @@ export interface RedisLockStats {
 
 const holdKey = (hotkey: string, tp: string): string => `${hotkey}\u0000${tp}`;
 
+/** What withLock passes to fn on Redis: the holds of that withLock and of those it is nested in. */
+class RedisLockContext implements AsyncLockContext {
+  readonly asyncLockContext = true as const;
+  readonly owner: RedisLocks;
+  readonly holds: ReadonlyMap<string, Hold>;
+  constructor(owner: RedisLocks, holds: ReadonlyMap<string, Hold>) {
+    this.owner = owner;
+    this.holds = holds;
+  }
+}
+const NO_HOLDS: ReadonlyMap<string, Hold> = new Map();
+
+/** Runs fn with its lock context; fn without a parameter also in `als` with the holds (see the top of the file). */
+function enter<T>(fn: (lock: AsyncLockContext) => T | Promise<T>, ctx: RedisLockContext, als: AsyncLocalStorage<ReadonlyMap<string, Hold>>): T | Promise<T> {
+  return fn.length > 0 ? fn(ctx) : als.run(ctx.holds, fn, ctx);
+}
+
 /** options.timeoutMs: a non-negative number (default: wait forever). */
 function checkTimeout(opts: AsyncLockOptions | undefined): number {
   const t = opts?.timeoutMs;
@@ -117,27 +140,42 @@ export class RedisLocks implements AsyncLocks {
     return `${this.#s.base(hotkey)}lock:${enc(tp)}`;
   }
 
-  /** The current task's hold of (hotkey, tp) (withLock), else this engine's guard hold (acquire), or undefined. */
-  holdOf(hotkey: string, tp: string): Hold | undefined {
+  /**
+   * The hold of (hotkey, tp) in `lock` (a lock context of this engine), else in the current
+   * task's context (withLock), else this engine's guard hold (acquire), or undefined.
+   * @throws TypeError if `lock` is not a lock context this engine's withLock made.
+   */
+  holdOf(hotkey: string, tp: string, lock?: unknown): Hold | undefined {
     const k = holdKey(hotkey, tp);
-    return this.#als.getStore()?.get(k) ?? this.#guards.get(k);
+    return (lock === undefined ? this.#als.getStore() : this.#holdsIn(lock))?.get(k) ?? this.#guards.get(k);
   }
 
-  async withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
+  /** The holds of `lock`, checked: a context this engine's withLock made. */
+  #holdsIn(lock: unknown): ReadonlyMap<string, Hold> {
+    if (!(lock instanceof RedisLockContext) || lock.owner !== this) throw new TypeError('options.lock must be the lock context that withLock of this engine passed to fn');
+    return lock.holds;
+  }
+
+  async withLocks<T>(keys: ReadonlyArray<readonly [string, string]>, fn: (lock: AsyncLockContext) => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
     checkLockPairs(keys, fn);
     const timeoutMs = checkTimeout(opts);
+    if (opts?.lock !== undefined) this.#holdsIn(opts.lock); // checked before any lock is taken
     // Each key once, taken in ascending lock-key order (one global order: no deadlock), each a
-    // withLock nested in the previous one, so fn runs with every hold in its task's context.
+    // withLock nested in the previous one (through its context), so fn runs with every hold.
     const byKey = new Map<string, readonly [string, string]>();
     for (const k of keys) byKey.set(this.lockKey(k[0], k[1]), k);
     const order = [...byKey.keys()].sort().map((lk) => byKey.get(lk)!);
     const deadline = performance.now() + timeoutMs;
-    const take = async (i: number): Promise<T> => {
-      if (i === order.length) return await fn();
-      const left = timeoutMs === Infinity ? undefined : { timeoutMs: Math.max(0, deadline - performance.now()) };
-      return await this.withLock(order[i]![0], order[i]![1], () => take(i + 1), left);
+    const take = async (i: number, lock: AsyncLockContext | undefined): Promise<T> => {
+      if (i === order.length) {
+        if (lock === undefined) return await fn(new RedisLockContext(this, this.#als.getStore() ?? NO_HOLDS)); // no keys
+        return await enter(fn, lock as RedisLockContext, this.#als);
+      }
+      const o: AsyncLockOptions = { lock };
+      if (timeoutMs !== Infinity) o.timeoutMs = Math.max(0, deadline - performance.now());
+      return await this.withLock(order[i]![0], order[i]![1], (c) => take(i + 1, c), o);
     };
-    return await take(0);
+    return await take(0, opts?.lock);
   }
 
   async acquire(hotkey: string, tradePairId: string, opts?: AsyncLockOptions): Promise<AsyncLockGuard> {
@@ -201,19 +239,20 @@ export class RedisLocks implements AsyncLocks {
     }
   }
 
-  async withLock<T>(hotkey: string, tradePairId: string, fn: () => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
+  async withLock<T>(hotkey: string, tradePairId: string, fn: (lock: AsyncLockContext) => T | Promise<T>, opts?: AsyncLockOptions): Promise<T> {
     checkKey(hotkey, 'hotkey');
     checkKey(tradePairId, 'tradePairId');
     const timeoutMs = checkTimeout(opts);
-    const outer = this.#als.getStore();
+    const lock = opts?.lock;
+    const outer = lock === undefined ? this.#als.getStore() : this.#holdsIn(lock);
     const hk = holdKey(hotkey, tradePairId);
-    if (outer?.has(hk)) return await fn();
+    if (outer?.has(hk)) return await enter(fn, lock instanceof RedisLockContext ? lock : new RedisLockContext(this, outer), this.#als);
     const hold = (await this.#acquire(hotkey, tradePairId, timeoutMs, false))!;
     const held = new Map(outer);
     held.set(hk, hold);
     this.#track(hold);
     try {
-      return await this.#als.run(held, fn);
+      return await enter(fn, new RedisLockContext(this, held), this.#als);
     } finally {
       await this.#release(hold);
     }

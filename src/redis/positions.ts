@@ -24,8 +24,8 @@
 import { ErrorCode, SabStateError, checkKey, describe } from '../errors.ts';
 import { optObject } from '../options.ts';
 import type { Position } from '../domains/positions/positions.ts';
-import { validatePosition } from '../domains/positions/record.ts';
-import type { AsyncOpenPositionHead, AsyncPositions, PositionHead } from '../async/types.ts';
+import { validateHead, validatePosition } from '../domains/positions/record.ts';
+import type { AsyncLockContext, AsyncOpenPositionHead, AsyncPositions, AsyncWriteOptions, PositionHead } from '../async/types.ts';
 import { POS_DELETE, POS_GET, POS_GET_OPEN, POS_LIST, POS_WRITE } from './scripts.ts';
 import { type RedisStore, dec, enc } from './store.ts';
 import type { RedisLocks } from './locks.ts';
@@ -43,6 +43,8 @@ function json(v: unknown, what: string): string {
 
 /** The head's JSON: every field of `p`, `orders` null at its place (appended last if absent). */
 function headJson(p: Record<string, unknown>): string {
+  // A plain head with `orders: null` in place (what getOpenHead returns): its JSON as it is, no copy.
+  if (p.orders === null && Object.getPrototypeOf(p) === Object.prototype) return json(p, 'position');
   const out: Record<string, unknown> = {};
   for (const k of Object.keys(p)) out[k] = k === 'orders' ? null : p[k];
   if (!('orders' in out)) out.orders = null;
@@ -55,14 +57,14 @@ function readPosition(head: string, orders: string[]): Position {
   return p;
 }
 
-/** A write's options: ifEpoch ('' for none) and release (the hold's last write frees the lock). */
-function checkWriteOptions(opts: unknown): { epoch: string; release: boolean } {
-  if (opts === undefined) return { epoch: '', release: false };
+/** A write's options: ifEpoch ('' for none), release (the hold's last write frees the lock), lock (its context, checked by holdOf). */
+function checkWriteOptions(opts: unknown): { epoch: string; release: boolean; lock: unknown } {
+  if (opts === undefined) return { epoch: '', release: false, lock: undefined };
   const o = optObject(opts, 'options');
-  const { ifEpoch, release } = o;
+  const { ifEpoch, release, lock } = o;
   if (ifEpoch !== undefined && (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch))) throw new TypeError('options.ifEpoch must be an integer');
   if (release !== undefined && typeof release !== 'boolean') throw new TypeError('options.release must be a boolean');
-  return { epoch: ifEpoch === undefined ? '' : String(ifEpoch), release: release === true };
+  return { epoch: ifEpoch === undefined ? '' : String(ifEpoch), release: release === true, lock };
 }
 
 export class RedisPositions implements AsyncPositions {
@@ -98,14 +100,16 @@ export class RedisPositions implements AsyncPositions {
     return r === null ? undefined : readPosition(r[0], r[1]);
   }
 
-  async getOpenHead(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean }): Promise<AsyncOpenPositionHead | undefined> {
+  async getOpenHead(hotkey: string, tradePairId: string, opts?: { lastOrder?: boolean; lock?: AsyncLockContext }): Promise<AsyncOpenPositionHead | undefined> {
     checkKey(hotkey, 'hotkey');
     checkKey(tradePairId, 'tradePairId');
-    const last = opts === undefined ? undefined : optObject(opts, 'options').lastOrder;
+    const o = opts === undefined ? undefined : optObject(opts, 'options');
+    const last = o?.lastOrder;
     if (last !== undefined && typeof last !== 'boolean') throw new TypeError('options.lastOrder must be a boolean');
+    const hold = this.#locks.holdOf(hotkey, tradePairId, o?.lock);
     this.reads++;
     // Answered from the lock's hold unless the last order is asked for (or the hold wrote since).
-    const held = last === true ? undefined : this.#locks.holdOf(hotkey, tradePairId)?.open;
+    const held = last === true ? undefined : hold?.open;
     let r: [string, number, string?] | null;
     if (held !== undefined) {
       this.prefetched++;
@@ -134,7 +138,7 @@ export class RedisPositions implements AsyncPositions {
     return open === undefined ? all : all.filter((p) => (p.is_closed_position === false) === open);
   }
 
-  async save(position: Position, opts?: { ifEpoch?: number; release?: boolean }): Promise<void> {
+  async save(position: Position, opts?: AsyncWriteOptions): Promise<void> {
     const v = validatePosition(position);
     const o = checkWriteOptions(opts);
     const head = headJson(position as Record<string, unknown>);
@@ -143,14 +147,8 @@ export class RedisPositions implements AsyncPositions {
     this.saves++;
   }
 
-  async appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: { ifEpoch?: number; release?: boolean }): Promise<void> {
-    if (typeof head === 'object' && head !== null && !Array.isArray(head)) {
-      const o = (head as { orders?: unknown }).orders;
-      if (o !== undefined && o !== null) {
-        throw new SabStateError(ErrorCode.INVALID_VALUE, `head.orders must be null or absent (appendOrder adds one order; save writes whole positions), got ${describe(o)}`);
-      }
-    }
-    const v = validatePosition({ ...(head as object), orders: [] });
+  async appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: AsyncWriteOptions): Promise<void> {
+    const v = validateHead(head); // the engine's check (orders null or absent), no copy
     if (typeof order !== 'object' || order === null || Array.isArray(order)) {
       throw new SabStateError(ErrorCode.INVALID_VALUE, `order must be an object, got ${describe(order)}`);
     }
@@ -160,20 +158,22 @@ export class RedisPositions implements AsyncPositions {
     this.appends++;
   }
 
-  async delete(hotkey: string, positionUuid: string): Promise<boolean> {
+  async delete(hotkey: string, positionUuid: string, opts?: { lock?: AsyncLockContext }): Promise<boolean> {
     checkKey(hotkey, 'hotkey');
     checkKey(positionUuid, 'positionUuid');
+    const lock = opts === undefined ? undefined : optObject(opts, 'options').lock;
+    if (lock !== undefined) this.#locks.holdOf(hotkey, '', lock); // checked before any round trip
     const b = this.#s.base(hotkey);
     const u = enc(positionUuid);
     for (;;) {
       const tp = (await this.#s.cmd('positions.delete', 'HGET', `${b}pos`, `u:${positionUuid}`)) as string | null;
       if (tp === null) return false;
-      const r = await this.#locks.withLock(hotkey, tp, async () => {
-        const hold = this.#locks.holdOf(hotkey, tp)!;
+      const r = await this.#locks.withLock(hotkey, tp, async (ctx) => {
+        const hold = this.#locks.holdOf(hotkey, tp, ctx)!;
         hold.open = undefined;
         const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}pos`];
         return (await this.#s.run(POS_DELETE, keys, [hold.value, positionUuid, tp], 'positions.delete')) as number;
-      });
+      }, lock === undefined ? undefined : { lock: lock as AsyncLockContext });
       if (r >= 0) return r === 1;
       // moved to another trade pair between the read and the lock: read it again
     }
@@ -191,9 +191,9 @@ export class RedisPositions implements AsyncPositions {
     return [...out];
   }
 
-  async #write(mode: 'save' | 'append', v: { hotkey: string; uuid: string; tp: string; open: boolean }, o: { epoch: string; release: boolean }, head: string, orders: string[], what: string): Promise<void> {
+  async #write(mode: 'save' | 'append', v: { hotkey: string; uuid: string; tp: string; open: boolean }, o: { epoch: string; release: boolean; lock: unknown }, head: string, orders: string[], what: string): Promise<void> {
     const { epoch, release } = o;
-    const hold = this.#locks.holdOf(v.hotkey, v.tp);
+    const hold = this.#locks.holdOf(v.hotkey, v.tp, o.lock);
     if (hold === undefined) {
       throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `${what}: this task does not hold the lock of (${v.hotkey}, ${v.tp})`);
     }
@@ -203,7 +203,9 @@ export class RedisPositions implements AsyncPositions {
     // again (unread by the script), so that a write without ifEpoch touches one slot (Cluster).
     const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}pos`, epoch === '' ? hold.key : this.#s.gateKey()];
     hold.open = undefined; // whatever the outcome (a lost reply included): read it from Redis from now on
-    const sent = this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, release ? '1' : '0', ...orders], what);
+    // alone: usually the only call of its tick (the order step's last write), so sent at once
+    // when nothing waits in the autopipeline (store.ts #direct: no Pipeline, no event-loop turn)
+    const sent = this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, release ? '1' : '0', ...orders], what, true);
     // The release of withLock (or guard.release()) waits for this reply: sent only if the script refused.
     if (release) hold.releasing = sent.then(() => (hold.released = true), () => (hold.released = false));
     await sent;

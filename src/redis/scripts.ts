@@ -63,10 +63,9 @@ local f = redis.call('INCR', KEYS[2])
 if not redis.call('SET', KEYS[1], f .. ':' .. ARGV[1], 'NX', 'PX', ARGV[2]) then return {0, redis.call('PTTL', KEYS[1])} end
 local uuid = redis.call('HGET', KEYS[3], 'o:' .. ARGV[4])
 if not uuid then return {f, 0} end
-local e = enc(uuid)
-local head = redis.call('GET', ARGV[3] .. 'head:' .. e)
-if not head then return {f, 0} end
-return {f, 0, head, redis.call('LLEN', ARGV[3] .. 'orders:' .. e)}`,
+local hn = redis.call('HMGET', ARGV[3] .. 'head:' .. enc(uuid), 'h', 'n')
+if not hn[1] then return {f, 0} end
+return {f, 0, hn[1], tonumber(hn[2])}`,
 };
 
 /** KEYS lock; ARGV value, ttlMs -> 1 renewed, 0 not held by this value. */
@@ -109,13 +108,13 @@ end
 if isOpen and cur and cur ~= uuid then
   return refuse('ERR_INVALID_VALUE', 'this (hotkey, ' .. tp .. ') already has the open position ' .. cur .. '; close it before opening ' .. uuid)
 end
-redis.call('SET', KEYS[2], ARGV[6])
 if mode == 'save' then
   redis.call('DEL', KEYS[3])
   for i = 9, #ARGV, 4000 do redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
+  redis.call('HSET', KEYS[2], 'h', ARGV[6], 'n', #ARGV - 8)
   if oldTp and oldTp ~= tp and redis.call('HGET', KEYS[4], 'o:' .. oldTp) == uuid then redis.call('HDEL', KEYS[4], 'o:' .. oldTp) end
 else
-  redis.call('RPUSH', KEYS[3], ARGV[9])
+  redis.call('HSET', KEYS[2], 'h', ARGV[6], 'n', redis.call('RPUSH', KEYS[3], ARGV[9]))
 end
 local set = {}
 if isOpen then
@@ -146,7 +145,7 @@ return 1`,
 export const POS_GET: ScriptDef = {
   name: 'sabstatePosGet',
   keys: 2,
-  lua: `local h = redis.call('GET', KEYS[1]) if not h then return false end return {h, redis.call('LRANGE', KEYS[2], 0, -1)}`,
+  lua: `local h = redis.call('HGET', KEYS[1], 'h') if not h then return false end return {h, redis.call('LRANGE', KEYS[2], 0, -1)}`,
 };
 
 /**
@@ -160,13 +159,13 @@ export const POS_GET_OPEN: ScriptDef = {
 local uuid = redis.call('HGET', KEYS[1], 'o:' .. ARGV[2])
 if not uuid then return false end
 local e = enc(uuid)
-local head = redis.call('GET', ARGV[1] .. 'head:' .. e)
-if not head then return false end
+local hn = redis.call('HMGET', ARGV[1] .. 'head:' .. e, 'h', 'n')
+if not hn[1] then return false end
 local ok = ARGV[1] .. 'orders:' .. e
-if ARGV[3] == 'full' then return {head, redis.call('LRANGE', ok, 0, -1)} end
-local n = redis.call('LLEN', ok)
-if ARGV[3] == 'last' and n > 0 then return {head, n, redis.call('LINDEX', ok, -1)} end
-return {head, n}`,
+if ARGV[3] == 'full' then return {hn[1], redis.call('LRANGE', ok, 0, -1)} end
+local n = tonumber(hn[2])
+if ARGV[3] == 'last' and n > 0 then return {hn[1], n, redis.call('LINDEX', ok, -1)} end
+return {hn[1], n}`,
 };
 
 /** KEYS pos; ARGV base -> {{head, orders}, ...} of every position of the hotkey (its `u:<uuid>` fields). */
@@ -179,7 +178,7 @@ local out = {}
 for i = 1, #all, 2 do
   if string.sub(all[i], 1, 2) == 'u:' then
     local e = enc(string.sub(all[i], 3))
-    local h = redis.call('GET', ARGV[1] .. 'head:' .. e)
+    local h = redis.call('HGET', ARGV[1] .. 'head:' .. e, 'h')
     if h then out[#out + 1] = {h, redis.call('LRANGE', ARGV[1] .. 'orders:' .. e, 0, -1)} end
   end
 end
@@ -235,7 +234,8 @@ return 1`,
 };
 
 /**
- * pop and popMany. KEYS stream; ARGV group, consumer, claimIdleMs, claim ('1' / '0'), count,
+ * pop and popMany when a claim is due (general.ts #take; other polls send XACK, XDEL and
+ * XREADGROUP without a script). KEYS stream; ARGV group, consumer, claimIdleMs, claim ('1' / '0'), count,
  * ackIds... Acknowledges (and deletes) the consumer's previous delivery (every id of its last
  * pop or popMany), then (with claim '1') returns up to `count` of the oldest messages other
  * consumers left pending for longer than claimIdleMs (a consumer that died mid-batch: claimed,

@@ -9,7 +9,9 @@
  * | --------------------------------- | ------ | --------------------------------------------- |
  * | P{hk}:lock:<tp>                   | string | `<fence>:<random>` of the holder, PX ttl      |
  * | P{hk}:fence                       | string | INCR per lock grant (the fencing tokens)      |
- * | P{hk}:head:<uuid>                 | string | the position's JSON, `orders` null in place   |
+ * | P{hk}:head:<uuid>                 | hash   | h: the position's JSON, `orders` null in      |
+ * |                                   |        | place; n: its order count (read with the head |
+ * |                                   |        | by the lock grant: no LLEN)                   |
  * | P{hk}:orders:<uuid>               | list   | one JSON order per element, in order          |
  * | P{hk}:pos                         | hash   | `o:<tp>` -> uuid of its open position, and    |
  * |                                   |        | `u:<uuid>` -> trade pair, every position of hk |
@@ -119,6 +121,32 @@ export class RedisStore {
       return this.client.call(...(args as [string, ...(string | number)[]]));
     } finally {
       o.enableAutoPipelining = true;
+    }
+  }
+
+  /**
+   * Sends several commands in one round trip and resolves to their replies (the first error,
+   * mapped, rejects): as one explicit pipeline (one socket write) when nothing waits in the
+   * autopipeline, else into it (so the wire order is the call order).
+   */
+  async batch(cmds: ReadonlyArray<readonly [string, ...(string | number)[]]>, what: string): Promise<unknown[]> {
+    this.roundTrips++;
+    try {
+      if (cmds.length === 1) return [await this.#direct(...cmds[0]!)];
+      if (this.client.options.enableAutoPipelining && this.client.autoPipelineQueueSize > 0) {
+        return await Promise.all(cmds.map((c) => this.client.call(...(c as [string, ...(string | number)[]]))));
+      }
+      const p = this.client.pipeline();
+      for (const c of cmds) void p.call(...(c as [string, ...(string | number)[]]));
+      const res = await p.exec();
+      const out: unknown[] = [];
+      for (const [err, v] of res ?? []) {
+        if (err) throw err;
+        out.push(v);
+      }
+      return out;
+    } catch (e) {
+      throw this.fail(e, what);
     }
   }
 
