@@ -31,7 +31,7 @@ import { KeyHashes } from '../src/internal/store/table-hash.ts';
 import { encodeOrder, encodePositionHead } from '../src/internal/codec/codec.ts';
 import { QUEUE, generalOptions, newHead, prng, updateHead, uuid } from '../examples/validator/shared.ts';
 import type { PositionHead } from '../examples/validator/shared.ts';
-import { type Pick, buildSetup, makeOrder, pick, sabFloor, sabPath, seedEngine } from './workers/order-path-common.ts';
+import { type Pick, buildSetup, fillNotice, makeOrder, pick, sabFloor, sabPath, seedEngine } from './workers/order-path-common.ts';
 import type { SabFloor } from './workers/order-path-common.ts';
 
 const MS = Number(process.env.STEPS_MS ?? 6000);
@@ -161,14 +161,7 @@ function appendPath(rnd: () => number): (p: Pick) => void {
     mark();
     positions.appendOrder(head, order, opts);
     mark();
-    notice.hotkey = p.hotkey;
-    notice.trade_pair = p.tp[0];
-    notice.position_uuid = head.position_uuid;
-    notice.order_uuid = order.order_uuid;
-    notice.order_type = order.order_type;
-    notice.n_orders = count + 1;
-    notice.closed = head.is_closed_position;
-    while (!q.push(notice)) drain();
+    while (!q.push(fillNotice(notice, p, head.position_uuid, order, count + 1, head.is_closed_position))) drain();
     mark();
   };
   return (p) => {
@@ -212,14 +205,7 @@ function floorPath(rnd: () => number): (p: Pick) => void {
     heap.free(chunk);
     heap.free(rec);
     mark();
-    notice.hotkey = p.hotkey;
-    notice.trade_pair = p.tp[0];
-    notice.position_uuid = next.position_uuid;
-    notice.order_uuid = order.order_uuid;
-    notice.order_type = order.order_type;
-    notice.n_orders = count + 1;
-    notice.closed = next.is_closed_position;
-    while (!s.notices.push(notice)) s.onFull();
+    while (!s.notices.push(fillNotice(notice, p, next.position_uuid, order, count + 1, next.is_closed_position))) s.onFull();
     mark();
   };
   return (p) => {

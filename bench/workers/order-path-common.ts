@@ -173,6 +173,17 @@ export function sabFloor(engine: Engine, maxOrders: number, rnd: () => number, o
   };
 }
 const floorNotice: Notice = { hotkey: '', trade_pair: '', position_uuid: '', order_uuid: '', order_type: '', n_orders: 0, closed: false };
+/** Rewrites notice `n` for one stored order (one object per thread, as OrderPath's). */
+export function fillNotice(n: Notice, p: Pick, positionUuid: string, order: Order, nOrders: number, closed: boolean): Notice {
+  n.hotkey = p.hotkey;
+  n.trade_pair = p.tp[0];
+  n.position_uuid = positionUuid;
+  n.order_uuid = order.order_uuid;
+  n.order_type = order.order_type;
+  n.n_orders = nOrders;
+  n.closed = closed;
+  return n;
+}
 /** The floor's step: the decision as OrderPath's (the same draws), the storing steps bare. */
 export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
   const { engine, heap } = s;
@@ -194,14 +205,7 @@ export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
     Atomics.compareExchange(s.word, 0, Atomics.load(s.word, 0), rec);
     heap.free(chunk);
     heap.free(rec);
-    const n = floorNotice; // one object rewritten, as OrderPath's
-    n.hotkey = p.hotkey;
-    n.trade_pair = p.tp[0];
-    n.position_uuid = next.position_uuid;
-    n.order_uuid = order.order_uuid;
-    n.order_type = order.order_type;
-    n.n_orders = count + 1;
-    n.closed = next.is_closed_position;
+    const n = fillNotice(floorNotice, p, next.position_uuid, order, count + 1, next.is_closed_position); // one object rewritten, as OrderPath's
     while (!s.notices.push(n)) s.onFull();
   });
   return true;
