@@ -58,15 +58,14 @@ import type { Worker } from 'node:worker_threads';
 import { createEngine, createRedisEngine } from '../src/index.ts';
 import type { Engine } from '../src/index.ts';
 import {
-  QUEUE, TRADE_PAIRS, fixturesPresent, generalOptions, makeHotkey, prng, realDeparted, realPositionTexts, uuid,
+  QUEUE, TRADE_PAIRS, generalOptions, prng,
 } from '../examples/validator/shared.ts';
-import type { Order, Position } from '../examples/validator/shared.ts';
 import { getHeapStatistics } from 'node:v8';
 import {
-  BUCKETS, bucketOf, countStoredOrders, createHistograms, gcRecorder, histogramRows, percentilesOf, pick, sabFloor, sabFloorOrder, sabOrder,
-  sabPath, tpIdOf,
+  BUCKETS, bucketOf, buildSetup, countStoredOrders, createHistograms, gcRecorder, histogramRows, percentilesOf, pick, sabFloor, sabFloorOrder, sabOrder,
+  sabPath, seedEngine,
 } from './workers/order-path-common.ts';
-import type { GcTally, Pick, Setup, Tally } from './workers/order-path-common.ts';
+import type { GcTally, Pick, Tally } from './workers/order-path-common.ts';
 import { cpuMsNow, firstMessage, release, runThreadCase, tidWorker } from './peers/thread-case.ts';
 import type { CaseRun } from './peers/thread-case.ts';
 import { ThreadCpu, rssBytes } from './peers/os-stats.ts';
@@ -96,48 +95,8 @@ const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' / ');
 const tRun = performance.now();
 console.log(`order-path benchmark: ${ms} ms per case (+${warmMs} ms warmup per thread), ${cpus().length} cores, load average (1/5/15 min) at start ${load()}`);
 
-// ---- the shared setup ---------------------------------------------------------------------------
-function buildSetup(): Setup {
-  const rnd = prng(SEED);
-  const real = fixturesPresent() ? realPositionTexts().map((t) => JSON.parse(t) as Position) : [];
-  const hotkeys = [...new Set(real.map((p) => p.miner_hotkey))];
-  const realCount = hotkeys.length;
-  while (hotkeys.length < HOTKEYS) hotkeys.push(makeHotkey(rnd));
-  const synthetic = hotkeys.slice(realCount);
-  const departed: Record<string, { detected_ms: number }> = fixturesPresent() ? { ...realDeparted() } : {};
-  for (const hk of synthetic.slice(0, 4)) departed[hk] = { detected_ms: Date.now() };
-  const eliminated = synthetic.slice(4, 7);
-  const accountSizes: Record<string, number> = {};
-  for (const hk of hotkeys) accountSizes[hk] = 50_000 + Math.floor(rnd() * 200_000);
-  const templates: Order[] = [];
-  for (const p of real) for (const o of p.orders) if (templates.length < 64 && Array.isArray(o.price_sources) && o.price_sources.length > 0) templates.push(o);
-  if (templates.length === 0) {
-    templates.push({ order_type: 'LONG', leverage: 0.1, price: 60_000, processed_ms: 0, order_uuid: '', price_sources: [{ source: 'Polygon_ws', timespan_ms: 0, open: 60_000, close: 60_000, vwap: 60_000, high: 60_000, low: 60_000, start_ms: 0, websocket: true, lag_ms: 10, volume: 1 }] });
-  }
-  // A quarter of the other miners' (hotkey, trade pair) keys start with an open position: a real
-  // position, re-keyed, its FLAT orders dropped, so that orders append to positions of real size.
-  const positions: Position[] = [...real];
-  const sources = real.filter((p) => p.orders.some((o) => o.order_type !== 'FLAT'));
-  let k = 0;
-  const active = synthetic.filter((hk) => !(hk in departed) && !eliminated.includes(hk));
-  if (sources.length > 0) {
-    for (const hk of active) {
-      for (const tp of TRADE_PAIRS) {
-        if (rnd() >= 0.25) continue;
-        const src = sources[k++ % sources.length]!;
-        const orders = src.orders.filter((o) => o.order_type !== 'FLAT');
-        const net = orders.reduce((s, o) => s + o.leverage, 0);
-        positions.push({
-          ...src, miner_hotkey: hk, position_uuid: uuid(rnd), trade_pair: tp, orders, close_ms: null,
-          net_leverage: Math.abs(net) < 1e-9 ? orders[0]!.leverage : net, position_type: orders[0]!.order_type, is_closed_position: false,
-        });
-      }
-    }
-  }
-  const seededOrders = positions.reduce((s, p) => s + p.orders.length, 0);
-  return { hotkeys, eliminated, departed, accountSizes, positions, seededOrders, templates, maxOrders: MAX_ORDERS };
-}
-const setup = buildSetup();
+// ---- the shared setup (order-path-common.ts buildSetup: also the steps diagnostic's) ----------------
+const setup = buildSetup(HOTKEYS, MAX_ORDERS, SEED);
 const openSeeded = setup.positions.filter((p) => !p.is_closed_position).length;
 console.log(
   `state: ${setup.hotkeys.length} miners x ${TRADE_PAIRS.length} trade pairs, ${setup.positions.length} positions (${openSeeded} open, ${setup.seededOrders} orders; ` +
@@ -205,11 +164,7 @@ function checkLine(stored: number, saved: number, warmSaved: number, popped: num
 /** The seeded engine; `lockStripes: 1` for the one-domain case. */
 function newEngine(options: { lockStripes?: number } = {}): Engine {
   const engine = createEngine({ ...options, general: generalOptions });
-  for (const p of setup.positions) engine.locks.withLock(p.miner_hotkey, tpIdOf(p), () => engine.positions.save(p));
-  for (const [hk, v] of Object.entries(setup.departed)) engine.departed.mark(hk, v.detected_ms);
-  for (const hk of setup.eliminated) engine.eliminations.add({ hotkey: hk, elimination_initiated_time_ms: Date.now(), dd: 0.11, reason: 'PLAGIARISM', price_info: {}, return_info: {} });
-  const sizes = engine.general.map('accountSizes');
-  for (const [hk, v] of Object.entries(setup.accountSizes)) sizes.set(hk, v);
+  seedEngine(engine, setup);
   return engine;
 }
 

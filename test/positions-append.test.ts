@@ -76,6 +76,34 @@ test('appendOrder: the stored position is the head plus the orders so far; one c
   assert.equal(f.positions.verify(), []);
 });
 
+test('appendOrder after the position moved since getOpenHead (a save, another append): appends to the current version, not the one read', () => {
+  // appendOrder takes the record's location from this thread's last getOpenHead only while the
+  // slot word is the one that read saw (LastHead, positions/cache.ts); every other write moves it.
+  const f = fixture();
+  saveLocked(f, start);
+  const expect: Position = structuredClone(start);
+  f.locks.withLock(HK, TP, () => {
+    const h = f.positions.getOpenHead(HK, TP)!;
+    // The position rewritten whole (one order more) after the head was read: the old record block is retired.
+    const p = f.positions.getOpen(HK, TP)!;
+    p.orders.push(order(1));
+    f.positions.save(p);
+    expect.orders.push(order(1));
+    f.positions.appendOrder(h.position, order(2));
+    expect.orders.push(order(2));
+  });
+  assert.is(JSON.stringify(f.positions.get(HK, start.position_uuid)), JSON.stringify(expect), 'both orders kept, in order');
+  f.locks.withLock(HK, TP, () => {
+    const h1 = f.positions.getOpenHead(HK, TP)!;
+    f.positions.appendOrder(h1.position, order(3)); // takes the kept location
+    f.positions.appendOrder(h1.position, order(4)); // the same head again: the slot moved, read again
+    expect.orders.push(order(3), order(4));
+  });
+  assert.is(JSON.stringify(f.positions.get(HK, start.position_uuid)), JSON.stringify(expect));
+  assert.is(f.positions.getOpenHead(HK, TP)!.orderCount, start.orders.length + 4);
+  assert.equal(f.positions.verify(), []);
+});
+
 test('appendOrder: a position not stored yet is created with the one order, indexed and opened', () => {
   const f = fixture();
   const head: PositionHead = { miner_hotkey: HK, position_uuid: 'fresh', trade_pair: ['BTCUSD', 'BTC/USD'], orders: null, net_leverage: 0.1, is_closed_position: false };

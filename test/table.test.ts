@@ -172,6 +172,49 @@ test('int32 halves: a read takes version and block as one word, across the versi
   assert.is(heap.stats().inUseBlocks, 0);
 });
 
+test('touch and holds: touch moves the word to the next version of the same block (value unchanged, older tokens refused); holds checks a token with no probe', () => {
+  const { table, heap, tableHandle } = make(8);
+  const i32 = new Int32Array(tableHandle.sab);
+  table.set('k', undefined, enc.encode('one'));
+  const h = table.hash('k');
+  const seen = new Version();
+  const readK = (into: Version): string | undefined => table.read('k', undefined, (u8, at, len) => dec.decode(u8.slice(at, at + len)), h, into);
+  assert.is(readK(seen), 'one');
+  assert.ok(table.holds(seen), 'the token read is the slot word');
+  const before = Object.assign(new Version(), seen);
+  const blocks = heap.stats().inUseBlocks;
+  heap.gate.enter();
+  try {
+    assert.ok(table.touch(seen), 'touch with the current token wins');
+    assert.not.ok(table.touch(before), 'touch with the token it replaced: refused');
+  } finally {
+    heap.gate.leave();
+  }
+  assert.not.ok(table.holds(before), 'the old token no longer holds');
+  const after = new Version();
+  assert.is(readK(after), 'one', 'same value');
+  assert.is(after.ref, before.ref, 'same block');
+  assert.is(after.ver, (before.ver + 1) | 0, 'next version');
+  assert.is(i32[refIndex(after.slot)]! >>> 0, before.ref);
+  assert.is(heap.stats().inUseBlocks, blocks, 'nothing allocated or retired');
+  assert.ok(table.holds(after));
+  // A compare-and-set expecting the word before the touch fails (the reason add touches its counter).
+  heap.gate.enter();
+  try {
+    const bytes = enc.encode('two');
+    const ref = table.allocRecord('k', undefined, h, bytes.length);
+    heap.u8.set(bytes, table.valueOffset(ref));
+    assert.is(table.publish('k', undefined, h, ref, before), -1, 'refused after the touch');
+    heap.free(ref);
+    assert.not.ok(table.touch(new Version()), 'touch of an absent token: refused');
+  } finally {
+    heap.gate.leave();
+  }
+  assert.is(str(table.get('k')), 'one', 'refused means unchanged');
+  table.delete('k');
+  assert.not.ok(table.holds(after), 'a removed key holds no token');
+});
+
 test('keys read back from blocks (scan) are the same strings, unit for unit: non-Latin-1, astral, lone surrogates, 1 and 256 units', () => {
   const { table } = make(16);
   const keys = ['a', 'héllo', '€uro', 'x😀y', 'lone\ud800', '\udc00tail', 'k'.repeat(256), `${'€'.repeat(100)}z`];

@@ -11,7 +11,9 @@ import { SabStateError } from '../../src/index.ts';
 import type { Engine } from '../../src/index.ts';
 import { encodeOrder, encodePositionHead } from '../../src/internal/codec/codec.ts';
 import { SharedHeap } from '../../src/internal/store/heap.ts';
-import { QUEUE, newHead, updateHead, uuid } from '../../examples/validator/shared.ts';
+import {
+  QUEUE, TRADE_PAIRS, fixturesPresent, makeHotkey, newHead, prng, realDeparted, realPositionTexts, updateHead, uuid,
+} from '../../examples/validator/shared.ts';
 import type { Order, Position, PositionHead } from '../../examples/validator/shared.ts';
 import { type Notice, OrderPath, makeOrder, type Pick } from '../../examples/validator/order-path.ts';
 
@@ -49,6 +51,61 @@ export interface Tally {
   /** Order threads of the worker cases: the thread's own CPU in the timed window (Linux), and its GC there. */
   threadCpuMs?: number;
   gc?: GcTally;
+}
+
+/**
+ * The state every case starts from (bench/order-path.ts; bench/order-path-steps.ts): the real
+ * positions of test/fixtures/ptn, `hotkeys` miners in all (the fixture's, then made-up ones), a
+ * quarter of the made-up miners' (hotkey, trade pair) keys holding a real position re-keyed as
+ * open (its FLAT orders dropped, so that orders append to positions of real size), the real
+ * departed hotkeys plus 4 made-up, 3 eliminated, real orders with price sources as templates.
+ */
+export function buildSetup(hotkeyCount: number, maxOrders: number, seed: number): Setup {
+  const rnd = prng(seed);
+  const real = fixturesPresent() ? realPositionTexts().map((t) => JSON.parse(t) as Position) : [];
+  const hotkeys = [...new Set(real.map((p) => p.miner_hotkey))];
+  const realCount = hotkeys.length;
+  while (hotkeys.length < hotkeyCount) hotkeys.push(makeHotkey(rnd));
+  const synthetic = hotkeys.slice(realCount);
+  const departed: Record<string, { detected_ms: number }> = fixturesPresent() ? { ...realDeparted() } : {};
+  for (const hk of synthetic.slice(0, 4)) departed[hk] = { detected_ms: Date.now() };
+  const eliminated = synthetic.slice(4, 7);
+  const accountSizes: Record<string, number> = {};
+  for (const hk of hotkeys) accountSizes[hk] = 50_000 + Math.floor(rnd() * 200_000);
+  const templates: Order[] = [];
+  for (const p of real) for (const o of p.orders) if (templates.length < 64 && Array.isArray(o.price_sources) && o.price_sources.length > 0) templates.push(o);
+  if (templates.length === 0) {
+    templates.push({ order_type: 'LONG', leverage: 0.1, price: 60_000, processed_ms: 0, order_uuid: '', price_sources: [{ source: 'Polygon_ws', timespan_ms: 0, open: 60_000, close: 60_000, vwap: 60_000, high: 60_000, low: 60_000, start_ms: 0, websocket: true, lag_ms: 10, volume: 1 }] });
+  }
+  const positions: Position[] = [...real];
+  const sources = real.filter((p) => p.orders.some((o) => o.order_type !== 'FLAT'));
+  let k = 0;
+  const active = synthetic.filter((hk) => !(hk in departed) && !eliminated.includes(hk));
+  if (sources.length > 0) {
+    for (const hk of active) {
+      for (const tp of TRADE_PAIRS) {
+        if (rnd() >= 0.25) continue;
+        const src = sources[k++ % sources.length]!;
+        const orders = src.orders.filter((o) => o.order_type !== 'FLAT');
+        const net = orders.reduce((s, o) => s + o.leverage, 0);
+        positions.push({
+          ...src, miner_hotkey: hk, position_uuid: uuid(rnd), trade_pair: tp, orders, close_ms: null,
+          net_leverage: Math.abs(net) < 1e-9 ? orders[0]!.leverage : net, position_type: orders[0]!.order_type, is_closed_position: false,
+        });
+      }
+    }
+  }
+  const seededOrders = positions.reduce((s, p) => s + p.orders.length, 0);
+  return { hotkeys, eliminated, departed, accountSizes, positions, seededOrders, templates, maxOrders };
+}
+
+/** Stores a setup's state in an engine (positions, departed, eliminated, account sizes). */
+export function seedEngine(engine: Engine, setup: Setup): void {
+  for (const p of setup.positions) engine.locks.withLock(p.miner_hotkey, tpIdOf(p), () => engine.positions.save(p));
+  for (const [hk, v] of Object.entries(setup.departed)) engine.departed.mark(hk, v.detected_ms);
+  for (const hk of setup.eliminated) engine.eliminations.add({ hotkey: hk, elimination_initiated_time_ms: Date.now(), dd: 0.11, reason: 'PLAGIARISM', price_info: {}, return_info: {} });
+  const sizes = engine.general.map('accountSizes');
+  for (const [hk, v] of Object.entries(setup.accountSizes)) sizes.set(hk, v);
 }
 
 export const tpIdOf = (p: Position): string => (typeof p.trade_pair === 'string' ? p.trade_pair : (p.trade_pair as string[])[0]!);
@@ -116,6 +173,17 @@ export function sabFloor(engine: Engine, maxOrders: number, rnd: () => number, o
   };
 }
 const floorNotice: Notice = { hotkey: '', trade_pair: '', position_uuid: '', order_uuid: '', order_type: '', n_orders: 0, closed: false };
+/** Rewrites notice `n` for one stored order (one object per thread, as OrderPath's). */
+export function fillNotice(n: Notice, p: Pick, positionUuid: string, order: Order, nOrders: number, closed: boolean): Notice {
+  n.hotkey = p.hotkey;
+  n.trade_pair = p.tp[0];
+  n.position_uuid = positionUuid;
+  n.order_uuid = order.order_uuid;
+  n.order_type = order.order_type;
+  n.n_orders = nOrders;
+  n.closed = closed;
+  return n;
+}
 /** The floor's step: the decision as OrderPath's (the same draws), the storing steps bare. */
 export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
   const { engine, heap } = s;
@@ -137,14 +205,7 @@ export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
     Atomics.compareExchange(s.word, 0, Atomics.load(s.word, 0), rec);
     heap.free(chunk);
     heap.free(rec);
-    const n = floorNotice; // one object rewritten, as OrderPath's
-    n.hotkey = p.hotkey;
-    n.trade_pair = p.tp[0];
-    n.position_uuid = next.position_uuid;
-    n.order_uuid = order.order_uuid;
-    n.order_type = order.order_type;
-    n.n_orders = count + 1;
-    n.closed = next.is_closed_position;
+    const n = fillNotice(floorNotice, p, next.position_uuid, order, count + 1, next.is_closed_position); // one object rewritten, as OrderPath's
     while (!s.notices.push(n)) s.onFull();
   });
   return true;

@@ -20,6 +20,9 @@
  * the GC pressure in the deep copies a save used to keep).
  */
 import { DEFAULTS } from '../../defaults.ts';
+import type { SharedTable } from '../../internal/store/table.ts';
+import { Version } from '../../internal/store/version.ts';
+import type { RecordLoc } from './record.ts';
 
 export interface CachedChunk {
   readonly off: number;
@@ -123,6 +126,8 @@ export class OrderCache {
  * lists and in order references held (DEFAULT_RECORD_MEMO_ORDERS); same eviction as OrderCache.
  */
 export class RecordMemo {
+  /** Where the record this thread's last getOpenHead read is (LastHead, below). */
+  readonly head = new LastHead();
   readonly #map = new Map<number, { stamp: number; orders: readonly unknown[] }>();
   readonly #cap: number;
   readonly #maxOrders: number;
@@ -165,5 +170,57 @@ export class RecordMemo {
       this.#map.delete(k);
       this.#orders -= e.orders.length;
     }
+  }
+}
+
+/**
+ * Where the record this thread's last getOpenHead read is (issue 12): its location (a RecordLoc:
+ * value offset and length, flags, trade pair, order count, head length) and the slot word it was
+ * read under. appendOrder of the same (hotkey, uuid), which needs exactly that location, takes it
+ * instead of probing the records table and locating the record again, provided the slot still
+ * holds that word (SharedTable.holds: its two halves loaded again). That is enough: a published
+ * record block is never written and not freed while published, and every change of the slot
+ * moves its version, so what was located in it is the current version's. Taken at most once:
+ * the append replaces the record (and a retry of it reads the table). One entry per thread.
+ */
+export class LastHead {
+  /** The read's version token (getOpenHead passes it to the table's read). */
+  readonly seen = new Version();
+  readonly #kept = new Version();
+  readonly #loc: RecordLoc = { at: 0, len: 0, open: false, tp: '', n: 0, headLen: 0, refs: null };
+  #hotkey = '';
+  #uuid = '';
+
+  /** After a validated read of (hotkey, uuid) into `seen`: keeps its location. */
+  keep(hotkey: string, uuid: string, at: Readonly<Omit<RecordLoc, 'refs'>>): void {
+    this.#hotkey = hotkey;
+    this.#uuid = uuid;
+    const k = this.#kept;
+    k.ver = this.seen.ver;
+    k.ref = this.seen.ref;
+    k.slot = this.seen.slot;
+    const l = this.#loc;
+    l.at = at.at;
+    l.len = at.len;
+    l.open = at.open;
+    l.tp = at.tp;
+    l.n = at.n;
+    l.headLen = at.headLen;
+  }
+
+  /**
+   * The kept location if it is (hotkey, uuid)'s and `records` still holds its version (copied
+   * into `seen`: the expectation of the publish), else undefined (read the table). Forgets it.
+   */
+  take(hotkey: string, uuid: string, records: SharedTable, seen: Version): RecordLoc | undefined {
+    if (this.#hotkey !== hotkey || this.#uuid !== uuid) return undefined;
+    this.#hotkey = '';
+    this.#uuid = '';
+    const k = this.#kept;
+    if (!records.holds(k)) return undefined;
+    seen.ver = k.ver;
+    seen.ref = k.ref;
+    seen.slot = k.slot;
+    return this.#loc;
   }
 }

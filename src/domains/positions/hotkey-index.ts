@@ -6,11 +6,13 @@
  * domain's byHotkey table (table.ts, lock-free reads, CAS writes):
  *   (hotkey)            -> kIdxNext: Int32, the next sequence number (entries ever assigned)
  *   (hotkey, seqKey(i)) -> the uuid of the position listed i-th (UTF-16 units)
- * Adding a position: (1) table.update of the counter (a CAS loop: two writers of different
- * trade pairs of one hotkey, who do not share a lock, get different numbers), (2) publish the
- * entry (hotkey, seqKey(i)) -> uuid, (3) touch the counter (rewrite it, raised to at least i+1:
+ * Adding a position: (1) raise the counter by one (a compare-and-set loop publishing a new 4-byte
+ * block: two writers of different trade pairs of one hotkey, who do not share a lock, get
+ * different numbers), (2) publish the entry (hotkey, seqKey(i)) -> uuid, (3) touch the counter:
  * its slot word moves, so a trim that looked at the entries before (2) fails its CAS and looks
- * again). Three table writes of fixed size: the same cost for a miner's
+ * again; if the counter is at least i+1 (the common case) with table.touch, one CAS to the next
+ * version of the same block (nothing allocated or retired), else (a trim lowered or removed it)
+ * with a new block holding i+1. Three table writes of fixed size: the same cost for a miner's
  * first position and its 500th (the previous design re-encoded the miner's whole uuid list,
  * about 55 µs at 110-180 positions). Listing reads the counter, then entries 0 .. n-1, skipping
  * the missing ones (deleted positions; a number taken by a writer that died before step 2).
@@ -23,7 +25,7 @@
  *
  * | key                 | name      | written by                          | how / published by |
  * | ------------------- | --------- | ----------------------------------- | ------------------ |
- * | (hotkey)            | kIdxNext  | any writer of a new position of the hotkey (no common lock) | table.update CAS |
+ * | (hotkey)            | kIdxNext  | any writer of a new position of the hotkey (no common lock); trims | table.publish with the version read (CAS: a new block); add's touch: table.touch (CAS: same block, next version) |
  * | (hotkey, seqKey(i)) | entry     | the writer that got i from kIdxNext, recovery (repair) | table.publish (claim) |
  * | (hotkey, seqKey(i)) | (removed) | delete, a save undoing its listing, recovery | table.remove CAS |
  *
@@ -34,7 +36,7 @@
  * | -------------------------------------- | ---------------------------------------- | -------- |
  * | counter CAS (positions.index.counted)  | number i taken, no entry: a hole         | nothing needed: readers skip holes; the record was not published (listing comes first), so no position is unlisted |
  * | entry published (positions.index.written) | an entry naming a uuid with no record, perhaps past the counter (a trim lowered it) | repair removes the entry (the save is undone) |
- * | counter touched (the caller's `listed` point) | an entry naming a uuid with no record (if the record was not published after) | repair removes the entry (the save is undone) |
+ * | counter touched (table.touch, or a new block) (the caller's `listed` point) | an entry naming a uuid with no record (if the record was not published after) | repair removes the entry (the save is undone) |
  * | entry removed (positions.index.trimmed: the hotkey's last ones) | a counter past missing entries (none left: a counter alone) | nothing needed (readers skip holes); a counter alone is removed by repair (the delete completed) |
  * | counter lowered or removed             | done                                     | nothing |
  *
@@ -58,7 +60,8 @@ import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import type { SharedHeap } from '../../internal/store/heap.ts';
 import type { SharedTable } from '../../internal/store/table.ts';
 import { ABSENT, Version, notWhole } from '../../internal/store/version.ts';
-import { readUuid, uuidBytes } from './record.ts';
+import { writeUnits } from '../../internal/store/record-block.ts';
+import { readUuid } from './record.ts';
 
 declareCrashPoints('positions', ['positions.index.counted', 'positions.index.written', 'positions.index.trimmed']);
 
@@ -83,14 +86,8 @@ export class HotkeyIndex {
   readonly #heap: SharedHeap;
   readonly #readCount: (u8: Uint8Array, at: number, len: number) => number;
   readonly #readUuid: (u8: Uint8Array, at: number, len: number) => string;
-  #taken = 0;
-  #touchAt = 0;
-  /** The counter raised to at least #touchAt, always rewritten (add: the slot word must move). */
-  readonly #touch = (old: Uint8Array | undefined): Uint8Array => counterBytes(Math.max(counterOf(old), this.#touchAt));
-  readonly #bump = (old: Uint8Array | undefined): Uint8Array => {
-    this.#taken = counterOf(old);
-    return counterBytes(this.#taken + 1);
-  };
+  /** The counter's version as add read it (its compare-and-sets' expectation); add runs one at a time per thread. */
+  readonly #seen = new Version();
 
   constructor(table: SharedTable, heap: SharedHeap) {
     this.#t = table;
@@ -114,9 +111,9 @@ export class HotkeyIndex {
    */
   add(hotkey: string, uuid: string): number {
     const t = this.#t;
+    const hc = t.hash(hotkey);
     for (;;) {
-      t.update(hotkey, undefined, this.#bump);
-      const i = this.#taken;
+      const i = this.#takeNumber(hotkey, hc);
       crashPoint('positions.index.counted');
       const b = seqKey(i);
       const h = t.hash(hotkey, b);
@@ -124,7 +121,7 @@ export class HotkeyIndex {
       let r: number;
       try {
         ref = t.allocRecord(hotkey, b, h, 2 * uuid.length);
-        this.#heap.writeBytes(t.valueOffset(ref), uuidBytes(uuid));
+        writeUnits(this.#heap, t.valueOffset(ref), uuid);
         r = t.publish(hotkey, b, h, ref, ABSENT);
       } catch (e) {
         if (ref !== 0) this.#heap.free(ref);
@@ -138,15 +135,14 @@ export class HotkeyIndex {
         continue;
       }
       crashPoint('positions.index.written');
-      // Touch the counter (a new block, so its slot word moves even when the value does not):
-      // a trimCount that looked at the entries before ours was written, and has not yet lowered
-      // the counter, now fails its CAS and looks again; one that lowered it already (below i+1)
-      // is undone here by the raise. Either way before our record is published, so no reader sees
-      // the record without its entry. (Reading the count and raising only if it was <= i left a
-      // window: the count read before a trim's CAS that lowered it past our entry, issue 9.)
-      this.#touchAt = i + 1;
+      // Touch the counter (its slot word moves even when the value does not): a trimCount that
+      // looked at the entries before ours was written, and has not yet lowered the counter, now
+      // fails its CAS and looks again; one that lowered it already (below i+1) is undone here by
+      // the raise. Either way before our record is published, so no reader sees the record
+      // without its entry. (Reading the count and raising only if it was <= i left a window: the
+      // count read before a trim's CAS that lowered it past our entry, issue 9.)
       try {
-        t.update(hotkey, undefined, this.#touch);
+        this.#touch(hotkey, hc, i + 1);
       } catch (e) {
         const old = t.remove(hotkey, b, h);
         if (old > 0) this.#heap.retire(old);
@@ -155,6 +151,56 @@ export class HotkeyIndex {
       }
       return i;
     }
+  }
+
+  /**
+   * Step (1) of add: takes the next number, the counter raised by one with a compare-and-set
+   * from the version read (a new 4-byte block published, the old one retired), again until it
+   * wins. The number taken.
+   */
+  #takeNumber(hotkey: string, h: number): number {
+    const t = this.#t;
+    const seen = this.#seen;
+    for (;;) {
+      const n = t.read(hotkey, undefined, this.#readCount, h, seen) ?? 0;
+      if (this.#setCount(hotkey, h, n + 1, seen)) return n;
+    }
+  }
+
+  /**
+   * Step (3) of add: the counter's slot word moved, its value raised to at least n. The common
+   * case (the counter is at least n) is table.touch: one CAS to the next version of the same
+   * block, nothing allocated or retired; else (a trim lowered it, or removed it) a new block with
+   * n, published with a compare-and-set. Again until one wins.
+   */
+  #touch(hotkey: string, h: number, n: number): void {
+    const t = this.#t;
+    const seen = this.#seen;
+    for (;;) {
+      const c = t.read(hotkey, undefined, this.#readCount, h, seen);
+      if (c !== undefined && c >= n ? t.touch(seen) : this.#setCount(hotkey, h, n, seen)) return;
+    }
+  }
+
+  /** Publishes count n for hotkey if its counter is still the version `seen` (a new block; the old retired). False if it moved. */
+  #setCount(hotkey: string, h: number, n: number, seen: Version): boolean {
+    const t = this.#t;
+    const heap = this.#heap;
+    const ref = t.allocRecord(hotkey, undefined, h, kIdxBytes);
+    const at = t.valueOffset(ref) + kIdxNext;
+    const u8 = heap.u8; // little-endian, as counterBytes
+    u8[at] = n & 0xff;
+    u8[at + 1] = (n >>> 8) & 0xff;
+    u8[at + 2] = (n >>> 16) & 0xff;
+    u8[at + 3] = n >>> 24;
+    let r = -1;
+    try {
+      r = t.publish(hotkey, undefined, h, ref, seen);
+    } finally {
+      if (r === -1) heap.free(ref);
+    }
+    if (r > 0) heap.retire(r);
+    return r !== -1;
   }
 
   /**

@@ -197,7 +197,7 @@ export class PositionsDomain {
         readRecordValue(heap, at, len, ref, mode, store.cache, store.memo),
     );
     this.#uuidReader = (_u8, at, len) => readUuid(heap, at, len);
-    const scratch: HeadRecord = { open: false, tp: '', n: 0, headLen: 0, head: new Uint8Array(0), headAt: 0, lastOff: 0, lastStamp: 0, last: undefined };
+    const scratch: HeadRecord = { at: 0, len: 0, open: false, tp: '', n: 0, headLen: 0, head: new Uint8Array(0), headAt: 0, lastOff: 0, lastStamp: 0, last: undefined };
     this.#headReaders = [false, true].map((last) => (_u8: Uint8Array, at: number, len: number) => readHeadValue(heap, at, len, last, store.cache, scratch));
   }
 
@@ -284,8 +284,10 @@ export class PositionsDomain {
     this.#ops.gets++;
     const uuid = this.#store.open.read(hotkey, tradePairId, this.#uuidReader);
     if (uuid === undefined) return undefined;
-    const raw = this.#store.records.read(hotkey, uuid, this.#headReaders[last === true ? 1 : 0]!);
+    const lastHead = this.#store.memo.head;
+    const raw = this.#store.records.read(hotkey, uuid, this.#headReaders[last === true ? 1 : 0]!, undefined, lastHead.seen);
     if (raw === undefined || !raw.open || raw.tp !== tradePairId) return undefined;
+    lastHead.keep(hotkey, uuid, raw); // appendOrder takes the location if the slot has not moved (positions/cache.ts)
     const position = decodePositionHead(raw.head, raw.headAt, raw.headLen) as OpenPositionHead['position'];
     let lastOrder: Record<string, unknown> | undefined;
     if (raw.last instanceof Uint8Array) lastOrder = this.#store.cache.put(raw.lastOff, raw.lastStamp, decodeOrder(raw.last), raw.last.length) as Record<string, unknown>;

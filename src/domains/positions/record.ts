@@ -27,7 +27,7 @@
  */
 import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKey, describe } from '../../errors.ts';
 import type { SharedHeap } from '../../internal/store/heap.ts';
-import { unitsToString } from '../../internal/store/record-block.ts';
+import { unitsToString, writeUnits } from '../../internal/store/record-block.ts';
 import { notWhole } from '../../internal/store/version.ts';
 import type { OrderCache, RecordMemo } from './cache.ts';
 
@@ -132,7 +132,7 @@ export function writeRecordValue(heap: SharedHeap, at: number, open: boolean, tp
   heap.writeInt32(q + kPosTpLen, tp.length);
   const r = q + (kPosRefsByte >> 2);
   for (let k = 0; k < refs.length; k++) heap.writeInt32(r + k, refs[k]!);
-  heap.writeUnits(at + kPosRefsByte + 8 * n, tp);
+  writeUnits(heap, at + kPosRefsByte + 8 * n, tp);
   heap.writeBytes(at + kPosRefsByte + 8 * n + 2 * tp.length, head);
 }
 
@@ -201,7 +201,7 @@ export function writeAppendedRecord(
   if (n > 0) heap.copyInt32(r, (old!.at + kPosRefsByte) >> 2, 2 * n);
   heap.writeInt32(r + 2 * n, chunk);
   heap.writeInt32(r + 2 * n + 1, heap.stampOf(chunk));
-  heap.writeUnits(at + kPosRefsByte + 8 * (n + 1), tp);
+  writeUnits(heap, at + kPosRefsByte + 8 * (n + 1), tp);
   heap.writeBytes(at + kPosRefsByte + 8 * (n + 1) + 2 * tp.length, head);
 }
 
@@ -291,6 +291,9 @@ export function readRecordValue(
 
 /** What getOpenHead copies out of a record (head bytes in this thread's copy-out buffer). */
 export interface HeadRecord {
+  /** Byte offset of the record's value in the heap, and its length (LastHead, positions/cache.ts). */
+  at: number;
+  len: number;
   open: boolean;
   tp: string;
   /** Number of orders. */
@@ -312,6 +315,8 @@ export interface HeadRecord {
  * on anything that does not hold together.
  */
 export function readHeadValue(heap: SharedHeap, at: number, len: number, last: boolean, cache: OrderCache, out: HeadRecord): HeadRecord {
+  out.at = at;
+  out.len = len;
   locate(heap, at, len, out);
   const n = out.n;
   cursor = 0;

@@ -21,7 +21,9 @@
  *
  * append(head, order) (positions.appendOrder), the order step without the history:
  *   1. locate the current record (flags, trade pair, order count, where its refs are; nothing
- *      copied) and its slot word. Stable: only lock holders write it, and only they retire it.
+ *      copied) and its slot word, or take what this thread's getOpenHead located if the slot
+ *      still holds that word (LastHead, positions/cache.ts). Stable: only lock holders write it,
+ *      and only they retire it.
  *   2. inside the write gate: encode the order into one new chunk, encode the head, allocate
  *      the record block and fill it: the old refs copied inside the heap (one copyWithin of 8n
  *      bytes, no order read, decoded or compared), the new chunk's ref, trade pair, head.
@@ -198,7 +200,9 @@ export class PositionWriter {
     const hRec = records.hash(v.hotkey, v.uuid);
     const hOpen = open.hash(v.hotkey, v.tp);
     for (let attempt = 0; attempt < kMaxAttempts; attempt++) {
-      const old: (RawRecord | RecordLoc) | undefined = records.read<RawRecord | RecordLoc>(v.hotkey, v.uuid, append ? this.#locate : this.#meta, hRec, seen);
+      // An append first takes what this thread's getOpenHead located, if the slot has not moved (LastHead, positions/cache.ts).
+      const old: (RawRecord | RecordLoc) | undefined = (append && attempt === 0 ? store.memo.head.take(v.hotkey, v.uuid, records, seen) : undefined) ??
+        records.read<RawRecord | RecordLoc>(v.hotkey, v.uuid, append ? this.#locate : this.#meta, hRec, seen);
       this.#check(v, points, old);
       // An open record of this pair is what the open index names (invariant 1, positions/repair.ts).
       const openUuid = old !== undefined && old.open && old.tp === v.tp ? v.uuid : this.#openUuid(v.hotkey, v.tp, hOpen, v.uuid);

@@ -57,8 +57,16 @@ type Slice = (this: ArrayBufferView, start: number, end: number) => string;
  * string allocated, no view, no argument list), used where the platform is little-endian (the
  * units are stored in its byte order); elsewhere, or without Buffer, the portable loop below.
  */
-const ucs2Slice: Slice | undefined =
-  new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? (globalThis as { Buffer?: { prototype: { ucs2Slice?: Slice } } }).Buffer?.prototype.ucs2Slice : undefined;
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const bufferProto = (globalThis as { Buffer?: { prototype: { ucs2Slice?: Slice; ucs2Write?: Write } } }).Buffer?.prototype;
+const ucs2Slice: Slice | undefined = littleEndian ? bufferProto?.ucs2Slice : undefined;
+type Write = (this: ArrayBufferView, s: string, byteOffset: number, byteLength: number) => number;
+/**
+ * Node's Buffer.prototype.ucs2Write, its counterpart: a native copy of a string's UTF-16 code
+ * units, as they are (lone surrogates included), into any ArrayBufferView's bytes from a byte
+ * offset; little-endian platforms only, as ucs2Slice.
+ */
+const ucs2Write: Write | undefined = littleEndian ? bufferProto?.ucs2Write : undefined;
 
 /**
  * A string from UTF-16 units of a (shared) view: Node's native decode (3-4x faster than apply
@@ -73,6 +81,21 @@ export function unitsToString(u16: Uint16Array, start: number, n: number): strin
   return r;
 }
 
+/**
+ * Writes the UTF-16 code units of `s` at byte `at` (2-aligned) of a block this thread owns (alloc
+ * covered it): Node's native ucs2Write where the platform is little-endian (about 0.2 vs 0.3 µs
+ * for a hotkey and a uuid, 84 units), else a char loop. Reads back with unitsToString.
+ */
+export function writeUnits(heap: SharedHeap, at: number, s: string): void {
+  if (ucs2Write !== undefined) {
+    ucs2Write.call(heap.u8, s, at, s.length << 1);
+    return;
+  }
+  const u16 = heap.u16;
+  const u = at >> 1;
+  for (let k = 0; k < s.length; k++) u16[u + k] = s.charCodeAt(k);
+}
+
 // ---- the owner: the thread that allocated the block, or whose CAS unpublished it -------------
 
 /** Allocates a record block for (a, b) with room for valueLen bytes; returns its ref. */
@@ -80,14 +103,14 @@ export function allocRecord(heap: SharedHeap, a: string, b: string | undefined, 
   const lb = b === undefined ? 0 : b.length;
   const ref = heap.alloc(kRecKeyByte + align8(2 * (a.length + lb)) + valueLen);
   const q = heap.payload(ref) >> 2;
-  const { i32, u16 } = heap;
+  const i32 = heap.i32;
   i32[q + kRecHash] = h;
   i32[q + kRecKeyA] = a.length;
   i32[q + kRecKeyB] = b === undefined ? kNoSecond : lb;
   i32[q + kRecValueLen] = valueLen;
-  const u = (q << 1) + (kRecKeyByte >> 1);
-  for (let k = 0; k < a.length; k++) u16[u + k] = a.charCodeAt(k);
-  for (let k = 0; k < lb; k++) u16[u + a.length + k] = b!.charCodeAt(k);
+  const at = (q << 2) + kRecKeyByte;
+  writeUnits(heap, at, a);
+  if (lb > 0) writeUnits(heap, at + 2 * a.length, b!);
   return ref;
 }
 

@@ -30,7 +30,8 @@
  *   Writers still CAS the whole word (BigInt): version and offset change in one step.
  * - Update / delete, lock-free: CAS the found word to (new block | TOMB, version + 1), else
  *   start over; then retire the old block (heap.ts). With `expect` (a word read before) it is a
- *   compare-and-set: read-modify-write without a lock (`update`).
+ *   compare-and-set: read-modify-write without a lock (`update`). `touch` CASes a word to
+ *   (same block, version + 1): the value stays, a compare-and-set that expects the old word fails.
  * - Insert of a new key, under the claim mutex (mutex.ts, owner in the word): probe again, take
  *   the first TOMB of the chain or the EMPTY that ends it, store the hint, CAS the word. Only
  *   claimers and the trim change EMPTY / TOMB words, so under the mutex they hold still and a
@@ -70,6 +71,7 @@
  * | claim    | counters (table.claim.counted)  | the mutex held                          | forceRelease |
  * | claim    | trim, mid-run                   | some TOMB runs trimmed, counters off    | recount(true) |
  * | cas      | slot CAS (table.cas.done)       | counters one off; the old block unretired | recount(true); sweep frees the block (deferred while pinned) |
+ * | touch    | slot CAS to version + 1, same block (table.cas.done) | nothing but the update counter | recount(true) |
  * | delete / take / update | remove CAS        | as cas                                  | as cas |
  */
 import { threadId } from 'node:worker_threads';
@@ -249,6 +251,28 @@ export class SharedTable {
         if (expect !== undefined) return -1;
       }
     }
+  }
+
+  /**
+   * Moves the slot word that `expect` names (a version read() handed back) to the next version of
+   * the SAME block: readers see the same value (a copy in flight retries), but every
+   * compare-and-set that expects the old word now fails, as after a rewrite, without a block
+   * allocated or retired. True if the CAS won; false if the key moved, is absent or was removed
+   * since (the caller reads again).
+   */
+  touch(expect: Readonly<Version>): boolean {
+    if (expect.slot < 0 || expect.ref <= kTomb) return false;
+    return this.#casAt(expect.slot, expect.ver, expect.ref, expect.ref) !== -1;
+  }
+
+  /**
+   * True if the slot that `v` names (a version read() handed back) still holds that word: the
+   * version half, the block half, the version half again ("Int32 halves" above). No probe.
+   */
+  holds(v: Readonly<Version>): boolean {
+    if (v.slot < 0 || v.ref <= kTomb) return false;
+    const i32 = this.#i32;
+    return Atomics.load(i32, verIndex(v.slot)) === v.ver && Atomics.load(i32, refIndex(v.slot)) >>> 0 === v.ref && Atomics.load(i32, verIndex(v.slot)) === v.ver;
   }
 
   /** True if the last probe found the word `expect` names. */
