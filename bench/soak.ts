@@ -18,8 +18,19 @@
  * to the ledger (a miner left mid-operation by a kill is recounted first, and counted).
  * Writes the table (soak.md) and the chart (soak.svg) to --out (default: a temp directory).
  *
- * Options: --minutes N | --seconds N, --workers N (3), --miners N (48), --max-mib N (positions
- * heap, 96), --sample-ms N (5000), --kill-every-ms N (7000), --seed N, --out DIR.
+ * A run lasts --minutes / --seconds, or (--ops N) a fixed number of operations, all workers
+ * together (the worker that completes the N-th stops them all; at most workers - 1 more finish):
+ * then samples are taken every --sample-ops operations and kills tried every --kill-every-ops, so
+ * that runs compare at equal operation counts whatever the machine's load (a timed run makes
+ * fewer syncs and departures per sample on a loaded machine).
+ *
+ * After warm-up (the first tenth of the run unless --warmup-s / --warmup-ops say otherwise), the
+ * table's head gives carved / in use over the samples (median, max, how many above 1.3) and the
+ * RSS at the first and last of them.
+ *
+ * Options: --minutes N | --seconds N | --ops N, --workers N (3), --miners N (48), --max-mib N
+ * (positions heap, 96), --sample-ms N (5000) | --sample-ops N (ops / 60), --kill-every-ms N (7000)
+ * | --kill-every-ops N (1.4 x sample-ops), --warmup-s N | --warmup-ops N, --seed N, --out DIR.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +44,14 @@ import { Counter, kCounters, kLedgerInts, kPending, kOrders, kPositions, reconci
 import { type Series, svgChart } from './svg-chart.ts';
 
 export interface SoakOptions {
-  seconds: number;
+  /** How long to run; or, with `ops`, a fixed number of operations (then seconds is ignored). */
+  seconds?: number;
+  ops?: number;
+  /** With `ops`: a sample every sampleOps operations (default ops / 60), a kill tried every killEveryOps (default 1.4 x sampleOps). */
+  sampleOps?: number;
+  killEveryOps?: number;
+  /** Samples before this (seconds, or operations with `ops`) are warm-up: left out of the summary (default: the first tenth of the run). */
+  warmup?: number;
   workers?: number;
   miners?: number;
   maxMiB?: number;
@@ -48,6 +66,8 @@ export interface SoakOptions {
 
 export interface SoakSample {
   s: number;
+  /** Operations completed when the sample was taken. */
+  ops: number;
   liveBytes: number;
   positions: number;
   inUseBytes: number;
@@ -74,12 +94,52 @@ export interface SoakResult {
   liveBytes: number;
   capacityErrors: number;
   outDir: string;
+  /** Wall seconds the run took. */
+  seconds: number;
+  summary: SoakSummary;
+}
+
+/** carved / in use and RSS over the samples taken after warm-up (the one after the stop left out). */
+export interface SoakSummary {
+  warmup: string;
+  samples: number;
+  median: number;
+  max: number;
+  above13: number;
+  rssFirstBytes: number;
+  rssLastBytes: number;
+  rssMinBytes: number;
+  rssMaxBytes: number;
+}
+
+export function summarize(samples: SoakSample[], o: SoakOptions): SoakSummary {
+  const byOps = o.ops !== undefined;
+  const total = byOps ? o.ops! : (o.seconds ?? 60);
+  const warmup = o.warmup ?? total / 10;
+  const after = samples.slice(0, -1).filter((s) => (byOps ? s.ops : s.s) >= warmup);
+  const f = after.map((s) => s.fragmentation).sort((a, b) => a - b);
+  const rss = after.map((s) => s.rssBytes);
+  return {
+    warmup: byOps ? `${Math.round(warmup)} operations` : `${Math.round(warmup)} s`,
+    samples: after.length,
+    median: f.length === 0 ? NaN : f.length % 2 ? f[f.length >> 1]! : (f[f.length / 2 - 1]! + f[f.length / 2]!) / 2,
+    max: f.length === 0 ? NaN : f[f.length - 1]!,
+    above13: f.filter((x) => x > 1.3).length,
+    rssFirstBytes: rss[0] ?? NaN,
+    rssLastBytes: rss[rss.length - 1] ?? NaN,
+    rssMinBytes: Math.min(...rss),
+    rssMaxBytes: Math.max(...rss),
+  };
 }
 
 const WORKER = new URL('./workers/soak-worker.ts', import.meta.url);
 const MiB = 2 ** 20;
 
 export async function runSoak(o: SoakOptions): Promise<SoakResult> {
+  const byOps = o.ops !== undefined;
+  if (!byOps && o.seconds === undefined) throw new RangeError('runSoak: seconds or ops');
+  const sampleOps = o.sampleOps ?? Math.max(1, Math.round((o.ops ?? 0) / 60));
+  const killEveryOps = o.killEveryOps ?? Math.round(sampleOps * 1.4);
   const workers = o.workers ?? 3;
   const miners = o.miners ?? 48;
   const sampleMs = o.sampleMs ?? 5000;
@@ -113,7 +173,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   let spawned = 0;
   const start = (w: number): void => {
     const worker = bundledWorker(WORKER, {
-      workerData: { soak: true, handle: engine.handle(), templates, hotkeys, miners: shares[w], ledger, bytes, counters, stop, seed: seed + ++spawned, mem: memBuf, slot: w },
+      workerData: { soak: true, handle: engine.handle(), templates, hotkeys, miners: shares[w], ledger, bytes, counters, stop, seed: seed + ++spawned, mem: memBuf, slot: w, maxOps: o.ops ?? 0 },
     });
     engine.watch(worker);
     worker.on('error', (e) => failures.push(e));
@@ -133,7 +193,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       positions += L[m * kLedgerInts + kPositions]!;
     }
     const row: SoakSample = {
-      s: Math.round((Date.now() - t0) / 1000), liveBytes, positions, inUseBytes: h.inUseBytes, carvedBytes: h.carvedBytes,
+      s: Math.round((Date.now() - t0) / 1000), ops: C[Counter.ops]!, liveBytes, positions, inUseBytes: h.inUseBytes, carvedBytes: h.carvedBytes,
       freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, rssBytes: mu.rss,
       mainHeapBytes: mu.heapUsed, workerHeapBytes: mem.reduce((a, k) => a + k * 1024, 0), arrayBufferBytes: mu.arrayBuffers,
     };
@@ -143,17 +203,22 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   };
 
   let kills = 0;
-  const end = t0 + o.seconds * 1000;
-  let nextSample = t0 + sampleMs;
-  let nextKill = t0 + killEveryMs;
-  while (Date.now() < end && failures.length === 0) {
-    await new Promise((r) => setTimeout(r, 100));
-    if (Date.now() >= nextSample) {
+  const stopped = new Int32Array(stop);
+  const end = t0 + (o.seconds ?? 0) * 1000;
+  // Time mode: the next sample and kill in ms; ops mode: in operations (polled every 20 ms).
+  let nextSample = byOps ? sampleOps : t0 + sampleMs;
+  let nextKill = byOps ? killEveryOps : t0 + killEveryMs;
+  const now = (): number => (byOps ? Atomics.load(C, Counter.ops) : Date.now());
+  while ((byOps ? Atomics.load(stopped, 0) === 0 : Date.now() < end) && failures.length === 0) {
+    await new Promise((r) => setTimeout(r, byOps ? 20 : 100));
+    if (now() >= nextSample) {
       sample();
-      nextSample += sampleMs;
+      nextSample += byOps ? sampleOps : sampleMs;
+      while (byOps && now() >= nextSample) nextSample += sampleOps;
     }
-    if (Date.now() >= nextKill) {
-      nextKill += killEveryMs;
+    if (now() >= nextKill) {
+      nextKill += byOps ? killEveryOps : killEveryMs;
+      while (byOps && now() >= nextKill) nextKill += killEveryOps;
       if (next() < (o.killOdds ?? 0.5)) {
         const w = Math.floor(next() * workers);
         const victim = live.get(w)!;
@@ -166,7 +231,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       }
     }
   }
-  Atomics.store(new Int32Array(stop), 0, 1);
+  Atomics.store(stopped, 0, 1);
+  const seconds = (Date.now() - t0) / 1000;
   await Promise.all([...live.values()].map((w) => new Promise((r) => (w.threadId === -1 ? r(null) : w.once('exit', r)))));
   await engine.whenRecovered();
   if (failures.length) throw failures[0];
@@ -199,7 +265,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   if (engine.positions.size !== positions) mismatches.push(`positions.size ${engine.positions.size}, the miners hold ${positions}`);
   const counts = Object.fromEntries(Object.entries(Counter).map(([k, i]) => [k, C[i]!])) as SoakResult['counts'];
   const h = engine.stats().positions.heap;
-  const result: SoakResult = { samples, counts, kills, violations, mismatches, positions, orders, liveBytes, capacityErrors: h.capacityErrors, outDir };
+  const result: SoakResult = {
+    samples, counts, kills, violations, mismatches, positions, orders, liveBytes, capacityErrors: h.capacityErrors, outDir, seconds,
+    summary: summarize(samples, o),
+  };
   writeFileSync(join(outDir, 'soak.md'), table(result, o));
   writeFileSync(join(outDir, 'soak.svg'), chart(samples, o));
   engine.close();
@@ -208,29 +277,34 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
 function table(r: SoakResult, o: SoakOptions): string {
   const f = (b: number): string => (b / MiB).toFixed(1);
-  const rows = r.samples.map((s) => `| ${s.s} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.arrayBufferBytes)} |`);
+  const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.arrayBufferBytes)} |`);
+  const u = r.summary;
   return [
-    `Soak: ${o.seconds} s, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}.`,
+    `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}.`,
     `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
+    `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}).`,
     '',
-    '| s | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | RSS MiB | V8 main MiB | V8 workers MiB | ArrayBuffers MiB |',
-    '| - | - | - | - | - | - | - | - | - | - | - | - |',
+    '| s | ops | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | RSS MiB | V8 main MiB | V8 workers MiB | ArrayBuffers MiB |',
+    '| - | - | - | - | - | - | - | - | - | - | - | - | - |',
     ...rows,
     '',
   ].join('\n');
 }
 
 function chart(samples: SoakSample[], o: SoakOptions): string {
-  const mib = (k: keyof SoakSample) => samples.map((s) => [s.s, (s[k] as number) / MiB] as [number, number]);
+  // x: seconds, or thousands of operations in ops mode.
+  const x = (s: SoakSample): number => (o.ops !== undefined ? s.ops / 1000 : s.s);
+  const mib = (k: keyof SoakSample) => samples.map((s) => [x(s), (s[k] as number) / MiB] as [number, number]);
   const series: Series[] = [
     { name: 'live JSON', points: mib('liveBytes') },
     { name: 'heap in use', points: mib('inUseBytes') },
     { name: 'heap carved', points: mib('carvedBytes') },
     { name: 'RSS', points: mib('rssBytes') },
-    { name: 'V8 heaps (main + workers)', points: samples.map((s) => [s.s, (s.mainHeapBytes + s.workerHeapBytes) / MiB] as [number, number]) },
+    { name: 'V8 heaps (main + workers)', points: samples.map((s) => [x(s), (s.mainHeapBytes + s.workerHeapBytes) / MiB] as [number, number]) },
   ];
-  const frag: Series[] = [{ name: 'carved / in use', points: samples.map((s) => [s.s, s.fragmentation]) }];
-  return svgChart(`sabstate soak: ${o.seconds} s, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, workers killed at random`, 'seconds', 'MiB', series, { name: 'carved / in use', series: frag });
+  const frag: Series[] = [{ name: 'carved / in use', points: samples.map((s) => [x(s), s.fragmentation]) }];
+  const what = o.ops !== undefined ? `${o.ops} operations` : `${o.seconds} s`;
+  return svgChart(`sabstate soak: ${what}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, workers killed at random`, o.ops !== undefined ? 'thousand operations' : 'seconds', 'MiB', series, { name: 'carved / in use', series: frag });
 }
 
 function arg(name: string): number | undefined {
@@ -240,12 +314,15 @@ function arg(name: string): number | undefined {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const outIdx = process.argv.indexOf('--out');
-  const seconds = arg('seconds') ?? (arg('minutes') ?? 1) * 60;
-  const r = await runSoak({
-    seconds, workers: arg('workers'), miners: arg('miners'), maxMiB: arg('max-mib'), sampleMs: arg('sample-ms'),
+  const ops = arg('ops');
+  const seconds = ops !== undefined ? undefined : (arg('seconds') ?? (arg('minutes') ?? 1) * 60);
+  const opts: SoakOptions = {
+    seconds, ops, sampleOps: arg('sample-ops'), killEveryOps: arg('kill-every-ops'), warmup: ops !== undefined ? arg('warmup-ops') : arg('warmup-s'),
+    workers: arg('workers'), miners: arg('miners'), maxMiB: arg('max-mib'), sampleMs: arg('sample-ms'),
     killEveryMs: arg('kill-every-ms'), seed: arg('seed'), out: outIdx < 0 ? undefined : process.argv[outIdx + 1],
-  });
-  console.log(table(r, { seconds, workers: arg('workers'), miners: arg('miners'), maxMiB: arg('max-mib') }).split('\n').slice(0, 2).join('\n'));
+  };
+  const r = await runSoak(opts);
+  console.log(table(r, opts).split('\n').slice(0, 3).join('\n'));
   console.log(`table and chart: ${join(r.outDir, 'soak.md')}, ${join(r.outDir, 'soak.svg')}`);
   process.exitCode = r.violations.length || r.mismatches.length || r.counts.capacity ? 1 : 0;
 }

@@ -29,4 +29,29 @@ test('short soak: orders, syncs, departures, killed workers; verify sound, count
   assert.ok(last.fragmentation < 2, `carved / in use ${last.fragmentation}`);
 });
 
+test('soak by operations: stops at the count asked, samples and kills by operation count; verify sound, counts exact', async () => {
+  const ops = 8000;
+  const workers = 2;
+  const r = await within(
+    runSoak({ ops, sampleOps: 1000, killEveryOps: 1500, killOdds: 1, workers, miners: 8, maxMiB: 16, seed, log: () => {} }),
+    240_000,
+    'the soak by operations',
+  );
+  console.log(`  soak by operations, seed ${seed}: ${r.counts.ops} operations, ${r.kills} kills, ${r.samples.length} samples, ${r.seconds.toFixed(1)} s`);
+  // The worker that completes the ops-th operation stops all; the others finish the one they are in.
+  assert.ok(r.counts.ops >= ops && r.counts.ops <= ops + workers - 1, `${r.counts.ops} operations for ${ops}`);
+  const during = r.samples.slice(0, -1);
+  assert.ok(during.length >= 2, `${during.length} samples`);
+  // Each sample is taken once its threshold (a multiple of 1000) is reached, in order, never two at one.
+  during.forEach((s, i) => {
+    assert.ok(s.ops >= 1000 * (i + 1), `sample ${i} at ${s.ops} operations`);
+    if (i > 0) assert.ok(Math.floor(s.ops / 1000) > Math.floor(during[i - 1]!.ops / 1000), `samples ${i - 1} and ${i} in one step`);
+  });
+  assert.ok(r.kills >= 1, `${r.kills} workers killed`);
+  assert.equal(r.violations, [], 'engine.verify()');
+  assert.equal(r.mismatches, [], 'every miner as the ledger says');
+  assert.is(r.counts.capacity, 0, 'no ERR_CAPACITY');
+  assert.match(r.summary.warmup, /^800 operations$/);
+});
+
 test.run();

@@ -38,6 +38,8 @@ export interface SoakWorkerData {
   /** Int32 per worker slot: this worker's V8 heap in use, KiB (the parent sums them for the RSS breakdown). */
   mem: SharedArrayBuffer;
   slot: number;
+  /** Stop every worker (the `stop` word) once the operations completed reach this (0: the parent stops them). */
+  maxOps: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -145,7 +147,9 @@ if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === t
       Atomics.add(counters, Counter.capacity, 1);
     }
     Atomics.store(ledger, m * kLedgerInts + kPending, 0);
-    if ((Atomics.add(counters, Counter.ops, 1) & 255) === 0) Atomics.store(mem, d.slot, process.memoryUsage().heapUsed >> 10);
+    const done = Atomics.add(counters, Counter.ops, 1) + 1;
+    if (d.maxOps > 0 && done >= d.maxOps) Atomics.store(stop, 0, 1);
+    if ((done & 255) === 0) Atomics.store(mem, d.slot, process.memoryUsage().heapUsed >> 10);
   }
   parentPort.postMessage({ done: true });
 }
