@@ -77,7 +77,8 @@ import { classOf, classSize, kBlockFreeBit, kBlockHeaderBytes, kBlockSizeWord, k
 import { kLargeClass } from '../../internal/store/heap-classes.ts';
 import { kDeferredHead, kTop } from '../../internal/store/heap-layout.ts';
 import { Version } from '../../internal/store/version.ts';
-import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue } from './record.ts';
+import type { SharedTable } from '../../internal/store/table.ts';
+import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue, readUuid } from './record.ts';
 import type { PositionStore } from './store.ts';
 
 declareCrashPoints('positions', ['positions.compact.copied', 'positions.compact.published', 'positions.compact.retired']);
@@ -117,6 +118,19 @@ interface Rec {
   /** Its record block and that block's size. */
   ref: number;
   size: number;
+}
+
+/**
+ * An index entry as the scan saw it: open index (hotkey, tp) -> uuid, moved under (hotkey, tp)'s
+ * lock; hotkey index entry (hotkey, seq) -> uuid, under the lock of that position's pair; a
+ * hotkey's counter (tp undefined), by CAS alone (its writers all use table.update, which reads
+ * again and retries when its CAS fails: hotkey-index.ts).
+ */
+interface Ent {
+  t: SharedTable;
+  a: string;
+  b: string | undefined;
+  tp: string | undefined;
 }
 
 /** Windows whose placement is simulated, cheapest first, before compaction gives up. */
@@ -188,13 +202,32 @@ export class Compactor {
       const meta = readRecordValue(heap, at, len, ref, ReadMode.META, cache, memo);
       return { hotkey: hk, uuid: id!, tp: meta.tp, ref, size: heap.capacityOf(ref) + kBlockHeaderBytes, refs: meta.refs };
     });
+    const tpOf = new Map<string, string>();
     for (const r of seen) {
       if (r === null) continue;
       const k = recs.push(r) - 1;
       owner.set(r.ref, k);
+      tpOf.set(`${r.hotkey}\u0000${r.uuid}`, r.tp);
       for (let i = 0; i < r.refs.length; i += 2) owner.set(r.refs[i]!, k);
     }
-    const win = this.#window(want, owner, recs);
+    // Index entries move too (else they pin every hole between them): those of the write in
+    // flight's own position stay.
+    const ents: Ent[] = [];
+    const entOwner = new Map<number, number>();
+    const { open, byHotkey } = this.#s;
+    for (const e of open.scan((hk, tp, _u8, at, len, ref) => ({ hk, tp: tp!, uuid: readUuid(heap, at, len), ref }))) {
+      if (e.hk === hotkey && e.uuid === uuid) continue;
+      entOwner.set(e.ref, ents.push({ t: open, a: e.hk, b: e.tp, tp: e.tp }) - 1);
+    }
+    for (const e of byHotkey.scan((hk, b, _u8, at, len, ref) => ({ hk, b, uuid: b === undefined ? '' : readUuid(heap, at, len), ref }))) {
+      if (e.b === undefined) {
+        entOwner.set(e.ref, ents.push({ t: byHotkey, a: e.hk, b: undefined, tp: undefined }) - 1);
+        continue;
+      }
+      const tp = tpOf.get(`${e.hk}\u0000${e.uuid}`);
+      if (tp !== undefined) entOwner.set(e.ref, ents.push({ t: byHotkey, a: e.hk, b: e.b, tp }) - 1);
+    }
+    const win = this.#window(want, owner, recs, entOwner);
     if (win === null) {
       this.stats.failed++;
       return false;
@@ -206,6 +239,11 @@ export class Compactor {
       for (const k of win.recs) {
         const r = recs[k]!;
         const moved = this.#relocate(r.hotkey, r.uuid, r.tp);
+        if (moved === -1) this.stats.busy++;
+        if (moved < 0) ok = false;
+      }
+      for (const k of win.ents) {
+        const moved = this.#moveEntry(ents[k]!);
         if (moved === -1) this.stats.busy++;
         if (moved < 0) ok = false;
       }
@@ -250,7 +288,7 @@ export class Compactor {
    * records' blocks fit no hole outside would gain nothing. The placement is simulated (best fit,
    * largest first) on the free blocks outside the window, as the walk saw them.
    */
-  #window(want: number, owner: Map<number, number>, recs: Rec[]): { lo: number; hi: number; recs: number[] } | null {
+  #window(want: number, owner: Map<number, number>, recs: Rec[], entOwner: Map<number, number>): { lo: number; hi: number; recs: number[]; ents: number[] } | null {
     const heap = this.#s.heap;
     const top = Atomics.load(heap.i32, kTop);
     const at: number[] = [];
@@ -263,7 +301,7 @@ export class Compactor {
       if (s === 0 || p + s > top) break;
       at.push(p);
       size.push(s);
-      kind.push((w & kBlockFreeBit) !== 0 ? kFree : owner.has(p) ? kMovable : kFixed);
+      kind.push((w & kBlockFreeBit) !== 0 ? kFree : owner.has(p) || entOwner.has(p) ? kMovable : kFixed);
       p += s;
     }
     const end = at.length === 0 ? kDataStart : at[at.length - 1]! + size[size.length - 1]!;
@@ -310,9 +348,16 @@ export class Compactor {
       const lo = at[i]!;
       const hi = at[e - 1]! + size[e - 1]!;
       const moving = new Set<number>();
+      const entries: number[] = [];
       const needs: number[] = [];
       for (let k = i; k < e; k++) {
         if (kind[k] !== kMovable) continue;
+        const en = entOwner.get(at[k]!);
+        if (en !== undefined) {
+          entries.push(en);
+          needs.push(size[k]!);
+          continue;
+        }
         moving.add(owner.get(at[k]!)!);
         // The record blocks are added below, once per record.
         if (recs[owner.get(at[k]!)!]!.ref !== at[k]) needs.push(size[k]!);
@@ -320,7 +365,7 @@ export class Compactor {
       for (const r of moving) needs.push(recs[r]!.size);
       const outside = free.slice();
       for (let k = i; k < e; k++) if (kind[k] === kFree && size[k]! >= 16) outside.splice(lowerBound(outside, size[k]!), 1);
-      if (fits(needs, outside)) return { lo, hi, recs: [...moving] };
+      if (fits(needs, outside)) return { lo, hi, recs: [...moving], ents: entries };
     }
     return null;
   }
@@ -399,6 +444,48 @@ export class Compactor {
     this.stats.relocations++;
     this.stats.movedBytes += bytes;
     return 1;
+  }
+
+  /**
+   * Moves one index entry (Ent) out of the window: under its pair's lock (tryAcquire), or for a
+   * counter by the CAS alone; the same steps and crash points as a record's move, one block.
+   * Returns as #relocate.
+   */
+  #moveEntry(e: Ent): number {
+    const guard = e.tp === undefined ? null : this.#locks.tryAcquire(e.a, e.tp);
+    if (e.tp !== undefined && guard === null) return -1;
+    try {
+      const heap = this.#s.heap;
+      const t = e.t;
+      const h = t.hash(e.a, e.b);
+      const seen = new Version();
+      const cur = t.read(e.a, e.b, (_u8, at, len, ref) => ({ at, len, ref }), h, seen);
+      if (cur === undefined || cur.ref >= this.#hi || cur.ref + heap.capacityOf(cur.ref) + kBlockHeaderBytes <= this.#lo) return 0;
+      let ref = 0;
+      try {
+        ref = this.#alloc(() => t.allocRecord(e.a, e.b, h, cur.len));
+        heap.u8.copyWithin(t.valueOffset(ref), cur.at, cur.at + cur.len);
+        crashPoint('positions.compact.copied');
+      } catch (x) {
+        if (ref !== 0) heap.free(ref);
+        if (x === kNoRoom || (x instanceof SabStateError && x.code === ErrorCode.CAPACITY)) return -2;
+        throw x;
+      }
+      const prev = t.publish(e.a, e.b, h, ref, seen);
+      if (prev === -1) {
+        // Changed since the read (a counter's update): that write stands.
+        heap.free(ref);
+        return -2;
+      }
+      crashPoint('positions.compact.published');
+      heap.retire(prev);
+      crashPoint('positions.compact.retired');
+      this.stats.relocations++;
+      this.stats.movedBytes += cur.len;
+      return 1;
+    } finally {
+      guard?.release();
+    }
   }
 
   /** An allocation outside the window: what lands inside is hoarded (freed at the end), then it asks again. */
