@@ -10,8 +10,12 @@
  * 1. The range wanted: W bytes, the block the refused request takes (its class's size up to
  *    4 KiB, which is what a class list serves; larger: the request rounded to 16).
  * 2. Which blocks can move: records.scan (read windows, like every reader) gives each record's
- *    block and chunk refs: those blocks are movable. Every other allocated block (index entries,
- *    the open index, blocks of a write in flight, retired blocks waiting for a pin) is not.
+ *    block and chunk refs; the scans of the open index and the hotkey index give their entries
+ *    and the hotkeys' counters: those blocks are movable (index entries must move too: one sits
+ *    beside almost every record, so a heap of small positions half deleted has no run of free
+ *    and record blocks alone; test/positions-compact.test.ts 'scenario'). Every other
+ *    allocated block (blocks of a write in flight, its own record and entries, retired blocks
+ *    waiting for a pin) is not.
  * 3. Where: a walk of the blocks from kDataStart to kTop (each block's size word; the bump area
  *    [kTop, maxBytes) counts as one free block) and a sliding window over it: of the runs of
  *    whole blocks covering at least W bytes with no unmovable block, the one with the fewest
@@ -42,6 +46,11 @@
  *   the new chunks and the new record block (copied value, refs of moved chunks rewritten),
  *   R4 CAS the record slot from `seen` (records.publish), R5 retire the old record block and
  *   the moved chunks, R6 release the lock.
+ * An index entry moves the same way (one block: R1-R6 with no chunk): an open-index entry
+ * (hotkey, tp) under that pair's lock, a hotkey-index entry (hotkey, i) -> uuid under the lock
+ * of that position's pair (only that position's writers remove it; adds publish new keys), a
+ * hotkey's counter by its CAS alone: every writer of a counter (hotkey-index.ts add, touch,
+ * trimCount, raiseCount) is a table.update, which reads again and retries when its CAS fails.
  * Readers are not disturbed: a lock-free reader that copied from the old blocks fails its
  * validation (the slot word moved) and reads again; a pinned reader keeps the old blocks alive
  * (retire defers). Positions read through a moved version decode again (the caches are keyed
@@ -53,6 +62,7 @@
  * | ---------------------------- | ------------------ | ------------------ |
  * | new chunk, new record block  | the moving thread  | plain writes into blocks it allocated; published by R4 |
  * | records slot of (hk, uuid)   | the moving thread (holding the pair's lock) | table.publish CAS from the version read in R2 |
+ * | open / byHotkey slot of an entry | the moving thread (the pair's lock; a counter: none) | table.publish CAS from the version read |
  * | old record block, old chunks | (nobody writes)    | retired after R4 (heap.retire: freed once no reader is pinned) |
  * | hoarded blocks               | the moving thread  | allocated, never published, freed at the end |
  * | lock stripe of (hk, tp)      | the moving thread  | locks domain tryAcquire / release |
@@ -68,8 +78,9 @@
  * | R4 record CAS (positions.compact.published)      | the moved version published (same bytes); the old record block and moved chunks unretired; hoarded blocks | sweep frees them: the move completed |
  * | R5 old blocks retired (positions.compact.retired) | the stripe held; hoarded blocks        | watch releases the stripe; sweep frees the hoard |
  * | 5: hoard freed, collect, merge                   | as heap.ts free / collect / merge rows  | as there |
- * No step touches the open index or the hotkey index, so positions/repair.ts has nothing of a
- * move to complete or undo: each state above is a whole version of every record.
+ * An entry's move has the same points and rows (one block instead of a record's). No move
+ * changes what any slot says (the same bytes in a new block), so positions/repair.ts has nothing
+ * of a move to complete or undo: each state above is a whole version of every record and entry.
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';

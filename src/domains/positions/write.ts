@@ -191,6 +191,16 @@ export class PositionWriter {
     if (!this.#compactor.makeRoom(payloadBytes, v.hotkey, v.uuid)) throw e;
   }
 
+  /** writeChunk, tried once more after a compaction if the heap refused it (#roomFor). */
+  #chunk(bytes: Uint8Array, v: ValidHead): number {
+    try {
+      return writeChunk(this.#s.heap, bytes);
+    } catch (e) {
+      this.#roomFor(e, kChunkHeaderBytes + bytes.length, v);
+      return writeChunk(this.#s.heap, bytes);
+    }
+  }
+
   /** The check of step 1: what the current version `old` allows (save: a move needs both locks; append: no move). */
   #check(v: ValidHead, points: Points, old: Old | undefined): void {
     if (old === undefined || old.tp === v.tp) return;
@@ -354,14 +364,7 @@ export class PositionWriter {
           refs[2 * k + 1] = old!.refs[2 * j + 1]!;
           continue;
         }
-        const bytes = encodeOrder(o);
-        let ref: number;
-        try {
-          ref = writeChunk(heap, bytes);
-        } catch (e) {
-          this.#roomFor(e, kChunkHeaderBytes + bytes.length, v);
-          ref = writeChunk(heap, bytes);
-        }
+        const ref = this.#chunk(encodeOrder(o), v);
         fresh.push(ref);
         refs[2 * k] = ref;
         refs[2 * k + 1] = heap.stampOf(ref);
@@ -387,14 +390,7 @@ export class PositionWriter {
   #buildAppend(head: object, order: unknown, v: ValidHead, loc: RecordLoc | undefined, hRec: number): Built {
     const { heap, records } = this.#s;
     // The order first: encodeOrder's bytes alias the encoder's scratch, which the head's encode reuses.
-    const bytes = encodeOrder(order, 'order');
-    let chunk: number;
-    try {
-      chunk = writeChunk(heap, bytes);
-    } catch (e) {
-      this.#roomFor(e, kChunkHeaderBytes + bytes.length, v);
-      chunk = writeChunk(heap, bytes);
-    }
+    const chunk = this.#chunk(encodeOrder(order, 'order'), v);
     let ref = 0;
     try {
       const h = encodePositionHead(head as Record<string, unknown>);
