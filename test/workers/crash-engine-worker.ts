@@ -64,6 +64,9 @@ export function workload(e: ReturnType<typeof attachEngine>, heap: SharedHeap, r
       if ((err as { code?: string }).code !== 'ERR_STALE_EPOCH') throw err;
     }
   });
+  // Compaction's move of one position (positions/compact.ts): copy, publish, retire.
+  const moving = e.positions.getOpenHead(ak, TP);
+  if (moving !== undefined) e.positions.relocate(ak, moving.position.position_uuid);
   if (r % 4 === 3) for (const p of e.positions.listForHotkey(ak, { open: false })) e.positions.delete(ak, p.position_uuid);
   if (r % 4 === 1) {
     const closed = e.positions.listForHotkey(hk, { open: false });

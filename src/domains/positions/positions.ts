@@ -94,6 +94,8 @@ export interface PositionsHandle {
 export interface PositionLocks {
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean;
   withLock<T>(hotkey: string, tradePairId: string, fn: () => T): T;
+  /** One attempt, never waits (a LockDomain has it): with it, a full heap is compacted (positions/compact.ts). */
+  tryAcquire?(hotkey: string, tradePairId: string): { release(): void } | null;
 }
 /** The sync gate's guarded write (general domain). */
 export interface SaveGate {
@@ -134,6 +136,12 @@ export interface PositionsStats {
   pinnedReads: number;
   /** This thread's caches: decoded orders by chunk, and whole order lists by record version. */
   orderCache: { size: number; hits: number; misses: number; lists: number; listHits: number };
+  /**
+   * This thread's compactions (positions/compact.ts): allocations refused with ERR_CAPACITY that
+   * moved records to make room (`runs`; `failed` found no room), records moved, bytes copied,
+   * records skipped because their lock was busy.
+   */
+  compaction: { runs: number; failed: number; relocations: number; movedBytes: number; busy: number };
   heap: HeapStats;
   tables: { records: TableStats; open: TableStats; byHotkey: TableStats };
 }
@@ -377,7 +385,9 @@ export class PositionsDomain {
    * @throws {@link SabStateError} `ERR_VALUE_TOO_LARGE` if an order or the position head is larger
    *   than a heap block can be.
    * @throws {@link SabStateError} `ERR_CAPACITY` if the domain is full (`options.positions.maxRecords`
-   *   / `maxBytes`); nothing is saved.
+   *   / `maxBytes`); nothing is saved. A heap allocation refused first moves stored positions to
+   *   open a contiguous free range and is tried once more (positions/compact.ts): the refusal
+   *   comes only if that fails too.
    * @throws TypeError or RangeError if `opts` is malformed (state unchanged).
    */
   save(position: Position, opts?: { ifEpoch?: number }): void {
@@ -434,6 +444,19 @@ export class PositionsDomain {
   }
 
   /**
+   * Moves a stored position's blocks to new ones, as compaction does when the heap is full
+   * (positions/compact.ts): the same bytes, a new version. Takes the position's lock with one
+   * attempt; false if it is absent, its lock is busy, or there is no room.
+   * @internal For tests of the compaction's protocol (test/crash-points.test.ts).
+   */
+  relocate(hotkey: string, positionUuid: string): boolean {
+    checkKey(hotkey, 'hotkey');
+    checkKey(positionUuid, 'positionUuid');
+    const tp = this.#store.records.read(hotkey, positionUuid, this.#readers[ReadMode.META]!)?.tp;
+    return tp !== undefined && this.#writer.relocate(hotkey, positionUuid, tp);
+  }
+
+  /**
    * Recovery after a thread died (engine.watch): its insert mutexes, gate slot, pin and freeze released.
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
@@ -475,6 +498,7 @@ export class PositionsDomain {
       readRetries: t.records.readRetries + t.open.readRetries + t.byHotkey.readRetries,
       pinnedReads: t.records.pinnedReads + t.open.pinnedReads + t.byHotkey.pinnedReads,
       orderCache: { size: cache.size, hits: cache.hits, misses: cache.misses, lists: memo.size, listHits: memo.hits },
+      compaction: { ...(this.#writer.compaction ?? { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0 }) },
       heap: h,
       tables: t,
     };

@@ -9,7 +9,10 @@
  *      frozen objects of the current version's order list as this thread read it (RecordMemo,
  *      positions/cache.ts) keeps its chunk; every other order is encoded into a new chunk; then
  *      the head is encoded and the record block written. Any error here (codec refusal,
- *      ERR_CAPACITY) frees what was built: nothing was published.
+ *      ERR_CAPACITY) frees what was built: nothing was published. An allocation refused with
+ *      ERR_CAPACITY (here, the open-index entry's, or the hotkey index's in step 3) first has
+ *      other records moved to open a contiguous free range (positions/compact.ts: their locks
+ *      taken with one try each; this write's own record is not moved) and is tried once more.
  *   3. inside the heap's write gate: add the uuid to the hotkey index (new position only), CAS
  *      the record slot from the word read in 1 (a different word means some thread wrote
  *      without the lock: the save starts over), then set or clear the open-index entry.
@@ -63,15 +66,21 @@ import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import { encodeOrder, encodePositionHead } from '../../internal/codec/codec.ts';
 import { Version } from '../../internal/store/version.ts';
 import type { PositionStore } from './store.ts';
+import { type CompactionStats, Compactor } from './compact.ts';
 import {
-  type RawRecord, ReadMode, type RecordLoc, type ValidHead, type ValidPosition, locateRecord, readRecordValue, readUuid,
-  recordValueBytes, uuidBytes, writeAppendedRecord, writeChunk, writeRecordValue,
+  type RawRecord, ReadMode, type RecordLoc, type ValidHead, type ValidPosition, kChunkHeaderBytes, locateRecord, readRecordValue,
+  readUuid, recordValueBytes, uuidBytes, writeAppendedRecord, writeChunk, writeRecordValue,
 } from './record.ts';
 
 interface Locks {
   isHeldByCurrentThread(hotkey: string, tradePairId: string): boolean;
   withLock<T>(hotkey: string, tradePairId: string, fn: () => T): T;
+  /** Without it, an allocation refused with ERR_CAPACITY is not retried after a compaction (positions/compact.ts). */
+  tryAcquire?(hotkey: string, tradePairId: string): { release(): void } | null;
 }
+
+/** Payload bytes of a record block of (hotkey, uuid) with a value of valueLen bytes (record-block.ts layout). */
+const recordPayload = (v: ValidHead, valueLen: number): number => 16 + ((2 * (v.hotkey.length + v.uuid.length) + 7) & ~7) + valueLen;
 interface Built {
   ref: number;
   /** The new version's chunk refs (save), or null (append: every old chunk kept, one added). */
@@ -123,10 +132,13 @@ export class PositionWriter {
   readonly #appended: Built = { ref: 0, refs: null, fresh: [0], published: false };
   /** The version #writeOnce read (its expectation at publish), rewritten per write. */
   readonly #seen = new Version();
+  /** Moves records to make room when an allocation is refused (positions/compact.ts); null without tryAcquire. */
+  readonly #compactor: Compactor | null;
 
   constructor(store: PositionStore, locks: Locks) {
     this.#s = store;
     this.#locks = locks;
+    this.#compactor = typeof locks.tryAcquire === 'function' ? new Compactor(store, { tryAcquire: locks.tryAcquire.bind(locks) }) : null;
     // One RecordLoc and one Built per writer, rewritten by each append: writes do not nest (#write).
     const loc: RecordLoc = { at: 0, len: 0, open: false, tp: '', n: 0, headLen: 0, refs: null };
     this.#locate = (_u8, at, len) => locateRecord(store.heap, at, len, loc);
@@ -149,6 +161,46 @@ export class PositionWriter {
    */
   append(head: object, order: unknown, v: ValidHead): void {
     this.#write(v, APPEND, head, order);
+  }
+
+  /** This thread's compaction counts, or null (no tryAcquire: no compaction). */
+  get compaction(): Readonly<CompactionStats> | null {
+    return this.#compactor === null ? null : this.#compactor.stats;
+  }
+
+  /**
+   * Moves every block of a stored position to new blocks (the compaction's move, positions/
+   * compact.ts, on one record): true if it moved. Not while this thread writes a position.
+   */
+  relocate(hotkey: string, uuid: string, tp: string): boolean {
+    if (this.#compactor === null || this.#active) return false;
+    this.#s.enter();
+    try {
+      return this.#compactor.relocate(hotkey, uuid, tp);
+    } finally {
+      this.#s.leave();
+    }
+  }
+
+  /**
+   * An allocation of this write (payloadBytes) was refused: `e` is rethrown unless it is
+   * ERR_CAPACITY and a compaction made room (then the caller allocates once more; a second
+   * refusal reaches the caller, everything undone as for any refusal). The record being
+   * written is not moved: this write read it and publishes from that version.
+   */
+  #roomFor(e: unknown, payloadBytes: number, v: ValidHead): void {
+    if (!(e instanceof SabStateError && e.code === ErrorCode.CAPACITY) || this.#compactor === null) throw e;
+    if (!this.#compactor.makeRoom(payloadBytes, v.hotkey, v.uuid)) throw e;
+  }
+
+  /** writeChunk, tried once more after a compaction if the heap refused it (#roomFor). */
+  #chunk(bytes: Uint8Array, v: ValidHead): number {
+    try {
+      return writeChunk(this.#s.heap, bytes);
+    } catch (e) {
+      this.#roomFor(e, kChunkHeaderBytes + bytes.length, v);
+      return writeChunk(this.#s.heap, bytes);
+    }
   }
 
   /** The check of step 1: what the current version `old` allows (save: a move needs both locks; append: no move). */
@@ -220,7 +272,12 @@ export class PositionWriter {
         let openRef = 0;
         try {
           if (v.open && openUuid !== v.uuid) {
-            openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
+            try {
+              openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
+            } catch (e) {
+              this.#roomFor(e, 16 + ((2 * (v.hotkey.length + v.tp.length) + 7) & ~7) + 2 * v.uuid.length, v);
+              openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
+            }
             heap.writeBytes(open.valueOffset(openRef), uuidBytes(v.uuid));
           }
         } catch (e) {
@@ -311,13 +368,20 @@ export class PositionWriter {
           refs[2 * k + 1] = old!.refs[2 * j + 1]!;
           continue;
         }
-        const ref = writeChunk(heap, encodeOrder(o));
+        const ref = this.#chunk(encodeOrder(o), v);
         fresh.push(ref);
         refs[2 * k] = ref;
         refs[2 * k + 1] = heap.stampOf(ref);
       }
       const head = encodePositionHead(pos as Record<string, unknown>);
-      const ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n, v.tp.length, head.length));
+      const len = recordValueBytes(n, v.tp.length, head.length);
+      let ref: number;
+      try {
+        ref = records.allocRecord(v.hotkey, v.uuid, hRec, len);
+      } catch (e) {
+        this.#roomFor(e, recordPayload(v, len), v);
+        ref = records.allocRecord(v.hotkey, v.uuid, hRec, len);
+      }
       writeRecordValue(heap, records.valueOffset(ref), v.open, v.tp, refs, head);
       return { ref, refs, fresh, published: false };
     } catch (e) {
@@ -330,12 +394,18 @@ export class PositionWriter {
   #buildAppend(head: object, order: unknown, v: ValidHead, loc: RecordLoc | undefined, hRec: number): Built {
     const { heap, records } = this.#s;
     // The order first: encodeOrder's bytes alias the encoder's scratch, which the head's encode reuses.
-    const chunk = writeChunk(heap, encodeOrder(order, 'order'));
+    const chunk = this.#chunk(encodeOrder(order, 'order'), v);
     let ref = 0;
     try {
       const h = encodePositionHead(head as Record<string, unknown>);
       const n = loc === undefined ? 0 : loc.n;
-      ref = records.allocRecord(v.hotkey, v.uuid, hRec, recordValueBytes(n + 1, v.tp.length, h.length));
+      const len = recordValueBytes(n + 1, v.tp.length, h.length);
+      try {
+        ref = records.allocRecord(v.hotkey, v.uuid, hRec, len);
+      } catch (e) {
+        this.#roomFor(e, recordPayload(v, len), v);
+        ref = records.allocRecord(v.hotkey, v.uuid, hRec, len);
+      }
       writeAppendedRecord(heap, records.valueOffset(ref), v.open, v.tp, loc, chunk, h);
       const b = this.#appended;
       b.ref = ref;
@@ -368,7 +438,13 @@ export class PositionWriter {
     let prev = -1;
     try {
       if (old === undefined) {
-        listed = index.add(v.hotkey, v.uuid);
+        try {
+          listed = index.add(v.hotkey, v.uuid);
+        } catch (e) {
+          // The add undid itself (hotkey-index.ts); its blocks are small.
+          this.#roomFor(e, 512, v);
+          listed = index.add(v.hotkey, v.uuid);
+        }
         crashPoint(points.listed);
       }
       if (openRef !== 0) {
