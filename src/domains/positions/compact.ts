@@ -49,8 +49,9 @@
  * An index entry moves the same way (one block: R1-R6 with no chunk): an open-index entry
  * (hotkey, tp) under that pair's lock, a hotkey-index entry (hotkey, i) -> uuid under the lock
  * of that position's pair (only that position's writers remove it; adds publish new keys), a
- * hotkey's counter by its CAS alone: every writer of a counter (hotkey-index.ts add, touch,
- * trimCount, raiseCount) is a table.update, which reads again and retries when its CAS fails.
+ * hotkey's counter by its CAS alone: every writer of a counter (hotkey-index.ts #takeNumber,
+ * #touch (table.touch or a new block), trimCount, raiseCount) CASes from the version it read and
+ * reads again when its CAS fails, so a move between its read and its CAS costs it one retry.
  * Readers are not disturbed: a lock-free reader that copied from the old blocks fails its
  * validation (the slot word moved) and reads again; a pinned reader keeps the old blocks alive
  * (retire defers). Positions read through a moved version decode again (the caches are keyed
@@ -134,8 +135,8 @@ interface Rec {
 /**
  * An index entry as the scan saw it: open index (hotkey, tp) -> uuid, moved under (hotkey, tp)'s
  * lock; hotkey index entry (hotkey, seq) -> uuid, under the lock of that position's pair; a
- * hotkey's counter (tp undefined), by CAS alone (its writers all use table.update, which reads
- * again and retries when its CAS fails: hotkey-index.ts).
+ * hotkey's counter (tp undefined), by CAS alone (its writers all CAS from the version they read
+ * and read again when the CAS fails: hotkey-index.ts).
  */
 interface Ent {
   t: SharedTable;
