@@ -8,7 +8,6 @@ import {
 } from '../src/internal/store/heap.ts';
 import { fcParams, seed, stressScale } from './helpers/seed.ts';
 import { sweepHeap, verifyHeap } from '../src/internal/store/heap-sweep.ts';
-import { headIndexOf } from '../src/internal/store/heap-layout.ts';
 import { once } from 'node:events';
 import { runWorkers, tsWorker } from './helpers/workers.ts';
 import { code } from './helpers/errors.ts';
@@ -245,41 +244,6 @@ test('sweep: a hole left by a bump whose thread died before its header write is 
   assert.is(heap.stats().inUseBlocks, 2);
   assert.is(heap.alloc(40), hole, 'the hole is reused as one 48-byte block');
   assert.ok(heap.u8.subarray(heap.payload(b), heap.payload(b) + 40).every((x) => x === 0xb5), 'the block after the hole is untouched');
-});
-
-test('free-list heads: the tag wraps from 2^32 - 1 to 0 in push, pop, take-all and a merge\'s splice; offsets and links stay right', () => {
-  const heap = heapOf(MIN_HEAP_BYTES * 4);
-  const b64 = (heap as unknown as { b64: BigUint64Array }).b64;
-  const c = classOf(48);
-  const at = headIndexOf(c);
-  const tagOf = (): bigint => b64[at]! >> 32n;
-  const refOf = (): number => Number(b64[at]! & 0xffffffffn);
-  // Four 48-byte blocks a, x, b, y and a guard at the top: a and b are freed and listed apart.
-  const [a, x, b, y] = [heap.alloc(40), heap.alloc(40), heap.alloc(40), heap.alloc(40)];
-  const guard = heap.alloc(40);
-  heap.free(a);
-  assert.is(refOf(), a);
-  b64[at] = (0xffffffffn << 32n) | BigInt(a);
-  heap.free(b); // push: tag 2^32 - 1 -> 0
-  assert.is(tagOf(), 0n, 'push wrapped the tag');
-  assert.is(refOf(), b);
-  b64[at] = (0xffffffffn << 32n) | BigInt(b);
-  assert.is(heap.alloc(40), b, 'pop: the head');
-  assert.is(tagOf(), 0n, 'pop wrapped the tag');
-  assert.is(refOf(), a, 'pop: the next block is the head now');
-  heap.free(b);
-  // A merge: take-all wraps the tag, then the splice lists a and b back (not neighbours), lowest first.
-  b64[at] = (0xffffffffn << 32n) | BigInt(b);
-  heap.consolidate();
-  assert.is(tagOf(), 1n, 'take-all wrapped the tag to 0, the splice moved it to 1');
-  assert.is(refOf(), a, 'the lowest block first');
-  assert.is(heap.alloc(40), a);
-  assert.is(heap.alloc(40), b);
-  assert.is(refOf(), 0, 'empty');
-  const reach = (mark: (ref: number, what: string) => void): void => {
-    for (const [r, w] of [[a, 'a'], [x, 'x'], [b, 'b'], [y, 'y'], [guard, 'guard']] as const) mark(r, w);
-  };
-  assert.equal(verifyHeap(heap, reach), []);
 });
 
 test.run();

@@ -8,8 +8,7 @@
  *   list c can serve a request of class c. Heads are 64-bit words (offset | tag << 32) changed by
  *   CAS on a BigUint64Array; the tag counts every push, pop and take-all, so a pop that read a
  *   stale `next` (ABA) fails. A take-all swaps the head for empty: the thread then owns every
- *   block of the list (merges, best fit). A splice pushes a chain of blocks the thread owns
- *   (a merge's runs of one class, linked lowest first) with one CAS; a push is a chain of one.
+ *   block of the list (merges, best fit).
  * - kNonEmpty: one bit per list, a hint. A push onto an empty list ORs the list's bit; a scan
  *   (takeLarger, bestFit) that finds a marked list empty clears the bit, then loads the head
  *   again and ORs the bit back if a push came in between. A pusher between its CAS and its OR
@@ -18,11 +17,10 @@
  *   (its newest block, split by alloc).
  * - Best fit (requests over 4 KiB, and every request's last resort): the first list from
  *   floorClass(n) up that holds a block of at least n bytes gives its smallest such block, the
- *   lowest address on a tie. The thread takes that list whole, keeps the block, and splices the
- *   others back as one chain, lowest address first, so the list pops its lowest block first
- *   (dlmalloc 2.7 is pure best fit from 512 bytes up; address order on ties keeps the live data
- *   low and the free runs whole: Johnstone, Wilson, "The Memory Fragmentation Problem: Solved?",
- *   1998).
+ *   lowest address on a tie. The thread takes that list whole, keeps the block, and pushes the
+ *   others back highest address first, so the list pops its lowest block first (dlmalloc 2.7 is
+ *   pure best fit from 512 bytes up; address order on ties keeps the live data low and the free
+ *   runs whole: Johnstone, Wilson, "The Memory Fragmentation Problem: Solved?", 1998).
  * - The views (u8, u16, i32, f64, and the block readers and writers built on them: payload,
  *   capacityOf, checkBlock, writeBytes...) are FIXED-length views of the growable buffer, replaced by
  *   longer ones when a block lies past them (`cover`): V8 reads length-tracking views about 7x
@@ -35,8 +33,7 @@
  *
  * Slots this file writes: the free heads and free-byte counts of every class line, kNonEmpty,
  * kDeferredHead (push only; the take-all is collect's, heap.ts), and a block's kBlockNext
- * (Atomics.store before the push's or splice's CAS, which publishes it, and a splice's chain
- * links written before it, to the popper or the merger).
+ * (Atomics.store before the push's CAS, which publishes it to the popper or the merger).
  *
  * CRASH TABLE (a thread terminated right after the step; recovery = the sweep of heap-sweep.ts
  * under the write gate's freeze, which rebuilds every list and every count from a walk):
@@ -45,14 +42,15 @@
  * | -------- | ------------------------------------- | ---------------------------------------- | -------- |
  * | pop      | CAS                                   | a free block on no list (its caller's)   | sweep lists it |
  * | take     | CAS, before the byte count            | as above; list c's byte count high       | sweep lists it; counts from the walk |
- * | push, splice | CAS onto an empty list, before its OR | list c unmarked in kNonEmpty: scans skip it (the full-heap path loads every head) | the sweep rebuilds the lists, each first push sets the bit |
+ * | push     | CAS onto an empty list, before its OR | list c unmarked in kNonEmpty: scans skip it (the full-heap path loads every head) | the sweep rebuilds the lists, each first push sets the bit |
  * | list     | push CAS, before the byte count       | list c's byte count short                | counts from the walk |
  * | best fit | list taken (heap.fit.taken)           | its blocks on no list                    | sweep lists them |
- * | best fit | the others chained (kBlockNext, plain) | as above                                | as above |
- * | best fit | the chain spliced back                | the kept block, free, on no list; list's byte count high | sweep lists it; counts from the walk |
+ * | best fit | some pushed back                      | the others, free, on no list             | as above |
+ * | best fit | all pushed back                       | the kept block, free, on no list; list's byte count high | sweep lists it; counts from the walk |
  * | deferred push | CAS                              | a deferred block (its caller's, heap.ts) | heap.ts |
  */
 import { crashPoint, declareCrashPoints } from '../crash.ts';
+import { nextWord } from '../sync/versioned-word.ts';
 import {
   classSize, floorClass, kBlockHeaderBytes, kBlockNext, kBlockPrefix, kBlockSize, kBlockStamp, kClassCount, kMinBlock, kSizeLowBits,
 } from './heap-classes.ts';
@@ -60,8 +58,7 @@ import { kBitWords, kDataStart, kDeferredHead, kGrowStep, kInUseBytes, kNonEmpty
 
 declareCrashPoints('heap', ['heap.fit.taken']);
 
-/** One step of a head's tag (its high 32 bits). */
-const kTagStep = 2 ** 32;
+const kMask32 = 0xffffffffn;
 
 export class HeapLists {
   readonly sab: SharedArrayBuffer;
@@ -287,74 +284,47 @@ export class HeapLists {
       }
       ref = Atomics.load(this.i32, (ref >> 2) + kBlockNext);
     }
-    // Back on the list as one chain, lowest first (plain links: the thread owns the blocks; the
-    // splice's CAS publishes them); the list's byte count never lost them.
-    if (k > 0) {
-      const rest = blocks.subarray(0, k).sort();
-      for (let j = 0; j < k - 1; j++) this.i32[(rest[j]! >> 2) + kBlockNext] = rest[j + 1]!;
-      this.splice(d, rest[0]!, rest[k - 1]!);
-    }
+    // Back on the list, highest first; the list's byte count never lost them.
+    const rest = blocks.subarray(0, k).sort();
+    for (let j = k - 1; j >= 0; j--) this.push(d, rest[j]!);
     if (fit === 0) return -1;
     Atomics.sub(this.i32, freeIndexOf(d), fitSize);
     this.cover(fit + fitSize);
     return fit;
   }
 
-  /*
-   * The heads' words, with few BigInts (each BigInt is a JS heap object: the order step made
-   * about a dozen per pop or push, and a merge two per class, empty lists included). A head's
-   * offset is read as the word's low Int32 half (little-endian, as table.ts reads its slots),
-   * loaded AFTER the 64-bit word: if it is not that word's offset, the word changed in between
-   * (every change moves the tag) and the CAS, which expects the word, fails. The new word is the
-   * old one plus (2^32 + newRef - oldRef): tag + 1 and the offset replaced in one BigInt addition
-   * (a tag of 2^32 - 1 carries out of 64 bits, and the CAS stores the word modulo 2^64, as
-   * ToBigUint64 does: the tag wraps to 0 as nextWord's does).
-   */
-
   protected pop(c: number): number {
     const i = headIndexOf(c);
-    const lo = i << 1;
     for (;;) {
-      if (Atomics.load(this.i32, lo) === 0) return 0; // empty: no BigInt made
       const head = Atomics.load(this.b64, i);
-      const ref = Atomics.load(this.i32, lo);
+      const ref = Number(head & kMask32);
       if (ref === 0) return 0;
       this.cover(ref + kBlockPrefix);
       // May be garbage if another thread popped and reused the block: then the tag moved and
       // the CAS below fails.
       const next = Atomics.load(this.i32, (ref >> 2) + kBlockNext) >>> 0;
-      if (Atomics.compareExchange(this.b64, i, head, head + BigInt(kTagStep + next - ref)) === head) return ref;
+      if (Atomics.compareExchange(this.b64, i, head, nextWord(head, next)) === head) return ref;
     }
   }
 
   /** Takes the whole list c (head swapped for empty, tag moved): returns its first block, or 0. */
   protected takeAll(c: number): number {
     const i = headIndexOf(c);
-    const lo = i << 1;
     for (;;) {
-      if (Atomics.load(this.i32, lo) === 0) return 0;
       const head = Atomics.load(this.b64, i);
-      const ref = Atomics.load(this.i32, lo);
+      const ref = Number(head & kMask32);
       if (ref === 0) return 0;
-      if (Atomics.compareExchange(this.b64, i, head, head + BigInt(kTagStep - ref)) === head) return ref;
+      if (Atomics.compareExchange(this.b64, i, head, nextWord(head, 0)) === head) return ref;
     }
   }
 
   protected push(c: number, ref: number): void {
-    this.splice(c, ref, ref);
-  }
-
-  /**
-   * Pushes the chain first .. last (linked through kBlockNext by this thread, which owns every
-   * block of it: a merge's runs) onto list c with one CAS, which publishes the chain's links.
-   */
-  protected splice(c: number, first: number, last: number): void {
     const i = headIndexOf(c);
     for (;;) {
       const head = Atomics.load(this.b64, i);
-      const next = Atomics.load(this.i32, i << 1);
-      Atomics.store(this.i32, (last >> 2) + kBlockNext, next);
-      if (Atomics.compareExchange(this.b64, i, head, head + BigInt(kTagStep + first - next)) === head) {
+      const next = Number(head & kMask32);
+      Atomics.store(this.i32, (ref >> 2) + kBlockNext, next);
+      if (Atomics.compareExchange(this.b64, i, head, nextWord(head, ref)) === head) {
         if (next === 0) Atomics.or(this.i32, kNonEmpty + (c >> 5), 1 << (c & 31));
         return;
       }

@@ -7,10 +7,9 @@
  * start), so the blocks tile [kDataStart, kTop) and any run of free neighbours can become one.
  * - Merge (consolidate): a thread takes EVERY free list at once (one CAS per list swaps the head
  *   for empty), so it owns every listed free block; it sorts them by offset, joins each run of
- *   neighbours into one block (ONE header store: the first block's size becomes the run's),
- *   links the runs of each class into one chain, lowest address first, and splices each chain
- *   onto its list with one CAS (so each list pops its lowest block first, and a merge costs a
- *   CAS per class, not per run). Concurrent allocators see empty lists meanwhile: they split, carve, or (heap full)
+ *   neighbours into one block (ONE header store: the first block's size becomes the run's), and
+ *   lists the results from the highest address down, so that each list pops its lowest block
+ *   first. Concurrent allocators see empty lists meanwhile: they split, carve, or (heap full)
  *   wait for the merge at most kMergeWaitMs (kMerging), then retry.
  *   When it runs: when a request over 4 KiB finds no fit and anything was freed since the last
  *   merge (heap.ts);
@@ -34,9 +33,8 @@
  *
  * Slots this file writes: kMerging (add / sub), kMerges, kMergedBlocks, kTopReturns,
  * kReturnedBytes (add, stats), kHighRunEnd and kFreeAfterMerge (store), kTop (CAS down), the
- * taken lists' heads and byte counts (through heap-lists.ts: take-all, splice), and the size and
- * kBlockNext words of a run's first block (plain: the thread owns the run; the splice's CAS
- * publishes them to poppers).
+ * taken lists' heads and byte counts (through heap-lists.ts), and the size word of a run's first
+ * block (plain: the thread owns the run).
  *
  * CRASH TABLE (a thread terminated right after the step; recovery = the sweep of heap-sweep.ts
  * under the write gate's freeze, which walks every block, rebuilds every free list joining free
@@ -47,23 +45,20 @@
  * | merge     | kMerging + 1 (heap.merge.begun)    | kMerging stuck: full-heap allocators wait kMergeWaitMs, then retry without it | the sweep stores 0 |
  * | merge     | every list taken (heap.merge.taken) | every free block on no list             | sweep lists them all (joined) |
  * | merge     | a run joined (heap.merge.joined)   | one bigger free block on no list (its inner headers are payload now) | as above |
- * | merge     | runs chained (heap.merge.chained)  | every free block on no list (the chains are private links) | as above |
- * | merge     | a chain spliced (heap.merge.listed) | the other chains' runs on no list; their lists' byte counts short | as above; counts from the walk |
+ * | merge     | a block listed (heap.merge.listed) | the rest on no list                      | as above |
  * | merge     | kHighRunEnd, kFreeAfterMerge stored | hints only, kMerging stuck              | the sweep stores kMerging 0 and kFreeAfterMerge |
  * | give-back | top run zeroed (heap.top.zeroed)   | a zero run below kTop (a hole); in a merge, the rest on no list | sweep: the hole ends at kTop, so it goes back to the bump area (kTop lowered); the rest listed |
  * | give-back | kTop CAS down                      | the run past kTop, zero; in a merge, the rest on no list; in a free, counters right | sweep lists the rest |
  * | give-back | CAS failed, header written back    | a free block on no list                  | sweep lists it |
  */
 import { crashPoint, declareCrashPoints } from '../crash.ts';
-import { floorClass, kBlockNext, kBlockPrefix, kBlockSize, kClassCount, kFreeBit, kSizeLowBits } from './heap-classes.ts';
+import { kBlockNext, kBlockPrefix, kBlockSize, kClassCount, kFreeBit, kSizeLowBits } from './heap-classes.ts';
 import {
   kDataStart, kFreeAfterMerge, kHighRunEnd, kMergedBlocks, kMerges, kMerging, kReturnedBytes, kTop, kTopReturns, freeIndexOf,
 } from './heap-layout.ts';
 import { HeapLists } from './heap-lists.ts';
 
-declareCrashPoints('heap', [
-  'heap.merge.begun', 'heap.merge.taken', 'heap.merge.joined', 'heap.merge.chained', 'heap.merge.listed', 'heap.top.zeroed',
-]);
+declareCrashPoints('heap', ['heap.merge.begun', 'heap.merge.taken', 'heap.merge.joined', 'heap.merge.listed', 'heap.top.zeroed']);
 
 /** Merge before carving when free memory is at least carved / kMergeShare ... */
 const kMergeShare = 8;
@@ -79,10 +74,6 @@ const kMergeWaitMs = 200;
 export class HeapMerge extends HeapLists {
   /** The merge's list of taken blocks (this thread's, reused). */
   #taken = new Int32Array(1024);
-  /** Per class, the merge's chain of runs to list: first, last, bytes (this thread's, reused; zeroed at each merge). */
-  #first = new Int32Array(kClassCount);
-  #last = new Int32Array(kClassCount);
-  #bytes = new Int32Array(kClassCount);
 
   /**
    * Joins every run of free neighbours into one block (the merge of the header). Called by
@@ -115,9 +106,6 @@ export class HeapMerge extends HeapLists {
     const sorted = taken.subarray(0, n).sort();
     // Runs from the highest address down, so that each list pops its lowest block first: the
     // live data packs toward the bottom and the large free runs stay whole (address order).
-    const chainFirst = this.#first.fill(0);
-    const chainLast = this.#last;
-    const chainBytes = this.#bytes.fill(0);
     let joined = 0;
     let highest = true;
     let highRunEnd = 0;
@@ -147,22 +135,9 @@ export class HeapMerge extends HeapLists {
         crashPoint('heap.merge.joined');
       }
       if (highRunEnd === 0) highRunEnd = end;
-      // Onto the front of its class's chain (plain store: the thread owns the run; the splice's
-      // CAS publishes it). Runs come highest first, so each chain runs lowest first.
-      const c = floorClass(end - start);
-      this.i32[(start >> 2) + kBlockNext] = chainFirst[c]!;
-      if (chainFirst[c] === 0) chainLast[c] = start;
-      chainFirst[c] = start;
-      chainBytes[c] = chainBytes[c]! + end - start;
-      j = i;
-    }
-    crashPoint('heap.merge.chained');
-    // Each class's chain onto its list with one CAS (a push per run made a BigInt CAS each).
-    for (let c = 0; c < kClassCount; c++) {
-      if (chainFirst[c] === 0) continue;
-      this.splice(c, chainFirst[c]!, chainLast[c]!);
-      Atomics.add(this.i32, freeIndexOf(c), chainBytes[c]!);
+      this.list(start, end - start);
       crashPoint('heap.merge.listed');
+      j = i;
     }
     Atomics.store(this.i32, kHighRunEnd, highRunEnd);
     Atomics.store(this.i32, kFreeAfterMerge, this.freeEstimate());
