@@ -15,10 +15,10 @@ import {
   QUEUE, TRADE_PAIRS, fixturesPresent, makeHotkey, newHead, prng, realDeparted, realPositionTexts, updateHead, uuid,
 } from '../../examples/validator/shared.ts';
 import type { Order, Position, PositionHead } from '../../examples/validator/shared.ts';
-import { type Notice, OrderPath, makeOrder, type Pick } from '../../examples/validator/order-path.ts';
+import { type Notice, OrderPath, fillNotice, makeOrder, type Pick } from '../../examples/validator/order-path.ts';
 
 // ---- the order path: examples/validator/order-path.ts (the demo's, one copy) -------------------------
-export { OrderPath, decide, makeOrder, pick } from '../../examples/validator/order-path.ts';
+export { OrderPath, decide, fillNotice, makeOrder, pick } from '../../examples/validator/order-path.ts';
 export type { Notice, Outcome, Pick, TradePair } from '../../examples/validator/order-path.ts';
 
 // ---- latency histogram: examples/validator/latency.ts (the demo's, the same formula) -----------------
@@ -173,17 +173,6 @@ export function sabFloor(engine: Engine, maxOrders: number, rnd: () => number, o
   };
 }
 const floorNotice: Notice = { hotkey: '', trade_pair: '', position_uuid: '', order_uuid: '', order_type: '', n_orders: 0, closed: false };
-/** Rewrites notice `n` for one stored order (one object per thread, as OrderPath's). */
-export function fillNotice(n: Notice, p: Pick, positionUuid: string, order: Order, nOrders: number, closed: boolean): Notice {
-  n.hotkey = p.hotkey;
-  n.trade_pair = p.tp[0];
-  n.position_uuid = positionUuid;
-  n.order_uuid = order.order_uuid;
-  n.order_type = order.order_type;
-  n.n_orders = nOrders;
-  n.closed = closed;
-  return n;
-}
 /** The floor's step: the decision as OrderPath's (the same draws), the storing steps bare. */
 export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
   const { engine, heap } = s;
