@@ -198,14 +198,20 @@ const ONE_THREAD_MODE = process.env.BENCH_ONE_THREAD ?? 'processes';
 const ONE_ROUNDS = Number(process.env.BENCH_ONE_ROUNDS ?? 3);
 /** Orders per turn of a process variant (larger than BLOCK: a turn costs each process an IPC message, about 0.1 ms). */
 const SOLO_BLOCK = Number(process.env.BENCH_ONE_BLOCK ?? 1024);
+/** Orders of the append step each variant's process runs first, the same in each, so all start from the whole path's steady state (order-path-solo.ts). */
+const SOLO_EVOLVE = Number(process.env.BENCH_ONE_EVOLVE ?? 30_000);
 /** The one-thread variants (the whole path first: the row the ratios and charts take, report.ts). */
 const SOLO: SoloVariant[] = [
   { key: 'append', name: 'whole path: getOpenHead + appendOrder', streamSeed: SEED * 1000 },
   { key: 'save', name: 'whole path before issue 12: getOpen + save', streamSeed: SEED * 1000 + 500 },
   { key: 'floor', name: 'floor: the essential steps alone', streamSeed: SEED * 1000 + 900 },
+  // The same floor, its order chunks kept allocated: storing an order writes fresh memory (the
+  // whole path's heap grows by every order; first-touch page faults cost about 17 µs each on
+  // the 2-core VM of the fifth session), which the floor above, reusing two warm blocks, never does.
+  { key: 'floor-kept', name: 'floor, orders kept: its order chunks stay allocated', streamSeed: SEED * 1000 + 900 },
 ];
 if (CASES.has('sabstate') && ONE_THREAD_MODE === 'processes') {
-  const rounds = await runSolo({ variants: SOLO, rounds: ONE_ROUNDS, ms, warmMs, block: SOLO_BLOCK, hotkeys: HOTKEYS, maxOrders: MAX_ORDERS, seed: SEED, limitMs: LIMIT });
+  const rounds = await runSolo({ variants: SOLO, rounds: ONE_ROUNDS, ms, warmMs, block: SOLO_BLOCK, evolve: SOLO_EVOLVE, hotkeys: HOTKEYS, maxOrders: MAX_ORDERS, seed: SEED, limitMs: LIMIT });
   console.log(`  one thread, each variant in its own process, blocks of ${SOLO_BLOCK} in turn, ${rounds.length} round(s) (all printed; the rows below are the round of the median whole / floor CPU ratio):`);
   const f = (x: number, d = 1): string => x.toFixed(d);
   const ratios = rounds.map((reps, r) => {
@@ -219,16 +225,21 @@ if (CASES.has('sabstate') && ONE_THREAD_MODE === 'processes') {
       );
     }
     const w = reps[0]!;
-    const fl = reps[reps.length - 1]!;
+    const fl = reps[SOLO.findIndex((v) => v.key === 'floor')]!;
+    const kept = reps[SOLO.findIndex((v) => v.key === 'floor-kept')];
     const pw = percentilesOf([w.hist], [0.99]).values[0]!;
     const pf = percentilesOf([fl.hist], [0.99]).values[0]!;
-    const x = { cpu: perOrder(w).process / perOrder(fl).process, main: perOrder(w).main / perOrder(fl).main, p99w: pw, p99f: pf };
-    console.log(`    round ${r + 1}: whole / floor process CPU ${f(x.cpu, 3)}x, main-thread CPU ${f(x.main, 3)}x; p99 whole ${f(pw)} µs, floor ${f(pf)} µs`);
+    const x = {
+      cpu: perOrder(w).process / perOrder(fl).process, main: perOrder(w).main / perOrder(fl).main, p99w: pw, p99f: pf,
+      kept: kept === undefined ? NaN : perOrder(w).process / perOrder(kept).process,
+    };
+    console.log(`    round ${r + 1}: whole / floor process CPU ${f(x.cpu, 3)}x, main-thread CPU ${f(x.main, 3)}x; whole / floor with orders kept, process CPU ${f(x.kept, 3)}x; p99 whole ${f(pw)} µs, floor ${f(pf)} µs`);
     return x;
   });
   const order = ratios.map((x, i) => [x.cpu, i] as const).sort((a, b) => a[0] - b[0]);
   const mid = order[(order.length - 1) >> 1]![1];
   console.log(`    whole / floor process CPU by round: ${ratios.map((x) => f(x.cpu, 3)).join(', ')} (median ${f(ratios[mid]!.cpu, 3)}x); main-thread CPU: ${ratios.map((x) => f(x.main, 3)).join(', ')}; ` +
+    `against the floor with orders kept: ${ratios.map((x) => f(x.kept, 3)).join(', ')}; ` +
     `p99 whole: ${ratios.map((x) => f(x.p99w)).join(', ')} µs, floor: ${ratios.map((x) => f(x.p99f)).join(', ')} µs`);
   const rs = rounds[mid]!.map((rep, k) => {
     const tally: Tally = {
@@ -241,8 +252,8 @@ if (CASES.has('sabstate') && ONE_THREAD_MODE === 'processes') {
       serverRss: rep.rss, variant: SOLO[k]!.name,
     });
   });
-  const floorRow = rs[rs.length - 1]!;
-  for (const r of rs.slice(0, -1)) {
+  const floorRow = rs[SOLO.findIndex((v) => v.key === 'floor')]!;
+  for (const r of rs.filter((x) => x !== floorRow)) {
     console.log(`  ${r.variant!} / floor (round ${mid + 1}): CPU per order ${(r.cpuUsPerOrder / floorRow.cpuUsPerOrder).toFixed(2)}x, p50 ${(r.p50 / floorRow.p50).toFixed(2)}x, p99 ${(r.p99 / floorRow.p99).toFixed(2)}x`);
   }
 }

@@ -163,13 +163,19 @@ export interface SabFloor {
   onFull: () => void;
   heap: SharedHeap;
   word: Int32Array;
+  /**
+   * Keep each order's chunk allocated (the "orders kept" floor): the order is stored, so its
+   * bytes land in fresh heap memory as the whole path's do (first-touch page faults, cold lines);
+   * the head block is freed as before. False: both blocks freed at once (always the same warm memory).
+   */
+  keep: boolean;
 }
-export function sabFloor(engine: Engine, maxOrders: number, rnd: () => number, onFull?: () => void): SabFloor {
+export function sabFloor(engine: Engine, maxOrders: number, rnd: () => number, onFull?: () => void, keep = false): SabFloor {
   const h = engine.handle();
   const heap = new SharedHeap(h.positions.heap, { k0: h.seed[0], k1: h.seed[1] }, 'positions heap (floor)');
   return {
     engine, maxOrders, rnd, accountSizes: engine.general.map('accountSizes'), notices: engine.general.queue(QUEUE),
-    onFull: onFull ?? (() => sleep(0.2)), heap, word: new Int32Array(new SharedArrayBuffer(4)),
+    onFull: onFull ?? (() => sleep(0.2)), heap, word: new Int32Array(new SharedArrayBuffer(4)), keep,
   };
 }
 const floorNotice: Notice = { hotkey: '', trade_pair: '', position_uuid: '', order_uuid: '', order_type: '', n_orders: 0, closed: false };
@@ -192,7 +198,7 @@ export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
     const rec = heap.alloc(hb.length);
     heap.u8.set(hb, heap.payload(rec));
     Atomics.compareExchange(s.word, 0, Atomics.load(s.word, 0), rec);
-    heap.free(chunk);
+    if (!s.keep) heap.free(chunk);
     heap.free(rec);
     const n = fillNotice(floorNotice, p, next.position_uuid, order, count + 1, next.is_closed_position); // one object rewritten, as OrderPath's
     while (!s.notices.push(n)) s.onFull();

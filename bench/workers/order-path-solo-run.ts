@@ -30,6 +30,8 @@ export interface SoloOptions {
   hotkeys: number;
   maxOrders: number;
   seed: number;
+  /** Orders of the append step every child runs first (order-path-solo.ts: the same steady state for every variant). */
+  evolve: number;
   /** Deadline for any one answer of a child (its seeding, a block, its report). */
   limitMs: number;
 }
@@ -88,7 +90,7 @@ class Child {
 export async function runSolo(o: SoloOptions): Promise<SoloReport[][]> {
   const out: SoloReport[][] = [];
   for (let r = 0; r < o.rounds; r++) {
-    const children = o.variants.map((v) => new Child({ variant: v.key, seed: o.seed, hotkeys: o.hotkeys, maxOrders: o.maxOrders, block: o.block, streamSeed: v.streamSeed }));
+    const children = o.variants.map((v) => new Child({ variant: v.key, seed: o.seed, hotkeys: o.hotkeys, maxOrders: o.maxOrders, block: o.block, streamSeed: v.streamSeed, evolve: o.evolve }));
     try {
       await Promise.all(children.map((c) => c.next('ready', o.limitMs)));
       const turn = o.variants.map((_, k) => (k + r) % o.variants.length);
