@@ -19,7 +19,15 @@
  *
  *   node --expose-gc --import tsx bench/order-path-steps.ts
  *   STEPS_MS (default 6000), STEPS_WARM_MS (2000), STEPS_SLOW (30), STEPS_PATCH (1),
- *   STEPS_VARIANTS (append,save,floor: which take turns), STEPS_EVENT_US (5)
+ *   STEPS_VARIANTS (append,save,floor: which take turns; also spin, garbage: the controls below),
+ *   STEPS_EVENT_US (5), STEPS_RUSAGE (0), STEPS_SPIN_US (8), STEPS_GARBAGE_BYTES (3600)
+ *
+ * Also printed per variant, by what the order did to its position (appended to an open one,
+ * opened one, closed one with a FLAT): count, p50 / p99 of the whole order and of each step, and
+ * the share of the slow orders. STEPS_RUSAGE=1 calls getrusage before and after every timed order
+ * (outside its marks; the first call's result object is allocated inside the counted span, so
+ * a fault there is charged to the order) and splits the slow orders into preempted (an
+ * involuntary context switch), page-faulted, and neither.
  */
 import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { loadavg } from 'node:os';
@@ -28,6 +36,7 @@ import type { Engine } from '../src/index.ts';
 import { SharedHeap } from '../src/internal/store/heap.ts';
 import { SharedTable } from '../src/internal/store/table.ts';
 import { KeyHashes } from '../src/internal/store/table-hash.ts';
+import { HotkeyIndex } from '../src/domains/positions/hotkey-index.ts';
 import { encodeOrder, encodePositionHead } from '../src/internal/codec/codec.ts';
 import { QUEUE, generalOptions, newHead, prng, updateHead, uuid } from '../examples/validator/shared.ts';
 import type { PositionHead } from '../examples/validator/shared.ts';
@@ -40,6 +49,8 @@ const SLOW = Number(process.env.STEPS_SLOW ?? 30);
 const PATCH = process.env.STEPS_PATCH !== '0';
 const EVENT_US = Number(process.env.STEPS_EVENT_US ?? 5);
 const VARIANTS = (process.env.STEPS_VARIANTS ?? 'append,save,floor').split(',');
+/** STEPS_RUSAGE=1: getrusage around every timed order (minor faults, involuntary switches per order; about 1 µs each, outside the order's time). */
+const RUSAGE = process.env.STEPS_RUSAGE === '1';
 const BLOCK = 256;
 const MAX_ORDERS = 100;
 const CAP = 600_000;
@@ -94,6 +105,7 @@ if (PATCH) {
   wrap(SharedTable.prototype, 'update', `table update >= ${EVENT_US} µs`, EVENT_US);
   wrap(SharedTable.prototype, 'read', `table read >= ${EVENT_US} µs`, EVENT_US);
   wrap(KeyHashes.prototype, 'hash', `hash memo >= ${EVENT_US} µs`, EVENT_US);
+  wrap(HotkeyIndex.prototype, 'add', 'hotkey index add (opens)', 0);
 }
 const gcMinor = kindOf('GC scavenge');
 const gcMajor = kindOf('GC mark-compact');
@@ -133,10 +145,22 @@ interface Variant {
   start: Float64Array;
   total: Float32Array;
   step: Float32Array;
+  /** Per order: what it did to the position (CLASSES: appended, opened, closed). */
+  cls: Uint8Array;
+  /** Per order with STEPS_RUSAGE=1: minor page faults and involuntary context switches during it. */
+  faults: Uint16Array;
+  switches: Uint16Array;
 }
+/** What an order did to its position: set by the variant's run (`cls`), read per order. */
+const CLASSES = ['appends to an open position', 'opens a position', 'closes it (FLAT)'];
+let cls = 0;
+const classOf = (opened: boolean, closed: boolean): number => (opened ? 1 : closed ? 2 : 0);
 const variant = (name: string, steps: string[], seed: number, run: (rnd: () => number) => (p: Pick) => void): Variant => {
   const rnd = prng(seed);
-  return { name, steps, run: run(rnd), rnd, n: 0, start: new Float64Array(CAP), total: new Float32Array(CAP), step: new Float32Array(CAP * Math.max(1, steps.length)) };
+  return {
+    name, steps, run: run(rnd), rnd, n: 0, start: new Float64Array(CAP), total: new Float32Array(CAP), step: new Float32Array(CAP * Math.max(1, steps.length)),
+    cls: new Uint8Array(CAP), faults: new Uint16Array(CAP), switches: new Uint16Array(CAP),
+  };
 };
 
 /** The whole path: examples/validator/order-path.ts's append step, marked between its steps. */
@@ -158,6 +182,7 @@ function appendPath(rnd: () => number): (p: Pick) => void {
     const order = makeOrder(p, got !== undefined, count, accountSize, MAX_ORDERS, rnd);
     const head = got === undefined ? newHead(p.hotkey, p.tp, order, uuid(rnd)) : updateHead(got.position as PositionHead, order);
     if (got !== undefined) uuid(rnd);
+    cls = classOf(got === undefined, head.is_closed_position);
     mark();
     positions.appendOrder(head, order, opts);
     mark();
@@ -193,6 +218,7 @@ function floorPath(rnd: () => number): (p: Pick) => void {
     const order = makeOrder(p, got !== undefined, count, accountSize, s.maxOrders, s.rnd);
     const next = got === undefined ? newHead(p.hotkey, p.tp, order, uuid(s.rnd)) : updateHead(got.position as PositionHead, order);
     if (got !== undefined) uuid(s.rnd);
+    cls = classOf(got === undefined, next.is_closed_position);
     mark();
     const ob = encodeOrder(order);
     const chunk = heap.alloc(ob.length);
@@ -227,11 +253,62 @@ function savePath(rnd: () => number): (p: Pick) => void {
   };
 }
 
+/**
+ * Controls (STEPS_VARIANTS spin, garbage): what the machine and the runtime alone do to a
+ * timed span of the floor's length. 'spin': STEPS_SPIN_US (default 8) of arithmetic, nothing
+ * allocated, no shared memory: its p99 is the interruptions (preemption, interrupts, faults
+ * of nothing) every order suffers. 'garbage': as long, but allocating about STEPS_GARBAGE_BYTES
+ * (default 3,600, about the whole path's bytes per order) of short-lived objects, so young-generation
+ * GC and the page faults of fresh young-generation pages show too.
+ */
+const SPIN_US = Number(process.env.STEPS_SPIN_US ?? 8);
+const GARBAGE_BYTES = Number(process.env.STEPS_GARBAGE_BYTES ?? 3600);
+let spinSink = 0;
+let garbageSink: unknown = null;
+function spinFor(iterations: number): void {
+  let x = spinSink | 1;
+  for (let i = 0; i < iterations; i++) x = (Math.imul(x, 1103515245) + 12345) | 0;
+  spinSink = x;
+}
+/** Iterations of spinFor per µs on this machine (the fastest of 5 timings of 200,000). */
+const spinPerUs = ((): number => {
+  let best = Infinity;
+  for (let k = 0; k < 5; k++) {
+    const a = performance.now();
+    spinFor(200_000);
+    best = Math.min(best, (performance.now() - a) * 1000);
+  }
+  return 200_000 / best;
+})();
+function spinPath(): (p: Pick) => void {
+  const n = Math.round(SPIN_US * spinPerUs);
+  return () => {
+    mark();
+    spinFor(n);
+    mark();
+  };
+}
+function garbagePath(): (p: Pick) => void {
+  // An object of 4 fields is about 32 bytes, a 6-element array about 64: one of each per 96 bytes.
+  const objects = Math.max(1, Math.round(GARBAGE_BYTES / 96));
+  const n = Math.round(SPIN_US * spinPerUs);
+  return () => {
+    mark();
+    const keep: unknown[] = [];
+    for (let i = 0; i < objects; i++) keep.push({ a: i, b: spinSink, c: null, d: i + 1 }, [i, i, i, i, i, i]);
+    garbageSink = keep;
+    spinFor(n);
+    mark();
+  };
+}
+
 // Seeds as bench/order-path.ts's one-thread variants (SEED 1).
 const all: Variant[] = [];
 if (VARIANTS.includes('append')) all.push(variant('whole path (getOpenHead + appendOrder)', ['checks', 'sync gate', 'lock', 'account size', 'getOpenHead', 'build order+head', 'appendOrder', 'notice push', 'unlock'], 1000, appendPath));
 if (VARIANTS.includes('save')) all.push(variant('before issue 12 (getOpen + save)', ['whole step'], 1500, savePath));
 if (VARIANTS.includes('floor')) all.push(variant('floor', ['checks', 'lock', 'account size', 'getOpenHead', 'build order+head', 'encode+alloc x2', 'CAS+free x2', 'notice push', 'unlock'], 1900, floorPath));
+if (VARIANTS.includes('spin')) all.push(variant(`control: ${SPIN_US} µs of arithmetic, nothing allocated`, ['spin'], 1, spinPath));
+if (VARIANTS.includes('garbage')) all.push(variant(`control: ${SPIN_US} µs of arithmetic + ${GARBAGE_BYTES} bytes of garbage`, ['garbage+spin'], 2, garbagePath));
 
 // ---- the run: warm-up, then blocks of BLOCK orders per variant in turn ----------------------------
 /**
@@ -245,9 +322,17 @@ function block(v: Variant, timed: boolean): void {
   for (let i = 0; i < BLOCK; i++) {
     const p = pick(v.rnd, setup);
     nm = 0;
+    cls = 0;
+    const u0 = RUSAGE && timed ? process.resourceUsage() : undefined;
     v.run(p);
+    const u1 = u0 !== undefined ? process.resourceUsage() : undefined;
     if (timed && nm === v.steps.length + 1 && v.n < CAP) {
       const n = v.n++;
+      v.cls[n] = cls;
+      if (u0 !== undefined && u1 !== undefined) {
+        v.faults[n] = Math.min(65535, u1.minorPageFault - u0.minorPageFault);
+        v.switches[n] = Math.min(65535, u1.involuntaryContextSwitches - u0.involuntaryContextSwitches);
+      }
       v.start[n] = marks[0]!;
       v.total[n] = (marks[nm - 1]! - marks[0]!) * 1000;
       for (let s = 0; s < v.steps.length; s++) v.step[n * v.steps.length + s] = (marks[s + 1]! - marks[s]!) * 1000;
@@ -358,6 +443,64 @@ for (const v of all) {
   );
   const parts = kinds.map((k, j) => [k, byKind[j]!] as const).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`);
   console.log(`  slow orders overlapping: ${parts.length ? parts.join(', ') : 'no event'}; none: ${none}${none > 0 ? ` (largest step: ${v.steps.map((s, j) => [s, noneLargest[j]!] as const).filter(([, n]) => n > 0).map(([s, n]) => `${s} ${n}`).join(', ')})` : ''}`);
+}
+
+/**
+ * Per class of order (CLASSES: appended, opened, closed): how many, the whole order's and each
+ * step's p50 / p99, and the share of the slow orders; with STEPS_RUSAGE=1, the slow orders that
+ * took a minor page fault or an involuntary context switch while they ran, and the p99 of the
+ * orders that took neither.
+ */
+function byClass(v: Variant): void {
+  if (v.steps.length < 2) return;
+  const S = v.steps.length;
+  const slowAll = Array.from(v.total.subarray(0, v.n)).filter((x) => x > SLOW).length;
+  console.log(`  by what the order did to its position (slow: > ${SLOW} µs):`);
+  for (let c = 0; c < CLASSES.length; c++) {
+    const idx: number[] = [];
+    for (let i = 0; i < v.n; i++) if (v.cls[i] === c) idx.push(i);
+    if (idx.length === 0) continue;
+    const tot = idx.map((i) => v.total[i]!);
+    const [a, b, c9] = pct(tot, [0.5, 0.99, 0.999]);
+    const slowN = tot.filter((x) => x > SLOW).length;
+    const stepP = v.steps.map((name, s) => {
+      const [sa, sb] = pct(idx.map((i) => v.step[i * S + s]!), [0.5, 0.99]);
+      return `${name} ${f1(sa!)}/${f1(sb!)}`;
+    });
+    console.log(
+      `    ${CLASSES[c]!}: ${idx.length} (${((idx.length / v.n) * 100).toFixed(2)} % of orders), whole p50 ${f1(a!)} p99 ${f1(b!)} p99.9 ${f1(c9!)} µs; ` +
+        `slow ${slowN} (${((slowN / idx.length) * 100).toFixed(2)} % of them, ${slowAll > 0 ? ((slowN / slowAll) * 100).toFixed(0) : '—'} % of all slow)`,
+    );
+    console.log(`      steps p50/p99 µs: ${stepP.join(', ')}`);
+  }
+  if (!RUSAGE) return;
+  let sf = 0;
+  let ss = 0;
+  let sn = 0;
+  let faultOrders = 0;
+  const clean: number[] = [];
+  for (let i = 0; i < v.n; i++) {
+    const f = v.faults[i]! > 0;
+    const w = v.switches[i]! > 0;
+    if (f) faultOrders++;
+    if (!f && !w) clean.push(v.total[i]!);
+    if (v.total[i]! <= SLOW) continue;
+    if (w) ss++;
+    else if (f) sf++;
+    else sn++;
+  }
+  const [cp50, cp99] = pct(clean, [0.5, 0.99]);
+  const faulted: number[] = [];
+  for (let i = 0; i < v.n; i++) if (v.faults[i]! > 0 && v.switches[i] === 0) faulted.push(v.total[i]!);
+  const [fp50, fp99] = pct(faulted, [0.5, 0.99]);
+  console.log(
+    `  getrusage per order: ${faultOrders} orders (${((faultOrders / v.n) * 100).toFixed(2)} %) took a minor page fault; slow orders: ${ss} preempted (involuntary switch), ` +
+      `${sf} with a page fault (not preempted), ${sn} with neither; orders with neither: ${clean.length}, p50 ${f1(cp50!)} p99 ${f1(cp99!)} µs; with a fault and not preempted: ${faulted.length}, p50 ${f1(fp50!)} p99 ${f1(fp99!)} µs`,
+  );
+}
+for (const v of all) {
+  console.log(`\n${v.name}:`);
+  byClass(v);
 }
 console.log(`\nevents in the ${(t1 - t0).toFixed(0)} ms window (${totalOrders} orders timed, all variants):`);
 for (let k = 0; k < kinds.length; k++) {

@@ -5,12 +5,17 @@
  * notice, release) on the same state and the same order stream (the Python peer: the same
  * distribution from its own PRNG), in one run:
  *
- *   1. sabstate, one thread, in a loop on the main thread (the notice queue drained between
- *      orders, outside the per-order latency, inside the wall time), three variants run in turn
- *      in blocks of BLOCK orders within one timed window (ONE_THREAD below: add one there):
- *      the whole path (getOpenHead + appendOrder), the whole path as before issue 12 (getOpen +
- *      save), and its floor: the essential steps alone (order-path-common.ts sabFloorOrder).
- *      Reported with the ratio whole path / floor in process CPU per order.
+ *   1. sabstate, one thread, in a loop on a main thread (the notice queue drained between
+ *      orders, outside the per-order latency, inside the CPU), three variants: the whole path
+ *      (getOpenHead + appendOrder), the whole path as before issue 12 (getOpen + save), and its
+ *      floor: the essential steps alone (order-path-common.ts sabFloorOrder). By default
+ *      (BENCH_ONE_THREAD=processes) each variant runs in its own process on its own engine
+ *      (bench/workers/order-path-solo.ts), the three taking turns in blocks of SOLO_BLOCK orders
+ *      within one window, for BENCH_ONE_ROUNDS rounds (default 3, every round printed): each is
+ *      charged its own process CPU, its GC helper threads included. BENCH_ONE_THREAD=shared runs
+ *      them in turn in THIS process on one engine, blocks of BLOCK (SOLO below / ONE_THREAD: add
+ *      a variant there), as before: there the GC helpers' CPU lands on whichever variant's block
+ *      is running. Reported with the ratio whole path / floor in process CPU per order.
  *   2. sabstate, W worker threads (W = 2, 4: more threads than a 2-core machine has, on purpose)
  *      on one engine, plus the websocket consumer thread.
  *   3. Peer A, "JS server thread": the same state in plain Maps owned by ONE thread; W client
@@ -73,6 +78,8 @@ import { markdownTable, nameOf, writeResults } from './peers/report.ts';
 import type { Kind, Result } from './peers/report.ts';
 import { countLmdbOrders, openLmdb, seedLmdb } from './peers/lmdb-store.ts';
 import { countRedis, redisClient, seedRedis, startRedis } from './peers/redis-store.ts';
+import { perOrder, runSolo } from './workers/order-path-solo-run.ts';
+import type { SoloVariant } from './workers/order-path-solo-run.ts';
 import { BENCH_REDIS_GENERAL, countSabstateRedis, seedSabstateRedis } from './workers/order-path-redis-sabstate.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
@@ -180,7 +187,77 @@ interface OneThreadCase {
   order: (p: Pick) => boolean;
   rnd: () => number;
 }
-if (CASES.has('sabstate')) {
+/**
+ * BENCH_ONE_THREAD: how the one-thread variants run. 'processes' (default): each in its own
+ * process (bench/workers/order-path-solo-run.ts), taking turns by block, BENCH_ONE_ROUNDS rounds
+ * (default 3) with the first variant rotating; each is charged its own process CPU, GC helper
+ * threads included, and every round is printed. 'shared': the three in this process, as before
+ * the fifth session (their GC helpers' CPU lands on whichever block runs).
+ */
+const ONE_THREAD_MODE = process.env.BENCH_ONE_THREAD ?? 'processes';
+const ONE_ROUNDS = Number(process.env.BENCH_ONE_ROUNDS ?? 3);
+/** Orders per turn of a process variant (larger than BLOCK: a turn costs each process an IPC message, about 0.1 ms). */
+const SOLO_BLOCK = Number(process.env.BENCH_ONE_BLOCK ?? 1024);
+/** Orders of the append step each variant's process runs first, the same in each, so all start from the whole path's steady state (order-path-solo.ts). */
+const SOLO_EVOLVE = Number(process.env.BENCH_ONE_EVOLVE ?? 30_000);
+/** The one-thread variants (the whole path first: the row the ratios and charts take, report.ts). */
+const SOLO: SoloVariant[] = [
+  { key: 'append', name: 'whole path: getOpenHead + appendOrder', streamSeed: SEED * 1000 },
+  { key: 'save', name: 'whole path before issue 12: getOpen + save', streamSeed: SEED * 1000 + 500 },
+  { key: 'floor', name: 'floor: the essential steps alone', streamSeed: SEED * 1000 + 900 },
+  // The same floor, its order chunks kept allocated: storing an order writes fresh memory (the
+  // whole path's heap grows by every order; first-touch page faults cost about 17 µs each on
+  // the 2-core VM of the fifth session), which the floor above, reusing two warm blocks, never does.
+  { key: 'floor-kept', name: 'floor, orders kept: its order chunks stay allocated', streamSeed: SEED * 1000 + 900 },
+];
+if (CASES.has('sabstate') && ONE_THREAD_MODE === 'processes') {
+  const rounds = await runSolo({ variants: SOLO, rounds: ONE_ROUNDS, ms, warmMs, block: SOLO_BLOCK, evolve: SOLO_EVOLVE, hotkeys: HOTKEYS, maxOrders: MAX_ORDERS, seed: SEED, limitMs: LIMIT });
+  console.log(`  one thread, each variant in its own process, blocks of ${SOLO_BLOCK} in turn, ${rounds.length} round(s) (all printed; the rows below are the round of the median whole / floor CPU ratio):`);
+  const f = (x: number, d = 1): string => x.toFixed(d);
+  const ratios = rounds.map((reps, r) => {
+    for (const rep of reps) {
+      const c = perOrder(rep);
+      const { values } = percentilesOf([rep.hist], [0.5, 0.99]);
+      console.log(
+        `    round ${r + 1} ${rep.variant.padEnd(6)}: ${rep.orders} orders, process CPU ${f(c.process)} µs/order (main thread ${f(c.main)}, other threads ${f(c.helpers)}), ` +
+          `GC ${f((rep.gc.minor * 1e4) / rep.orders)} scavenges + ${f((rep.gc.major * 1e4) / rep.orders)} mark-compacts per 10k, pause ${f(c.gcPause, 2)} µs/order; ` +
+          `p50 ${f(values[0]!)} p99 ${f(values[1]!)} µs; run-queue wait ${f(rep.runqWaitUs / 1000)} ms, ${rep.involuntary} involuntary switches, ${rep.minorFaults} minor faults; ${rep.ok ? 'ok' : 'FAIL'}`,
+      );
+    }
+    const w = reps[0]!;
+    const fl = reps[SOLO.findIndex((v) => v.key === 'floor')]!;
+    const kept = reps[SOLO.findIndex((v) => v.key === 'floor-kept')];
+    const pw = percentilesOf([w.hist], [0.99]).values[0]!;
+    const pf = percentilesOf([fl.hist], [0.99]).values[0]!;
+    const x = {
+      cpu: perOrder(w).process / perOrder(fl).process, main: perOrder(w).main / perOrder(fl).main, p99w: pw, p99f: pf,
+      kept: kept === undefined ? NaN : perOrder(w).process / perOrder(kept).process,
+    };
+    console.log(`    round ${r + 1}: whole / floor process CPU ${f(x.cpu, 3)}x, main-thread CPU ${f(x.main, 3)}x; whole / floor with orders kept, process CPU ${f(x.kept, 3)}x; p99 whole ${f(pw)} µs, floor ${f(pf)} µs`);
+    return x;
+  });
+  const order = ratios.map((x, i) => [x.cpu, i] as const).sort((a, b) => a[0] - b[0]);
+  const mid = order[(order.length - 1) >> 1]![1];
+  console.log(`    whole / floor process CPU by round: ${ratios.map((x) => f(x.cpu, 3)).join(', ')} (median ${f(ratios[mid]!.cpu, 3)}x); main-thread CPU: ${ratios.map((x) => f(x.main, 3)).join(', ')}; ` +
+    `against the floor with orders kept: ${ratios.map((x) => f(x.kept, 3)).join(', ')}; ` +
+    `p99 whole: ${ratios.map((x) => f(x.p99w)).join(', ')} µs, floor: ${ratios.map((x) => f(x.p99f)).join(', ')} µs`);
+  const rs = rounds[mid]!.map((rep, k) => {
+    const tally: Tally = {
+      orders: rep.orders, saved: rep.saved, rejected: rep.orders - rep.saved, warmOrders: rep.warmOrders, warmSaved: rep.warmSaved, elapsedMs: rep.elapsedMs,
+      threadCpuMs: rep.mainCpuUs / 1000, gc: rep.gc,
+    };
+    // RSS: the variant's whole process (its engine, its V8 heap, the runtime), charged whole.
+    return record('sabstate', 1, [tally], [rep.hist], rep.processCpuUs / 1000, rep.check, rep.ok, {
+      cpuByKind: { 'its process (orders, drain, GC helpers)': rep.processCpuUs / 1000, 'main thread': rep.mainCpuUs / 1000, 'other threads of its process': (rep.processCpuUs - rep.mainCpuUs) / 1000 },
+      serverRss: rep.rss, variant: SOLO[k]!.name,
+    });
+  });
+  const floorRow = rs[SOLO.findIndex((v) => v.key === 'floor')]!;
+  for (const r of rs.filter((x) => x !== floorRow)) {
+    console.log(`  ${r.variant!} / floor (round ${mid + 1}): CPU per order ${(r.cpuUsPerOrder / floorRow.cpuUsPerOrder).toFixed(2)}x, p50 ${(r.p50 / floorRow.p50).toFixed(2)}x, p99 ${(r.p99 / floorRow.p99).toFixed(2)}x`);
+  }
+}
+if (CASES.has('sabstate') && ONE_THREAD_MODE === 'shared') {
   markCase();
   const engine = newEngine();
   const q = engine.general.queue(QUEUE);

@@ -15,10 +15,10 @@ import {
   QUEUE, TRADE_PAIRS, fixturesPresent, makeHotkey, newHead, prng, realDeparted, realPositionTexts, updateHead, uuid,
 } from '../../examples/validator/shared.ts';
 import type { Order, Position, PositionHead } from '../../examples/validator/shared.ts';
-import { type Notice, OrderPath, makeOrder, type Pick } from '../../examples/validator/order-path.ts';
+import { type Notice, OrderPath, fillNotice, makeOrder, type Pick } from '../../examples/validator/order-path.ts';
 
 // ---- the order path: examples/validator/order-path.ts (the demo's, one copy) -------------------------
-export { OrderPath, decide, makeOrder, pick } from '../../examples/validator/order-path.ts';
+export { OrderPath, decide, fillNotice, makeOrder, pick } from '../../examples/validator/order-path.ts';
 export type { Notice, Outcome, Pick, TradePair } from '../../examples/validator/order-path.ts';
 
 // ---- latency histogram: examples/validator/latency.ts (the demo's, the same formula) -----------------
@@ -163,27 +163,22 @@ export interface SabFloor {
   onFull: () => void;
   heap: SharedHeap;
   word: Int32Array;
+  /**
+   * Keep each order's chunk allocated (the "orders kept" floor): the order is stored, so its
+   * bytes land in fresh heap memory as the whole path's do (first-touch page faults, cold lines);
+   * the head block is freed as before. False: both blocks freed at once (always the same warm memory).
+   */
+  keep: boolean;
 }
-export function sabFloor(engine: Engine, maxOrders: number, rnd: () => number, onFull?: () => void): SabFloor {
+export function sabFloor(engine: Engine, maxOrders: number, rnd: () => number, onFull?: () => void, keep = false): SabFloor {
   const h = engine.handle();
   const heap = new SharedHeap(h.positions.heap, { k0: h.seed[0], k1: h.seed[1] }, 'positions heap (floor)');
   return {
     engine, maxOrders, rnd, accountSizes: engine.general.map('accountSizes'), notices: engine.general.queue(QUEUE),
-    onFull: onFull ?? (() => sleep(0.2)), heap, word: new Int32Array(new SharedArrayBuffer(4)),
+    onFull: onFull ?? (() => sleep(0.2)), heap, word: new Int32Array(new SharedArrayBuffer(4)), keep,
   };
 }
 const floorNotice: Notice = { hotkey: '', trade_pair: '', position_uuid: '', order_uuid: '', order_type: '', n_orders: 0, closed: false };
-/** Rewrites notice `n` for one stored order (one object per thread, as OrderPath's). */
-export function fillNotice(n: Notice, p: Pick, positionUuid: string, order: Order, nOrders: number, closed: boolean): Notice {
-  n.hotkey = p.hotkey;
-  n.trade_pair = p.tp[0];
-  n.position_uuid = positionUuid;
-  n.order_uuid = order.order_uuid;
-  n.order_type = order.order_type;
-  n.n_orders = nOrders;
-  n.closed = closed;
-  return n;
-}
 /** The floor's step: the decision as OrderPath's (the same draws), the storing steps bare. */
 export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
   const { engine, heap } = s;
@@ -203,7 +198,7 @@ export function sabFloorOrder(s: SabFloor, p: Pick): boolean {
     const rec = heap.alloc(hb.length);
     heap.u8.set(hb, heap.payload(rec));
     Atomics.compareExchange(s.word, 0, Atomics.load(s.word, 0), rec);
-    heap.free(chunk);
+    if (!s.keep) heap.free(chunk);
     heap.free(rec);
     const n = fillNotice(floorNotice, p, next.position_uuid, order, count + 1, next.is_closed_position); // one object rewritten, as OrderPath's
     while (!s.notices.push(n)) s.onFull();

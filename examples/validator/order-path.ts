@@ -57,6 +57,18 @@ export interface Notice {
   closed: boolean;
 }
 
+/** Rewrites notice `n` for one stored order and returns it (one object per thread, rewritten per order: nothing allocated). */
+export function fillNotice(n: Notice, p: Pick, positionUuid: string, order: Order, nOrders: number, closed: boolean): Notice {
+  n.hotkey = p.hotkey;
+  n.trade_pair = p.tp[0];
+  n.position_uuid = positionUuid;
+  n.order_uuid = order.order_uuid;
+  n.order_type = order.order_type;
+  n.n_orders = nOrders;
+  n.closed = closed;
+  return n;
+}
+
 /** The order of the decision: a real one as template; type and leverage from the draw. */
 export function makeOrder(p: Pick, isOpen: boolean, count: number, accountSize: number | undefined, maxOrders: number, rnd: () => number): Order {
   let type = p.r < 0.45 ? 'LONG' : p.r < 0.9 ? 'SHORT' : 'FLAT';
@@ -180,14 +192,7 @@ export class OrderPath {
   }
 
   #push(p: Pick, positionUuid: string, order: Order, nOrders: number, closed: boolean): void {
-    const n = this.#notice;
-    n.hotkey = p.hotkey;
-    n.trade_pair = p.tp[0];
-    n.position_uuid = positionUuid;
-    n.order_uuid = order.order_uuid;
-    n.order_type = order.order_type;
-    n.n_orders = nOrders;
-    n.closed = closed;
+    const n = fillNotice(this.#notice, p, positionUuid, order, nOrders, closed);
     while (!this.#notices.push(n)) this.#onFull();
   }
 }
