@@ -184,6 +184,48 @@ if (reason !== null) {
     await y.general.syncGate.end();
   });
 
+  s('the order step\'s write skips the index read when its grant read the open position; a save that moves that position to another trade pair revokes the old pair\'s lock, so such a holder\'s append is refused (fence) and the move stands', async () => {
+    const e = await open(plain.url, `mv-${randomBytes(4).toString('hex')}:`);
+    const admin = new Redis(plain.url);
+    const hmgets = async (): Promise<number> => Number(/cmdstat_hmget:calls=(\d+)/.exec(await admin.info('commandstats'))?.[1] ?? 0);
+    try {
+      const p = { miner_hotkey: 'hk', position_uuid: 'u', trade_pair: 'BTCUSD', orders: [{ order_uuid: 'o0' }], is_closed_position: false };
+      await e.locks.withLock('hk', 'BTCUSD', (lock) => e.positions.save(p, { lock }));
+      // the order step: the grant reads the head (one HMGET), the append reads no index (none more)
+      const before = await hmgets();
+      await e.locks.withLock('hk', 'BTCUSD', async (lock) => {
+        const h = (await e.positions.getOpenHead('hk', 'BTCUSD', { lock }))!;
+        assert.ok(await e.positions.appendOrder(h.position, { order_uuid: 'o1' }, { lock, release: true }));
+      });
+      assert.is(await hmgets() - before, 1);
+      // a second write of the same hold reads the index again (its own first write could have moved it)
+      const before2 = await hmgets();
+      await e.locks.withLock('hk', 'BTCUSD', async (lock) => {
+        const h = (await e.positions.getOpenHead('hk', 'BTCUSD', { lock }))!;
+        await e.positions.appendOrder(h.position, { order_uuid: 'o2' }, { lock });
+        await e.positions.appendOrder(h.position, { order_uuid: 'o3' }, { lock });
+      });
+      assert.is(await hmgets() - before2, 2);
+      // a move under ETHUSD's lock while a holder of BTCUSD, whose grant read u, runs
+      let err: unknown;
+      await e.locks.withLock('hk', 'BTCUSD', async (lock) => {
+        const h = (await e.positions.getOpenHead('hk', 'BTCUSD', { lock }))!;
+        assert.is(h.orderCount, 4);
+        await e.locks.withLock('hk', 'ETHUSD', (l2) => e.positions.save({ ...p, trade_pair: 'ETHUSD' }, { lock: l2 }));
+        assert.is(await e.locks.isHeld('hk', 'BTCUSD'), false); // revoked by the move
+        await e.positions.appendOrder(h.position, { order_uuid: 'late' }, { lock }).catch((x: unknown) => (err = x));
+      });
+      assert.is(err instanceof SabStateError ? err.code : String(err), 'ERR_LOCK_NOT_HELD');
+      const got = (await e.positions.get('hk', 'u'))!;
+      assert.is(got.trade_pair, 'ETHUSD');
+      assert.equal(got.orders, [{ order_uuid: 'o0' }]);
+      assert.is(await e.positions.getOpen('hk', 'BTCUSD'), undefined);
+      assert.is((await e.positions.getOpen('hk', 'ETHUSD'))?.position_uuid, 'u');
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   s('a pop sent around autopipelining keeps the call order: a push not yet sent is popped by the pop called after it', async () => {
     const e = await open(plain.url, `order-${randomBytes(4).toString('hex')}:`);
     const q = e.general.queue('big');

@@ -44,11 +44,13 @@ export const flushNotices = (lane: NoticeLane): Promise<void> => lane.pending;
  *    lock, so no release command follows (one command, one wait). A refused append (a late
  *    holder, a newer epoch) writes nothing and releases nothing; withLock then releases the lock
  *    (a compare-and-delete), a third wait, rare.
- * Then the notice is pushed, only for a saved order: with a `lane`, sent now and awaited by the
- * task's next step (so it rides in that step's first wait); without one, awaited here (three
- * waits). Notices of one position stay in n_orders order per task; across tasks and processes
- * they may arrive out of order (each carries n_orders). True if the order was saved (counted in
- * `t`).
+ * The notice rides in the append (`{ push }`): on Redis the append's script pushes it in the
+ * same atomic step, so a saved order's notice cannot be lost and a refused one pushes nothing.
+ * Only if the queue was full (the append resolves to false) is the notice pushed after, until
+ * accepted: with a `lane`, sent now and awaited by the task's next step (so it rides in that
+ * step's first wait); without one, awaited here. Notices of one position are pushed in write
+ * order (n_orders order) unless the queue was full; they carry n_orders. True if the order was
+ * saved (counted in `t`).
  */
 export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd: () => number, t: Tally, lane?: NoticeLane): Promise<boolean> {
   const q = e.general.queue(QUEUE);
@@ -75,7 +77,7 @@ export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd:
       };
       // Not awaited here (wrapped, or fn's promise would wait for it): withLock waits for its reply,
       // and sends a release only if it was refused.
-      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch, release: true, lock });
+      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch, release: true, lock, push: { queue: QUEUE, message: notice } });
       appended.catch(() => undefined); // awaited below, after the release
       return { appended, notice };
     }, { timeoutMs: 60_000 }); // fn takes the lock context and passes it on: no AsyncLocalStorage on Redis
@@ -85,14 +87,17 @@ export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd:
       await new Promise((r) => setTimeout(r, 2));
       continue;
     }
+    let inWrite: boolean;
     try {
-      await out.appended;
+      inWrite = await out.appended;
     } catch (err) {
       if (!(err instanceof SabStateError) || err.code !== 'ERR_STALE_EPOCH') throw err;
       t.staleRetries++;
       continue;
     }
     t.saved++;
+    if (inWrite) return true;
+    t.queueFullWaits++; // saved, the queue was full: the notice is pushed after
     const pushed = pushUntilAccepted(q, out.notice, t);
     if (lane === undefined) await pushed;
     else {

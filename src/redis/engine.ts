@@ -142,8 +142,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
     throw store.fail(why, 'createRedisEngine');
   }
   const locks = new RedisLocks(store, lockTtlMs);
-  const positions = new RedisPositions(store, locks);
   const general = new RedisGeneral(store, { queues, counters: g.counters, maps: g.maps }, claimIdleMs, lane);
+  const positions = new RedisPositions(store, locks, (name) => general.queue(name));
   try {
     await general.init();
   } catch (e) {
