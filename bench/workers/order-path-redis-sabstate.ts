@@ -2,10 +2,11 @@
  * bench/order-path.ts, case "sabstate on Redis": one thread of the case, its own AsyncEngine on
  * Redis (createRedisEngine: its own ioredis connection), beside the hand-written Redis peer
  * (order-path-redis.ts) on the same redis-server. Role 'order': the order step of the Redis demo
- * (examples/redis/order-process.ts orderStep, with a notice lane): two waits per saved order,
- * (1) the last order's notice push, the fail-early reads, the sync epoch, the account size and
- * the fenced lock grant (which also returns the open head), sent together; (2) the append,
- * fenced and epoch-checked, which also releases the lock (`{ release: true }`: one script). Role 'consumer': popMany(256)
+ * (examples/redis/order-process.ts orderStep, with a notice lane for a full queue): two waits
+ * and two script calls per saved order, (1) the fail-early reads, the sync epoch, the account
+ * size and the fenced lock grant (which also returns the open head), sent together; (2) the
+ * append, fenced and epoch-checked, which also pushes the notice and releases the lock
+ * (`{ release: true, push }`: one script). Role 'consumer': popMany(256)
  * (one script: acknowledges the last batch and reads up to 256; each message decoded), as the
  * peer's LPOP 256. Each thread prints its commands sent and waits per order (or per popped
  * notice) in the timed window, counted as for the peer (redis-store.ts countWire). State seeded

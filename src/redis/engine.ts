@@ -25,14 +25,16 @@
  *
  * Cluster: every key carries a hash tag (`{hotkey}`, `{sync}`, `{departed}`, `{general}`,
  * `{queue:name}`) and every script's keys share one tag, except a positions write with
- * `{ ifEpoch }`, which reads the gate under `{sync}`: on a single Redis (or Sentinel) that is
- * one atomic script; Redis Cluster would refuse it (CROSSSLOT). Running on Cluster needs the
- * gate's epoch replicated into each hotkey's slot (not built).
+ * `{ ifEpoch }`, which reads the gate under `{sync}`, and one with `{ push }`, which pushes to
+ * `{queue:name}`: on a single Redis (or Sentinel) each is one atomic script; Redis Cluster
+ * refuses them (CROSSSLOT). Running on Cluster needs the gate's epoch replicated into each
+ * hotkey's slot and the push made after the write (not built).
  *
- * Round trips: the order step (withLock, getOpenHead, appendOrder with `{ release: true }`) is 2
- * waits when the lock is free (the lock script returns the open head; the append's script
- * releases the lock; examples/redis/order-process.ts); `stats().roundTrips` counts every call
- * this engine made (commands sent, not waits).
+ * Round trips: the order step (withLock, getOpenHead, appendOrder with `{ release: true,
+ * push }`) is 2 waits and 2 script calls when the lock is free (the lock script returns the
+ * open head; the append's script pushes the notice and releases the lock;
+ * examples/redis/order-process.ts); `stats().roundTrips` counts every call this engine made
+ * (commands sent, not waits).
  */
 import type { ConnectionOptions } from 'node:tls';
 import { checkKnownKeys, optObject, optPositiveInt } from '../options.ts';

@@ -10,7 +10,10 @@
  *
  * Every call is one round trip: save / appendOrder (POS_WRITE: fence, sync gate, one-open rule,
  * head, orders, indexes, atomic; with `{ release: true }` also the lock's release, so the order
- * step's last write and its release are one command), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
+ * step's last write and its release are one command; with `{ push }` also the queue message, so
+ * the order step's notice is pushed in the same atomic step; the index read skipped when the
+ * hold's grant read this open position, scripts.ts POS_WRITE "known"; a save that moves an open
+ * position to another trade pair deletes its old pair's lock, which that proof needs), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
  * getOpenHead without lastOrder inside withLock of that (hotkey, tp) before this hold's first
  * write: the lock script read it when it granted the lock, locks.ts),
  * listForHotkey (POS_LIST). delete reads the uuid's trade pair (1), takes its lock (1 or more),
