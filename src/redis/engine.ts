@@ -42,6 +42,7 @@ import type { AsyncEngine } from '../async/types.ts';
 import { resolveGeneralOptions } from '../domains/general.ts';
 import { CLIENT_OPTIONS, type RedisClient, loadRedisClass, serverInfoFromClient, serverInfoFromUrl, scrub } from './connection.ts';
 import { RedisStore } from './store.ts';
+import { ALL_SCRIPTS } from './scripts.ts';
 import { RedisLocks } from './locks.ts';
 import { RedisPositions } from './positions.ts';
 import { RedisDeparted, RedisEliminations } from './tables.ts';
@@ -137,6 +138,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
   try {
     if (owned) await client.connect();
     await store.cmd('createRedisEngine', 'PING');
+    await store.loadScripts(ALL_SCRIPTS);
   } catch (e) {
     if (owned) client.disconnect();
     // ioredis rejects connect() with "Connection is closed."; the cause came as an 'error' event.
