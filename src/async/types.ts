@@ -228,7 +228,9 @@ export interface AsyncPositions {
    * Saves (inserts or replaces) a whole position, inside withLock of its (hotkey, trade pair). At
    * most one open position per (hotkey, trade pair); with `{ ifEpoch }` the write is refused during
    * or after a newer sync, atomically with it. Refused means nothing written. Resolves to true,
-   * or false when a `{ push }` found its queue full (written, message not pushed).
+   * or false when a `{ push }` found its queue full (written, message not pushed). On Redis, a
+   * save that moves an open position to another trade pair also frees the lock of its old trade
+   * pair (a holder of it is then refused by the fence: src/redis/scripts.ts, POS_WRITE).
    * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if a required field is
    *   missing or of the wrong type, a value cannot be stored (on Redis: is not JSON), another
    *   position of that (hotkey, trade pair) is open, or the uuid is stored under another trade pair
