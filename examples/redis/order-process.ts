@@ -146,6 +146,8 @@ export const orderPipe = (): Pipe => ({ lane: noticeLane(), last: undefined });
  * task's first call, which settles none): each call settles exactly one order, and an order
  * counts as saved only once its append's reply has come back; flushPipe() settles the last.
  * An order k-1 refused by a newer sync is made again, whole (orderStep), before this resolves.
+ * If settling k-1 throws (a lost connection), order k stays in flight, neither settled nor
+ * counted: its outcome is unknown, as any write whose reply was lost.
  * Same lock: if orders k-1 and k take the same (hotkey, trade pair), k's grant runs after k-1's
  * append in Redis, which released it (or, refused, left it to withLock's release: k waits).
  */
