@@ -68,7 +68,7 @@ async function twoByTwo(a: AsyncEngine, b: AsyncEngine, n: number, take: (e: Asy
  * so it goes out with fn's end). With `explicit`, fn takes the lock context and passes `{ lock }`.
  */
 async function releasingSteps(a: AsyncEngine, b: AsyncEngine, per: number, explicit: boolean): Promise<void> {
-  const step = async (e: AsyncEngine, tag: string, i: number, lock?: AsyncLockContext): Promise<{ w: Promise<void> }> => {
+  const step = async (e: AsyncEngine, tag: string, i: number, lock?: AsyncLockContext): Promise<{ w: Promise<boolean> }> => {
     const h = (await e.positions.getOpenHead(HK, TP, lock === undefined ? undefined : { lock }))!;
     await new Promise((r) => setImmediate(r));
     const w = e.positions.appendOrder({ ...h.position, n: h.orderCount }, { order_uuid: `${tag}-${i}` }, { release: true, lock });
@@ -216,6 +216,46 @@ export function conformance(name: string, make: () => Promise<Backend>, known: R
     assert.is(await a.positions.get(HK, 'u1'), undefined);
     assert.is(await a.positions.getOpen(HK, TP), undefined);
     assert.ok(!(await a.positions.hotkeys()).includes(HK));
+  });
+
+  s('positions: a write with { push } pushes its message once written; a refused write pushes nothing; a full queue resolves false (written, not pushed); a bad queue or message writes nothing', async () => {
+    const { a, b } = be;
+    const q = b.general.queue('q');
+    const push = (message: unknown, queue = 'q') => ({ push: { queue, message } });
+    assert.is(await a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u1'), { lock, ...push({ n: 1 }) })), true);
+    assert.equal(await q.pop(), { n: 1 });
+    // the order step: getOpenHead, appendOrder with release and the notice
+    await a.locks.withLock(HK, TP, async (lock) => {
+      const h = (await a.positions.getOpenHead(HK, TP, { lock }))!;
+      assert.is(await a.positions.appendOrder(h.position, { order_uuid: 'u1-o1' }, { lock, release: true, ...push('n2') }), true);
+    });
+    assert.is(await q.pop(), 'n2');
+    // refused writes push nothing
+    const { epoch } = await a.general.syncGate.current();
+    await b.general.syncGate.begin();
+    await b.general.syncGate.end();
+    await rejects(a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u1', { open_ms: 2 }), { lock, ifEpoch: epoch, ...push('stale') })), 'ERR_STALE_EPOCH');
+    await rejects(a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u2'), { lock, ...push('second open') })), 'ERR_INVALID_VALUE');
+    await rejects(a.positions.save(pos('u1', { open_ms: 3 }), push('no lock')), 'ERR_LOCK_NOT_HELD');
+    await rejects(a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u1', { open_ms: 4 }), { lock, ...push(1, 'nope') })), 'ERR_UNKNOWN_QUEUE');
+    await rejects(a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u1', { open_ms: 4 }), { lock, ...push('x'.repeat(2000)) })), 'ERR_VALUE_TOO_LARGE');
+    let err: unknown;
+    await a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u1', { open_ms: 4 }), { lock, push: { message: 1 } } as never)).catch((e: unknown) => (err = e));
+    assert.instance(err, TypeError);
+    assert.is(await q.pop(), undefined);
+    const p = (await b.positions.get(HK, 'u1'))!;
+    assert.is(p.open_ms, 1);
+    assert.equal(p.orders.map((o) => (o as { order_uuid: string }).order_uuid), ['u1-o0', 'u1-o1']);
+    assert.is(await b.positions.get(HK, 'u2'), undefined);
+    // a full queue: the write is made, the message not pushed, false
+    for (let i = 0; i < 4; i++) assert.ok(await a.general.queue('q').push(i));
+    assert.is(await a.locks.withLock(HK, TP, (lock) => a.positions.save(pos('u1', { open_ms: 5 }), { lock, ...push('full') })), false);
+    assert.is((await b.positions.get(HK, 'u1'))!.open_ms, 5);
+    assert.is(await q.size(), 4);
+    const got: unknown[] = [];
+    for (let i = 0; i < 4; i++) got.push(await q.pop());
+    assert.equal(got, [0, 1, 2, 3]);
+    assert.is(await q.pop(), undefined);
   });
 
   s('locks: no lost update (read-modify-write from two handles, many tasks)', async () => {

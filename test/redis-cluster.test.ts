@@ -43,6 +43,8 @@ export function keySlot(key: string): number {
 
 const IF_EPOCH_TEST = 'positions: with { ifEpoch } a write during or after a newer sync is ERR_STALE_EPOCH, unchanged';
 const IF_EPOCH_WHY = 'on Redis Cluster a positions write with { ifEpoch } is CROSSSLOT (its script reads the sync gate, slot {sync}); needs the epoch replicated into each hotkey slot (not built)';
+const PUSH_TEST = 'positions: a write with { push } pushes its message once written; a refused write pushes nothing; a full queue resolves false (written, not pushed); a bad queue or message writes nothing';
+const PUSH_WHY = 'on Redis Cluster a positions write with { push } is CROSSSLOT (its script pushes to the queue, slot {queue:name}); on Cluster, push after the write (queue.push) (not built: a fallback when the server is a cluster)';
 
 const reason = redisUnavailableReason();
 if (reason !== null) {
@@ -85,6 +87,7 @@ if (reason !== null) {
     let scripts = 0;
     let commands = 0;
     let ifEpochWrites = 0;
+    let pushWrites = 0;
     const bad: string[] = [];
     for (const args of seen) {
       const name = args[0]!.toUpperCase();
@@ -98,15 +101,21 @@ if (reason !== null) {
       }
       const distinct = new Set(keys.map(keySlot));
       if (distinct.size <= 1) continue;
-      if (keys.some((k) => k.endsWith('{sync}:gate')) && keys.some((k) => k.includes('}:head:'))) ifEpochWrites++;
-      else bad.push(`${name} ${keys.join(' ')}`);
+      const write = keys.some((k) => k.includes('}:head:'));
+      const others = keys.filter((k) => keySlot(k) !== keySlot(keys[0]!));
+      if (write && others.every((k) => k.endsWith('{sync}:gate') || k.includes('{queue:'))) {
+        if (others.some((k) => k.endsWith('{sync}:gate'))) ifEpochWrites++;
+        if (others.some((k) => k.includes('{queue:'))) pushWrites++;
+      } else bad.push(`${name} ${keys.join(' ')}`);
     }
-    console.log(`  ${scripts} script calls and ${commands} other commands checked; the known exception (writes with ifEpoch): ${ifEpochWrites}`);
+    console.log(`  ${scripts} script calls and ${commands} other commands checked; the known exceptions: writes with ifEpoch ${ifEpochWrites}, writes with push ${pushWrites}`);
     assert.ok(scripts > 100, `only ${scripts} script calls recorded`);
     assert.ok(ifEpochWrites > 0, 'the ifEpoch test ran (the exception is seen, so this check would see others)');
+    assert.ok(pushWrites > 0, 'the push test ran');
     assert.equal(bad, [], 'calls whose keys span slots');
   });
   slots.skip(`positions writes with { ifEpoch } in one slot: ${IF_EPOCH_WHY}`, () => {});
+  slots.skip(`positions writes with { push } in one slot: ${PUSH_WHY}`, () => {});
   slots('stop', async () => {
     admin.disconnect();
     await plain.stop();
@@ -119,7 +128,7 @@ if (reason !== null) {
     const a = await createRedisEngine(opts);
     const b = await createRedisEngine(opts);
     return { a, b, close: async () => { await a.close(); await b.close(); } };
-  }, { [IF_EPOCH_TEST]: IF_EPOCH_WHY });
+  }, { [IF_EPOCH_TEST]: IF_EPOCH_WHY, [PUSH_TEST]: PUSH_WHY });
   const cl = suite('redis cluster: the limit, shown');
   cl('a positions write with { ifEpoch } is refused by the cluster (CROSSSLOT), and writes nothing', async () => {
     const e = await createRedisEngine({ url: cluster.url, keyPrefix: 'limit:' });
@@ -134,6 +143,23 @@ if (reason !== null) {
       }
       assert.match(String((err as Error)?.message), 'CROSSSLOT');
       assert.is(await e.positions.get('hk', 'u'), undefined);
+    } finally {
+      await e.close();
+    }
+  });
+  cl('a positions write with { push } is refused by the cluster (CROSSSLOT), and writes and pushes nothing', async () => {
+    const e = await createRedisEngine({ url: cluster.url, keyPrefix: 'limit-push:', general: CONFORMANCE_GENERAL });
+    try {
+      const p = { miner_hotkey: 'hk', position_uuid: 'u', trade_pair: 'BTCUSD', orders: [], is_closed_position: false };
+      let err: unknown;
+      try {
+        await e.locks.withLock('hk', 'BTCUSD', (lock) => e.positions.save(p, { lock, push: { queue: 'q', message: 1 } }));
+      } catch (x) {
+        err = x;
+      }
+      assert.match(String((err as Error)?.message), 'CROSSSLOT');
+      assert.is(await e.positions.get('hk', 'u'), undefined);
+      assert.is(await e.general.queue('q').size(), 0);
     } finally {
       await e.close();
     }

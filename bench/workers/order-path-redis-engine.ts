@@ -13,8 +13,8 @@
  *    eliminations.has, departed.has, syncGate.current and map.get together (one wait),
  *    locks.withLock (the lock script also returns the open head; getOpenHead costs no round
  *    trip), appendOrder(head, order, { ifEpoch }) (one RPUSH + head, fenced, gate checked in the
- *    script, and the lock's release in the same script: `{ release: true }`), queue.push
- *    (without a notice lane): 7 commands in 3 waits.
+ *    script, and the notice's push and the lock's release in the same script: `{ release: true,
+ *    push }`): 6 commands in 2 waits.
  * 2. The hand-written peer (what a direct port of the Python validator's pattern to ioredis
  *    looks like): SISMEMBER, HEXISTS, HMGET gate (check-then-act), SET NX PX lock, HGET account
  *    size, GET the whole position JSON, SET it back whole (or RPUSH to closed + DEL, one

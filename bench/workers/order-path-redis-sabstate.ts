@@ -2,10 +2,12 @@
  * bench/order-path.ts, case "sabstate on Redis": one thread of the case, its own AsyncEngine on
  * Redis (createRedisEngine: its own ioredis connection), beside the hand-written Redis peer
  * (order-path-redis.ts) on the same redis-server. Role 'order': the order step of the Redis demo
- * (examples/redis/order-process.ts orderStep, with a notice lane): two waits per saved order,
- * (1) the last order's notice push, the fail-early reads, the sync epoch, the account size and
- * the fenced lock grant (which also returns the open head), sent together; (2) the append,
- * fenced and epoch-checked, which also releases the lock (`{ release: true }`: one script). Role 'consumer': popMany(256)
+ * (examples/redis/order-process.ts), two script calls per saved order: (1) the fail-early
+ * reads, the sync epoch, the account size and the fenced lock grant (which also returns the open
+ * head), sent together; (2) the append, fenced and epoch-checked, which also pushes the notice
+ * and releases the lock (`{ release: true, push }`: one script). By default pipelined
+ * (pipelinedStep): (2) of order k rides with (1) of order k+1, one wait per order;
+ * BENCH_REDIS_PIPELINE=0: orderStep, two waits per order. Role 'consumer': popMany(256)
  * (one script: acknowledges the last batch and reads up to 256; each message decoded), as the
  * peer's LPOP 256. Each thread prints its commands sent and waits per order (or per popped
  * notice) in the timed window, counted as for the peer (redis-store.ts countWire). State seeded
@@ -15,12 +17,20 @@
 import { workerData, parentPort } from 'node:worker_threads';
 import { createRedisEngine, type AsyncEngine } from '../../src/index.ts';
 import { prng, tradePairIdOf } from '../../examples/validator/shared.ts';
-import { flushNotices, noticeLane, orderStep } from '../../examples/redis/order-process.ts';
+import { flushNotices, flushPipe, noticeLane, orderPipe, orderStep, pipelinedStep } from '../../examples/redis/order-process.ts';
 import { countWire, printWire } from '../peers/redis-store.ts';
 import { DEMO_GENERAL, QUEUE, type Tally as DemoTally } from '../../examples/redis/shared.ts';
 import type { Setup } from './order-path-common.ts';
 import { consumerLoop, orderLoop } from '../peers/thread-case.ts';
 import type { CaseData } from '../peers/thread-case.ts';
+
+/**
+ * BENCH_REDIS_PIPELINE=0: the two-wait order step (orderStep); default: the pipelined one
+ * (pipelinedStep, one wait per order: order k's append rides with order k+1's reads and grant;
+ * each call settles one order, saved once its append's reply came back; the latency histogram
+ * is then per pipelined step, not per order).
+ */
+const PIPELINED = process.env.BENCH_REDIS_PIPELINE !== '0';
 
 /** The general domain of the case: the demo's, with room for the notices of a timed window. */
 export const BENCH_REDIS_GENERAL = { ...DEMO_GENERAL, queues: { [QUEUE]: { capacity: 1 << 18, maxMessageBytes: 4096 } } };
@@ -56,12 +66,22 @@ if (parentPort !== null && workerData !== null && typeof workerData === 'object'
     parentPort.postMessage(await consumerLoop(d, popSome));
   } else {
     const t: DemoTally = { ordersIn: 0, saved: 0, rejectedEliminated: 0, rejectedDeparted: 0, staleRetries: 0, queueFullWaits: 0 };
-    const lane = noticeLane();
     let w0 = { ...wire };
-    const tally = await orderLoop(d, (p, rnd) => orderStep(e, p, d.setup.maxOrders, rnd, t, lane), prng(d.seed), () => (w0 = { ...wire }));
-    printWire('redis-sabstate', d.index, wire, w0, tally.orders);
-    await flushNotices(lane);
-    parentPort.postMessage(tally);
+    if (PIPELINED) {
+      const pipe = orderPipe();
+      const rnd = prng(d.seed);
+      const tally = await orderLoop(d, (p, r) => pipelinedStep(e, p, d.setup.maxOrders, r, t, pipe), rnd, () => (w0 = { ...wire }));
+      printWire('redis-sabstate', d.index, wire, w0, tally.orders);
+      // The last order, settled after the timed window: counted with the warm-up's (saved outside the window).
+      if (await flushPipe(e, d.setup.maxOrders, rnd, t, pipe)) tally.warmSaved++;
+      parentPort.postMessage(tally);
+    } else {
+      const lane = noticeLane();
+      const tally = await orderLoop(d, (p, rnd) => orderStep(e, p, d.setup.maxOrders, rnd, t, lane), prng(d.seed), () => (w0 = { ...wire }));
+      printWire('redis-sabstate', d.index, wire, w0, tally.orders);
+      await flushNotices(lane);
+      parentPort.postMessage(tally);
+    }
   }
   await e.close();
 }

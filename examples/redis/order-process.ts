@@ -44,14 +44,31 @@ export const flushNotices = (lane: NoticeLane): Promise<void> => lane.pending;
  *    lock, so no release command follows (one command, one wait). A refused append (a late
  *    holder, a newer epoch) writes nothing and releases nothing; withLock then releases the lock
  *    (a compare-and-delete), a third wait, rare.
- * Then the notice is pushed, only for a saved order: with a `lane`, sent now and awaited by the
- * task's next step (so it rides in that step's first wait); without one, awaited here (three
- * waits). Notices of one position stay in n_orders order per task; across tasks and processes
- * they may arrive out of order (each carries n_orders). True if the order was saved (counted in
- * `t`).
+ * The notice rides in the append (`{ push }`): on Redis the append's script pushes it in the
+ * same atomic step, so a saved order's notice cannot be lost and a refused one pushes nothing.
+ * Only if the queue was full (the append resolves to false) is the notice pushed after, until
+ * accepted: with a `lane`, sent now and awaited by the task's next step (so it rides in that
+ * step's first wait); without one, awaited here. Notices of one position are pushed in write
+ * order (n_orders order) unless the queue was full; they carry n_orders. True if the order was
+ * saved (counted in `t`).
  */
 export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd: () => number, t: Tally, lane?: NoticeLane): Promise<boolean> {
   const q = e.general.queue(QUEUE);
+  for (;;) {
+    const saved = await settle(await send(e, p, maxOrders, rnd, lane, false), q, t, lane);
+    if (saved !== null) return saved;
+  }
+}
+
+/** What the first half of an order step leaves: a rejected miner, or its append in flight and the notice it pushes. */
+type Sent = 'eliminated' | 'departed' | { appended: Promise<boolean>; notice: Notice };
+
+/**
+ * The first half of an order step: the first wait, then the append sent, not awaited (a sync in
+ * progress: 2 ms, then again). With `early`, resolves once fn has sent the append (withLock
+ * ends by itself once the append's reply is in); else once withLock has ended.
+ */
+async function send(e: AsyncEngine, p: Pick, maxOrders: number, rnd: () => number, lane: NoticeLane | undefined, early: boolean): Promise<Sent> {
   for (;;) {
     const previous = lane?.pending;
     if (lane !== undefined) lane.pending = Promise.resolve();
@@ -60,7 +77,9 @@ export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd:
       e.general.map('accountSizes').get(p.hotkey) as Promise<number | undefined>,
     ]);
     before.catch(() => undefined); // awaited inside fn; unobserved only if the lock itself failed (that error is thrown)
-    const out = await e.locks.withLock(p.hotkey, p.tp[0], async (lock) => {
+    let sent: ((s: Sent) => void) | undefined;
+    const fnSent = early ? new Promise<Sent>((r) => (sent = r)) : undefined;
+    const locked = e.locks.withLock(p.hotkey, p.tp[0], async (lock) => {
       const [, eliminated, departed, g, accountSize] = await before;
       if (eliminated) return 'eliminated' as const;
       if (departed) return 'departed' as const;
@@ -75,32 +94,84 @@ export async function orderStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd:
       };
       // Not awaited here (wrapped, or fn's promise would wait for it): withLock waits for its reply,
       // and sends a release only if it was refused.
-      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch, release: true, lock });
-      appended.catch(() => undefined); // awaited below, after the release
-      return { appended, notice };
+      const appended = e.positions.appendOrder(next, order, { ifEpoch: g.epoch, release: true, lock, push: { queue: QUEUE, message: notice } });
+      appended.catch(() => undefined); // awaited by settle(), after the release
+      const out = { appended, notice };
+      sent?.(out);
+      return out;
     }, { timeoutMs: 60_000 }); // fn takes the lock context and passes it on: no AsyncLocalStorage on Redis
-    if (out === 'eliminated') return (t.rejectedEliminated++, false);
-    if (out === 'departed') return (t.rejectedDeparted++, false);
-    if (out === 'sync') {
-      await new Promise((r) => setTimeout(r, 2));
-      continue;
-    }
-    try {
-      await out.appended;
-    } catch (err) {
-      if (!(err instanceof SabStateError) || err.code !== 'ERR_STALE_EPOCH') throw err;
-      t.staleRetries++;
-      continue;
-    }
-    t.saved++;
-    const pushed = pushUntilAccepted(q, out.notice, t);
-    if (lane === undefined) await pushed;
-    else {
-      pushed.catch(() => undefined); // awaited by the next step or flushNotices
-      lane.pending = pushed;
-    }
-    return true;
+    if (fnSent !== undefined) locked.catch(() => undefined); // raced below; it ends with the append's reply
+    const out = fnSent === undefined ? await locked : await Promise.race([fnSent, locked]);
+    if (out !== 'sync') return out;
+    await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/** The second half: the append's reply. True if saved (counted in `t`), false for a rejected miner, null if a newer sync refused it (make the order again). */
+async function settle(out: Sent, q: AsyncQueue, t: Tally, lane: NoticeLane | undefined): Promise<boolean | null> {
+  if (out === 'eliminated') return (t.rejectedEliminated++, false);
+  if (out === 'departed') return (t.rejectedDeparted++, false);
+  let inWrite: boolean;
+  try {
+    inWrite = await out.appended;
+  } catch (err) {
+    if (!(err instanceof SabStateError) || err.code !== 'ERR_STALE_EPOCH') throw err;
+    t.staleRetries++;
+    return null;
+  }
+  t.saved++;
+  if (inWrite) return true;
+  t.queueFullWaits++; // saved, the queue was full: the notice is pushed after
+  const pushed = pushUntilAccepted(q, out.notice, t);
+  if (lane === undefined) await pushed;
+  else {
+    pushed.catch(() => undefined); // awaited by the next step or flushNotices
+    lane.pending = pushed;
+  }
+  return true;
+}
+
+/** A task's pipelined order steps (pipelinedStep): its notice lane and the last order, its append in flight. */
+export interface Pipe {
+  readonly lane: NoticeLane;
+  last: { sent: Sent; p: Pick } | undefined;
+}
+export const orderPipe = (): Pipe => ({ lane: noticeLane(), last: undefined });
+
+/**
+ * The pipelined order step, one wait per order: order k's reads and lock grant are sent at once,
+ * on the connection where order k-1's append is still in flight, so both ride in one round trip;
+ * then order k-1 is settled (its reply came first: one connection answers in order), and order
+ * k's append is sent and left in flight. Resolves to whether order k-1 was saved (false for a
+ * task's first call, which settles none): each call settles exactly one order, and an order
+ * counts as saved only once its append's reply has come back; flushPipe() settles the last.
+ * An order k-1 refused by a newer sync is made again, whole (orderStep), before this resolves.
+ * If settling k-1 throws (a lost connection), order k stays in flight, neither settled nor
+ * counted: its outcome is unknown, as any write whose reply was lost.
+ * Same lock: if orders k-1 and k take the same (hotkey, trade pair), k's grant runs after k-1's
+ * append in Redis, which released it (or, refused, left it to withLock's release: k waits).
+ */
+export async function pipelinedStep(e: AsyncEngine, p: Pick, maxOrders: number, rnd: () => number, t: Tally, pipe: Pipe): Promise<boolean> {
+  const last = pipe.last;
+  pipe.last = undefined;
+  const next = send(e, p, maxOrders, rnd, pipe.lane, true); // its commands are queued before this awaits
+  next.catch(() => undefined); // awaited below
+  let saved = false;
+  if (last !== undefined) {
+    saved = (await settle(last.sent, e.general.queue(QUEUE), t, pipe.lane)) ?? (await orderStep(e, last.p, maxOrders, rnd, t, pipe.lane));
+  }
+  pipe.last = { sent: await next, p };
+  return saved;
+}
+
+/** Settles the pipe's last order (true if saved) and waits for its lane's last push. */
+export async function flushPipe(e: AsyncEngine, maxOrders: number, rnd: () => number, t: Tally, pipe: Pipe): Promise<boolean> {
+  const last = pipe.last;
+  pipe.last = undefined;
+  let saved = false;
+  if (last !== undefined) saved = (await settle(last.sent, e.general.queue(QUEUE), t, pipe.lane)) ?? (await orderStep(e, last.p, maxOrders, rnd, t, pipe.lane));
+  await flushNotices(pipe.lane);
+  return saved;
 }
 
 /** Pushes the notice; while the queue is full, waits 5 ms and tries again (counted). */

@@ -53,8 +53,9 @@ export function checkPopMax(max: unknown): number {
  * `lock` checked (a lock context) and left out (the stripe is the thread's).
  */
 export function withoutRelease(opts: AsyncWriteOptions | undefined): { ifEpoch?: number } | undefined {
-  if (typeof opts !== 'object' || opts === null || !('release' in opts || 'lock' in opts)) return opts;
-  const { release, lock, ...rest } = opts;
+  if (typeof opts !== 'object' || opts === null || !('release' in opts || 'lock' in opts || 'push' in opts)) return opts;
+  const { release, lock, push, ...rest } = opts;
+  checkPush(push);
   if (release !== undefined && typeof release !== 'boolean') throw new TypeError('options.release must be a boolean');
   checkLockContext(lock);
   return rest;
@@ -76,4 +77,13 @@ export function withoutLock<O extends object>(opts: (O & { lock?: unknown }) | u
   const { lock, ...rest } = opts;
   checkLockContext(lock);
   return rest as unknown as O;
+}
+
+/** A write's `options.push`: undefined or `{ queue, message }` (the queue's name checked by its engine). */
+export function checkPush(push: unknown): { queue: string; message: unknown } | undefined {
+  if (push === undefined) return undefined;
+  if (typeof push !== 'object' || push === null || typeof (push as { queue?: unknown }).queue !== 'string' || !('message' in push)) {
+    throw new TypeError('options.push must be { queue: name, message }');
+  }
+  return push as { queue: string; message: unknown };
 }

@@ -10,15 +10,17 @@
  *   stripe is held passes the lock check (the engine's isHeldByCurrentThread). Redis, whose
  *   lock context follows the async task, refuses it.
  * - positions.getOpenHead / appendOrder are the engine's own order step (issue 12). A write's
- *   `{ release: true }` is checked and left out: the stripe is released when fn returns.
+ *   `{ release: true }` is checked and left out: the stripe is released when fn returns. A
+ *   write's `{ push }`: the message checked, the write made, then pushed (writeThenPush).
  * - locks.withLocks nests withLockAsync per distinct stripe in ascending order; acquire holds the
  *   stripe with a withLockAsync whose fn waits for release() (never a blocked event loop);
  *   tryAcquire is the engine's, refusing a stripe this thread holds (not re-entrant, as acquire).
  * - queue.pop({ timeoutMs }) is the ring's popAsync (0 by default: do not wait).
  */
 import type { Engine } from '../engine.ts';
-import { SAB_LOCK_CONTEXT, checkLockPairs, checkPopMax, makeGuard, withoutLock, withoutRelease } from './lock-guards.ts';
-import type { AsyncEngine, AsyncLockContext, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead } from './types.ts';
+import { RingMessages } from '../internal/store/ring-message.ts';
+import { SAB_LOCK_CONTEXT, checkLockPairs, checkPopMax, checkPush, makeGuard, withoutLock, withoutRelease } from './lock-guards.ts';
+import type { AsyncEngine, AsyncLockContext, AsyncLockGuard, AsyncLockOptions, AsyncOpenPositionHead, AsyncWriteOptions } from './types.ts';
 import type { AsyncQueue, AsyncCounter, AsyncMap } from './general-types.ts';
 
 /** Runs a synchronous engine call; its value or its throw as a Promise. */
@@ -40,6 +42,26 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
   const queues = new Map<string, AsyncQueue>();
   const counters = new Map<string, AsyncCounter>();
   const maps = new Map<string, AsyncMap>();
+  /** Per queue, an encoder of its own (private scratch) that checks a `{ push }` message before the write. */
+  const checkers = new Map<string, RingMessages>();
+  /**
+   * A write with `{ push }` (types.ts AsyncWriteOptions): the queue's name and the message checked
+   * (encoded once, privately) before the write, the write, then the push; false if the queue was full.
+   */
+  const writeThenPush = (opts: AsyncWriteOptions | undefined, write: (o: { ifEpoch?: number } | undefined) => unknown): boolean => {
+    const push = checkPush(opts?.push);
+    const o = withoutRelease(opts);
+    if (push === undefined) {
+      write(o);
+      return true;
+    }
+    const ring = general.queue(push.queue);
+    let check = checkers.get(push.queue);
+    if (check === undefined) checkers.set(push.queue, (check = new RingMessages(ring.name, ring.maxMessageBytes)));
+    check.encode(push.message);
+    write(o);
+    return ring.push(push.message);
+  };
   return {
     backend: 'sab',
     locks: {
@@ -100,8 +122,8 @@ export function toAsyncEngine(engine: Engine): AsyncEngine {
       getOpen: (hk, tp) => call(() => pos.getOpen(hk, tp)),
       getOpenHead: (hk, tp, opts) => call(() => pos.getOpenHead(hk, tp, withoutLock(opts)) as AsyncOpenPositionHead | undefined),
       listForHotkey: (hk, opts) => call(() => pos.listForHotkey(hk, opts)),
-      save: (p, opts) => call(() => pos.save(p, withoutRelease(opts))),
-      appendOrder: (head, order, opts) => call(() => pos.appendOrder(head, order, withoutRelease(opts))),
+      save: (p, opts) => call(() => writeThenPush(opts, (o) => pos.save(p, o))),
+      appendOrder: (head, order, opts) => call(() => writeThenPush(opts, (o) => pos.appendOrder(head, order, o))),
       delete: (hk, uuid, opts) => call(() => (withoutLock(opts), pos.delete(hk, uuid))),
       hotkeys: () => call(() => pos.hotkeys()),
     },

@@ -164,10 +164,21 @@ export interface AsyncLockGuard {
  *   hold is refused (ERR_LOCK_NOT_HELD). A refused write releases nothing (withLock releases the
  *   lock when fn ends, as without the option). On the SharedArrayBuffer engine the stripe is
  *   released when fn returns, as always: pass it only on a write that fn makes last.
+ * - `push`: `{ queue, message }`: pushes `message` to the declared queue once the write is made,
+ *   never for a refused write (the order step's notice). On Redis the push is in the write's
+ *   own script: the write and its message are one atomic step, so a saved write's message cannot
+ *   be lost between them. A full queue does not refuse the write: the write is made, the message
+ *   is not pushed, and the call resolves to false (push it yourself); an unknown queue or a
+ *   message the queue cannot take (ERR_UNKNOWN_QUEUE, ERR_INVALID_VALUE, ERR_VALUE_TOO_LARGE) is
+ *   refused before anything is written. On the SharedArrayBuffer engine the message is checked,
+ *   the write made, then the message pushed, all under the stripe the caller holds.
+ *   On Redis Cluster a write with `push` spans two slots (the hotkey's and the queue's), like
+ *   `ifEpoch`: see src/redis/engine.ts, "Cluster".
  */
 export interface AsyncWriteOptions {
   ifEpoch?: number;
   release?: boolean;
+  push?: { queue: string; message: unknown };
   /** The lock context withLock passed to `fn` (AsyncLockContext): the hold the write carries. */
   lock?: AsyncLockContext;
 }
@@ -216,7 +227,10 @@ export interface AsyncPositions {
   /**
    * Saves (inserts or replaces) a whole position, inside withLock of its (hotkey, trade pair). At
    * most one open position per (hotkey, trade pair); with `{ ifEpoch }` the write is refused during
-   * or after a newer sync, atomically with it. Refused means nothing written.
+   * or after a newer sync, atomically with it. Refused means nothing written. Resolves to true,
+   * or false when a `{ push }` found its queue full (written, message not pushed). On Redis, a
+   * save that moves an open position to another trade pair also frees the lock of its old trade
+   * pair (a holder of it is then refused by the fence: src/redis/scripts.ts, POS_WRITE).
    * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if a required field is
    *   missing or of the wrong type, a value cannot be stored (on Redis: is not JSON), another
    *   position of that (hotkey, trade pair) is open, or the uuid is stored under another trade pair
@@ -234,11 +248,11 @@ export interface AsyncPositions {
    *   the connection.
    * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
    */
-  save(position: Position, opts?: AsyncWriteOptions): Promise<void>;
+  save(position: Position, opts?: AsyncWriteOptions): Promise<boolean>;
   /**
    * The order step: stores `head` (the fields of a {@link PositionHead}: getOpenHead's `position`,
    * changed; `orders` null or absent) and appends `order` to the stored orders without reading the
-   * earlier ones; a position not stored yet is created with this one order. Same rules as save.
+   * earlier ones; a position not stored yet is created with this one order. Same rules and result as save.
    * @throws {@link SabStateError} `ERR_INVALID_VALUE` (the promise rejects) if `head.orders` is not
    *   null or absent, a required head field is missing or of the wrong type, `order` is not an
    *   object or cannot be stored, another position of that (hotkey, trade pair) is open, or the
@@ -256,7 +270,7 @@ export interface AsyncPositions {
    *   the connection.
    * @throws (the promise rejects) TypeError or RangeError if `opts` is malformed.
    */
-  appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: AsyncWriteOptions): Promise<void>;
+  appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: AsyncWriteOptions): Promise<boolean>;
   /**
    * Deletes a position, taking its (hotkey, trade pair) lock itself (`{ lock }`: nested in that
    * withLock, as a nested withLock); true if it existed.

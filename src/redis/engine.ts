@@ -25,14 +25,16 @@
  *
  * Cluster: every key carries a hash tag (`{hotkey}`, `{sync}`, `{departed}`, `{general}`,
  * `{queue:name}`) and every script's keys share one tag, except a positions write with
- * `{ ifEpoch }`, which reads the gate under `{sync}`: on a single Redis (or Sentinel) that is
- * one atomic script; Redis Cluster would refuse it (CROSSSLOT). Running on Cluster needs the
- * gate's epoch replicated into each hotkey's slot (not built).
+ * `{ ifEpoch }`, which reads the gate under `{sync}`, and one with `{ push }`, which pushes to
+ * `{queue:name}`: on a single Redis (or Sentinel) each is one atomic script; Redis Cluster
+ * refuses them (CROSSSLOT). Running on Cluster needs the gate's epoch replicated into each
+ * hotkey's slot and the push made after the write (not built).
  *
- * Round trips: the order step (withLock, getOpenHead, appendOrder with `{ release: true }`) is 2
- * waits when the lock is free (the lock script returns the open head; the append's script
- * releases the lock; examples/redis/order-process.ts); `stats().roundTrips` counts every call
- * this engine made (commands sent, not waits).
+ * Round trips: the order step (withLock, getOpenHead, appendOrder with `{ release: true,
+ * push }`) is 2 waits and 2 script calls when the lock is free (the lock script returns the
+ * open head; the append's script pushes the notice and releases the lock;
+ * examples/redis/order-process.ts); `stats().roundTrips` counts every call this engine made
+ * (commands sent, not waits).
  */
 import type { ConnectionOptions } from 'node:tls';
 import { checkKnownKeys, optObject, optPositiveInt } from '../options.ts';
@@ -40,6 +42,7 @@ import type { AsyncEngine } from '../async/types.ts';
 import { resolveGeneralOptions } from '../domains/general.ts';
 import { CLIENT_OPTIONS, type RedisClient, loadRedisClass, serverInfoFromClient, serverInfoFromUrl, scrub } from './connection.ts';
 import { RedisStore } from './store.ts';
+import { ALL_SCRIPTS } from './scripts.ts';
 import { RedisLocks } from './locks.ts';
 import { RedisPositions } from './positions.ts';
 import { RedisDeparted, RedisEliminations } from './tables.ts';
@@ -135,6 +138,7 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
   try {
     if (owned) await client.connect();
     await store.cmd('createRedisEngine', 'PING');
+    await store.loadScripts(ALL_SCRIPTS);
   } catch (e) {
     if (owned) client.disconnect();
     // ioredis rejects connect() with "Connection is closed."; the cause came as an 'error' event.
@@ -142,8 +146,8 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
     throw store.fail(why, 'createRedisEngine');
   }
   const locks = new RedisLocks(store, lockTtlMs);
-  const positions = new RedisPositions(store, locks);
   const general = new RedisGeneral(store, { queues, counters: g.counters, maps: g.maps }, claimIdleMs, lane);
+  const positions = new RedisPositions(store, locks, (name) => general.queue(name));
   try {
     await general.init();
   } catch (e) {

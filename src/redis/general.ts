@@ -184,11 +184,27 @@ export class RedisQueue implements AsyncQueue {
   }
 
   async push(msg: unknown): Promise<boolean> {
-    const [k, v] = encodeMessage(msg, this.#decl.maxMessageBytes, this.#name);
+    const [k, v] = this.encode(msg);
     const ok = (await this.#script(QUEUE_PUSH, [this.#decl.capacity, k, v, GROUP], `queue(${JSON.stringify(this.#name)}).push`)) === 1;
+    this.counted(ok);
+    return ok;
+  }
+
+  /** The stream's key, for a positions write that pushes in its own script (`{ push }`, scripts.ts POS_WRITE). */
+  get key(): string {
+    return this.#key;
+  }
+  get capacity(): number {
+    return this.#decl.capacity;
+  }
+  /** A message as its stream fields (kind, value); ERR_INVALID_VALUE / ERR_VALUE_TOO_LARGE as push. */
+  encode(msg: unknown): [string, string] {
+    return encodeMessage(msg, this.#decl.maxMessageBytes, this.#name);
+  }
+  /** Counts a push (made here or by a positions write's `{ push }`): pushed, or refused as full. */
+  counted(ok: boolean): void {
     if (ok) this.stats.pushes++;
     else this.stats.full++;
-    return ok;
   }
 
   async pop(opts?: { timeoutMs?: number }): Promise<unknown> {

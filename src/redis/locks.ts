@@ -73,6 +73,8 @@ export interface Hold {
    * trade-pair check (ERR_INVALID_VALUE), never written over.
    */
   open: [string, number] | null | undefined;
+  /** The uuid of `open` as the grant read it (`o:<tp>`): a write of that uuid while `open` is set skips the index read (scripts.ts POS_WRITE, "known"). */
+  openUuid: string | undefined;
   /** performance.now() when the grant was sent or the last renewal was: renewed ttl/3 after. */
   renewedAt: number;
   /** A write with `{ release: true }` was sent: true once it ran (the lock is deleted), false if refused or lost. */
@@ -278,11 +280,11 @@ export class RedisLocks implements AsyncLocks {
     let backoff = 1;
     for (let first = true; ; first = false) {
       const sentAt = performance.now(); // the TTL runs from a later instant: renewing from this one is early, never late
-      const r = (await this.#s.run(LOCK_ACQUIRE, keys, [rand, this.#ttl, base, tp], 'locks.withLock')) as [number, number, string?, number?];
+      const r = (await this.#s.run(LOCK_ACQUIRE, keys, [rand, this.#ttl, base, tp], 'locks.withLock')) as [number, number, string?, number?, string?];
       if (r[0] > 0) {
         this.#stats.acquired++;
         const open: Hold['open'] = r[2] === undefined ? null : [r[2], r[3]!];
-        return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false, open, renewedAt: sentAt };
+        return { key, value: `${r[0]}:${rand}`, fence: r[0], lost: false, open, openUuid: r[4], renewedAt: sentAt };
       }
       if (first) this.#stats.contended++;
       if (once) return null;

@@ -10,7 +10,10 @@
  *
  * Every call is one round trip: save / appendOrder (POS_WRITE: fence, sync gate, one-open rule,
  * head, orders, indexes, atomic; with `{ release: true }` also the lock's release, so the order
- * step's last write and its release are one command), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
+ * step's last write and its release are one command; with `{ push }` also the queue message, so
+ * the order step's notice is pushed in the same atomic step; the index read skipped when the
+ * hold's grant read this open position, scripts.ts POS_WRITE "known"; a save that moves an open
+ * position to another trade pair deletes its old pair's lock, which that proof needs), get (POS_GET), getOpen / getOpenHead (POS_GET_OPEN; none for
  * getOpenHead without lastOrder inside withLock of that (hotkey, tp) before this hold's first
  * write: the lock script read it when it granted the lock, locks.ts),
  * listForHotkey (POS_LIST). delete reads the uuid's trade pair (1), takes its lock (1 or more),
@@ -27,6 +30,8 @@ import type { Position } from '../domains/positions/positions.ts';
 import { validateHead, validatePosition } from '../domains/positions/record.ts';
 import type { AsyncLockContext, AsyncOpenPositionHead, AsyncPositions, AsyncWriteOptions, PositionHead } from '../async/types.ts';
 import { POS_DELETE, POS_GET, POS_GET_OPEN, POS_LIST, POS_WRITE } from './scripts.ts';
+import { GROUP, type RedisQueue } from './general.ts';
+import { checkPush } from '../async/lock-guards.ts';
 import { type RedisStore, dec, enc } from './store.ts';
 import type { RedisLocks } from './locks.ts';
 
@@ -57,14 +62,21 @@ function readPosition(head: string, orders: string[]): Position {
   return p;
 }
 
-/** A write's options: ifEpoch ('' for none), release (the hold's last write frees the lock), lock (its context, checked by holdOf). */
-function checkWriteOptions(opts: unknown): { epoch: string; release: boolean; lock: unknown } {
-  if (opts === undefined) return { epoch: '', release: false, lock: undefined };
+/** A write's options, checked: ifEpoch ('' for none), release (the hold's last write frees the lock), lock (its context, checked by holdOf), push. */
+interface WriteOptions {
+  epoch: string;
+  release: boolean;
+  lock: unknown;
+  push: { queue: string; message: unknown } | undefined;
+}
+
+function checkWriteOptions(opts: unknown): WriteOptions {
+  if (opts === undefined) return { epoch: '', release: false, lock: undefined, push: undefined };
   const o = optObject(opts, 'options');
   const { ifEpoch, release, lock } = o;
   if (ifEpoch !== undefined && (typeof ifEpoch !== 'number' || !Number.isInteger(ifEpoch))) throw new TypeError('options.ifEpoch must be an integer');
   if (release !== undefined && typeof release !== 'boolean') throw new TypeError('options.release must be a boolean');
-  return { epoch: ifEpoch === undefined ? '' : String(ifEpoch), release: release === true, lock };
+  return { epoch: ifEpoch === undefined ? '' : String(ifEpoch), release: release === true, lock, push: checkPush(o.push) };
 }
 
 export class RedisPositions implements AsyncPositions {
@@ -76,9 +88,13 @@ export class RedisPositions implements AsyncPositions {
   /** getOpenHead calls answered from the lock's hold (no round trip). */
   prefetched = 0;
 
-  constructor(store: RedisStore, locks: RedisLocks) {
+  /** The declared queue of a name (ERR_UNKNOWN_QUEUE otherwise): a write's `{ push }`. */
+  readonly #queue: (name: string) => RedisQueue;
+
+  constructor(store: RedisStore, locks: RedisLocks, queue: (name: string) => RedisQueue) {
     this.#s = store;
     this.#locks = locks;
+    this.#queue = queue;
   }
 
   async get(hotkey: string, positionUuid: string): Promise<Position | undefined> {
@@ -138,24 +154,26 @@ export class RedisPositions implements AsyncPositions {
     return open === undefined ? all : all.filter((p) => (p.is_closed_position === false) === open);
   }
 
-  async save(position: Position, opts?: AsyncWriteOptions): Promise<void> {
+  async save(position: Position, opts?: AsyncWriteOptions): Promise<boolean> {
     const v = validatePosition(position);
     const o = checkWriteOptions(opts);
     const head = headJson(position as Record<string, unknown>);
     const orders = v.orders.map((x, i) => json(x, `position.orders[${i}]`));
-    await this.#write('save', v, o, head, orders, 'positions.save');
+    const pushed = await this.#write('save', v, o, head, orders, 'positions.save');
     this.saves++;
+    return pushed;
   }
 
-  async appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: AsyncWriteOptions): Promise<void> {
+  async appendOrder(head: PositionHead, order: Record<string, unknown>, opts?: AsyncWriteOptions): Promise<boolean> {
     const v = validateHead(head); // the engine's check (orders null or absent), no copy
     if (typeof order !== 'object' || order === null || Array.isArray(order)) {
       throw new SabStateError(ErrorCode.INVALID_VALUE, `order must be an object, got ${describe(order)}`);
     }
     const o = checkWriteOptions(opts);
     const hj = headJson(head as Record<string, unknown>);
-    await this.#write('append', v, o, hj, [json(order, 'order')], 'positions.appendOrder');
+    const pushed = await this.#write('append', v, o, hj, [json(order, 'order')], 'positions.appendOrder');
     this.appends++;
+    return pushed;
   }
 
   async delete(hotkey: string, positionUuid: string, opts?: { lock?: AsyncLockContext }): Promise<boolean> {
@@ -191,23 +209,37 @@ export class RedisPositions implements AsyncPositions {
     return [...out];
   }
 
-  async #write(mode: 'save' | 'append', v: { hotkey: string; uuid: string; tp: string; open: boolean }, o: { epoch: string; release: boolean; lock: unknown }, head: string, orders: string[], what: string): Promise<void> {
+  /** The write (POS_WRITE); false only when a `{ push }` found its queue full (written, not pushed). */
+  async #write(mode: 'save' | 'append', v: { hotkey: string; uuid: string; tp: string; open: boolean }, o: WriteOptions, head: string, orders: string[], what: string): Promise<boolean> {
     const { epoch, release } = o;
     const hold = this.#locks.holdOf(v.hotkey, v.tp, o.lock);
     if (hold === undefined) {
       throw new SabStateError(ErrorCode.LOCK_NOT_HELD, `${what}: this task does not hold the lock of (${v.hotkey}, ${v.tp})`);
     }
+    // The push's queue and message checked (and encoded) before anything is sent: refused means unchanged.
+    const q = o.push === undefined ? undefined : this.#queue(o.push.queue);
+    const msg = q === undefined ? undefined : q.encode(o.push!.message);
     const b = this.#s.base(v.hotkey);
     const u = enc(v.uuid);
-    // The gate key (slot {sync}) only when the write is checked against it; else the lock key
-    // again (unread by the script), so that a write without ifEpoch touches one slot (Cluster).
-    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}pos`, epoch === '' ? hold.key : this.#s.gateKey()];
+    // The gate key (slot {sync}) only when the write is checked against it, the stream key only
+    // with a push; else the lock key again (unread by the script), so that a write without them
+    // touches one slot (Cluster).
+    const keys = [hold.key, `${b}head:${u}`, `${b}orders:${u}`, `${b}pos`, epoch === '' ? hold.key : this.#s.gateKey(), q === undefined ? hold.key : q.key];
+    // known: the grant read this uuid as the open position of (hotkey, tp) and this hold has not
+    // written since (hold.open still set): the script skips its index read (scripts.ts POS_WRITE, "known").
+    const known = hold.open != null && hold.openUuid === v.uuid ? '1' : '0';
     hold.open = undefined; // whatever the outcome (a lost reply included): read it from Redis from now on
+    const args: Array<string | number> = [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, release ? '1' : '0', known];
+    if (q === undefined) args.push('', '', '', '');
+    else args.push(q.capacity, msg![0], msg![1], GROUP);
+    for (const x of orders) args.push(x);
     // alone: usually the only call of its tick (the order step's last write), so sent at once
     // when nothing waits in the autopipeline (store.ts #direct: no Pipeline, no event-loop turn)
-    const sent = this.#s.run(POS_WRITE, keys, [hold.value, epoch, v.uuid, v.tp, v.open ? '1' : '0', head, mode, release ? '1' : '0', ...orders], what, true);
+    const sent = this.#s.run(POS_WRITE, keys, args, what, true);
     // The release of withLock (or guard.release()) waits for this reply: sent only if the script refused.
     if (release) hold.releasing = sent.then(() => (hold.released = true), () => (hold.released = false));
-    await sent;
+    const r = await sent;
+    if (q !== undefined) q.counted(r === 1);
+    return r === 1;
   }
 }

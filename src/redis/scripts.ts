@@ -48,9 +48,10 @@ export interface ScriptDef {
 }
 
 /**
- * KEYS lock, fence, pos; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount}
- * (the open position of (hotkey, tp) as getOpenHead() returns it, read in the same step: the
- * order step's getOpenHead costs no round trip, locks.ts), or {fence, 0} when there is none;
+ * KEYS lock, fence, pos; ARGV random, ttlMs, base, tp -> granted: {fence, 0, head, orderCount,
+ * uuid} (the open position of (hotkey, tp) as getOpenHead() returns it, and its uuid, read in the
+ * same step: the order step's getOpenHead costs no round trip, and its write may skip the index
+ * read, POS_WRITE's "known"; locks.ts), or {fence, 0} when there is none;
  * held by another: {0, pttl}. The fence is taken first (INCR), then the key by SET NX with the
  * fenced value: two commands per grant; a refused attempt burns a fence number (tokens only need
  * to increase, gaps are harmless).
@@ -65,7 +66,7 @@ local uuid = redis.call('HGET', KEYS[3], 'o:' .. ARGV[4])
 if not uuid then return {f, 0} end
 local hn = redis.call('HMGET', ARGV[3] .. 'head:' .. enc(uuid), 'h', 'n')
 if not hn[1] then return {f, 0} end
-return {f, 0, hn[1], tonumber(hn[2])}`,
+return {f, 0, hn[1], tonumber(hn[2]), uuid}`,
 };
 
 /** KEYS lock; ARGV value, ttlMs -> 1 renewed, 0 not held by this value. */
@@ -82,39 +83,77 @@ export const LOCK_RELEASE: ScriptDef = {
   lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) return 1 end return 0`,
 };
 
+/** POS_WRITE's first order argument: ARGV[POS_WRITE_ORDERS] and on are the orders. */
+export const POS_WRITE_ORDERS = 14;
+
 /**
- * save and appendOrder. KEYS lock, head, orders, pos, gate; ARGV lockValue, ifEpoch ('' for
- * none), uuid, tp, open ('1' / '0'), headJson, mode ('save' / 'append'), release ('1' / '0'),
- * order JSON... (save: all the orders; append: the one new order). Checks: fence, gate, trade
- * pair (append), one open position per (hotkey, tp); then the writes: head, orders (save:
- * replaced; append: one RPUSH), the hotkey's index hash (`o:<tp>` -> open uuid, `u:<uuid>` -> tp:
- * one HMGET reads both, one HSET writes both), and with release '1' the lock's
- * deletion (the write's `{ release: true }`: the hold's last write frees the lock in the same
- * step, so the order step sends no separate release). A refused write deletes nothing either.
+ * save and appendOrder. KEYS lock, head, orders, pos, gate, stream; ARGV 1 lockValue, 2 ifEpoch
+ * ('' for none), 3 uuid, 4 tp, 5 open ('1' / '0'), 6 headJson, 7 mode ('save' / 'append'),
+ * 8 release ('1' / '0'), 9 known ('1': the index read below is skipped, see "known"),
+ * 10 push capacity ('' for no push), 11 push kind, 12 push value, 13 group, 14... the orders
+ * (save: all of them; append: the one new order).
+ * Checks, all before the first write: fence, gate, trade pair (append), one open position per
+ * (hotkey, tp), and with a push, whether the queue has room (XLEN, and XPENDING only when XLEN
+ * reaches the capacity, as QUEUE_PUSH). Then the writes: head, orders (save: replaced; append:
+ * one RPUSH), the hotkey's index hash (`o:<tp>` -> open uuid, `u:<uuid>` -> tp: one HMGET reads
+ * both, one HSET writes both), the push (XADD: the message in the same atomic step as the write,
+ * so a saved write's notice cannot be lost and a refused write pushes nothing; a full queue
+ * does not refuse the write: the reply is 2, "written, not pushed", and the caller pushes it
+ * itself), and with release '1' the lock's deletion (the write's `{ release: true }`: the hold's
+ * last write frees the lock in the same step, so the order step sends no separate release). A
+ * refused write deletes and pushes nothing either. Reply: 1 written (and pushed, if asked), 2
+ * written, queue full.
+ *
+ * known '1' (sent by positions.ts only when this hold's grant read `o:<tp>` = this uuid and the
+ * hold has not written since): the script takes oldTp = tp and cur = uuid without the HMGET.
+ * Proof that both are still true when the fence check passes. Invariant I: `o:T` = U implies
+ * `u:U` = T (this script sets `u:U` with `o:T`; a move of U deletes `o:oldTp` if it is U;
+ * POS_DELETE deletes both). The grant read `o:tp` = U, so `u:U` = tp then. Between the grant and
+ * this script, only these change `o:tp` or `u:U`: (a) POS_WRITE or POS_DELETE under the lock of
+ * (hotkey, tp) (POS_DELETE checks in-script that `u:<uuid>` is its lock's tp): made by this hold
+ * (then positions.ts sends known '0'), or by another holder, which exists only after this hold's
+ * lock expired or was deleted, so the fence check below refuses; (b) a save of U under another
+ * trade pair's lock (a move): it deletes `o:tp` (it was U) and, below, the lock key of tp with
+ * it, so the fence check refuses here too. Nothing else writes the index hash.
  */
 export const POS_WRITE: ScriptDef = {
   name: 'sabstatePosWrite',
-  keys: 5,
-  lua: `${LUA_PRELUDE}
+  keys: 6,
+  lua: `${LUA_PRELUDE}${LUA_ENC}
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return refuse('ERR_LOCK_NOT_HELD', kNotHeld) end
 local s = stale(KEYS[5], ARGV[2])
 if s then return redis.error_reply(s) end
 local uuid, tp, isOpen, mode = ARGV[3], ARGV[4], ARGV[5] == '1', ARGV[7]
-local ix = redis.call('HMGET', KEYS[4], 'u:' .. uuid, 'o:' .. tp)
-local oldTp, cur = ix[1], ix[2]
+local oldTp, cur = tp, uuid
+if ARGV[9] ~= '1' then
+  local ix = redis.call('HMGET', KEYS[4], 'u:' .. uuid, 'o:' .. tp)
+  oldTp, cur = ix[1], ix[2]
+end
 if mode == 'append' and oldTp and oldTp ~= tp then
   return refuse('ERR_INVALID_VALUE', uuid .. ' is stored under trade pair ' .. oldTp .. ', not ' .. tp .. ' (save moves positions)')
 end
 if isOpen and cur and cur ~= uuid then
   return refuse('ERR_INVALID_VALUE', 'this (hotkey, ' .. tp .. ') already has the open position ' .. cur .. '; close it before opening ' .. uuid)
 end
+local pushed = 1
+if ARGV[10] ~= '' then
+  local cap, n = tonumber(ARGV[10]), redis.call('XLEN', KEYS[6])
+  if n >= cap then
+    local p = redis.pcall('XPENDING', KEYS[6], ARGV[13])
+    if n - (type(p) == 'table' and p[1] or 0) >= cap then pushed = 2 end
+  end
+end
 if mode == 'save' then
   redis.call('DEL', KEYS[3])
-  for i = 9, #ARGV, 4000 do redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
-  redis.call('HSET', KEYS[2], 'h', ARGV[6], 'n', #ARGV - 8)
-  if oldTp and oldTp ~= tp and redis.call('HGET', KEYS[4], 'o:' .. oldTp) == uuid then redis.call('HDEL', KEYS[4], 'o:' .. oldTp) end
+  for i = ${POS_WRITE_ORDERS}, #ARGV, 4000 do redis.call('RPUSH', KEYS[3], unpack(ARGV, i, math.min(i + 3999, #ARGV))) end
+  redis.call('HSET', KEYS[2], 'h', ARGV[6], 'n', #ARGV - ${POS_WRITE_ORDERS - 1})
+  if oldTp and oldTp ~= tp and redis.call('HGET', KEYS[4], 'o:' .. oldTp) == uuid then
+    redis.call('HDEL', KEYS[4], 'o:' .. oldTp)
+    -- the move revokes the lock of (hotkey, oldTp): a holder that skipped its index read (known) is refused by the fence
+    redis.call('DEL', string.sub(KEYS[4], 1, -4) .. 'lock:' .. enc(oldTp))
+  end
 else
-  redis.call('HSET', KEYS[2], 'h', ARGV[6], 'n', redis.call('RPUSH', KEYS[3], ARGV[9]))
+  redis.call('HSET', KEYS[2], 'h', ARGV[6], 'n', redis.call('RPUSH', KEYS[3], ARGV[${POS_WRITE_ORDERS}]))
 end
 local set = {}
 if isOpen then
@@ -122,8 +161,9 @@ if isOpen then
 elseif cur == uuid then redis.call('HDEL', KEYS[4], 'o:' .. tp) end
 if oldTp ~= tp then set[#set + 1] = 'u:' .. uuid set[#set + 1] = tp end
 if #set > 0 then redis.call('HSET', KEYS[4], unpack(set)) end
+if pushed == 1 and ARGV[10] ~= '' then redis.call('XADD', KEYS[6], '*', 'k', ARGV[11], 'v', ARGV[12]) end
 if ARGV[8] == '1' then redis.call('DEL', KEYS[1]) end
-return 1`,
+return pushed`,
 };
 
 /** KEYS lock, head, orders, pos; ARGV lockValue, uuid, tp -> 1 deleted, 0 absent, -1 moved to another tp. */

@@ -150,6 +150,17 @@ export class RedisStore {
     }
   }
 
+  /**
+   * Loads every script into the server's cache (SCRIPT LOAD each, one round trip), as
+   * createRedisEngine does once connected: a NOSCRIPT reply is answered by an EVAL sent after
+   * it, so the commands sent behind the refused EVALSHA in the same round trip would run before
+   * that EVAL (a push, then a pop called in the same tick, reordered). With every script loaded
+   * first that happens only after a SCRIPT FLUSH or a restart while the engine runs.
+   */
+  async loadScripts(all: readonly ScriptDef[]): Promise<void> {
+    await this.batch(all.map((s) => ['SCRIPT', 'LOAD', s.lua] as const), 'createRedisEngine');
+  }
+
   /** Runs one command (one round trip); errors mapped. */
   async cmd(what: string, name: string, ...args: (string | number)[]): Promise<unknown> {
     this.roundTrips++;
