@@ -31,6 +31,17 @@ function start(job: Omit<PauseJob, 'resume'>): { w: Worker; resume: Int32Array; 
   const from = inbox(w, HARD_MS);
   return { w, resume: new Int32Array(resume), next: (key) => from((m) => key in m) };
 }
+/**
+ * Y's trade pair: one whose lock stripe is not (HK, BTCUSD)'s. X holds that lock while paused; on
+ * a shared stripe Y's delete waits for X, and the test hung until its hard timeout (with a random
+ * hash seed and 4,096 stripes, about 1 run in 4,096; every run with `lockStripes: 1`).
+ */
+function otherPair(engine: ReturnType<typeof createEngine>): string {
+  for (const tp of ['ETHUSD', 'SOLUSD', 'XRPUSD', 'ADAUSD', 'DOGEUSD', 'EURUSD', 'GBPUSD', 'AUDUSD']) {
+    if (!engine.locks.withLock(HK, 'BTCUSD', () => engine.locks.isHeld(HK, tp))) return tp;
+  }
+  throw new Error('every candidate pair shares a lock stripe with BTCUSD');
+}
 const go = (r: Int32Array): void => {
   Atomics.store(r, 0, 1);
   Atomics.notify(r, 0);
@@ -39,8 +50,9 @@ const go = (r: Int32Array): void => {
 test('a new position listed while another pair\'s delete trims the index stays listed (X counted, Y trims, X publishes, Y lowers)', async () => {
   const engine = createEngine({});
   const workers: Worker[] = [];
+  const yTp = otherPair(engine);
   try {
-    engine.locks.withLock(HK, 'ETHUSD', () => engine.positions.save(pos('B', 'ETHUSD', false)));
+    engine.locks.withLock(HK, yTp, () => engine.positions.save(pos('B', yTp, false)));
     const x = start({ handle: engine.handle(), op: 'save', position: pos('A', 'BTCUSD', true), pauseAt: 'positions.index.counted' });
     workers.push(x.w);
     await x.next('atCrashPoint');
