@@ -1,8 +1,9 @@
 /**
- * Compaction of the positions heap: when a positions write's allocation is refused with
- * ERR_CAPACITY, records are MOVED (their blocks copied byte for byte into new blocks) so that a
- * contiguous free range opens where the request fits, and the allocation is tried once more
- * (positions/write.ts). A heap that never moves live data cannot serve every sequence below a
+ * Compaction of the positions heap: records are MOVED (their blocks copied byte for byte into new
+ * blocks) on two triggers. (a) Capacity: when a positions write's allocation is refused with
+ * ERR_CAPACITY, so that a contiguous free range opens where the request fits, and the allocation
+ * is tried once more (positions/write.ts). (b) Top: when carved / in use is high, so that the
+ * top of the heap comes down to the live data (lowerTop, below). A heap that never moves live data cannot serve every sequence below a
  * fixed share of live bytes (Robson, JACM 1974; test/heap-reuse.test.ts); the positions domain
  * can move, because a record and its chunks are reachable only through the record's table slot.
  *
@@ -30,6 +31,35 @@
  *    waited for at most kPinWaitMs); a merge joins the window's blocks into one.
  * Cost: O(records + blocks) for the scan and the walk, plus the copy of the window's live
  * bytes; it runs only when an allocation was refused.
+ *
+ * Top compaction (lowerTop). Why: carved (kTop - kDataStart) follows the PEAK of the bytes in
+ * use, not the bytes in use: memory goes back to the bump area only from the top (heap-merge.ts
+ * give-back), and live blocks near the top pin it; the validator's live data swings (a sync
+ * writes a miner's positions, a departure deletes them), so carved / in use drifts to peak /
+ * current (1.47 median in the fourth session's 20-minute soak). Moving the top's live blocks down
+ * lets the merge give the top back.
+ * T0 trigger (tick, after each write or delete of a thread, positions/write.ts): every
+ *    topTrigger.every-th call loads kTop and kInUseBytes; carved / in use above
+ *    topTrigger.ratioMilli and carved above topTrigger.floorBytes run T1-T5 (a run that moved
+ *    nothing makes this thread wait kBackoff times longer before its next check).
+ * T1 inside the write gate, kCompacting CAS 0 -> 1 (SharedHeap.beginCompaction): one compactor at
+ *    a time; a thread that loses returns (positions.compact.flagged after it).
+ * T2 a merge (heap.consolidate: free neighbours joined, a free top run given back), then the
+ *    window: the scan and walk of steps 2-3 (compact-scan.ts); X = the lowest block boundary with
+ *    every block of [X, kTop) free or movable and X >= kDataStart + in use x targetMilli / 1000;
+ *    the copies (as step 4 counts them) must fit the free blocks below X (simulated), else the
+ *    window is halved from its bottom, at most 6 times; a window under carved / kMinGainShare is
+ *    not worth it (nothing moves).
+ * T3 heap.bound = X (this thread's allocations from the free lists only, never the bump area),
+ *    then step 4 with the window [X, maxBytes): every record or entry with a block at or above X
+ *    is moved (R1-R6) into blocks below X (one above is hoarded, as in step 4).
+ * T4 bound cleared; step 5 (hoard freed, retired blocks collected, merge: the emptied window
+ *    joins the free run at the top, which goes back to the bump area unless another thread
+ *    bumped meanwhile; then the next free of the block above gives both back, heap.ts free).
+ * T5 counts added (kCompactions, kCompactMoves, kCompactBytes: stats().positions.heap.topCompactions,
+ *    this thread's in stats().positions.compaction.top), kCompacting stored 0, the gate left.
+ * Cost: the scan and walk (O(records + blocks)) and the copies, at most once per check, only
+ * when the ratio is over the trigger; the order path pays one decrement and a branch per write.
  *
  * Moving one record (relocate), while nobody else writes it: its (hotkey, trade pair) lock is
  * taken with tryAcquire (never waits: the writer that ran out of room holds its own lock; a
@@ -67,6 +97,9 @@
  * | old record block, old chunks | (nobody writes)    | retired after R4 (heap.retire: freed once no reader is pinned) |
  * | hoarded blocks               | the moving thread  | allocated, never published, freed at the end |
  * | lock stripe of (hk, tp)      | the moving thread  | locks domain tryAcquire / release |
+ * | heap kCompacting             | the top compactor  | CAS 0 -> 1 (T1), store 0 (T5): heap-layout.ts |
+ * | heap kCompactions, kCompactMoves, kCompactBytes | the top compactor | Atomics.add at T5 (stats) |
+ * | heap.bound (this thread's SharedHeap object, not shared) | the top compactor | plain (T3, T4) |
  *
  * CRASH TABLE (a thread terminated right after the step; recovery: engine.watch releases its
  * lock stripes and gate slot, then under the write gate's freeze positions/repair.ts, the table
@@ -79,21 +112,26 @@
  * | R4 record CAS (positions.compact.published)      | the moved version published (same bytes); the old record block and moved chunks unretired; hoarded blocks | sweep frees them: the move completed |
  * | R5 old blocks retired (positions.compact.retired) | the stripe held; hoarded blocks        | watch releases the stripe; sweep frees the hoard |
  * | 5: hoard freed, collect, merge                   | as heap.ts free / collect / merge rows  | as there |
+ * | T1 flag taken (positions.compact.flagged)        | kCompacting 1: no other top compaction runs | the heap sweep stores 0 (under the freeze no live thread is inside the gate, so only a dead one held it); verify() reports a flag left up |
+ * | T2 merge                                         | as heap-merge.ts rows                   | as there |
+ * | T3 moves                                         | as R1-R6 above (bound is this thread's: gone with it) | as above |
+ * | T4 release                                       | as step 5                               | as there |
+ * | T5 counts added, before the flag's store         | kCompacting 1                           | as T1 |
  * An entry's move has the same points and rows (one block instead of a record's). No move
  * changes what any slot says (the same bytes in a new block), so positions/repair.ts has nothing
  * of a move to complete or undo: each state above is a whole version of every record and entry.
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
-import { classOf, classSize, kBlockFreeBit, kBlockHeaderBytes, kBlockSizeWord, kDataStart, sizeOfWord } from '../../internal/store/heap.ts';
+import { classOf, classSize, kBlockHeaderBytes } from '../../internal/store/heap.ts';
 import { kLargeClass } from '../../internal/store/heap-classes.ts';
-import { kDeferredHead, kTop } from '../../internal/store/heap-layout.ts';
+import { kDataStart, kDeferredHead, kInUseBytes, kTop } from '../../internal/store/heap-layout.ts';
 import { Version } from '../../internal/store/version.ts';
-import type { SharedTable } from '../../internal/store/table.ts';
-import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue, readUuid } from './record.ts';
+import { type Ent, type Movable, fits, kFixed, kFree, kMovable, lowerBound, scanMovable, walkBlocks, windowMoves } from './compact-scan.ts';
+import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue } from './record.ts';
 import type { PositionStore } from './store.ts';
 
-declareCrashPoints('positions', ['positions.compact.copied', 'positions.compact.published', 'positions.compact.retired']);
+declareCrashPoints('positions', ['positions.compact.flagged', 'positions.compact.copied', 'positions.compact.published', 'positions.compact.retired']);
 
 /** What compaction needs of the lock domain (a LockDomain fits). */
 export interface TryLocks {
@@ -112,69 +150,28 @@ export interface CompactionStats {
   movedBytes: number;
   /** Records not moved because another thread held their lock. */
   busy: number;
+  /** This thread's top compactions (lowerTop) that moved something, records and entries they moved, bytes copied. */
+  top: { runs: number; relocations: number; movedBytes: number };
 }
+
+/**
+ * When the top compaction runs (lowerTop), for this thread (module state: tests lower it, each
+ * thread in its own module instance): carved / in use above `ratioMilli` / 1000 and carved above
+ * `floorBytes`, checked (two loads) at every `every`-th write or delete of the thread; it lowers
+ * the top to about `targetMilli` / 1000 of the bytes in use. A check that found nothing to move
+ * waits kBackoff times longer.
+ */
+export const topTrigger = { ratioMilli: 1250, floorBytes: 1 << 20, every: 64, targetMilli: 1100 };
+const kBackoff = 16;
+/** A top window smaller than carved / kMinGainShare is not worth a scan and a move. */
+const kMinGainShare = 32;
 
 /** How long the retry waits, at most, for pinned readers to let the retired blocks go. */
 const kPinWaitMs = 50;
 /** Allocations a move may keep back (inside the window) before it gives up. */
 const kMaxHoard = 1 << 16;
-const kMovable = 1;
-const kFree = 0;
-const kFixed = 2;
-
-/** One record as the scan saw it: its blocks (record block first, then each chunk). */
-interface Rec {
-  hotkey: string;
-  uuid: string;
-  tp: string;
-  /** Its record block and that block's size. */
-  ref: number;
-  size: number;
-}
-
-/**
- * An index entry as the scan saw it: open index (hotkey, tp) -> uuid, moved under (hotkey, tp)'s
- * lock; hotkey index entry (hotkey, seq) -> uuid, under the lock of that position's pair; a
- * hotkey's counter (tp undefined), by CAS alone (its writers all CAS from the version they read
- * and read again when the CAS fails: hotkey-index.ts).
- */
-interface Ent {
-  t: SharedTable;
-  a: string;
-  b: string | undefined;
-  tp: string | undefined;
-}
-
 /** Windows whose placement is simulated, cheapest first, before compaction gives up. */
 const kCandidates = 64;
-
-/** The first index of sorted `a` whose value is at least x. */
-function lowerBound(a: number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/**
- * Whether blocks of `needs` bytes can be cut from free blocks of `free` bytes (sorted; consumed):
- * largest need first, each from the smallest free block that holds it, the rest of it kept.
- */
-function fits(needs: number[], free: number[]): boolean {
-  needs.sort((x, y) => y - x);
-  for (const n of needs) {
-    const k = lowerBound(free, n);
-    if (k === free.length) return false;
-    const rest = free[k]! - n;
-    free.splice(k, 1);
-    if (rest >= 16) free.splice(lowerBound(free, rest), 0, rest);
-  }
-  return true;
-}
 
 /** Thrown inside a move when the allocator cannot place a copy outside the window. */
 const kNoRoom = new Error('no room outside the window');
@@ -182,7 +179,12 @@ const kNoRoom = new Error('no room outside the window');
 export class Compactor {
   readonly #s: PositionStore;
   readonly #locks: TryLocks;
-  readonly stats: CompactionStats = { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0 };
+  readonly stats: CompactionStats = { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0, top: { runs: 0, relocations: 0, movedBytes: 0 } };
+  /** Writes and deletes of this thread until the next check of the top trigger (tick). */
+  #countdown = 1;
+  /** Records and entries moved, bytes copied by this thread (#move, #moveEntry): each trigger counts its share. */
+  #moved = 0;
+  #copied = 0;
   /** Blocks allocated inside the window, freed at the end of the pass. */
   #hoard: number[] = [];
   #lo = 0;
@@ -201,70 +203,128 @@ export class Compactor {
    */
   makeRoom(payloadBytes: number, hotkey: string, uuid: string): boolean {
     this.stats.runs++;
-    const heap = this.#s.heap;
     const need = payloadBytes + kBlockHeaderBytes;
     const c = classOf(need);
     const want = c < kLargeClass ? classSize(c) : (need + 15) & ~15;
-    const { cache, memo } = this.#s;
-    // The scan hands back only validated copies (a read window's attempt that failed is retried).
-    const recs: Rec[] = [];
-    const owner = new Map<number, number>();
-    const seen = this.#s.records.scan((hk, id, _u8, at, len, ref) => {
-      if (hk === hotkey && id === uuid) return null;
-      const meta = readRecordValue(heap, at, len, ref, ReadMode.META, cache, memo);
-      return { hotkey: hk, uuid: id!, tp: meta.tp, ref, size: heap.capacityOf(ref) + kBlockHeaderBytes, refs: meta.refs };
-    });
-    const tpOf = new Map<string, string>();
-    for (const r of seen) {
-      if (r === null) continue;
-      const k = recs.push(r) - 1;
-      owner.set(r.ref, k);
-      tpOf.set(`${r.hotkey}\u0000${r.uuid}`, r.tp);
-      for (let i = 0; i < r.refs.length; i += 2) owner.set(r.refs[i]!, k);
-    }
-    // Index entries move too (else they pin every hole between them): those of the write in
-    // flight's own position stay.
-    const ents: Ent[] = [];
-    const entOwner = new Map<number, number>();
-    const { open, byHotkey } = this.#s;
-    for (const e of open.scan((hk, tp, _u8, at, len, ref) => ({ hk, tp: tp!, uuid: readUuid(heap, at, len), ref }))) {
-      if (e.hk === hotkey && e.uuid === uuid) continue;
-      entOwner.set(e.ref, ents.push({ t: open, a: e.hk, b: e.tp, tp: e.tp }) - 1);
-    }
-    for (const e of byHotkey.scan((hk, b, _u8, at, len, ref) => ({ hk, b, uuid: b === undefined ? '' : readUuid(heap, at, len), ref }))) {
-      if (e.b === undefined) {
-        entOwner.set(e.ref, ents.push({ t: byHotkey, a: e.hk, b: undefined, tp: undefined }) - 1);
-        continue;
-      }
-      const tp = tpOf.get(`${e.hk}\u0000${e.uuid}`);
-      if (tp !== undefined) entOwner.set(e.ref, ents.push({ t: byHotkey, a: e.hk, b: e.b, tp }) - 1);
-    }
-    const win = this.#window(want, owner, recs, entOwner);
+    const m = scanMovable(this.#s, hotkey, uuid);
+    const win = this.#window(want, m);
     if (win === null) {
       this.stats.failed++;
       return false;
     }
-    let ok = true;
-    this.#lo = win.lo;
-    this.#hi = win.hi;
+    const r = this.#evacuate(win.lo, win.hi, m, win.recs, win.ents);
+    this.stats.relocations += r.moves;
+    this.stats.movedBytes += r.bytes;
+    // Some records may not have moved (a busy lock, no room after all): the caller tries once anyway.
+    if (!r.ok) this.stats.failed++;
+    return true;
+  }
+
+  /**
+   * After each write or delete of this thread (positions/write.ts): at every topTrigger.every-th,
+   * the top trigger's cheap check (two loads), and lowerTop if carved / in use is over it.
+   */
+  tick(): void {
+    if (--this.#countdown > 0) return;
+    this.#countdown = topTrigger.every;
+    const heap = this.#s.heap;
+    if (heap.fragmentationMilli() <= topTrigger.ratioMilli || Atomics.load(heap.i32, kTop) - kDataStart < topTrigger.floorBytes) return;
+    if (!this.lowerTop()) this.#countdown = topTrigger.every * kBackoff;
+  }
+
+  /**
+   * T1-T5 of the header's top compaction: one thread at a time (kCompacting), inside the write
+   * gate: a merge, then the live blocks of the top window [X, kTop) moved into free blocks below
+   * X, a merge that gives the emptied top back. True if it moved something. Not while this
+   * thread writes a position (its own blocks in flight would pin the window).
+   */
+  lowerTop(): boolean {
+    const heap = this.#s.heap;
+    this.#s.enter();
     try {
-      for (const k of win.recs) {
-        const r = recs[k]!;
+      if (!heap.beginCompaction()) return false;
+      crashPoint('positions.compact.flagged');
+      let r = { ok: false, moves: 0, bytes: 0 };
+      try {
+        heap.consolidate();
+        const w = this.#topWindow();
+        if (w !== null) {
+          heap.bound = w.lo;
+          try {
+            r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.recs, w.ents);
+          } finally {
+            heap.bound = 0;
+          }
+        }
+      } finally {
+        heap.endCompaction(r.moves, r.bytes);
+      }
+      if (r.moves === 0) return false;
+      this.stats.top.runs++;
+      this.stats.top.relocations += r.moves;
+      this.stats.top.movedBytes += r.bytes;
+      return true;
+    } finally {
+      this.#s.leave();
+    }
+  }
+
+  /**
+   * T2: the top window. X is the lowest block boundary such that every block in [X, kTop) is free
+   * or movable and X is at or above kDataStart + in use x targetMilli / 1000; the copies of its
+   * movable blocks (and a new record block per moved record) must fit the free blocks below X
+   * (simulated as for makeRoom's windows), else the window is halved (from its bottom), a few
+   * times. Null if no window gains carved / kMinGainShare.
+   */
+  #topWindow(): { lo: number; m: Movable; recs: number[]; ents: number[] } | null {
+    const heap = this.#s.heap;
+    const used = Atomics.load(heap.i32, kInUseBytes);
+    const m = scanMovable(this.#s, '', '');
+    const b = walkBlocks(this.#s, m);
+    const { at, size, kind } = b;
+    const n = at.length;
+    const goal = kDataStart + Math.ceil((used * topTrigger.targetMilli) / 1000);
+    const minGain = Math.max(1 << 12, Math.floor((b.top - kDataStart) / kMinGainShare));
+    let i = n;
+    while (i > 0 && kind[i - 1] !== kFixed && at[i - 1]! >= goal) i--;
+    for (let tries = 0; i < n && b.top - at[i]! >= minGain && tries < 6; tries++) {
+      const mv = windowMoves(b, m, i, n);
+      const below: number[] = [];
+      for (let k = 0; k < i; k++) if (kind[k] === kFree && size[k]! >= 16) below.push(size[k]!);
+      below.sort((x, y) => x - y);
+      if (fits(mv.needs, below)) return { lo: at[i]!, m, recs: mv.recs, ents: mv.ents };
+      i += Math.max(1, (n - i) >> 1);
+    }
+    return null;
+  }
+
+  /**
+   * Steps 1-5 of the window moves (header): every record and entry of `recs` / `ents` (indexes in
+   * m) has its blocks inside [lo, hi) copied outside it, then the hoard is freed, the retired
+   * blocks collected and the heap merged. ok: every one moved; moves and bytes: what moved.
+   */
+  #evacuate(lo: number, hi: number, m: Movable, recs: number[], ents: number[]): { ok: boolean; moves: number; bytes: number } {
+    let ok = true;
+    const before = this.#moved;
+    const bytes = this.#copied;
+    this.#lo = lo;
+    this.#hi = hi;
+    try {
+      for (const k of recs) {
+        const r = m.recs[k]!;
         const moved = this.#relocate(r.hotkey, r.uuid, r.tp);
         if (moved === -1) this.stats.busy++;
         if (moved < 0) ok = false;
       }
-      for (const k of win.ents) {
-        const moved = this.#moveEntry(ents[k]!);
+      for (const k of ents) {
+        const moved = this.#moveEntry(m.ents[k]!);
         if (moved === -1) this.stats.busy++;
         if (moved < 0) ok = false;
       }
     } finally {
       this.#release();
     }
-    // Some records may not have moved (a busy lock, no room after all): the caller tries once anyway.
-    if (!ok) this.stats.failed++;
-    return true;
+    return { ok, moves: this.#moved - before, bytes: this.#copied - bytes };
   }
 
   /**
@@ -285,8 +345,12 @@ export class Compactor {
     }
     this.#lo = lo;
     this.#hi = hi;
+    const before = this.#copied;
     try {
-      return this.#relocate(hotkey, uuid, tp) > 0;
+      if (this.#relocate(hotkey, uuid, tp) <= 0) return false;
+      this.stats.relocations++;
+      this.stats.movedBytes += this.#copied - before;
+      return true;
     } finally {
       this.#release();
     }
@@ -300,31 +364,12 @@ export class Compactor {
    * records' blocks fit no hole outside would gain nothing. The placement is simulated (best fit,
    * largest first) on the free blocks outside the window, as the walk saw them.
    */
-  #window(want: number, owner: Map<number, number>, recs: Rec[], entOwner: Map<number, number>): { lo: number; hi: number; recs: number[]; ents: number[] } | null {
-    const heap = this.#s.heap;
-    const top = Atomics.load(heap.i32, kTop);
-    const at: number[] = [];
-    const size: number[] = [];
-    const kind: number[] = [];
-    for (let p = kDataStart; p < top;) {
-      if (!heap.cover(p + 16)) break;
-      const w = heap.i32[(p >> 2) + kBlockSizeWord]!;
-      const s = sizeOfWord(w);
-      if (s === 0 || p + s > top) break;
-      at.push(p);
-      size.push(s);
-      kind.push((w & kBlockFreeBit) !== 0 ? kFree : owner.has(p) || entOwner.has(p) ? kMovable : kFixed);
-      p += s;
-    }
-    const end = at.length === 0 ? kDataStart : at[at.length - 1]! + size[size.length - 1]!;
-    if (end !== top) {
-      // The walk stopped early (a racing change): what lies past it is unknown.
-      at.push(end);
-      size.push(0);
-      kind.push(kFixed);
-    }
-    at.push(top);
-    size.push(heap.maxBytes - top);
+  #window(want: number, m: Movable): { lo: number; hi: number; recs: number[]; ents: number[] } | null {
+    const b = walkBlocks(this.#s, m);
+    const { at, size, kind } = b;
+    // The bump area [kTop, maxBytes) counts as one free block.
+    at.push(b.top);
+    size.push(this.#s.heap.maxBytes - b.top);
     kind.push(kFree);
     const cands: Array<{ i: number; j: number; cost: number }> = [];
     let j = 0;
@@ -357,27 +402,10 @@ export class Compactor {
     free.sort((x, y) => x - y);
     for (let t = 0; t < cands.length && t < kCandidates; t++) {
       const { i, j: e } = cands[t]!;
-      const lo = at[i]!;
-      const hi = at[e - 1]! + size[e - 1]!;
-      const moving = new Set<number>();
-      const entries: number[] = [];
-      const needs: number[] = [];
-      for (let k = i; k < e; k++) {
-        if (kind[k] !== kMovable) continue;
-        const en = entOwner.get(at[k]!);
-        if (en !== undefined) {
-          entries.push(en);
-          needs.push(size[k]!);
-          continue;
-        }
-        moving.add(owner.get(at[k]!)!);
-        // The record blocks are added below, once per record.
-        if (recs[owner.get(at[k]!)!]!.ref !== at[k]) needs.push(size[k]!);
-      }
-      for (const r of moving) needs.push(recs[r]!.size);
+      const mv = windowMoves(b, m, i, e);
       const outside = free.slice();
       for (let k = i; k < e; k++) if (kind[k] === kFree && size[k]! >= 16) outside.splice(lowerBound(outside, size[k]!), 1);
-      if (fits(needs, outside)) return { lo, hi, recs: [...moving], ents: entries };
+      if (fits(mv.needs, outside)) return { lo: at[i]!, hi: at[e - 1]! + size[e - 1]!, recs: mv.recs, ents: mv.ents };
     }
     return null;
   }
@@ -453,8 +481,8 @@ export class Compactor {
     // This thread's memo of the order list carries over (same chunks' bytes, new refs).
     const list = memo.get(cur.ref, cur.stamp);
     if (list !== undefined) memo.put(ref, heap.stampOf(ref), list);
-    this.stats.relocations++;
-    this.stats.movedBytes += bytes;
+    this.#moved++;
+    this.#copied += bytes;
     return 1;
   }
 
@@ -492,8 +520,8 @@ export class Compactor {
       crashPoint('positions.compact.published');
       heap.retire(prev);
       crashPoint('positions.compact.retired');
-      this.stats.relocations++;
-      this.stats.movedBytes += cur.len;
+      this.#moved++;
+      this.#copied += cur.len;
       return 1;
     } finally {
       guard?.release();
