@@ -2,7 +2,8 @@
 // (save with one more order, or appendOrder through getOpenHead), and churn that fragments the
 // heap (closed filler positions of random sizes saved and deleted under the same locks), while
 // the top compaction runs at every few writes of every thread (its trigger lowered to any
-// fragmentation above 1.05, here in this thread's module instance). Every position carries
+// fragmentation above 1.05, here in this thread's module instance), and explicitly at every
+// 16th step (positions.compactTop). Every position carries
 // `base` and `counter`; appended orders carry `seq` (positions-fixture.ts problem()). Reports how
 // many order steps it made per key, and its compaction counts.
 import { parentPort, workerData } from 'node:worker_threads';
@@ -69,6 +70,8 @@ function step(n: number): number {
     const [f] = fillers.splice(Math.floor(rnd() * fillers.length), 1);
     if (!positions.delete(d.keys[f!.k]!.hk, f!.uuid)) throw new Error(`filler ${f!.uuid} was gone`);
   }
+  // And the top compaction now and then whatever its trigger says (flag contention between threads).
+  if (n % 16 === 15) positions.compactTop();
   return k;
 }
 

@@ -53,7 +53,9 @@
  * T3 heap.bound = X (this thread's allocations from the free lists only, never the bump area),
  *    then step 4 with the window [X, maxBytes): every record or entry with a block at or above X
  *    is moved (R1-R6) into blocks below X (one above is hoarded, as in step 4).
- * T4 bound cleared; step 5 (hoard freed, retired blocks collected, merge: the emptied window
+ * T4 the moved records' old blocks retired (R5 queued them: retired one by one
+ *    they would go on the LIFO lists, where other threads' allocations pop them first and pin
+ *    the window again); step 5 (hoard freed, retired blocks collected, merge: the emptied window
  *    joins the free run at the top, which goes back to the bump area unless another thread
  *    bumped meanwhile; then the next free of the block above gives both back, heap.ts free).
  * T5 counts added (kCompactions, kCompactMoves, kCompactBytes: stats().positions.heap.topCompactions,
@@ -94,7 +96,7 @@
  * | new chunk, new record block  | the moving thread  | plain writes into blocks it allocated; published by R4 |
  * | records slot of (hk, uuid)   | the moving thread (holding the pair's lock) | table.publish CAS from the version read in R2 |
  * | open / byHotkey slot of an entry | the moving thread (the pair's lock; a counter: none) | table.publish CAS from the version read |
- * | old record block, old chunks | (nobody writes)    | retired after R4 (heap.retire: freed once no reader is pinned) |
+ * | old record block, old chunks | (nobody writes)    | retired after R4 (heap.retire: freed once no reader is pinned); a top compaction retires them at T4, all at once |
  * | hoarded blocks               | the moving thread  | allocated, never published, freed at the end |
  * | lock stripe of (hk, tp)      | the moving thread  | locks domain tryAcquire / release |
  * | heap kCompacting             | the top compactor  | CAS 0 -> 1 (T1), store 0 (T5): heap-layout.ts |
@@ -114,7 +116,7 @@
  * | 5: hoard freed, collect, merge                   | as heap.ts free / collect / merge rows  | as there |
  * | T1 flag taken (positions.compact.flagged)        | kCompacting 1: no other top compaction runs | the heap sweep stores 0 (under the freeze no live thread is inside the gate, so only a dead one held it); verify() reports a flag left up |
  * | T2 merge                                         | as heap-merge.ts rows                   | as there |
- * | T3 moves                                         | as R1-R6 above (bound is this thread's: gone with it) | as above |
+ * | T3 moves                                         | as R1-R6 above (bound is this thread's: gone with it); R5 only queues the old blocks (this thread's list) | as R4: the sweep frees the old blocks nothing refers to |
  * | T4 release                                       | as step 5                               | as there |
  * | T5 counts added, before the flag's store         | kCompacting 1                           | as T1 |
  * An entry's move has the same points and rows (one block instead of a record's). No move
@@ -187,6 +189,12 @@ export class Compactor {
   #copied = 0;
   /** Blocks allocated inside the window, freed at the end of the pass. */
   #hoard: number[] = [];
+  /**
+   * Top compaction only: the moved records' old blocks, retired at T4 (not at R5) all at once
+   * right before the merge, so that no other thread's allocation pops one of them off a LIFO list
+   * meanwhile and pins the window again. Null: retired at R5.
+   */
+  #late: number[] | null = null;
   #lo = 0;
   #hi = 0;
   readonly #sleep = new Int32Array(new SharedArrayBuffer(4));
@@ -250,6 +258,7 @@ export class Compactor {
         const w = this.#topWindow();
         if (w !== null) {
           heap.bound = w.lo;
+          this.#late = [];
           try {
             r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.recs, w.ents);
           } finally {
@@ -475,8 +484,8 @@ export class Compactor {
       return -2;
     }
     crashPoint('positions.compact.published');
-    for (const old of moved.keys()) heap.retire(old);
-    heap.retire(prev);
+    for (const old of moved.keys()) this.#retire(old);
+    this.#retire(prev);
     crashPoint('positions.compact.retired');
     // This thread's memo of the order list carries over (same chunks' bytes, new refs).
     const list = memo.get(cur.ref, cur.stamp);
@@ -518,7 +527,7 @@ export class Compactor {
         return -2;
       }
       crashPoint('positions.compact.published');
-      heap.retire(prev);
+      this.#retire(prev);
       crashPoint('positions.compact.retired');
       this.#moved++;
       this.#copied += cur.len;
@@ -552,10 +561,18 @@ export class Compactor {
   }
 
   /** Step 5: the hoard freed, the retired blocks freed once no reader is pinned (bounded wait), a merge. */
+  /** R5 for one old block: retired now, or (top compaction) at T4. */
+  #retire(ref: number): void {
+    if (this.#late === null) this.#s.heap.retire(ref);
+    else this.#late.push(ref);
+  }
+
   #release(): void {
     const heap = this.#s.heap;
     for (const r of this.#hoard) heap.free(r);
     this.#hoard = [];
+    if (this.#late !== null) for (const r of this.#late) heap.retire(r);
+    this.#late = null;
     const deadline = Date.now() + kPinWaitMs;
     heap.collect();
     while (Atomics.load(heap.i32, kDeferredHead) !== 0 && Date.now() < deadline) {
