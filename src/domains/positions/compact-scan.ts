@@ -131,14 +131,16 @@ export function walkBlocks(s: PositionStore, m: Movable): Blocks {
 }
 
 /**
- * What emptying blocks [i, e) of `b` moves: the records (indexes in m.recs), the entries, and the
- * sizes of the copies (every moved chunk and entry, and a new record block per moved record).
+ * What emptying blocks [i, e) of `b` moves: the records (indexes in m.recs) and the entries, each
+ * in the order of its highest block in the window, highest first (if room runs out part way, what
+ * moved is the top, which is what gives back), and the sizes of the copies (every moved chunk and
+ * entry, and a new record block per moved record).
  */
 export function windowMoves(b: Blocks, m: Movable, i: number, e: number): { recs: number[]; ents: number[]; needs: number[] } {
   const moving = new Set<number>();
   const ents: number[] = [];
   const needs: number[] = [];
-  for (let k = i; k < e; k++) {
+  for (let k = e - 1; k >= i; k--) {
     if (b.kind[k] !== kMovable) continue;
     const en = m.entOwner.get(b.at[k]!);
     if (en !== undefined) {
