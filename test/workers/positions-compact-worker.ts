@@ -2,7 +2,8 @@
 // (save with one more order, or appendOrder through getOpenHead), and churn that fragments the
 // heap (closed filler positions of random sizes saved and deleted under the same locks), while
 // the top compaction runs at every few writes of every thread (its trigger lowered to any
-// fragmentation above 1.05, here in this thread's module instance), and explicitly at every
+// fragmentation above 1.05, the window as low as the bytes in use allow, here in this thread's
+// module instance), and explicitly at every
 // 16th step (positions.compactTop). Every position carries
 // `base` and `counter`; appended orders carry `seq` (positions-fixture.ts problem()). Reports how
 // many order steps it made per key, and its compaction counts.
@@ -22,6 +23,7 @@ const d = workerData as CompactWorkerData;
 topTrigger.ratioMilli = 1050;
 topTrigger.floorBytes = 0;
 topTrigger.every = 4;
+topTrigger.targetMilli = 1000;
 const key = hashKeyFromSeed(d.keySeed);
 const locks = new LockDomain(d.locks, key);
 const positions = new PositionsDomain(d.positions, key, { locks });

@@ -131,30 +131,31 @@ export function walkBlocks(s: PositionStore, m: Movable): Blocks {
 }
 
 /**
- * What emptying blocks [i, e) of `b` moves: the records (indexes in m.recs) and the entries, each
- * in the order of its highest block in the window, highest first (if room runs out part way, what
- * moved is the top, which is what gives back), and the sizes of the copies (every moved chunk and
- * entry, and a new record block per moved record).
+ * What emptying blocks [i, e) of `b` moves: `order`, the records (k >= 0: m.recs[k]) and entries
+ * (k < 0: m.ents[-k - 1]) in the order of their highest block in the window, highest first (if
+ * room runs out part way, what moved is the top, which is what gives back); and the sizes of the
+ * copies (every moved chunk and entry, and a new record block per moved record).
  */
-export function windowMoves(b: Blocks, m: Movable, i: number, e: number): { recs: number[]; ents: number[]; needs: number[] } {
+export function windowMoves(b: Blocks, m: Movable, i: number, e: number): { order: number[]; needs: number[] } {
   const moving = new Set<number>();
-  const ents: number[] = [];
+  const order: number[] = [];
   const needs: number[] = [];
   for (let k = e - 1; k >= i; k--) {
     if (b.kind[k] !== kMovable) continue;
     const en = m.entOwner.get(b.at[k]!);
     if (en !== undefined) {
-      ents.push(en);
+      order.push(-en - 1);
       needs.push(b.size[k]!);
       continue;
     }
     const r = m.owner.get(b.at[k]!)!;
+    if (!moving.has(r)) order.push(r);
     moving.add(r);
     // The record blocks are added below, once per record.
     if (m.recs[r]!.ref !== b.at[k]) needs.push(b.size[k]!);
   }
   for (const r of moving) needs.push(m.recs[r]!.size);
-  return { recs: [...moving], ents, needs };
+  return { order, needs };
 }
 
 /** The first index of sorted `a` whose value is at least x. */

@@ -40,19 +40,21 @@
  * lets the merge give the top back.
  * T0 trigger (tick, after each write or delete of a thread, positions/write.ts): every
  *    topTrigger.every-th call loads kTop and kInUseBytes; carved / in use above
- *    topTrigger.ratioMilli and carved above topTrigger.floorBytes run T1-T5 (a run that moved
- *    nothing makes this thread wait kBackoff times longer before its next check).
+ *    topTrigger.ratioMilli and carved above topTrigger.floorBytes run T1-T5 (if the ratio is
+ *    still over after it, this thread waits kBackoff times longer before its next check).
  * T1 inside the write gate, kCompacting CAS 0 -> 1 (SharedHeap.beginCompaction): one compactor at
  *    a time; a thread that loses returns (positions.compact.flagged after it).
  * T2 a merge (heap.consolidate: free neighbours joined, a free top run given back), then the
  *    window: the scan and walk of steps 2-3 (compact-scan.ts); X = the lowest block boundary with
  *    every block of [X, kTop) free or movable and X >= kDataStart + in use x targetMilli / 1000;
- *    the copies (as step 4 counts them) must fit the free blocks below X (simulated), else the
+ *    the copies' bytes (as step 4 counts them) must not exceed the free bytes below X, else the
  *    window is halved from its bottom, at most 6 times; a window under carved / kMinGainShare is
  *    not worth it (nothing moves).
  * T3 heap.bound = X (this thread's allocations from the free lists only, never the bump area),
  *    then step 4 with the window [X, maxBytes): every record or entry with a block at or above X
- *    is moved (R1-R6) into blocks below X (one above is hoarded, as in step 4).
+ *    is moved (R1-R6) into blocks below X (one above is hoarded, as in step 4), in the order of
+ *    its highest block, highest first; the first move that finds no room below ends the moves
+ *    (a busy lock does not: that record stays, the others go on).
  * T4 the moved records' old blocks retired (R5 queued them: retired one by one
  *    they would go on the LIFO lists, where other threads' allocations pop them first and pin
  *    the window again); step 5 (hoard freed, retired blocks collected, merge: the emptied window
@@ -220,7 +222,7 @@ export class Compactor {
       this.stats.failed++;
       return false;
     }
-    const r = this.#evacuate(win.lo, win.hi, m, win.recs, win.ents);
+    const r = this.#evacuate(win.lo, win.hi, m, win.order, false);
     this.stats.relocations += r.moves;
     this.stats.movedBytes += r.bytes;
     // Some records may not have moved (a busy lock, no room after all): the caller tries once anyway.
@@ -237,7 +239,9 @@ export class Compactor {
     this.#countdown = topTrigger.every;
     const heap = this.#s.heap;
     if (heap.fragmentationMilli() <= topTrigger.ratioMilli || Atomics.load(heap.i32, kTop) - kDataStart < topTrigger.floorBytes) return;
-    if (!this.lowerTop()) this.#countdown = topTrigger.every * kBackoff;
+    this.lowerTop();
+    // Still over (nothing to move, no room below, another thread compacting): wait longer.
+    if (heap.fragmentationMilli() > topTrigger.ratioMilli) this.#countdown = topTrigger.every * kBackoff;
   }
 
   /**
@@ -260,7 +264,7 @@ export class Compactor {
           heap.bound = w.lo;
           this.#late = [];
           try {
-            r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.recs, w.ents);
+            r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.order, true);
           } finally {
             heap.bound = 0;
           }
@@ -280,12 +284,15 @@ export class Compactor {
 
   /**
    * T2: the top window. X is the lowest block boundary such that every block in [X, kTop) is free
-   * or movable and X is at or above kDataStart + in use x targetMilli / 1000; the copies of its
-   * movable blocks (and a new record block per moved record) must fit the free blocks below X
-   * (simulated as for makeRoom's windows), else the window is halved (from its bottom), a few
-   * times. Null if no window gains carved / kMinGainShare.
+   * or movable and X is at or above kDataStart + in use x targetMilli / 1000; the bytes of the
+   * copies of its movable blocks (and a new record block per moved record) must not exceed the
+   * free bytes below X, else the window is halved (from its bottom), a few times. Null if no
+   * window gains carved / kMinGainShare. Not simulated block by block as makeRoom's windows are:
+   * the free space below is many small holes, a whole window's copies seldom fit them all in a
+   * best-fit simulation, and the moves go highest first and stop at the first that finds no room
+   * (#evacuate), so a window only partly emptied still lowers the top.
    */
-  #topWindow(): { lo: number; m: Movable; recs: number[]; ents: number[] } | null {
+  #topWindow(): { lo: number; m: Movable; order: number[] } | null {
     const heap = this.#s.heap;
     const used = Atomics.load(heap.i32, kInUseBytes);
     const m = scanMovable(this.#s, '', '');
@@ -298,37 +305,34 @@ export class Compactor {
     while (i > 0 && kind[i - 1] !== kFixed && at[i - 1]! >= goal) i--;
     for (let tries = 0; i < n && b.top - at[i]! >= minGain && tries < 6; tries++) {
       const mv = windowMoves(b, m, i, n);
-      const below: number[] = [];
-      for (let k = 0; k < i; k++) if (kind[k] === kFree && size[k]! >= 16) below.push(size[k]!);
-      below.sort((x, y) => x - y);
-      if (fits(mv.needs, below)) return { lo: at[i]!, m, recs: mv.recs, ents: mv.ents };
+      let free = 0;
+      for (let k = 0; k < i; k++) if (kind[k] === kFree) free += size[k]!;
+      if (mv.needs.reduce((x, y) => x + y, 0) <= free) return { lo: at[i]!, m, order: mv.order };
       i += Math.max(1, (n - i) >> 1);
     }
     return null;
   }
 
   /**
-   * Steps 1-5 of the window moves (header): every record and entry of `recs` / `ents` (indexes in
-   * m) has its blocks inside [lo, hi) copied outside it, then the hoard is freed, the retired
-   * blocks collected and the heap merged. ok: every one moved; moves and bytes: what moved.
+   * Steps 1-5 of the window moves (header): every record and entry of `order` (windowMoves) has
+   * its blocks inside [lo, hi) copied outside it, then the hoard is freed, the retired blocks
+   * collected and the heap merged. `stopWhenFull` (the top compaction): the first move that finds
+   * no room ends the moves (the others, lower, would not lower the top). ok: every one moved;
+   * moves and bytes: what moved.
    */
-  #evacuate(lo: number, hi: number, m: Movable, recs: number[], ents: number[]): { ok: boolean; moves: number; bytes: number } {
+  #evacuate(lo: number, hi: number, m: Movable, order: number[], stopWhenFull: boolean): { ok: boolean; moves: number; bytes: number } {
     let ok = true;
     const before = this.#moved;
     const bytes = this.#copied;
     this.#lo = lo;
     this.#hi = hi;
     try {
-      for (const k of recs) {
-        const r = m.recs[k]!;
-        const moved = this.#relocate(r.hotkey, r.uuid, r.tp);
+      for (const k of order) {
+        const r = k >= 0 ? m.recs[k]! : null;
+        const moved = r !== null ? this.#relocate(r.hotkey, r.uuid, r.tp) : this.#moveEntry(m.ents[-k - 1]!);
         if (moved === -1) this.stats.busy++;
         if (moved < 0) ok = false;
-      }
-      for (const k of ents) {
-        const moved = this.#moveEntry(m.ents[k]!);
-        if (moved === -1) this.stats.busy++;
-        if (moved < 0) ok = false;
+        if (moved === -2 && stopWhenFull) break;
       }
     } finally {
       this.#release();
@@ -373,7 +377,7 @@ export class Compactor {
    * records' blocks fit no hole outside would gain nothing. The placement is simulated (best fit,
    * largest first) on the free blocks outside the window, as the walk saw them.
    */
-  #window(want: number, m: Movable): { lo: number; hi: number; recs: number[]; ents: number[] } | null {
+  #window(want: number, m: Movable): { lo: number; hi: number; order: number[] } | null {
     const b = walkBlocks(this.#s, m);
     const { at, size, kind } = b;
     // The bump area [kTop, maxBytes) counts as one free block.
@@ -414,7 +418,7 @@ export class Compactor {
       const mv = windowMoves(b, m, i, e);
       const outside = free.slice();
       for (let k = i; k < e; k++) if (kind[k] === kFree && size[k]! >= 16) outside.splice(lowerBound(outside, size[k]!), 1);
-      if (fits(mv.needs, outside)) return { lo: at[i]!, hi: at[e - 1]! + size[e - 1]!, recs: mv.recs, ents: mv.ents };
+      if (fits(mv.needs, outside)) return { lo: at[i]!, hi: at[e - 1]! + size[e - 1]!, order: mv.order };
     }
     return null;
   }
