@@ -96,7 +96,7 @@ export interface SoakResult {
   liveBytes: number;
   capacityErrors: number;
   /** Top compactions of the run: how many moved something, what they moved, bytes copied (heap.topCompactions). */
-  compactions: { runs: number; moves: number; movedBytes: number };
+  compactions: { runs: number; moves: number; movedBytes: number; attempts: number };
   outDir: string;
   /** Wall seconds the run took. */
   seconds: number;
@@ -284,7 +284,7 @@ function table(r: SoakResult, o: SoakOptions): string {
   const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${s.compactions} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.arrayBufferBytes)} |`);
   const u = r.summary;
   return [
-    `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}; top compactions ${r.compactions.runs} (${r.compactions.moves} records and entries moved, ${f(r.compactions.movedBytes)} MiB copied).`,
+    `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}; top compactions ${r.compactions.runs} of ${r.compactions.attempts} begun (${r.compactions.moves} records and entries moved, ${f(r.compactions.movedBytes)} MiB copied).`,
     `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
     `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}).`,
     '',

@@ -258,7 +258,7 @@ test('top: all but the highest-addressed positions deleted, then writes: carved 
   console.log(`  trigger on: carved / in use ${on.frag.toFixed(3)} (${on.st.heap.carvedBytes} / ${on.st.heap.inUseBytes}); top compactions ${c.runs}, moved ${c.relocations} (${c.movedBytes} bytes)`);
   assert.ok(on.frag <= 1.3, `carved / in use ${on.frag}`);
   assert.ok(c.runs > 0 && c.relocations > 0);
-  assert.equal(on.st.heap.topCompactions, { runs: c.runs, moves: c.relocations, movedBytes: c.movedBytes }, 'the engine-wide counts are this thread\'s here');
+  assert.equal(on.st.heap.topCompactions, { runs: c.runs, moves: c.relocations, movedBytes: c.movedBytes, attempts: c.attempts }, 'the engine-wide counts are this thread\'s here');
 });
 
 test('mt: 3 workers (order steps under withLock, fillers saved and deleted) while top compactions run; no lost update, verify() clean', async () => {

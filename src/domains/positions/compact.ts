@@ -41,7 +41,8 @@
  * T0 trigger (tick, after each write or delete of a thread, positions/write.ts): every
  *    topTrigger.every-th call loads kTop and kInUseBytes; carved / in use above
  *    topTrigger.ratioMilli and carved above topTrigger.floorBytes run T1-T5 (if the ratio is
- *    still over after it, this thread waits kBackoff times longer before its next check).
+ *    still over after it, this thread's next check waits twice as long as the last, up to
+ *    kMaxBackoff times `every`: a run that cannot lower the top still costs a scan and a walk).
  * T1 inside the write gate, kCompacting CAS 0 -> 1 (SharedHeap.beginCompaction): one compactor at
  *    a time; a thread that loses returns (positions.compact.flagged after it).
  * T2 a merge (heap.consolidate: free neighbours joined, a free top run given back), then the
@@ -155,7 +156,7 @@ export interface CompactionStats {
   /** Records not moved because another thread held their lock. */
   busy: number;
   /** This thread's top compactions (lowerTop) that moved something, records and entries they moved, bytes copied. */
-  top: { runs: number; relocations: number; movedBytes: number };
+  top: { runs: number; relocations: number; movedBytes: number; attempts: number };
 }
 
 /**
@@ -163,10 +164,10 @@ export interface CompactionStats {
  * thread in its own module instance): carved / in use above `ratioMilli` / 1000 and carved above
  * `floorBytes`, checked (two loads) at every `every`-th write or delete of the thread; it lowers
  * the top to about `targetMilli` / 1000 of the bytes in use. A check that found nothing to move
- * waits kBackoff times longer.
+ * makes the next wait twice as long (up to kMaxBackoff x every).
  */
 export const topTrigger = { ratioMilli: 1250, floorBytes: 1 << 20, every: 64, targetMilli: 1100 };
-const kBackoff = 16;
+const kMaxBackoff = 1024;
 /** A top window smaller than carved / kMinGainShare is not worth a scan and a move. */
 const kMinGainShare = 32;
 
@@ -183,7 +184,9 @@ const kNoRoom = new Error('no room outside the window');
 export class Compactor {
   readonly #s: PositionStore;
   readonly #locks: TryLocks;
-  readonly stats: CompactionStats = { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0, top: { runs: 0, relocations: 0, movedBytes: 0 } };
+  readonly stats: CompactionStats = { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0, top: { runs: 0, relocations: 0, movedBytes: 0, attempts: 0 } };
+  /** Multiple of topTrigger.every until the next check: doubled while runs leave the ratio over the trigger. */
+  #backoff = 1;
   /** Writes and deletes of this thread until the next check of the top trigger (tick). */
   #countdown = 1;
   /** Records and entries moved, bytes copied by this thread (#move, #moveEntry): each trigger counts its share. */
@@ -241,7 +244,12 @@ export class Compactor {
     if (heap.fragmentationMilli() <= topTrigger.ratioMilli || Atomics.load(heap.i32, kTop) - kDataStart < topTrigger.floorBytes) return;
     this.lowerTop();
     // Still over (nothing to move, no room below, another thread compacting): wait longer.
-    if (heap.fragmentationMilli() > topTrigger.ratioMilli) this.#countdown = topTrigger.every * kBackoff;
+    if (heap.fragmentationMilli() > topTrigger.ratioMilli) {
+      this.#backoff = Math.min(kMaxBackoff, this.#backoff * 2);
+      this.#countdown = topTrigger.every * this.#backoff;
+    } else {
+      this.#backoff = 1;
+    }
   }
 
   /**
@@ -255,6 +263,7 @@ export class Compactor {
     this.#s.enter();
     try {
       if (!heap.beginCompaction()) return false;
+      this.stats.top.attempts++;
       crashPoint('positions.compact.flagged');
       let r = { ok: false, moves: 0, bytes: 0 };
       try {

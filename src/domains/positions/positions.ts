@@ -141,9 +141,9 @@ export interface PositionsStats {
    * with ERR_CAPACITY that moved records to make room (`runs`; `failed` found no room), records
    * moved, bytes copied, records skipped because their lock was busy. `top`: top compactions
    * (carved / in use high) that moved something, records and entries moved, bytes copied (the
-   * whole engine's: heap.topCompactions).
+   * whole engine's: heap.topCompactions), and `attempts`: runs that took the flag (each a scan).
    */
-  compaction: { runs: number; failed: number; relocations: number; movedBytes: number; busy: number; top: { runs: number; relocations: number; movedBytes: number } };
+  compaction: { runs: number; failed: number; relocations: number; movedBytes: number; busy: number; top: { runs: number; relocations: number; movedBytes: number; attempts: number } };
   heap: HeapStats;
   tables: { records: TableStats; open: TableStats; byHotkey: TableStats };
 }
@@ -510,7 +510,7 @@ export class PositionsDomain {
       readRetries: t.records.readRetries + t.open.readRetries + t.byHotkey.readRetries,
       pinnedReads: t.records.pinnedReads + t.open.pinnedReads + t.byHotkey.pinnedReads,
       orderCache: { size: cache.size, hits: cache.hits, misses: cache.misses, lists: memo.size, listHits: memo.hits },
-      compaction: structuredClone(this.#writer.compaction ?? { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0, top: { runs: 0, relocations: 0, movedBytes: 0 } }),
+      compaction: structuredClone(this.#writer.compaction ?? { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0, top: { runs: 0, relocations: 0, movedBytes: 0, attempts: 0 } }),
       heap: h,
       tables: t,
     };

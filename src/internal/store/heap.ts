@@ -82,7 +82,7 @@ import {
 import {
   type HeapHandle, kCapacityErrors, kDataStart, kDeferredCount, kDeferredHead, kFirstGateSlotLine, kFreeAfterMerge, kGateBase,
   kHighRunEnd, kInUseBlocks, kInUseBytes, kMerging, kNonEmpty, kPinnedReads, kSplits, kStampClock, kTop, freeIndexOf, headIndexOf,
-  heapSpecOf, kCompacting, kCompactions, kCompactMoves, kCompactBytes,
+  heapSpecOf, kCompacting, kCompactions, kCompactMoves, kCompactBytes, kCompactAttempts,
 } from './heap-layout.ts';
 import { HeapMerge } from './heap-merge.ts';
 import { type SweepAccess, heapStats } from './heap-stats.ts';
@@ -264,7 +264,9 @@ export class SharedHeap extends HeapMerge {
 
   /** The top compaction's flag (kCompacting): true if this thread took it (CAS 0 -> 1). Inside the write gate. */
   beginCompaction(): boolean {
-    return Atomics.compareExchange(this.i32, kCompacting, 0, 1) === 0;
+    if (Atomics.compareExchange(this.i32, kCompacting, 0, 1) !== 0) return false;
+    Atomics.add(this.i32, kCompactAttempts, 1);
+    return true;
   }
 
   /** The flag dropped and the compaction counted (stats): `moves` records and entries, `bytes` copied; lowered: the top went down. */
