@@ -12,7 +12,7 @@
  * recovers it and a new worker takes over its miners.
  *
  * Every `sampleMs` one row: elapsed time, live JSON bytes of the stored positions (the ledger),
- * positions, heap in use, carved, free on the lists, carved / in use, merges, RSS and what it holds (V8 heap
+ * positions, heap in use, carved, free on the lists, carved / in use, merges, top compactions, RSS and what it holds (V8 heap
  * of the main thread, of the workers as each last reported it, ArrayBuffers: the SABs). At the end:
  * engine.verify(), and for every miner its positions, orders and JSON bytes in the engine equal
  * to the ledger (a miner left mid-operation by a kill is recounted first, and counted).
@@ -75,6 +75,8 @@ export interface SoakSample {
   freeBytes: number;
   fragmentation: number;
   merges: number;
+  /** Top compactions so far (positions/compact.ts lowerTop: live blocks near the top moved down, the top lowered). */
+  compactions: number;
   rssBytes: number;
   /** The main thread's V8 heap in use, the workers' (sum of what each last reported), and ArrayBuffer memory (the SABs). */
   mainHeapBytes: number;
@@ -93,6 +95,8 @@ export interface SoakResult {
   orders: number;
   liveBytes: number;
   capacityErrors: number;
+  /** Top compactions of the run: how many moved something, what they moved, bytes copied (heap.topCompactions). */
+  compactions: { runs: number; moves: number; movedBytes: number; attempts: number };
   outDir: string;
   /** Wall seconds the run took. */
   seconds: number;
@@ -194,12 +198,12 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     }
     const row: SoakSample = {
       s: Math.round((Date.now() - t0) / 1000), ops: C[Counter.ops]!, liveBytes, positions, inUseBytes: h.inUseBytes, carvedBytes: h.carvedBytes,
-      freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, rssBytes: mu.rss,
+      freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, compactions: h.topCompactions.runs, rssBytes: mu.rss,
       mainHeapBytes: mu.heapUsed, workerHeapBytes: mem.reduce((a, k) => a + k * 1024, 0), arrayBufferBytes: mu.arrayBuffers,
     };
     samples.push(row);
     if (process.env.SOAK_DEBUG) log(`    free by list: ${JSON.stringify(h.freeByClass)}; splits ${h.splits}, blocks ${h.inUseBlocks}`);
-    log(`  ${row.s}s live ${(liveBytes / MiB).toFixed(1)} MiB in ${positions} positions; heap in use ${(row.inUseBytes / MiB).toFixed(1)} MiB, carved ${(row.carvedBytes / MiB).toFixed(1)}, carved/in use ${row.fragmentation.toFixed(3)}, merges ${row.merges}; RSS ${(row.rssBytes / MiB).toFixed(0)} MiB (V8 main ${(row.mainHeapBytes / MiB).toFixed(0)}, workers ${(row.workerHeapBytes / MiB).toFixed(0)}, ArrayBuffers ${(row.arrayBufferBytes / MiB).toFixed(0)}); ops ${C[Counter.ops]}, full ${C[Counter.capacity]}`);
+    log(`  ${row.s}s live ${(liveBytes / MiB).toFixed(1)} MiB in ${positions} positions; heap in use ${(row.inUseBytes / MiB).toFixed(1)} MiB, carved ${(row.carvedBytes / MiB).toFixed(1)}, carved/in use ${row.fragmentation.toFixed(3)}, merges ${row.merges}, top compactions ${row.compactions}; RSS ${(row.rssBytes / MiB).toFixed(0)} MiB (V8 main ${(row.mainHeapBytes / MiB).toFixed(0)}, workers ${(row.workerHeapBytes / MiB).toFixed(0)}, ArrayBuffers ${(row.arrayBufferBytes / MiB).toFixed(0)}); ops ${C[Counter.ops]}, full ${C[Counter.capacity]}`);
   };
 
   let kills = 0;
@@ -266,7 +270,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const counts = Object.fromEntries(Object.entries(Counter).map(([k, i]) => [k, C[i]!])) as SoakResult['counts'];
   const h = engine.stats().positions.heap;
   const result: SoakResult = {
-    samples, counts, kills, violations, mismatches, positions, orders, liveBytes, capacityErrors: h.capacityErrors, outDir, seconds,
+    samples, counts, kills, violations, mismatches, positions, orders, liveBytes, capacityErrors: h.capacityErrors, compactions: h.topCompactions, outDir, seconds,
     summary: summarize(samples, o),
   };
   writeFileSync(join(outDir, 'soak.md'), table(result, o));
@@ -277,15 +281,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
 function table(r: SoakResult, o: SoakOptions): string {
   const f = (b: number): string => (b / MiB).toFixed(1);
-  const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.arrayBufferBytes)} |`);
+  const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${s.compactions} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.arrayBufferBytes)} |`);
   const u = r.summary;
   return [
-    `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}.`,
+    `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}; top compactions ${r.compactions.runs} of ${r.compactions.attempts} begun (${r.compactions.moves} records and entries moved, ${f(r.compactions.movedBytes)} MiB copied).`,
     `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
     `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}).`,
     '',
-    '| s | ops | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | RSS MiB | V8 main MiB | V8 workers MiB | ArrayBuffers MiB |',
-    '| - | - | - | - | - | - | - | - | - | - | - | - | - |',
+    '| s | ops | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | top compactions | RSS MiB | V8 main MiB | V8 workers MiB | ArrayBuffers MiB |',
+    '| - | - | - | - | - | - | - | - | - | - | - | - | - | - |',
     ...rows,
     '',
   ].join('\n');

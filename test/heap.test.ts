@@ -99,6 +99,35 @@ test('capacity: a full heap is ERR_CAPACITY and stays usable; too large is ERR_V
   assert.is(again, refs.length + 1);
 });
 
+test('bound: while set, allocations come from the free lists only (never the bump area), a refusal is not counted; the compaction flag is one holder\'s and the sweep clears it', () => {
+  const heap = heapOf(MIN_HEAP_BYTES * 4);
+  const low = heap.alloc(100);
+  const spare = heap.alloc(100);
+  const big = heap.alloc(3000);
+  const mid = heap.alloc(40);
+  heap.free(spare);
+  heap.free(big);
+  const top = heap.stats().topBytes;
+  heap.bound = mid;
+  // Served by the freed blocks (the 100-byte one exactly, the 3000-byte one split), none carved.
+  const a = heap.alloc(100);
+  const b = heap.alloc(1000);
+  assert.ok(a < mid && b < mid, `${a}, ${b} below ${mid}`);
+  assert.is(heap.stats().topBytes, top, 'nothing carved');
+  assert.is(code(() => heap.alloc(3000)), 'ERR_CAPACITY', 'no listed block holds it: refused, not carved');
+  assert.is(heap.stats().capacityErrors, 0, 'a bounded refusal is not a capacity error');
+  heap.bound = 0;
+  assert.ok(heap.alloc(3000) >= top, 'unbounded: carved');
+  for (const r of [low, a, b, mid]) heap.free(r);
+  assert.ok(heap.beginCompaction());
+  assert.not.ok(heap.beginCompaction(), 'one compactor at a time');
+  assert.ok(verifyHeap(heap, () => {}).some((v) => v.includes('top compaction marked running')));
+  sweepHeap(heap, () => {});
+  assert.ok(heap.beginCompaction(), 'the sweep cleared a dead holder\'s flag');
+  heap.endCompaction(2, 64);
+  assert.equal(heap.stats().topCompactions, { runs: 1, moves: 2, movedBytes: 64, attempts: 2 });
+});
+
 test('option limits', () => {
   assert.throws(() => createHeapHandle(MIN_HEAP_BYTES - 1, key), RangeError);
   assert.throws(() => createHeapHandle(MAX_HEAP_BYTES + 1, key), RangeError);

@@ -67,6 +67,8 @@ export function workload(e: ReturnType<typeof attachEngine>, heap: SharedHeap, r
   // Compaction's move of one position (positions/compact.ts): copy, publish, retire.
   const moving = e.positions.getOpenHead(ak, TP);
   if (moving !== undefined) e.positions.relocate(ak, moving.position.position_uuid);
+  // The top compaction (flag, merge, moves below the window, give-back), whatever its trigger says.
+  e.positions.compactTop();
   if (r % 4 === 3) for (const p of e.positions.listForHotkey(ak, { open: false })) e.positions.delete(ak, p.position_uuid);
   if (r % 4 === 1) {
     const closed = e.positions.listForHotkey(hk, { open: false });

@@ -43,6 +43,18 @@ export interface StressKey {
   uuid: string;
 }
 
+/** What every positions stress worker gets: the domains' handles, the keys, a seed, a start barrier (flag[0] counts parties). */
+export interface StressWorkerData {
+  locks: LockHandle;
+  positions: PositionsHandle;
+  keySeed: number;
+  seed: number;
+  id: number;
+  flag: SharedArrayBuffer;
+  parties: number;
+  keys: StressKey[];
+}
+
 /** Stress runs: is p one whole version? Returns the reason it is not, or ''. */
 export function problem(p: Position | undefined): string {
   if (p === undefined) return 'missing';

@@ -10,21 +10,12 @@
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { hashKeyFromSeed } from '../../src/internal/hash/hash.ts';
 import { LockDomain } from '../../src/domains/locks/locks.ts';
-import { type LockHandle } from '../../src/domains/locks/layout.ts';
-import { PositionsDomain, type PositionsHandle } from '../../src/domains/positions/positions.ts';
-import { type StressKey, problem } from './positions-fixture.ts';
+import { PositionsDomain } from '../../src/domains/positions/positions.ts';
+import { type StressWorkerData, problem } from './positions-fixture.ts';
 import { prng } from '../helpers/seed.ts';
 
-interface Data {
+interface Data extends StressWorkerData {
   mode: 'write' | 'read' | 'forever';
-  locks: LockHandle;
-  positions: PositionsHandle;
-  keySeed: number;
-  seed: number;
-  id: number;
-  flag: SharedArrayBuffer;
-  parties: number;
-  keys: StressKey[];
   template: Record<string, unknown>;
   iterations?: number;
 }

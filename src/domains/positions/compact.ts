@@ -1,8 +1,9 @@
 /**
- * Compaction of the positions heap: when a positions write's allocation is refused with
- * ERR_CAPACITY, records are MOVED (their blocks copied byte for byte into new blocks) so that a
- * contiguous free range opens where the request fits, and the allocation is tried once more
- * (positions/write.ts). A heap that never moves live data cannot serve every sequence below a
+ * Compaction of the positions heap: records are MOVED (their blocks copied byte for byte into new
+ * blocks) on two triggers. (a) Capacity: when a positions write's allocation is refused with
+ * ERR_CAPACITY, so that a contiguous free range opens where the request fits, and the allocation
+ * is tried once more (positions/write.ts). (b) Top: when carved / in use is high, so that the
+ * top of the heap comes down to the live data (lowerTop, below). A heap that never moves live data cannot serve every sequence below a
  * fixed share of live bytes (Robson, JACM 1974; test/heap-reuse.test.ts); the positions domain
  * can move, because a record and its chunks are reachable only through the record's table slot.
  *
@@ -30,6 +31,40 @@
  *    waited for at most kPinWaitMs); a merge joins the window's blocks into one.
  * Cost: O(records + blocks) for the scan and the walk, plus the copy of the window's live
  * bytes; it runs only when an allocation was refused.
+ *
+ * Top compaction (lowerTop). Why: carved (kTop - kDataStart) follows the PEAK of the bytes in
+ * use, not the bytes in use: memory goes back to the bump area only from the top (heap-merge.ts
+ * give-back), and live blocks near the top pin it; the validator's live data swings (a sync
+ * writes a miner's positions, a departure deletes them), so carved / in use drifts to peak /
+ * current (1.47 median in the fourth session's 20-minute soak). Moving the top's live blocks down
+ * lets the merge give the top back.
+ * T0 trigger (tick, after each write or delete of a thread, positions/write.ts): every
+ *    topTrigger.every-th call loads kTop and kInUseBytes; carved / in use above
+ *    topTrigger.ratioMilli and carved above topTrigger.floorBytes run T1-T5 (if the ratio is
+ *    still over after it, this thread's next check waits twice as long as the last, up to
+ *    kMaxBackoff times `every`: a run that cannot lower the top still costs a scan and a walk).
+ * T1 inside the write gate, kCompacting CAS 0 -> 1 (SharedHeap.beginCompaction): one compactor at
+ *    a time; a thread that loses returns (positions.compact.flagged after it).
+ * T2 a merge (heap.consolidate: free neighbours joined, a free top run given back), then the
+ *    window: the scan and walk of steps 2-3 (compact-scan.ts); X = the lowest block boundary with
+ *    every block of [X, kTop) free or movable and X >= kDataStart + in use x targetMilli / 1000;
+ *    the copies' bytes (as step 4 counts them) must not exceed the free bytes below X, else the
+ *    window is halved from its bottom, at most 6 times; a window under carved / kMinGainShare is
+ *    not worth it (nothing moves).
+ * T3 heap.bound = X (this thread's allocations from the free lists only, never the bump area),
+ *    then step 4 with the window [X, maxBytes): every record or entry with a block at or above X
+ *    is moved (R1-R6) into blocks below X (one above is hoarded, as in step 4), in the order of
+ *    its highest block, highest first; the first move that finds no room below ends the moves
+ *    (a busy lock does not: that record stays, the others go on).
+ * T4 the moved records' old blocks retired (R5 queued them: retired one by one
+ *    they would go on the LIFO lists, where other threads' allocations pop them first and pin
+ *    the window again); step 5 (hoard freed, retired blocks collected, merge: the emptied window
+ *    joins the free run at the top, which goes back to the bump area unless another thread
+ *    bumped meanwhile; then the next free of the block above gives both back, heap.ts free).
+ * T5 counts added (kCompactions, kCompactMoves, kCompactBytes: stats().positions.heap.topCompactions,
+ *    this thread's in stats().positions.compaction.top), kCompacting stored 0, the gate left.
+ * Cost: the scan and walk (O(records + blocks)) and the copies, at most once per check, only
+ * when the ratio is over the trigger; the order path pays one decrement and a branch per write.
  *
  * Moving one record (relocate), while nobody else writes it: its (hotkey, trade pair) lock is
  * taken with tryAcquire (never waits: the writer that ran out of room holds its own lock; a
@@ -64,9 +99,12 @@
  * | new chunk, new record block  | the moving thread  | plain writes into blocks it allocated; published by R4 |
  * | records slot of (hk, uuid)   | the moving thread (holding the pair's lock) | table.publish CAS from the version read in R2 |
  * | open / byHotkey slot of an entry | the moving thread (the pair's lock; a counter: none) | table.publish CAS from the version read |
- * | old record block, old chunks | (nobody writes)    | retired after R4 (heap.retire: freed once no reader is pinned) |
+ * | old record block, old chunks | (nobody writes)    | retired after R4 (heap.retire: freed once no reader is pinned); a top compaction retires them at T4, all at once |
  * | hoarded blocks               | the moving thread  | allocated, never published, freed at the end |
  * | lock stripe of (hk, tp)      | the moving thread  | locks domain tryAcquire / release |
+ * | heap kCompacting             | the top compactor  | CAS 0 -> 1 (T1), store 0 (T5): heap-layout.ts |
+ * | heap kCompactions, kCompactMoves, kCompactBytes | the top compactor | Atomics.add at T5 (stats) |
+ * | heap.bound (this thread's SharedHeap object, not shared) | the top compactor | plain (T3, T4) |
  *
  * CRASH TABLE (a thread terminated right after the step; recovery: engine.watch releases its
  * lock stripes and gate slot, then under the write gate's freeze positions/repair.ts, the table
@@ -79,21 +117,26 @@
  * | R4 record CAS (positions.compact.published)      | the moved version published (same bytes); the old record block and moved chunks unretired; hoarded blocks | sweep frees them: the move completed |
  * | R5 old blocks retired (positions.compact.retired) | the stripe held; hoarded blocks        | watch releases the stripe; sweep frees the hoard |
  * | 5: hoard freed, collect, merge                   | as heap.ts free / collect / merge rows  | as there |
+ * | T1 flag taken (positions.compact.flagged)        | kCompacting 1: no other top compaction runs | the heap sweep stores 0 (under the freeze no live thread is inside the gate, so only a dead one held it); verify() reports a flag left up |
+ * | T2 merge                                         | as heap-merge.ts rows                   | as there |
+ * | T3 moves                                         | as R1-R6 above (bound is this thread's: gone with it); R5 only queues the old blocks (this thread's list) | as R4: the sweep frees the old blocks nothing refers to |
+ * | T4 release                                       | as step 5                               | as there |
+ * | T5 counts added, before the flag's store         | kCompacting 1                           | as T1 |
  * An entry's move has the same points and rows (one block instead of a record's). No move
  * changes what any slot says (the same bytes in a new block), so positions/repair.ts has nothing
  * of a move to complete or undo: each state above is a whole version of every record and entry.
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
-import { classOf, classSize, kBlockFreeBit, kBlockHeaderBytes, kBlockSizeWord, kDataStart, sizeOfWord } from '../../internal/store/heap.ts';
+import { classOf, classSize, kBlockHeaderBytes } from '../../internal/store/heap.ts';
 import { kLargeClass } from '../../internal/store/heap-classes.ts';
-import { kDeferredHead, kTop } from '../../internal/store/heap-layout.ts';
+import { kDataStart, kDeferredHead, kInUseBytes, kTop } from '../../internal/store/heap-layout.ts';
 import { Version } from '../../internal/store/version.ts';
-import type { SharedTable } from '../../internal/store/table.ts';
-import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue, readUuid } from './record.ts';
+import { type Ent, type Movable, fits, kFixed, kFree, kMovable, lowerBound, scanMovable, walkBlocks, windowMoves } from './compact-scan.ts';
+import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue } from './record.ts';
 import type { PositionStore } from './store.ts';
 
-declareCrashPoints('positions', ['positions.compact.copied', 'positions.compact.published', 'positions.compact.retired']);
+declareCrashPoints('positions', ['positions.compact.flagged', 'positions.compact.copied', 'positions.compact.published', 'positions.compact.retired']);
 
 /** What compaction needs of the lock domain (a LockDomain fits). */
 export interface TryLocks {
@@ -112,69 +155,28 @@ export interface CompactionStats {
   movedBytes: number;
   /** Records not moved because another thread held their lock. */
   busy: number;
+  /** This thread's top compactions (lowerTop) that moved something, records and entries they moved, bytes copied. */
+  top: { runs: number; relocations: number; movedBytes: number; attempts: number };
 }
+
+/**
+ * When the top compaction runs (lowerTop), for this thread (module state: tests lower it, each
+ * thread in its own module instance): carved / in use above `ratioMilli` / 1000 and carved above
+ * `floorBytes`, checked (two loads) at every `every`-th write or delete of the thread; it lowers
+ * the top to about `targetMilli` / 1000 of the bytes in use. A check that found nothing to move
+ * makes the next wait twice as long (up to kMaxBackoff x every).
+ */
+export const topTrigger = { ratioMilli: 1250, floorBytes: 1 << 20, every: 64, targetMilli: 1100 };
+const kMaxBackoff = 1024;
+/** A top window smaller than carved / kMinGainShare is not worth a scan and a move. */
+const kMinGainShare = 32;
 
 /** How long the retry waits, at most, for pinned readers to let the retired blocks go. */
 const kPinWaitMs = 50;
 /** Allocations a move may keep back (inside the window) before it gives up. */
 const kMaxHoard = 1 << 16;
-const kMovable = 1;
-const kFree = 0;
-const kFixed = 2;
-
-/** One record as the scan saw it: its blocks (record block first, then each chunk). */
-interface Rec {
-  hotkey: string;
-  uuid: string;
-  tp: string;
-  /** Its record block and that block's size. */
-  ref: number;
-  size: number;
-}
-
-/**
- * An index entry as the scan saw it: open index (hotkey, tp) -> uuid, moved under (hotkey, tp)'s
- * lock; hotkey index entry (hotkey, seq) -> uuid, under the lock of that position's pair; a
- * hotkey's counter (tp undefined), by CAS alone (its writers all CAS from the version they read
- * and read again when the CAS fails: hotkey-index.ts).
- */
-interface Ent {
-  t: SharedTable;
-  a: string;
-  b: string | undefined;
-  tp: string | undefined;
-}
-
 /** Windows whose placement is simulated, cheapest first, before compaction gives up. */
 const kCandidates = 64;
-
-/** The first index of sorted `a` whose value is at least x. */
-function lowerBound(a: number[], x: number): number {
-  let lo = 0;
-  let hi = a.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (a[mid]! < x) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-/**
- * Whether blocks of `needs` bytes can be cut from free blocks of `free` bytes (sorted; consumed):
- * largest need first, each from the smallest free block that holds it, the rest of it kept.
- */
-function fits(needs: number[], free: number[]): boolean {
-  needs.sort((x, y) => y - x);
-  for (const n of needs) {
-    const k = lowerBound(free, n);
-    if (k === free.length) return false;
-    const rest = free[k]! - n;
-    free.splice(k, 1);
-    if (rest >= 16) free.splice(lowerBound(free, rest), 0, rest);
-  }
-  return true;
-}
 
 /** Thrown inside a move when the allocator cannot place a copy outside the window. */
 const kNoRoom = new Error('no room outside the window');
@@ -182,9 +184,22 @@ const kNoRoom = new Error('no room outside the window');
 export class Compactor {
   readonly #s: PositionStore;
   readonly #locks: TryLocks;
-  readonly stats: CompactionStats = { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0 };
+  readonly stats: CompactionStats = { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0, top: { runs: 0, relocations: 0, movedBytes: 0, attempts: 0 } };
+  /** Multiple of topTrigger.every until the next check: doubled while runs leave the ratio over the trigger. */
+  #backoff = 1;
+  /** Writes and deletes of this thread until the next check of the top trigger (tick). */
+  #countdown = 1;
+  /** Records and entries moved, bytes copied by this thread (#move, #moveEntry): each trigger counts its share. */
+  #moved = 0;
+  #copied = 0;
   /** Blocks allocated inside the window, freed at the end of the pass. */
   #hoard: number[] = [];
+  /**
+   * Top compaction only: the moved records' old blocks, retired at T4 (not at R5) all at once
+   * right before the merge, so that no other thread's allocation pops one of them off a LIFO list
+   * meanwhile and pins the window again. Null: retired at R5.
+   */
+  #late: number[] | null = null;
   #lo = 0;
   #hi = 0;
   readonly #sleep = new Int32Array(new SharedArrayBuffer(4));
@@ -201,70 +216,137 @@ export class Compactor {
    */
   makeRoom(payloadBytes: number, hotkey: string, uuid: string): boolean {
     this.stats.runs++;
-    const heap = this.#s.heap;
     const need = payloadBytes + kBlockHeaderBytes;
     const c = classOf(need);
     const want = c < kLargeClass ? classSize(c) : (need + 15) & ~15;
-    const { cache, memo } = this.#s;
-    // The scan hands back only validated copies (a read window's attempt that failed is retried).
-    const recs: Rec[] = [];
-    const owner = new Map<number, number>();
-    const seen = this.#s.records.scan((hk, id, _u8, at, len, ref) => {
-      if (hk === hotkey && id === uuid) return null;
-      const meta = readRecordValue(heap, at, len, ref, ReadMode.META, cache, memo);
-      return { hotkey: hk, uuid: id!, tp: meta.tp, ref, size: heap.capacityOf(ref) + kBlockHeaderBytes, refs: meta.refs };
-    });
-    const tpOf = new Map<string, string>();
-    for (const r of seen) {
-      if (r === null) continue;
-      const k = recs.push(r) - 1;
-      owner.set(r.ref, k);
-      tpOf.set(`${r.hotkey}\u0000${r.uuid}`, r.tp);
-      for (let i = 0; i < r.refs.length; i += 2) owner.set(r.refs[i]!, k);
-    }
-    // Index entries move too (else they pin every hole between them): those of the write in
-    // flight's own position stay.
-    const ents: Ent[] = [];
-    const entOwner = new Map<number, number>();
-    const { open, byHotkey } = this.#s;
-    for (const e of open.scan((hk, tp, _u8, at, len, ref) => ({ hk, tp: tp!, uuid: readUuid(heap, at, len), ref }))) {
-      if (e.hk === hotkey && e.uuid === uuid) continue;
-      entOwner.set(e.ref, ents.push({ t: open, a: e.hk, b: e.tp, tp: e.tp }) - 1);
-    }
-    for (const e of byHotkey.scan((hk, b, _u8, at, len, ref) => ({ hk, b, uuid: b === undefined ? '' : readUuid(heap, at, len), ref }))) {
-      if (e.b === undefined) {
-        entOwner.set(e.ref, ents.push({ t: byHotkey, a: e.hk, b: undefined, tp: undefined }) - 1);
-        continue;
-      }
-      const tp = tpOf.get(`${e.hk}\u0000${e.uuid}`);
-      if (tp !== undefined) entOwner.set(e.ref, ents.push({ t: byHotkey, a: e.hk, b: e.b, tp }) - 1);
-    }
-    const win = this.#window(want, owner, recs, entOwner);
+    const m = scanMovable(this.#s, hotkey, uuid);
+    const win = this.#window(want, m);
     if (win === null) {
       this.stats.failed++;
       return false;
     }
-    let ok = true;
-    this.#lo = win.lo;
-    this.#hi = win.hi;
+    const r = this.#evacuate(win.lo, win.hi, m, win.order, false);
+    this.stats.relocations += r.moves;
+    this.stats.movedBytes += r.bytes;
+    // Some records may not have moved (a busy lock, no room after all): the caller tries once anyway.
+    if (!r.ok) this.stats.failed++;
+    return true;
+  }
+
+  /**
+   * After each write or delete of this thread (positions/write.ts): at every topTrigger.every-th,
+   * the top trigger's cheap check (two loads), and lowerTop if carved / in use is over it.
+   */
+  tick(): void {
+    if (--this.#countdown > 0) return;
+    this.#countdown = topTrigger.every;
+    const heap = this.#s.heap;
+    if (heap.fragmentationMilli() <= topTrigger.ratioMilli || Atomics.load(heap.i32, kTop) - kDataStart < topTrigger.floorBytes) return;
+    this.lowerTop();
+    // Still over (nothing to move, no room below, another thread compacting): wait longer.
+    if (heap.fragmentationMilli() > topTrigger.ratioMilli) {
+      this.#backoff = Math.min(kMaxBackoff, this.#backoff * 2);
+      this.#countdown = topTrigger.every * this.#backoff;
+    } else {
+      this.#backoff = 1;
+    }
+  }
+
+  /**
+   * T1-T5 of the header's top compaction: one thread at a time (kCompacting), inside the write
+   * gate: a merge, then the live blocks of the top window [X, kTop) moved into free blocks below
+   * X, a merge that gives the emptied top back. True if it moved something. Not while this
+   * thread writes a position (its own blocks in flight would pin the window).
+   */
+  lowerTop(): boolean {
+    const heap = this.#s.heap;
+    this.#s.enter();
     try {
-      for (const k of win.recs) {
-        const r = recs[k]!;
-        const moved = this.#relocate(r.hotkey, r.uuid, r.tp);
-        if (moved === -1) this.stats.busy++;
-        if (moved < 0) ok = false;
+      if (!heap.beginCompaction()) return false;
+      this.stats.top.attempts++;
+      crashPoint('positions.compact.flagged');
+      let r = { ok: false, moves: 0, bytes: 0 };
+      try {
+        heap.consolidate();
+        const w = this.#topWindow();
+        if (w !== null) {
+          heap.bound = w.lo;
+          this.#late = [];
+          try {
+            r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.order, true);
+          } finally {
+            heap.bound = 0;
+          }
+        }
+      } finally {
+        heap.endCompaction(r.moves, r.bytes);
       }
-      for (const k of win.ents) {
-        const moved = this.#moveEntry(ents[k]!);
+      if (r.moves === 0) return false;
+      this.stats.top.runs++;
+      this.stats.top.relocations += r.moves;
+      this.stats.top.movedBytes += r.bytes;
+      return true;
+    } finally {
+      this.#s.leave();
+    }
+  }
+
+  /**
+   * T2: the top window. X is the lowest block boundary such that every block in [X, kTop) is free
+   * or movable and X is at or above kDataStart + in use x targetMilli / 1000; the bytes of the
+   * copies of its movable blocks (and a new record block per moved record) must not exceed the
+   * free bytes below X, else the window is halved (from its bottom), a few times. Null if no
+   * window gains carved / kMinGainShare. Not simulated block by block as makeRoom's windows are:
+   * the free space below is many small holes, a whole window's copies seldom fit them all in a
+   * best-fit simulation, and the moves go highest first and stop at the first that finds no room
+   * (#evacuate), so a window only partly emptied still lowers the top.
+   */
+  #topWindow(): { lo: number; m: Movable; order: number[] } | null {
+    const heap = this.#s.heap;
+    const used = Atomics.load(heap.i32, kInUseBytes);
+    const m = scanMovable(this.#s, '', '');
+    const b = walkBlocks(this.#s, m);
+    const { at, size, kind } = b;
+    const n = at.length;
+    const goal = kDataStart + Math.ceil((used * topTrigger.targetMilli) / 1000);
+    const minGain = Math.max(1 << 12, Math.floor((b.top - kDataStart) / kMinGainShare));
+    let i = n;
+    while (i > 0 && kind[i - 1] !== kFixed && at[i - 1]! >= goal) i--;
+    for (let tries = 0; i < n && b.top - at[i]! >= minGain && tries < 6; tries++) {
+      const mv = windowMoves(b, m, i, n);
+      let free = 0;
+      for (let k = 0; k < i; k++) if (kind[k] === kFree) free += size[k]!;
+      if (mv.needs.reduce((x, y) => x + y, 0) <= free) return { lo: at[i]!, m, order: mv.order };
+      i += Math.max(1, (n - i) >> 1);
+    }
+    return null;
+  }
+
+  /**
+   * Steps 1-5 of the window moves (header): every record and entry of `order` (windowMoves) has
+   * its blocks inside [lo, hi) copied outside it, then the hoard is freed, the retired blocks
+   * collected and the heap merged. `stopWhenFull` (the top compaction): the first move that finds
+   * no room ends the moves (the others, lower, would not lower the top). ok: every one moved;
+   * moves and bytes: what moved.
+   */
+  #evacuate(lo: number, hi: number, m: Movable, order: number[], stopWhenFull: boolean): { ok: boolean; moves: number; bytes: number } {
+    let ok = true;
+    const before = this.#moved;
+    const bytes = this.#copied;
+    this.#lo = lo;
+    this.#hi = hi;
+    try {
+      for (const k of order) {
+        const r = k >= 0 ? m.recs[k]! : null;
+        const moved = r !== null ? this.#relocate(r.hotkey, r.uuid, r.tp) : this.#moveEntry(m.ents[-k - 1]!);
         if (moved === -1) this.stats.busy++;
         if (moved < 0) ok = false;
+        if (moved === -2 && stopWhenFull) break;
       }
     } finally {
       this.#release();
     }
-    // Some records may not have moved (a busy lock, no room after all): the caller tries once anyway.
-    if (!ok) this.stats.failed++;
-    return true;
+    return { ok, moves: this.#moved - before, bytes: this.#copied - bytes };
   }
 
   /**
@@ -285,8 +367,12 @@ export class Compactor {
     }
     this.#lo = lo;
     this.#hi = hi;
+    const before = this.#copied;
     try {
-      return this.#relocate(hotkey, uuid, tp) > 0;
+      if (this.#relocate(hotkey, uuid, tp) <= 0) return false;
+      this.stats.relocations++;
+      this.stats.movedBytes += this.#copied - before;
+      return true;
     } finally {
       this.#release();
     }
@@ -300,31 +386,12 @@ export class Compactor {
    * records' blocks fit no hole outside would gain nothing. The placement is simulated (best fit,
    * largest first) on the free blocks outside the window, as the walk saw them.
    */
-  #window(want: number, owner: Map<number, number>, recs: Rec[], entOwner: Map<number, number>): { lo: number; hi: number; recs: number[]; ents: number[] } | null {
-    const heap = this.#s.heap;
-    const top = Atomics.load(heap.i32, kTop);
-    const at: number[] = [];
-    const size: number[] = [];
-    const kind: number[] = [];
-    for (let p = kDataStart; p < top;) {
-      if (!heap.cover(p + 16)) break;
-      const w = heap.i32[(p >> 2) + kBlockSizeWord]!;
-      const s = sizeOfWord(w);
-      if (s === 0 || p + s > top) break;
-      at.push(p);
-      size.push(s);
-      kind.push((w & kBlockFreeBit) !== 0 ? kFree : owner.has(p) || entOwner.has(p) ? kMovable : kFixed);
-      p += s;
-    }
-    const end = at.length === 0 ? kDataStart : at[at.length - 1]! + size[size.length - 1]!;
-    if (end !== top) {
-      // The walk stopped early (a racing change): what lies past it is unknown.
-      at.push(end);
-      size.push(0);
-      kind.push(kFixed);
-    }
-    at.push(top);
-    size.push(heap.maxBytes - top);
+  #window(want: number, m: Movable): { lo: number; hi: number; order: number[] } | null {
+    const b = walkBlocks(this.#s, m);
+    const { at, size, kind } = b;
+    // The bump area [kTop, maxBytes) counts as one free block.
+    at.push(b.top);
+    size.push(this.#s.heap.maxBytes - b.top);
     kind.push(kFree);
     const cands: Array<{ i: number; j: number; cost: number }> = [];
     let j = 0;
@@ -357,27 +424,10 @@ export class Compactor {
     free.sort((x, y) => x - y);
     for (let t = 0; t < cands.length && t < kCandidates; t++) {
       const { i, j: e } = cands[t]!;
-      const lo = at[i]!;
-      const hi = at[e - 1]! + size[e - 1]!;
-      const moving = new Set<number>();
-      const entries: number[] = [];
-      const needs: number[] = [];
-      for (let k = i; k < e; k++) {
-        if (kind[k] !== kMovable) continue;
-        const en = entOwner.get(at[k]!);
-        if (en !== undefined) {
-          entries.push(en);
-          needs.push(size[k]!);
-          continue;
-        }
-        moving.add(owner.get(at[k]!)!);
-        // The record blocks are added below, once per record.
-        if (recs[owner.get(at[k]!)!]!.ref !== at[k]) needs.push(size[k]!);
-      }
-      for (const r of moving) needs.push(recs[r]!.size);
+      const mv = windowMoves(b, m, i, e);
       const outside = free.slice();
       for (let k = i; k < e; k++) if (kind[k] === kFree && size[k]! >= 16) outside.splice(lowerBound(outside, size[k]!), 1);
-      if (fits(needs, outside)) return { lo, hi, recs: [...moving], ents: entries };
+      if (fits(mv.needs, outside)) return { lo: at[i]!, hi: at[e - 1]! + size[e - 1]!, order: mv.order };
     }
     return null;
   }
@@ -447,14 +497,14 @@ export class Compactor {
       return -2;
     }
     crashPoint('positions.compact.published');
-    for (const old of moved.keys()) heap.retire(old);
-    heap.retire(prev);
+    for (const old of moved.keys()) this.#retire(old);
+    this.#retire(prev);
     crashPoint('positions.compact.retired');
     // This thread's memo of the order list carries over (same chunks' bytes, new refs).
     const list = memo.get(cur.ref, cur.stamp);
     if (list !== undefined) memo.put(ref, heap.stampOf(ref), list);
-    this.stats.relocations++;
-    this.stats.movedBytes += bytes;
+    this.#moved++;
+    this.#copied += bytes;
     return 1;
   }
 
@@ -490,10 +540,10 @@ export class Compactor {
         return -2;
       }
       crashPoint('positions.compact.published');
-      heap.retire(prev);
+      this.#retire(prev);
       crashPoint('positions.compact.retired');
-      this.stats.relocations++;
-      this.stats.movedBytes += cur.len;
+      this.#moved++;
+      this.#copied += cur.len;
       return 1;
     } finally {
       guard?.release();
@@ -524,10 +574,18 @@ export class Compactor {
   }
 
   /** Step 5: the hoard freed, the retired blocks freed once no reader is pinned (bounded wait), a merge. */
+  /** R5 for one old block: retired now, or (top compaction) at T4. */
+  #retire(ref: number): void {
+    if (this.#late === null) this.#s.heap.retire(ref);
+    else this.#late.push(ref);
+  }
+
   #release(): void {
     const heap = this.#s.heap;
     for (const r of this.#hoard) heap.free(r);
     this.#hoard = [];
+    if (this.#late !== null) for (const r of this.#late) heap.retire(r);
+    this.#late = null;
     const deadline = Date.now() + kPinWaitMs;
     heap.collect();
     while (Atomics.load(heap.i32, kDeferredHead) !== 0 && Date.now() < deadline) {

@@ -137,11 +137,13 @@ export interface PositionsStats {
   /** This thread's caches: decoded orders by chunk, and whole order lists by record version. */
   orderCache: { size: number; hits: number; misses: number; lists: number; listHits: number };
   /**
-   * This thread's compactions (positions/compact.ts): allocations refused with ERR_CAPACITY that
-   * moved records to make room (`runs`; `failed` found no room), records moved, bytes copied,
-   * records skipped because their lock was busy.
+   * This thread's compactions (positions/compact.ts), by trigger. Capacity: allocations refused
+   * with ERR_CAPACITY that moved records to make room (`runs`; `failed` found no room), records
+   * moved, bytes copied, records skipped because their lock was busy. `top`: top compactions
+   * (carved / in use high) that moved something, records and entries moved, bytes copied (the
+   * whole engine's: heap.topCompactions), and `attempts`: runs that took the flag (each a scan).
    */
-  compaction: { runs: number; failed: number; relocations: number; movedBytes: number; busy: number };
+  compaction: { runs: number; failed: number; relocations: number; movedBytes: number; busy: number; top: { runs: number; relocations: number; movedBytes: number; attempts: number } };
   heap: HeapStats;
   tables: { records: TableStats; open: TableStats; byHotkey: TableStats };
 }
@@ -457,6 +459,16 @@ export class PositionsDomain {
   }
 
   /**
+   * The top compaction now (positions/compact.ts lowerTop: live blocks near the top moved below,
+   * the top lowered), whatever its trigger says. True if it moved something.
+   * @internal For tests and the crash-points workload (writes run it themselves when carved /
+   * in use is high).
+   */
+  compactTop(): boolean {
+    return this.#writer.compactTop();
+  }
+
+  /**
    * Recovery after a thread died (engine.watch): its insert mutexes, gate slot, pin and freeze released.
    * @internal Recovery plumbing, called by the engine (engine.watch / engine.verify).
    */
@@ -498,7 +510,7 @@ export class PositionsDomain {
       readRetries: t.records.readRetries + t.open.readRetries + t.byHotkey.readRetries,
       pinnedReads: t.records.pinnedReads + t.open.pinnedReads + t.byHotkey.pinnedReads,
       orderCache: { size: cache.size, hits: cache.hits, misses: cache.misses, lists: memo.size, listHits: memo.hits },
-      compaction: { ...(this.#writer.compaction ?? { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0 }) },
+      compaction: structuredClone(this.#writer.compaction ?? { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0, top: { runs: 0, relocations: 0, movedBytes: 0, attempts: 0 } }),
       heap: h,
       tables: t,
     };

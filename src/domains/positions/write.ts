@@ -35,6 +35,10 @@
  * Its cost does not depend on the number of earlier orders beyond the copyWithin (bench/
  * order-path.ts, flatness case), nor on the miner's number of positions (positions/hotkey-index.ts).
  *
+ * After each save, append and delete (outside the write gate, nothing of this thread in
+ * flight), the top compaction's trigger is ticked (positions/compact.ts tick: a decrement; every
+ * 64th, two loads).
+ *
  * Writes of one thread do not nest: a save or append started while another is in flight (from a
  * getter or toJSON of the value being encoded) is refused with ERR_INVALID_VALUE before it reads
  * anything (the codec encodes into one scratch per thread: the nested write stored a corrupt
@@ -152,6 +156,7 @@ export class PositionWriter {
     // version's list is remembered as it stands (no copy of any order), and saving the same
     // objects again (a head field changed, no order added) keeps every chunk again.
     if (built.fresh.length === 0) this.#s.memo.put(built.ref, this.#s.heap.stampOf(built.ref), v.orders.slice());
+    this.#compactor?.tick();
   }
 
   /**
@@ -161,6 +166,7 @@ export class PositionWriter {
    */
   append(head: object, order: unknown, v: ValidHead): void {
     this.#write(v, APPEND, head, order);
+    this.#compactor?.tick();
   }
 
   /** This thread's compaction counts, or null (no tryAcquire: no compaction). */
@@ -180,6 +186,11 @@ export class PositionWriter {
     } finally {
       this.#s.leave();
     }
+  }
+
+  /** The top compaction now, whatever the trigger says (positions/compact.ts lowerTop): true if it moved something. Not while this thread writes. */
+  compactTop(): boolean {
+    return this.#compactor !== null && !this.#active && this.#compactor.lowerTop();
   }
 
   /**
@@ -321,7 +332,10 @@ export class PositionWriter {
           return true;
         });
       });
-      if (r !== null) return r;
+      if (r !== null) {
+        this.#compactor?.tick();
+        return r;
+      }
     }
     throw new Error(`positions.delete: (${hotkey}, ${uuid}) keeps changing: a thread writes it without the (hotkey, trade pair) lock`);
   }

@@ -36,6 +36,9 @@
  * | 5    | 6              | kReturnedBytes  | give-back             | Atomics.add (stats: their bytes) |
  * | 5    | 7              | kHighRunEnd     | merge                 | Atomics.store: end of the highest run it listed (a hint: a free that lowers kTop to it merges again) |
  * | 5    | 8..14          | kNonEmpty       | push; scans (heap-lists.ts) | Atomics.or after a push onto an empty list; Atomics.and by a scan that found the list empty, which then loads the head again and ORs back if a push came between |
+ * | 5    | 15             | kCompacting     | the top compaction (positions/compact.ts, through SharedHeap.beginCompaction / endCompaction); sweep | CAS 0 -> 1 (one compactor at a time, inside the write gate), store 0 at its end; the sweep stores 0 |
+ * | 5    | 16..18         | kCompactions, kCompactMoves, kCompactBytes | the top compaction's end | Atomics.add (stats: compactions that lowered the top, blocks' owners moved, bytes copied) |
+ * | 5    | 19             | kCompactAttempts | beginCompaction when it took the flag | Atomics.add (stats: top compactions begun, each a scan and a walk) |
  * | 6+c  | BigUint64 0    | free head of c  | pop / push / take-all (heap-lists.ts); sweep | CAS (offset, tag) |
  * | 6+c  | Int32 2        | free bytes of c | list / take / best fit / merge; sweep | Atomics.add / sub; the sweep stores the walk's sum |
  * | 6+kClassCount+k | 0    | gate slot k     | its thread            | sync/write-gate.ts WriteGate (kGateSlots lines) |
@@ -68,6 +71,12 @@ export const kHighRunEnd = kMerging + 7;
 /** kBitWords Int32 words: bit c set when free list c may be non-empty (a hint for the scan above a class). */
 export const kNonEmpty = kMerging + 8;
 export const kBitWords = (kClassCount + 31) >> 5;
+/** 1 while a thread runs a top compaction (positions/compact.ts lowerTop): one at a time. */
+export const kCompacting = kNonEmpty + kBitWords;
+export const kCompactions = kCompacting + 1;
+export const kCompactMoves = kCompacting + 2;
+export const kCompactBytes = kCompacting + 3;
+export const kCompactAttempts = kCompacting + 4;
 export const kFirstClassLine = 6;
 /** Int32 slot of a class line: the bytes on that free list. */
 export const kClassFreeBytes = 2;

@@ -10,7 +10,7 @@
 import { classSize, kClassCount } from './heap-classes.ts';
 import {
   kCapacityErrors, kDataStart, kDeferredCount, kInUseBlocks, kInUseBytes, kMergedBlocks, kMerges, kPageBytes, kPinnedReads,
-  kReturnedBytes, kSplits, kTop, kTopReturns, freeIndexOf,
+  kReturnedBytes, kSplits, kTop, kTopReturns, freeIndexOf, kCompactions, kCompactMoves, kCompactBytes, kCompactAttempts,
 } from './heap-layout.ts';
 
 /** The heap as heapStats reads it. */
@@ -62,6 +62,10 @@ export function heapStats(h: StatsSource) {
     /** Merges whose highest run ended at the top and went back to the bump area, and its bytes. */
     topReturns: Atomics.load(i, kTopReturns),
     returnedBytes: Atomics.load(i, kReturnedBytes),
+    /** Top compactions (positions/compact.ts lowerTop) that moved something, what they moved (records and index entries), the bytes copied, and how many began (each a scan and a walk). */
+    topCompactions: {
+      runs: Atomics.load(i, kCompactions), moves: Atomics.load(i, kCompactMoves), movedBytes: Atomics.load(i, kCompactBytes), attempts: Atomics.load(i, kCompactAttempts),
+    },
   };
 }
 
@@ -72,7 +76,7 @@ export interface SweepAccess {
   top(): number;
   freeHead(c: number): number;
   deferredHead(): number;
-  counters(): { inUseBytes: number; inUseBlocks: number; deferred: number; merging: number; freeBytes: number[] };
+  counters(): { inUseBytes: number; inUseBlocks: number; deferred: number; merging: number; compacting: number; freeBytes: number[] };
   setCounters(inUseBytes: number, inUseBlocks: number, deferred: number, freeBytes: readonly number[]): void;
   /** Empties every free list (the sweep rebuilds them). */
   clearFreeLists(): void;

@@ -8,7 +8,8 @@
  * nothing reaches (built and not published yet, or unpublished and not retired yet, or taken
  * off the deferred list and not freed yet),
  * free blocks on no free list (popped, split, taken by a merge, joined), a hole of fresh memory
- * past a dead bump, counters that miss a step, or kMerging left up. A walk tells them all apart
+ * past a dead bump, counters that miss a step, or kMerging or kCompacting (a top compaction's
+ * flag, positions/compact.ts) left up. A walk tells them all apart
  * from the state itself, so recovery needs no record of what the dead thread was doing.
  *
  * Precondition: no write is in flight and none can start (the caller holds the domain's write
@@ -31,7 +32,7 @@
  * free neighbours (free blocks, holes, and leaked blocks it frees) as ONE block, so recovery
  * also coalesces; a run that ends at kTop goes back to the bump area (zeroed, kTop lowered to its
  * start, as a merge's give-back does); and it sets every counter (in use, deferred, free bytes
- * per list, kMerging).
+ * per list, kMerging, kCompacting).
  * Cost: O(blocks + records); recovery and verify only.
  */
 import {
@@ -154,6 +155,7 @@ export function verifyHeap(heap: SharedHeap, reach: (mark: Mark) => void): strin
   }
   if (c.deferred !== r.deferred) out.push(`${heap.what}: deferred counter says ${c.deferred}, the list holds ${r.deferred}`);
   if (c.merging !== 0) out.push(`${heap.what}: ${c.merging} merge(s) marked running with no write in flight`);
+  if (c.compacting !== 0) out.push(`${heap.what}: a top compaction marked running with no write in flight`);
   const a = heap.sweepAccess();
   const unmarked = r.listBytes.findIndex((b, k) => b > 0 && !a.marked(k));
   if (unmarked >= 0) out.push(`${heap.what}: free list ${unmarked} holds blocks but is not marked in the non-empty bitmap`);

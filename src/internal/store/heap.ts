@@ -23,6 +23,9 @@
  * - free(ref): the free bit set, the counters lowered; the block that ends at kTop goes back to
  *   the bump area (heap-merge.ts giveBack), any other is listed; every 16th free of a thread
  *   checks whether a merge is due (shrinkDue).
+ * - Bound (SharedHeap.bound, this thread's): while a top compaction (positions/compact.ts) moves
+ *   blocks below an offset, its allocations come from the free lists only (no bump, no merge, no
+ *   wait) and a refusal is not counted as a capacity error.
  * - Stamps: every allocation takes a fresh stamp from one clock (kStampClock, Atomics.add), so
  *   (offset, stamp) names one allocation for 2^32 allocations, even when the offset was inside
  *   a merged block in between.
@@ -79,7 +82,7 @@ import {
 import {
   type HeapHandle, kCapacityErrors, kDataStart, kDeferredCount, kDeferredHead, kFirstGateSlotLine, kFreeAfterMerge, kGateBase,
   kHighRunEnd, kInUseBlocks, kInUseBytes, kMerging, kNonEmpty, kPinnedReads, kSplits, kStampClock, kTop, freeIndexOf, headIndexOf,
-  heapSpecOf,
+  heapSpecOf, kCompacting, kCompactions, kCompactMoves, kCompactBytes, kCompactAttempts,
 } from './heap-layout.ts';
 import { HeapMerge } from './heap-merge.ts';
 import { type SweepAccess, heapStats } from './heap-stats.ts';
@@ -104,6 +107,14 @@ export class SharedHeap extends HeapMerge {
   readonly #maxBlock: number;
   /** Frees by this thread (when to check whether a merge is due). */
   #frees = 0;
+  /**
+   * While nonzero, THIS thread's allocations are served from the free lists only: no bump, no
+   * merge, no wait; a refusal throws ERR_CAPACITY without counting it in kCapacityErrors. A top
+   * compaction (positions/compact.ts lowerTop) sets it to the start of the window it empties, so
+   * that its copies land below it (a block it gets above is kept back by the compactor and freed
+   * at its end: each such block leaves the lists, so the retries end).
+   */
+  bound = 0;
 
   constructor(handle: HeapHandle, key: HashKey, what: string) {
     super(checkRegion(handle.sab, heapSpecOf(handle.maxBytes, key), what), handle.maxBytes);
@@ -129,9 +140,9 @@ export class SharedHeap extends HeapMerge {
     }
     const c = classOf(need);
     let ref = c < kLargeClass ? this.take(c) : 0;
-    if (ref === 0) ref = this.#allocSlow(c, need);
+    if (ref === 0) ref = this.bound === 0 ? this.#allocSlow(c, need) : this.#allocListed(c, need);
     if (ref === 0) {
-      Atomics.add(this.i32, kCapacityErrors, 1);
+      if (this.bound === 0) Atomics.add(this.i32, kCapacityErrors, 1);
       throw new SabStateError(
         ErrorCode.CAPACITY,
         `${this.what}: heap full (${this.maxBytes} bytes) allocating ${payloadBytes} bytes`,
@@ -245,6 +256,29 @@ export class SharedHeap extends HeapMerge {
     return heapStats(this);
   }
 
+  /** carved / in use right now, as 1000ths (two loads: the top compaction's cheap check). */
+  fragmentationMilli(): number {
+    const used = Atomics.load(this.i32, kInUseBytes);
+    return used > 0 ? Math.floor((1000 * (Atomics.load(this.i32, kTop) - kDataStart)) / used) : 1000;
+  }
+
+  /** The top compaction's flag (kCompacting): true if this thread took it (CAS 0 -> 1). Inside the write gate. */
+  beginCompaction(): boolean {
+    if (Atomics.compareExchange(this.i32, kCompacting, 0, 1) !== 0) return false;
+    Atomics.add(this.i32, kCompactAttempts, 1);
+    return true;
+  }
+
+  /** The flag dropped and the compaction counted (stats): `moves` records and entries, `bytes` copied; lowered: the top went down. */
+  endCompaction(moves: number, bytes: number): void {
+    if (moves > 0) {
+      Atomics.add(this.i32, kCompactions, 1);
+      Atomics.add(this.i32, kCompactMoves, moves);
+      Atomics.add(this.i32, kCompactBytes, bytes);
+    }
+    Atomics.store(this.i32, kCompacting, 0);
+  }
+
   /**
    * @internal For heap-sweep.ts only (recovery and verify run under the gate's freeze): the
    * allocator's words, read and repaired there.
@@ -257,6 +291,7 @@ export class SharedHeap extends HeapMerge {
       counters: () => ({
         inUseBytes: Atomics.load(this.i32, kInUseBytes), inUseBlocks: Atomics.load(this.i32, kInUseBlocks),
         deferred: Atomics.load(this.i32, kDeferredCount), merging: Atomics.load(this.i32, kMerging),
+        compacting: Atomics.load(this.i32, kCompacting),
         freeBytes: Array.from({ length: kClassCount }, (_, c) => Atomics.load(this.i32, freeIndexOf(c))),
       }),
       setCounters: (bytes, blocks, deferred, freeBytes) => {
@@ -264,6 +299,7 @@ export class SharedHeap extends HeapMerge {
         Atomics.store(this.i32, kInUseBlocks, blocks);
         Atomics.store(this.i32, kDeferredCount, deferred);
         Atomics.store(this.i32, kMerging, 0);
+        Atomics.store(this.i32, kCompacting, 0);
         for (let c = 0; c < kClassCount; c++) Atomics.store(this.i32, freeIndexOf(c), freeBytes[c] ?? 0);
         Atomics.store(this.i32, kFreeAfterMerge, this.freeEstimate());
       },
@@ -321,6 +357,14 @@ export class SharedHeap extends HeapMerge {
       if (ref !== 0 || Atomics.load(this.i32, kMerging) === 0) return ref;
     }
     return 0;
+  }
+
+  /**
+   * The slow path while `bound` is set (a top compaction's copies): a larger listed block (small),
+   * best fit (large); never the bump area, no merge (the compactor merged just before), no wait.
+   */
+  #allocListed(c: number, need: number): number {
+    return c < kLargeClass ? this.takeLarger(c) : this.bestFit((need + kSizeLowBits) & ~kSizeLowBits, false);
   }
 
   /** Cuts the free block ref (size bytes, owned) into ref (want bytes, still free) and a listed tail. */
