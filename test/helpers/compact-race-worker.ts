@@ -65,6 +65,12 @@ export interface RaceJob {
   /** Ballast positions the readers check (uuid -> JSON as saved). */
   ballast?: Array<[string, string, string]>;
   crashAt?: CrashAt;
+  /**
+   * Writer 0, halfway through its operations: one save larger than the whole heap (refused after a
+   * compaction ran), so that a compaction runs while the others write whatever the interleaving
+   * (without it, the small-heap run could end with none: seed 823109102 under load, 1 run in 5).
+   */
+  forceCompaction?: boolean;
 }
 
 export interface RaceResult {
@@ -230,10 +236,28 @@ function runWriter(job: RaceJob): RaceResult {
     });
   };
 
+  // job.forceCompaction: orders of 1,000-byte notes past the heap's size, appended to own position
+  // 0 (created if absent). Refused (ERR_CAPACITY: more than the heap holds) after its first refused
+  // allocation ran a compaction; refused means unchanged, which the final exact counts check.
+  const oversized = (): void => {
+    const tp = OWN_PAIRS[0]!;
+    const at = ownAt(w, 0);
+    e.locks.withLock(hk, tp, () => {
+      const n = L[at + 1]!;
+      const uuid = ownUuid(w, 0, L[at]!);
+      const p = n === 0 ? undefined : e.positions.getOpen(hk, tp);
+      const old = p?.orders ?? [];
+      const more = Math.ceil(e.stats().positions.heap.maxBytes / 1000) + 16;
+      const orders = [...old, ...Array.from({ length: more }, (_, j): Order => ({ order_uuid: `${uuid}-${n + j + 1}`, i: n + j + 1, w, price: 1, note: 'x'.repeat(1000) }))];
+      e.positions.save({ ...p, miner_hotkey: hk, position_uuid: uuid, trade_pair: tp, n: n + more, orders, is_closed_position: false });
+      Atomics.store(L, at + 1, n + more);
+    });
+  };
   let ops = 0;
   for (; ops < job.ops; ops++) {
     try {
-      if (rnd() < 0.55) own(Math.floor(rnd() * OWN_PAIRS.length));
+      if (job.forceCompaction === true && w === 0 && ops === job.ops >> 1) oversized();
+      else if (rnd() < 0.55) own(Math.floor(rnd() * OWN_PAIRS.length));
       else shared(Math.floor(rnd() * SHARED_PAIRS.length));
     } catch (err) {
       if (!isCapacity(err)) throw err;
