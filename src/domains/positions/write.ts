@@ -69,6 +69,8 @@ import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import { encodeOrder, encodePositionHead } from '../../internal/codec/codec.ts';
 import { Version } from '../../internal/store/version.ts';
+import { recordPayloadBytes } from '../../internal/store/record-block.ts';
+import type { SharedTable } from '../../internal/store/table.ts';
 import type { PositionStore } from './store.ts';
 import { type CompactionStats, Compactor } from './compact.ts';
 import {
@@ -83,8 +85,6 @@ interface Locks {
   tryAcquire?(hotkey: string, tradePairId: string): { release(): void } | null;
 }
 
-/** Payload bytes of a record block of (hotkey, uuid) with a value of valueLen bytes (record-block.ts layout). */
-const recordPayload = (v: ValidHead, valueLen: number): number => 16 + ((2 * (v.hotkey.length + v.uuid.length) + 7) & ~7) + valueLen;
 interface Built {
   ref: number;
   /** The new version's chunk refs (save), or null (append: every old chunk kept, one added). */
@@ -204,6 +204,16 @@ export class PositionWriter {
     if (!this.#compactor.makeRoom(payloadBytes, v.hotkey, v.uuid)) throw e;
   }
 
+  /** table.allocRecord(v.hotkey, b, h, len), tried once more after a compaction if the heap refused it (#roomFor). */
+  #record(table: SharedTable, b: string, h: number, len: number, v: ValidHead): number {
+    try {
+      return table.allocRecord(v.hotkey, b, h, len);
+    } catch (e) {
+      this.#roomFor(e, recordPayloadBytes(v.hotkey, b, len), v);
+      return table.allocRecord(v.hotkey, b, h, len);
+    }
+  }
+
   /** writeChunk, tried once more after a compaction if the heap refused it (#roomFor). */
   #chunk(bytes: Uint8Array, v: ValidHead): number {
     try {
@@ -283,12 +293,7 @@ export class PositionWriter {
         let openRef = 0;
         try {
           if (v.open && openUuid !== v.uuid) {
-            try {
-              openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
-            } catch (e) {
-              this.#roomFor(e, 16 + ((2 * (v.hotkey.length + v.tp.length) + 7) & ~7) + 2 * v.uuid.length, v);
-              openRef = open.allocRecord(v.hotkey, v.tp, hOpen, 2 * v.uuid.length);
-            }
+            openRef = this.#record(open, v.tp, hOpen, 2 * v.uuid.length, v);
             heap.writeBytes(open.valueOffset(openRef), uuidBytes(v.uuid));
           }
         } catch (e) {
@@ -389,13 +394,7 @@ export class PositionWriter {
       }
       const head = encodePositionHead(pos as Record<string, unknown>);
       const len = recordValueBytes(n, v.tp.length, head.length);
-      let ref: number;
-      try {
-        ref = records.allocRecord(v.hotkey, v.uuid, hRec, len);
-      } catch (e) {
-        this.#roomFor(e, recordPayload(v, len), v);
-        ref = records.allocRecord(v.hotkey, v.uuid, hRec, len);
-      }
+      const ref = this.#record(records, v.uuid, hRec, len, v);
       writeRecordValue(heap, records.valueOffset(ref), v.open, v.tp, refs, head);
       return { ref, refs, fresh, published: false };
     } catch (e) {
@@ -414,12 +413,7 @@ export class PositionWriter {
       const h = encodePositionHead(head as Record<string, unknown>);
       const n = loc === undefined ? 0 : loc.n;
       const len = recordValueBytes(n + 1, v.tp.length, h.length);
-      try {
-        ref = records.allocRecord(v.hotkey, v.uuid, hRec, len);
-      } catch (e) {
-        this.#roomFor(e, recordPayload(v, len), v);
-        ref = records.allocRecord(v.hotkey, v.uuid, hRec, len);
-      }
+      ref = this.#record(records, v.uuid, hRec, len, v);
       writeAppendedRecord(heap, records.valueOffset(ref), v.open, v.tp, loc, chunk, h);
       const b = this.#appended;
       b.ref = ref;

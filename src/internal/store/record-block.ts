@@ -99,9 +99,14 @@ export function writeUnits(heap: SharedHeap, at: number, s: string): void {
 // ---- the owner: the thread that allocated the block, or whose CAS unpublished it -------------
 
 /** Allocates a record block for (a, b) with room for valueLen bytes; returns its ref. */
+/** Payload bytes of a record block of key (a, b) with a value of valueLen bytes (what allocRecord asks the heap for). */
+export function recordPayloadBytes(a: string, b: string | undefined, valueLen: number): number {
+  return kRecKeyByte + align8(2 * (a.length + (b === undefined ? 0 : b.length))) + valueLen;
+}
+
 export function allocRecord(heap: SharedHeap, a: string, b: string | undefined, h: number, valueLen: number): number {
   const lb = b === undefined ? 0 : b.length;
-  const ref = heap.alloc(kRecKeyByte + align8(2 * (a.length + lb)) + valueLen);
+  const ref = heap.alloc(recordPayloadBytes(a, b, valueLen));
   const q = heap.payload(ref) >> 2;
   const i32 = heap.i32;
   i32[q + kRecHash] = h;
