@@ -23,7 +23,7 @@ import { fcParams } from './helpers/seed.ts';
 import { topTrigger } from '../src/domains/positions/compact.ts';
 import { seed, stressScale } from './helpers/seed.ts';
 import { runWorkers } from './helpers/workers.ts';
-import { type Fixture, type StressKey, fixture, problem } from './workers/positions-fixture.ts';
+import { type Fixture, type StressKey, fixture, problem, saveLocked } from './workers/positions-fixture.ts';
 
 const COMPACT_WORKER = new URL('./workers/positions-compact-worker.ts', import.meta.url);
 
@@ -274,6 +274,58 @@ test('top: all but the highest-addressed positions deleted, then writes: carved 
   assert.ok(on.frag <= 1.3, `carved / in use ${on.frag}`);
   assert.ok(c.runs > 0 && c.relocations > 0);
   assert.equal(on.st.heap.topCompactions, { runs: c.runs, moves: c.relocations, movedBytes: c.movedBytes, attempts: c.attempts }, 'the engine-wide counts are this thread\'s here');
+});
+
+/**
+ * Issue 11, sixth session: the ratio right after a departure. The 20-minute soak's peaks (1.884)
+ * were single samples after a departure or a sync (a miner's positions deleted in one burst)
+ * while the writers' trigger was backed off: runs that could not lower the top (something fixed
+ * at the top: a write in flight, a pinned reader) had doubled the wait up to 1024 x 64 writes.
+ * Here: miner D1's and D2's positions lie low, the keepers' above them, and a raw block (what a
+ * write in flight would hold) at the very top; D1 departs: every run fails (the raw block pins
+ * the top), and so do the runs of 1,400 writes after it: the wait doubles, five times. The raw
+ * block goes; then D2 departs. Required: carved / in use <=
+ * 1.3 right after D2's burst of deletes plus `every` (64) writes: 64 is the trigger's own period,
+ * the bound a thread that was not backed off would meet (one check within any 64 of its calls).
+ * Main's and the fifth session's trigger: still backed off, 2.2 until the wait ends.
+ */
+test('departure: a burst of deletes while the trigger is backed off: carved / in use <= 1.3 after the burst + 64 writes', () => {
+  const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
+  const view = new SharedHeap(f.handle.heap, f.key, 'view');
+  const o = (k: number): Record<string, unknown> => ({ order_uuid: `o-${k}`, price: k, leverage: 1, processed_ms: 1, note: 'x'.repeat(150 + (k % 7) * 20) });
+  const make = (hk: string, n: number, orders: number): Position[] =>
+    Array.from({ length: n }, (_, k) => ({ miner_hotkey: hk, position_uuid: `${hk}-${k}`, trade_pair: PAIRS[k % PAIRS.length]!, orders: Array.from({ length: orders }, (_, j) => o(k + j)), is_closed_position: true }));
+  const d1 = make('5Departs1', 600, 20);
+  const d2 = make('5Departs2', 300, 20);
+  const keep = make('5Keeper', 600, 20);
+  for (const p of [...d1, ...d2, ...keep]) saveLocked(f, p);
+  const ratio = (): number => {
+    const h = f.positions.stats().heap;
+    return h.carvedBytes / h.inUseBytes;
+  };
+  const pin = view.alloc(64);
+  for (const p of d1) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
+  // Writes while the top stays pinned (each re-save writes a new record block): checks every
+  // 64th call fail and double the wait (1, 2, 4, 8, 16 x 64: 2,000 calls reach a wait of 32 x 64).
+  for (let k = 0; k < 1400; k++) saveLocked(f, keep[k % keep.length]!);
+  const afterD1 = ratio();
+  const failed = f.positions.stats().compaction.top;
+  view.free(pin);
+  for (const p of d2) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
+  const burst = ratio();
+  for (let k = 0; k < topTrigger.every; k++) {
+    const p = keep[k]!;
+    p.orders = [...p.orders, o(1000 + k)];
+    saveLocked(f, p);
+  }
+  const after = ratio();
+  const top = f.positions.stats().compaction.top;
+  console.log(`  after D1 and 1,400 writes (top pinned): ${afterD1.toFixed(3)}, runs begun ${failed.attempts}, moved in ${failed.runs}; after D2's burst ${burst.toFixed(3)}, + ${topTrigger.every} writes ${after.toFixed(3)}; runs begun ${top.attempts}, moved in ${top.runs} (${top.relocations} moves)`);
+  assert.ok(afterD1 > 1.3 && failed.attempts > 0 && failed.runs === 0, 'the raw block at the top pins it: runs begin and move nothing');
+  assert.ok(after <= 1.3, `carved / in use ${after} after the departure's burst + ${topTrigger.every} writes`);
+  for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
+  assert.is(f.positions.size, keep.length);
+  assert.equal(f.positions.verify(), []);
 });
 
 test('mt: 3 workers (order steps under withLock, fillers saved and deleted) while top compactions run; no lost update, verify() clean', async () => {
