@@ -42,7 +42,15 @@
  *    topTrigger.every-th call loads kTop and kInUseBytes; carved / in use above
  *    topTrigger.ratioMilli and carved above topTrigger.floorBytes run T1-T5 (if the ratio is
  *    still over after it, this thread's next check waits twice as long as the last, up to
- *    kMaxBackoff times `every`: a run that cannot lower the top still costs a scan and a walk).
+ *    kMaxBackoff times `every`: a run that cannot lower the top still costs a scan and a walk;
+ *    but not when the run found another thread's run in progress (kBusy): that is no reason to
+ *    wait). While backed off, each delete loads the same two words: once the free bytes inside
+ *    carved have grown by carved / kRefreeShare since the run that left the ratio over, the
+ *    check runs at once (a departure or a sync deletes a miner's positions in one burst: that is
+ *    when the ratio jumps; what pinned the top then, a write in flight at the top or a pinned
+ *    reader, is likely gone). So after a burst of deletes the check comes within the burst or
+ *    `every` calls after it, whatever the back-off; a heap that cannot be lowered costs at most
+ *    kRefreeShare runs per carved bytes freed, plus one per back-off.
  * T1 inside the write gate, kCompacting CAS 0 -> 1 (SharedHeap.beginCompaction): one compactor at
  *    a time; a thread that loses returns (positions.compact.flagged after it).
  * T2 a merge (heap.consolidate: free neighbours joined, a free top run given back), then the
@@ -168,6 +176,10 @@ export interface CompactionStats {
  */
 export const topTrigger = { ratioMilli: 1250, floorBytes: 1 << 20, every: 64, targetMilli: 1100 };
 const kMaxBackoff = 1024;
+/** While backed off, a delete runs the check early once the free bytes inside carved grew by carved / kRefreeShare since the run that left the ratio over. */
+const kRefreeShare = 16;
+/** #lowerTop: another thread's top compaction holds the flag. */
+const kBusy = -1;
 /** A top window smaller than carved / kMinGainShare is not worth a scan and a move. */
 const kMinGainShare = 32;
 
@@ -189,6 +201,8 @@ export class Compactor {
   #backoff = 1;
   /** Writes and deletes of this thread until the next check of the top trigger (tick). */
   #countdown = 1;
+  /** Free bytes inside carved (carved - in use) when a run last left the ratio over the trigger (tick). */
+  #freeAtFail = 0;
   /** Records and entries moved, bytes copied by this thread (#move, #moveEntry): each trigger counts its share. */
   #moved = 0;
   #copied = 0;
@@ -234,21 +248,34 @@ export class Compactor {
   }
 
   /**
-   * After each write or delete of this thread (positions/write.ts): at every topTrigger.every-th,
-   * the top trigger's cheap check (two loads), and lowerTop if carved / in use is over it.
+   * After each write or delete of this thread (positions/write.ts; `freed`: a delete): at every
+   * topTrigger.every-th, the top trigger's cheap check (two loads), and lowerTop if carved / in use
+   * is over it. While backed off (a run left the ratio over it), a delete also checks (two loads)
+   * whether the free bytes inside carved grew by carved / kRefreeShare since that run: a
+   * departure's or sync's burst of deletes is exactly when the ratio jumps, and what pinned the
+   * top then (a write in flight, a pinned reader) may be gone.
    */
-  tick(): void {
-    if (--this.#countdown > 0) return;
-    this.#countdown = topTrigger.every;
+  tick(freed = false): void {
     const heap = this.#s.heap;
-    if (heap.fragmentationMilli() <= topTrigger.ratioMilli || Atomics.load(heap.i32, kTop) - kDataStart < topTrigger.floorBytes) return;
-    this.lowerTop();
-    // Still over (nothing to move, no room below, another thread compacting): wait longer.
-    if (heap.fragmentationMilli() > topTrigger.ratioMilli) {
+    if (--this.#countdown > 0) {
+      if (!freed || this.#backoff === 1) return;
+      const carved = Atomics.load(heap.i32, kTop) - kDataStart;
+      if (carved - Atomics.load(heap.i32, kInUseBytes) - this.#freeAtFail < carved / kRefreeShare) return;
+    }
+    this.#countdown = topTrigger.every;
+    if (heap.fragmentationMilli() <= topTrigger.ratioMilli || Atomics.load(heap.i32, kTop) - kDataStart < topTrigger.floorBytes) {
+      this.#backoff = 1;
+      return;
+    }
+    const r = this.#lowerTop();
+    if (heap.fragmentationMilli() <= topTrigger.ratioMilli) {
+      this.#backoff = 1;
+    } else if (r !== kBusy) {
+      // Still over (nothing to move, no room below, a fixed block at the top): wait longer, or
+      // until enough is freed. Another thread's run in progress (kBusy) is no reason to wait longer.
       this.#backoff = Math.min(kMaxBackoff, this.#backoff * 2);
       this.#countdown = topTrigger.every * this.#backoff;
-    } else {
-      this.#backoff = 1;
+      this.#freeAtFail = Atomics.load(heap.i32, kTop) - kDataStart - Atomics.load(heap.i32, kInUseBytes);
     }
   }
 
@@ -259,10 +286,15 @@ export class Compactor {
    * thread writes a position (its own blocks in flight would pin the window).
    */
   lowerTop(): boolean {
+    return this.#lowerTop() > 0;
+  }
+
+  /** lowerTop: the records and entries moved, or kBusy if another thread's top compaction holds the flag. */
+  #lowerTop(): number {
     const heap = this.#s.heap;
     this.#s.enter();
     try {
-      if (!heap.beginCompaction()) return false;
+      if (!heap.beginCompaction()) return kBusy;
       this.stats.top.attempts++;
       crashPoint('positions.compact.flagged');
       let r = { ok: false, moves: 0, bytes: 0 };
@@ -281,11 +313,11 @@ export class Compactor {
       } finally {
         heap.endCompaction(r.moves, r.bytes);
       }
-      if (r.moves === 0) return false;
+      if (r.moves === 0) return 0;
       this.stats.top.runs++;
       this.stats.top.relocations += r.moves;
       this.stats.top.movedBytes += r.bytes;
-      return true;
+      return r.moves;
     } finally {
       this.#s.leave();
     }

@@ -37,7 +37,7 @@
  *
  * After each save, append and delete (outside the write gate, nothing of this thread in
  * flight), the top compaction's trigger is ticked (positions/compact.ts tick: a decrement; every
- * 64th, two loads).
+ * 64th, two loads; a delete that removed something, also two loads while the trigger is backed off).
  *
  * Writes of one thread do not nest: a save or append started while another is in flight (from a
  * getter or toJSON of the value being encoded) is refused with ERR_INVALID_VALUE before it reads
@@ -338,7 +338,7 @@ export class PositionWriter {
         });
       });
       if (r !== null) {
-        this.#compactor?.tick();
+        this.#compactor?.tick(r);
         return r;
       }
     }
