@@ -128,6 +128,46 @@ test('bound: while set, allocations come from the free lists only (never the bum
   assert.equal(heap.stats().topCompactions, { runs: 1, moves: 2, movedBytes: 64, attempts: 2 });
 });
 
+test('withhold: the free blocks at or above an offset leave the lists (bounded allocations get only lower ones), restore lists them again; verify clean, a sweep relists what a dead withholder held', () => {
+  const heap = heapOf(MIN_HEAP_BYTES * 4);
+  const refs = Array.from({ length: 12 }, (_, k) => heap.alloc(k % 2 ? 100 : 200));
+  const edge = refs[6]!;
+  const freed = refs.filter((_, k) => k % 3 === 0);
+  for (const r of freed) heap.free(r);
+  const free = heap.stats().freeBytes;
+  const held = heap.withhold(edge);
+  assert.equal(held.slice().sort((x, y) => x - y), freed.filter((r) => r >= edge), 'exactly the listed free blocks at or above the edge');
+  heap.bound = edge;
+  const got: number[] = [];
+  for (;;) {
+    try {
+      got.push(heap.alloc(100));
+    } catch (e) {
+      if ((e as SabStateError).code !== 'ERR_CAPACITY') throw e;
+      break;
+    }
+  }
+  heap.bound = 0;
+  assert.ok(got.length > 0 && got.every((r) => r < edge), `bounded allocations all below ${edge}: ${got.join(', ')}`);
+  for (const r of got) heap.free(r);
+  heap.restore(held);
+  assert.is(heap.stats().freeBytes, free, 'the free bytes never left the counts');
+  const kept = refs.filter((r) => !freed.includes(r));
+  assert.equal(verifyHeap(heap, (mark) => kept.forEach((r) => mark(r, 'kept'))), []);
+  // A withholder that dies holding them: the sweep lists them again.
+  const again = heapOf(MIN_HEAP_BYTES * 4);
+  const rs = Array.from({ length: 8 }, () => again.alloc(100));
+  again.free(rs[4]!);
+  again.free(rs[6]!);
+  const lost = again.withhold(rs[4]!);
+  assert.equal(lost.slice().sort((x, y) => x - y), [rs[4]!, rs[6]!]);
+  const live = (mark: (ref: number, what: string) => void): void => [0, 1, 2, 3, 5, 7].forEach((k) => mark(rs[k]!, 'live'));
+  sweepHeap(again, live);
+  assert.equal(verifyHeap(again, live), []);
+  const back = new Set([again.alloc(100), again.alloc(100)]);
+  for (const r of lost) assert.ok(back.has(r), `${r} listed again by the sweep`);
+});
+
 test('option limits', () => {
   assert.throws(() => createHeapHandle(MIN_HEAP_BYTES - 1, key), RangeError);
   assert.throws(() => createHeapHandle(MAX_HEAP_BYTES + 1, key), RangeError);

@@ -69,6 +69,9 @@
  * | collect     | exchange (heap.collect.taken)            | the deferred blocks reachable from nowhere | sweep frees them (defers while pinned) |
  * | collect     | each free (heap.collect.freeing)         | the rest of the list, as above           | as above |
  * | pin         | mask bit set (gate.pin.set)              | a pin: every retire defers               | the bit cleared (sync/write-gate.ts); the next retire / collect frees the deferred |
+ * | withhold    | a list taken (heap.withhold.taken)       | its blocks, and the window's blocks of lists taken before, free on no list | sweep lists them; counts from the walk |
+ * | withhold    | done, before restore                     | the window's free blocks on no list (counted on their lists) | as above |
+ * | restore     | some pushed                              | the rest free on no list                 | as above |
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
 import type { HashKey } from '../hash/hash.ts';
@@ -76,7 +79,7 @@ import { LINE_INTS, checkRegion } from '../region.ts';
 import { crashPoint, declareCrashPoints } from '../crash.ts';
 import { WriteGate } from '../sync/write-gate.ts';
 import {
-  classOf, classSize, kBlockHeaderBytes, kBlockNext, kBlockPrefix, kBlockSize, kBlockStamp, kClassCount, kFreeBit, kLargeClass,
+  classOf, classSize, floorClass, kBlockHeaderBytes, kBlockNext, kBlockPrefix, kBlockSize, kBlockStamp, kClassCount, kFreeBit, kLargeClass,
   kMinBlock, kSizeLowBits,
 } from './heap-classes.ts';
 import {
@@ -95,7 +98,7 @@ export type { HeapStats, SweepAccess } from './heap-stats.ts';
 
 declareCrashPoints('heap', [
   'heap.alloc.claimed', 'heap.alloc.stamped', 'heap.free.marked', 'heap.free.counted', 'heap.defer.pushed', 'heap.collect.taken',
-  'heap.collect.freeing', 'heap.split.cut', 'heap.split.listed',
+  'heap.collect.freeing', 'heap.split.cut', 'heap.split.listed', 'heap.withhold.taken',
 ]);
 
 const kMask32 = 0xffffffffn;
@@ -260,6 +263,44 @@ export class SharedHeap extends HeapMerge {
   fragmentationMilli(): number {
     const used = Atomics.load(this.i32, kInUseBytes);
     return used > 0 ? Math.floor((1000 * (Atomics.load(this.i32, kTop) - kDataStart)) / used) : 1000;
+  }
+
+  /**
+   * A top compaction's window (positions/compact.ts T3): every listed free block at or above
+   * `lo` taken off its list, owned by this thread (still marked free, its bytes still counted on
+   * its list, as best fit's kept block), so that the copies (bound) find only blocks below and
+   * none is allocated above only to be kept back. Each list is taken whole (one CAS) and the
+   * blocks below `lo` pushed back highest first (the list pops its lowest first). Concurrent
+   * allocators see a list empty meanwhile, as during a merge. Give them back with `restore`
+   * (before the merge that joins the emptied window). Inside the gate, with the compaction flag.
+   */
+  withhold(lo: number): number[] {
+    const held: number[] = [];
+    const below: number[] = [];
+    for (let c = 0; c < kClassCount; c++) {
+      if (Atomics.load(this.i32, headIndexOf(c) << 1) === 0) continue;
+      let ref = this.takeAll(c);
+      if (ref === 0) continue;
+      crashPoint('heap.withhold.taken');
+      below.length = 0;
+      while (ref !== 0) {
+        this.cover(ref + kBlockPrefix);
+        if (ref >= lo) held.push(ref);
+        else below.push(ref);
+        ref = Atomics.load(this.i32, (ref >> 2) + kBlockNext);
+      }
+      below.sort((x, y) => x - y);
+      for (let j = below.length - 1; j >= 0; j--) this.push(c, below[j]!);
+    }
+    return held;
+  }
+
+  /** Blocks `withhold` took, back on their lists (their bytes were never uncounted). */
+  restore(held: number[]): void {
+    for (const ref of held) {
+      this.cover(ref + kBlockPrefix);
+      this.push(floorClass(this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits), ref);
+    }
   }
 
   /** The top compaction's flag (kCompacting): true if this thread took it (CAS 0 -> 1). Inside the write gate. */
