@@ -13,7 +13,10 @@
  *
  * Every `sampleMs` one row: elapsed time, live JSON bytes of the stored positions (the ledger),
  * positions, heap in use, carved, free on the lists, carved / in use, merges, top compactions, RSS and what it holds (V8 heap
- * of the main thread, of the workers as each last reported it, ArrayBuffers: the SABs). At the end:
+ * of the main thread, of the workers as each last reported it and at its lowest since the last
+ * sample (what survives collections: a flat low-water mark says the growth is garbage not yet
+ * collected), ArrayBuffers, and the positions heap's buffer, the engine's largest memory, grown on
+ * demand and never shrunk: flat once carved stops growing). At the end:
  * engine.verify(), and for every miner its positions, orders and JSON bytes in the engine equal
  * to the ledger (a miner left mid-operation by a kill is recounted first, and counted).
  * Writes the table (soak.md) and the chart (soak.svg) to --out (default: a temp directory).
@@ -82,6 +85,10 @@ export interface SoakSample {
   mainHeapBytes: number;
   workerHeapBytes: number;
   arrayBufferBytes: number;
+  /** The workers' V8 heaps at their lowest since the last sample (sum of each worker's low-water mark): what survives collections. */
+  workerHeapLowBytes: number;
+  /** The positions heap's buffer (its SharedArrayBuffer's byteLength: grown on demand, never shrunk): the engine's largest memory. */
+  heapBufferBytes: number;
 }
 
 export interface SoakResult {
@@ -114,6 +121,13 @@ export interface SoakSummary {
   rssLastBytes: number;
   rssMinBytes: number;
   rssMaxBytes: number;
+  /** The same for the positions heap's buffer and the workers' V8 low-water marks. */
+  bufferFirstBytes: number;
+  bufferLastBytes: number;
+  workersLowFirstBytes: number;
+  workersLowLastBytes: number;
+  workersLowMinBytes: number;
+  workersLowMaxBytes: number;
 }
 
 export function summarize(samples: SoakSample[], o: SoakOptions): SoakSummary {
@@ -123,6 +137,7 @@ export function summarize(samples: SoakSample[], o: SoakOptions): SoakSummary {
   const after = samples.slice(0, -1).filter((s) => (byOps ? s.ops : s.s) >= warmup);
   const f = after.map((s) => s.fragmentation).sort((a, b) => a - b);
   const rss = after.map((s) => s.rssBytes);
+  const low = after.map((s) => s.workerHeapLowBytes);
   return {
     warmup: byOps ? `${Math.round(warmup)} operations` : `${Math.round(warmup)} s`,
     samples: after.length,
@@ -133,6 +148,12 @@ export function summarize(samples: SoakSample[], o: SoakOptions): SoakSummary {
     rssLastBytes: rss[rss.length - 1] ?? NaN,
     rssMinBytes: Math.min(...rss),
     rssMaxBytes: Math.max(...rss),
+    bufferFirstBytes: after[0]?.heapBufferBytes ?? NaN,
+    bufferLastBytes: after[after.length - 1]?.heapBufferBytes ?? NaN,
+    workersLowFirstBytes: low[0] ?? NaN,
+    workersLowLastBytes: low[low.length - 1] ?? NaN,
+    workersLowMinBytes: Math.min(...low),
+    workersLowMaxBytes: Math.max(...low),
   };
 }
 
@@ -162,7 +183,8 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const bytes = new SharedArrayBuffer(8 * miners);
   const counters = new SharedArrayBuffer(4 * kCounters);
   const stop = new SharedArrayBuffer(4);
-  const memBuf = new SharedArrayBuffer(4 * workers);
+  // Per worker: its V8 heap in use as last reported, then its low-water mark since the last sample (KiB).
+  const memBuf = new SharedArrayBuffer(8 * workers);
   const mem = new Int32Array(memBuf);
   const L = new Int32Array(ledger);
   const B = new Float64Array(bytes);
@@ -199,11 +221,18 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const row: SoakSample = {
       s: Math.round((Date.now() - t0) / 1000), ops: C[Counter.ops]!, liveBytes, positions, inUseBytes: h.inUseBytes, carvedBytes: h.carvedBytes,
       freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, compactions: h.topCompactions.runs, rssBytes: mu.rss,
-      mainHeapBytes: mu.heapUsed, workerHeapBytes: mem.reduce((a, k) => a + k * 1024, 0), arrayBufferBytes: mu.arrayBuffers,
+      mainHeapBytes: mu.heapUsed, workerHeapBytes: 0, arrayBufferBytes: mu.arrayBuffers, workerHeapLowBytes: 0, heapBufferBytes: h.reservedBytes,
     };
+    for (let w = 0; w < workers; w++) {
+      const cur = Atomics.load(mem, w);
+      const low = Atomics.exchange(mem, workers + w, 0);
+      row.workerHeapBytes += cur * 1024;
+      // No report since the last sample (a worker just restarted): its current value.
+      row.workerHeapLowBytes += (low === 0 ? cur : low) * 1024;
+    }
     samples.push(row);
     if (process.env.SOAK_DEBUG) log(`    free by list: ${JSON.stringify(h.freeByClass)}; splits ${h.splits}, blocks ${h.inUseBlocks}`);
-    log(`  ${row.s}s live ${(liveBytes / MiB).toFixed(1)} MiB in ${positions} positions; heap in use ${(row.inUseBytes / MiB).toFixed(1)} MiB, carved ${(row.carvedBytes / MiB).toFixed(1)}, carved/in use ${row.fragmentation.toFixed(3)}, merges ${row.merges}, top compactions ${row.compactions}; RSS ${(row.rssBytes / MiB).toFixed(0)} MiB (V8 main ${(row.mainHeapBytes / MiB).toFixed(0)}, workers ${(row.workerHeapBytes / MiB).toFixed(0)}, ArrayBuffers ${(row.arrayBufferBytes / MiB).toFixed(0)}); ops ${C[Counter.ops]}, full ${C[Counter.capacity]}`);
+    log(`  ${row.s}s live ${(liveBytes / MiB).toFixed(1)} MiB in ${positions} positions; heap in use ${(row.inUseBytes / MiB).toFixed(1)} MiB, carved ${(row.carvedBytes / MiB).toFixed(1)}, carved/in use ${row.fragmentation.toFixed(3)}, merges ${row.merges}, top compactions ${row.compactions}; RSS ${(row.rssBytes / MiB).toFixed(0)} MiB (V8 main ${(row.mainHeapBytes / MiB).toFixed(0)}, workers ${(row.workerHeapBytes / MiB).toFixed(0)}, after GC ${(row.workerHeapLowBytes / MiB).toFixed(0)}, ArrayBuffers ${(row.arrayBufferBytes / MiB).toFixed(0)}, heap buffer ${(row.heapBufferBytes / MiB).toFixed(0)}); ops ${C[Counter.ops]}, full ${C[Counter.capacity]}`);
   };
 
   let kills = 0;
@@ -281,15 +310,15 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
 function table(r: SoakResult, o: SoakOptions): string {
   const f = (b: number): string => (b / MiB).toFixed(1);
-  const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${s.compactions} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.arrayBufferBytes)} |`);
+  const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${s.compactions} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.workerHeapLowBytes)} | ${f(s.arrayBufferBytes)} | ${f(s.heapBufferBytes)} |`);
   const u = r.summary;
   return [
     `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}; top compactions ${r.compactions.runs} of ${r.compactions.attempts} begun (${r.compactions.moves} records and entries moved, ${f(r.compactions.movedBytes)} MiB copied).`,
     `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
-    `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}).`,
+    `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}); of it, the engine's positions heap buffer ${f(u.bufferFirstBytes)} -> ${f(u.bufferLastBytes)} MiB and the workers' V8 heaps at their lowest between samples ${f(u.workersLowFirstBytes)} -> ${f(u.workersLowLastBytes)} MiB (${f(u.workersLowMinBytes)} .. ${f(u.workersLowMaxBytes)}).`,
     '',
-    '| s | ops | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | top compactions | RSS MiB | V8 main MiB | V8 workers MiB | ArrayBuffers MiB |',
-    '| - | - | - | - | - | - | - | - | - | - | - | - | - | - |',
+    '| s | ops | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | top compactions | RSS MiB | V8 main MiB | V8 workers MiB | V8 workers after GC MiB | ArrayBuffers MiB | heap buffer MiB |',
+    '| - | - | - | - | - | - | - | - | - | - | - | - | - | - | - | - |',
     ...rows,
     '',
   ].join('\n');
@@ -305,6 +334,8 @@ function chart(samples: SoakSample[], o: SoakOptions): string {
     { name: 'heap carved', points: mib('carvedBytes') },
     { name: 'RSS', points: mib('rssBytes') },
     { name: 'V8 heaps (main + workers)', points: samples.map((s) => [x(s), (s.mainHeapBytes + s.workerHeapBytes) / MiB] as [number, number]) },
+    { name: 'V8 workers after GC', points: mib('workerHeapLowBytes') },
+    { name: 'positions heap buffer', points: mib('heapBufferBytes') },
   ];
   const frag: Series[] = [{ name: 'carved / in use', points: samples.map((s) => [x(s), s.fragmentation]) }];
   const what = o.ops !== undefined ? `${o.ops} operations` : `${o.seconds} s`;

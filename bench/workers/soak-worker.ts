@@ -149,7 +149,16 @@ if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === t
     Atomics.store(ledger, m * kLedgerInts + kPending, 0);
     const done = Atomics.add(counters, Counter.ops, 1) + 1;
     if (d.maxOps > 0 && done >= d.maxOps) Atomics.store(stop, 0, 1);
-    if ((done & 255) === 0) Atomics.store(mem, d.slot, process.memoryUsage().heapUsed >> 10);
+    if ((done & 255) === 0) {
+      // This worker's V8 heap in use now, and its low-water mark since the main thread's last
+      // sample (the second half of mem; the main thread resets it): the low follows what survives
+      // collections, the current value also holds garbage not yet collected.
+      const kib = process.memoryUsage().heapUsed >> 10;
+      Atomics.store(mem, d.slot, kib);
+      const low = (mem.length >> 1) + d.slot;
+      const was = Atomics.load(mem, low);
+      if (was === 0 || kib < was) Atomics.store(mem, low, kib);
+    }
   }
   parentPort.postMessage({ done: true });
 }
