@@ -6,7 +6,8 @@
  *   pass and terminated there; its gate slot is released; the sweep runs under the freeze; then
  *   verify finds nothing, everything the worker published frees back to zero, and one block of
  *   half the carved bytes is served (what the dead thread held was not lost).
- *   test/crash-points.test.ts names this suite for the heap.split / heap.merge / heap.fit / heap.top points.
+ *   test/crash-points.test.ts names this suite for the heap.split / heap.merge / heap.fit / heap.top /
+ *   heap.withhold points.
  * - mpmc: four workers churn mixed sizes on a heap kept near full, so merges, splits and exact
  *   fits race with pops and pushes; no block is handed out twice or cut while in use (each
  *   block's pattern is checked before it is freed), and the heap is sound and empty at the end.
@@ -55,7 +56,7 @@ test('every heap crash point: killed there, swept, the heap is sound and loses n
     assert.equal(heap.gate.freeze(() => verifyHeap(heap, reachBig), 10_000), [], `${name}: verify after a large block`);
   }
   console.log(`  heap crash points: ${points.length}, reached ${reached.length}; not here: ${points.filter((p) => !reached.includes(p)).join(", ")}`);
-  assert.equal(points.filter((p) => !reached.includes(p) && /^heap\.(split|merge|fit|top)\./.test(p)), [], 'every split, merge and exact-fit point is reached');
+  assert.equal(points.filter((p) => !reached.includes(p) && /^heap\.(split|merge|fit|top|withhold)\./.test(p)), [], 'every split, merge, exact-fit and withhold point is reached');
 });
 
 test('mpmc: four workers churn mixed sizes on a nearly full heap; no block shared or cut; sound and empty at the end', async () => {

@@ -6,7 +6,8 @@
 // - 'crash': stop at `crashAt` (test/helpers/crash.ts) while running `rounds` of: fill the heap
 //   with 48-byte blocks, free them all, one large block (a merge), small blocks split off the
 //   rest, then an exact fit (a run of seven 48-byte blocks freed, then a 320-byte request whose
-//   class is 352), then everything freed.
+//   class is 352), a withhold and restore of the free blocks above the middle (a top
+//   compaction's window), then everything freed.
 // - 'churn': after a start barrier, `iterations` seeded steps of mixed sizes (32 B .. 24 KB) on
 //   a heap kept near full, so that merges, splits and exact fits race with other threads' pops
 //   and pushes; every block is filled with a pattern naming (worker, step) and checked before it
@@ -94,6 +95,11 @@ if (d.mode === 'crash') {
     const run = bySlot.slice(at, at + 7);
     for (const i of run) drop(i);
     take(run[0]!, 320); // class 352: no list, no bump; a merge joins the run; the exact fit takes it
+    // A top compaction's withhold (positions/compact.ts T3): every other block of the upper half
+    // freed, the free blocks above the middle taken off their lists, then listed again.
+    const mid = slots[bySlot[bySlot.length >> 1]!]!;
+    for (let j = bySlot.length >> 1; j < bySlot.length; j += 2) drop(bySlot[j]!);
+    heap.gate.run(() => heap.restore(heap.withhold(mid)));
     for (let i = 0; i < k; i++) drop(i);
   }
   parentPort!.postMessage({ done: true });
