@@ -22,10 +22,11 @@ import { SharedHeap } from '../src/internal/store/heap.ts';
 import { fcParams } from './helpers/seed.ts';
 import { topTrigger } from '../src/domains/positions/compact.ts';
 import { seed, stressScale } from './helpers/seed.ts';
-import { runWorkers } from './helpers/workers.ts';
+import { bundledWorker, inbox, runWorkers } from './helpers/workers.ts';
 import { type Fixture, type StressKey, fixture, problem, saveLocked } from './workers/positions-fixture.ts';
 
 const COMPACT_WORKER = new URL('./workers/positions-compact-worker.ts', import.meta.url);
+const PIN_WORKER = new URL('./workers/heap-pin-worker.ts', import.meta.url);
 
 const MAX = 4 << 20;
 const SHADOW = 64 << 20;
@@ -223,6 +224,66 @@ test('scenario: one-order positions, every other one deleted (50 % live), then a
   assert.is(f.positions.get('5Big', 'big')?.orders.length, 600);
   assert.equal(f.positions.verify(), []);
 });
+
+/**
+ * Issue 11, sixth session (the lead saw a writer get ERR_CAPACITY right after a compaction that
+ * reported success). makeRoom moves the window's records and retires their old blocks; a reader
+ * pinned meanwhile (one descheduled mid-copy on a loaded machine) keeps them deferred, so the
+ * window is not free when the write allocates again. Here: the 'scenario' heap (50 % live in
+ * one-order positions), a worker pinned for 400 ms, then the 600-order save. It must be stored
+ * (the reader unpins long before any timeout a writer would notice): with a 50 ms wait for the
+ * pins (the fifth session's kPinWaitMs) the retry was refused.
+ */
+test('pinned: a reader pinned through the compaction (400 ms) does not make the retried write fail', async () => {
+  // The top trigger off: else the deletes' top compactions leave the room at the top, and the
+  // save needs no makeRoom.
+  const saved = { ...topTrigger };
+  topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
+  try {
+    await pinnedScenario();
+  } finally {
+    Object.assign(topTrigger, saved);
+  }
+});
+
+async function pinnedScenario(): Promise<void> {
+  const f = fixture({ maxBytes: MAX, maxRecords: 1 << 16 });
+  const hk = (k: number): string => `5Hk${k % 4}`;
+  const o = (k: number): Record<string, unknown> => ({ order_uuid: `o-${k}`, price: k, leverage: 1, processed_ms: 1, note: 'x'.repeat(150) });
+  let n = 0;
+  for (;; n++) {
+    const p: Position = { miner_hotkey: hk(n), position_uuid: `p-${n}`, trade_pair: 'BTCUSD', orders: [o(n)], is_closed_position: true };
+    try {
+      f.locks.withLock(p.miner_hotkey, 'BTCUSD', () => f.positions.save(p));
+    } catch (e) {
+      assert.is((e as SabStateError).code, 'ERR_CAPACITY');
+      break;
+    }
+  }
+  for (let k = 0; k < n; k += 2) f.positions.delete(hk(k), `p-${k}`);
+  const w = bundledWorker(PIN_WORKER, { workerData: { heap: f.handle.heap, seed: 7, holdMs: 400 } });
+  try {
+    const next = inbox(w, 60_000);
+    await next((m) => m.pinned === true);
+    const big: Position = { miner_hotkey: '5Big', position_uuid: 'big', trade_pair: 'ETHUSD', orders: Array.from({ length: 600 }, (_, k) => o(k)), is_closed_position: true };
+    const t0 = Date.now();
+    let refused = '';
+    try {
+      f.locks.withLock('5Big', 'ETHUSD', () => f.positions.save(big));
+    } catch (e) {
+      refused = (e as SabStateError).code;
+    }
+    const c = f.positions.stats().compaction;
+    console.log(`  save with a reader pinned: ${refused || 'stored'} after ${Date.now() - t0} ms; compactions ${c.runs}, moved ${c.relocations}`);
+    assert.ok(c.runs > 0 && c.relocations > 0, 'the save needed a compaction that moved records');
+    assert.is(refused, '', 'the 600-order save after a compaction with a reader pinned');
+    await next((m) => m.unpinned === true);
+  } finally {
+    await w.terminate();
+  }
+  assert.is(f.positions.get('5Big', 'big')?.orders.length, 600);
+  assert.equal(f.positions.verify(), []);
+}
 
 /**
  * The top compaction (issue 11, fifth session). Carved (kTop - kDataStart) follows the PEAK of the
