@@ -28,7 +28,10 @@
  *    allocation that lands inside it is kept (hoarded) until the end, so that the window's free
  *    blocks stay free and the copies go elsewhere (no allocator hint needed: heap*.ts unchanged).
  * 5. The hoard is freed; the retired blocks are freed once no reader is pinned (heap.collect,
- *    waited for at most kPinWaitMs); a merge joins the window's blocks into one.
+ *    waited for at most kRoomPinWaitMs: the write that asked is about to allocate in the window,
+ *    and a reader pinned through the moves, one descheduled mid-copy on a loaded machine, would
+ *    keep the old blocks deferred and the write refused after a compaction that succeeded); a
+ *    merge joins the window's blocks into one.
  * Cost: O(records + blocks) for the scan and the walk, plus the copy of the window's live
  * bytes; it runs only when an allocation was refused.
  *
@@ -190,6 +193,14 @@ const kMinGainShare = 32;
 
 /** How long the retry waits, at most, for pinned readers to let the retired blocks go. */
 const kPinWaitMs = 50;
+/**
+ * The same for makeRoom (a write refused with ERR_CAPACITY waits for it): the window is free only
+ * once the moved records' old blocks are, and the write allocates there next. Readers pin only
+ * around a copy, so this bounds the time a descheduled reader may take (test/positions-compact
+ * 'pinned': 400 ms pinned, the 50 ms wait left the write refused); a dead reader's pin is
+ * cleared when its exit is seen (engine.watch).
+ */
+const kRoomPinWaitMs = 2000;
 /** Allocations a move may keep back (inside the window) before it gives up. */
 const kMaxHoard = 1 << 16;
 /** Windows whose placement is simulated, cheapest first, before compaction gives up. */
@@ -246,7 +257,7 @@ export class Compactor {
       this.stats.failed++;
       return false;
     }
-    const r = this.#evacuate(win.lo, win.hi, m, win.order, false);
+    const r = this.#evacuate(win.lo, win.hi, m, win.order, false, kRoomPinWaitMs);
     this.stats.relocations += r.moves;
     this.stats.movedBytes += r.bytes;
     // Some records may not have moved (a busy lock, no room after all): the caller tries once anyway.
@@ -313,7 +324,7 @@ export class Compactor {
           this.#late = [];
           this.#held = heap.withhold(w.lo);
           try {
-            r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.order, true);
+            r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.order, true, kPinWaitMs);
           } finally {
             heap.bound = 0;
           }
@@ -369,7 +380,7 @@ export class Compactor {
    * no room ends the moves (the others, lower, would not lower the top). ok: every one moved;
    * moves and bytes: what moved.
    */
-  #evacuate(lo: number, hi: number, m: Movable, order: number[], stopWhenFull: boolean): { ok: boolean; moves: number; bytes: number } {
+  #evacuate(lo: number, hi: number, m: Movable, order: number[], stopWhenFull: boolean, pinWaitMs: number): { ok: boolean; moves: number; bytes: number } {
     let ok = true;
     const before = this.#moved;
     const bytes = this.#copied;
@@ -384,7 +395,7 @@ export class Compactor {
         if (moved === -2 && stopWhenFull) break;
       }
     } finally {
-      this.#release();
+      this.#release(pinWaitMs);
     }
     return { ok, moves: this.#moved - before, bytes: this.#copied - bytes };
   }
@@ -414,7 +425,7 @@ export class Compactor {
       this.stats.movedBytes += this.#copied - before;
       return true;
     } finally {
-      this.#release();
+      this.#release(kPinWaitMs);
     }
   }
 
@@ -620,7 +631,7 @@ export class Compactor {
     else this.#late.push(ref);
   }
 
-  #release(): void {
+  #release(pinWaitMs: number): void {
     const heap = this.#s.heap;
     heap.restore(this.#held);
     this.#held = [];
@@ -628,7 +639,7 @@ export class Compactor {
     this.#hoard = [];
     if (this.#late !== null) for (const r of this.#late) heap.retire(r);
     this.#late = null;
-    const deadline = Date.now() + kPinWaitMs;
+    const deadline = Date.now() + pinWaitMs;
     heap.collect();
     while (Atomics.load(heap.i32, kDeferredHead) !== 0 && Date.now() < deadline) {
       Atomics.wait(this.#sleep, 0, 0, 1);
