@@ -199,11 +199,8 @@ test('relocate: a position moves to new blocks, same content, a new version; ver
   assert.equal(f.positions.verify(), []);
 });
 
-// Failed on main (23231ff) with ERR_CAPACITY: a 4 MiB heap filled with one-order positions
-// (11,252), every other one deleted (2,079,680 bytes in use, 49.6 %), then one 600-order position:
-// its 4,880-byte record block found no hole. Compaction moving records alone still failed (every
-// run of 4,880 bytes holds a hotkey-index entry or counter); served since index entries move too.
-test('scenario: one-order positions, every other one deleted (50 % live), then a 600-order position', () => {
+/** The 'scenario' heap: a 4 MiB heap filled with one-order positions, every other one deleted. */
+function halfLive(): { f: Fixture; o: (k: number) => Record<string, unknown> } {
   const f = fixture({ maxBytes: MAX, maxRecords: 1 << 16 });
   const hk = (k: number): string => `5Hk${k % 4}`;
   const o = (k: number): Record<string, unknown> => ({ order_uuid: `o-${k}`, price: k, leverage: 1, processed_ms: 1, note: 'x'.repeat(150) });
@@ -218,6 +215,15 @@ test('scenario: one-order positions, every other one deleted (50 % live), then a
     }
   }
   for (let k = 0; k < n; k += 2) f.positions.delete(hk(k), `p-${k}`);
+  return { f, o };
+}
+
+// Failed on main (23231ff) with ERR_CAPACITY: a 4 MiB heap filled with one-order positions
+// (11,252), every other one deleted (2,079,680 bytes in use, 49.6 %), then one 600-order position:
+// its 4,880-byte record block found no hole. Compaction moving records alone still failed (every
+// run of 4,880 bytes holds a hotkey-index entry or counter); served since index entries move too.
+test('scenario: one-order positions, every other one deleted (50 % live), then a 600-order position', () => {
+  const { f, o } = halfLive();
   assert.ok(live(f) < 0.55 * MAX, `${live(f)} bytes in use`);
   const big: Position = { miner_hotkey: '5Big', position_uuid: 'big', trade_pair: 'ETHUSD', orders: Array.from({ length: 600 }, (_, k) => o(k)), is_closed_position: true };
   f.locks.withLock('5Big', 'ETHUSD', () => f.positions.save(big));
@@ -247,20 +253,7 @@ test('pinned: a reader pinned through the compaction (400 ms) does not make the 
 });
 
 async function pinnedScenario(): Promise<void> {
-  const f = fixture({ maxBytes: MAX, maxRecords: 1 << 16 });
-  const hk = (k: number): string => `5Hk${k % 4}`;
-  const o = (k: number): Record<string, unknown> => ({ order_uuid: `o-${k}`, price: k, leverage: 1, processed_ms: 1, note: 'x'.repeat(150) });
-  let n = 0;
-  for (;; n++) {
-    const p: Position = { miner_hotkey: hk(n), position_uuid: `p-${n}`, trade_pair: 'BTCUSD', orders: [o(n)], is_closed_position: true };
-    try {
-      f.locks.withLock(p.miner_hotkey, 'BTCUSD', () => f.positions.save(p));
-    } catch (e) {
-      assert.is((e as SabStateError).code, 'ERR_CAPACITY');
-      break;
-    }
-  }
-  for (let k = 0; k < n; k += 2) f.positions.delete(hk(k), `p-${k}`);
+  const { f, o } = halfLive();
   const w = bundledWorker(PIN_WORKER, { workerData: { heap: f.handle.heap, seed: 7, holdMs: 400 } });
   try {
     const next = inbox(w, 60_000);
