@@ -71,9 +71,9 @@
  *    is moved (R1-R6) into blocks below X (one above is hoarded, as in step 4), in the order of
  *    its highest block, highest first; the first move that finds no room below ends the moves
  *    (a busy lock does not: that record stays, the others go on).
- * T4 the withheld blocks listed again (heap.restore), the moved records' old blocks retired (R5 queued them: retired one by one
- *    they would go on the LIFO lists, where other threads' allocations pop them first and pin
- *    the window again); step 5 (hoard freed, retired blocks collected, merge: the emptied window
+ * T4 the withheld blocks listed again (heap.restore), the moved records' old blocks retired (R5
+ *    queued them: retired one by one they would go on the LIFO lists, where other threads'
+ *    allocations pop them first and pin the window again); step 5 (hoard freed, retired blocks collected, merge: the emptied window
  *    joins the free run at the top, which goes back to the bump area unless another thread
  *    bumped meanwhile; then the next free of the block above gives both back, heap.ts free).
  * T5 counts added (kCompactions, kCompactMoves, kCompactBytes: stats().positions.heap.topCompactions,
