@@ -182,7 +182,7 @@ export interface CompactionStats {
  * the top to about `targetMilli` / 1000 of the bytes in use. A check that found nothing to move
  * makes the next wait twice as long (up to kMaxBackoff x every).
  */
-export const topTrigger = { ratioMilli: 1250, floorBytes: 1 << 20, every: 64, targetMilli: 1100 };
+export const topTrigger = { ratioMilli: 1200, floorBytes: 1 << 20, every: 64, targetMilli: 1100 };
 const kMaxBackoff = 1024;
 /** While backed off, a delete runs the check early once the free bytes inside carved grew by carved / kRefreeShare since the run that left the ratio over. */
 const kRefreeShare = 16;
