@@ -31,6 +31,7 @@ import { sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
 import { type SnapshotReport, readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
 import { toAsyncEngine } from './async/sab-adapter.ts';
+import { prefaultEngine } from './internal/store/prefault.ts';
 import type { AsyncEngine } from './async/types.ts';
 
 
@@ -343,6 +344,9 @@ export function createEngine<O extends EngineOptions = EngineOptions>(options: O
     threads: createThreadRegistry(),
   }, threadOptions);
   if (state !== undefined) restoreEngineState(engine, state);
+  // After the restore (the heap's headroom counts from its restored top), before the handle
+  // can reach any worker: nobody else is attached (prefault.ts's crash table).
+  if (r.prefault !== false) prefaultEngine(engine.handle(), r.prefault);
   return engine;
 }
 
