@@ -67,7 +67,7 @@ import {
 } from '../examples/validator/shared.ts';
 import { getHeapStatistics } from 'node:v8';
 import {
-  BUCKETS, bucketOf, buildSetup, countStoredOrders, createHistograms, gcRecorder, histogramRows, percentilesOf, pick, sabFloor, sabFloorOrder, sabOrder,
+  BUCKETS, benchPrefault, bucketOf, buildSetup, countStoredOrders, createHistograms, gcRecorder, histogramRows, percentilesOf, pick, prefaultLabel, sabFloor, sabFloorOrder, sabOrder,
   sabPath, seedEngine,
 } from './workers/order-path-common.ts';
 import type { GcTally, Pick, Tally } from './workers/order-path-common.ts';
@@ -100,7 +100,7 @@ const loadStart = loadavg();
 
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' / ');
 const tRun = performance.now();
-console.log(`order-path benchmark: ${ms} ms per case (+${warmMs} ms warmup per thread), ${cpus().length} cores, load average (1/5/15 min) at start ${load()}`);
+console.log(`order-path benchmark: ${ms} ms per case (+${warmMs} ms warmup per thread), sabstate engines with ${prefaultLabel()} (BENCH_PREFAULT), ${cpus().length} cores, load average (1/5/15 min) at start ${load()}`);
 
 // ---- the shared setup (order-path-common.ts buildSetup: also the steps diagnostic's) ----------------
 const setup = buildSetup(HOTKEYS, MAX_ORDERS, SEED);
@@ -170,7 +170,7 @@ function checkLine(stored: number, saved: number, warmSaved: number, popped: num
 
 /** The seeded engine; `lockStripes: 1` for the one-domain case. */
 function newEngine(options: { lockStripes?: number } = {}): Engine {
-  const engine = createEngine({ ...options, general: generalOptions });
+  const engine = createEngine({ ...options, general: generalOptions, ...benchPrefault() });
   seedEngine(engine, setup);
   return engine;
 }

@@ -41,8 +41,8 @@ export interface EngineOptions {
   restoreFrom?: string;
   /**
    * Touch the engine's shared memory once at creation, so that no order pays a first-touch page
-   * fault (internal/store/prefault.ts). `true`: every buffer as created (about 38 MiB at the
-   * defaults: tables, lock pool, queue rings, each heap's first MiB) becomes resident. A number
+   * fault (internal/store/prefault.ts). `true`: every buffer as created (about 20 MiB at the
+   * defaults: tables, lock pool, each heap's first MiB; plus the declared queues' rings) becomes resident. A number
    * of bytes: the same, and the positions heap first grown to that many bytes past its top (the
    * room new orders and positions are written into; about 500 bytes per order), capped at
    * positions.maxBytes. Default false: pages are touched as the engine first writes them.

@@ -288,7 +288,8 @@ function closeFacade(o: object): void {
 /**
  * Creates the engine (on the main thread): allocates every domain's shared buffers, or restores them
  * from `options.restoreFrom`.
- * `threadOptions` sizes this thread's private caches.
+ * `threadOptions` sizes this thread's private caches. `options.prefault` (engine-options.ts,
+ * internal/store/prefault.ts) touches the buffers once here, so that orders take no first-touch page faults.
  * @throws TypeError or RangeError if an option (one message form: `options.positions.maxBytes must be
  *   a positive integer`); unknown keys are refused is malformed (state unchanged).
  * @throws {@link SabStateError} `ERR_SNAPSHOT_CORRUPT` with `restoreFrom`, if the snapshot is damaged,

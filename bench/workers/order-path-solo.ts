@@ -23,7 +23,7 @@ import { getHeapStatistics } from 'node:v8';
 import { createEngine } from '../../src/index.ts';
 import { QUEUE, generalOptions, prng } from '../../examples/validator/shared.ts';
 import {
-  BUCKETS, bucketOf, buildSetup, countStoredOrders, gcRecorder, pick, sabFloor, sabFloorOrder, sabOrder, sabPath, seedEngine,
+  BUCKETS, benchPrefault, bucketOf, buildSetup, countStoredOrders, gcRecorder, pick, sabFloor, sabFloorOrder, sabOrder, sabPath, seedEngine,
 } from './order-path-common.ts';
 import type { GcTally, Pick } from './order-path-common.ts';
 import { rssBytes } from '../peers/os-stats.ts';
@@ -88,7 +88,7 @@ const cpuUs = (): number => {
 
 const args = JSON.parse(process.argv[2]!) as SoloArgs;
 const setup = buildSetup(args.hotkeys, args.maxOrders, args.seed);
-const engine = createEngine({ general: generalOptions });
+const engine = createEngine({ general: generalOptions, ...benchPrefault() });
 seedEngine(engine, setup);
 const q = engine.general.queue(QUEUE);
 let popped = 0;

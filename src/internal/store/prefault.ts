@@ -10,8 +10,8 @@
  * one fresh 4 KiB page every ~8 orders), so without this about one order in nine paid a fault
  * (issue 12). Moving the touch ahead onto some later order only moves the same faults around
  * (one order then pays many: a worse max); touching at creation takes them off the order path.
- * The price is resident memory from the start: every buffer's current length (about 38 MiB at
- * the defaults, most of it the declared queues' rings and the three positions tables), plus the
+ * The price is resident memory from the start: every buffer's current length (about 20 MiB at
+ * the defaults, most of it the three positions tables, plus each declared queue's ring), plus the
  * positions heap's headroom when `prefault` is a number of bytes.
  *
  * Algorithm: for each SharedArrayBuffer of the handle, one `Atomics.add(i32, i, 0)` per 4 KiB
