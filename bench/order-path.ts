@@ -79,7 +79,7 @@ import type { Kind, Result } from './peers/report.ts';
 import { countLmdbOrders, openLmdb, seedLmdb } from './peers/lmdb-store.ts';
 import { countRedis, redisClient, seedRedis, startRedis } from './peers/redis-store.ts';
 import { perOrder, runSolo } from './workers/order-path-solo-run.ts';
-import type { SoloVariant } from './workers/order-path-solo-run.ts';
+import type { SoloReport, SoloVariant } from './workers/order-path-solo-run.ts';
 import { BENCH_REDIS_GENERAL, countSabstateRedis, seedSabstateRedis } from './workers/order-path-redis-sabstate.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
@@ -210,6 +210,18 @@ const SOLO: SoloVariant[] = [
   // the 2-core VM of the fifth session), which the floor above, reusing two warm blocks, never does.
   { key: 'floor-kept', name: 'floor, orders kept: its order chunks stay allocated', streamSeed: SEED * 1000 + 900 },
 ];
+/**
+ * BENCH_ONE_PREFAULT_AB=1: the whole path and the floor once more, their engines created without
+ * the prefault (BENCH_PREFAULT), in the same window, so that what the prefault changes for each
+ * is measured side by side (printed per round, and two more rows in the table).
+ */
+const PREFAULT_AB = process.env.BENCH_ONE_PREFAULT_AB === '1';
+if (PREFAULT_AB) {
+  SOLO.push(
+    { key: 'append', name: 'whole path, prefault off', streamSeed: SEED * 1000, noPrefault: true },
+    { key: 'floor', name: 'floor, prefault off', streamSeed: SEED * 1000 + 900, noPrefault: true },
+  );
+}
 if (CASES.has('sabstate') && ONE_THREAD_MODE === 'processes') {
   const rounds = await runSolo({ variants: SOLO, rounds: ONE_ROUNDS, ms, warmMs, block: SOLO_BLOCK, evolve: SOLO_EVOLVE, hotkeys: HOTKEYS, maxOrders: MAX_ORDERS, seed: SEED, limitMs: LIMIT });
   console.log(`  one thread, each variant in its own process, blocks of ${SOLO_BLOCK} in turn, ${rounds.length} round(s) (all printed; the rows below are the round of the median whole / floor CPU ratio):`);
@@ -234,6 +246,12 @@ if (CASES.has('sabstate') && ONE_THREAD_MODE === 'processes') {
       kept: kept === undefined ? NaN : perOrder(w).process / perOrder(kept).process,
     };
     console.log(`    round ${r + 1}: whole / floor process CPU ${f(x.cpu, 3)}x, main-thread CPU ${f(x.main, 3)}x; whole / floor with orders kept, process CPU ${f(x.kept, 3)}x; p99 whole ${f(pw)} µs, floor ${f(pf)} µs`);
+    if (PREFAULT_AB) {
+      const wo = reps[SOLO.findIndex((v) => v.key === 'append' && v.noPrefault === true)]!;
+      const fo = reps[SOLO.findIndex((v) => v.key === 'floor' && v.noPrefault === true)]!;
+      const c = (a: SoloReport, b: SoloReport): string => f(perOrder(a).process / perOrder(b).process, 3);
+      console.log(`    round ${r + 1}, prefault off / on, process CPU: whole ${c(wo, w)}x, floor ${c(fo, fl)}x; whole / floor with prefault off ${c(wo, fo)}x`);
+    }
     return x;
   });
   const order = ratios.map((x, i) => [x.cpu, i] as const).sort((a, b) => a[0] - b[0]);
