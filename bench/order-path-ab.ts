@@ -12,6 +12,10 @@
  *   AB_BASE=/tmp/base node --import tsx bench/order-path-ab.ts   AB_BATCHES (default 30), AB_ORDERS (2000), AB_HOTKEYS (256), AB_EVOLVE (30000)
  *
  * Without AB_BASE it compares this tree's whole path with its floor only.
+ * This tree's engines (whole path and floor alike) take BENCH_PREFAULT's prefault
+ * (order-path-common.ts benchPrefault: 256 MiB of positions heap headroom unless 'off'); the base
+ * tree's take the option only if its createEngine knows it (AB_BASE_PREFAULT=1), else none: then
+ * this ÷ base includes what the prefault saves.
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -23,6 +27,9 @@ const HOTKEYS = Number(process.env.AB_HOTKEYS ?? 256);
 /** Append orders every engine takes before the batches (AB_EVOLVE, default 30,000): the same steady state for every variant. */
 const EVOLVE = Number(process.env.AB_EVOLVE ?? 30_000);
 type Step = { name: string; step: () => void; drain: () => void };
+const here = resolve(import.meta.dirname, '..');
+const { benchPrefault, prefaultLabel } = await import('./workers/order-path-common.ts');
+const PREFAULT = benchPrefault();
 
 /** An engine of the tree at `root` holding the fixture's state, and its order step ('append' or 'floor'). */
 async function variant(root: string, name: string, how: 'append' | 'floor'): Promise<Step> {
@@ -37,7 +44,8 @@ async function variant(root: string, name: string, how: 'append' | 'floor'): Pro
   const templates: import('../examples/validator/shared.ts').Order[] = [];
   for (const p of real) for (const o of p.orders) if (templates.length < 64 && Array.isArray(o.price_sources) && o.price_sources.length > 0) templates.push(o);
   const setup = { hotkeys, eliminated: [], departed: shared.realDeparted(), accountSizes: {}, positions: real, seededOrders: 0, templates, maxOrders: 100 };
-  const engine = lib.createEngine({ general: shared.generalOptions });
+  const prefault = root === here || process.env.AB_BASE_PREFAULT === '1' ? PREFAULT : {};
+  const engine = lib.createEngine({ general: shared.generalOptions, ...prefault });
   for (const p of real) engine.locks.withLock(p.miner_hotkey, common.tpIdOf(p), () => engine.positions.save(p));
   for (const [hk, v] of Object.entries(setup.departed)) engine.departed.mark(hk, v.detected_ms);
   const m = engine.general.map('accountSizes');
@@ -86,7 +94,6 @@ const median = (xs: number[]): number => {
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 };
 
-const here = resolve(import.meta.dirname, '..');
 const variants: Step[] = [];
 if (process.env.AB_BASE !== undefined) variants.push(await variant(process.env.AB_BASE, 'base', 'append'));
 variants.push(await variant(here, 'this', 'append'), await variant(here, 'floor', 'floor'));
@@ -94,7 +101,7 @@ for (let i = 0; i < 5; i++) for (const v of variants) batch(v); // warm-up: JIT,
 const runs = variants.map(() => [] as { cpu: number; wall: number }[]);
 for (let i = 0; i < BATCHES; i++) variants.forEach((v, k) => runs[k]!.push(batch(v)));
 const f = (x: number): string => x.toFixed(1);
-console.log(`order step, one thread, ${HOTKEYS} miners, ${BATCHES} rounds of alternating batches of ${N} orders (medians over batches); load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}:`);
+console.log(`order step, one thread, ${HOTKEYS} miners, ${BATCHES} rounds of alternating batches of ${N} orders (medians over batches); this tree's engines ${prefaultLabel(PREFAULT)}, base's ${process.env.AB_BASE_PREFAULT === '1' ? 'the same' : 'none'}; load average ${(await import('node:os')).loadavg()[0]!.toFixed(1)}:`);
 variants.forEach((v, k) => console.log(`  ${v.name.padEnd(6)} CPU ${f(median(runs[k]!.map((x) => x.cpu)))} µs/order, wall ${f(median(runs[k]!.map((x) => x.wall)))} µs/order`));
 const ratio = (a: number, b: number): string => `CPU ${median(runs[a]!.map((x, i) => x.cpu / runs[b]![i]!.cpu)).toFixed(3)}x, wall ${median(runs[a]!.map((x, i) => x.wall / runs[b]![i]!.wall)).toFixed(3)}x`;
 const me = variants.findIndex((v) => v.name === 'this');

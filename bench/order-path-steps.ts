@@ -40,7 +40,7 @@ import { HotkeyIndex } from '../src/domains/positions/hotkey-index.ts';
 import { encodeOrder, encodePositionHead } from '../src/internal/codec/codec.ts';
 import { QUEUE, generalOptions, newHead, prng, updateHead, uuid } from '../examples/validator/shared.ts';
 import type { PositionHead } from '../examples/validator/shared.ts';
-import { type Pick, buildSetup, fillNotice, makeOrder, pick, sabFloor, sabPath, seedEngine } from './workers/order-path-common.ts';
+import { type Pick, benchPrefault, buildSetup, fillNotice, makeOrder, pick, prefaultLabel, sabFloor, sabPath, seedEngine } from './workers/order-path-common.ts';
 import type { SabFloor } from './workers/order-path-common.ts';
 
 const MS = Number(process.env.STEPS_MS ?? 6000);
@@ -121,7 +121,7 @@ obs.observe({ entryTypes: ['gc'] });
 
 // ---- the state and the variants -------------------------------------------------------------------
 const setup = buildSetup(Number(process.env.STEPS_HOTKEYS ?? 256), MAX_ORDERS, 1);
-const engine: Engine = createEngine({ general: generalOptions });
+const engine: Engine = createEngine({ general: generalOptions, ...benchPrefault() });
 seedEngine(engine, setup);
 const q = engine.general.queue(QUEUE);
 const drain = (): void => {
@@ -344,7 +344,7 @@ function block(v: Variant, timed: boolean): void {
     blocks.push({ v, from, to: v.n, switches: r1.involuntaryContextSwitches - r0.involuntaryContextSwitches, faults: r1.minorPageFault - r0.minorPageFault });
   }
 }
-console.log(`order-path steps: ${all.map((v) => v.name).join(', ')} in turn, blocks of ${BLOCK}; ${MS} ms (+${WARM_MS} ms warm-up); methods wrapped: ${PATCH ? 'yes' : 'no'}; load ${loadavg()[0]!.toFixed(2)}`);
+console.log(`order-path steps: ${all.map((v) => v.name).join(', ')} in turn, blocks of ${BLOCK}; ${prefaultLabel()}; ${MS} ms (+${WARM_MS} ms warm-up); methods wrapped: ${PATCH ? 'yes' : 'no'}; load ${loadavg()[0]!.toFixed(2)}`);
 const warmEnd = performance.now() + WARM_MS;
 while (performance.now() < warmEnd) for (const v of all) block(v, false);
 (globalThis as { gc?: () => void }).gc?.();

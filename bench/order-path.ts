@@ -67,7 +67,7 @@ import {
 } from '../examples/validator/shared.ts';
 import { getHeapStatistics } from 'node:v8';
 import {
-  BUCKETS, bucketOf, buildSetup, countStoredOrders, createHistograms, gcRecorder, histogramRows, percentilesOf, pick, sabFloor, sabFloorOrder, sabOrder,
+  BUCKETS, benchPrefault, bucketOf, buildSetup, countStoredOrders, createHistograms, gcRecorder, histogramRows, percentilesOf, pick, prefaultLabel, sabFloor, sabFloorOrder, sabOrder,
   sabPath, seedEngine,
 } from './workers/order-path-common.ts';
 import type { GcTally, Pick, Tally } from './workers/order-path-common.ts';
@@ -79,7 +79,7 @@ import type { Kind, Result } from './peers/report.ts';
 import { countLmdbOrders, openLmdb, seedLmdb } from './peers/lmdb-store.ts';
 import { countRedis, redisClient, seedRedis, startRedis } from './peers/redis-store.ts';
 import { perOrder, runSolo } from './workers/order-path-solo-run.ts';
-import type { SoloVariant } from './workers/order-path-solo-run.ts';
+import type { SoloReport, SoloVariant } from './workers/order-path-solo-run.ts';
 import { BENCH_REDIS_GENERAL, countSabstateRedis, seedSabstateRedis } from './workers/order-path-redis-sabstate.ts';
 
 const ms = Number(process.env.BENCH_MS ?? 2000);
@@ -100,7 +100,7 @@ const loadStart = loadavg();
 
 const load = (): string => loadavg().map((x) => x.toFixed(2)).join(' / ');
 const tRun = performance.now();
-console.log(`order-path benchmark: ${ms} ms per case (+${warmMs} ms warmup per thread), ${cpus().length} cores, load average (1/5/15 min) at start ${load()}`);
+console.log(`order-path benchmark: ${ms} ms per case (+${warmMs} ms warmup per thread), sabstate engines with ${prefaultLabel()} (BENCH_PREFAULT), ${cpus().length} cores, load average (1/5/15 min) at start ${load()}`);
 
 // ---- the shared setup (order-path-common.ts buildSetup: also the steps diagnostic's) ----------------
 const setup = buildSetup(HOTKEYS, MAX_ORDERS, SEED);
@@ -170,7 +170,7 @@ function checkLine(stored: number, saved: number, warmSaved: number, popped: num
 
 /** The seeded engine; `lockStripes: 1` for the one-domain case. */
 function newEngine(options: { lockStripes?: number } = {}): Engine {
-  const engine = createEngine({ ...options, general: generalOptions });
+  const engine = createEngine({ ...options, general: generalOptions, ...benchPrefault() });
   seedEngine(engine, setup);
   return engine;
 }
@@ -210,6 +210,18 @@ const SOLO: SoloVariant[] = [
   // the 2-core VM of the fifth session), which the floor above, reusing two warm blocks, never does.
   { key: 'floor-kept', name: 'floor, orders kept: its order chunks stay allocated', streamSeed: SEED * 1000 + 900 },
 ];
+/**
+ * BENCH_ONE_PREFAULT_AB=1: the whole path and the floor once more, their engines created without
+ * the prefault (BENCH_PREFAULT), in the same window, so that what the prefault changes for each
+ * is measured side by side (printed per round, and two more rows in the table).
+ */
+const PREFAULT_AB = process.env.BENCH_ONE_PREFAULT_AB === '1';
+if (PREFAULT_AB) {
+  SOLO.push(
+    { key: 'append', name: 'whole path, prefault off', streamSeed: SEED * 1000, noPrefault: true },
+    { key: 'floor', name: 'floor, prefault off', streamSeed: SEED * 1000 + 900, noPrefault: true },
+  );
+}
 if (CASES.has('sabstate') && ONE_THREAD_MODE === 'processes') {
   const rounds = await runSolo({ variants: SOLO, rounds: ONE_ROUNDS, ms, warmMs, block: SOLO_BLOCK, evolve: SOLO_EVOLVE, hotkeys: HOTKEYS, maxOrders: MAX_ORDERS, seed: SEED, limitMs: LIMIT });
   console.log(`  one thread, each variant in its own process, blocks of ${SOLO_BLOCK} in turn, ${rounds.length} round(s) (all printed; the rows below are the round of the median whole / floor CPU ratio):`);
@@ -234,6 +246,12 @@ if (CASES.has('sabstate') && ONE_THREAD_MODE === 'processes') {
       kept: kept === undefined ? NaN : perOrder(w).process / perOrder(kept).process,
     };
     console.log(`    round ${r + 1}: whole / floor process CPU ${f(x.cpu, 3)}x, main-thread CPU ${f(x.main, 3)}x; whole / floor with orders kept, process CPU ${f(x.kept, 3)}x; p99 whole ${f(pw)} µs, floor ${f(pf)} µs`);
+    if (PREFAULT_AB) {
+      const wo = reps[SOLO.findIndex((v) => v.key === 'append' && v.noPrefault === true)]!;
+      const fo = reps[SOLO.findIndex((v) => v.key === 'floor' && v.noPrefault === true)]!;
+      const c = (a: SoloReport, b: SoloReport): string => f(perOrder(a).process / perOrder(b).process, 3);
+      console.log(`    round ${r + 1}, prefault off / on, process CPU: whole ${c(wo, w)}x, floor ${c(fo, fl)}x; whole / floor with prefault off ${c(wo, fo)}x`);
+    }
     return x;
   });
   const order = ratios.map((x, i) => [x.cpu, i] as const).sort((a, b) => a[0] - b[0]);

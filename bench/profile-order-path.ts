@@ -12,7 +12,7 @@ import { generalOptions, makeHotkey, prng, realPositionTexts, realDeparted } fro
 import type { Order, Position } from '../examples/validator/shared.ts';
 import { getHeapStatistics } from 'node:v8';
 import { Session } from 'node:inspector/promises';
-import { type Pick, type Setup, gcRecorder, pick, sabFloor, sabFloorOrder, sabOrder, sabPath, tpIdOf } from './workers/order-path-common.ts';
+import { type Pick, type Setup, benchPrefault, gcRecorder, pick, sabFloor, sabFloorOrder, sabOrder, sabPath, tpIdOf } from './workers/order-path-common.ts';
 
 const N = Number(process.env.PROFILE_ORDERS ?? 30_000);
 const rnd = prng(7);
@@ -22,7 +22,7 @@ while (hotkeys.length < 64) hotkeys.push(makeHotkey(rnd));
 const templates: Order[] = [];
 for (const p of real) for (const o of p.orders) if (templates.length < 64 && Array.isArray(o.price_sources) && o.price_sources.length > 0) templates.push(o);
 const setup: Setup = { hotkeys, eliminated: [], departed: realDeparted(), accountSizes: {}, positions: real, seededOrders: 0, templates, maxOrders: 100 };
-const engine = createEngine({ general: generalOptions });
+const engine = createEngine({ general: generalOptions, ...benchPrefault() });
 for (const p of real) engine.locks.withLock(p.miner_hotkey, tpIdOf(p), () => engine.positions.save(p));
 for (const [hk, v] of Object.entries(setup.departed)) engine.departed.mark(hk, v.detected_ms);
 const m = engine.general.map('accountSizes');

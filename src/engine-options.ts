@@ -39,6 +39,15 @@ export interface EngineOptions {
   general?: { queues?: Record<string, QueueOptions>; counters?: readonly string[]; maps?: readonly string[] | Record<string, { maxRecords?: number; maxBytes?: number }> };
   /** A snapshot directory (engine.snapshot) to start from. Options given here override its sizes. */
   restoreFrom?: string;
+  /**
+   * Touch the engine's shared memory once at creation, so that no order pays a first-touch page
+   * fault (internal/store/prefault.ts). `true`: every buffer as created (about 20 MiB at the
+   * defaults: tables, lock pool, each heap's first MiB; plus the declared queues' rings) becomes resident. A number
+   * of bytes: the same, and the positions heap first grown to that many bytes past its top (the
+   * room new orders and positions are written into; about 500 bytes per order), capped at
+   * positions.maxBytes. Default false: pages are touched as the engine first writes them.
+   */
+  prefault?: boolean | number;
 }
 
 type Defined<T> = Exclude<T, undefined>;
@@ -89,7 +98,7 @@ export interface ResolvedEngineOptions {
   general: ResolvedGeneralOptions;
 }
 
-const KNOWN_OPTIONS = ['lockStripes', 'hashSeed', 'positions', 'eliminations', 'departed', 'general', 'restoreFrom'];
+const KNOWN_OPTIONS = ['lockStripes', 'hashSeed', 'positions', 'eliminations', 'departed', 'general', 'restoreFrom', 'prefault'];
 
 function resolveSeed(raw: unknown): HashKey {
   if (raw === undefined) {
@@ -107,8 +116,17 @@ function resolveSeed(raw: unknown): HashKey {
   throw optionError('options.hashSeed must be a bigint or a non-negative safe integer');
 }
 
-/** Checks every option (the public boundary). */
-export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & { key: HashKey; restoreFrom?: string } {
+/** options.prefault: false, true, or bytes of positions heap headroom (0 to 2^31 - 1; 0 is the same as true). */
+function resolvePrefault(raw: unknown): boolean | number {
+  if (raw === undefined || typeof raw === 'boolean') return raw ?? false;
+  const msg = 'options.prefault must be true, false or a non-negative integer (bytes)';
+  if (typeof raw !== 'number' || !Number.isInteger(raw)) throw optionError(msg);
+  if (raw < 0 || raw > 2 ** 31 - 1) throw optionError(msg, true);
+  return raw;
+}
+
+/** Checks every option (the public boundary). prefault is a creation step, not kept in the handle or snapshots. */
+export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & { key: HashKey; restoreFrom?: string; prefault: boolean | number } {
   const o = optObject(options, 'options');
   checkKnownKeys(o, 'options', KNOWN_OPTIONS);
   if (o.restoreFrom !== undefined && (typeof o.restoreFrom !== 'string' || o.restoreFrom === '')) {
@@ -121,6 +139,7 @@ export function resolveEngineOptions(options: unknown): ResolvedEngineOptions & 
     eliminations: resolveEliminationsOptions(o.eliminations),
     departed: resolveDepartedOptions(o.departed),
     general: resolveGeneralOptions(o.general),
+    prefault: resolvePrefault(o.prefault),
     ...(typeof o.restoreFrom === 'string' ? { restoreFrom: o.restoreFrom } : {}),
   };
 }

@@ -31,6 +31,7 @@ import { sharedMapProvider } from './domains/shared-map.ts';
 import { formatStatsTable } from './stats-table.ts';
 import { type SnapshotReport, readEngineSnapshot, restoreEngineState, writeEngineSnapshot } from './engine-snapshot.ts';
 import { toAsyncEngine } from './async/sab-adapter.ts';
+import { prefaultEngine } from './internal/store/prefault.ts';
 import type { AsyncEngine } from './async/types.ts';
 
 
@@ -287,7 +288,8 @@ function closeFacade(o: object): void {
 /**
  * Creates the engine (on the main thread): allocates every domain's shared buffers, or restores them
  * from `options.restoreFrom`.
- * `threadOptions` sizes this thread's private caches.
+ * `threadOptions` sizes this thread's private caches. `options.prefault` (engine-options.ts,
+ * internal/store/prefault.ts) touches the buffers once here, so that orders take no first-touch page faults.
  * @throws TypeError or RangeError if an option (one message form: `options.positions.maxBytes must be
  *   a positive integer`); unknown keys are refused is malformed (state unchanged).
  * @throws {@link SabStateError} `ERR_SNAPSHOT_CORRUPT` with `restoreFrom`, if the snapshot is damaged,
@@ -343,6 +345,9 @@ export function createEngine<O extends EngineOptions = EngineOptions>(options: O
     threads: createThreadRegistry(),
   }, threadOptions);
   if (state !== undefined) restoreEngineState(engine, state);
+  // After the restore (the heap's headroom counts from its restored top), before the handle
+  // can reach any worker: nobody else is attached (prefault.ts's crash table).
+  if (r.prefault !== false) prefaultEngine(engine.handle(), r.prefault);
   return engine;
 }
 

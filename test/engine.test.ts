@@ -53,7 +53,7 @@ async function waitFlag(flag: Int32Array, i: number, value: number, ms = 20_000)
 
 // ---- options: one test per message -------------------------------------------------------------
 
-const KNOWN = 'lockStripes, hashSeed, positions, eliminations, departed, general, restoreFrom';
+const KNOWN = 'lockStripes, hashSeed, positions, eliminations, departed, general, restoreFrom, prefault';
 
 test('options: not an object', () => {
   refused(5, TypeError, 'options must be an object');

@@ -99,6 +99,22 @@ export function buildSetup(hotkeyCount: number, maxOrders: number, seed: number)
   return { hotkeys, eliminated, departed, accountSizes, positions, seededOrders, templates, maxOrders };
 }
 
+/**
+ * The prefault option of every benchmark engine, whole path and floor alike (fair: the same for
+ * both): BENCH_PREFAULT unset = 256 MiB of positions heap headroom, touched at creation (the
+ * heap grows by about 500 bytes per stored order; a one-thread window of 11 s stores well under
+ * 500,000 orders), 'off' = no prefault (pages first-touched by the orders, as before issue 12's
+ * prefault), 'true' = every buffer as created, or a number of bytes.
+ */
+export function benchPrefault(): { prefault?: boolean | number } {
+  const v = process.env.BENCH_PREFAULT;
+  if (v === 'off') return {};
+  if (v === 'true') return { prefault: true };
+  return { prefault: v === undefined || v === '' ? 256 * 2 ** 20 : Number(v) };
+}
+export const prefaultLabel = (o = benchPrefault()): string =>
+  o.prefault === undefined || o.prefault === false ? 'prefault off' : o.prefault === true ? 'prefault: true' : `prefault: ${(o.prefault / 2 ** 20).toFixed(0)} MiB`;
+
 /** Stores a setup's state in an engine (positions, departed, eliminated, account sizes). */
 export function seedEngine(engine: Engine, setup: Setup): void {
   for (const p of setup.positions) engine.locks.withLock(p.miner_hotkey, tpIdOf(p), () => engine.positions.save(p));

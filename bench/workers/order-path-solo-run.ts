@@ -20,6 +20,8 @@ export interface SoloVariant {
   /** The row's variant name in bench/order-path.ts. */
   name: string;
   streamSeed: number;
+  /** Its engine without BENCH_PREFAULT's prefault (order-path-solo.ts). */
+  noPrefault?: boolean;
 }
 export interface SoloOptions {
   variants: SoloVariant[];
@@ -90,7 +92,7 @@ class Child {
 export async function runSolo(o: SoloOptions): Promise<SoloReport[][]> {
   const out: SoloReport[][] = [];
   for (let r = 0; r < o.rounds; r++) {
-    const children = o.variants.map((v) => new Child({ variant: v.key, seed: o.seed, hotkeys: o.hotkeys, maxOrders: o.maxOrders, block: o.block, streamSeed: v.streamSeed, evolve: o.evolve }));
+    const children = o.variants.map((v) => new Child({ variant: v.key, seed: o.seed, hotkeys: o.hotkeys, maxOrders: o.maxOrders, block: o.block, streamSeed: v.streamSeed, evolve: o.evolve, ...(v.noPrefault === true ? { noPrefault: true } : {}) }));
     try {
       await Promise.all(children.map((c) => c.next('ready', o.limitMs)));
       const turn = o.variants.map((_, k) => (k + r) % o.variants.length);

@@ -23,7 +23,7 @@ import { getHeapStatistics } from 'node:v8';
 import { createEngine } from '../../src/index.ts';
 import { QUEUE, generalOptions, prng } from '../../examples/validator/shared.ts';
 import {
-  BUCKETS, bucketOf, buildSetup, countStoredOrders, gcRecorder, pick, sabFloor, sabFloorOrder, sabOrder, sabPath, seedEngine,
+  BUCKETS, benchPrefault, bucketOf, buildSetup, countStoredOrders, gcRecorder, pick, sabFloor, sabFloorOrder, sabOrder, sabPath, seedEngine,
 } from './order-path-common.ts';
 import type { GcTally, Pick } from './order-path-common.ts';
 import { rssBytes } from '../peers/os-stats.ts';
@@ -40,6 +40,8 @@ export interface SoloArgs {
   streamSeed: number;
   /** Orders of the append step run first, from one fixed seed, to bring the state to steady state (below). */
   evolve: number;
+  /** True: this child's engine is created without BENCH_PREFAULT's prefault (bench/order-path.ts BENCH_ONE_PREFAULT_AB=1). */
+  noPrefault?: boolean;
 }
 
 /** What a child reports at 'stop'. */
@@ -88,7 +90,7 @@ const cpuUs = (): number => {
 
 const args = JSON.parse(process.argv[2]!) as SoloArgs;
 const setup = buildSetup(args.hotkeys, args.maxOrders, args.seed);
-const engine = createEngine({ general: generalOptions });
+const engine = createEngine({ general: generalOptions, ...(args.noPrefault === true ? {} : benchPrefault()) });
 seedEngine(engine, setup);
 const q = engine.general.queue(QUEUE);
 let popped = 0;
@@ -168,7 +170,7 @@ async function stop(): Promise<SoloReport> {
   const ok = stored === expect && popped - poppedBase === pushed;
   const check = `orders stored ${stored} = seeded and evolved ${base} + saved ${stores ? t.saved + t.warmSaved : 0} → ${stored === expect ? 'no lost update' : `${expect - stored} LOST`}; notices popped ${popped - poppedBase} of ${pushed} pushed`;
   return {
-    variant: args.variant, ...t, hist: Array.from(hist), processCpuUs: cpu, mainCpuUs: main / 1000, runqWaitUs: runqWaitNs / 1000,
+    variant: args.noPrefault === true ? `${args.variant} (prefault off)` : args.variant, ...t, hist: Array.from(hist), processCpuUs: cpu, mainCpuUs: main / 1000, runqWaitUs: runqWaitNs / 1000,
     involuntary: usage.involuntaryContextSwitches - w.usage.involuntaryContextSwitches, minorFaults: usage.minorPageFault - w.usage.minorPageFault,
     gc, heapStart: w.heap, heapEnd, rss: rssBytes(process.pid), check, ok,
   };
