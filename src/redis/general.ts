@@ -255,8 +255,9 @@ export class RedisQueue implements AsyncQueue {
    * commands sent together (store.ts batch), no script: a script would copy the read's reply
    * into Lua and back, per message (the consumer's main cost in Redis, with batches of 256).
    * The ack and the read need not be one atomic step: killed between them, the last delivery is
-   * acknowledged and nothing new was delivered. Sent at once, around autopipelining, when nothing
-   * waits in the autopipeline (a consumer's poll is usually its only call in flight).
+   * acknowledged and nothing new was delivered. Written at once (one socket write) unless the
+   * turn's commands are being gathered (store.ts #send): a consumer's poll is usually its only
+   * call in flight.
    */
   async #take(count: number, what: string): Promise<{ claimed: boolean; entries: Array<[string, string[]]> }> {
     const now = performance.now();
