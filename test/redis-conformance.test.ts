@@ -318,6 +318,25 @@ if (reason !== null) {
     console.log(`  pipelined: ${4 * per} orders, ${t.staleRetries} refused by the sync and made again`);
   });
 
+  s('queue entries: one field named by the kind; entries of the earlier layout ({k, v}) are still popped', async () => {
+    const prefix = `fmt-${randomBytes(4).toString('hex')}:`;
+    const e = await open(plain.url, prefix);
+    const q = e.general.queue('big');
+    assert.is(await q.push({ a: 1 }), true);
+    assert.is(await q.push('text'), true);
+    const admin = new Redis(plain.url);
+    try {
+      const entries = (await admin.call('XRANGE', `${prefix}{queue:big}`, '-', '+')) as Array<[string, string[]]>;
+      assert.equal(entries.map((x) => x[1]), [['j', '{"a":1}'], ['s', 'text']]);
+      await admin.call('XADD', `${prefix}{queue:big}`, '*', 'k', 'j', 'v', '{"old":true}');
+      await admin.call('XADD', `${prefix}{queue:big}`, '*', 'k', 'b', 'v', Buffer.from([1, 2]).toString('base64'));
+    } finally {
+      admin.disconnect();
+    }
+    assert.equal(await q.popMany(8), [{ a: 1 }, 'text', { old: true }, new Uint8Array([1, 2])]);
+    assert.is(await q.size(), 0);
+  });
+
   s('a pop called in the same turn as a push keeps the call order: a push not yet sent is popped by the pop called after it', async () => {
     const e = await open(plain.url, `order-${randomBytes(4).toString('hex')}:`);
     const q = e.general.queue('big');

@@ -22,7 +22,8 @@
  * | P{departed}                       | hash   | hotkey -> detected_ms                         |
  * | P{general}:counter:<name>         | string | INCRBY                                        |
  * | P{general}:map:<name>             | hash   | key -> value JSON                             |
- * | P{queue:<name>}                   | stream | entries {k: kind, v: value}; group `sabstate` |
+ * | P{queue:<name>}                   | stream | entries {<kind>: value}, kind j / s / b      |
+ * |                                   |        | (JSON, string, base64 bytes); group sabstate  |
  */
 import { createHash } from 'node:crypto';
 import type { ScriptDef } from './scripts.ts';
