@@ -12,7 +12,7 @@ import { within } from './helpers/workers.ts';
 import { Redis } from 'ioredis';
 import { SabStateError, createRedisEngine, type AsyncEngine } from '../src/index.ts';
 import { CONFORMANCE_GENERAL, conformance } from './conformance.ts';
-import { flushPipe, orderPipe, pipelinedStep } from '../examples/redis/order-process.ts';
+import { flushNotices, flushPipe, noticeLane, orderPipe, orderStep, pipelinedStep } from '../examples/redis/order-process.ts';
 import { DEMO_GENERAL, QUEUE, type Tally } from '../examples/redis/shared.ts';
 import { TRADE_PAIRS, prng } from '../examples/validator/shared.ts';
 import type { Pick } from '../examples/validator/order-path.ts';
@@ -264,6 +264,41 @@ if (reason !== null) {
       assert.equal(got.orders, [{ order_uuid: 'o0' }]);
       assert.is(await e.positions.getOpen('hk', 'BTCUSD'), undefined);
       assert.is((await e.positions.getOpen('hk', 'ETHUSD'))?.position_uuid, 'u');
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  s('the order step\'s commands of one round trip reach Redis in one socket write: 2 reads by Redis per order (orderStep), 1 (pipelinedStep)', async () => {
+    // Redis' own count (INFO stats total_reads_processed: one per read of a client's socket), not a timing.
+    const prefix = `wire-${randomBytes(4).toString('hex')}:`;
+    const e = await createRedisEngine({ url: plain.url, keyPrefix: prefix, general: DEMO_GENERAL });
+    engines.push(e);
+    const admin = new Redis(plain.url);
+    try {
+      const reads = async (): Promise<number> => Number(((await admin.info('stats')) as string).match(/total_reads_processed:(\d+)/)![1]);
+      for (const hk of ['hk1', 'hk2']) await e.general.map('accountSizes').set(hk, 100_000);
+      const t: Tally = { ordersIn: 0, saved: 0, rejectedEliminated: 0, rejectedDeparted: 0, staleRetries: 0, queueFullWaits: 0 };
+      const template = { order_type: 'LONG', leverage: 0.1, price: 100, processed_ms: 0, order_uuid: 'x' };
+      const rnd = prng(11);
+      const p = (): Pick => ({ hotkey: rnd() < 0.5 ? 'hk1' : 'hk2', tp: TRADE_PAIRS[Math.floor(rnd() * 4)]!, template, r: rnd() });
+      const n = 40;
+      const lane = noticeLane();
+      await orderStep(e, p(), 20, rnd, t, lane); // the first: the lock script's first run
+      let r0 = await reads();
+      for (let i = 0; i < n; i++) await orderStep(e, p(), 20, rnd, t, lane);
+      const step = (await reads() - r0 - 1) / n; // - 1: the INFO read
+      await flushNotices(lane);
+      const pipe = orderPipe();
+      await pipelinedStep(e, p(), 20, rnd, t, pipe);
+      r0 = await reads();
+      for (let i = 0; i < n; i++) await pipelinedStep(e, p(), 20, rnd, t, pipe);
+      const piped = (await reads() - r0 - 1) / n;
+      await flushPipe(e, 20, rnd, t, pipe);
+      console.log(`  reads by Redis per order: orderStep ${step.toFixed(2)}, pipelinedStep ${piped.toFixed(2)}`);
+      assert.ok(step <= 2.25, `orderStep: ${step} reads per order (2 round trips)`);
+      assert.ok(piped <= 1.25, `pipelinedStep: ${piped} reads per order (1 round trip)`);
+      assert.is(t.saved, 2 * n + 2);
     } finally {
       admin.disconnect();
     }

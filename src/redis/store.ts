@@ -205,7 +205,7 @@ export class RedisStore {
   async cmd(what: string, name: string, ...args: (string | number)[]): Promise<unknown> {
     this.roundTrips++;
     try {
-      return await this.client.call(name, ...args);
+      return await this.#send([name, ...args], false);
     } catch (e) {
       throw this.fail(e, what);
     }
