@@ -8,8 +8,9 @@
  * and releases the lock (`{ release: true, push }`: one script). By default pipelined
  * (pipelinedStep): (2) of order k rides with (1) of order k+1, one wait per order;
  * BENCH_REDIS_PIPELINE=0: orderStep, two waits per order. Role 'consumer': popMany(256)
- * (one script: acknowledges the last batch and reads up to 256; each message decoded), as the
- * peer's LPOP 256. Each thread prints its commands sent and waits per order (or per popped
+ * (XACK and XDEL of the last batch and XREADGROUP of up to 256, in one socket write; the
+ * QUEUE_POP script when a claim is due; each message decoded), as the peer's LPOP 256.
+ * BENCH_CPU_PROF=<dir>: a CPU profile of each thread (order-path-redis-prof.ts). Each thread prints its commands sent and waits per order (or per popped
  * notice) in the timed window, counted as for the peer (redis-store.ts countWire). State seeded
  * and counted by bench/order-path.ts (seedSabstateRedis / countSabstateRedis below) under
  * `keyPrefix`.
