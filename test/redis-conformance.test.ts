@@ -12,7 +12,7 @@ import { within } from './helpers/workers.ts';
 import { Redis } from 'ioredis';
 import { SabStateError, createRedisEngine, type AsyncEngine } from '../src/index.ts';
 import { CONFORMANCE_GENERAL, conformance } from './conformance.ts';
-import { flushPipe, orderPipe, pipelinedStep } from '../examples/redis/order-process.ts';
+import { flushNotices, flushPipe, noticeLane, orderPipe, orderStep, pipelinedStep } from '../examples/redis/order-process.ts';
 import { DEMO_GENERAL, QUEUE, type Tally } from '../examples/redis/shared.ts';
 import { TRADE_PAIRS, prng } from '../examples/validator/shared.ts';
 import type { Pick } from '../examples/validator/order-path.ts';
@@ -35,6 +35,16 @@ if (reason !== null) {
   };
   conformance('Redis', backend(plain));
   conformance('Redis with a password', backend(secured));
+  // Clients the caller made (`client`): a with ioredis' autopipelining on (the store sends
+  // through it), b with it off (ioredis' default: the store gathers each turn's commands itself).
+  conformance('Redis, the caller\'s clients (autopipelining on / off)', async () => {
+    const keyPrefix = `conf-cl:${randomBytes(6).toString('hex')}:`;
+    const ca = new Redis(plain.url, { protocol: 2, enableAutoPipelining: true });
+    const cb = new Redis(plain.url, { protocol: 2 });
+    const a = await createRedisEngine({ client: ca, keyPrefix, lockTtlMs: 5000, general: CONFORMANCE_GENERAL });
+    const b = await createRedisEngine({ client: cb, keyPrefix, lockTtlMs: 5000, general: CONFORMANCE_GENERAL });
+    return { a, b, close: async () => { await a.close(); await b.close(); ca.disconnect(); cb.disconnect(); } };
+  });
 
   const s = suite('redis only');
   const engines: AsyncEngine[] = [];
@@ -259,6 +269,41 @@ if (reason !== null) {
     }
   });
 
+  s('the order step\'s commands of one round trip reach Redis in one socket write: 2 reads by Redis per order (orderStep), 1 (pipelinedStep)', async () => {
+    // Redis' own count (INFO stats total_reads_processed: one per read of a client's socket), not a timing.
+    const prefix = `wire-${randomBytes(4).toString('hex')}:`;
+    const e = await createRedisEngine({ url: plain.url, keyPrefix: prefix, general: DEMO_GENERAL });
+    engines.push(e);
+    const admin = new Redis(plain.url);
+    try {
+      const reads = async (): Promise<number> => Number(((await admin.info('stats')) as string).match(/total_reads_processed:(\d+)/)![1]);
+      for (const hk of ['hk1', 'hk2']) await e.general.map('accountSizes').set(hk, 100_000);
+      const t: Tally = { ordersIn: 0, saved: 0, rejectedEliminated: 0, rejectedDeparted: 0, staleRetries: 0, queueFullWaits: 0 };
+      const template = { order_type: 'LONG', leverage: 0.1, price: 100, processed_ms: 0, order_uuid: 'x' };
+      const rnd = prng(11);
+      const p = (): Pick => ({ hotkey: rnd() < 0.5 ? 'hk1' : 'hk2', tp: TRADE_PAIRS[Math.floor(rnd() * 4)]!, template, r: rnd() });
+      const n = 40;
+      const lane = noticeLane();
+      await orderStep(e, p(), 20, rnd, t, lane); // the first: the lock script's first run
+      let r0 = await reads();
+      for (let i = 0; i < n; i++) await orderStep(e, p(), 20, rnd, t, lane);
+      const step = (await reads() - r0 - 1) / n; // - 1: the INFO read
+      await flushNotices(lane);
+      const pipe = orderPipe();
+      await pipelinedStep(e, p(), 20, rnd, t, pipe);
+      r0 = await reads();
+      for (let i = 0; i < n; i++) await pipelinedStep(e, p(), 20, rnd, t, pipe);
+      const piped = (await reads() - r0 - 1) / n;
+      await flushPipe(e, 20, rnd, t, pipe);
+      console.log(`  reads by Redis per order: orderStep ${step.toFixed(2)}, pipelinedStep ${piped.toFixed(2)}`);
+      assert.ok(step <= 2.25, `orderStep: ${step} reads per order (2 round trips)`);
+      assert.ok(piped <= 1.25, `pipelinedStep: ${piped} reads per order (1 round trip)`);
+      assert.is(t.saved, 2 * n + 2);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
   s('the pipelined order step (one wait per order): two engines, two tasks each, a sync in the middle: every order saved once with one notice each, no lock left', async () => {
     const prefix = `pipe-${randomBytes(4).toString('hex')}:`;
     const mk = async (): Promise<AsyncEngine> => {
@@ -308,7 +353,26 @@ if (reason !== null) {
     console.log(`  pipelined: ${4 * per} orders, ${t.staleRetries} refused by the sync and made again`);
   });
 
-  s('a pop sent around autopipelining keeps the call order: a push not yet sent is popped by the pop called after it', async () => {
+  s('queue entries: one field named by the kind; entries of the earlier layout ({k, v}) are still popped', async () => {
+    const prefix = `fmt-${randomBytes(4).toString('hex')}:`;
+    const e = await open(plain.url, prefix);
+    const q = e.general.queue('big');
+    assert.is(await q.push({ a: 1 }), true);
+    assert.is(await q.push('text'), true);
+    const admin = new Redis(plain.url);
+    try {
+      const entries = (await admin.call('XRANGE', `${prefix}{queue:big}`, '-', '+')) as Array<[string, string[]]>;
+      assert.equal(entries.map((x) => x[1]), [['j', '{"a":1}'], ['s', 'text']]);
+      await admin.call('XADD', `${prefix}{queue:big}`, '*', 'k', 'j', 'v', '{"old":true}');
+      await admin.call('XADD', `${prefix}{queue:big}`, '*', 'k', 'b', 'v', Buffer.from([1, 2]).toString('base64'));
+    } finally {
+      admin.disconnect();
+    }
+    assert.equal(await q.popMany(8), [{ a: 1 }, 'text', { old: true }, new Uint8Array([1, 2])]);
+    assert.is(await q.size(), 0);
+  });
+
+  s('a pop called in the same turn as a push keeps the call order: a push not yet sent is popped by the pop called after it', async () => {
     const e = await open(plain.url, `order-${randomBytes(4).toString('hex')}:`);
     const q = e.general.queue('big');
     const pushed = q.push('first');
@@ -316,7 +380,7 @@ if (reason !== null) {
     assert.is(await pushed, true);
     assert.equal(await popped, ['first']);
     assert.equal(await q.popMany(4), []);
-    // alone (nothing waiting in the autopipeline): sent at once, same answers
+    // alone (no turn being gathered): sent at once, same answers
     assert.is(await q.push('second'), true);
     assert.equal(await q.popMany(4), ['second']);
   });

@@ -8,8 +8,9 @@
  * and releases the lock (`{ release: true, push }`: one script). By default pipelined
  * (pipelinedStep): (2) of order k rides with (1) of order k+1, one wait per order;
  * BENCH_REDIS_PIPELINE=0: orderStep, two waits per order. Role 'consumer': popMany(256)
- * (one script: acknowledges the last batch and reads up to 256; each message decoded), as the
- * peer's LPOP 256. Each thread prints its commands sent and waits per order (or per popped
+ * (XACK and XDEL of the last batch and XREADGROUP of up to 256, in one socket write; the
+ * QUEUE_POP script when a claim is due; each message decoded), as the peer's LPOP 256.
+ * BENCH_CPU_PROF=<dir>: a CPU profile of each thread (order-path-redis-prof.ts). Each thread prints its commands sent and waits per order (or per popped
  * notice) in the timed window, counted as for the peer (redis-store.ts countWire). State seeded
  * and counted by bench/order-path.ts (seedSabstateRedis / countSabstateRedis below) under
  * `keyPrefix`.
@@ -23,6 +24,7 @@ import { DEMO_GENERAL, QUEUE, type Tally as DemoTally } from '../../examples/red
 import type { Setup } from './order-path-common.ts';
 import { consumerLoop, orderLoop } from '../peers/thread-case.ts';
 import type { CaseData } from '../peers/thread-case.ts';
+import { threadProfile } from './order-path-redis-prof.ts';
 
 /**
  * BENCH_REDIS_PIPELINE=0: the two-wait order step (orderStep); default: the pipelined one
@@ -56,28 +58,34 @@ if (parentPort !== null && workerData !== null && typeof workerData === 'object'
   const d = workerData as CaseData & { url: string; keyPrefix: string };
   const wire = countWire();
   const e = await createRedisEngine({ url: d.url, keyPrefix: d.keyPrefix, general: BENCH_REDIS_GENERAL });
+  const prof = threadProfile('redis-sabstate', d.tids.byteLength / 4 - 1, d.role, d.index);
   if (d.role === 'consumer') {
+    prof.start();
     const q = e.general.queue(QUEUE);
     const popSome = async (): Promise<number> => {
       const batch = (await q.popMany(256)) as Array<{ hotkey?: string }>;
       for (const m of batch) if (m.hotkey === '') throw new Error('notice without a hotkey');
       return batch.length;
     };
-    parentPort.postMessage(await consumerLoop(d, popSome));
+    const popped = await consumerLoop(d, popSome);
+    prof.stop();
+    parentPort.postMessage(popped);
   } else {
     const t: DemoTally = { ordersIn: 0, saved: 0, rejectedEliminated: 0, rejectedDeparted: 0, staleRetries: 0, queueFullWaits: 0 };
     let w0 = { ...wire };
     if (PIPELINED) {
       const pipe = orderPipe();
       const rnd = prng(d.seed);
-      const tally = await orderLoop(d, (p, r) => pipelinedStep(e, p, d.setup.maxOrders, r, t, pipe), rnd, () => (w0 = { ...wire }));
+      const tally = await orderLoop(d, (p, r) => pipelinedStep(e, p, d.setup.maxOrders, r, t, pipe), rnd, () => ((w0 = { ...wire }), prof.start()));
+      prof.stop();
       printWire('redis-sabstate', d.index, wire, w0, tally.orders);
       // The last order, settled after the timed window: counted with the warm-up's (saved outside the window).
       if (await flushPipe(e, d.setup.maxOrders, rnd, t, pipe)) tally.warmSaved++;
       parentPort.postMessage(tally);
     } else {
       const lane = noticeLane();
-      const tally = await orderLoop(d, (p, rnd) => orderStep(e, p, d.setup.maxOrders, rnd, t, lane), prng(d.seed), () => (w0 = { ...wire }));
+      const tally = await orderLoop(d, (p, rnd) => orderStep(e, p, d.setup.maxOrders, rnd, t, lane), prng(d.seed), () => ((w0 = { ...wire }), prof.start()));
+      prof.stop();
       printWire('redis-sabstate', d.index, wire, w0, tally.orders);
       await flushNotices(lane);
       parentPort.postMessage(tally);

@@ -17,11 +17,13 @@ import type { Notice } from './order-path-common.ts';
 import { consumerLoop, orderLoop } from '../peers/thread-case.ts';
 import type { CaseData } from '../peers/thread-case.ts';
 import { countWire, peerOrder, printWire, redisClient } from '../peers/redis-store.ts';
+import { threadProfile } from './order-path-redis-prof.ts';
 
 const d = workerData as CaseData & { port: number };
 const wire = countWire();
 const r = redisClient(d.port);
 const order = peerOrder(r, d.setup.maxOrders, `${d.index}`);
+const prof = threadProfile('redis', d.tids.byteLength / 4 - 1, d.role, d.index);
 
 if (d.role === 'consumer') {
   const popSome = async (): Promise<number> => {
@@ -29,10 +31,14 @@ if (d.role === 'consumer') {
     for (const m of batch ?? []) if ((JSON.parse(m) as Notice).hotkey === '') throw new Error('notice without a hotkey');
     return batch?.length ?? 0;
   };
-  parentPort!.postMessage(await consumerLoop(d, popSome));
+  prof.start();
+  const popped = await consumerLoop(d, popSome);
+  prof.stop();
+  parentPort!.postMessage(popped);
 } else {
   let w0 = { ...wire };
-  const tally = await orderLoop(d, order, prng(d.seed), () => (w0 = { ...wire }));
+  const tally = await orderLoop(d, order, prng(d.seed), () => ((w0 = { ...wire }), prof.start()));
+  prof.stop();
   printWire('redis', d.index, wire, w0, tally.orders);
   parentPort!.postMessage(tally);
 }

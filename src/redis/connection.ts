@@ -11,9 +11,9 @@
  *   `autoResendUnfulfilledCommands: false` (a write whose reply was lost is never sent again
  *   behind the caller's back: its outcome is unknown and the caller was told so), and a
  *   reconnect strategy (50 ms steps up to 1 s), so calls work again once Redis is back; and
- *   `enableAutoPipelining: true`: the commands a caller issues in one tick (Promise.all of
- *   reads, a write not awaited before its lock's release) are written to the socket together,
- *   one write and one wait instead of one write each.
+ *   `enableAutoPipelining: false`: the store itself writes the commands a caller issues in one
+ *   turn (Promise.all of reads, a write not awaited before the next order's reads) to the
+ *   socket together, one write and one wait instead of one write each (store.ts #send).
  *   Every such failure is `SabStateError` ERR_CONNECTION. A lock whose holder lost its
  *   connection is not renewed and expires after its TTL (locks.ts).
  * - Scripts: EVALSHA first; on NOSCRIPT, EVAL, which loads the script into the server's cache
@@ -71,9 +71,9 @@ export const CLIENT_OPTIONS: RedisOptions = {
   enableOfflineQueue: false,
   maxRetriesPerRequest: 0,
   autoResendUnfulfilledCommands: false,
-  // Commands issued in one tick go out as one pipeline (one socket write, one wait): the order
-  // step's reads with its lock grant, an append with its release.
-  enableAutoPipelining: true,
+  // Off: the store gathers the commands of one turn into one socket write itself (store.ts
+  // #send: the socket corked for the turn), without autopipelining's Pipeline per turn.
+  enableAutoPipelining: false,
   connectTimeout: 5000,
   retryStrategy: (attempt: number) => Math.min(attempt * 50, 1000),
 };

@@ -131,7 +131,9 @@ export async function createRedisEngine(options: RedisEngineOptions): Promise<As
   client.on('error', onError);
   const store = new RedisStore(client, info, prefix);
   const lane = new BlockingLane(() => {
-    const c = client.duplicate();
+    // lazyConnect: the lane connects it (BlockingLane); a caller's client made without lazyConnect
+    // would have its duplicate connect by itself, and the lane's connect() then threw "already connecting"
+    const c = client.duplicate({ lazyConnect: true });
     c.on('error', onError);
     return c;
   });

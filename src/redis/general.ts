@@ -23,7 +23,9 @@
  * its own (blocking pops of one engine take turns on it), in slices of at most 1 s so that
  * messages left by a dead consumer are claimed while waiting.
  * Messages: a string, bytes (a Uint8Array: pop returns a Uint8Array) or any JSON value, kept as
- * `k` (s / b / j) and `v` (the string, base64, JSON) fields.
+ * one field per entry: its name the kind (s / b / j), its value the string, base64 or JSON (one
+ * field, not `k` and `v` fields: two strings fewer per message for Redis to store and send and
+ * for the consumer to parse; entries of that earlier layout are still read).
  *
  * Counters: INCRBY on one key each. Maps: one hash each, values as JSON. Sync gate: one hash
  * (epoch, busy); begin is GATE_BEGIN (HINCRBY + HSET in one script). Guarded writes check the
@@ -89,12 +91,20 @@ function encodeMessage(msg: unknown, max: number, name: string): [string, string
   return kv;
 }
 
+/**
+ * A stream entry's message: one field, its name the kind (j JSON, s string, b base64 bytes), its
+ * value the message; an entry of the earlier layout ({k: kind, v: value}, two fields) is read too.
+ */
 function decodeMessage(fields: string[]): unknown {
-  let k = 'j';
-  let v = 'null';
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i] === 'k') k = fields[i + 1]!;
-    else if (fields[i] === 'v') v = fields[i + 1]!;
+  let k = fields[0];
+  let v = fields[1] ?? 'null';
+  if (fields.length !== 2) {
+    k = 'j';
+    v = 'null';
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === 'k') k = fields[i + 1]!;
+      else if (fields[i] === 'v') v = fields[i + 1]!;
+    }
   }
   if (k === 's') return v;
   if (k === 'b') return new Uint8Array(Buffer.from(v, 'base64'));
@@ -255,8 +265,9 @@ export class RedisQueue implements AsyncQueue {
    * commands sent together (store.ts batch), no script: a script would copy the read's reply
    * into Lua and back, per message (the consumer's main cost in Redis, with batches of 256).
    * The ack and the read need not be one atomic step: killed between them, the last delivery is
-   * acknowledged and nothing new was delivered. Sent at once, around autopipelining, when nothing
-   * waits in the autopipeline (a consumer's poll is usually its only call in flight).
+   * acknowledged and nothing new was delivered. Written at once (one socket write) unless the
+   * turn's commands are being gathered (store.ts #send): a consumer's poll is usually its only
+   * call in flight.
    */
   async #take(count: number, what: string): Promise<{ claimed: boolean; entries: Array<[string, string[]]> }> {
     const now = performance.now();

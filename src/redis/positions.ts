@@ -233,9 +233,9 @@ export class RedisPositions implements AsyncPositions {
     if (q === undefined) args.push('', '', '', '');
     else args.push(q.capacity, msg![0], msg![1], GROUP);
     for (const x of orders) args.push(x);
-    // alone: usually the only call of its tick (the order step's last write), so sent at once
-    // when nothing waits in the autopipeline (store.ts #direct: no Pipeline, no event-loop turn)
-    const sent = this.#s.run(POS_WRITE, keys, args, what, true);
+    // Gathered with the turn's other commands (store.ts #send): in the pipelined order step the
+    // next order's reads and grant are issued in the same turn, and go out in the same write.
+    const sent = this.#s.run(POS_WRITE, keys, args, what);
     // The release of withLock (or guard.release()) waits for this reply: sent only if the script refused.
     if (release) hold.releasing = sent.then(() => (hold.released = true), () => (hold.released = false));
     const r = await sent;

@@ -161,7 +161,7 @@ if isOpen then
 elseif cur == uuid then redis.call('HDEL', KEYS[4], 'o:' .. tp) end
 if oldTp ~= tp then set[#set + 1] = 'u:' .. uuid set[#set + 1] = tp end
 if #set > 0 then redis.call('HSET', KEYS[4], unpack(set)) end
-if pushed == 1 and ARGV[10] ~= '' then redis.call('XADD', KEYS[6], '*', 'k', ARGV[11], 'v', ARGV[12]) end
+if pushed == 1 and ARGV[10] ~= '' then redis.call('XADD', KEYS[6], '*', ARGV[11], ARGV[12]) end
 if ARGV[8] == '1' then redis.call('DEL', KEYS[1]) end
 return pushed`,
 };
@@ -269,7 +269,7 @@ export const QUEUE_PUSH: ScriptDef = {
   keys: 1,
   lua: `local n = redis.call('XLEN', KEYS[1])
 if n >= tonumber(ARGV[1]) and n - redis.call('XPENDING', KEYS[1], ARGV[4])[1] >= tonumber(ARGV[1]) then return 0 end
-redis.call('XADD', KEYS[1], '*', 'k', ARGV[2], 'v', ARGV[3])
+redis.call('XADD', KEYS[1], '*', ARGV[2], ARGV[3])
 return 1`,
 };
 

@@ -22,7 +22,8 @@
  * | P{departed}                       | hash   | hotkey -> detected_ms                         |
  * | P{general}:counter:<name>         | string | INCRBY                                        |
  * | P{general}:map:<name>             | hash   | key -> value JSON                             |
- * | P{queue:<name>}                   | stream | entries {k: kind, v: value}; group `sabstate` |
+ * | P{queue:<name>}                   | stream | entries {<kind>: value}, kind j / s / b      |
+ * |                                   |        | (JSON, string, base64 bytes); group sabstate  |
  */
 import { createHash } from 'node:crypto';
 import type { ScriptDef } from './scripts.ts';
@@ -87,13 +88,14 @@ export class RedisStore {
    * Runs a script (one round trip); errors mapped. EVALSHA, and on NOSCRIPT (a restarted or
    * flushed server) EVAL, which puts the script back in the server's cache: what ioredis'
    * defineCommand does, but sent with `call`, because defineCommand copies every defined script
-   * onto each Pipeline that autopipelining makes (two per order step: about 14 KB allocated per
-   * order with our 16 scripts, measured with the sampling heap profiler).
+   * onto each Pipeline (about 14 KB allocated per order with our 16 scripts, measured with the
+   * sampling heap profiler). `alone`: usually its caller's only command in flight (a consumer's
+   * poll): written at once unless a turn's commands are being gathered (see #send).
    */
   async run(s: ScriptDef, keys: readonly string[], args: readonly (string | number)[], what: string, alone = false): Promise<unknown> {
     this.roundTrips++;
     try {
-      return await (alone ? this.#direct('EVALSHA', shaOf(s), keys.length, ...keys, ...args) : this.client.call('EVALSHA', shaOf(s), keys.length, ...keys, ...args));
+      return await this.#send(['EVALSHA', shaOf(s), keys.length, ...keys, ...args], alone);
     } catch (e) {
       if (isNoScript(e)) {
         try {
@@ -107,44 +109,82 @@ export class RedisStore {
   }
 
   /**
-   * Sends a command at once, around autopipelining, when nothing is waiting in the autopipeline
-   * (so the wire order is the call order): for a call that is usually its caller's only one in
-   * flight (a consumer's pop), where autopipelining only adds a Pipeline object and an event-loop
-   * turn. Else autopipelined like any call. (`options.enableAutoPipelining` is read by ioredis
-   * when the call is made; it is set back before this returns.)
+   * One socket write per turn of the event loop. The commands a caller issues in one turn (the
+   * order step's reads with its lock grant; in the pipelined order step, order k-1's append with
+   * order k's reads and grant; a consumer's ack with its read) are gathered by corking the
+   * socket at the first of them and uncorking it at the turn's end (setImmediate): one write,
+   * and Redis reads them in one read and answers them in one write. The wire order is the call
+   * order (every command goes through the one socket, in call order). This replaces ioredis'
+   * autopipelining for the clients the engine makes (CLIENT_OPTIONS): the same batching without
+   * a Pipeline object per turn, a wrapper promise and a nextTick hop per command, and a reply
+   * held back until every reply of its pipeline is in. `alone` with no turn being gathered:
+   * written at once (no event-loop turn of delay). A client the caller made with
+   * `enableAutoPipelining` keeps it: its commands go through its autopipeline, `alone` ones
+   * around it when nothing waits there.
    */
-  #direct(...args: (string | number)[]): Promise<unknown> {
-    const o = this.client.options;
-    if (!o.enableAutoPipelining || this.client.autoPipelineQueueSize > 0) return this.client.call(...(args as [string, ...(string | number)[]]));
-    o.enableAutoPipelining = false;
-    try {
-      return this.client.call(...(args as [string, ...(string | number)[]]));
-    } finally {
-      o.enableAutoPipelining = true;
+  #send(args: (string | number)[], alone: boolean): Promise<unknown> {
+    const c = this.client;
+    const [name, ...rest] = args as [string, ...(string | number)[]];
+    const o = c.options;
+    if (o.enableAutoPipelining) {
+      if (!alone || c.autoPipelineQueueSize > 0) return c.call(name, ...rest);
+      o.enableAutoPipelining = false; // read by ioredis when the call is made; set back at once
+      try {
+        return c.call(name, ...rest);
+      } finally {
+        o.enableAutoPipelining = true;
+      }
     }
+    if (this.#corked === undefined && !alone) this.#cork();
+    return c.call(name, ...rest);
+  }
+
+  /** The socket corked for the current turn (uncorked by setImmediate), if any. */
+  #corked: { uncork(): void } | undefined;
+  readonly #uncork = (): void => {
+    const st = this.#corked;
+    this.#corked = undefined;
+    st?.uncork();
+  };
+  #cork(): void {
+    const st = this.client.stream as { cork?(): void; uncork(): void; writable?: boolean } | undefined;
+    if (this.client.status !== 'ready' || st === undefined || st.writable !== true || typeof st.cork !== 'function') return;
+    st.cork();
+    this.#corked = st;
+    setImmediate(this.#uncork);
   }
 
   /**
    * Sends several commands in one round trip and resolves to their replies (the first error,
-   * mapped, rejects): as one explicit pipeline (one socket write) when nothing waits in the
-   * autopipeline, else into it (so the wire order is the call order).
+   * mapped, rejects): into the turn being gathered, else as one socket write at once (corked
+   * around them); with an autopipelining client, into its autopipeline when something waits
+   * there, else as one explicit pipeline.
    */
   async batch(cmds: ReadonlyArray<readonly [string, ...(string | number)[]]>, what: string): Promise<unknown[]> {
     this.roundTrips++;
+    const c = this.client;
     try {
-      if (cmds.length === 1) return [await this.#direct(...cmds[0]!)];
-      if (this.client.options.enableAutoPipelining && this.client.autoPipelineQueueSize > 0) {
-        return await Promise.all(cmds.map((c) => this.client.call(...(c as [string, ...(string | number)[]]))));
+      if (cmds.length === 1) return [await this.#send([...cmds[0]!], true)];
+      if (c.options.enableAutoPipelining && c.autoPipelineQueueSize === 0) {
+        const p = c.pipeline();
+        for (const x of cmds) void p.call(...(x as [string, ...(string | number)[]]));
+        const res = await p.exec();
+        const out: unknown[] = [];
+        for (const [err, v] of res ?? []) {
+          if (err) throw err;
+          out.push(v);
+        }
+        return out;
       }
-      const p = this.client.pipeline();
-      for (const c of cmds) void p.call(...(c as [string, ...(string | number)[]]));
-      const res = await p.exec();
-      const out: unknown[] = [];
-      for (const [err, v] of res ?? []) {
-        if (err) throw err;
-        out.push(v);
+      const st = c.options.enableAutoPipelining || this.#corked !== undefined ? undefined : (c.stream as { cork?(): void; uncork(): void } | undefined);
+      st?.cork?.();
+      let sent: Array<Promise<unknown>>;
+      try {
+        sent = cmds.map((x) => c.call(...(x as [string, ...(string | number)[]])));
+      } finally {
+        st?.uncork();
       }
-      return out;
+      return await Promise.all(sent);
     } catch (e) {
       throw this.fail(e, what);
     }
@@ -165,7 +205,7 @@ export class RedisStore {
   async cmd(what: string, name: string, ...args: (string | number)[]): Promise<unknown> {
     this.roundTrips++;
     try {
-      return await this.client.call(name, ...args);
+      return await this.#send([name, ...args], false);
     } catch (e) {
       throw this.fail(e, what);
     }
