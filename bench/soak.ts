@@ -104,6 +104,8 @@ export interface SoakResult {
   capacityErrors: number;
   /** Top compactions of the run: how many moved something, what they moved, bytes copied (heap.topCompactions). */
   compactions: { runs: number; moves: number; movedBytes: number; attempts: number };
+  /** Top compactions that moved nothing, by what stopped them (heap.topStops: positions/compact.ts TopStop). */
+  stops: number[];
   outDir: string;
   /** Wall seconds the run took. */
   seconds: number;
@@ -299,7 +301,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
   const counts = Object.fromEntries(Object.entries(Counter).map(([k, i]) => [k, C[i]!])) as SoakResult['counts'];
   const h = engine.stats().positions.heap;
   const result: SoakResult = {
-    samples, counts, kills, violations, mismatches, positions, orders, liveBytes, capacityErrors: h.capacityErrors, compactions: h.topCompactions, outDir, seconds,
+    samples, counts, kills, violations, mismatches, positions, orders, liveBytes, capacityErrors: h.capacityErrors, compactions: h.topCompactions, stops: h.topStops, outDir, seconds,
     summary: summarize(samples, o),
   };
   writeFileSync(join(outDir, 'soak.md'), table(result, o));
@@ -313,7 +315,7 @@ function table(r: SoakResult, o: SoakOptions): string {
   const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${s.compactions} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.workerHeapLowBytes)} | ${f(s.arrayBufferBytes)} | ${f(s.heapBufferBytes)} |`);
   const u = r.summary;
   return [
-    `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}; top compactions ${r.compactions.runs} of ${r.compactions.attempts} begun (${r.compactions.moves} records and entries moved, ${f(r.compactions.movedBytes)} MiB copied).`,
+    `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}; top compactions ${r.compactions.runs} of ${r.compactions.attempts} begun (${r.compactions.moves} records and entries moved, ${f(r.compactions.movedBytes)} MiB copied); of those that moved nothing, stopped by a fixed block under the top allocated after the scan began ${r.stops[0]}, deferred ${r.stops[1]}, older ${r.stops[2]}; the walk raced ${r.stops[3]}; no room below ${r.stops[4]}; window too small ${r.stops[5]}; every move failed ${r.stops[6]}.`,
     `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
     `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}); of it, the engine's positions heap buffer ${f(u.bufferFirstBytes)} -> ${f(u.bufferLastBytes)} MiB and the workers' V8 heaps at their lowest between samples ${f(u.workersLowFirstBytes)} -> ${f(u.workersLowLastBytes)} MiB (${f(u.workersLowMinBytes)} .. ${f(u.workersLowMaxBytes)}).`,
     '',

@@ -13,10 +13,18 @@
  *   counts as one fixed block.
  * - fits: whether a set of copies can be cut from a set of free blocks (best fit, largest
  *   first), the simulation both triggers run before they move anything.
+ * - claimBlock / claimFixed: a block the scan did not reach (fixed), claimed after the walk if
+ *   it is by then a published record or index entry: a record block names its key (record-
+ *   block.ts), and the table's slot of that key must name the block (a validated read). What
+ *   the scan missed is mostly what other threads published while it ran (top compaction: the
+ *   block that stopped the window, compact.ts T2).
  */
 import { kBlockFreeBit, kBlockHeaderBytes, kBlockSizeWord, kDataStart, sizeOfWord } from '../../internal/store/heap.ts';
 import { kTop } from '../../internal/store/heap-layout.ts';
 import type { SharedTable } from '../../internal/store/table.ts';
+import { readRecord } from '../../internal/store/record-block.ts';
+import { RETRY } from '../../internal/sync/versioned-word.ts';
+import { MAX_KEY_LENGTH } from '../../errors.ts';
 import { ReadMode, readRecordValue, readUuid } from './record.ts';
 import type { PositionStore } from './store.ts';
 
@@ -101,6 +109,70 @@ export interface Blocks {
   kind: number[];
   /** kTop when the walk began. */
   top: number;
+  /** The walk stopped early (a racing change): its last block is what lay past it, counted fixed. */
+  raced: boolean;
+}
+
+/**
+ * Block `ref`, which the scan did not reach (fixed), claimed for m if it is, now, a published
+ * record or index entry: a record block names its key (record-block.ts), and the table's slot of
+ * that key must name `ref` (read in a read window, validated). A record claims its chunks too. A
+ * write published after the scan began is the usual case: the scan takes milliseconds, and other
+ * threads' new blocks land in the recycled blocks near the top. A hint like the scan: every move
+ * re-reads its record under the lock. True if claimed.
+ */
+export function claimBlock(s: PositionStore, m: Movable, ref: number): boolean {
+  const { heap, cache, memo, records, open, byHotkey } = s;
+  let key: [string, string | undefined];
+  try {
+    key = readRecord(heap, ref, (a, b) => [a, b] as [string, string | undefined]);
+  } catch (e) {
+    if (e === RETRY) return false;
+    throw e;
+  }
+  const [a, b] = key;
+  if (a.length === 0 || a.length > MAX_KEY_LENGTH || (b !== undefined && (b.length === 0 || b.length > MAX_KEY_LENGTH))) return false;
+  const size = heap.capacityOf(ref) + kBlockHeaderBytes;
+  if (b !== undefined) {
+    const meta = records.read(a, b, (_u8, at, len, r) => (r === ref ? readRecordValue(heap, at, len, r, ReadMode.META, cache, memo) : null));
+    if (meta) {
+      const k = m.recs.push({ hotkey: a, uuid: b, tp: meta.tp, ref, size }) - 1;
+      m.owner.set(ref, k);
+      for (let i = 0; i < meta.refs.length; i += 2) m.owner.set(meta.refs[i]!, k);
+      return true;
+    }
+    if (open.read(a, b, (_u8, _at, _len, r) => r === ref) === true) {
+      m.entOwner.set(ref, m.ents.push({ t: open, a, b, tp: b }) - 1);
+      return true;
+    }
+  }
+  const uuid = byHotkey.read(a, b, (_u8, at, len, r) => (r !== ref ? null : b === undefined ? '' : readUuid(heap, at, len)));
+  if (uuid === undefined || uuid === null) return false;
+  if (b === undefined) {
+    m.entOwner.set(ref, m.ents.push({ t: byHotkey, a, b: undefined, tp: undefined }) - 1);
+    return true;
+  }
+  const tp = records.read(a, uuid, (_u8, at, len, r) => readRecordValue(heap, at, len, r, ReadMode.META, cache, memo).tp);
+  if (tp === undefined) return false;
+  m.entOwner.set(ref, m.ents.push({ t: byHotkey, a, b, tp }) - 1);
+  return true;
+}
+
+/**
+ * The fixed blocks of b from index `from` up claimed (claimBlock) and marked movable, with the
+ * chunks of the records claimed. How many blocks became movable.
+ */
+export function claimFixed(s: PositionStore, m: Movable, b: Blocks, from: number): number {
+  const n = b.at.length - (b.raced ? 1 : 0);
+  for (let k = from; k < n; k++) if (b.kind[k] === kFixed) claimBlock(s, m, b.at[k]!);
+  let c = 0;
+  for (let k = from; k < n; k++) {
+    if (b.kind[k] === kFixed && (m.owner.has(b.at[k]!) || m.entOwner.has(b.at[k]!))) {
+      b.kind[k] = kMovable;
+      c++;
+    }
+  }
+  return c;
 }
 
 /** The blocks from kDataStart to kTop in address order (a hint: see the header). */
@@ -121,13 +193,14 @@ export function walkBlocks(s: PositionStore, m: Movable): Blocks {
     p += n;
   }
   const end = at.length === 0 ? kDataStart : at[at.length - 1]! + size[size.length - 1]!;
-  if (end !== top) {
+  const raced = end !== top;
+  if (raced) {
     // The walk stopped early (a racing change): what lies past it is unknown.
     at.push(end);
     size.push(top - end);
     kind.push(kFixed);
   }
-  return { at, size, kind, top };
+  return { at, size, kind, top, raced };
 }
 
 /**

@@ -57,8 +57,16 @@
  * T1 inside the write gate, kCompacting CAS 0 -> 1 (SharedHeap.beginCompaction): one compactor at
  *    a time; a thread that loses returns (positions.compact.flagged after it).
  * T2 a merge (heap.consolidate: free neighbours joined, a free top run given back), then the
- *    window: the scan and walk of steps 2-3 (compact-scan.ts); X = the lowest block boundary with
- *    every block of [X, kTop) free or movable and X >= kDataStart + in use x targetMilli / 1000;
+ *    window: the scan and walk of steps 2-3 (compact-scan.ts). The scan takes milliseconds while
+ *    the other threads write, and their new blocks land in the recycled blocks near the top: a
+ *    block the scan did not reach is claimed by its key if it is now a published record or
+ *    entry (compact-scan.ts claimFixed: a record block names its key, the table's slot of that
+ *    key must name the block; a record claims its chunks); one allocated after the scan began
+ *    and still not claimable (a write in flight) is passed over, up to kMaxLate of them (the
+ *    seventh session's instrumented soaks: every top compaction that moved nothing had been
+ *    stopped by such a block, 12 of 28 in one run; stats().positions.heap.topStops counts why
+ *    a run moves nothing). X = the lowest block boundary with every block of [X, kTop) free,
+ *    movable or passed over and X >= kDataStart + in use x targetMilli / 1000;
  *    the copies' bytes (as step 4 counts them) must not exceed the free bytes below X, else the
  *    window is halved from its bottom, at most 6 times; a window under carved / kMinGainShare is
  *    not worth it (nothing moves).
@@ -70,7 +78,9 @@
  *    then step 4 with the window [X, maxBytes): every record or entry with a block at or above X
  *    is moved (R1-R6) into blocks below X (one above is hoarded, as in step 4), in the order of
  *    its highest block, highest first; the first move that finds no room below ends the moves
- *    (a busy lock does not: that record stays, the others go on).
+ *    (a busy lock does not: that record stays, the others go on). T3b: then the blocks passed
+ *    over are claimed again (their writes have had the other moves' time to publish) and what
+ *    they belong to is moved the same way; one still in flight stays (the top stays above it).
  * T4 the withheld blocks listed again (heap.restore), the moved records' old blocks retired (R5
  *    queued them: retired one by one they would go on the LIFO lists, where other threads'
  *    allocations pop them first and pin the window again); step 5 (hoard freed, retired blocks collected, merge: the emptied window
@@ -119,6 +129,7 @@
  * | lock stripe of (hk, tp)      | the moving thread  | locks domain tryAcquire / release |
  * | heap kCompacting             | the top compactor  | CAS 0 -> 1 (T1), store 0 (T5): heap-layout.ts |
  * | heap kCompactions, kCompactMoves, kCompactBytes | the top compactor | Atomics.add at T5 (stats) |
+ * | heap kCompactStops + why     | the top compactor, when it moved nothing | Atomics.add before T5 (heap.countStop: stats topStops) |
  * | heap.bound (this thread's SharedHeap object, not shared) | the top compactor | plain (T3, T4) |
  *
  * CRASH TABLE (a thread terminated right after the step; recovery: engine.watch releases its
@@ -134,10 +145,11 @@
  * | 5: hoard freed, collect, merge                   | as heap.ts free / collect / merge rows  | as there |
  * | T1 flag taken (positions.compact.flagged)        | kCompacting 1: no other top compaction runs | the heap sweep stores 0 (under the freeze no live thread is inside the gate, so only a dead one held it); verify() reports a flag left up |
  * | T2 merge                                         | as heap-merge.ts rows                   | as there |
+ * | T2 scanned (positions.compact.scanned)           | kCompacting 1 (the scan, the walk and claimFixed write no shared word) | as T1 |
  * | T3 window withheld (heap.withhold.taken)        | the window's free blocks on no list     | the heap sweep lists them (heap.ts withhold rows) |
- * | T3 moves                                         | as R1-R6 above (bound is this thread's: gone with it; the withheld blocks on no list: the sweep lists them); R5 only queues the old blocks (this thread's list) | as R4: the sweep frees the old blocks nothing refers to |
+ * | T3 moves, T3b the late blocks' moves             | as R1-R6 above (bound is this thread's: gone with it; the withheld blocks on no list: the sweep lists them); R5 only queues the old blocks (this thread's list) | as R4: the sweep frees the old blocks nothing refers to |
  * | T4 release                                       | as step 5                               | as there |
- * | T5 counts added, before the flag's store         | kCompacting 1                           | as T1 |
+ * | T5 counts added (a run that moved nothing: its topStops word), before the flag's store | kCompacting 1 | as T1 |
  * An entry's move has the same points and rows (one block instead of a record's). No move
  * changes what any slot says (the same bytes in a new block), so positions/repair.ts has nothing
  * of a move to complete or undo: each state above is a whole version of every record and entry.
@@ -148,11 +160,11 @@ import { classOf, classSize, kBlockHeaderBytes } from '../../internal/store/heap
 import { kLargeClass } from '../../internal/store/heap-classes.ts';
 import { kDataStart, kDeferredHead, kInUseBytes, kTop } from '../../internal/store/heap-layout.ts';
 import { Version } from '../../internal/store/version.ts';
-import { type Ent, type Movable, fits, kFixed, kFree, kMovable, lowerBound, scanMovable, walkBlocks, windowMoves } from './compact-scan.ts';
+import { type Ent, type Movable, claimBlock, claimFixed, fits, kFixed, kFree, kMovable, lowerBound, scanMovable, walkBlocks, windowMoves } from './compact-scan.ts';
 import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue } from './record.ts';
 import type { PositionStore } from './store.ts';
 
-declareCrashPoints('positions', ['positions.compact.flagged', 'positions.compact.copied', 'positions.compact.published', 'positions.compact.retired']);
+declareCrashPoints('positions', ['positions.compact.flagged', 'positions.compact.scanned', 'positions.compact.copied', 'positions.compact.published', 'positions.compact.retired']);
 
 /** What compaction needs of the lock domain (a LockDomain fits). */
 export interface TryLocks {
@@ -186,6 +198,17 @@ export const topTrigger = { ratioMilli: 1200, floorBytes: 1 << 20, every: 64, ta
 const kMaxBackoff = 1024;
 /** While backed off, a delete runs the check early once the free bytes inside carved grew by carved / kRefreeShare since the run that left the ratio over. */
 const kRefreeShare = 16;
+/**
+ * Why a top compaction moved nothing (heap.countStop; stats().positions.heap.topStops, in this
+ * order): the highest fixed block (no scan reached it) under the top stopped the window, and it
+ * was allocated after the scan began (a write in flight, or published too late for the scan) /
+ * waiting on the deferred list (retired, a reader pinned) / older (in flight before the scan);
+ * the walk raced; the window's copies would not fit below it; the window was under the minimum
+ * gain with no fixed block; the moves all failed (busy locks, no room after all).
+ */
+export const TopStop = { fixedNew: 0, fixedDeferred: 1, fixedOld: 2, walkRaced: 3, noRoom: 4, small: 5, movedNone: 6 } as const;
+/** Fixed blocks allocated after the top compaction's scan began that its window may pass over (#topWindow). */
+const kMaxLate = 8;
 /** #lowerTop: another thread's top compaction holds the flag. */
 const kBusy = -1;
 /** A top window smaller than carved / kMinGainShare is not worth a scan and a move. */
@@ -319,15 +342,18 @@ export class Compactor {
       try {
         heap.consolidate();
         const w = this.#topWindow();
-        if (w !== null) {
+        if (typeof w === 'number') {
+          heap.countStop(w);
+        } else {
           heap.bound = w.lo;
           this.#late = [];
           this.#held = heap.withhold(w.lo);
           try {
-            r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.order, true, kPinWaitMs);
+            r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.order, true, kPinWaitMs, w.late);
           } finally {
             heap.bound = 0;
           }
+          if (r.moves === 0) heap.countStop(TopStop.movedNone);
         }
       } finally {
         heap.endCompaction(r.moves, r.bytes);
@@ -344,33 +370,57 @@ export class Compactor {
 
   /**
    * T2: the top window. X is the lowest block boundary such that every block in [X, kTop) is free
-   * or movable and X is at or above kDataStart + in use x targetMilli / 1000; the bytes of the
-   * copies of its movable blocks (and a new record block per moved record) must not exceed the
-   * free bytes below X, else the window is halved (from its bottom), a few times. Null if no
-   * window gains carved / kMinGainShare. Not simulated block by block as makeRoom's windows are:
+   * or movable (after claimFixed: the blocks published since the scan began are claimed by their
+   * keys; up to kMaxLate blocks allocated since and not claimable, writes in flight, are passed
+   * over and returned as `late`) and X is at or above kDataStart + in use x targetMilli / 1000;
+   * the bytes of the copies of its movable blocks (and a new record block per moved record) must
+   * not exceed the free bytes below X, else the window is halved (from its bottom), a few times.
+   * If no window gains carved / kMinGainShare: why (TopStop). Not simulated block by block as makeRoom's windows are:
    * the free space below is many small holes, a whole window's copies seldom fit them all in a
    * best-fit simulation, and the moves go highest first and stop at the first that finds no room
    * (#evacuate), so a window only partly emptied still lowers the top.
    */
-  #topWindow(): { lo: number; m: Movable; order: number[] } | null {
+  #topWindow(): { lo: number; m: Movable; order: number[]; late: number[] } | number {
     const heap = this.#s.heap;
     const used = Atomics.load(heap.i32, kInUseBytes);
+    const clock = heap.stampClock();
     const m = scanMovable(this.#s, '', '');
+    crashPoint('positions.compact.scanned');
     const b = walkBlocks(this.#s, m);
     const { at, size, kind } = b;
     const n = at.length;
     const goal = kDataStart + Math.ceil((used * topTrigger.targetMilli) / 1000);
     const minGain = Math.max(1 << 12, Math.floor((b.top - kDataStart) / kMinGainShare));
+    claimFixed(this.#s, m, b, 0);
+    // A fixed block allocated after the scan began (a write in flight at the walk, published
+    // since, or about to be) does not stop the window: up to kMaxLate of them are passed over
+    // and tried again after the other moves (#evacuate), when their writes have published.
+    const late: number[] = [];
     let i = n;
-    while (i > 0 && kind[i - 1] !== kFixed && at[i - 1]! >= goal) i--;
+    while (i > 0 && at[i - 1]! >= goal) {
+      if (kind[i - 1] === kFixed) {
+        const stale = !(b.raced && i === n) && ((heap.stampOf(at[i - 1]!) - clock) | 0) > 0;
+        if (!stale || late.length >= kMaxLate) break;
+        late.push(at[i - 1]!);
+      }
+      i--;
+    }
+    const tooSmall = !(i < n && b.top - at[i]! >= minGain);
     for (let tries = 0; i < n && b.top - at[i]! >= minGain && tries < 6; tries++) {
       const mv = windowMoves(b, m, i, n);
       let free = 0;
       for (let k = 0; k < i; k++) if (kind[k] === kFree) free += size[k]!;
-      if (mv.needs.reduce((x, y) => x + y, 0) <= free) return { lo: at[i]!, m, order: mv.order };
+      if (mv.needs.reduce((x, y) => x + y, 0) <= free) return { lo: at[i]!, m, order: mv.order, late: late.filter((r) => r >= at[i]!) };
       i += Math.max(1, (n - i) >> 1);
     }
-    return null;
+    if (!tooSmall) return TopStop.noRoom;
+    if (i === 0 || kind[i - 1] !== kFixed) return TopStop.small;
+    const ref = at[i - 1]!;
+    let why: number = TopStop.fixedOld;
+    if (b.raced && i - 1 === n - 1) why = TopStop.walkRaced;
+    else if (((heap.stampOf(ref) - clock) | 0) > 0) why = TopStop.fixedNew;
+    else if (heap.isDeferred(ref)) why = TopStop.fixedDeferred;
+    return why;
   }
 
   /**
@@ -380,19 +430,31 @@ export class Compactor {
    * no room ends the moves (the others, lower, would not lower the top). ok: every one moved;
    * moves and bytes: what moved.
    */
-  #evacuate(lo: number, hi: number, m: Movable, order: number[], stopWhenFull: boolean, pinWaitMs: number): { ok: boolean; moves: number; bytes: number } {
+  #evacuate(lo: number, hi: number, m: Movable, order: number[], stopWhenFull: boolean, pinWaitMs: number, late: number[] = []): { ok: boolean; moves: number; bytes: number } {
     let ok = true;
     const before = this.#moved;
     const bytes = this.#copied;
     this.#lo = lo;
     this.#hi = hi;
     try {
+      // The blocks the window passed over (allocated after the scan began), claimed now that
+      // their writes have had the other moves' time to publish (T3b), moved after the others.
+      let full = false;
       for (const k of order) {
         const r = k >= 0 ? m.recs[k]! : null;
         const moved = r !== null ? this.#relocate(r.hotkey, r.uuid, r.tp) : this.#moveEntry(m.ents[-k - 1]!);
         if (moved === -1) this.stats.busy++;
         if (moved < 0) ok = false;
-        if (moved === -2 && stopWhenFull) break;
+        if (moved === -2 && stopWhenFull) {
+          full = true;
+          break;
+        }
+      }
+      if (!full && late.length > 0) {
+        const again: Movable = { recs: [], owner: new Map(), ents: [], entOwner: new Map() };
+        for (const ref of late) claimBlock(this.#s, again, ref);
+        for (const r of again.recs) if (this.#relocate(r.hotkey, r.uuid, r.tp) < 0) ok = false;
+        for (const e of again.ents) if (this.#moveEntry(e) < 0) ok = false;
       }
     } finally {
       this.#release(pinWaitMs);

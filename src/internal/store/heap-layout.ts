@@ -39,6 +39,7 @@
  * | 5    | 15             | kCompacting     | the top compaction (positions/compact.ts, through SharedHeap.beginCompaction / endCompaction); sweep | CAS 0 -> 1 (one compactor at a time, inside the write gate), store 0 at its end; the sweep stores 0 |
  * | 5    | 16..18         | kCompactions, kCompactMoves, kCompactBytes | the top compaction's end | Atomics.add (stats: compactions that lowered the top, blocks' owners moved, bytes copied) |
  * | 5    | 19             | kCompactAttempts | beginCompaction when it took the flag | Atomics.add (stats: top compactions begun, each a scan and a walk) |
+ * | 5    | 20..26         | kCompactStops   | the top compaction, when it moved nothing (countStop) | Atomics.add (stats: why, by positions/compact.ts TopStop) |
  * | 6+c  | BigUint64 0    | free head of c  | pop / push / take-all (heap-lists.ts); sweep | CAS (offset, tag) |
  * | 6+c  | Int32 2        | free bytes of c | list / take / best fit / merge; sweep | Atomics.add / sub; the sweep stores the walk's sum |
  * | 6+kClassCount+k | 0    | gate slot k     | its thread            | sync/write-gate.ts WriteGate (kGateSlots lines) |
@@ -77,6 +78,9 @@ export const kCompactions = kCompacting + 1;
 export const kCompactMoves = kCompacting + 2;
 export const kCompactBytes = kCompacting + 3;
 export const kCompactAttempts = kCompacting + 4;
+/** kStopKinds Int32 words: top compactions that moved nothing, by what stopped them (positions/compact.ts TopStop). */
+export const kCompactStops = kCompacting + 5;
+export const kStopKinds = 7;
 export const kFirstClassLine = 6;
 /** Int32 slot of a class line: the bytes on that free list. */
 export const kClassFreeBytes = 2;

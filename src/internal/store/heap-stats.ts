@@ -11,6 +11,7 @@ import { classSize, kClassCount } from './heap-classes.ts';
 import {
   kCapacityErrors, kDataStart, kDeferredCount, kInUseBlocks, kInUseBytes, kMergedBlocks, kMerges, kPageBytes, kPinnedReads,
   kReturnedBytes, kSplits, kTop, kTopReturns, freeIndexOf, kCompactions, kCompactMoves, kCompactBytes, kCompactAttempts,
+  kCompactStops, kStopKinds,
 } from './heap-layout.ts';
 
 /** The heap as heapStats reads it. */
@@ -66,6 +67,13 @@ export function heapStats(h: StatsSource) {
     topCompactions: {
       runs: Atomics.load(i, kCompactions), moves: Atomics.load(i, kCompactMoves), movedBytes: Atomics.load(i, kCompactBytes), attempts: Atomics.load(i, kCompactAttempts),
     },
+    /**
+     * Top compactions that moved nothing, by what stopped them (positions/compact.ts TopStop, in
+     * that order): the block under the top that no scan reached was allocated after the scan
+     * began, was waiting on the deferred list, was older; the walk raced; no room below; the
+     * moves all failed.
+     */
+    topStops: Array.from({ length: kStopKinds }, (_, k) => Atomics.load(i, kCompactStops + k)),
   };
 }
 

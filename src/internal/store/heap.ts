@@ -37,7 +37,7 @@
  *   section "pins").
  *
  * Slots this file writes: kTop (CAS up), kInUseBytes, kInUseBlocks, kCapacityErrors, kStampClock,
- * kSplits, kDeferredCount, kPinnedReads (Atomics.add / sub), kFreeAfterMerge (store of a lower
+ * kSplits, kDeferredCount, kPinnedReads, kCompactStops (countStop) (Atomics.add / sub), kFreeAfterMerge (store of a lower
  * value, worthMerging), kDeferredHead (exchange, collect); a block's size and stamp words (plain,
  * by the thread that owns the block). Publication: a block's header and payload are plain writes
  * by its owner; the atomic store that publishes its offset (a table slot CAS) makes them visible
@@ -85,7 +85,7 @@ import {
 import {
   type HeapHandle, kCapacityErrors, kDataStart, kDeferredCount, kDeferredHead, kFirstGateSlotLine, kFreeAfterMerge, kGateBase,
   kHighRunEnd, kInUseBlocks, kInUseBytes, kMerging, kNonEmpty, kPinnedReads, kSplits, kStampClock, kTop, freeIndexOf, headIndexOf,
-  heapSpecOf, kCompacting, kCompactions, kCompactMoves, kCompactBytes, kCompactAttempts,
+  heapSpecOf, kCompacting, kCompactions, kCompactMoves, kCompactBytes, kCompactAttempts, kCompactStops,
 } from './heap-layout.ts';
 import { HeapMerge } from './heap-merge.ts';
 import { type SweepAccess, heapStats } from './heap-stats.ts';
@@ -318,6 +318,27 @@ export class SharedHeap extends HeapMerge {
       Atomics.add(this.i32, kCompactBytes, bytes);
     }
     Atomics.store(this.i32, kCompacting, 0);
+  }
+
+  /** A top compaction that moved nothing, counted by why (`kind`: positions/compact.ts TopStop; stats topStops). */
+  countStop(kind: number): void {
+    Atomics.add(this.i32, kCompactStops + kind, 1);
+  }
+
+  /** The stamp clock now: every block allocated from here on has a newer stamp (stampOf). */
+  stampClock(): number {
+    return Atomics.load(this.i32, kStampClock);
+  }
+
+  /** Whether ref is on the deferred list (a walk of it, bounded: a hint, the list changes under it). */
+  isDeferred(ref: number, limit = 1 << 16): boolean {
+    let p = Atomics.load(this.i32, kDeferredHead);
+    for (let n = 0; p !== 0 && n < limit; n++) {
+      if (p === ref) return true;
+      if (p < kDataStart || (p & kSizeLowBits) !== 0 || !this.cover(p + kBlockPrefix)) return false;
+      p = Atomics.load(this.i32, (p >> 2) + kBlockNext);
+    }
+    return false;
   }
 
   /**
