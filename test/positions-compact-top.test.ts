@@ -13,78 +13,226 @@
  * its new chunk and record block bumped to the very top (the free lists held back for that write
  * with heap.withhold, as if they had nothing of that size). Required: the compaction moves the
  * top down anyway (carved / in use <= 1.3), every position as saved, verify() clean.
+ *
+ * Second test (T3b, the late pass): the write is IN FLIGHT during the walk: a worker thread (this
+ * file, workerData.late) allocates its new position's blocks at the very top and pauses before
+ * publishing (crash point positions.save.listed) while the main thread walks; the main thread
+ * resumes it at its first move (positions.compact.copied) and waits for its publish. Required:
+ * the window passed over the blocks in flight and the late pass moved them: carved / in use
+ * <= 1.3, the top below where it was, every position (the late one too) as saved, verify()
+ * clean. With kMaxLate = 0 (a scratch copy) it fails: 6.683 -> 6.681, nothing moved.
  */
+import { isMainThread, workerData } from 'node:worker_threads';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { Position } from '../src/domains/positions/positions.ts';
+import { LockDomain } from '../src/domains/locks/locks.ts';
+import type { LockHandle } from '../src/domains/locks/layout.ts';
+import { type Position, type PositionsHandle, PositionsDomain } from '../src/domains/positions/positions.ts';
 import { topTrigger } from '../src/domains/positions/compact.ts';
 import { setCrashHook } from '../src/internal/crash.ts';
+import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { SharedHeap } from '../src/internal/store/heap.ts';
 import { fixture } from './workers/positions-fixture.ts';
+import { bundledWorker, within } from './helpers/workers.ts';
 
+const SELF = new URL(import.meta.url);
 const order = (k: number): Record<string, unknown> => ({ order_uuid: `o-${k}`, price: k, leverage: 1, processed_ms: 1, note: 'x'.repeat(150 + (k % 7) * 20) });
 
-test('top: a record published at the very top after the scan began does not stop the compaction', () => {
-  const saved = { ...topTrigger };
-  // Only the explicit compactTop runs (the writes' trigger off), so that one run is what is tested.
-  topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
-  try {
-    const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
-    const view = new SharedHeap(f.handle.heap, f.key, 'view');
-    const all: Position[] = [];
-    for (let n = 0; n < 1600; n++) {
-      const p: Position = { miner_hotkey: `5Top${n % 4}`, position_uuid: `t-${n}`, trade_pair: `P${n % 8}`, orders: Array.from({ length: 20 }, (_, k) => order(n + k)), is_closed_position: false };
-      if (n >= 8) {
-        // One open position per (hotkey, pair): the one before on this pair closes first.
-        const q = all[n - 8]!;
-        q.is_closed_position = true;
-        f.locks.withLock(q.miner_hotkey, q.trade_pair as string, () => f.positions.save(q));
-      }
-      f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
-      all.push(p);
+/** The heap of 1,600 positions with the lower 85 % deleted (trigger off in this thread), and the kept ones. */
+function topHeavy(): { f: ReturnType<typeof fixture>; keep: Position[] } {
+  const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
+  const all: Position[] = [];
+  for (let n = 0; n < 1600; n++) {
+    const p: Position = { miner_hotkey: `5Top${n % 4}`, position_uuid: `t-${n}`, trade_pair: `P${n % 8}`, orders: Array.from({ length: 20 }, (_, k) => order(n + k)), is_closed_position: false };
+    if (n >= 8) {
+      // One open position per (hotkey, pair): the one before on this pair closes first.
+      const q = all[n - 8]!;
+      q.is_closed_position = true;
+      f.locks.withLock(q.miner_hotkey, q.trade_pair as string, () => f.positions.save(q));
     }
-    const keep = all.slice(Math.floor(all.length * 0.85));
-    for (const p of all.slice(0, all.length - keep.length)) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
-    const before = f.positions.stats().heap;
-    const late = keep[keep.length - 1]!;
-    let topBefore = 0;
-    let lateRef = 0;
-    let hits = 0;
-    setCrashHook((name) => {
-      if (name !== 'positions.compact.scanned' || hits++ > 0) return;
-      // Another writer's order, published between the scan and the walk, its blocks at the top.
-      const held = view.withhold(0);
-      try {
-        topBefore = before.topBytes;
-        late.orders = [...late.orders, order(9999)];
-        f.locks.withLock(late.miner_hotkey, late.trade_pair as string, () => f.positions.save(late));
-      } finally {
-        view.restore(held);
-      }
-      lateRef = view.stats().topBytes;
-    });
-    try {
-      f.positions.compactTop();
-    } finally {
-      setCrashHook(null);
-    }
-    const st = f.positions.stats();
-    const h = st.heap;
-    const ratio = h.carvedBytes / h.inUseBytes;
-    console.log(
-      `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; the late write took the top from ${topBefore} to ${lateRef}; ` +
-        `top compactions begun ${h.topCompactions.attempts}, moved in ${h.topCompactions.runs} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
-    );
-    assert.is(hits, 1, 'the hook ran once, right after the scan');
-    assert.ok(lateRef > topBefore, 'the late write bumped the top: its blocks are the highest');
-    assert.ok(ratio <= 1.3, `carved / in use ${ratio} after the compaction (a block published after the scan stopped it)`);
-    assert.ok(h.topCompactions.runs === 1 && h.topCompactions.moves > 0);
-    for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
-    assert.is(f.positions.size, keep.length);
-    assert.equal(f.positions.verify(), []);
-  } finally {
-    Object.assign(topTrigger, saved);
+    f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
+    all.push(p);
   }
-});
+  const keep = all.slice(Math.floor(all.length * 0.85));
+  for (const p of all.slice(0, all.length - keep.length)) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
+  return { f, keep };
+}
 
-test.run();
+/** Worker of the 'late' test: states in `state` (Int32 0), see there. */
+interface LateData {
+  late: true;
+  locks: LockHandle;
+  positions: PositionsHandle;
+  state: SharedArrayBuffer;
+}
+const kReady = 1;
+const kGo = 2;
+const kPaused = 3;
+const kResume = 4;
+const kDone = 5;
+
+function waitFor(st: Int32Array, want: number, ms: number): boolean {
+  const end = Date.now() + ms;
+  for (let v = Atomics.load(st, 0); v !== want; v = Atomics.load(st, 0)) {
+    if (Date.now() > end) return false;
+    Atomics.wait(st, 0, v, 50);
+  }
+  return true;
+}
+
+function set(st: Int32Array, v: number): void {
+  Atomics.store(st, 0, v);
+  Atomics.notify(st, 0);
+}
+
+if (!isMainThread && (workerData as LateData | null)?.late === true) {
+  // A writer whose new position is in flight across the compaction's walk: its blocks allocated
+  // at the very top (free lists held back meanwhile), paused before it publishes (crash point
+  // positions.save.listed), resumed by the main thread during the moves.
+  const d = workerData as LateData;
+  topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
+  const key = hashKeyFromSeed(7n);
+  const locks = new LockDomain(d.locks, key);
+  const positions = new PositionsDomain(d.positions, key, { locks });
+  const view = new SharedHeap(d.positions.heap, key, 'view');
+  const st = new Int32Array(d.state);
+  set(st, kReady);
+  if (!waitFor(st, kGo, 60_000)) throw new Error('late worker: no go');
+  let held: number[] | null = view.withhold(0);
+  setCrashHook((name) => {
+    if (name !== 'positions.save.listed' || held === null) return;
+    view.restore(held);
+    held = null;
+    set(st, kPaused);
+    if (!waitFor(st, kResume, 60_000)) throw new Error('late worker: not resumed');
+  });
+  const p: Position = { miner_hotkey: '5Top1', position_uuid: 'late-1', trade_pair: 'P1', orders: [order(7777)], is_closed_position: true };
+  locks.withLock(p.miner_hotkey, 'P1', () => positions.save(p));
+  setCrashHook(null);
+  set(st, kDone);
+}
+
+if (isMainThread) {
+test('top: a record published at the very top after the scan began does not stop the compaction', () => {
+    const saved = { ...topTrigger };
+    // Only the explicit compactTop runs (the writes' trigger off), so that one run is what is tested.
+    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
+    try {
+      const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
+      const view = new SharedHeap(f.handle.heap, f.key, 'view');
+      const all: Position[] = [];
+      for (let n = 0; n < 1600; n++) {
+        const p: Position = { miner_hotkey: `5Top${n % 4}`, position_uuid: `t-${n}`, trade_pair: `P${n % 8}`, orders: Array.from({ length: 20 }, (_, k) => order(n + k)), is_closed_position: false };
+        if (n >= 8) {
+          // One open position per (hotkey, pair): the one before on this pair closes first.
+          const q = all[n - 8]!;
+          q.is_closed_position = true;
+          f.locks.withLock(q.miner_hotkey, q.trade_pair as string, () => f.positions.save(q));
+        }
+        f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
+        all.push(p);
+      }
+      const keep = all.slice(Math.floor(all.length * 0.85));
+      for (const p of all.slice(0, all.length - keep.length)) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
+      const before = f.positions.stats().heap;
+      const late = keep[keep.length - 1]!;
+      let topBefore = 0;
+      let lateRef = 0;
+      let hits = 0;
+      setCrashHook((name) => {
+        if (name !== 'positions.compact.scanned' || hits++ > 0) return;
+        // Another writer's order, published between the scan and the walk, its blocks at the top.
+        const held = view.withhold(0);
+        try {
+          topBefore = before.topBytes;
+          late.orders = [...late.orders, order(9999)];
+          f.locks.withLock(late.miner_hotkey, late.trade_pair as string, () => f.positions.save(late));
+        } finally {
+          view.restore(held);
+        }
+        lateRef = view.stats().topBytes;
+      });
+      try {
+        f.positions.compactTop();
+      } finally {
+        setCrashHook(null);
+      }
+      const st = f.positions.stats();
+      const h = st.heap;
+      const ratio = h.carvedBytes / h.inUseBytes;
+      console.log(
+        `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; the late write took the top from ${topBefore} to ${lateRef}; ` +
+          `top compactions begun ${h.topCompactions.attempts}, moved in ${h.topCompactions.runs} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
+      );
+      assert.is(hits, 1, 'the hook ran once, right after the scan');
+      assert.ok(lateRef > topBefore, 'the late write bumped the top: its blocks are the highest');
+      assert.ok(ratio <= 1.3, `carved / in use ${ratio} after the compaction (a block published after the scan stopped it)`);
+      assert.ok(h.topCompactions.runs === 1 && h.topCompactions.moves > 0);
+      for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
+      assert.is(f.positions.size, keep.length);
+      assert.equal(f.positions.verify(), []);
+    } finally {
+      Object.assign(topTrigger, saved);
+    }
+  });
+
+  test('top: a write in flight at the very top during the walk is passed over, then moved once published (T3b)', async () => {
+    const saved = { ...topTrigger };
+    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
+    const st = new Int32Array(new SharedArrayBuffer(4));
+    try {
+      const { f, keep } = topHeavy();
+      const before = f.positions.stats().heap;
+      const w = bundledWorker(SELF, { workerData: { late: true, locks: f.lockHandle, positions: f.handle, state: st.buffer } satisfies LateData });
+      const exited = new Promise<number>((r) => w.once('exit', r));
+      w.on('error', (e) => console.error('late worker:', e));
+      await within(
+        (async () => {
+          while (Atomics.load(st, 0) !== kReady) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        60_000,
+        'the late worker attached',
+      );
+      let scanned = 0;
+      let copied = 0;
+      let topAtWalk = 0;
+      setCrashHook((name) => {
+        if (name === 'positions.compact.scanned' && scanned++ === 0) {
+          set(st, kGo);
+          assert.ok(waitFor(st, kPaused, 30_000), 'the worker paused before its publish');
+          topAtWalk = f.positions.stats().heap.topBytes;
+        } else if (name === 'positions.compact.copied' && copied++ === 0) {
+          set(st, kResume);
+          assert.ok(waitFor(st, kDone, 30_000), 'the worker published');
+        }
+      });
+      try {
+        f.positions.compactTop();
+      } finally {
+        setCrashHook(null);
+        // If no move ran (the compaction stopped at the write in flight), the worker publishes now.
+        set(st, Math.max(Atomics.load(st, 0), kResume));
+      }
+      assert.is(await within(exited, 30_000, 'the late worker exited'), 0);
+      const h = f.positions.stats().heap;
+      const ratio = h.carvedBytes / h.inUseBytes;
+      console.log(
+        `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${topAtWalk} at the walk (the write in flight) -> ${h.topBytes}; ` +
+          `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
+      );
+      assert.ok(topAtWalk > before.topBytes, 'the write in flight bumped the top');
+      assert.ok(ratio <= 1.3, `carved / in use ${ratio} (the write in flight at the top stopped the compaction)`);
+      assert.ok(scanned === 1 && copied >= 1, `hooks: scanned ${scanned}, copied ${copied}`);
+      assert.ok(h.topBytes < before.topBytes, 'the top went below where it was before the write');
+      for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
+      assert.equal(f.positions.get('5Top1', 'late-1')?.orders.length, 1);
+      assert.is(f.positions.size, keep.length + 1);
+      assert.equal(f.positions.verify(), []);
+    } finally {
+      Object.assign(topTrigger, saved);
+      set(st, kResume);
+    }
+  });
+
+  test.run();
+}
