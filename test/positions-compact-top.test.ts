@@ -118,22 +118,8 @@ test('top: a record published at the very top after the scan began does not stop
     // Only the explicit compactTop runs (the writes' trigger off), so that one run is what is tested.
     topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
     try {
-      const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
+      const { f, keep } = topHeavy();
       const view = new SharedHeap(f.handle.heap, f.key, 'view');
-      const all: Position[] = [];
-      for (let n = 0; n < 1600; n++) {
-        const p: Position = { miner_hotkey: `5Top${n % 4}`, position_uuid: `t-${n}`, trade_pair: `P${n % 8}`, orders: Array.from({ length: 20 }, (_, k) => order(n + k)), is_closed_position: false };
-        if (n >= 8) {
-          // One open position per (hotkey, pair): the one before on this pair closes first.
-          const q = all[n - 8]!;
-          q.is_closed_position = true;
-          f.locks.withLock(q.miner_hotkey, q.trade_pair as string, () => f.positions.save(q));
-        }
-        f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
-        all.push(p);
-      }
-      const keep = all.slice(Math.floor(all.length * 0.85));
-      for (const p of all.slice(0, all.length - keep.length)) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
       const before = f.positions.stats().heap;
       const late = keep[keep.length - 1]!;
       let topBefore = 0;
