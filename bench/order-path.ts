@@ -169,7 +169,7 @@ function checkLine(stored: number, saved: number, warmSaved: number, popped: num
 }
 
 /** The seeded engine; `lockStripes: 1` for the one-domain case. */
-function newEngine(options: { lockStripes?: number } = {}): Engine {
+function newEngine(options: { lockStripes?: number; positions?: { maxRecords: number; maxBytes: number } } = {}): Engine {
   const engine = createEngine({ ...options, general: generalOptions, ...benchPrefault() });
   seedEngine(engine, setup);
   return engine;
@@ -381,9 +381,17 @@ const runCase = (W: number, file: string, extra: object, servers?: { kind: strin
     },
   });
 
+/**
+ * The W-thread cases' positions room: every order opens a position with odds about 1 in 11 and
+ * no position is deleted, so two threads at 170,000 orders/s filled the default 131,072 records
+ * within warmup + 5 s ("positions: table full" in a worker, reported as "worker exited with 1",
+ * on whichever tree was faster). Four times the records, and the largest heap (it grows on use).
+ */
+const THREAD_CASE_POSITIONS = { maxRecords: 1 << 19, maxBytes: 2 ** 31 - 2 ** 16 };
+
 for (const W of CASES.has('sabstate') ? THREADS : []) {
   markCase();
-  const engine = newEngine();
+  const engine = newEngine({ positions: THREAD_CASE_POSITIONS });
   const run = await runCase(W, './workers/order-path-sab.ts', { handle: engine.handle() }, undefined, (w) => engine.watch(w));
   const saved = run.tallies.reduce((s, t) => s + t.saved, 0);
   const warmSaved = run.tallies.reduce((s, t) => s + t.warmSaved, 0);

@@ -40,6 +40,20 @@ test('--hotkeys 20000 (more than a named map held by default): the demo sizes it
   assert.match(r.stdout, /all checks passed/);
 });
 
+test('--prefault: the positions heap room written at start, in MiB (default 512 bytes per order, at most 256), off, or a usage error', () => {
+  const dflt = demo('--orders', '3000', '--workers', '1', '--quiet');
+  assert.is(dflt.status, 0, dflt.stderr);
+  assert.match(dflt.stdout, /; prefault 2 MiB\n/);
+  assert.match(dflt.stdout, /all checks passed/);
+  const off = demo('--orders', '1000', '--workers', '1', '--quiet', '--prefault', 'off');
+  assert.is(off.status, 0, off.stderr);
+  assert.match(off.stdout, /; prefault off\n/);
+  const some = demo('--orders', '1000', '--workers', '1', '--quiet', '--prefault', '16');
+  assert.is(some.status, 0, some.stderr);
+  assert.match(some.stdout, /; prefault 16 MiB\n/);
+  assertUsageError(demo('--prefault', 'lots'), 'error: --prefault must be a whole number, got "lots"');
+});
+
 test('--backend: sab or redis, anything else one error line and the usage', () => {
   assertUsageError(demo('--backend', 'bogus'), 'error: --backend must be sab or redis, got "bogus"');
 });

@@ -21,6 +21,15 @@ import { consumerLoop, orderLoop } from '../peers/thread-case.ts';
 import type { CaseData } from '../peers/thread-case.ts';
 import { ownThreadCpuMs } from '../peers/os-stats.ts';
 
+// A failure after the worker's first message reached the parent only as "worker exited with 1":
+// print what failed (the parent's output then names it).
+for (const ev of ['uncaughtException', 'unhandledRejection'] as const) {
+  process.on(ev, (e: unknown) => {
+    console.error(`order-path-sab worker (${(workerData as CaseData).role} ${(workerData as CaseData).index ?? ''}): ${ev}:`, e);
+    process.exit(1);
+  });
+}
+
 const d = workerData as CaseData & { handle: EngineHandle };
 const engine = attachEngine(d.handle, process.env.BENCH_ORDER_CACHE ? { orderCacheSize: Number(process.env.BENCH_ORDER_CACHE) } : undefined);
 

@@ -11,8 +11,10 @@
  * different numbers), (2) publish the entry (hotkey, seqKey(i)) -> uuid, (3) touch the counter:
  * its slot word moves, so a trim that looked at the entries before (2) fails its CAS and looks
  * again; if the counter is at least i+1 (the common case) with table.touch, one CAS to the next
- * version of the same block (nothing allocated or retired), else (a trim lowered or removed it)
- * with a new block holding i+1. Three table writes of fixed size: the same cost for a miner's
+ * version of the same block (nothing allocated or retired; first tried on the version step (1)
+ * published, with no read: it holds i+1), else (a trim lowered or removed it) with a new block
+ * holding i+1. Entries' keys are hashed with the table's key directly, not through the table's
+ * memo: each (hotkey, number) is hashed about once per listing. Three table writes of fixed size: the same cost for a miner's
  * first position and its 500th (the previous design re-encoded the miner's whole uuid list,
  * about 55 µs at 110-180 positions). Listing reads the counter, then entries 0 .. n-1, skipping
  * the missing ones (deleted positions; a number taken by a writer that died before step 2).
@@ -56,6 +58,7 @@
  * listed, and a later save listed it twice: test/positions-index-race.test.ts.)
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
+import { type HashKey, hashPair } from '../../internal/hash/hash.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import type { SharedHeap } from '../../internal/store/heap.ts';
 import type { SharedTable } from '../../internal/store/table.ts';
@@ -88,10 +91,18 @@ export class HotkeyIndex {
   readonly #readUuid: (u8: Uint8Array, at: number, len: number) => string;
   /** The counter's version as add read it (its compare-and-sets' expectation); add runs one at a time per thread. */
   readonly #seen = new Version();
+  /**
+   * The hash of an entry's key (hotkey, seqKey(i)): hashPair with the table's key, not the
+   * table's memo (table-hash.ts), which would keep every (hotkey, number) ever listed, each hashed
+   * about once (a memo miss and two Map inserts per new position). Without `key`, the table's.
+   */
+  readonly #entryHash: (hotkey: string, b: string) => number;
 
-  constructor(table: SharedTable, heap: SharedHeap) {
+  /** `key`: the table's hash key (the engine's), for #entryHash. */
+  constructor(table: SharedTable, heap: SharedHeap, key?: HashKey) {
     this.#t = table;
     this.#heap = heap;
+    this.#entryHash = key === undefined ? (a, b) => table.hash(a, b) : (a, b) => hashPair(key, a, b) | 0;
     this.#readCount = (u8, at, len) => {
       if (len !== kIdxBytes) notWhole();
       return u8[at]! | (u8[at + 1]! << 8) | (u8[at + 2]! << 16) | (u8[at + 3]! << 24);
@@ -116,7 +127,7 @@ export class HotkeyIndex {
       const i = this.#takeNumber(hotkey, hc);
       crashPoint('positions.index.counted');
       const b = seqKey(i);
-      const h = t.hash(hotkey, b);
+      const h = this.#entryHash(hotkey, b);
       let ref = 0;
       let r: number;
       try {
@@ -176,6 +187,10 @@ export class HotkeyIndex {
   #touch(hotkey: string, h: number, n: number): void {
     const t = this.#t;
     const seen = this.#seen;
+    // First the version step 1 published (#setCount left it in `seen`), with no read: if the slot
+    // still holds it, the counter is that block, at least n, and the CAS moves the word. Else
+    // (another add or a trim came between, or step 1 inserted the counter) read and loop.
+    if (seen.slot >= 0 && t.touch(seen)) return;
     for (;;) {
       const c = t.read(hotkey, undefined, this.#readCount, h, seen);
       if (c !== undefined && c >= n ? t.touch(seen) : this.#setCount(hotkey, h, n, seen)) return;
@@ -199,7 +214,15 @@ export class HotkeyIndex {
     } finally {
       if (r === -1) heap.free(ref);
     }
-    if (r > 0) heap.retire(r);
+    if (r > 0) {
+      heap.retire(r);
+      // The version just published, for #touch: a slot word moves to the next version number
+      // (table.ts #casAt). Only a guess: if it is wrong, #touch's CAS fails and it reads.
+      seen.ver = (seen.ver + 1) | 0;
+      seen.ref = ref;
+    } else if (r === 0) {
+      seen.slot = -1; // inserted: its slot is not known without a probe
+    }
     return r !== -1;
   }
 
@@ -226,7 +249,7 @@ export class HotkeyIndex {
   #removeAt(hotkey: string, i: number, uuid: string): boolean {
     const t = this.#t;
     const b = seqKey(i);
-    const h = t.hash(hotkey, b);
+    const h = this.#entryHash(hotkey, b);
     const seen = new Version();
     if (t.read(hotkey, b, this.#readUuid, h, seen) !== uuid) return false;
     const old = t.remove(hotkey, b, h, seen);
@@ -279,7 +302,8 @@ export class HotkeyIndex {
     const n = this.count(hotkey);
     const out: string[] = [];
     for (let i = 0; i < n; i++) {
-      const u = this.#t.read(hotkey, seqKey(i), this.#readUuid);
+      const b = seqKey(i);
+      const u = this.#t.read(hotkey, b, this.#readUuid, this.#entryHash(hotkey, b));
       if (u !== undefined) out.push(u);
     }
     return out;

@@ -44,7 +44,7 @@ export class PositionStore extends Store {
     this.records = records;
     this.open = open;
     this.byHotkey = byHotkey;
-    this.index = new HotkeyIndex(byHotkey, heap);
+    this.index = new HotkeyIndex(byHotkey, heap, key);
     this.cache = new OrderCache(orderCacheSize);
     this.memo = new RecordMemo(recordMemoSize);
   }

@@ -69,13 +69,13 @@ import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
 import { encodeOrder, encodePositionHead } from '../../internal/codec/codec.ts';
 import { Version } from '../../internal/store/version.ts';
-import { recordPayloadBytes } from '../../internal/store/record-block.ts';
+import { recordPayloadBytes, writeUnits } from '../../internal/store/record-block.ts';
 import type { SharedTable } from '../../internal/store/table.ts';
 import type { PositionStore } from './store.ts';
 import { type CompactionStats, Compactor } from './compact.ts';
 import {
   type RawRecord, ReadMode, type RecordLoc, type ValidHead, type ValidPosition, kChunkHeaderBytes, locateRecord, readRecordValue,
-  readUuid, recordValueBytes, uuidBytes, writeAppendedRecord, writeChunk, writeRecordValue,
+  readUuid, recordValueBytes, writeAppendedRecord, writeChunk, writeRecordValue,
 } from './record.ts';
 
 interface Locks {
@@ -294,7 +294,7 @@ export class PositionWriter {
         try {
           if (v.open && openUuid !== v.uuid) {
             openRef = this.#record(open, v.tp, hOpen, 2 * v.uuid.length, v);
-            heap.writeBytes(open.valueOffset(openRef), uuidBytes(v.uuid));
+            writeUnits(heap, open.valueOffset(openRef), v.uuid); // as uuidBytes, with no array made
           }
         } catch (e) {
           this.#discard(built, openRef);
