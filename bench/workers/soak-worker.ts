@@ -15,7 +15,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { type EngineHandle, type Position, SabStateError, attachEngine } from '../../src/index.ts';
 import { prng } from '../../support/prng.ts';
-import { heapProfileStart, heapProfileWrite } from './soak-heap.ts';
+import { fullGc, heapProfileStart, heapProfileWrite } from './soak-heap.ts';
 
 export const kLedgerInts = 4;
 export const kPending = 0;
@@ -135,6 +135,8 @@ if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === t
     Atomics.add(counters, depart ? Counter.departures : Counter.syncs, 1);
   };
 
+  const liveEvery = Number(process.env.SOAK_LIVE_EVERY ?? 0);
+  let sinceLive = 0;
   while (Atomics.load(stop, 0) === 0) {
     const m = pick(d.miners);
     const hk = d.hotkeys[m]!;
@@ -160,6 +162,18 @@ if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === t
       // collections, the current value also holds garbage not yet collected.
       const kib = process.memoryUsage().heapUsed >> 10;
       Atomics.store(mem, d.slot, kib);
+      const low = (mem.length >> 1) + d.slot;
+      const was = Atomics.load(mem, low);
+      if (was === 0 || kib < was) Atomics.store(mem, low, kib);
+    }
+    if (liveEvery > 0 && ++sinceLive >= liveEvery) {
+      // SOAK_LIVE_EVERY=N (a measuring mode): every N operations of this worker a full GC, and the
+      // heap in use right after it goes into the low-water slot: what this worker keeps alive,
+      // without the garbage a low-water mark between samples still holds (issue 11: the soak's
+      // "after GC" column mixed both). Changes the run (forced collections): not for RSS figures.
+      sinceLive = 0;
+      fullGc();
+      const kib = process.memoryUsage().heapUsed >> 10;
       const low = (mem.length >> 1) + d.slot;
       const was = Atomics.load(mem, low);
       if (was === 0 || kib < was) Atomics.store(mem, low, kib);

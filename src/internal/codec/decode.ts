@@ -44,6 +44,8 @@ const kVarintShiftBase = 2 ** kVarintPayloadBits;
 let src: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
 let view: DataView<ArrayBufferLike> = new DataView(src.buffer);
 let cached: ArrayBufferLike = src.buffer;
+const viewSrcs0 = src;
+const viewViews0 = view;
 /**
  * The views of the last kViewBuffers buffers decoded from (round robin): a thread decodes from a
  * few buffers in turn (the positions copy-out buffer, a queue's scratch, a map's heap), and one
@@ -81,6 +83,24 @@ function useBuffer(buf: ArrayBufferLike, need: number): void {
   viewBufs[i] = buf;
   viewSrcs[i] = src;
   viewViews[i] = view;
+}
+/**
+ * Drops the cached views of `buf` (a private buffer its owner replaced: positions/record.ts's
+ * copy-out buffer), so that the cache does not keep it alive.
+ */
+export function forgetBuffer(buf: ArrayBufferLike): void {
+  for (let i = 0; i < kViewBuffers; i++) {
+    if (viewBufs[i] === buf) {
+      viewBufs[i] = null;
+      viewSrcs[i] = viewSrcs0;
+      viewViews[i] = viewViews0;
+    }
+  }
+  if (cached === buf) {
+    src = viewSrcs0;
+    view = viewViews0;
+    cached = viewSrcs0.buffer;
+  }
 }
 let base = 0;
 let p = 0;
