@@ -136,13 +136,15 @@ export function encoderShapesHeld(): { shapes: number; units: number } {
   return { shapes: encoderShapes, units: encoderUnits };
 }
 
+const kNoKeys: readonly string[] = [];
+
 /**
  * The most recently used learned shape with the object's first key, if the object's
  * enumerable keys are exactly its keys, in order (else undefined: see shapeFor).
  */
 export function matchShape(o: Record<string, unknown>): EncoderShape | undefined {
   let e: EncoderShape | undefined;
-  let keys: string[] = [];
+  let keys: readonly string[] = kNoKeys;
   let i = 0;
   for (const k in o) {
     if (i === 0) {
