@@ -8,12 +8,8 @@
  * range, not in the low-water mark; a leak raises the last third's low above the first's and
  * gives a positive slope.
  *
- * `soakTrend(samples, options)` for bench/soak.ts's report; as a command it runs a soak with the
- * same options as bench/soak.ts (--ops N | --seconds N | --minutes N, --seed N, --workers N,
- * --miners N, --max-mib N, --sample-ops N, --kill-every-ops N, --warmup-ops N | --warmup-s N,
- * --out DIR) and prints soak.ts's summary and the trend line:
- *   node --import tsx bench/soak-trend.ts --ops 1500000 --seed 3
- * or reads a soak.md table already written (with that run's --minutes / --ops and warm-up):
+ * `soakTrend(samples, options)` and `trendLine` for bench/soak.ts's report; as a command it reads
+ * a soak.md table already written (give that run's --minutes / --seconds / --ops and warm-up):
  *   node --import tsx bench/soak-trend.ts --from-table soak.md --minutes 20
  */
 import { fileURLToPath } from 'node:url';
@@ -88,7 +84,7 @@ export function samplesOfTable(md: string): SoakSample[] {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const tableAt = process.argv.indexOf('--from-table');
-  if (tableAt >= 0) {
+  if (tableAt >= 0 && process.argv[tableAt + 1] !== undefined) {
     // The trend of a soak already run: --from-table soak.md --seconds N --warmup-s N (as that run's).
     const { readFileSync } = await import('node:fs');
     const num = (name: string): number | undefined => {
@@ -100,24 +96,6 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     console.log(trendLine(soakTrend(samplesOfTable(readFileSync(process.argv[tableAt + 1]!, 'utf8')), o)));
     process.exit(0);
   }
-  const { runSoak } = await import('./soak.ts');
-  const arg = (name: string): number | undefined => {
-    const i = process.argv.indexOf(`--${name}`);
-    return i < 0 ? undefined : Number(process.argv[i + 1]);
-  };
-  const outIdx = process.argv.indexOf('--out');
-  const ops = arg('ops');
-  const seconds = ops !== undefined ? undefined : (arg('seconds') ?? (arg('minutes') ?? 1) * 60);
-  const opts: SoakOptions = {
-    seconds, ops, sampleOps: arg('sample-ops'), killEveryOps: arg('kill-every-ops'), warmup: ops !== undefined ? arg('warmup-ops') : arg('warmup-s'),
-    workers: arg('workers'), miners: arg('miners'), maxMiB: arg('max-mib'), sampleMs: arg('sample-ms'),
-    killEveryMs: arg('kill-every-ms'), seed: arg('seed'), out: outIdx < 0 ? undefined : process.argv[outIdx + 1], log: () => {},
-  };
-  const r = await runSoak(opts);
-  const u = r.summary;
-  console.log(`${r.counts.ops} operations in ${r.seconds.toFixed(0)} s, ${r.kills} workers killed; verify ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger ${r.mismatches.length === 0 ? 'exact' : r.mismatches.join('; ')}; ERR_CAPACITY ${r.counts.capacity}`);
-  console.log(`carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}; RSS ${(u.rssFirstBytes / MiB).toFixed(1)} -> ${(u.rssLastBytes / MiB).toFixed(1)} MiB (${(u.rssMinBytes / MiB).toFixed(1)} .. ${(u.rssMaxBytes / MiB).toFixed(1)}); workers' V8 low ${(u.workersLowFirstBytes / MiB).toFixed(1)} -> ${(u.workersLowLastBytes / MiB).toFixed(1)} (${(u.workersLowMinBytes / MiB).toFixed(1)} .. ${(u.workersLowMaxBytes / MiB).toFixed(1)})`);
-  console.log(trendLine(soakTrend(r.samples, opts)));
-  console.log(`table and chart: ${r.outDir}/soak.md, soak.svg`);
-  process.exitCode = r.violations.length || r.mismatches.length || r.counts.capacity ? 1 : 0;
+  console.error('usage: node --import tsx bench/soak-trend.ts --from-table soak.md (--minutes N | --seconds N | --ops N) [--warmup-s N | --warmup-ops N]');
+  process.exitCode = 2;
 }

@@ -76,43 +76,39 @@ function valueBytes(v: unknown): number {
   return 0;
 }
 
+/** The estimate's walk; with `freeze`, every object and array in `v` is frozen on the way. */
+function walkBytes(v: unknown, freeze: boolean): number {
+  if (typeof v !== 'object' || v === null) return valueBytes(v);
+  let b: number;
+  if (Array.isArray(v)) {
+    b = kArrayHeader + kWord * v.length;
+    for (let i = 0; i < v.length; i++) b += walkBytes(v[i], freeze);
+  } else {
+    b = kObjectHeader;
+    for (const k in v) b += kWord + walkBytes((v as Record<string, unknown>)[k], freeze);
+  }
+  if (freeze) Object.freeze(v);
+  return b;
+}
+
 /**
  * Freezes a freshly decoded value and everything in it (plain objects and arrays only) and
  * returns its estimated JS heap bytes (the layout above; property names are not counted: a
  * decoded object's keys are the shape's interned strings, shared).
  */
 export function freezeAndSize(v: unknown): number {
-  if (typeof v !== 'object' || v === null) return valueBytes(v);
-  let b: number;
-  if (Array.isArray(v)) {
-    b = kArrayHeader + kWord * v.length;
-    for (let i = 0; i < v.length; i++) b += freezeAndSize(v[i]);
-  } else {
-    b = kObjectHeader;
-    for (const k in v) b += kWord + freezeAndSize((v as Record<string, unknown>)[k]);
-  }
-  Object.freeze(v);
-  return b;
+  return walkBytes(v, true);
 }
 
 /** Freezes a freshly decoded value and everything in it (plain objects and arrays only). */
 export function deepFreeze<T>(v: T): T {
-  freezeAndSize(v);
+  walkBytes(v, true);
   return v;
 }
 
 /** The estimated JS heap bytes of a value (freezeAndSize without the freeze). */
 export function heapBytesOf(v: unknown): number {
-  if (typeof v !== 'object' || v === null) return valueBytes(v);
-  let b: number;
-  if (Array.isArray(v)) {
-    b = kArrayHeader + kWord * v.length;
-    for (let i = 0; i < v.length; i++) b += heapBytesOf(v[i]);
-  } else {
-    b = kObjectHeader;
-    for (const k in v) b += kWord + heapBytesOf((v as Record<string, unknown>)[k]);
-  }
-  return b;
+  return walkBytes(v, false);
 }
 
 /** A Map entry's own cost (the entry object and its slots in the Map's table), charged per entry. */
