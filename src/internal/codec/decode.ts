@@ -349,10 +349,11 @@ function readOrder(): Record<string, unknown> {
 
 function readPosition(): Record<string, unknown> {
   enter();
-  const miner_hotkey = readValue(), position_uuid = readValue(), open_ms = readValue();
-  const trade_pair = readValue(), orders = readValue(), current_return = readValue();
-  const close_ms = readValue(), return_at_close = readValue(), net_leverage = readValue();
-  const average_entry_price = readValue(), initial_entry_price = readValue();
+  // Number fields through readNum (its float64 path inline), as readOrder's: no boxed double per field.
+  const miner_hotkey = readValue(), position_uuid = readValue(), open_ms = readNum();
+  const trade_pair = readValue(), orders = readValue(), current_return = readNum();
+  const close_ms = readNum(), return_at_close = readNum(), net_leverage = readNum();
+  const average_entry_price = readNum(), initial_entry_price = readNum();
   const position_type = readValue(), is_closed_position = readValue();
   depth--;
   return {
