@@ -20,6 +20,12 @@ export const DEFAULTS = Object.freeze({
   map: Object.freeze({ maxRecords: 16384, maxBytes: 64 * 2 ** 20 }),
   /** Each queue (options.general.queues.<name>). */
   queue: Object.freeze({ capacity: 1024, maxMessageBytes: 4096 }),
-  /** A thread's private caches of decoded positions (ThreadOptions). */
-  thread: Object.freeze({ orderCacheSize: 32768, orderCacheBytes: 4 * 2 ** 20, recordMemoSize: 8192, recordMemoOrders: 1 << 18 }),
+  /**
+   * A thread's private caches of decoded positions (ThreadOptions): decoded orders (entries, and
+   * estimated JS heap bytes: a real order is about 1 KB decoded), and order lists of record
+   * versions (lists, order references, and bytes charged: the lists and the orders they keep alive).
+   */
+  thread: Object.freeze({
+    orderCacheSize: 32768, orderCacheBytes: 16 * 2 ** 20, recordMemoSize: 8192, recordMemoOrders: 1 << 18, recordMemoBytes: 8 * 2 ** 20,
+  }),
 });

@@ -78,14 +78,22 @@ export interface ThreadOptions {
   orderCacheSize?: number;
   /** Position versions whose order lists this thread remembers for chunk reuse on save (default 8192). */
   recordMemoSize?: number;
+  /** Estimated JS heap bytes of the decoded orders this thread keeps (default 16 MiB, 4 KiB to 2 GiB). */
+  orderCacheBytes?: number;
+  /** Bytes charged for the remembered order lists, the orders they keep alive included (default 8 MiB, 4 KiB to 2 GiB). */
+  recordMemoBytes?: number;
 }
 
-export function resolveThreadOptions(raw: unknown): { orderCacheSize?: number; recordMemoSize?: number } {
+type ResolvedThreadOptions = Pick<ThreadOptions, 'orderCacheSize' | 'recordMemoSize' | 'orderCacheBytes' | 'recordMemoBytes'>;
+
+export function resolveThreadOptions(raw: unknown): ResolvedThreadOptions {
   const o = optObject(raw, 'threadOptions');
-  checkKnownKeys(o, 'threadOptions', ['orderCacheSize', 'recordMemoSize']);
-  const out: { orderCacheSize?: number; recordMemoSize?: number } = {};
+  checkKnownKeys(o, 'threadOptions', ['orderCacheSize', 'recordMemoSize', 'orderCacheBytes', 'recordMemoBytes']);
+  const out: ResolvedThreadOptions = {};
   if (o.orderCacheSize !== undefined) out.orderCacheSize = optPositiveInt(o.orderCacheSize, 'threadOptions.orderCacheSize', 1, 1 << 24);
   if (o.recordMemoSize !== undefined) out.recordMemoSize = optPositiveInt(o.recordMemoSize, 'threadOptions.recordMemoSize', 1, 1 << 24);
+  if (o.orderCacheBytes !== undefined) out.orderCacheBytes = optPositiveInt(o.orderCacheBytes, 'threadOptions.orderCacheBytes', 4096, 2 ** 31);
+  if (o.recordMemoBytes !== undefined) out.recordMemoBytes = optPositiveInt(o.recordMemoBytes, 'threadOptions.recordMemoBytes', 4096, 2 ** 31);
   return out;
 }
 

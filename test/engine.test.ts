@@ -600,7 +600,7 @@ test('thread options: cache sizes per thread, checked at the boundary', () => {
   assert.ok(b.positions.size === 0);
   assert.throws(() => attachEngine(e.handle(), { orderCacheSize: 0 }), (x: unknown) => x instanceof RangeError && (x as Error).message === 'threadOptions.orderCacheSize must be a positive integer at most 16777216');
   assert.throws(() => attachEngine(e.handle(), { recordMemoSize: 1.5 }), (x: unknown) => x instanceof TypeError && (x as Error).message === 'threadOptions.recordMemoSize must be a positive integer');
-  assert.throws(() => createEngine({}, { cache: 1 } as never), (x: unknown) => x instanceof TypeError && (x as Error).message === 'threadOptions.cache is not a known option (known: orderCacheSize, recordMemoSize)');
+  assert.throws(() => createEngine({}, { cache: 1 } as never), (x: unknown) => x instanceof TypeError && (x as Error).message === 'threadOptions.cache is not a known option (known: orderCacheSize, recordMemoSize, orderCacheBytes, recordMemoBytes)');
 });
 
 test('watch: a worker terminated inside a guarded write does not hold back the next sync', async () => {

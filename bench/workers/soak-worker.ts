@@ -15,6 +15,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { randomUUID } from 'node:crypto';
 import { type EngineHandle, type Position, SabStateError, attachEngine } from '../../src/index.ts';
 import { prng } from '../../support/prng.ts';
+import { fullGc, heapProfileStart, heapProfileWrite } from './soak-heap.ts';
 
 export const kLedgerInts = 4;
 export const kPending = 0;
@@ -57,7 +58,11 @@ export function reconcile(engine: ReturnType<typeof attachEngine>, hk: string, l
 
 if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === true) {
   const d = workerData as SoakWorkerData;
-  const engine = attachEngine(d.handle);
+  // SOAK_THREAD_OPTIONS (JSON): this thread's cache options (attachEngine's threadOptions), for
+  // measuring what the caches hold; SOAK_HEAP_PROFILE=DIR: what holds this worker's V8 heap at its
+  // stop (soak-heap.ts).
+  const engine = attachEngine(d.handle, process.env.SOAK_THREAD_OPTIONS ? JSON.parse(process.env.SOAK_THREAD_OPTIONS) : undefined);
+  const profiling = process.env.SOAK_HEAP_PROFILE ? await heapProfileStart() : undefined;
   const ledger = new Int32Array(d.ledger);
   const bytes = new Float64Array(d.bytes);
   const counters = new Int32Array(d.counters);
@@ -130,6 +135,8 @@ if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === t
     Atomics.add(counters, depart ? Counter.departures : Counter.syncs, 1);
   };
 
+  const liveEvery = Number(process.env.SOAK_LIVE_EVERY ?? 0);
+  let sinceLive = 0;
   while (Atomics.load(stop, 0) === 0) {
     const m = pick(d.miners);
     const hk = d.hotkeys[m]!;
@@ -159,6 +166,19 @@ if (parentPort !== null && (workerData as { soak?: boolean } | null)?.soak === t
       const was = Atomics.load(mem, low);
       if (was === 0 || kib < was) Atomics.store(mem, low, kib);
     }
+    if (liveEvery > 0 && ++sinceLive >= liveEvery) {
+      // SOAK_LIVE_EVERY=N (a measuring mode): every N operations of this worker a full GC, and the
+      // heap in use right after it goes into the low-water slot: what this worker keeps alive,
+      // without the garbage a low-water mark between samples still holds (issue 11: the soak's
+      // "after GC" column mixed both). Changes the run (forced collections): not for RSS figures.
+      sinceLive = 0;
+      fullGc();
+      const kib = process.memoryUsage().heapUsed >> 10;
+      const low = (mem.length >> 1) + d.slot;
+      const was = Atomics.load(mem, low);
+      if (was === 0 || kib < was) Atomics.store(mem, low, kib);
+    }
   }
+  if (profiling !== undefined) await heapProfileWrite(profiling, process.env.SOAK_HEAP_PROFILE!, `worker-${d.slot}-${d.seed}`, engine.stats().positions);
   parentPort.postMessage({ done: true });
 }

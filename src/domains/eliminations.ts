@@ -135,7 +135,7 @@ export class EliminationsDomain {
   readonly #tables: [SharedTable, SharedTable];
   readonly #tag: number;
   readonly #gate: EpochGuard | undefined;
-  readonly #decode = (u8: Uint8Array, at: number, len: number): EliminationRow => decodeValue(u8.subarray(at, at + len)) as EliminationRow;
+  readonly #decode = (u8: Uint8Array, at: number, len: number): EliminationRow => decodeValue(u8, at, len) as EliminationRow;
   readonly #store: Store;
   #reads = 0;
   #writes = 0;

@@ -32,7 +32,7 @@ interface MapPart {
 export class SharedMap extends OneTableStore implements MapStore {
   readonly #table: SharedTable;
   readonly #name: string;
-  readonly #decode = (u8: Uint8Array, at: number, len: number): unknown => decodeValue(u8.subarray(at, at + len));
+  readonly #decode = (u8: Uint8Array, at: number, len: number): unknown => decodeValue(u8, at, len);
 
   constructor(part: MapPart, name: string, key: HashKey) {
     const heap = new SharedHeap(part.heap, key, `map ${name} heap`);

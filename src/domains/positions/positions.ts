@@ -108,6 +108,9 @@ export interface PositionsDeps {
   readonly orderCacheSize?: number;
   /** Order lists of record versions remembered by this thread (default 1024; 0: none). */
   readonly recordMemoSize?: number;
+  /** Byte budgets of those two caches (DEFAULT_ORDER_CACHE_BYTES, DEFAULT_RECORD_MEMO_BYTES, positions/cache.ts). */
+  readonly orderCacheBytes?: number;
+  readonly recordMemoBytes?: number;
 }
 export interface RawPositionEntry {
   hotkey: string;
@@ -134,8 +137,12 @@ export interface PositionsStats {
   bytesCapacity: number;
   readRetries: number;
   pinnedReads: number;
-  /** This thread's caches: decoded orders by chunk, and whole order lists by record version. */
-  orderCache: { size: number; hits: number; misses: number; lists: number; listHits: number };
+  /**
+   * This thread's caches: decoded orders by chunk, and whole order lists by record version; `bytes`
+   * the orders' estimated JS heap bytes (at most threadOptions.orderCacheBytes), `listBytes` what
+   * the lists are charged (at most threadOptions.recordMemoBytes: the orders they keep alive too).
+   */
+  orderCache: { size: number; hits: number; misses: number; lists: number; listHits: number; bytes: number; listBytes: number };
   /**
    * This thread's compactions (positions/compact.ts), by trigger. Capacity: allocations refused
    * with ERR_CAPACITY that moved records to make room (`runs`; `failed` found no room), records
@@ -196,7 +203,7 @@ export class PositionsDomain {
       throw new TypeError('PositionsDomain needs deps.locks (a LockDomain)');
     }
     if (deps.gate !== undefined && typeof deps.gate.guard !== 'function') throw new TypeError('deps.gate must have guard(ifEpoch, fn)');
-    const store = new PositionStore(handle, key, deps.orderCacheSize, deps.recordMemoSize);
+    const store = new PositionStore(handle, key, deps.orderCacheSize, deps.recordMemoSize, deps.orderCacheBytes, deps.recordMemoBytes);
     const heap = store.heap;
     this.#store = store;
     this.#locks = deps.locks;
@@ -509,7 +516,7 @@ export class PositionsDomain {
       bytesCapacity: h.maxBytes,
       readRetries: t.records.readRetries + t.open.readRetries + t.byHotkey.readRetries,
       pinnedReads: t.records.pinnedReads + t.open.pinnedReads + t.byHotkey.pinnedReads,
-      orderCache: { size: cache.size, hits: cache.hits, misses: cache.misses, lists: memo.size, listHits: memo.hits },
+      orderCache: { size: cache.size, hits: cache.hits, misses: cache.misses, lists: memo.size, listHits: memo.hits, bytes: cache.bytes, listBytes: memo.bytes },
       compaction: structuredClone(this.#writer.compaction ?? { runs: 0, failed: 0, relocations: 0, movedBytes: 0, busy: 0, top: { runs: 0, relocations: 0, movedBytes: 0, attempts: 0 } }),
       heap: h,
       tables: t,

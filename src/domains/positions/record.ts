@@ -29,6 +29,7 @@ import { ErrorCode, MAX_KEY_LENGTH, SabStateError, checkKey, describe } from '..
 import type { SharedHeap } from '../../internal/store/heap.ts';
 import { unitsToString, writeUnits } from '../../internal/store/record-block.ts';
 import { notWhole } from '../../internal/store/version.ts';
+import { forgetBuffer } from '../../internal/codec/decode.ts';
 import type { OrderCache, RecordMemo } from './cache.ts';
 
 const kPosFlags = 0;
@@ -218,10 +219,40 @@ export function writeChunk(heap: SharedHeap, bytes: Uint8Array): number {
  * This thread's copy-out buffer: readRecordValue copies a record's head and missing chunks here
  * (the decoder caches its views per input buffer, so decoding from one reused buffer allocates
  * no view and no ArrayBuffer). The copies are valid until the next readRecordValue of this
- * thread: decode them before reading again.
+ * thread: decode them before reading again. It grows for a large record and goes back to its
+ * initial size at the next read once past kMaxRetainedScratch (a per-thread cache bounded in
+ * bytes: one large read does not keep megabytes per thread for good); the decoder forgets its
+ * views of the dropped buffer (forgetBuffer), so nothing keeps it alive but older copies.
  */
-let scratch = new Uint8Array(1 << 16);
+const kInitialScratch = 1 << 16;
+const kMaxRetainedScratch = 1 << 20;
+let scratch = new Uint8Array(kInitialScratch);
 let cursor = 0;
+
+/** The copy-out buffer's bytes now (tests, diagnostics). */
+export function copyOutBytes(): number {
+  return scratch.length;
+}
+
+/** Buffers replaced while copying the last record (its copies in them are still in use until the next read). */
+const replaced: ArrayBufferLike[] = [];
+
+/**
+ * Starts a record's copies at the buffer's start: the previous record's copies are dead now, so
+ * the decoder forgets the buffers replaced meanwhile, and a buffer grown past
+ * kMaxRetainedScratch is dropped too.
+ */
+function resetScratch(): void {
+  cursor = 0;
+  if (replaced.length > 0) {
+    for (const b of replaced) forgetBuffer(b);
+    replaced.length = 0;
+  }
+  if (scratch.length > kMaxRetainedScratch) {
+    forgetBuffer(scratch.buffer);
+    scratch = new Uint8Array(kInitialScratch);
+  }
+}
 
 function copyOut(heap: SharedHeap, from: number, n: number): Uint8Array {
   const at = copyOutAt(heap, from, n);
@@ -232,6 +263,7 @@ function copyOut(heap: SharedHeap, from: number, n: number): Uint8Array {
 function copyOutAt(heap: SharedHeap, from: number, n: number): number {
   if (cursor + n > scratch.length) {
     // Earlier views keep the old buffer (already copied, still valid); new copies go to a new one.
+    replaced.push(scratch.buffer);
     scratch = new Uint8Array(Math.max(n, scratch.length * 2));
     cursor = 0;
   }
@@ -266,7 +298,7 @@ export function readRecordValue(
   const full = mode === ReadMode.FULL || (mode === ReadMode.FULL_IF_OPEN && open) || (mode === ReadMode.FULL_IF_CLOSED && !open);
   if (!full) return { open, tp, ref, stamp, refs, head: null, parts: null, memo: null };
   const hs = at + kPosRefsByte + 8 * n + 2 * tpLen;
-  cursor = 0;
+  resetScratch();
   const head = copyOut(heap, hs, headLen);
   const known = memo.get(ref, stamp);
   if (known !== undefined && known.length === n) return { open, tp, ref, stamp, refs, head, parts: null, memo: known };
@@ -319,7 +351,7 @@ export function readHeadValue(heap: SharedHeap, at: number, len: number, last: b
   out.len = len;
   locate(heap, at, len, out);
   const n = out.n;
-  cursor = 0;
+  resetScratch();
   out.headAt = copyOutAt(heap, at + len - out.headLen, out.headLen);
   out.head = scratch;
   out.lastOff = 0;

@@ -28,7 +28,7 @@ export class PositionStore extends Store {
   readonly cache: OrderCache;
   readonly memo: RecordMemo;
 
-  constructor(handle: PositionsHandle, key: HashKey, orderCacheSize?: number, recordMemoSize?: number) {
+  constructor(handle: PositionsHandle, key: HashKey, orderCacheSize?: number, recordMemoSize?: number, orderCacheBytes?: number, recordMemoBytes?: number) {
     const heap = new SharedHeap(handle.heap, key, 'positions heap');
     const byHotkey = new SharedTable(handle.byHotkey, heap, key, 'positions hotkey index');
     const records = new SharedTable(handle.records, heap, key, 'positions');
@@ -45,7 +45,7 @@ export class PositionStore extends Store {
     this.open = open;
     this.byHotkey = byHotkey;
     this.index = new HotkeyIndex(byHotkey, heap, key);
-    this.cache = new OrderCache(orderCacheSize);
-    this.memo = new RecordMemo(recordMemoSize);
+    this.cache = new OrderCache(orderCacheSize, orderCacheBytes);
+    this.memo = new RecordMemo(recordMemoSize, undefined, recordMemoBytes);
   }
 }

@@ -44,6 +44,8 @@ const kVarintShiftBase = 2 ** kVarintPayloadBits;
 let src: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
 let view: DataView<ArrayBufferLike> = new DataView(src.buffer);
 let cached: ArrayBufferLike = src.buffer;
+const viewSrcs0 = src;
+const viewViews0 = view;
 /**
  * The views of the last kViewBuffers buffers decoded from (round robin): a thread decodes from a
  * few buffers in turn (the positions copy-out buffer, a queue's scratch, a map's heap), and one
@@ -81,6 +83,24 @@ function useBuffer(buf: ArrayBufferLike, need: number): void {
   viewBufs[i] = buf;
   viewSrcs[i] = src;
   viewViews[i] = view;
+}
+/**
+ * Drops the cached views of `buf` (a private buffer its owner replaced: positions/record.ts's
+ * copy-out buffer), so that the cache does not keep it alive.
+ */
+export function forgetBuffer(buf: ArrayBufferLike): void {
+  for (let i = 0; i < kViewBuffers; i++) {
+    if (viewBufs[i] === buf) {
+      viewBufs[i] = null;
+      viewSrcs[i] = viewSrcs0;
+      viewViews[i] = viewViews0;
+    }
+  }
+  if (cached === buf) {
+    src = viewSrcs0;
+    view = viewViews0;
+    cached = viewSrcs0.buffer;
+  }
 }
 let base = 0;
 let p = 0;
@@ -211,11 +231,16 @@ function enter(): void {
   if (++depth > kMaxDepth) corrupt('nested too deep');
 }
 
+/**
+ * An array of exactly its length: `[]` grown by push gets a backing store of 17 slots at its first
+ * element (V8's growth rule), about 130 bytes more than a 1- or 2-element array needs, and decoded
+ * orders keep theirs alive in the caches (issue 12). n is bounded by the bytes left (readCount).
+ */
 function readArray(): unknown[] {
   enter();
   const n = readCount(1);
-  const a: unknown[] = [];
-  for (let i = 0; i < n; i++) a.push(readValue());
+  const a: unknown[] = new Array<unknown>(n);
+  for (let i = 0; i < n; i++) a[i] = readValue();
   depth--;
   return a;
 }
@@ -324,10 +349,11 @@ function readOrder(): Record<string, unknown> {
 
 function readPosition(): Record<string, unknown> {
   enter();
-  const miner_hotkey = readValue(), position_uuid = readValue(), open_ms = readValue();
-  const trade_pair = readValue(), orders = readValue(), current_return = readValue();
-  const close_ms = readValue(), return_at_close = readValue(), net_leverage = readValue();
-  const average_entry_price = readValue(), initial_entry_price = readValue();
+  // Number fields through readNum (its float64 path inline), as readOrder's: no boxed double per field.
+  const miner_hotkey = readValue(), position_uuid = readValue(), open_ms = readNum();
+  const trade_pair = readValue(), orders = readValue(), current_return = readNum();
+  const close_ms = readNum(), return_at_close = readNum(), net_leverage = readNum();
+  const average_entry_price = readNum(), initial_entry_price = readNum();
   const position_type = readValue(), is_closed_position = readValue();
   depth--;
   return {

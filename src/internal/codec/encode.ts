@@ -54,7 +54,19 @@ function grow(need: number): void {
   out = next;
   view = new DataView(next.buffer);
   cap = n;
+  views.fill(undefined);
 }
+
+/**
+ * endEncode's views of the scratch buffer by length (`out.subarray(0, n)`), each made once per
+ * scratch buffer: a view is about 100 bytes, and the order step returns three (the order, the
+ * head, the notice: issue 12). Dropped whenever `out` is replaced, so a view always shows the
+ * current scratch; what it shows is valid until the next encode, as before (only the object is
+ * shared between encodes of one length). Bounded: lengths up to kCachedViews, so at most
+ * kCachedViews views (about 400 KiB) and this array (32 KiB) per thread.
+ */
+const kCachedViews = 4096;
+const views: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(kCachedViews + 1).fill(undefined);
 
 function writeVarint(n: number): void {
   while (n >= kVarintMore) {
@@ -331,6 +343,10 @@ function writeEntries(o: Record<string, unknown>, keys: string[], ordersAsNull: 
 }
 
 // Known shapes: all values loaded first; any undefined one sends the object to the learned path.
+// A number field's float64 path is written out at each field (writeNum's body, not a call): a
+// double loaded from an object passed to a call that is not inlined is boxed into a fresh
+// HeapNumber first, and these functions make too many calls for the optimizer to inline them all
+// (issue 12: 16 bytes per double field, about 280 bytes of every order's encode).
 function writePriceSource(o: Record<string, unknown>): boolean {
   const a = o.source, b = o.timespan_ms, c = o.open, d = o.close, e = o.vwap, f = o.high;
   const g = o.low, h = o.start_ms, i = o.websocket, j = o.lag_ms, k = o.volume;
@@ -338,8 +354,17 @@ function writePriceSource(o: Record<string, unknown>): boolean {
   if (f === undefined || g === undefined || h === undefined || i === undefined || j === undefined || k === undefined) return false;
   if (pos + 1 > cap) grow(1);
   out[pos++] = kTagPriceSource;
-  writeValue(a); writeNum(b); writeNum(c); writeNum(d); writeNum(e); writeNum(f);
-  writeNum(g); writeNum(h); writeValue(i); writeNum(j); writeNum(k);
+  writeValue(a);
+  if (typeof b === 'number' && (b | 0) !== b && b - b === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, b, true); pos += kMaxScalarBytes; } else writeValue(b);
+  if (typeof c === 'number' && (c | 0) !== c && c - c === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, c, true); pos += kMaxScalarBytes; } else writeValue(c);
+  if (typeof d === 'number' && (d | 0) !== d && d - d === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, d, true); pos += kMaxScalarBytes; } else writeValue(d);
+  if (typeof e === 'number' && (e | 0) !== e && e - e === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, e, true); pos += kMaxScalarBytes; } else writeValue(e);
+  if (typeof f === 'number' && (f | 0) !== f && f - f === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, f, true); pos += kMaxScalarBytes; } else writeValue(f);
+  if (typeof g === 'number' && (g | 0) !== g && g - g === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, g, true); pos += kMaxScalarBytes; } else writeValue(g);
+  if (typeof h === 'number' && (h | 0) !== h && h - h === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, h, true); pos += kMaxScalarBytes; } else writeValue(h);
+  writeValue(i);
+  if (typeof j === 'number' && (j | 0) !== j && j - j === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, j, true); pos += kMaxScalarBytes; } else writeValue(j);
+  if (typeof k === 'number' && (k | 0) !== k && k - k === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, k, true); pos += kMaxScalarBytes; } else writeValue(k);
   return true;
 }
 
@@ -349,7 +374,11 @@ function writeOrder(o: Record<string, unknown>): boolean {
   if (a === undefined || b === undefined || c === undefined || d === undefined || e === undefined || f === undefined) return false;
   if (pos + 1 > cap) grow(1);
   out[pos++] = kTagOrder;
-  writeValue(a); writeNum(b); writeNum(c); writeNum(d); writeValue(e); writeValue(f);
+  writeValue(a);
+  if (typeof b === 'number' && (b | 0) !== b && b - b === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, b, true); pos += kMaxScalarBytes; } else writeValue(b);
+  if (typeof c === 'number' && (c | 0) !== c && c - c === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, c, true); pos += kMaxScalarBytes; } else writeValue(c);
+  if (typeof d === 'number' && (d | 0) !== d && d - d === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, d, true); pos += kMaxScalarBytes; } else writeValue(d);
+  writeValue(e); writeValue(f);
   return true;
 }
 
@@ -363,9 +392,16 @@ function writePosition(o: Record<string, unknown>, ordersAsNull: boolean): boole
   if (k === undefined || l === undefined || m === undefined) return false;
   if (pos + 1 > cap) grow(1);
   out[pos++] = kTagPosition;
-  writeValue(a); writeValue(b); writeNum(c); writeValue(d);
+  writeValue(a); writeValue(b);
+  if (typeof c === 'number' && (c | 0) !== c && c - c === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, c, true); pos += kMaxScalarBytes; } else writeValue(c);
+  writeValue(d);
   writeValue(ordersAsNull ? null : e);
-  writeNum(f); writeNum(g); writeNum(h); writeNum(i); writeNum(j); writeNum(k);
+  if (typeof f === 'number' && (f | 0) !== f && f - f === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, f, true); pos += kMaxScalarBytes; } else writeValue(f);
+  if (typeof g === 'number' && (g | 0) !== g && g - g === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, g, true); pos += kMaxScalarBytes; } else writeValue(g);
+  if (typeof h === 'number' && (h | 0) !== h && h - h === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, h, true); pos += kMaxScalarBytes; } else writeValue(h);
+  if (typeof i === 'number' && (i | 0) !== i && i - i === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, i, true); pos += kMaxScalarBytes; } else writeValue(i);
+  if (typeof j === 'number' && (j | 0) !== j && j - j === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, j, true); pos += kMaxScalarBytes; } else writeValue(j);
+  if (typeof k === 'number' && (k | 0) !== k && k - k === 0 && pos + kMaxScalarBytes <= cap) { out[pos] = kTagF64; view.setFloat64(pos + 1, k, true); pos += kMaxScalarBytes; } else writeValue(k);
   writeValue(l); writeValue(m);
   return true;
 }
@@ -376,6 +412,7 @@ export function beginEncode(): void {
     out = new Uint8Array(kInitialScratch);
     view = new DataView(out.buffer);
     cap = out.length;
+    views.fill(undefined);
   }
   pos = 0;
   depth = 0;
@@ -385,7 +422,10 @@ export function beginEncode(): void {
   out[pos++] = kFormatVersion;
 }
 
-/** The bytes written since beginEncode: a view of the scratch buffer. */
+/** The bytes written since beginEncode: a view of the scratch buffer (one per length, see `views`). */
 export function endEncode(): Uint8Array {
-  return out.subarray(0, pos);
+  if (pos > kCachedViews) return out.subarray(0, pos);
+  let v = views[pos];
+  if (v === undefined) views[pos] = v = out.subarray(0, pos);
+  return v;
 }

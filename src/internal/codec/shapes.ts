@@ -109,13 +109,34 @@ export interface EncoderShape {
   keyBytes: Uint8Array | null;
   write: Writer | null;
   uses: number;
+  /** What it is charged against kMaxEncoderUnits (0: not remembered). */
+  units: number;
 }
 
 /** Key lists remembered per first key, at most; and in all (the map is cleared past it). */
 const kShapesPerFirstKey = 4;
 const kMaxEncoderShapes = 4096;
+/**
+ * Bounded in bytes too: a remembered key list is charged its keys' UTF-16 units plus kKeyUnits per
+ * key (the list's slot, the string's header, the key bytes kept in keyBytes); the map is cleared
+ * past kMaxEncoderUnits in all (1 Mi units: 2 MiB of key text, about 4 MiB with the rest), and a
+ * list charged more than kMaxShapeUnits (16 Ki units) is used for its one object and not
+ * remembered: an object with a huge key list (a dictionary, not a record) is written as a
+ * SHAPE_DEF each time, decoded the same.
+ */
+const kKeyUnits = 16;
+const kMaxShapeUnits = 16384;
+const kMaxEncoderUnits = 1 << 20;
 const byFirstKey = new Map<string, EncoderShape[]>();
 let encoderShapes = 0;
+let encoderUnits = 0;
+
+/** The encoder's remembered key lists and what they are charged (tests, diagnostics). */
+export function encoderShapesHeld(): { shapes: number; units: number } {
+  return { shapes: encoderShapes, units: encoderUnits };
+}
+
+const kNoKeys: readonly string[] = [];
 
 /**
  * The most recently used learned shape with the object's first key, if the object's
@@ -123,7 +144,7 @@ let encoderShapes = 0;
  */
 export function matchShape(o: Record<string, unknown>): EncoderShape | undefined {
   let e: EncoderShape | undefined;
-  let keys: string[] = [];
+  let keys: readonly string[] = kNoKeys;
   let i = 0;
   for (const k in o) {
     if (i === 0) {
@@ -151,15 +172,24 @@ export function shapeFor(keys: string[]): EncoderShape {
       return e;
     }
   }
-  if (encoderShapes >= kMaxEncoderShapes) {
+  let units = 0;
+  for (let i = 0; i < n && units <= kMaxShapeUnits; i++) units += kKeyUnits + keys[i]!.length;
+  if (units > kMaxShapeUnits) return { keys, keyBytes: null, write: null, uses: 0, units: 0 };
+  if (encoderShapes >= kMaxEncoderShapes || encoderUnits + units > kMaxEncoderUnits) {
     byFirstKey.clear();
     encoderShapes = 0;
+    encoderUnits = 0;
   }
-  const e: EncoderShape = { keys, keyBytes: null, write: null, uses: 0 };
+  const e: EncoderShape = { keys, keyBytes: null, write: null, uses: 0, units };
   const l = byFirstKey.get(keys[0]!);
   if (l === undefined) byFirstKey.set(keys[0]!, [e]);
-  else if (l.unshift(e) > kShapesPerFirstKey) l.pop();
+  else if (l.unshift(e) > kShapesPerFirstKey) {
+    const dropped = l.pop()!;
+    encoderShapes--;
+    encoderUnits -= dropped.units;
+  }
   encoderShapes++;
+  encoderUnits += units;
   return e;
 }
 

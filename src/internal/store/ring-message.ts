@@ -57,15 +57,22 @@ export class RingMessages {
     return bytes;
   }
 
-  /** The message of `len` bytes at `from` in `u8` with type tag `tag`, copied out and decoded. */
+  /**
+   * The message of `len` bytes at `from` in `u8` (the ring's shared slot: the caller holds the pop
+   * lock, so no producer writes these bytes until it releases it) with type tag `tag`, decoded.
+   * JSON is decoded in place: the decoder reads the slot directly (its views of the ring's buffer
+   * are cached, decode.ts), so a pop makes no copy and no view of its own (issue 12: a view and a
+   * copy per pop). Bytes are copied into a fresh view; strings go through a private copy.
+   */
   decode(u8: Uint8Array, from: number, len: number, tag: number): RingMessage {
     if (tag === TAG_BYTES) {
       const out = this.#bytesOut(len);
       out.set(u8.subarray(from, from + len));
       return out;
     }
+    if (tag === TAG_JSON) return decodeValue(u8, from, len);
     this.#scratch.set(u8.subarray(from, from + len));
-    return tag === TAG_STRING ? this.#dec.decode(this.#scratch.subarray(0, len)) : decodeValue(this.#scratch, 0, len);
+    return this.#dec.decode(this.#scratch.subarray(0, len));
   }
 
   /**

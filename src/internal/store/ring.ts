@@ -107,7 +107,7 @@
  * | ring.push.unlocked      | push lock released             | message in, waiters not woken   | wake every waiter |
  * | ring.push.signalled     | Atomics.add(kSignal) (P3)      | waiters not yet notified        | notify every waiter |
  * | ring.pop.locked         | pop lock taken (CAS)           | lock held, nothing taken        | release: the pop never happened |
- * | ring.pop.copied         | message copied and decoded     | lock held, message still queued | release: never happened, the message stays |
+ * | ring.pop.copied         | message decoded (in place) or copied | lock held, message still queued | release: never happened, the message stays |
  * | ring.pop.wrapMarked     | kHeadHi odd (only at head -1)  | lock held, head still -1        | hi - 1, release: never happened |
  * | ring.pop.released       | Atomics.store(kHead, h + 1)    | lock held, message gone         | (hi + 1 if odd), release: the pop happened (its message went with the dead thread) |
  * | ring.pop.wrapCounted    | kHeadHi even again             | lock held, message gone         | release: the pop happened |

@@ -97,6 +97,9 @@ export { kNoSecond, type ValueReader } from './record-block.ts';
 declareCrashPoints('table', ['table.claim.locked', 'table.claim.hinted', 'table.claim.published', 'table.claim.counted', 'table.cas.done']);
 
 export type TableStats = ReturnType<typeof tableStats>;
+// The readers of has / get / update, made once (an arrow written at the call is a new closure per call).
+const present: ValueReader<true> = () => true;
+const copyValue: ValueReader<Uint8Array> = (u8, at, len) => u8.slice(at, at + len);
 type Change = (old: Uint8Array | undefined) => Uint8Array | null | undefined;
 
 export class SharedTable {
@@ -189,12 +192,12 @@ export class SharedTable {
   }
 
   has(a: string, b?: string): boolean {
-    return this.read(a, b, () => true) === true;
+    return this.read(a, b, present) === true;
   }
 
   /** A copy of the value bytes, or undefined. */
   get(a: string, b?: string): Uint8Array | undefined {
-    return this.read(a, b, (u8, at, len) => u8.slice(at, at + len));
+    return this.read(a, b, copyValue);
   }
 
   /**
@@ -354,7 +357,7 @@ export class SharedTable {
     const h = this.hash(a, b);
     const seen = new Version();
     for (;;) {
-      const old = this.read(a, b, (u8, at, len) => u8.slice(at, at + len), h, seen);
+      const old = this.read(a, b, copyValue, h, seen);
       const next = fn(old);
       if (next === undefined || (next === null && old === undefined)) return false;
       const r = next === null ? this.remove(a, b, h, seen) : this.#put(a, b, h, next, seen);
