@@ -45,6 +45,7 @@ import { bundledWorker } from '../support/workers.ts';
 import { realPositionTexts } from '../support/data.ts';
 import { Counter, kCounters, kLedgerInts, kPending, kOrders, kPositions, reconcile } from './workers/soak-worker.ts';
 import { type Series, svgChart } from './svg-chart.ts';
+import { soakTrend, trendLine } from './soak-trend.ts';
 
 export interface SoakOptions {
   /** How long to run; or, with `ops`, a fixed number of operations (then seconds is ignored). */
@@ -318,6 +319,7 @@ function table(r: SoakResult, o: SoakOptions): string {
     `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}; top compactions ${r.compactions.runs} of ${r.compactions.attempts} begun (${r.compactions.moves} records and entries moved, ${f(r.compactions.movedBytes)} MiB copied); of those that moved nothing, stopped by a fixed block under the top allocated after the scan began ${r.stops[0]}, deferred ${r.stops[1]}, older ${r.stops[2]}; the walk raced ${r.stops[3]}; no room below ${r.stops[4]}; window too small ${r.stops[5]}; every move failed ${r.stops[6]}.`,
     `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
     `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}); of it, the engine's positions heap buffer ${f(u.bufferFirstBytes)} -> ${f(u.bufferLastBytes)} MiB and the workers' V8 heaps at their lowest between samples ${f(u.workersLowFirstBytes)} -> ${f(u.workersLowLastBytes)} MiB (${f(u.workersLowMinBytes)} .. ${f(u.workersLowMaxBytes)}).`,
+    r.summary.samples >= 3 ? trendLine(soakTrend(r.samples, o)) : 'Trend: fewer than 3 samples after warm-up.',
     '',
     '| s | ops | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | top compactions | RSS MiB | V8 main MiB | V8 workers MiB | V8 workers after GC MiB | ArrayBuffers MiB | heap buffer MiB |',
     '| - | - | - | - | - | - | - | - | - | - | - | - | - | - | - | - |',
@@ -359,7 +361,7 @@ if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.
     killEveryMs: arg('kill-every-ms'), seed: arg('seed'), out: outIdx < 0 ? undefined : process.argv[outIdx + 1],
   };
   const r = await runSoak(opts);
-  console.log(table(r, opts).split('\n').slice(0, 3).join('\n'));
+  console.log(table(r, opts).split('\n').slice(0, 4).join('\n'));
   console.log(`table and chart: ${join(r.outDir, 'soak.md')}, ${join(r.outDir, 'soak.svg')}`);
   process.exitCode = r.violations.length || r.mismatches.length || r.counts.capacity ? 1 : 0;
 }
