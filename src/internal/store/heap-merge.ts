@@ -94,12 +94,6 @@ export class HeapMerge extends HeapLists {
   #cursor = 0;
   /** Blocks taken by this thread's merges and slices (mergeWork). */
   #work = 0;
-  /**
-   * Set when a trigger (worthMerging, shrinkDue) says yes: the consolidate() its caller (heap.ts)
-   * makes next is a slice. Any other consolidate (the full-heap path, after waitForMerges; the
-   * large-request path; the top compaction; tests) is the whole merge.
-   */
-  #slice = false;
 
   /**
    * Joins every run of free neighbours into one block (the merge of the header). Called by
@@ -107,10 +101,6 @@ export class HeapMerge extends HeapLists {
    * write gate). Returns how many blocks were joined into a neighbour.
    */
   consolidate(): number {
-    if (this.#slice) {
-      this.#slice = false;
-      return this.mergeSlice(kSliceBlocks);
-    }
     Atomics.add(this.i32, kMerging, 1);
     crashPoint('heap.merge.begun');
     let n = 0;
@@ -273,7 +263,7 @@ export class HeapMerge extends HeapLists {
       const more = free - Atomics.load(this.i32, kFreeAfterMerge);
       if (more < kMinShrinkBytes || more * kMergeStep < carved) return false;
     }
-    return (this.#slice = Atomics.load(this.i32, kMerging) === 0);
+    return Atomics.load(this.i32, kMerging) === 0;
   }
 
   protected worthMerging(want: number): boolean {
@@ -281,12 +271,11 @@ export class HeapMerge extends HeapLists {
     const carved = Atomics.load(this.i32, kTop) - kDataStart;
     const last = Atomics.load(this.i32, kFreeAfterMerge);
     if (free < last) Atomics.store(this.i32, kFreeAfterMerge, free); // the low since the last merge
-    return (this.#slice = free >= want && free * kMergeShare >= carved && (free - last) * kMergeStep >= carved);
+    return free >= want && free * kMergeShare >= carved && (free - last) * kMergeStep >= carved;
   }
 
   /** Waits until no merge runs, at most kMergeWaitMs (a merger that died leaves kMerging up until the sweep). */
   protected waitForMerges(): void {
-    this.#slice = false; // the full-heap path: its consolidate() is the whole merge
     const deadline = Date.now() + kMergeWaitMs;
     for (let m = Atomics.load(this.i32, kMerging); m > 0 && Date.now() < deadline; m = Atomics.load(this.i32, kMerging)) {
       Atomics.wait(this.i32, kMerging, m, 1);

@@ -10,7 +10,8 @@
  * lock-free), best fit for large requests, and a bump pointer that moves back (give-back).
  * - alloc(n): a request of class c < kLargeClass (4 KiB and less) pops its class list (one CAS:
  *   the hot path); else the slow path. Slow path, small: the smallest non-empty larger list
- *   gives a block (split below), a merge first if much carved memory is free (worthMerging),
+ *   gives a block (split below), a bounded merge (mergeSlice) first if much carved memory is
+ *   free (worthMerging),
  *   then fresh memory from the bump pointer kTop (CAS up; the thread that moves it past
  *   byteLength grows the buffer first). Large (over 4 KiB, cut to n rounded to 16): best fit;
  *   if none, a merge if anything was freed since the last and best fit again; then the bump
@@ -22,7 +23,7 @@
  *   tail listed.
  * - free(ref): the free bit set, the counters lowered; the block that ends at kTop goes back to
  *   the bump area (heap-merge.ts giveBack), any other is listed; every 16th free of a thread
- *   checks whether a merge is due (shrinkDue).
+ *   checks whether a bounded merge (mergeSlice) is due (shrinkDue).
  * - Bound (SharedHeap.bound, this thread's): while a top compaction (positions/compact.ts) moves
  *   blocks below an offset, its allocations come from the free lists only (no bump, no merge, no
  *   wait) and a refusal is not counted as a capacity error.
@@ -87,7 +88,7 @@ import {
   kHighRunEnd, kInUseBlocks, kInUseBytes, kMerging, kNonEmpty, kPinnedReads, kSplits, kStampClock, kTop, freeIndexOf, headIndexOf,
   heapSpecOf, kCompacting, kCompactions, kCompactMoves, kCompactBytes, kCompactAttempts, kCompactStops,
 } from './heap-layout.ts';
-import { HeapMerge } from './heap-merge.ts';
+import { HeapMerge, kSliceBlocks } from './heap-merge.ts';
 import { type SweepAccess, heapStats } from './heap-stats.ts';
 
 export { classOf, classSize, floorClass, kBlockHeaderBytes, kClassCount, kMinBlock, sizeOfWord } from './heap-classes.ts';
@@ -186,10 +187,10 @@ export class SharedHeap extends HeapMerge {
     if (ref + w !== Atomics.load(this.i32, kTop) || !this.giveBack(ref, ref + w)) {
       this.list(ref, w);
       // Checked at every 16th free of this thread (five atomic loads saved on the others).
-      if ((++this.#frees & 15) === 0 && this.shrinkDue(true)) this.consolidate();
+      if ((++this.#frees & 15) === 0 && this.shrinkDue(true)) this.mergeSlice(kSliceBlocks);
     } else if (Atomics.load(this.i32, kHighRunEnd) === ref && this.shrinkDue(false)) {
       // The highest run the last merge listed now ends at the top: merge again to give it back.
-      this.consolidate();
+      this.mergeSlice(kSliceBlocks);
     }
   }
 
@@ -400,7 +401,7 @@ export class SharedHeap extends HeapMerge {
       ref = this.takeLarger(c);
       if (ref !== 0) return ref;
       if (this.worthMerging(want)) {
-        this.consolidate();
+        this.mergeSlice(kSliceBlocks);
         ref = this.take(c) || this.takeLarger(c);
         if (ref !== 0) return ref;
       }
