@@ -64,6 +64,8 @@ interface LateData {
   locks: LockHandle;
   positions: PositionsHandle;
   state: SharedArrayBuffer;
+  /** The 'during' test: the worker writes at once on kGo (no pause), its blocks at the very top. */
+  during?: boolean;
 }
 const kReady = 1;
 const kGo = 2;
@@ -98,18 +100,30 @@ if (!isMainThread && (workerData as LateData | null)?.late === true) {
   const st = new Int32Array(d.state);
   set(st, kReady);
   if (!waitFor(st, kGo, 60_000)) throw new Error('late worker: no go');
-  let held: number[] | null = view.withhold(0);
-  setCrashHook((name) => {
-    if (name !== 'positions.save.listed' || held === null) return;
-    view.restore(held);
-    held = null;
-    set(st, kPaused);
-    if (!waitFor(st, kResume, 60_000)) throw new Error('late worker: not resumed');
-  });
-  const p: Position = { miner_hotkey: '5Top1', position_uuid: 'late-1', trade_pair: 'P1', orders: [order(7777)], is_closed_position: true };
-  locks.withLock(p.miner_hotkey, 'P1', () => positions.save(p));
-  setCrashHook(null);
-  set(st, kDone);
+  if (d.during === true) {
+    // Every free list held back: the new position's blocks are carved past the top.
+    const all = view.withhold(0);
+    const p: Position = { miner_hotkey: '5Top2', position_uuid: 'during-1', trade_pair: 'P2', orders: [order(8888), order(8889)], is_closed_position: true };
+    try {
+      locks.withLock(p.miner_hotkey, 'P2', () => positions.save(p));
+    } finally {
+      view.restore(all);
+    }
+    set(st, kDone);
+  } else {
+    let held: number[] | null = view.withhold(0);
+    setCrashHook((name) => {
+      if (name !== 'positions.save.listed' || held === null) return;
+      view.restore(held);
+      held = null;
+      set(st, kPaused);
+      if (!waitFor(st, kResume, 60_000)) throw new Error('late worker: not resumed');
+    });
+    const p: Position = { miner_hotkey: '5Top1', position_uuid: 'late-1', trade_pair: 'P1', orders: [order(7777)], is_closed_position: true };
+    locks.withLock(p.miner_hotkey, 'P1', () => positions.save(p));
+    setCrashHook(null);
+    set(st, kDone);
+  }
 }
 
 if (isMainThread) {
@@ -217,6 +231,63 @@ test('top: a record published at the very top after the scan began does not stop
     } finally {
       Object.assign(topTrigger, saved);
       set(st, kResume);
+    }
+  });
+
+  test('top: a write carved past the top while the moves run is moved too, and the window given back (the tail pass)', async () => {
+    // The eighth session's instrumented soak: of the top compactions that moved the top's blocks,
+    // most gave nothing back, because another thread's new record (carved past the top, or in a
+    // block freed into the window meanwhile) sat above the emptied window when it was merged. Here
+    // a worker writes a new position, its blocks carved past the top (every free list held back
+    // for it), during the compaction's first move; the compaction must move it as well.
+    const saved = { ...topTrigger };
+    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
+    const st = new Int32Array(new SharedArrayBuffer(4));
+    try {
+      const { f, keep } = topHeavy();
+      const before = f.positions.stats().heap;
+      const w = bundledWorker(SELF, { workerData: { late: true, during: true, locks: f.lockHandle, positions: f.handle, state: st.buffer } satisfies LateData });
+      const exited = new Promise<number>((r) => w.once('exit', r));
+      w.on('error', (e) => console.error('during worker:', e));
+      await within(
+        (async () => {
+          while (Atomics.load(st, 0) !== kReady) await new Promise((r) => setTimeout(r, 5));
+        })(),
+        60_000,
+        'the worker attached',
+      );
+      let copied = 0;
+      let topAfterWrite = 0;
+      setCrashHook((name) => {
+        if (name === 'positions.compact.copied' && copied++ === 0) {
+          set(st, kGo);
+          assert.ok(waitFor(st, kDone, 30_000), 'the worker published');
+          topAfterWrite = f.positions.stats().heap.topBytes;
+        }
+      });
+      try {
+        f.positions.compactTop();
+      } finally {
+        setCrashHook(null);
+        set(st, Math.max(Atomics.load(st, 0), kGo));
+      }
+      assert.is(await within(exited, 30_000, 'the worker exited'), 0);
+      const h = f.positions.stats().heap;
+      const ratio = h.carvedBytes / h.inUseBytes;
+      console.log(
+        `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${topAfterWrite} after the write during the moves -> ${h.topBytes}; ` +
+          `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves)`,
+      );
+      assert.ok(copied >= 1 && topAfterWrite > before.topBytes, 'the write during the moves was carved past the top');
+      assert.ok(ratio <= 1.3, `carved / in use ${ratio} (the write carved past the top during the moves kept the window)`);
+      assert.ok(h.topBytes < before.topBytes, 'the top went below where it was before the compaction');
+      for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
+      assert.equal(f.positions.get('5Top2', 'during-1')?.orders.length, 2);
+      assert.is(f.positions.size, keep.length + 1);
+      assert.equal(f.positions.verify(), []);
+    } finally {
+      Object.assign(topTrigger, saved);
+      set(st, kGo);
     }
   });
 

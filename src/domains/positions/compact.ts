@@ -81,6 +81,16 @@
  *    (a busy lock does not: that record stays, the others go on). T3b: then the blocks passed
  *    over are claimed again (their writes have had the other moves' time to publish) and what
  *    they belong to is moved the same way; one still in flight stays (the top stays above it).
+ *    T3c, the tail pass (unless the moves ran out of room): the window walked again from X to
+ *    the top as it is now, and every allocated block there that is not this run's own (the
+ *    moved records' old blocks, the hoard) and is now a published record or entry (claimBlock)
+ *    moved the same way, up to kMaxTail per round, kTailRounds rounds. These are the other
+ *    threads' writes made while the moves ran: blocks carved past the top, or blocks freed into
+ *    the window and taken again; one of them above the emptied window kept the whole window from
+ *    going back (the eighth session's instrumented soak: of the runs that moved the top's
+ *    blocks, most gave nothing back for that reason; test/positions-compact-top 'tail pass').
+ *    The walk is a hint (other threads split and merge the blocks it crosses): each claim is
+ *    checked against its table slot, each move re-reads its record under the lock.
  * T4 the withheld blocks listed again (heap.restore), the moved records' old blocks retired (R5
  *    queued them: retired one by one they would go on the LIFO lists, where other threads'
  *    allocations pop them first and pin the window again); step 5 (hoard freed, retired blocks collected, merge: the emptied window
@@ -147,7 +157,7 @@
  * | T2 merge                                         | as heap-merge.ts rows                   | as there |
  * | T2 scanned (positions.compact.scanned)           | kCompacting 1 (the scan, the walk and claimFixed write no shared word) | as T1 |
  * | T3 window withheld (heap.withhold.taken)        | the window's free blocks on no list     | the heap sweep lists them (heap.ts withhold rows) |
- * | T3 moves, T3b the late blocks' moves             | as R1-R6 above (bound is this thread's: gone with it; the withheld blocks on no list: the sweep lists them); R5 only queues the old blocks (this thread's list) | as R4: the sweep frees the old blocks nothing refers to |
+ * | T3 moves, T3b the late blocks' moves, T3c the tail pass's | as R1-R6 above (bound is this thread's: gone with it; the withheld blocks on no list: the sweep lists them); R5 only queues the old blocks (this thread's list) | as R4: the sweep frees the old blocks nothing refers to |
  * | T4 release                                       | as step 5                               | as there |
  * | T5 counts added (a run that moved nothing: its topStops word), before the flag's store | kCompacting 1 | as T1 |
  * An entry's move has the same points and rows (one block instead of a record's). No move
@@ -156,7 +166,7 @@
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
-import { classOf, classSize, kBlockHeaderBytes } from '../../internal/store/heap.ts';
+import { classOf, classSize, kBlockFreeBit, kBlockHeaderBytes, kBlockSizeWord, sizeOfWord } from '../../internal/store/heap.ts';
 import { kLargeClass } from '../../internal/store/heap-classes.ts';
 import { kDataStart, kDeferredHead, kInUseBytes, kTop } from '../../internal/store/heap-layout.ts';
 import { Version } from '../../internal/store/version.ts';
@@ -209,6 +219,9 @@ const kRefreeShare = 16;
 export const TopStop = { fixedNew: 0, fixedDeferred: 1, fixedOld: 2, walkRaced: 3, noRoom: 4, small: 5, movedNone: 6 } as const;
 /** Fixed blocks allocated after the top compaction's scan began that its window may pass over (#topWindow). */
 const kMaxLate = 8;
+/** The tail pass (T3c): blocks claimed per round, rounds. */
+const kMaxTail = 64;
+const kTailRounds = 2;
 /** #lowerTop: another thread's top compaction holds the flag. */
 const kBusy = -1;
 /** A top window smaller than carved / kMinGainShare is not worth a scan and a move. */
@@ -456,10 +469,45 @@ export class Compactor {
         for (const r of again.recs) if (this.#relocate(r.hotkey, r.uuid, r.tp) < 0) ok = false;
         for (const e of again.ents) if (this.#moveEntry(e) < 0) ok = false;
       }
+      if (!full && this.#late !== null) ok = this.#tailPass(lo) && ok;
     } finally {
       this.#release(pinWaitMs);
     }
     return { ok, moves: this.#moved - before, bytes: this.#copied - bytes };
+  }
+
+  /**
+   * T3c (header): the other threads' blocks allocated in the window [lo, kTop) while the moves
+   * ran, claimed (a walk from lo, a hint) and moved out of it. False if a move failed.
+   */
+  #tailPass(lo: number): boolean {
+    const heap = this.#s.heap;
+    const own = new Set<number>(this.#late);
+    for (const r of this.#hoard) own.add(r);
+    let ok = true;
+    for (let round = 0; round < kTailRounds; round++) {
+      const again: Movable = { recs: [], owner: new Map(), ents: [], entOwner: new Map() };
+      const top = Atomics.load(heap.i32, kTop);
+      let claimed = 0;
+      for (let p = lo; p < top && claimed < kMaxTail;) {
+        if (!heap.cover(p + 16)) break;
+        const w = heap.i32[(p >> 2) + kBlockSizeWord]!;
+        const n = sizeOfWord(w);
+        if (n === 0 || p + n > top) break;
+        if ((w & kBlockFreeBit) === 0 && !own.has(p) && !again.owner.has(p) && !again.entOwner.has(p) && claimBlock(this.#s, again, p)) claimed++;
+        p += n;
+      }
+      if (claimed === 0) break;
+      for (const r of again.recs) {
+        const moved = this.#relocate(r.hotkey, r.uuid, r.tp);
+        if (moved < 0) ok = false;
+        if (moved === -2) return false;
+      }
+      for (const e of again.ents) if (this.#moveEntry(e) < 0) ok = false;
+      for (const r of this.#hoard) own.add(r);
+      for (const r of this.#late ?? []) own.add(r);
+    }
+    return ok;
   }
 
   /**
