@@ -75,11 +75,16 @@ export function trendLine(t: SoakTrend): string {
 /** The samples of a soak.md table (bench/soak.ts's columns; MiB figures back to bytes, to 0.1 MiB). */
 export function samplesOfTable(md: string): SoakSample[] {
   const rows = md.split('\n').filter((l) => /^\| \d/.test(l)).map((l) => l.split('|').slice(1, -1).map((c) => Number(c.trim())));
-  return rows.map((c) => ({
-    s: c[0]!, ops: c[1]!, liveBytes: c[2]! * MiB, positions: c[3]!, inUseBytes: c[4]! * MiB, carvedBytes: c[5]! * MiB, freeBytes: c[6]! * MiB,
-    fragmentation: c[7]!, merges: c[8]!, compactions: c[9]!, rssBytes: c[10]! * MiB, mainHeapBytes: c[11]! * MiB, workerHeapBytes: c[12]! * MiB,
-    workerHeapLowBytes: c[13]! * MiB, arrayBufferBytes: c[14]! * MiB, heapBufferBytes: c[15]! * MiB,
-  }));
+  return rows.map((row) => {
+    // Tables since the eighth session have a 'peak since the last sample' column after carved / in use.
+    const peak = row.length >= 17 ? row[8]! : row[7]!;
+    const c = row.length >= 17 ? [...row.slice(0, 8), ...row.slice(9)] : row;
+    return {
+      s: c[0]!, ops: c[1]!, liveBytes: c[2]! * MiB, positions: c[3]!, inUseBytes: c[4]! * MiB, carvedBytes: c[5]! * MiB, freeBytes: c[6]! * MiB,
+      fragmentation: c[7]!, merges: c[8]!, compactions: c[9]!, rssBytes: c[10]! * MiB, mainHeapBytes: c[11]! * MiB, workerHeapBytes: c[12]! * MiB,
+      workerHeapLowBytes: c[13]! * MiB, arrayBufferBytes: c[14]! * MiB, heapBufferBytes: c[15]! * MiB, peakFragmentation: peak, polls: 0, pollsAbove13: 0,
+    };
+  });
 }
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -12,7 +12,8 @@
  * recovers it and a new worker takes over its miners.
  *
  * Every `sampleMs` one row: elapsed time, live JSON bytes of the stored positions (the ledger),
- * positions, heap in use, carved, free on the lists, carved / in use, merges, top compactions, RSS and what it holds (V8 heap
+ * positions, heap in use, carved, free on the lists, carved / in use and its peak since the last
+ * sample (polled every kPollMs = 5 ms: a rise shorter than a sample interval shows), merges, top compactions, RSS and what it holds (V8 heap
  * of the main thread, of the workers as each last reported it and at its lowest since the last
  * sample (what survives collections: a flat low-water mark says the growth is garbage not yet
  * collected), ArrayBuffers, and the positions heap's buffer, the engine's largest memory, grown on
@@ -41,6 +42,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { createEngine } from '../src/index.ts';
+import { kDataStart, kInUseBytes, kTop } from '../src/internal/store/heap-layout.ts';
 import { bundledWorker } from '../support/workers.ts';
 import { realPositionTexts } from '../support/data.ts';
 import { Counter, kCounters, kLedgerInts, kPending, kOrders, kPositions, reconcile } from './workers/soak-worker.ts';
@@ -90,6 +92,11 @@ export interface SoakSample {
   workerHeapLowBytes: number;
   /** The positions heap's buffer (its SharedArrayBuffer's byteLength: grown on demand, never shrunk): the engine's largest memory. */
   heapBufferBytes: number;
+  /** carved / in use at its highest since the last sample, polled every kPollMs (and at this sample). */
+  peakFragmentation: number;
+  /** Polls since the last sample, and how many of them found carved / in use above 1.3. */
+  polls: number;
+  pollsAbove13: number;
 }
 
 export interface SoakResult {
@@ -120,6 +127,10 @@ export interface SoakSummary {
   median: number;
   max: number;
   above13: number;
+  /** Between the samples (polled every kPollMs): the highest carved / in use, polls, polls above 1.3. */
+  peakMax: number;
+  polls: number;
+  pollsAbove13: number;
   rssFirstBytes: number;
   rssLastBytes: number;
   rssMinBytes: number;
@@ -147,6 +158,9 @@ export function summarize(samples: SoakSample[], o: SoakOptions): SoakSummary {
     median: f.length === 0 ? NaN : f.length % 2 ? f[f.length >> 1]! : (f[f.length / 2 - 1]! + f[f.length / 2]!) / 2,
     max: f.length === 0 ? NaN : f[f.length - 1]!,
     above13: f.filter((x) => x > 1.3).length,
+    peakMax: after.length === 0 ? NaN : Math.max(...after.map((s) => s.peakFragmentation)),
+    polls: after.reduce((n, s) => n + s.polls, 0),
+    pollsAbove13: after.reduce((n, s) => n + s.pollsAbove13, 0),
     rssFirstBytes: rss[0] ?? NaN,
     rssLastBytes: rss[rss.length - 1] ?? NaN,
     rssMinBytes: Math.min(...rss),
@@ -160,6 +174,8 @@ export function summarize(samples: SoakSample[], o: SoakOptions): SoakSummary {
   };
 }
 
+/** carved / in use is polled this often between samples (SoakSample.peakFragmentation). */
+const kPollMs = 5;
 const WORKER = new URL('./workers/soak-worker.ts', import.meta.url);
 const MiB = 2 ** 20;
 
@@ -212,6 +228,23 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
   const samples: SoakSample[] = [];
   const t0 = Date.now();
+  // Between samples: carved / in use polled every kPollMs (two loads of the positions heap's
+  // header), so that a rise shorter than the sample interval is seen too.
+  const header = new Int32Array(engine.handle().positions.heap.sab, 0, kInUseBytes + 1);
+  const ratioNow = (): number => {
+    const used = Atomics.load(header, kInUseBytes);
+    return used > 0 ? (Atomics.load(header, kTop) - kDataStart) / used : 1;
+  };
+  let peak = 0;
+  let polls = 0;
+  let pollsAbove = 0;
+  const poller = setInterval(() => {
+    const r = ratioNow();
+    if (r > peak) peak = r;
+    polls++;
+    if (r > 1.3) pollsAbove++;
+  }, kPollMs);
+  poller.unref();
   const sample = (): void => {
     const h = engine.stats().positions.heap;
     const mu = process.memoryUsage();
@@ -225,7 +258,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       s: Math.round((Date.now() - t0) / 1000), ops: C[Counter.ops]!, liveBytes, positions, inUseBytes: h.inUseBytes, carvedBytes: h.carvedBytes,
       freeBytes: h.freeBytes, fragmentation: h.fragmentation, merges: h.merges, compactions: h.topCompactions.runs, rssBytes: mu.rss,
       mainHeapBytes: mu.heapUsed, workerHeapBytes: 0, arrayBufferBytes: mu.arrayBuffers, workerHeapLowBytes: 0, heapBufferBytes: h.reservedBytes,
+      peakFragmentation: Math.max(peak, h.fragmentation), polls, pollsAbove13: pollsAbove,
     };
+    peak = 0;
+    polls = 0;
+    pollsAbove = 0;
     for (let w = 0; w < workers; w++) {
       const cur = Atomics.load(mem, w);
       const low = Atomics.exchange(mem, workers + w, 0);
@@ -268,6 +305,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     }
   }
   Atomics.store(stopped, 0, 1);
+  clearInterval(poller);
   const seconds = (Date.now() - t0) / 1000;
   await Promise.all([...live.values()].map((w) => new Promise((r) => (w.threadId === -1 ? r(null) : w.once('exit', r)))));
   await engine.whenRecovered();
@@ -313,16 +351,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
 
 function table(r: SoakResult, o: SoakOptions): string {
   const f = (b: number): string => (b / MiB).toFixed(1);
-  const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.merges} | ${s.compactions} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.workerHeapLowBytes)} | ${f(s.arrayBufferBytes)} | ${f(s.heapBufferBytes)} |`);
+  const rows = r.samples.map((s) => `| ${s.s} | ${s.ops} | ${f(s.liveBytes)} | ${s.positions} | ${f(s.inUseBytes)} | ${f(s.carvedBytes)} | ${f(s.freeBytes)} | ${s.fragmentation.toFixed(3)} | ${s.peakFragmentation.toFixed(3)} | ${s.merges} | ${s.compactions} | ${f(s.rssBytes)} | ${f(s.mainHeapBytes)} | ${f(s.workerHeapBytes)} | ${f(s.workerHeapLowBytes)} | ${f(s.arrayBufferBytes)} | ${f(s.heapBufferBytes)} |`);
   const u = r.summary;
   return [
     `Soak: ${o.ops !== undefined ? `${o.ops} operations in ${Math.round(r.seconds)} s` : `${o.seconds} s`}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, positions heap ${o.maxMiB ?? 96} MiB. Operations ${r.counts.ops}: ${r.counts.orders} orders, ${r.counts.opened} opened, ${r.counts.closed} closed, ${r.counts.syncs} syncs, ${r.counts.departures} departures; ${r.kills} workers killed, ${r.counts.reconciled} miners recounted after a kill; ERR_CAPACITY ${r.counts.capacity}; top compactions ${r.compactions.runs} of ${r.compactions.attempts} begun (${r.compactions.moves} records and entries moved, ${f(r.compactions.movedBytes)} MiB copied); of those that moved nothing, stopped by a fixed block under the top allocated after the scan began ${r.stops[0]}, deferred ${r.stops[1]}, older ${r.stops[2]}; the walk raced ${r.stops[3]}; no room below ${r.stops[4]}; window too small ${r.stops[5]}; every move failed ${r.stops[6]}.`,
     `End: ${r.positions} positions, ${r.orders} orders, ${f(r.liveBytes)} MiB of JSON; verify: ${r.violations.length === 0 ? 'sound' : r.violations.join('; ')}; ledger: ${r.mismatches.length === 0 ? 'every miner exact' : r.mismatches.join('; ')}.`,
-    `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}); of it, the engine's positions heap buffer ${f(u.bufferFirstBytes)} -> ${f(u.bufferLastBytes)} MiB and the workers' V8 heaps at their lowest between samples ${f(u.workersLowFirstBytes)} -> ${f(u.workersLowLastBytes)} MiB (${f(u.workersLowMinBytes)} .. ${f(u.workersLowMaxBytes)}).`,
+    `After warm-up (${u.warmup}; ${u.samples} samples): carved / in use median ${u.median.toFixed(3)}, max ${u.max.toFixed(3)}, above 1.3 in ${u.above13}; between the samples (polled every ${kPollMs} ms, ${u.polls} polls) max ${u.peakMax.toFixed(3)}, above 1.3 in ${u.pollsAbove13} polls (${((100 * u.pollsAbove13) / Math.max(1, u.polls)).toFixed(2)} %); RSS ${f(u.rssFirstBytes)} MiB at the first of them, ${f(u.rssLastBytes)} at the last (${f(u.rssMinBytes)} .. ${f(u.rssMaxBytes)}); of it, the engine's positions heap buffer ${f(u.bufferFirstBytes)} -> ${f(u.bufferLastBytes)} MiB and the workers' V8 heaps at their lowest between samples ${f(u.workersLowFirstBytes)} -> ${f(u.workersLowLastBytes)} MiB (${f(u.workersLowMinBytes)} .. ${f(u.workersLowMaxBytes)}).`,
     r.summary.samples >= 3 ? trendLine(soakTrend(r.samples, o)) : 'Trend: fewer than 3 samples after warm-up.',
     '',
-    '| s | ops | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | merges | top compactions | RSS MiB | V8 main MiB | V8 workers MiB | V8 workers after GC MiB | ArrayBuffers MiB | heap buffer MiB |',
-    '| - | - | - | - | - | - | - | - | - | - | - | - | - | - | - | - |',
+    '| s | ops | live MiB | positions | heap in use MiB | carved MiB | free MiB | carved / in use | peak since the last sample | merges | top compactions | RSS MiB | V8 main MiB | V8 workers MiB | V8 workers after GC MiB | ArrayBuffers MiB | heap buffer MiB |',
+    '| - | - | - | - | - | - | - | - | - | - | - | - | - | - | - | - | - |',
     ...rows,
     '',
   ].join('\n');
@@ -341,7 +379,10 @@ function chart(samples: SoakSample[], o: SoakOptions): string {
     { name: 'V8 workers after GC', points: mib('workerHeapLowBytes') },
     { name: 'positions heap buffer', points: mib('heapBufferBytes') },
   ];
-  const frag: Series[] = [{ name: 'carved / in use', points: samples.map((s) => [x(s), s.fragmentation]) }];
+  const frag: Series[] = [
+    { name: 'carved / in use', points: samples.map((s) => [x(s), s.fragmentation]) },
+    { name: 'peak since the last sample (polled every 5 ms)', points: samples.map((s) => [x(s), s.peakFragmentation]) },
+  ];
   const what = o.ops !== undefined ? `${o.ops} operations` : `${o.seconds} s`;
   return svgChart(`sabstate soak: ${what}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, workers killed at random`, o.ops !== undefined ? 'thousand operations' : 'seconds', 'MiB', series, { name: 'carved / in use', series: frag });
 }

@@ -9,6 +9,7 @@ const MiB = 2 ** 20;
 const sample = (s: number, rssMiB: number, lowMiB: number): SoakSample => ({
   s, ops: s * 1000, liveBytes: 0, positions: 0, inUseBytes: 0, carvedBytes: 0, freeBytes: 0, fragmentation: 1, merges: 0, compactions: 0,
   rssBytes: rssMiB * MiB, mainHeapBytes: 0, workerHeapBytes: 0, arrayBufferBytes: 0, workerHeapLowBytes: lowMiB * MiB, heapBufferBytes: 0,
+  peakFragmentation: 1, polls: 0, pollsAbove13: 0,
 });
 
 test('a sawtooth without growth: equal low-waters, slope about 0', () => {
@@ -39,6 +40,19 @@ test('samplesOfTable reads soak.md rows back (MiB columns to bytes)', () => {
   assert.is(r!.rssBytes, 400 * MiB);
   assert.is(r!.workerHeapLowBytes, 80 * MiB);
   assert.is(r!.fragmentation, 1.5);
+});
+
+test('samplesOfTable reads the peak column of tables since the eighth session (and the old tables without it)', () => {
+  const row = '| 5 | 1000 | 1.0 | 10 | 2.0 | 3.0 | 0.5 | 1.500 | 1.720 | 4 | 1 | 400.0 | 20.0 | 90.0 | 80.0 | 9.0 | 17.2 |';
+  const [r] = samplesOfTable(['| s |', '| - |', row, ''].join('\n'));
+  assert.is(r!.fragmentation, 1.5);
+  assert.is(r!.peakFragmentation, 1.72);
+  assert.is(r!.merges, 4);
+  assert.is(r!.rssBytes, 400 * MiB);
+  assert.is(r!.heapBufferBytes, 17.2 * MiB);
+  const [old] = samplesOfTable('| 5 | 1000 | 1.0 | 10 | 2.0 | 3.0 | 0.5 | 1.500 | 4 | 1 | 400.0 | 20.0 | 90.0 | 80.0 | 9.0 | 17.2 |\n');
+  assert.is(old!.peakFragmentation, 1.5);
+  assert.is(old!.merges, 4);
 });
 
 test.run();

@@ -27,6 +27,10 @@ test('short soak: orders, syncs, departures, killed workers; verify sound, count
   assert.ok(r.counts.orders > 100, `${r.counts.orders} orders`);
   const last = r.samples[r.samples.length - 1]!;
   assert.ok(last.fragmentation < 2, `carved / in use ${last.fragmentation}`);
+  // Between the samples, carved / in use is polled (every 5 ms): each sample's peak covers its own value.
+  const during = r.samples.slice(0, -1);
+  assert.ok(during.every((s) => s.polls > 0 && s.peakFragmentation >= s.fragmentation && s.pollsAbove13 <= s.polls), 'polled between samples');
+  assert.ok(r.summary.polls > 0 && r.summary.peakMax >= r.summary.max, `peak ${r.summary.peakMax}, sample max ${r.summary.max}`);
 });
 
 test('soak by operations: stops at the count asked, samples and kills by operation count; verify sound, counts exact', async () => {
