@@ -288,47 +288,5 @@ test('top: a record published at the very top after the scan began does not stop
     }
   });
 
-  test('top: the window is cut where its first moves find room (a large record at the top, only small holes below the byte-count window)', () => {
-    // The eighth session's instrumented soak: the commonest reason a top compaction gave nothing
-    // back was its very first move finding no block below the window: the highest records are the
-    // ones carved past the top because no free block fitted them, and the window was accepted on
-    // its byte count while the free bytes below it were small holes. In miniature: 1,200
-    // one-order positions, every other one deleted (holes of 400-448 bytes), then 8 positions of
-    // 100 orders deleted (one free run of about 100 KB), then one of 100 orders kept at the top.
-    // The window by byte count starts among the small holes; the top position fits only the free
-    // run, which lies inside that window. Required: the top goes down past that position.
-    const saved = { ...topTrigger };
-    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
-    try {
-      const f = fixture({ maxBytes: 8 << 20, maxRecords: 1 << 12 });
-      let n = 0;
-      const pos = (orders: number): Position => ({
-        miner_hotkey: `5Pl${n % 50}`, position_uuid: `p-${n}`, trade_pair: `T${n++}`, orders: Array.from({ length: orders }, (_, k) => order(k)), is_closed_position: true,
-      });
-      const save = (p: Position): void => f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
-      const small = Array.from({ length: 1200 }, () => pos(1));
-      small.forEach(save);
-      const big = Array.from({ length: 8 }, () => pos(100));
-      big.forEach(save);
-      const top = pos(100);
-      save(top);
-      for (let k = 0; k < small.length; k += 2) assert.ok(f.positions.delete(small[k]!.miner_hotkey, small[k]!.position_uuid));
-      for (const p of big) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
-      const before = f.positions.stats().heap;
-      f.positions.compactTop();
-      const h = f.positions.stats().heap;
-      console.log(
-        `  carved ${before.carvedBytes} -> ${h.carvedBytes} (in use ${h.inUseBytes}); carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${(h.carvedBytes / h.inUseBytes).toFixed(3)}; ` +
-          `${h.topCompactions.moves} moves; stopped by ${JSON.stringify(h.topStops)}`,
-      );
-      assert.ok(before.carvedBytes - h.carvedBytes >= 100_000, `the top went down ${before.carvedBytes - h.carvedBytes} bytes (the top position did not move)`);
-      for (const p of [...small.filter((_, k) => k % 2 === 1), top]) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
-      assert.is(f.positions.size, small.length / 2 + 1);
-      assert.equal(f.positions.verify(), []);
-    } finally {
-      Object.assign(topTrigger, saved);
-    }
-  });
-
   test.run();
 }

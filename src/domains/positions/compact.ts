@@ -67,11 +67,9 @@
  *    stopped by such a block, 12 of 28 in one run; stats().positions.heap.topStops counts why
  *    a run moves nothing). X = the lowest block boundary with every block of [X, kTop) free,
  *    movable or passed over and X >= kDataStart + in use x targetMilli / 1000;
- *    the copies' bytes (as step 4 counts them) must not exceed the free bytes below X, and the
- *    first kPlaceItems moves (highest first) must find free blocks below X in a best-fit
- *    simulation on the walk's free blocks (placedDown); else X is raised (a binary search, at
- *    most kWindowTries more windows) to the lowest start that passes both, whose window still
- *    gains carved / kMinGainShare; none: nothing moves (noRoom).
+ *    the copies' bytes (as step 4 counts them) must not exceed the free bytes below X, else the
+ *    window is halved from its bottom, at most 6 times; a window under carved / kMinGainShare is
+ *    not worth it (nothing moves).
  * T3 heap.bound = X (this thread's allocations from the free lists only, never the bump area),
  *    the window's listed free blocks taken off the lists (heap.withhold: each list taken whole,
  *    the blocks below X pushed back), so that the copies find only blocks below X (before, a
@@ -172,7 +170,7 @@ import { classOf, classSize, kBlockFreeBit, kBlockHeaderBytes, kBlockSizeWord, s
 import { kLargeClass } from '../../internal/store/heap-classes.ts';
 import { kDataStart, kDeferredHead, kInUseBytes, kTop } from '../../internal/store/heap-layout.ts';
 import { Version } from '../../internal/store/version.ts';
-import { type Blocks, type Ent, type Movable, claimBlock, claimFixed, fits, kFixed, kFree, kMovable, lowerBound, scanMovable, walkBlocks, windowMoves } from './compact-scan.ts';
+import { type Ent, type Movable, claimBlock, claimFixed, fits, kFixed, kFree, kMovable, lowerBound, scanMovable, walkBlocks, windowMoves } from './compact-scan.ts';
 import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue } from './record.ts';
 import type { PositionStore } from './store.ts';
 
@@ -221,9 +219,6 @@ const kRefreeShare = 16;
 export const TopStop = { fixedNew: 0, fixedDeferred: 1, fixedOld: 2, walkRaced: 3, noRoom: 4, small: 5, movedNone: 6 } as const;
 /** Fixed blocks allocated after the top compaction's scan began that its window may pass over (#topWindow). */
 const kMaxLate = 8;
-/** The top window (#topWindow): moves simulated per candidate start (placedDown), candidate starts tried after the first. */
-const kPlaceItems = 32;
-const kWindowTries = 10;
 /** The tail pass (T3c): blocks claimed per round, rounds. */
 const kMaxTail = 64;
 const kTailRounds = 2;
@@ -249,53 +244,6 @@ const kCandidates = 64;
 
 /** Thrown inside a move when the allocator cannot place a copy outside the window. */
 const kNoRoom = new Error('no room outside the window');
-
-/**
- * How low the top compaction's moves out of window [i, n) of `b` would take the top (#topWindow):
- * the moves simulated in their order (highest block first, windowMoves), each record's or
- * entry's blocks placed by best fit (compact-scan.ts fits) in the free blocks below the window as
- * the walk saw them; the first that finds no room ends them, as in #evacuate. Returns the end of
- * that one's highest block (the top can go no lower), or the window's start if all are placed.
- * Why: a window accepted on its byte count alone was often stopped by its very first move (the
- * eighth session's instrumented soak: the highest records are the ones that were carved past the
- * top because no free block fitted them, and the free bytes below are small holes), so it gave
- * nothing back; a smaller window (higher X) has more free blocks below it, among them the
- * window's own lower free runs, and can be emptied.
- */
-function placedDown(b: Blocks, m: Movable, i: number, n: number, maxItems: number): number {
-  const { at, size, kind } = b;
-  // The window's chunk blocks, by record (a record's move copies them with its record block).
-  const chunks = new Map<number, number[]>();
-  for (let k = i; k < n; k++) {
-    if (kind[k] !== kMovable || m.entOwner.has(at[k]!)) continue;
-    const r = m.owner.get(at[k]!)!;
-    if (m.recs[r]!.ref === at[k]) continue;
-    const list = chunks.get(r);
-    if (list === undefined) chunks.set(r, [size[k]!]);
-    else list.push(size[k]!);
-  }
-  const free: number[] = [];
-  for (let k = 0; k < i; k++) if (kind[k] === kFree) free.push(size[k]!);
-  free.sort((x, y) => x - y);
-  const seen = new Set<number>();
-  let items = 0;
-  for (let k = n - 1; k >= i && items < maxItems; k--) {
-    if (kind[k] !== kMovable) continue;
-    const en = m.entOwner.get(at[k]!);
-    let needs: number[];
-    if (en !== undefined) {
-      needs = [size[k]!];
-    } else {
-      const r = m.owner.get(at[k]!)!;
-      if (seen.has(r)) continue;
-      seen.add(r);
-      needs = [m.recs[r]!.size, ...(chunks.get(r) ?? [])];
-    }
-    items++;
-    if (!fits(needs, free)) return at[k]! + size[k]!;
-  }
-  return at[i]!;
-}
 
 export class Compactor {
   readonly #s: PositionStore;
@@ -439,13 +387,11 @@ export class Compactor {
    * keys; up to kMaxLate blocks allocated since and not claimable, writes in flight, are passed
    * over and returned as `late`) and X is at or above kDataStart + in use x targetMilli / 1000;
    * the bytes of the copies of its movable blocks (and a new record block per moved record) must
-   * not exceed the free bytes below X, and its first kPlaceItems moves must be placeable below X
-   * (placedDown), else X is raised (binary search) to the lowest start that passes both.
-   * If no window gains carved / kMinGainShare: why (TopStop). Only the first moves are simulated,
-   * not all as makeRoom's windows are: the free space below is many small holes, a whole
-   * window's copies seldom fit them all in a best-fit simulation, and the moves go highest first
-   * and stop at the first that finds no room (#evacuate), so a window only partly emptied still
-   * lowers the top; but one whose FIRST move finds no room gives nothing back.
+   * not exceed the free bytes below X, else the window is halved (from its bottom), a few times.
+   * If no window gains carved / kMinGainShare: why (TopStop). Not simulated block by block as makeRoom's windows are:
+   * the free space below is many small holes, a whole window's copies seldom fit them all in a
+   * best-fit simulation, and the moves go highest first and stop at the first that finds no room
+   * (#evacuate), so a window only partly emptied still lowers the top.
    */
   #topWindow(): { lo: number; m: Movable; order: number[]; late: number[] } | number {
     const heap = this.#s.heap;
@@ -473,31 +419,12 @@ export class Compactor {
       i--;
     }
     const tooSmall = !(i < n && b.top - at[i]! >= minGain);
-    // The lowest window start that can be emptied: its copies' bytes fit the free bytes below it,
-    // and its first kPlaceItems moves find blocks below it (placedDown). Tried at i, then (binary
-    // search, kWindowTries at most) between i and the highest start that still gains minGain.
-    const ok = (j: number): boolean => {
+    for (let tries = 0; i < n && b.top - at[i]! >= minGain && tries < 6; tries++) {
+      const mv = windowMoves(b, m, i, n);
       let free = 0;
-      for (let k = 0; k < j; k++) if (kind[k] === kFree) free += size[k]!;
-      return windowMoves(b, m, j, n).needs.reduce((x, y) => x + y, 0) <= free && placedDown(b, m, j, n, kPlaceItems) === at[j]!;
-    };
-    if (i < n && b.top - at[i]! >= minGain) {
-      let hi = n - 1;
-      while (hi > i && b.top - at[hi]! < minGain) hi--;
-      let found = ok(i) ? i : -1;
-      if (found < 0 && hi > i && ok(hi)) {
-        found = hi;
-        let lo = i;
-        for (let tries = 0; tries < kWindowTries && hi - lo > 1; tries++) {
-          const mid = (lo + hi) >> 1;
-          if (ok(mid)) hi = found = mid;
-          else lo = mid;
-        }
-      }
-      if (found >= 0) {
-        const mv = windowMoves(b, m, found, n);
-        return { lo: at[found]!, m, order: mv.order, late: late.filter((r) => r >= at[found]!) };
-      }
+      for (let k = 0; k < i; k++) if (kind[k] === kFree) free += size[k]!;
+      if (mv.needs.reduce((x, y) => x + y, 0) <= free) return { lo: at[i]!, m, order: mv.order, late: late.filter((r) => r >= at[i]!) };
+      i += Math.max(1, (n - i) >> 1);
     }
     if (!tooSmall) return TopStop.noRoom;
     if (i === 0 || kind[i - 1] !== kFixed) return TopStop.small;
