@@ -175,14 +175,14 @@ export function claimFixed(s: PositionStore, m: Movable, b: Blocks, from: number
   return c;
 }
 
-/** The blocks from kDataStart to kTop in address order (a hint: see the header). */
-export function walkBlocks(s: PositionStore, m: Movable): Blocks {
+/** The blocks from `from` (kDataStart, or a block boundary) to kTop in address order (a hint: see the header). */
+export function walkBlocks(s: PositionStore, m: Movable, from = kDataStart): Blocks {
   const heap = s.heap;
   const top = Atomics.load(heap.i32, kTop);
   const at: number[] = [];
   const size: number[] = [];
   const kind: number[] = [];
-  for (let p = kDataStart; p < top;) {
+  for (let p = from; p < top;) {
     if (!heap.cover(p + 16)) break;
     const w = heap.i32[(p >> 2) + kBlockSizeWord]!;
     const n = sizeOfWord(w);
@@ -192,7 +192,7 @@ export function walkBlocks(s: PositionStore, m: Movable): Blocks {
     kind.push((w & kBlockFreeBit) !== 0 ? kFree : m.owner.has(p) || m.entOwner.has(p) ? kMovable : kFixed);
     p += n;
   }
-  const end = at.length === 0 ? kDataStart : at[at.length - 1]! + size[size.length - 1]!;
+  const end = at.length === 0 ? from : at[at.length - 1]! + size[size.length - 1]!;
   const raced = end !== top;
   if (raced) {
     // The walk stopped early (a racing change): what lies past it is unknown.

@@ -166,7 +166,7 @@
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
 import { crashPoint, declareCrashPoints } from '../../internal/crash.ts';
-import { classOf, classSize, kBlockFreeBit, kBlockHeaderBytes, kBlockSizeWord, sizeOfWord } from '../../internal/store/heap.ts';
+import { classOf, classSize, kBlockHeaderBytes } from '../../internal/store/heap.ts';
 import { kLargeClass } from '../../internal/store/heap-classes.ts';
 import { kDataStart, kDeferredHead, kInUseBytes, kTop } from '../../internal/store/heap-layout.ts';
 import { Version } from '../../internal/store/version.ts';
@@ -481,21 +481,18 @@ export class Compactor {
    * ran, claimed (a walk from lo, a hint) and moved out of it. False if a move failed.
    */
   #tailPass(lo: number): boolean {
-    const heap = this.#s.heap;
     const own = new Set<number>(this.#late);
     for (const r of this.#hoard) own.add(r);
     let ok = true;
     for (let round = 0; round < kTailRounds; round++) {
       const again: Movable = { recs: [], owner: new Map(), ents: [], entOwner: new Map() };
-      const top = Atomics.load(heap.i32, kTop);
+      // Every allocated block walks as fixed (`again` is empty); a raced walk's last entry is no block.
+      const b = walkBlocks(this.#s, again, lo);
+      const blocks = b.raced ? b.at.length - 1 : b.at.length;
       let claimed = 0;
-      for (let p = lo; p < top && claimed < kMaxTail;) {
-        if (!heap.cover(p + 16)) break;
-        const w = heap.i32[(p >> 2) + kBlockSizeWord]!;
-        const n = sizeOfWord(w);
-        if (n === 0 || p + n > top) break;
-        if ((w & kBlockFreeBit) === 0 && !own.has(p) && !again.owner.has(p) && !again.entOwner.has(p) && claimBlock(this.#s, again, p)) claimed++;
-        p += n;
+      for (let k = 0; k < blocks && claimed < kMaxTail; k++) {
+        const p = b.at[k]!;
+        if (b.kind[k] !== kFree && !own.has(p) && !again.owner.has(p) && !again.entOwner.has(p) && claimBlock(this.#s, again, p)) claimed++;
       }
       if (claimed === 0) break;
       for (const r of again.recs) {
