@@ -126,6 +126,14 @@ if (!isMainThread && (workerData as LateData | null)?.late === true) {
   }
 }
 
+/** Every kept position as saved, the one a writer added (if any) with its orders, nothing else; verify() clean. */
+function assertIntact(f: ReturnType<typeof fixture>, keep: Position[], added?: { hotkey: string; uuid: string; orders: number }): void {
+  for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
+  if (added !== undefined) assert.equal(f.positions.get(added.hotkey, added.uuid)?.orders.length, added.orders);
+  assert.is(f.positions.size, keep.length + (added === undefined ? 0 : 1));
+  assert.equal(f.positions.verify(), []);
+}
+
 /** Starts this file's writer worker ('late', or 'during' its mode) and waits until it attached; resolves to its exit promise. */
 async function startWriter(f: ReturnType<typeof fixture>, st: Int32Array, during: boolean): Promise<{ exited: Promise<number> }> {
   const w = bundledWorker(SELF, { workerData: { late: true, during, locks: f.lockHandle, positions: f.handle, state: st.buffer as SharedArrayBuffer } satisfies LateData });
@@ -183,9 +191,7 @@ test('top: a record published at the very top after the scan began does not stop
       assert.ok(lateRef > topBefore, 'the late write bumped the top: its blocks are the highest');
       assert.ok(ratio <= 1.3, `carved / in use ${ratio} after the compaction (a block published after the scan stopped it)`);
       assert.ok(h.topCompactions.runs === 1 && h.topCompactions.moves > 0);
-      for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
-      assert.is(f.positions.size, keep.length);
-      assert.equal(f.positions.verify(), []);
+      assertIntact(f, keep);
     } finally {
       Object.assign(topTrigger, saved);
     }
@@ -230,10 +236,7 @@ test('top: a record published at the very top after the scan began does not stop
       assert.ok(ratio <= 1.3, `carved / in use ${ratio} (the write in flight at the top stopped the compaction)`);
       assert.ok(scanned === 1 && copied >= 1, `hooks: scanned ${scanned}, copied ${copied}`);
       assert.ok(h.topBytes < before.topBytes, 'the top went below where it was before the write');
-      for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
-      assert.equal(f.positions.get('5Top1', 'late-1')?.orders.length, 1);
-      assert.is(f.positions.size, keep.length + 1);
-      assert.equal(f.positions.verify(), []);
+      assertIntact(f, keep, { hotkey: '5Top1', uuid: 'late-1', orders: 1 });
     } finally {
       Object.assign(topTrigger, saved);
       set(st, kResume);
@@ -278,10 +281,7 @@ test('top: a record published at the very top after the scan began does not stop
       assert.ok(copied >= 1 && topAfterWrite > before.topBytes, 'the write during the moves was carved past the top');
       assert.ok(ratio <= 1.3, `carved / in use ${ratio} (the write carved past the top during the moves kept the window)`);
       assert.ok(h.topBytes < before.topBytes, 'the top went below where it was before the compaction');
-      for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
-      assert.equal(f.positions.get('5Top2', 'during-1')?.orders.length, 2);
-      assert.is(f.positions.size, keep.length + 1);
-      assert.equal(f.positions.verify(), []);
+      assertIntact(f, keep, { hotkey: '5Top2', uuid: 'during-1', orders: 2 });
     } finally {
       Object.assign(topTrigger, saved);
       set(st, kGo);
