@@ -21,6 +21,10 @@
  * the window passed over the blocks in flight and the late pass moved them: carved / in use
  * <= 1.3, the top below where it was, every position (the late one too) as saved, verify()
  * clean. With kMaxLate = 0 (a scratch copy) it fails: 6.683 -> 6.681, nothing moved.
+ *
+ * Ninth session (one thread, deterministic): 'thin live layer' (a large free run under a thin
+ * layer of live blocks at the top: the gain counts the run; failed first: 1.962 -> 1.962, stopped
+ * as too small).
  */
 import { isMainThread, workerData } from 'node:worker_threads';
 import { test } from 'uvu';
@@ -285,6 +289,44 @@ test('top: a record published at the very top after the scan began does not stop
     } finally {
       Object.assign(topTrigger, saved);
       set(st, kGo);
+    }
+  });
+
+  test('top: a thin live layer at the top over a large free run is moved down (the gain counts the free run under the window)', () => {
+    // The ninth session's instrumented soak: after a burst of deletes, a free run of 1.1-1.8 MiB
+    // lay under a thin layer of live blocks at the top (writes carved past the top while a run
+    // held the free blocks back); the window (the blocks at or above the goal) was that layer
+    // alone, under the minimum gain, so the runs stopped ('small' in topStops) and backed off (up
+    // to 64 x) while carved / in use stayed over 1.3. Here: 800 positions kept (A), 800 more on
+    // the same hotkeys deleted (B: their counters live with A's), 32 on other hotkeys kept at the
+    // top (C): one free run of 3.9 MB under C's 175 KB.
+    const saved = { ...topTrigger };
+    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
+    try {
+      const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
+      const save = (hk: string, uuid: string, n: number): Position => {
+        const p: Position = { miner_hotkey: `${hk}${n % 4}`, position_uuid: `${uuid}-${n}`, trade_pair: `P${n % 8}`, orders: Array.from({ length: 20 }, (_, k) => order(n + k)), is_closed_position: true };
+        f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
+        return p;
+      };
+      const a = Array.from({ length: 800 }, (_, n) => save('5A', 'a', n));
+      const b = Array.from({ length: 800 }, (_, n) => save('5A', 'b', n));
+      const c = Array.from({ length: 32 }, (_, n) => save('5C', 'c', n));
+      for (const p of b) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
+      const before = f.positions.stats().heap;
+      f.positions.compactTop();
+      const h = f.positions.stats().heap;
+      const ratio = h.carvedBytes / h.inUseBytes;
+      console.log(
+        `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${h.topBytes}; ` +
+          `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
+      );
+      assert.ok(before.carvedBytes / before.inUseBytes > 1.5, 'B deleted: carved / in use high before');
+      assert.ok(ratio <= 1.3, `carved / in use ${ratio} (the thin layer over the free run was not moved)`);
+      assert.ok(h.topCompactions.runs === 1 && h.topCompactions.moves > 0);
+      assertIntact(f, [...a, ...c]);
+    } finally {
+      Object.assign(topTrigger, saved);
     }
   });
 
