@@ -8,6 +8,10 @@
 //   rest, then an exact fit (a run of seven 48-byte blocks freed, then a 320-byte request whose
 //   class is 352), a withhold and restore of the free blocks above the middle (a top
 //   compaction's window), then everything freed.
+// - 'held': a top compaction's allocations from its withheld window blocks (heap.held): the
+//   heap filled with 48-byte blocks, runs of three in the upper half freed and merged (144-byte
+//   blocks), withheld above the middle; then, bound to the middle and armed to stop at
+//   `crashAt`, 40-byte blocks taken (each splits a held block, its tail kept held), restore.
 // - 'churn': after a start barrier, `iterations` seeded steps of mixed sizes (32 B .. 24 KB) on
 //   a heap kept near full, so that merges, splits and exact fits race with other threads' pops
 //   and pushes; every block is filled with a pattern naming (worker, step) and checked before it
@@ -20,7 +24,7 @@ import { type CrashAt, stopAtCrashPoint } from '../helpers/crash.ts';
 import { SabStateError } from '../../src/errors.ts';
 
 interface Data {
-  mode: 'crash' | 'churn';
+  mode: 'crash' | 'churn' | 'held';
   heap: HeapHandle;
   seed: number;
   slots: SharedArrayBuffer;
@@ -102,6 +106,34 @@ if (d.mode === 'crash') {
     heap.gate.run(() => heap.restore(heap.withhold(mid)));
     for (let i = 0; i < k; i++) drop(i);
   }
+  parentPort!.postMessage({ done: true });
+} else if (d.mode === 'held') {
+  const n = slots.length;
+  let k = 0;
+  while (k < n - 64 && take(k, 40) !== 0) k++;
+  const bySlot = Array.from({ length: k }, (_, i) => i).sort((x, y) => slots[x]! - slots[y]!);
+  const half = bySlot.length >> 1;
+  const mid = slots[bySlot[half]!]!;
+  for (let j = half; j + 2 < bySlot.length; j += 4) for (let q = 0; q < 3; q++) drop(bySlot[j + q]!);
+  heap.gate.run(() => heap.consolidate());
+  heap.gate.run(() => {
+    const held = heap.withhold(mid).sort((x, y) => x - y);
+    heap.bound = mid;
+    heap.held = held;
+    heap.heldBelow = heap.maxBytes;
+    stopAtCrashPoint(d.crashAt);
+    try {
+      for (let i = 0; i < 32; i++) {
+        const ref = heap.alloc(40);
+        if (!heap.fromHeld) throw new Error(`allocation ${i} did not come from the held blocks`);
+        Atomics.store(slots, n - 64 + i, ref);
+      }
+    } finally {
+      heap.bound = 0;
+      heap.held = null;
+      heap.restore(held);
+    }
+  });
   parentPort!.postMessage({ done: true });
 } else {
   const rnd = prng(d.seed + d.id!);

@@ -81,14 +81,22 @@
  *    session's measure); a block freed into the window meanwhile is still hoarded (step 4),
  *    then step 4 with the window [X, maxBytes): every record or entry with a block at or above X
  *    is moved (R1-R6) into blocks below X (one above is hoarded, as in step 4), in the order of
- *    its highest block, highest first; the first move that finds no room below ends the moves
- *    (a busy lock does not: that record stays, the others go on). T3b: then the blocks passed
+ *    its highest block, highest first; a copy that finds no block below X goes into the
+ *    lowest withheld window block that fits below the record's lowest moving block (heap.held,
+ *    split as alloc splits, its tail held: a sliding compaction of the window, so the top still
+ *    comes down to the highest live block); the first move that finds room in neither ends the
+ *    moves (a busy lock does not: that record stays, the others go on). Why the window's own
+ *    blocks: the free bytes below X are mostly holes of a few hundred bytes, the byte count
+ *    that accepted the window counts them all, and the ninth session's instrumented soak found
+ *    most runs stopped for room after some moves and gave nothing back, while the window held
+ *    free runs of up to 1.1 MiB (test/positions-compact-top 'own free blocks'). T3b: then the blocks passed
  *    over are claimed again (their writes have had the other moves' time to publish) and what
  *    they belong to is moved the same way; one still in flight stays (the top stays above it).
- *    T3c, the tail pass (unless the moves ran out of room): the window walked again from X to
- *    the top as it is now, and every allocated block there that is not this run's own (the
- *    moved records' old blocks, the hoard) and is now a published record or entry (claimBlock)
- *    moved the same way, up to kMaxTail per round, kTailRounds rounds. These are the other
+ *    T3c, the tail pass (also after moves that ran out of room): the window walked again from X
+ *    to the top as it is now, and every allocated block there that is not this run's own (the
+ *    moved records' old blocks, the hoard, the copies placed in held blocks) and is now a
+ *    published record or entry (claimBlock) moved the same way, highest first, up to kMaxTail
+ *    per round, kTailRounds rounds; the first that finds no room ends it. These are the other
  *    threads' writes made while the moves ran: blocks carved past the top, or blocks freed into
  *    the window and taken again; one of them above the emptied window kept the whole window from
  *    going back (the eighth session's instrumented soak: of the runs that moved the top's
@@ -144,7 +152,7 @@
  * | heap kCompacting             | the top compactor  | CAS 0 -> 1 (T1), store 0 (T5): heap-layout.ts |
  * | heap kCompactions, kCompactMoves, kCompactBytes | the top compactor | Atomics.add at T5 (stats) |
  * | heap kCompactStops + why     | the top compactor, when it moved nothing | Atomics.add before T5 (heap.countStop: stats topStops) |
- * | heap.bound (this thread's SharedHeap object, not shared) | the top compactor | plain (T3, T4) |
+ * | heap.bound, heap.held, heap.heldBelow (this thread's SharedHeap object, not shared) | the top compactor | plain (T3, T4; heldBelow per move) |
  *
  * CRASH TABLE (a thread terminated right after the step; recovery: engine.watch releases its
  * lock stripes and gate slot, then under the write gate's freeze positions/repair.ts, the table
@@ -161,7 +169,7 @@
  * | T2 merge                                         | as heap-merge.ts rows                   | as there |
  * | T2 scanned (positions.compact.scanned)           | kCompacting 1 (the scan, the walk and claimFixed write no shared word) | as T1 |
  * | T3 window withheld (heap.withhold.taken)        | the window's free blocks on no list     | the heap sweep lists them (heap.ts withhold rows) |
- * | T3 moves, T3b the late blocks' moves, T3c the tail pass's | as R1-R6 above (bound is this thread's: gone with it; the withheld blocks on no list: the sweep lists them); R5 only queues the old blocks (this thread's list) | as R4: the sweep frees the old blocks nothing refers to |
+ * | T3 moves, T3b the late blocks' moves, T3c the tail pass's | as R1-R6 above (bound and held are this thread's: gone with it; the withheld blocks on no list, a held block taken or split for a copy: heap.ts alloc held rows); R5 only queues the old blocks (this thread's list) | as R4: the sweep frees the old blocks and copies nothing refers to, lists the held blocks |
  * | T4 release                                       | as step 5                               | as there |
  * | T5 counts added (a run that moved nothing: its topStops word), before the flag's store | kCompacting 1 | as T1 |
  * An entry's move has the same points and rows (one block instead of a record's). No move
@@ -266,6 +274,8 @@ export class Compactor {
   #held: number[] = [];
   /** Blocks allocated inside the window, freed at the end of the pass. */
   #hoard: number[] = [];
+  /** Top compaction: the copies placed in the window's withheld blocks (heap.held), not the tail pass's to move. */
+  #placed = new Set<number>();
   /**
    * Top compaction only: the moved records' old blocks, retired at T4 (not at R5) all at once
    * right before the merge, so that no other thread's allocation pops one of them off a LIFO list
@@ -364,11 +374,13 @@ export class Compactor {
         } else {
           heap.bound = w.lo;
           this.#late = [];
-          this.#held = heap.withhold(w.lo);
+          this.#held = heap.withhold(w.lo).sort((x, y) => x - y);
+          heap.held = this.#held;
           try {
             r = this.#evacuate(w.lo, heap.maxBytes, w.m, w.order, true, kPinWaitMs, w.late);
           } finally {
             heap.bound = 0;
+            heap.held = null;
           }
           if (r.moves === 0) heap.countStop(TopStop.movedNone);
         }
@@ -481,7 +493,9 @@ export class Compactor {
         for (const r of again.recs) if (this.#relocate(r.hotkey, r.uuid, r.tp) < 0) ok = false;
         for (const e of again.ents) if (this.#moveEntry(e) < 0) ok = false;
       }
-      if (!full && this.#late !== null) ok = this.#tailPass(lo) && ok;
+      // The tail pass runs after moves that ran out of room too: what it claims is highest first,
+      // and each copy may go into the window's free blocks below it (heap.held).
+      if (this.#late !== null) ok = this.#tailPass(lo) && ok;
     } finally {
       this.#release(pinWaitMs);
     }
@@ -495,6 +509,7 @@ export class Compactor {
   #tailPass(lo: number): boolean {
     const own = new Set<number>(this.#late);
     for (const r of this.#hoard) own.add(r);
+    for (const r of this.#placed) own.add(r);
     let ok = true;
     for (let round = 0; round < kTailRounds; round++) {
       const again: Movable = { recs: [], owner: new Map(), ents: [], entOwner: new Map() };
@@ -502,7 +517,8 @@ export class Compactor {
       const b = walkBlocks(this.#s, again, lo);
       const blocks = b.raced ? b.at.length - 1 : b.at.length;
       let claimed = 0;
-      for (let k = 0; k < blocks && claimed < kMaxTail; k++) {
+      // Highest first: the block nearest the top holds the most of the window.
+      for (let k = blocks - 1; k >= 0 && claimed < kMaxTail; k--) {
         const p = b.at[k]!;
         if (b.kind[k] !== kFree && !own.has(p) && !again.owner.has(p) && !again.entOwner.has(p) && claimBlock(this.#s, again, p)) claimed++;
       }
@@ -515,6 +531,7 @@ export class Compactor {
       for (const e of again.ents) if (this.#moveEntry(e) < 0) ok = false;
       for (const r of this.#hoard) own.add(r);
       for (const r of this.#late ?? []) own.add(r);
+      for (const r of this.#placed) own.add(r);
     }
     return ok;
   }
@@ -631,6 +648,11 @@ export class Compactor {
       if (!moved.has(r) && inside(r)) moved.set(r, 0);
     }
     if (moved.size === 0 && !inside(cur.ref)) return 0;
+    // A copy that finds no room below the window may go into the window's own free blocks, below
+    // every block of this record that moves (heap.held: a top compaction only).
+    let low = inside(cur.ref) ? cur.ref : heap.maxBytes;
+    for (const r of moved.keys()) low = Math.min(low, r);
+    heap.heldBelow = low;
     let ref = 0;
     let bytes = 0;
     try {
@@ -693,6 +715,7 @@ export class Compactor {
       const seen = new Version();
       const cur = t.read(e.a, e.b, (_u8, at, len, ref) => ({ at, len, ref }), h, seen);
       if (cur === undefined || cur.ref >= this.#hi || cur.ref + heap.capacityOf(cur.ref) + kBlockHeaderBytes <= this.#lo) return 0;
+      heap.heldBelow = cur.ref;
       let ref = 0;
       try {
         ref = this.#alloc(() => t.allocRecord(e.a, e.b, h, cur.len));
@@ -720,11 +743,20 @@ export class Compactor {
     }
   }
 
-  /** An allocation outside the window: what lands inside is hoarded (freed at the end), then it asks again. */
+  /**
+   * An allocation outside the window: what lands inside is hoarded (freed at the end), then it
+   * asks again; one from the window's withheld blocks below the record (heap.fromHeld) is kept
+   * (and left alone by the tail pass).
+   */
   #alloc(fn: () => number): number {
     const heap = this.#s.heap;
     for (;;) {
+      heap.fromHeld = false;
       const ref = fn();
+      if (heap.fromHeld) {
+        this.#placed.add(ref);
+        return ref;
+      }
       if (ref >= this.#hi || ref + heap.capacityOf(ref) + kBlockHeaderBytes <= this.#lo) return ref;
       this.#hoard.push(ref);
       if (this.#hoard.length >= kMaxHoard) throw kNoRoom;
@@ -754,6 +786,7 @@ export class Compactor {
     const heap = this.#s.heap;
     heap.restore(this.#held);
     this.#held = [];
+    this.#placed.clear();
     for (const r of this.#hoard) heap.free(r);
     this.#hoard = [];
     if (this.#late !== null) for (const r of this.#late) heap.retire(r);

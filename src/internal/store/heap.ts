@@ -26,7 +26,8 @@
  *   checks whether a bounded merge (mergeSlice) is due (shrinkDue).
  * - Bound (SharedHeap.bound, this thread's): while a top compaction (positions/compact.ts) moves
  *   blocks below an offset, its allocations come from the free lists only (no bump, no merge, no
- *   wait) and a refusal is not counted as a capacity error.
+ *   wait) and a refusal is not counted as a capacity error; when the lists have nothing, from
+ *   the compactor's withheld window blocks (`held`) below `heldBelow`, lowest first.
  * - Stamps: every allocation takes a fresh stamp from one clock (kStampClock, Atomics.add), so
  *   (offset, stamp) names one allocation for 2^32 allocations, even when the offset was inside
  *   a merged block in between.
@@ -72,6 +73,7 @@
  * | pin         | mask bit set (gate.pin.set)              | a pin: every retire defers               | the bit cleared (sync/write-gate.ts); the next retire / collect frees the deferred |
  * | withhold    | a list taken (heap.withhold.taken)       | its blocks, and the window's blocks of lists taken before, free on no list | sweep lists them; counts from the walk |
  * | withhold    | done, before restore                     | the window's free blocks on no list (counted on their lists) | as above |
+ * | alloc held  | taken from `held` (#takeHeld), cut (heap.split.cut), tail back in `held` (heap.split.listed), stamped | as alloc's rows for a popped block (free, on no list), its tail on no list like every withheld block | as there; the held blocks as withhold's |
  * | restore     | some pushed                              | the rest free on no list                 | as above |
  */
 import { ErrorCode, SabStateError } from '../../errors.ts';
@@ -119,6 +121,19 @@ export class SharedHeap extends HeapMerge {
    * at its end: each such block leaves the lists, so the retries end).
    */
   bound = 0;
+  /**
+   * While `bound` is set, a top compaction's withheld window blocks (withhold: free, on no list,
+   * this thread's), sorted by address: when the lists have no block for a copy, THIS thread's
+   * allocation takes the lowest of them that fits and ends at or below `heldBelow` (the lowest
+   * window block of the record being moved), split as alloc splits, its tail kept here (not
+   * listed). So a copy that finds no room below the window still moves down inside it (a
+   * sliding compaction of the window), and the top comes down to the highest live block.
+   * `fromHeld`: the last allocation came from here (the compactor keeps it, where it hoards a
+   * window block the lists gave).
+   */
+  held: number[] | null = null;
+  heldBelow = 0;
+  fromHeld = false;
 
   constructor(handle: HeapHandle, key: HashKey, what: string) {
     super(checkRegion(handle.sab, heapSpecOf(handle.maxBytes, key), what), handle.maxBytes);
@@ -144,7 +159,7 @@ export class SharedHeap extends HeapMerge {
     }
     const c = classOf(need);
     let ref = c < kLargeClass ? this.take(c) : 0;
-    if (ref === 0) ref = this.bound === 0 ? this.#allocSlow(c, need) : this.#allocListed(c, need);
+    if (ref === 0) ref = this.bound === 0 ? this.#allocSlow(c, need) : this.#allocListed(c, need) || this.#takeHeld(c, need);
     if (ref === 0) {
       if (this.bound === 0) Atomics.add(this.i32, kCapacityErrors, 1);
       throw new SabStateError(
@@ -430,16 +445,55 @@ export class SharedHeap extends HeapMerge {
     return c < kLargeClass ? this.takeLarger(c) : this.bestFit((need + kSizeLowBits) & ~kSizeLowBits, false);
   }
 
+  /**
+   * The lowest block of `held` (sorted by address) of at least the size alloc cuts for class c /
+   * `need` that ends at or below heldBelow, taken out of `held` and uncounted from its list's
+   * bytes (as `take` does), cut to that size here with its tail put back in `held` at its place
+   * (counted on its list's bytes, as withheld blocks are); 0 if none. The block stays marked
+   * free until alloc stamps it (crash table: as a popped block and a split).
+   */
+  #takeHeld(c: number, need: number): number {
+    const held = this.held;
+    if (held === null) return 0;
+    const want = c < kLargeClass ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
+    for (let k = 0; k < held.length; k++) {
+      const ref = held[k]!;
+      if (ref + want > this.heldBelow) break;
+      this.cover(ref + kBlockPrefix);
+      const size = this.i32[(ref >> 2) + kBlockSize]! & ~kSizeLowBits;
+      if (size < want) continue;
+      this.cover(ref + size);
+      Atomics.sub(this.i32, freeIndexOf(floorClass(size)), size);
+      if (size - want >= kMinBlock) {
+        this.#cut(ref, size, want);
+        held[k] = ref + want;
+        Atomics.add(this.i32, freeIndexOf(floorClass(size - want)), size - want);
+        crashPoint('heap.split.listed');
+        Atomics.add(this.i32, kSplits, 1);
+      } else {
+        held.splice(k, 1);
+      }
+      this.fromHeld = true;
+      return ref;
+    }
+    return 0;
+  }
+
   /** Cuts the free block ref (size bytes, owned) into ref (want bytes, still free) and a listed tail. */
   #split(ref: number, size: number, want: number): void {
+    this.#cut(ref, size, want);
+    this.list(ref + want, size - want);
+    crashPoint('heap.split.listed');
+    Atomics.add(this.i32, kSplits, 1);
+  }
+
+  /** The free block ref (size bytes, owned) cut in two free blocks, want bytes and the tail (on no list). */
+  #cut(ref: number, size: number, want: number): void {
     const tail = ref + want;
     // Tail header first: a walk after a crash between the two stores still sees one block.
     this.i32[(tail >> 2) + kBlockSize] = (size - want) | kFreeBit;
     this.i32[(ref >> 2) + kBlockSize] = want | kFreeBit;
     crashPoint('heap.split.cut');
-    this.list(tail, size - want);
-    crashPoint('heap.split.listed');
-    Atomics.add(this.i32, kSplits, 1);
   }
 
   #bump(c: number, need: number): number {
