@@ -124,6 +124,7 @@ if (d.mode === 'crash') {
     stopAtCrashPoint(d.crashAt);
     try {
       for (let i = 0; i < 32; i++) {
+        heap.fromHeld = false;
         const ref = heap.alloc(40);
         if (!heap.fromHeld) throw new Error(`allocation ${i} did not come from the held blocks`);
         Atomics.store(slots, n - 64 + i, ref);

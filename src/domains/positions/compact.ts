@@ -507,11 +507,10 @@ export class Compactor {
    * ran, claimed (a walk from lo, a hint) and moved out of it. False if a move failed.
    */
   #tailPass(lo: number): boolean {
-    const own = new Set<number>(this.#late);
-    for (const r of this.#hoard) own.add(r);
-    for (const r of this.#placed) own.add(r);
     let ok = true;
     for (let round = 0; round < kTailRounds; round++) {
+      // This run's own blocks: the moved records' old blocks, the hoard, the copies in held blocks.
+      const own = new Set<number>([...(this.#late ?? []), ...this.#hoard, ...this.#placed]);
       const again: Movable = { recs: [], owner: new Map(), ents: [], entOwner: new Map() };
       // Every allocated block walks as fixed (`again` is empty); a raced walk's last entry is no block.
       const b = walkBlocks(this.#s, again, lo);
@@ -529,9 +528,6 @@ export class Compactor {
         if (moved === -2) return false;
       }
       for (const e of again.ents) if (this.#moveEntry(e) < 0) ok = false;
-      for (const r of this.#hoard) own.add(r);
-      for (const r of this.#late ?? []) own.add(r);
-      for (const r of this.#placed) own.add(r);
     }
     return ok;
   }
@@ -722,14 +718,14 @@ export class Compactor {
         heap.u8.copyWithin(t.valueOffset(ref), cur.at, cur.at + cur.len);
         crashPoint('positions.compact.copied');
       } catch (x) {
-        if (ref !== 0) heap.free(ref);
+        if (ref !== 0) this.#free(ref);
         if (x === kNoRoom || (x instanceof SabStateError && x.code === ErrorCode.CAPACITY)) return -2;
         throw x;
       }
       const prev = t.publish(e.a, e.b, h, ref, seen);
       if (prev === -1) {
         // Changed since the read (a counter's update): that write stands.
-        heap.free(ref);
+        this.#free(ref);
         return -2;
       }
       crashPoint('positions.compact.published');
@@ -770,9 +766,14 @@ export class Compactor {
   }
 
   #discard(moved: Map<number, number>, ref: number): void {
-    const heap = this.#s.heap;
-    for (const f of moved.values()) if (f !== 0) heap.free(f);
-    if (ref !== 0) heap.free(ref);
+    for (const f of moved.values()) if (f !== 0) this.#free(f);
+    if (ref !== 0) this.#free(ref);
+  }
+
+  /** A copy that will not be published, freed (and no longer one of this run's placed copies). */
+  #free(ref: number): void {
+    this.#placed.delete(ref);
+    this.#s.heap.free(ref);
   }
 
   /** Step 5: the hoard freed, the retired blocks freed once no reader is pinned (bounded wait), a merge. */

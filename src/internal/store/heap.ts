@@ -128,8 +128,8 @@ export class SharedHeap extends HeapMerge {
    * window block of the record being moved), split as alloc splits, its tail kept here (not
    * listed). So a copy that finds no room below the window still moves down inside it (a
    * sliding compaction of the window), and the top comes down to the highest live block.
-   * `fromHeld`: the last allocation came from here (the compactor keeps it, where it hoards a
-   * window block the lists gave).
+   * `fromHeld`: set by an allocation that came from here, cleared by the caller before it
+   * allocates (the compactor keeps such a block, where it hoards a window block the lists gave).
    */
   held: number[] | null = null;
   heldBelow = 0;
