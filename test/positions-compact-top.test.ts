@@ -140,6 +140,41 @@ function assertIntact(f: ReturnType<typeof fixture>, keep: Position[], added?: {
   assert.equal(f.positions.verify(), []);
 }
 
+/** fn with the writes' top trigger off in this thread (only explicit compactTop calls run), restored after. */
+function triggerOff(fn: () => void): void {
+  const saved = { ...topTrigger };
+  topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
+  try {
+    fn();
+  } finally {
+    Object.assign(topTrigger, saved);
+  }
+}
+
+/** One explicit top compaction of f, its figures printed: carved / in use before and after, and the heap stats before and after. */
+function compactOnce(f: ReturnType<typeof fixture>): { r0: number; ratio: number; before: ReturnType<typeof f.positions.stats>['heap']; h: ReturnType<typeof f.positions.stats>['heap'] } {
+  const before = f.positions.stats().heap;
+  f.positions.compactTop();
+  const h = f.positions.stats().heap;
+  const r0 = before.carvedBytes / before.inUseBytes;
+  const ratio = h.carvedBytes / h.inUseBytes;
+  console.log(
+    `  carved / in use ${r0.toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${h.topBytes}; ` +
+      `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
+  );
+  return { r0, ratio, before, h };
+}
+
+/** A closed position of `orders` orders (notes of `note` characters, or the default), saved under its lock. */
+function saveClosed(f: ReturnType<typeof fixture>, hk: string, uuid: string, n: number, orders: number, note?: number): Position {
+  const p: Position = {
+    miner_hotkey: `${hk}${n % 4}`, position_uuid: `${uuid}-${n}`, trade_pair: `P${n % 8}`, is_closed_position: true,
+    orders: Array.from({ length: orders }, (_, k) => (note === undefined ? order(n + k) : { ...order(n + k), note: 'x'.repeat(note) })),
+  };
+  f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
+  return p;
+}
+
 /** Starts this file's writer worker ('late', or 'during' its mode) and waits until it attached; resolves to its exit promise. */
 async function startWriter(f: ReturnType<typeof fixture>, st: Int32Array, during: boolean): Promise<{ exited: Promise<number> }> {
   const w = bundledWorker(SELF, { workerData: { late: true, during, locks: f.lockHandle, positions: f.handle, state: st.buffer as SharedArrayBuffer } satisfies LateData });
@@ -302,34 +337,18 @@ test('top: a record published at the very top after the scan began does not stop
     // to 64 x) while carved / in use stayed over 1.3. Here: 800 positions kept (A), 800 more on
     // the same hotkeys deleted (B: their counters live with A's), 32 on other hotkeys kept at the
     // top (C): one free run of 3.9 MB under C's 175 KB.
-    const saved = { ...topTrigger };
-    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
-    try {
+    triggerOff(() => {
       const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
-      const save = (hk: string, uuid: string, n: number): Position => {
-        const p: Position = { miner_hotkey: `${hk}${n % 4}`, position_uuid: `${uuid}-${n}`, trade_pair: `P${n % 8}`, orders: Array.from({ length: 20 }, (_, k) => order(n + k)), is_closed_position: true };
-        f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
-        return p;
-      };
-      const a = Array.from({ length: 800 }, (_, n) => save('5A', 'a', n));
-      const b = Array.from({ length: 800 }, (_, n) => save('5A', 'b', n));
-      const c = Array.from({ length: 32 }, (_, n) => save('5C', 'c', n));
+      const a = Array.from({ length: 800 }, (_, n) => saveClosed(f, '5A', 'a', n, 20));
+      const b = Array.from({ length: 800 }, (_, n) => saveClosed(f, '5A', 'b', n, 20));
+      const c = Array.from({ length: 32 }, (_, n) => saveClosed(f, '5C', 'c', n, 20));
       for (const p of b) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
-      const before = f.positions.stats().heap;
-      f.positions.compactTop();
-      const h = f.positions.stats().heap;
-      const ratio = h.carvedBytes / h.inUseBytes;
-      console.log(
-        `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${h.topBytes}; ` +
-          `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
-      );
-      assert.ok(before.carvedBytes / before.inUseBytes > 1.5, 'B deleted: carved / in use high before');
+      const { r0, ratio, h } = compactOnce(f);
+      assert.ok(r0 > 1.5, 'B deleted: carved / in use high before');
       assert.ok(ratio <= 1.3, `carved / in use ${ratio} (the thin layer over the free run was not moved)`);
       assert.ok(h.topCompactions.runs === 1 && h.topCompactions.moves > 0);
       assertIntact(f, [...a, ...c]);
-    } finally {
-      Object.assign(topTrigger, saved);
-    }
+    });
   });
 
   test('top: records that fit no hole below the window move down into its own free blocks (heap.held)', () => {
@@ -339,40 +358,20 @@ test('top: a record published at the very top after the scan began does not stop
     // that found no hole. Here: 6,000 one-order positions with every other one deleted (holes of
     // a few hundred bytes below the window), 200 kept (D), 600 deleted (B: the free run), 60 with
     // large orders on top (C: blocks no hole below fits). C must move down into B's run.
-    const saved = { ...topTrigger };
-    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
-    try {
+    triggerOff(() => {
       const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 14 });
-      const save = (hk: string, uuid: string, n: number, orders: number, note: number): Position => {
-        const p: Position = {
-          miner_hotkey: `${hk}${n % 4}`, position_uuid: `${uuid}-${n}`, trade_pair: `P${n % 8}`, is_closed_position: true,
-          orders: Array.from({ length: orders }, (_, k) => ({ ...order(n + k), note: 'x'.repeat(note) })),
-        };
-        f.locks.withLock(p.miner_hotkey, p.trade_pair as string, () => f.positions.save(p));
-        return p;
-      };
-      const a = Array.from({ length: 6000 }, (_, n) => save('5A', 'a', n, 1, 150));
-      const d = Array.from({ length: 200 }, (_, n) => save('5A', 'd', n, 20, 150));
-      const b = Array.from({ length: 600 }, (_, n) => save('5A', 'b', n, 20, 150));
-      const c = Array.from({ length: 60 }, (_, n) => save('5C', 'c', n, 6, 1500));
+      const a = Array.from({ length: 6000 }, (_, n) => saveClosed(f, '5A', 'a', n, 1, 150));
+      const d = Array.from({ length: 200 }, (_, n) => saveClosed(f, '5A', 'd', n, 20, 150));
+      const b = Array.from({ length: 600 }, (_, n) => saveClosed(f, '5A', 'b', n, 20, 150));
+      const c = Array.from({ length: 60 }, (_, n) => saveClosed(f, '5C', 'c', n, 6, 1500));
       for (let n = 0; n < a.length; n += 2) assert.ok(f.positions.delete(a[n]!.miner_hotkey, a[n]!.position_uuid));
       for (const p of b) assert.ok(f.positions.delete(p.miner_hotkey, p.position_uuid));
-      const before = f.positions.stats().heap;
-      f.positions.compactTop();
-      const h = f.positions.stats().heap;
-      const r0 = before.carvedBytes / before.inUseBytes;
-      const ratio = h.carvedBytes / h.inUseBytes;
-      console.log(
-        `  carved / in use ${r0.toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${h.topBytes}; ` +
-          `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
-      );
+      const { r0, ratio, before, h } = compactOnce(f);
       assert.ok(r0 > 2, `carved / in use ${r0} before`);
       assert.ok(before.topBytes - h.topBytes > 2_000_000, `the top came down ${before.topBytes - h.topBytes} B (C stayed: no hole below the window fits its blocks)`);
       assert.ok(ratio < 1.5, `carved / in use ${ratio}`);
       assertIntact(f, [...a.filter((_, n) => n % 2 === 1), ...d, ...c]);
-    } finally {
-      Object.assign(topTrigger, saved);
-    }
+    });
   });
 
   test.run();
