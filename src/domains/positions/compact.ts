@@ -327,11 +327,11 @@ export class Compactor {
     const heap = this.#s.heap;
     if (--this.#countdown > 0) {
       if (!freed || this.#backoff === 1) return;
-      const carved = Atomics.load(heap.i32, kTop) - kDataStart;
-      if (carved - Atomics.load(heap.i32, kInUseBytes) - this.#freeAtFail < carved / kRefreeShare) return;
+      const carved = this.#carved();
+      if (this.#freeInside(carved) - this.#freeAtFail < carved / kRefreeShare) return;
     }
     this.#countdown = topTrigger.every;
-    if (heap.fragmentationMilli() <= topTrigger.ratioMilli || Atomics.load(heap.i32, kTop) - kDataStart < topTrigger.floorBytes) {
+    if (heap.fragmentationMilli() <= topTrigger.ratioMilli || this.#carved() < topTrigger.floorBytes) {
       this.#backoff = 1;
       return;
     }
@@ -343,8 +343,18 @@ export class Compactor {
       // until enough is freed. Another thread's run in progress (kBusy) is no reason to wait longer.
       this.#backoff = Math.min(kMaxBackoff, this.#backoff * 2);
       this.#countdown = topTrigger.every * this.#backoff;
-      this.#freeAtFail = Atomics.load(heap.i32, kTop) - kDataStart - Atomics.load(heap.i32, kInUseBytes);
+      this.#freeAtFail = this.#freeInside(this.#carved());
     }
+  }
+
+  /** The heap's carved bytes (kTop - kDataStart), one load. */
+  #carved(): number {
+    return Atomics.load(this.#s.heap.i32, kTop) - kDataStart;
+  }
+
+  /** Of `carved`, the bytes not in use (free, or held by a merge or a compaction), one more load. */
+  #freeInside(carved: number): number {
+    return carved - Atomics.load(this.#s.heap.i32, kInUseBytes);
   }
 
   /**
