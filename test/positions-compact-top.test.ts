@@ -38,14 +38,14 @@ import { topTrigger } from '../src/domains/positions/compact.ts';
 import { setCrashHook } from '../src/internal/crash.ts';
 import { hashKeyFromSeed } from '../src/internal/hash/hash.ts';
 import { SharedHeap } from '../src/internal/store/heap.ts';
-import { fixture } from './workers/positions-fixture.ts';
+import { type Fixture, fixture } from './workers/positions-fixture.ts';
 import { bundledWorker, within } from './helpers/workers.ts';
 
 const SELF = new URL(import.meta.url);
 const order = (k: number): Record<string, unknown> => ({ order_uuid: `o-${k}`, price: k, leverage: 1, processed_ms: 1, note: 'x'.repeat(150 + (k % 7) * 20) });
 
 /** The heap of 1,600 positions with the lower 85 % deleted (trigger off in this thread), and the kept ones. */
-function topHeavy(): { f: ReturnType<typeof fixture>; keep: Position[] } {
+function topHeavy(): { f: Fixture; keep: Position[] } {
   const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
   const all: Position[] = [];
   for (let n = 0; n < 1600; n++) {
@@ -133,40 +133,77 @@ if (!isMainThread && (workerData as LateData | null)?.late === true) {
 }
 
 /** Every kept position as saved, the one a writer added (if any) with its orders, nothing else; verify() clean. */
-function assertIntact(f: ReturnType<typeof fixture>, keep: Position[], added?: { hotkey: string; uuid: string; orders: number }): void {
+function assertIntact(f: Fixture, keep: Position[], added?: { hotkey: string; uuid: string; orders: number }): void {
   for (const p of keep) assert.equal(f.positions.get(p.miner_hotkey, p.position_uuid), p);
   if (added !== undefined) assert.equal(f.positions.get(added.hotkey, added.uuid)?.orders.length, added.orders);
   assert.is(f.positions.size, keep.length + (added === undefined ? 0 : 1));
   assert.equal(f.positions.verify(), []);
 }
 
-/** fn with the writes' top trigger off in this thread (only explicit compactTop calls run), restored after. */
-function triggerOff(fn: () => void): void {
+/** fn with the writes' top trigger off in this thread (only explicit compactTop calls run, so that one run is what is tested), restored after. */
+async function triggerOff(fn: () => void | Promise<void>): Promise<void> {
   const saved = { ...topTrigger };
   topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
   try {
-    fn();
+    await fn();
   } finally {
     Object.assign(topTrigger, saved);
   }
 }
 
-/** One explicit top compaction of f, its figures printed: carved / in use before and after, and the heap stats before and after. */
-function compactOnce(f: ReturnType<typeof fixture>): { r0: number; ratio: number; before: ReturnType<typeof f.positions.stats>['heap']; h: ReturnType<typeof f.positions.stats>['heap'] } {
-  const before = f.positions.stats().heap;
-  f.positions.compactTop();
-  const h = f.positions.stats().heap;
+type HeapFigures = ReturnType<Fixture['positions']['stats']>['heap'];
+
+/** Prints carved / in use before and after a compaction, the top, and what the compactions did; returns both ratios. */
+function report(before: HeapFigures, h: HeapFigures): { r0: number; ratio: number } {
   const r0 = before.carvedBytes / before.inUseBytes;
   const ratio = h.carvedBytes / h.inUseBytes;
   console.log(
     `  carved / in use ${r0.toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${h.topBytes}; ` +
       `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
   );
-  return { r0, ratio, before, h };
+  return { r0, ratio };
+}
+
+/** One explicit top compaction of f (under triggerOff), its figures printed (report). */
+function compactOnce(f: Fixture): { r0: number; ratio: number; before: HeapFigures; h: HeapFigures } {
+  const before = f.positions.stats().heap;
+  f.positions.compactTop();
+  const h = f.positions.stats().heap;
+  return { ...report(before, h), before, h };
+}
+
+/**
+ * One explicit top compaction of a topHeavy heap (under triggerOff) while this file's writer
+ * worker runs (mode `during`), `hook` the crash hook meanwhile (it drives the worker through
+ * `st`); then the worker is let go (its state raised to `release` at least, whatever happened)
+ * and must exit 0. Figures printed (report).
+ */
+async function compactWithWriter(
+  during: boolean, release: number, hook: (name: string, f: Fixture, st: Int32Array) => void,
+): Promise<{ f: Fixture; keep: Position[]; ratio: number; before: HeapFigures; h: HeapFigures }> {
+  const st = new Int32Array(new SharedArrayBuffer(4));
+  const { f, keep } = topHeavy();
+  const before = f.positions.stats().heap;
+  try {
+    const { exited } = await startWriter(f, st, during);
+    setCrashHook((name) => hook(name, f, st));
+    try {
+      f.positions.compactTop();
+    } finally {
+      setCrashHook(null);
+      // If the hook did not run to its end (the compaction stopped early), the worker goes on now.
+      set(st, Math.max(Atomics.load(st, 0), release));
+    }
+    assert.is(await within(exited, 30_000, 'the writer worker exited'), 0);
+  } finally {
+    set(st, Math.max(Atomics.load(st, 0), release));
+  }
+  const h = f.positions.stats().heap;
+  return { f, keep, ratio: report(before, h).ratio, before, h };
 }
 
 /** A closed position of `orders` orders (notes of `note` characters, or the default), saved under its lock. */
-function saveClosed(f: ReturnType<typeof fixture>, hk: string, uuid: string, n: number, orders: number, note?: number): Position {
+function saveClosed(f: Fixture, hk: string, uuid: string, n: number, orders: number, note?: number): Position {
   const p: Position = {
     miner_hotkey: `${hk}${n % 4}`, position_uuid: `${uuid}-${n}`, trade_pair: `P${n % 8}`, is_closed_position: true,
     orders: Array.from({ length: orders }, (_, k) => (note === undefined ? order(n + k) : { ...order(n + k), note: 'x'.repeat(note) })),
@@ -176,7 +213,7 @@ function saveClosed(f: ReturnType<typeof fixture>, hk: string, uuid: string, n: 
 }
 
 /** Starts this file's writer worker ('late', or 'during' its mode) and waits until it attached; resolves to its exit promise. */
-async function startWriter(f: ReturnType<typeof fixture>, st: Int32Array, during: boolean): Promise<{ exited: Promise<number> }> {
+async function startWriter(f: Fixture, st: Int32Array, during: boolean): Promise<{ exited: Promise<number> }> {
   const w = bundledWorker(SELF, { workerData: { late: true, during, locks: f.lockHandle, positions: f.handle, state: st.buffer as SharedArrayBuffer } satisfies LateData });
   const exited = new Promise<number>((r) => w.once('exit', r));
   w.on('error', (e) => console.error(`${during ? 'during' : 'late'} worker:`, e));
@@ -191,16 +228,12 @@ async function startWriter(f: ReturnType<typeof fixture>, st: Int32Array, during
 }
 
 if (isMainThread) {
-test('top: a record published at the very top after the scan began does not stop the compaction', () => {
-    const saved = { ...topTrigger };
-    // Only the explicit compactTop runs (the writes' trigger off), so that one run is what is tested.
-    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
-    try {
+  test('top: a record published at the very top after the scan began does not stop the compaction', () =>
+    triggerOff(() => {
       const { f, keep } = topHeavy();
       const view = new SharedHeap(f.handle.heap, f.key, 'view');
-      const before = f.positions.stats().heap;
+      const topBefore = f.positions.stats().heap.topBytes;
       const late = keep[keep.length - 1]!;
-      let topBefore = 0;
       let lateRef = 0;
       let hits = 0;
       setCrashHook((name) => {
@@ -208,7 +241,6 @@ test('top: a record published at the very top after the scan began does not stop
         // Another writer's order, published between the scan and the walk, its blocks at the top.
         const held = view.withhold(0);
         try {
-          topBefore = before.topBytes;
           late.orders = [...late.orders, order(9999)];
           f.locks.withLock(late.miner_hotkey, late.trade_pair as string, () => f.positions.save(late));
         } finally {
@@ -216,40 +248,26 @@ test('top: a record published at the very top after the scan began does not stop
         }
         lateRef = view.stats().topBytes;
       });
+      let r: ReturnType<typeof compactOnce>;
       try {
-        f.positions.compactTop();
+        r = compactOnce(f);
       } finally {
         setCrashHook(null);
       }
-      const st = f.positions.stats();
-      const h = st.heap;
-      const ratio = h.carvedBytes / h.inUseBytes;
-      console.log(
-        `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; the late write took the top from ${topBefore} to ${lateRef}; ` +
-          `top compactions begun ${h.topCompactions.attempts}, moved in ${h.topCompactions.runs} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
-      );
+      console.log(`  the late write took the top from ${topBefore} to ${lateRef}`);
       assert.is(hits, 1, 'the hook ran once, right after the scan');
       assert.ok(lateRef > topBefore, 'the late write bumped the top: its blocks are the highest');
-      assert.ok(ratio <= 1.3, `carved / in use ${ratio} after the compaction (a block published after the scan stopped it)`);
-      assert.ok(h.topCompactions.runs === 1 && h.topCompactions.moves > 0);
+      assert.ok(r.ratio <= 1.3, `carved / in use ${r.ratio} after the compaction (a block published after the scan stopped it)`);
+      assert.ok(r.h.topCompactions.runs === 1 && r.h.topCompactions.moves > 0);
       assertIntact(f, keep);
-    } finally {
-      Object.assign(topTrigger, saved);
-    }
-  });
+    }));
 
-  test('top: a write in flight at the very top during the walk is passed over, then moved once published (T3b)', async () => {
-    const saved = { ...topTrigger };
-    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
-    const st = new Int32Array(new SharedArrayBuffer(4));
-    try {
-      const { f, keep } = topHeavy();
-      const before = f.positions.stats().heap;
-      const { exited } = await startWriter(f, st, false);
+  test('top: a write in flight at the very top during the walk is passed over, then moved once published (T3b)', () =>
+    triggerOff(async () => {
       let scanned = 0;
       let copied = 0;
       let topAtWalk = 0;
-      setCrashHook((name) => {
+      const { f, keep, ratio, before, h } = await compactWithWriter(false, kResume, (name, f, st) => {
         if (name === 'positions.compact.scanned' && scanned++ === 0) {
           set(st, kGo);
           assert.ok(waitFor(st, kPaused, 30_000), 'the worker paused before its publish');
@@ -259,75 +277,36 @@ test('top: a record published at the very top after the scan began does not stop
           assert.ok(waitFor(st, kDone, 30_000), 'the worker published');
         }
       });
-      try {
-        f.positions.compactTop();
-      } finally {
-        setCrashHook(null);
-        // If no move ran (the compaction stopped at the write in flight), the worker publishes now.
-        set(st, Math.max(Atomics.load(st, 0), kResume));
-      }
-      assert.is(await within(exited, 30_000, 'the late worker exited'), 0);
-      const h = f.positions.stats().heap;
-      const ratio = h.carvedBytes / h.inUseBytes;
-      console.log(
-        `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${topAtWalk} at the walk (the write in flight) -> ${h.topBytes}; ` +
-          `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves); stopped by ${JSON.stringify(h.topStops)}`,
-      );
+      console.log(`  the top at the walk (the write in flight): ${topAtWalk}`);
       assert.ok(topAtWalk > before.topBytes, 'the write in flight bumped the top');
       assert.ok(ratio <= 1.3, `carved / in use ${ratio} (the write in flight at the top stopped the compaction)`);
       assert.ok(scanned === 1 && copied >= 1, `hooks: scanned ${scanned}, copied ${copied}`);
       assert.ok(h.topBytes < before.topBytes, 'the top went below where it was before the write');
       assertIntact(f, keep, { hotkey: '5Top1', uuid: 'late-1', orders: 1 });
-    } finally {
-      Object.assign(topTrigger, saved);
-      set(st, kResume);
-    }
-  });
+    }));
 
-  test('top: a write carved past the top while the moves run is moved too, and the window given back (the tail pass)', async () => {
+  test('top: a write carved past the top while the moves run is moved too, and the window given back (the tail pass)', () =>
     // The eighth session's instrumented soak: of the top compactions that moved the top's blocks,
     // most gave nothing back, because another thread's new record (carved past the top, or in a
     // block freed into the window meanwhile) sat above the emptied window when it was merged. Here
     // a worker writes a new position, its blocks carved past the top (every free list held back
     // for it), during the compaction's first move; the compaction must move it as well.
-    const saved = { ...topTrigger };
-    topTrigger.ratioMilli = Number.MAX_SAFE_INTEGER;
-    const st = new Int32Array(new SharedArrayBuffer(4));
-    try {
-      const { f, keep } = topHeavy();
-      const before = f.positions.stats().heap;
-      const { exited } = await startWriter(f, st, true);
+    triggerOff(async () => {
       let copied = 0;
       let topAfterWrite = 0;
-      setCrashHook((name) => {
+      const { f, keep, ratio, before, h } = await compactWithWriter(true, kGo, (name, f, st) => {
         if (name === 'positions.compact.copied' && copied++ === 0) {
           set(st, kGo);
           assert.ok(waitFor(st, kDone, 30_000), 'the worker published');
           topAfterWrite = f.positions.stats().heap.topBytes;
         }
       });
-      try {
-        f.positions.compactTop();
-      } finally {
-        setCrashHook(null);
-        set(st, Math.max(Atomics.load(st, 0), kGo));
-      }
-      assert.is(await within(exited, 30_000, 'the worker exited'), 0);
-      const h = f.positions.stats().heap;
-      const ratio = h.carvedBytes / h.inUseBytes;
-      console.log(
-        `  carved / in use ${(before.carvedBytes / before.inUseBytes).toFixed(3)} -> ${ratio.toFixed(3)}; top ${before.topBytes} -> ${topAfterWrite} after the write during the moves -> ${h.topBytes}; ` +
-          `moved in ${h.topCompactions.runs} of ${h.topCompactions.attempts} (${h.topCompactions.moves} moves)`,
-      );
+      console.log(`  the top after the write during the moves: ${topAfterWrite}`);
       assert.ok(copied >= 1 && topAfterWrite > before.topBytes, 'the write during the moves was carved past the top');
       assert.ok(ratio <= 1.3, `carved / in use ${ratio} (the write carved past the top during the moves kept the window)`);
       assert.ok(h.topBytes < before.topBytes, 'the top went below where it was before the compaction');
       assertIntact(f, keep, { hotkey: '5Top2', uuid: 'during-1', orders: 2 });
-    } finally {
-      Object.assign(topTrigger, saved);
-      set(st, kGo);
-    }
-  });
+    }));
 
   test('top: a thin live layer at the top over a large free run is moved down (the gain counts the free run under the window)', () => {
     // The ninth session's instrumented soak: after a burst of deletes, a free run of 1.1-1.8 MiB
@@ -337,7 +316,7 @@ test('top: a record published at the very top after the scan began does not stop
     // to 64 x) while carved / in use stayed over 1.3. Here: 800 positions kept (A), 800 more on
     // the same hotkeys deleted (B: their counters live with A's), 32 on other hotkeys kept at the
     // top (C): one free run of 3.9 MB under C's 175 KB.
-    triggerOff(() => {
+    return triggerOff(() => {
       const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 13 });
       const a = Array.from({ length: 800 }, (_, n) => saveClosed(f, '5A', 'a', n, 20));
       const b = Array.from({ length: 800 }, (_, n) => saveClosed(f, '5A', 'b', n, 20));
@@ -358,7 +337,7 @@ test('top: a record published at the very top after the scan began does not stop
     // that found no hole. Here: 6,000 one-order positions with every other one deleted (holes of
     // a few hundred bytes below the window), 200 kept (D), 600 deleted (B: the free run), 60 with
     // large orders on top (C: blocks no hole below fits). C must move down into B's run.
-    triggerOff(() => {
+    return triggerOff(() => {
       const f = fixture({ maxBytes: 32 << 20, maxRecords: 1 << 14 });
       const a = Array.from({ length: 6000 }, (_, n) => saveClosed(f, '5A', 'a', n, 1, 150));
       const d = Array.from({ length: 200 }, (_, n) => saveClosed(f, '5A', 'd', n, 20, 150));
