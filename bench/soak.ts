@@ -381,7 +381,7 @@ function chart(samples: SoakSample[], o: SoakOptions): string {
   ];
   const frag: Series[] = [
     { name: 'carved / in use', points: samples.map((s) => [x(s), s.fragmentation]) },
-    { name: 'peak since the last sample (polled every 5 ms)', points: samples.map((s) => [x(s), s.peakFragmentation]) },
+    { name: `peak since the last sample (polled every ${kPollMs} ms)`, points: samples.map((s) => [x(s), s.peakFragmentation]) },
   ];
   const what = o.ops !== undefined ? `${o.ops} operations` : `${o.seconds} s`;
   return svgChart(`sabstate soak: ${what}, ${o.workers ?? 3} workers, ${o.miners ?? 48} miners, workers killed at random`, o.ops !== undefined ? 'thousand operations' : 'seconds', 'MiB', series, { name: 'carved / in use', series: frag });

@@ -64,6 +64,11 @@ export interface Movable {
   entOwner: Map<number, number>;
 }
 
+/** No movable block yet (what claimBlock then fills: the late blocks, the tail pass). */
+export function emptyMovable(): Movable {
+  return { recs: [], owner: new Map(), ents: [], entOwner: new Map() };
+}
+
 /** The movable blocks: every record and index entry but those of (hotkey, uuid) (a write in flight; '' for none). */
 export function scanMovable(s: PositionStore, hotkey: string, uuid: string): Movable {
   const heap = s.heap;

@@ -182,7 +182,7 @@ import { classOf, classSize, kBlockHeaderBytes } from '../../internal/store/heap
 import { kLargeClass } from '../../internal/store/heap-classes.ts';
 import { kDataStart, kDeferredHead, kInUseBytes, kTop } from '../../internal/store/heap-layout.ts';
 import { Version } from '../../internal/store/version.ts';
-import { type Ent, type Movable, claimBlock, claimFixed, fits, kFixed, kFree, kMovable, lowerBound, scanMovable, walkBlocks, windowMoves } from './compact-scan.ts';
+import { type Ent, type Movable, claimBlock, claimFixed, emptyMovable, fits, kFixed, kFree, kMovable, lowerBound, scanMovable, walkBlocks, windowMoves } from './compact-scan.ts';
 import { type RawRecord, ReadMode, kChunkHeaderBytes, kPosRefsByte, readRecordValue } from './record.ts';
 import type { PositionStore } from './store.ts';
 
@@ -498,7 +498,7 @@ export class Compactor {
         }
       }
       if (!full && late.length > 0) {
-        const again: Movable = { recs: [], owner: new Map(), ents: [], entOwner: new Map() };
+        const again = emptyMovable();
         for (const ref of late) claimBlock(this.#s, again, ref);
         for (const r of again.recs) if (this.#relocate(r.hotkey, r.uuid, r.tp) < 0) ok = false;
         for (const e of again.ents) if (this.#moveEntry(e) < 0) ok = false;
@@ -521,7 +521,7 @@ export class Compactor {
     for (let round = 0; round < kTailRounds; round++) {
       // This run's own blocks: the moved records' old blocks, the hoard, the copies in held blocks.
       const own = new Set<number>([...(this.#late ?? []), ...this.#hoard, ...this.#placed]);
-      const again: Movable = { recs: [], owner: new Map(), ents: [], entOwner: new Map() };
+      const again = emptyMovable();
       // Every allocated block walks as fixed (`again` is empty); a raced walk's last entry is no block.
       const b = walkBlocks(this.#s, again, lo);
       const blocks = b.raced ? b.at.length - 1 : b.at.length;

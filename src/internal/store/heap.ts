@@ -106,6 +106,11 @@ declareCrashPoints('heap', [
 
 const kMask32 = 0xffffffffn;
 
+/** The bytes of a block cut for a request of class c needing `need` bytes: the class size up to 4 KiB, else `need` rounded to 16. */
+function blockBytes(c: number, need: number): number {
+  return c < kLargeClass ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
+}
+
 export class SharedHeap extends HeapMerge {
   /** The domain's write gate (snapshots): its words live in this region. */
   readonly gate: WriteGate;
@@ -455,7 +460,7 @@ export class SharedHeap extends HeapMerge {
   #takeHeld(c: number, need: number): number {
     const held = this.held;
     if (held === null) return 0;
-    const want = c < kLargeClass ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
+    const want = blockBytes(c, need);
     for (let k = 0; k < held.length; k++) {
       const ref = held[k]!;
       if (ref + want > this.heldBelow) break;
@@ -497,7 +502,7 @@ export class SharedHeap extends HeapMerge {
   }
 
   #bump(c: number, need: number): number {
-    const size = c < kLargeClass ? classSize(c) : (need + kSizeLowBits) & ~kSizeLowBits;
+    const size = blockBytes(c, need);
     for (;;) {
       const top = Atomics.load(this.i32, kTop);
       const end = top + size;
